@@ -1,0 +1,136 @@
+"""The device registry: an explicit table of backends, imported lazily.
+
+A device is named by a string (``"numpy"``, ``"cpu"``, ``"cuda"``). The table below maps
+each name to the module that implements the backend interface. Nothing is imported until
+a device is first used, so ``import tinytorch`` needs no compiler, GPU or network. A
+backend module that cannot work on this machine raises ``ImportError`` with the reason
+and the fix; :func:`get_backend` turns that into a ``RuntimeError`` for the user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+#: device name -> module implementing :class:`tinytorch.ndarray.interface.Backend`
+BACKEND_MODULES: dict[str, str] = {
+    "numpy": "tinytorch.ndarray.backend_numpy",
+    "cpu": "tinytorch.backend_cpu",
+    "cuda": "tinytorch.backend_cuda",
+}
+
+_loaded: dict[str, ModuleType] = {}
+_failed: dict[str, str] = {}
+
+
+class Device:
+    """A device name with its backend module. Compares equal to its name string.
+
+    >>> Device("numpy") == "numpy"
+    True
+    """
+
+    __slots__ = ("type", "backend")
+
+    def __init__(self, name: str):
+        self.type = name
+        self.backend = get_backend(name)
+
+    @property
+    def name(self) -> str:
+        return self.type
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, Device):
+            return self.type == other.type
+        if isinstance(other, str):
+            return self.type == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __str__(self) -> str:
+        return self.type
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+
+_devices: dict[str, Device] = {}
+
+
+def get_backend(name: str) -> ModuleType:
+    """The backend module for device ``name``, importing it on first use.
+
+    Raises ``RuntimeError`` naming the reason and the fix when the device cannot work
+    here, and ``ValueError`` for a name that is not a device at all.
+    """
+    if name in _loaded:
+        return _loaded[name]
+    if name not in BACKEND_MODULES:
+        raise ValueError(f"unknown device {name!r}; expected one of {sorted(BACKEND_MODULES)}")
+    if name not in _failed:
+        try:
+            _loaded[name] = importlib.import_module(BACKEND_MODULES[name])
+            return _loaded[name]
+        except ImportError as e:
+            _failed[name] = str(e)
+    raise RuntimeError(f"device {name!r} is not available: {_failed[name]}")
+
+
+def device(name: Any) -> Device:
+    """The :class:`Device` for a name or Device (``None`` → the default device)."""
+    if isinstance(name, Device):
+        return name
+    if name is None:
+        name = get_default_device()
+    if not isinstance(name, str):
+        raise TypeError(f"device must be a string such as 'cpu', got {type(name).__name__}")
+    if name.startswith("cuda:"):  # PyTorch spelling of the first GPU
+        if name != "cuda:0":
+            raise RuntimeError(f"tinytorch uses one GPU; {name!r} is not supported, use 'cuda'")
+        name = "cuda"
+    dev = _devices.get(name)
+    if dev is None:
+        dev = _devices[name] = Device(name)
+    return dev
+
+
+def is_available(name: str) -> bool:
+    """True when device ``name`` can be used on this machine (never raises for known names)."""
+    try:
+        get_backend(name)
+        return True
+    except RuntimeError:
+        return False
+
+
+def available() -> list[str]:
+    """The devices usable on this machine, in the registry's order."""
+    return [name for name in BACKEND_MODULES if is_available(name)]
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why device ``name`` cannot be used here, or None if it can."""
+    try:
+        get_backend(name)
+        return None
+    except RuntimeError as e:
+        return str(e)
+
+
+_default = os.environ.get("TINYTORCH_DEVICE", "cpu")
+
+
+def get_default_device() -> str:
+    """The device new arrays and tensors go to when none is given (``TINYTORCH_DEVICE`` or "cpu")."""
+    return _default
+
+
+def set_default_device(name: Any) -> None:
+    """Make ``name`` the default device; raises ``RuntimeError`` if it is not available."""
+    global _default
+    _default = device(name).type

@@ -1,0 +1,127 @@
+"""The four element types tinytorch knows, and how they combine.
+
+A :class:`DType` is a small immutable record. There are exactly four instances
+(``float32``, ``float64``, ``int64``, ``bool``), so dtypes compare by identity
+and can be used as dict keys. Promotion follows PyTorch for these four:
+``bool < int64 < float32 < float64``, and a Python scalar only moves a tensor
+up a *category* (bool → integer → floating), never to a wider float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class DType:
+    """An element type: its name, numpy equivalent and category."""
+
+    name: str
+    np_dtype: np.dtype
+    itemsize: int
+    is_floating_point: bool
+    rank: int  # position in the promotion lattice bool < int64 < float32 < float64
+
+    def __repr__(self) -> str:
+        return f"tinytorch.{self.name}"
+
+    def __copy__(self) -> "DType":  # the four dtypes are singletons
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "DType":
+        return self
+
+
+float32 = DType("float32", np.dtype(np.float32), 4, True, 2)
+float64 = DType("float64", np.dtype(np.float64), 8, True, 3)
+int64 = DType("int64", np.dtype(np.int64), 8, False, 1)
+bool_ = DType("bool", np.dtype(np.bool_), 1, False, 0)
+
+ALL_DTYPES = (float32, float64, int64, bool_)
+FLOAT_DTYPES = (float32, float64)
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+_BY_NAME.update({"float": float32, "double": float64, "long": int64, "bool_": bool_})
+_BY_KIND = {"f": None, "i": int64, "u": int64, "b": bool_}
+
+
+def as_dtype(value: Any) -> DType:
+    """Return the :class:`DType` named by ``value``.
+
+    Accepts a DType, a name (``"float32"``), a numpy dtype or scalar type, or the
+    Python types ``float``/``int``/``bool``. Raises ``TypeError`` otherwise.
+    """
+    if isinstance(value, DType):
+        return value
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    if value is float:
+        return float32
+    if value is int:
+        return int64
+    if value is bool:
+        return bool_
+    try:
+        npd = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"unsupported dtype {value!r}; use one of float32, float64, int64, bool") from None
+    return from_numpy_dtype(npd)
+
+
+def from_numpy_dtype(npd: np.dtype) -> DType:
+    """Map a numpy dtype onto the nearest tinytorch dtype (float16 → float32, int8 → int64...)."""
+    if npd == np.float64:
+        return float64
+    if npd.kind == "f":
+        return float32
+    if npd.kind in _BY_KIND:
+        return _BY_KIND[npd.kind]  # type: ignore[return-value]
+    raise TypeError(f"unsupported numpy dtype {npd}; tinytorch stores float32, float64, int64 and bool")
+
+
+def promote_types(a: DType, b: DType) -> DType:
+    """The result dtype of combining two arrays of dtypes ``a`` and ``b`` (the higher rank)."""
+    return a if a.rank >= b.rank else b
+
+
+def scalar_category(value: Any) -> DType:
+    """The dtype a bare Python scalar would have on its own: bool, int64 or float32."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return float32
+    raise TypeError(f"expected a Python number, got {type(value).__name__}")
+
+
+def result_type_with_scalar(array_dtype: DType, value: Any) -> DType:
+    """PyTorch's rule for ``array op scalar``: the scalar may only raise the category.
+
+    ``int64 array * 2.5`` → float32; ``float64 array * 2.5`` → float64;
+    ``bool array + 1`` → int64; ``float32 array + True`` → float32.
+    """
+    cat = scalar_category(value)
+    if cat.rank <= array_dtype.rank:
+        return array_dtype
+    if cat is float32 and array_dtype.is_floating_point:
+        return array_dtype
+    return cat
+
+
+def infer_dtype(data: Any) -> DType:
+    """The dtype ``tinytorch.ndarray.array(data)`` would choose for nested Python data.
+
+    Floats → float32 (the default float), ints → int64, bools → bool; a numpy array
+    keeps its dtype (mapped onto the four).
+    """
+    if isinstance(data, np.ndarray):
+        return from_numpy_dtype(data.dtype)
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        return float32
+    if arr.dtype.kind == "O":
+        raise TypeError(f"cannot build an array from {type(data).__name__} data: {data!r:.60}")
+    return from_numpy_dtype(arr.dtype)

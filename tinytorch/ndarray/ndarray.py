@@ -1,0 +1,613 @@
+"""NDArray: a strided view of a flat backend buffer.
+
+An :class:`NDArray` is ``(buffer, shape, strides, offset, dtype, device)``. Movement ops
+(reshape, permute, broadcast_to, indexing with ints/slices, flip) only compute new
+metadata with the pure functions of :mod:`.strides` and share the buffer. Everything that
+computes values (arithmetic, reductions, matmul) first makes its inputs compact and then
+calls one flat backend function from :mod:`.interface`.
+
+The layer speaks numpy's dialect (``axis``, ``keepdims``, tuple shapes); the Tensor layer
+above it speaks PyTorch's.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import strides as st
+from .devices import Device, device as as_device
+from .dtypes import (DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types,
+                     result_type_with_scalar)
+from .interface import Shape, Strides, prod
+
+Scalar = (int, float, bool, np.number, np.bool_)
+
+
+class NDArray:
+    """A strided view of a flat buffer owned by a backend. Views are immutable metadata."""
+
+    __slots__ = ("_buf", "shape", "strides", "offset", "dtype", "device")
+    __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
+
+    def __init__(self, buf: Any, shape: Shape, strides: Strides, offset: int, dtype: DType, device: Device):
+        self._buf = buf
+        self.shape: Shape = tuple(shape)
+        self.strides: Strides = tuple(strides)
+        self.offset = offset
+        self.dtype = dtype
+        self.device = device
+
+    # --- construction helpers ---------------------------------------------------------------
+    @staticmethod
+    def make(shape: Shape, dtype: DType, device: Device) -> "NDArray":
+        """A new compact, uninitialised array."""
+        shape = tuple(operator.index(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"negative dimension in shape {shape}")
+        buf = device.backend.alloc(prod(shape), dtype)
+        return NDArray(buf, shape, st.row_major_strides(shape), 0, dtype, device)
+
+    def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
+        return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
+                       self.dtype, self.device)
+
+    @property
+    def _backend(self) -> Any:
+        return self.device.backend
+
+    # --- basic properties ------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def is_compact(self) -> bool:
+        """True when the view is row-major and contiguous *and* starts at the buffer's start
+        with the buffer's exact size, so kernels can use the buffer as is."""
+        return (self.offset == 0 and self._buf.size == self.size
+                and st.is_compact(self.shape, self.strides))
+
+    def compact(self) -> "NDArray":
+        """This array if compact, else a copy into a fresh row-major buffer."""
+        if self.is_compact():
+            return self
+        out = NDArray.make(self.shape, self.dtype, self.device)
+        self._backend.compact(self._buf, out._buf, self.shape, self.strides, self.offset)
+        return out
+
+    def numpy(self) -> np.ndarray:
+        """A fresh numpy copy of the values."""
+        return self._backend.to_numpy(self._buf, self.shape, self.strides, self.offset)
+
+    def item(self) -> Any:
+        if self.size != 1:
+            raise ValueError(f"only one-element arrays can be converted to a Python scalar, got shape {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise RuntimeError(f"the truth value of an array with {self.size} elements is ambiguous")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="NDArray(")
+        return f"NDArray({body}, dtype={self.dtype.name}, device='{self.device}')"
+
+    def to(self, device: Any) -> "NDArray":
+        """This array on ``device`` (itself if already there; a copy otherwise)."""
+        dev = as_device(device)
+        if dev == self.device:
+            return self
+        host = self.numpy().reshape(-1)
+        return NDArray(dev.backend.from_numpy(host), self.shape, st.row_major_strides(self.shape), 0,
+                       self.dtype, dev)
+
+    def astype(self, dtype: Any) -> "NDArray":
+        """A copy converted to ``dtype`` (itself if the dtype already matches)."""
+        dtype = as_dtype(dtype)
+        if dtype is self.dtype:
+            return self
+        a = self.compact()
+        out = NDArray.make(self.shape, dtype, self.device)
+        self._backend.cast(a._buf, out._buf)
+        return out
+
+    def copy(self) -> "NDArray":
+        out = NDArray.make(self.shape, self.dtype, self.device)
+        self._backend.compact(self._buf, out._buf, self.shape, self.strides, self.offset)
+        return out
+
+    # --- movement ops: metadata only ----------------------------------------------------------
+    def reshape(self, shape: Sequence[int] | int) -> "NDArray":
+        """A view with a new shape (one entry may be -1); copies only if no view can express it."""
+        if isinstance(shape, numbers.Integral):
+            shape = (int(shape),)
+        new_shape = st.infer_shape(self.size, tuple(shape))
+        new_strides = st.reshape_view(self.shape, self.strides, new_shape)
+        if new_strides is None:
+            return self.compact().reshape(new_shape)
+        return self._view(new_shape, new_strides)
+
+    def permute(self, axes: Sequence[int]) -> "NDArray":
+        """A view with the axes reordered; never copies."""
+        shape, strides = st.permute_view(self.shape, self.strides, tuple(axes))
+        return self._view(shape, strides)
+
+    def swapaxes(self, a: int, b: int) -> "NDArray":
+        axes = list(range(self.ndim))
+        a, b = st.normalize_axis(a, self.ndim), st.normalize_axis(b, self.ndim)
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.permute(axes)
+
+    @property
+    def T(self) -> "NDArray":
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    def broadcast_to(self, shape: Sequence[int]) -> "NDArray":
+        """A view with stride 0 along broadcast axes; never copies."""
+        shape = tuple(shape)
+        if shape == self.shape:
+            return self
+        return self._view(shape, st.broadcast_strides(self.shape, self.strides, shape))
+
+    def flip(self, axes: int | Sequence[int] | None = None) -> "NDArray":
+        """A view with the given axes reversed (all if None); never copies."""
+        axes = st.normalize_axes(axes, self.ndim)
+        strides, offset = st.flip_view(self.shape, self.strides, self.offset, axes)
+        return self._view(self.shape, strides, offset)
+
+    def expand_dims(self, axis: int) -> "NDArray":
+        axis = st.normalize_axis(axis, self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> "NDArray":
+        if axis is None:
+            axes = tuple(i for i, n in enumerate(self.shape) if n == 1)
+        else:
+            axes = tuple(a for a in st.normalize_axes(axis, self.ndim) if self.shape[a] == 1)
+        keep = [i for i in range(self.ndim) if i not in axes]
+        return self._view(tuple(self.shape[i] for i in keep), tuple(self.strides[i] for i in keep))
+
+    # --- indexing -------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> "NDArray":
+        """Basic keys (ints, slices, None, ...) give a view; integer/boolean arrays gather a copy."""
+        entries = st.expand_key(key, self.ndim)
+        if not any(_is_advanced(k) for k in entries):
+            shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
+            return self._view(shape, strides, offset)
+        offsets = self._advanced_offsets(entries)
+        out = NDArray.make(offsets.shape, self.dtype, self.device)
+        self._backend.gather(self._buf, offsets.compact()._buf, out._buf)
+        return out
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Write ``value`` (array or scalar, broadcast) into the elements ``key`` selects."""
+        entries = st.expand_key(key, self.ndim)
+        if not any(_is_advanced(k) for k in entries):
+            shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
+            if _is_scalar(value):
+                self._backend.scalar_setitem(value, self._buf, shape, strides, offset)
+            else:
+                src = self._as_source(value, shape)
+                self._backend.ewise_setitem(src._buf, self._buf, shape, strides, offset)
+            return
+        offsets = self._advanced_offsets(entries)
+        src = self._as_source(value, offsets.shape)
+        self._backend.scatter(src._buf, offsets.compact()._buf, self._buf)
+
+    def index_add_(self, key: Any, value: "NDArray") -> "NDArray":
+        """``self[key] += value`` where repeated indices accumulate (scatter-add); in place.
+
+        This is the gradient of gathering with ``key``: each selected element receives the
+        sum of every value that was read from it.
+        """
+        entries = st.expand_key(key, self.ndim)
+        offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
+            else self._basic_offsets(entries)
+        src = self._as_source(value, offsets.shape)
+        self._backend.scatter_add(src._buf, offsets.compact()._buf, self._buf)
+        return self
+
+    def _as_source(self, value: Any, shape: Shape) -> "NDArray":
+        """``value`` as a compact array of this dtype and device, broadcast to ``shape``."""
+        v = value if isinstance(value, NDArray) else array(value, dtype=self.dtype, device=self.device)
+        if v.device != self.device:
+            raise RuntimeError(f"cannot assign an array on {v.device} into an array on {self.device}")
+        return v.astype(self.dtype).broadcast_to(shape).compact()
+
+    def _basic_offsets(self, entries: list[Any]) -> "NDArray":
+        shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
+        return _offset_grid(shape, strides, offset, self.device)
+
+    def _advanced_offsets(self, entries: list[Any]) -> "NDArray":
+        """Buffer positions (int64, the result's shape) of the elements an advanced key selects.
+
+        Follows numpy/PyTorch: integer arrays (and ints among them) broadcast together; when
+        they are adjacent their result axes replace them in place, otherwise they go first.
+        Boolean masks become the integer arrays of their ``nonzero()`` positions.
+        """
+        entries = _masks_to_indices(entries, self.shape)
+        # 1. apply the basic part (slices and None) as a view; advanced axes are kept whole,
+        #    so entry i of the key now addresses axis i of the view
+        basic = [k if (k is None or isinstance(k, slice)) else slice(None) for k in entries]
+        shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, basic)
+        positions = [i for i, k in enumerate(entries) if k is not None and not isinstance(k, slice)]
+        # 2. sum index * stride over the advanced axes, after bounds checks and wrapping
+        idx_arrays = [_index_array(entries[i], shape[i], self.device) for i in positions]
+        b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
+        flat = None
+        for i, idx in zip(positions, idx_arrays):
+            term = idx * strides[i]
+            flat = term if flat is None else flat + term
+        flat = flat.broadcast_to(b_shape) + offset  # type: ignore[union-attr]
+        # 3. the remaining basic axes form a grid added to every advanced position
+        rest = [a for a in range(len(shape)) if a not in positions]
+        adjacent = positions == list(range(positions[0], positions[-1] + 1))
+        before = [a for a in rest if a < positions[0]] if adjacent else []
+        after = [a for a in rest if a not in before]
+        grid_before = _offset_grid(tuple(shape[a] for a in before), tuple(strides[a] for a in before), 0, self.device)
+        grid_after = _offset_grid(tuple(shape[a] for a in after), tuple(strides[a] for a in after), 0, self.device)
+        na = len(after)
+        return (grid_before.reshape(grid_before.shape + (1,) * (len(b_shape) + na))
+                + flat.reshape(flat.shape + (1,) * na)
+                + grid_after)
+
+    # --- elementwise arithmetic ------------------------------------------------------------------
+    def _binary(self, other: Any, op: str, reverse: bool = False) -> "NDArray":
+        if isinstance(other, NDArray):
+            if other.device != self.device:
+                raise RuntimeError(f"expected all arrays on the same device, got {self.device} and {other.device}")
+            dtype = _op_dtype(op, promote_types(self.dtype, other.dtype))
+            a, b = (other, self) if reverse else (self, other)
+            shape = st.broadcast_shapes(a.shape, b.shape)
+            a = a.astype(dtype).broadcast_to(shape).compact()
+            b = b.astype(dtype).broadcast_to(shape).compact()
+            out = NDArray.make(shape, bool_ if op in _COMPARISONS else dtype, self.device)
+            getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
+            return out
+        if not _is_scalar(other):
+            try:
+                other = array(other, device=self.device)
+            except TypeError:
+                return NotImplemented
+            return self._binary(other, op, reverse)
+        dtype = _op_dtype(op, result_type_with_scalar(self.dtype, other))
+        if op == "pow" and reverse is False and dtype is int64 and other < 0:
+            raise ValueError("integers to negative integer powers are not allowed")
+        a = self.astype(dtype).compact()
+        out = NDArray.make(self.shape, bool_ if op in _COMPARISONS else dtype, self.device)
+        kernel = f"scalar_r{op}" if reverse and op in ("sub", "div", "pow") else f"scalar_{op}"
+        getattr(self._backend, kernel)(a._buf, other, out._buf)
+        return out
+
+    def __add__(self, o: Any) -> "NDArray": return self._binary(o, "add")
+    def __radd__(self, o: Any) -> "NDArray": return self._binary(o, "add", True)
+    def __sub__(self, o: Any) -> "NDArray": return self._binary(o, "sub")
+    def __rsub__(self, o: Any) -> "NDArray": return self._binary(o, "sub", True)
+    def __mul__(self, o: Any) -> "NDArray": return self._binary(o, "mul")
+    def __rmul__(self, o: Any) -> "NDArray": return self._binary(o, "mul", True)
+    def __truediv__(self, o: Any) -> "NDArray": return self._binary(o, "div")
+    def __rtruediv__(self, o: Any) -> "NDArray": return self._binary(o, "div", True)
+    def __pow__(self, o: Any) -> "NDArray": return self._binary(o, "pow")
+    def __rpow__(self, o: Any) -> "NDArray": return self._binary(o, "pow", True)
+    def __eq__(self, o: Any) -> "NDArray": return self._binary(o, "eq")  # type: ignore[override]
+    def __ne__(self, o: Any) -> "NDArray": return self._binary(o, "ne")  # type: ignore[override]
+    def __lt__(self, o: Any) -> "NDArray": return self._binary(o, "lt")
+    def __le__(self, o: Any) -> "NDArray": return self._binary(o, "le")
+    def __gt__(self, o: Any) -> "NDArray": return self._binary(o, "gt")
+    def __ge__(self, o: Any) -> "NDArray": return self._binary(o, "ge")
+    __hash__ = None  # type: ignore[assignment]
+
+    def maximum(self, other: Any) -> "NDArray":
+        return self._binary(other, "maximum")
+
+    def minimum(self, other: Any) -> "NDArray":
+        return self._binary(other, "minimum")
+
+    def __neg__(self) -> "NDArray":
+        return self._unary("neg")
+
+    def __abs__(self) -> "NDArray":
+        return self._unary("abs")
+
+    def __invert__(self) -> "NDArray":
+        if self.dtype is not bool_:
+            raise TypeError(f"~ is only defined for bool arrays here, got {self.dtype.name}")
+        return self == False  # noqa: E712
+
+    def __and__(self, other: "NDArray") -> "NDArray":
+        return self._logical(other, "mul")
+
+    def __or__(self, other: "NDArray") -> "NDArray":
+        return self._logical(other, "maximum")
+
+    def _logical(self, other: Any, op: str) -> "NDArray":
+        if self.dtype is not bool_ or getattr(other, "dtype", None) is not bool_:
+            raise TypeError("& and | are only defined between bool arrays here")
+        return self.astype(int64)._binary(other.astype(int64), op) != 0
+
+    def _unary(self, fn: str) -> "NDArray":
+        dtype = self.dtype
+        if fn in _FLOAT_ONLY and not dtype.is_floating_point:
+            dtype = float32  # exp(int) is a float, as in PyTorch
+        elif dtype is bool_:
+            dtype = int64
+        a = self.astype(dtype).compact()
+        out = NDArray.make(self.shape, dtype, self.device)
+        getattr(self._backend, f"ewise_{fn}")(a._buf, out._buf)
+        return out
+
+    def exp(self) -> "NDArray": return self._unary("exp")
+    def log(self) -> "NDArray": return self._unary("log")
+    def sqrt(self) -> "NDArray": return self._unary("sqrt")
+    def sin(self) -> "NDArray": return self._unary("sin")
+    def cos(self) -> "NDArray": return self._unary("cos")
+    def tanh(self) -> "NDArray": return self._unary("tanh")
+    def sigmoid(self) -> "NDArray": return self._unary("sigmoid")
+    def relu(self) -> "NDArray": return self._unary("relu")
+    def erf(self) -> "NDArray": return self._unary("erf")
+    def sign(self) -> "NDArray": return self._unary("sign")
+    def abs(self) -> "NDArray": return self._unary("abs")
+
+    # --- reductions -------------------------------------------------------------------------------
+    def _reduce(self, op: str, axis: Any, keepdims: bool) -> "NDArray":
+        axes = st.normalize_axes(axis, self.ndim)
+        kept = [i for i in range(self.ndim) if i not in axes]
+        reduce_size = prod(self.shape[i] for i in axes)
+        out_shape = tuple(self.shape[i] for i in kept)
+        dtype = self.dtype
+        if op == "sum" and not dtype.is_floating_point:
+            dtype = int64  # summing bools/ints gives int64, as in PyTorch
+        elif op in ("max", "min") and dtype is bool_:
+            dtype = int64
+        if reduce_size == 0 and op != "sum":
+            raise ValueError(f"cannot compute {op} over an empty axis of an array of shape {self.shape}")
+        a = self.astype(dtype).permute(kept + list(axes)).compact()
+        out_dtype = int64 if op.startswith("arg") else dtype
+        out = NDArray.make(out_shape, out_dtype, self.device)
+        getattr(self._backend, f"reduce_{op}")(a._buf, out._buf, reduce_size)
+        if op in ("max", "min") and self.dtype is bool_:
+            out = out.astype(bool_)
+        if keepdims:
+            out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(self.shape)))
+        return out
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> "NDArray":
+        return self._reduce("sum", axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> "NDArray":
+        return self._reduce("max", axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> "NDArray":
+        return self._reduce("min", axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> "NDArray":
+        return self._arg("argmax", axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> "NDArray":
+        return self._arg("argmin", axis, keepdims)
+
+    def _arg(self, op: str, axis: int | None, keepdims: bool) -> "NDArray":
+        if axis is None:
+            out = self.reshape(-1)._reduce(op, 0, False)
+            return out.reshape((1,) * self.ndim) if keepdims else out
+        if not isinstance(axis, numbers.Integral):
+            raise TypeError(f"{op} takes a single int axis, got {axis!r}")
+        return self._reduce(op, axis, keepdims)
+
+    # --- matmul ------------------------------------------------------------------------------------
+    def __matmul__(self, other: "NDArray") -> "NDArray":
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: "NDArray") -> "NDArray":
+        return matmul(other, self)
+
+    # --- padding -------------------------------------------------------------------------------------
+    def pad(self, pad_width: Sequence[tuple[int, int]], value: Any = 0) -> "NDArray":
+        """A new array with ``pad_width[i] = (before, after)`` elements of ``value`` around axis i."""
+        if len(pad_width) != self.ndim:
+            raise ValueError(f"pad needs one (before, after) pair per axis: {self.ndim} for shape {self.shape}, "
+                             f"got {len(pad_width)}")
+        if any(b < 0 or a < 0 for b, a in pad_width):
+            raise ValueError(f"pad widths must be non-negative, got {tuple(pad_width)}")
+        shape = tuple(n + b + a for n, (b, a) in zip(self.shape, pad_width))
+        out = full(shape, value, dtype=self.dtype, device=self.device)
+        out[tuple(slice(b, b + n) for n, (b, _) in zip(self.shape, pad_width))] = self
+        return out
+
+
+# --- module-level helpers -------------------------------------------------------------------------
+_COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
+_FLOAT_ONLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"}
+
+
+def _op_dtype(op: str, dtype: DType) -> DType:
+    """The dtype a binary op computes in: true division of integers is float32;
+    arithmetic on bools runs in int64."""
+    if op == "div" and not dtype.is_floating_point:
+        return float32
+    if op not in _COMPARISONS and dtype is bool_:
+        return int64
+    return dtype
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, Scalar) or (isinstance(v, np.ndarray) and v.ndim == 0)
+
+
+def _is_advanced(k: Any) -> bool:
+    return not (k is None or isinstance(k, (slice, numbers.Integral)))
+
+
+def _is_bool_mask(k: Any) -> bool:
+    if isinstance(k, NDArray):
+        return k.dtype is bool_
+    if isinstance(k, (list, np.ndarray)):
+        return np.asarray(k).dtype == np.bool_
+    return False
+
+
+def _index_array(k: Any, n: int, dev: Device) -> NDArray:
+    """An int64 index array for an axis of length ``n``, negatives wrapped, bounds checked."""
+    idx = k if isinstance(k, NDArray) else array(k, device=dev)
+    if idx.device != dev:
+        raise RuntimeError(f"indices on {idx.device} cannot index an array on {dev}")
+    if idx.dtype is not int64:
+        if idx.dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int or bool tensors")
+        idx = idx.astype(int64)
+    if idx.size:
+        lo, hi = idx.min().item(), idx.max().item()
+        if lo < -n or hi >= n:
+            bad = lo if lo < -n else hi
+            raise IndexError(f"index {bad} is out of bounds for dimension with size {n}")
+        if lo < 0:
+            idx = idx + (idx < 0).astype(int64) * n
+    return idx
+
+
+def _masks_to_indices(entries: list[Any], shape: Shape) -> list[Any]:
+    """Replace each boolean mask by the integer arrays of its True positions (one per axis)."""
+    out: list[Any] = []
+    axis = 0
+    for k in entries:
+        if _is_bool_mask(k):
+            mask = k.numpy() if isinstance(k, NDArray) else np.asarray(k)
+            if mask.shape != shape[axis: axis + mask.ndim]:
+                raise IndexError(f"the shape of the mask {mask.shape} does not match the shape "
+                                 f"{shape[axis: axis + mask.ndim]} of the indexed axes")
+            out.extend(mask.nonzero())
+            axis += mask.ndim
+        else:
+            out.append(k)
+            axis += k is not None
+    return out
+
+
+def _offset_grid(shape: Shape, strides: Strides, offset: int, dev: Device) -> NDArray:
+    """An int64 array of ``shape`` whose element at index i is ``offset + sum(i * strides)``."""
+    grid = np.full(shape, offset, dtype=np.int64)
+    for axis, (n, s) in enumerate(zip(shape, strides)):
+        grid += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (len(shape) - axis - 1))
+    return array(grid, device=dev)
+
+
+def matmul(a: NDArray, b: NDArray) -> NDArray:
+    """numpy's ``matmul``: 2-D products, batched with broadcast batch axes, and 1-D operands
+    promoted to a row (left) or column (right) then squeezed."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError("both arguments to matmul need to be at least 1D, got "
+                           f"{a.ndim}D and {b.ndim}D")
+    if a.device != b.device:
+        raise RuntimeError(f"expected all arrays on the same device, got {a.device} and {b.device}")
+    a_vector, b_vector = a.ndim == 1, b.ndim == 1
+    if a_vector:
+        a = a.reshape((1, a.shape[0]))
+    if b_vector:
+        b = b.reshape((b.shape[0], 1))
+    (m, n), (n2, p) = a.shape[-2:], b.shape[-2:]
+    if n != n2:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m}x{n} and {n2}x{p}); "
+                           f"operand shapes {a.shape} and {b.shape}")
+    dtype = promote_types(a.dtype, b.dtype)
+    if dtype is bool_:
+        dtype = int64
+    batch_shape = st.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    batch = prod(batch_shape)
+    a = a.astype(dtype).broadcast_to(batch_shape + (m, n)).compact()
+    b = b.astype(dtype).broadcast_to(batch_shape + (n, p)).compact()
+    out = NDArray.make(batch_shape + (m, p), dtype, a.device)
+    a._backend.matmul(a._buf, b._buf, out._buf, m, n, p, batch)
+    if b_vector:
+        out = out.squeeze(out.ndim - 1)
+    if a_vector:
+        out = out.squeeze(out.ndim - 1 if b_vector else out.ndim - 2)
+    return out
+
+
+def where(cond: NDArray, a: Any, b: Any) -> NDArray:
+    """Elementwise ``a if cond else b`` with broadcasting and dtype promotion."""
+    dev = cond.device
+    a = a if isinstance(a, NDArray) else array(a, device=dev, dtype=_scalar_dtype(a, b))
+    b = b if isinstance(b, NDArray) else array(b, device=dev, dtype=_scalar_dtype(b, a))
+    if not (cond.device == a.device == b.device):
+        raise RuntimeError(f"expected all arrays on the same device, got {cond.device}, {a.device}, {b.device}")
+    dtype = promote_types(a.dtype, b.dtype)
+    shape = st.broadcast_shapes(cond.shape, a.shape, b.shape)
+    c = cond.astype(bool_).broadcast_to(shape).compact()
+    a = a.astype(dtype).broadcast_to(shape).compact()
+    b = b.astype(dtype).broadcast_to(shape).compact()
+    out = NDArray.make(shape, dtype, dev)
+    dev.backend.where(c._buf, a._buf, b._buf, out._buf)
+    return out
+
+
+def _scalar_dtype(value: Any, other: Any) -> DType | None:
+    """A scalar next to an array takes the array's dtype when that keeps its category."""
+    if _is_scalar(value) and isinstance(other, NDArray):
+        return result_type_with_scalar(other.dtype, value)
+    return None
+
+
+# --- constructors ------------------------------------------------------------------------------------
+def array(data: Any, dtype: Any = None, device: Any = None) -> NDArray:
+    """A new compact array holding a copy of ``data`` (nested lists, numpy array, scalar or NDArray)."""
+    if isinstance(data, NDArray):
+        return data.astype(dtype if dtype is not None else data.dtype).to(
+            device if device is not None else data.device).copy()
+    dev = as_device(device)
+    dt = as_dtype(dtype) if dtype is not None else infer_dtype(data)
+    host = np.asarray(data, dtype=dt.np_dtype, order="C")
+    return NDArray(dev.backend.from_numpy(host.reshape(-1)), host.shape,
+                   st.row_major_strides(host.shape), 0, dt, dev)
+
+
+def empty(shape: Sequence[int], dtype: Any = float32, device: Any = None) -> NDArray:
+    """A new compact array with unspecified values."""
+    return NDArray.make(_shape(shape), as_dtype(dtype), as_device(device))
+
+
+def full(shape: Sequence[int], value: Any, dtype: Any = None, device: Any = None) -> NDArray:
+    """A new compact array with every element equal to ``value``."""
+    dt = as_dtype(dtype) if dtype is not None else infer_dtype(value)
+    out = NDArray.make(_shape(shape), dt, as_device(device))
+    out._backend.fill(out._buf, value)
+    return out
+
+
+def zeros(shape: Sequence[int], dtype: Any = float32, device: Any = None) -> NDArray:
+    return full(shape, 0, dtype, device)
+
+
+def ones(shape: Sequence[int], dtype: Any = float32, device: Any = None) -> NDArray:
+    return full(shape, 1, dtype, device)
+
+
+def _shape(shape: Any) -> Shape:
+    if isinstance(shape, numbers.Integral):
+        return (int(shape),)
+    try:
+        return tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
