@@ -21,7 +21,9 @@ def _device_param(name: str):
 def pytest_generate_tests(metafunc):
     if "device" in metafunc.fixturenames:
         metafunc.parametrize("device", [_device_param(d) for d in DEVICES])
-    if "dtype" in metafunc.fixturenames:
+    explicit = {name.strip() for m in metafunc.definition.iter_markers("parametrize")
+                for name in (m.args[0].split(",") if isinstance(m.args[0], str) else m.args[0])}
+    if "dtype" in metafunc.fixturenames and "dtype" not in explicit:
         metafunc.parametrize("dtype", ALL_DTYPES, ids=[d.name for d in ALL_DTYPES])
 
 

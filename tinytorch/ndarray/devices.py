@@ -74,8 +74,11 @@ def get_backend(name: str) -> ModuleType:
         raise ValueError(f"unknown device {name!r}; expected one of {sorted(BACKEND_MODULES)}")
     if name not in _failed:
         try:
-            _loaded[name] = importlib.import_module(BACKEND_MODULES[name])
-            return _loaded[name]
+            module = importlib.import_module(BACKEND_MODULES[name])
+            if not hasattr(module, "alloc"):  # e.g. an empty folder imported as a namespace package
+                raise ImportError(f"{BACKEND_MODULES[name]} does not implement the backend interface")
+            _loaded[name] = module
+            return module
         except ImportError as e:
             _failed[name] = str(e)
     raise RuntimeError(f"device {name!r} is not available: {_failed[name]}")
