@@ -20,15 +20,13 @@ name = "numpy"
 
 # --- checks shared by every kernel ------------------------------------------------------
 def _check_same_size(*bufs: np.ndarray) -> None:
-    sizes = [b.size for b in bufs]
-    if len(set(sizes)) != 1:
-        raise ValueError(f"buffer sizes differ: {sizes}")
+    if any(b.size != bufs[0].size for b in bufs):
+        raise ValueError(f"buffer sizes differ: {[b.size for b in bufs]}")
 
 
 def _check_same_dtype(*bufs: np.ndarray) -> None:
-    dts = [str(b.dtype) for b in bufs]
-    if len(set(dts)) != 1:
-        raise TypeError(f"buffer dtypes differ: {dts}")
+    if any(b.dtype != bufs[0].dtype for b in bufs):
+        raise TypeError(f"buffer dtypes differ: {[str(b.dtype) for b in bufs]}")
 
 
 def check_view(buf_size: int, shape: Shape, strides: Strides, offset: int) -> None:

@@ -280,9 +280,13 @@ class NDArray:
                 raise RuntimeError(f"expected all arrays on the same device, got {self.device} and {other.device}")
             dtype = _op_dtype(op, promote_types(self.dtype, other.dtype))
             a, b = (other, self) if reverse else (self, other)
-            shape = st.broadcast_shapes(a.shape, b.shape)
-            a = a.astype(dtype).broadcast_to(shape).compact()
-            b = b.astype(dtype).broadcast_to(shape).compact()
+            if a.shape == b.shape and a.dtype is dtype and b.dtype is dtype:  # the common case, fast
+                shape = a.shape
+                a, b = a.compact(), b.compact()
+            else:
+                shape = st.broadcast_shapes(a.shape, b.shape)
+                a = a.astype(dtype).broadcast_to(shape).compact()
+                b = b.astype(dtype).broadcast_to(shape).compact()
             out = NDArray.make(shape, bool_ if op in _COMPARISONS else dtype, self.device)
             getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
             return out
