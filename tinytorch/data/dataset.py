@@ -1,0 +1,123 @@
+"""Datasets: anything with ``__getitem__`` and ``__len__``, plus the two everyone needs.
+
+A dataset answers "give me example ``i``"; the :class:`~tinytorch.data.DataLoader` decides which
+``i`` and glues examples into batches. Keeping the two apart is what lets one loader shuffle,
+batch and split any dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import tinytorch as tt
+
+
+class Dataset:
+    """Base class of map-style datasets: subclasses define ``__getitem__(i)`` and ``__len__()``.
+
+    Examples::
+
+        >>> class Squares(Dataset):
+        ...     def __len__(self): return 4
+        ...     def __getitem__(self, i): return i * i
+        >>> [Squares()[i] for i in range(4)]
+        [0, 1, 4, 9]
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+
+class TensorDataset(Dataset):
+    """Wraps tensors that share their first dimension; example ``i`` is ``tuple(t[i] for t in tensors)``.
+
+    Args:
+        *tensors: tensors with the same size of dimension 0.
+
+    Examples::
+
+        >>> x, y = tt.zeros(5, 3), tt.arange(5)
+        >>> ds = TensorDataset(x, y)
+        >>> len(ds), ds[2][0].shape, ds[2][1].item()
+        (5, (3,), 2)
+    """
+
+    def __init__(self, *tensors: Any):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        sizes = [t.shape[0] for t in tensors]
+        if any(s != sizes[0] for s in sizes):
+            raise ValueError(f"Size mismatch between tensors: first dimensions are {sizes}")
+        self.tensors = tensors
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The examples of ``dataset`` at positions ``indices``, in that order."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _numpy_generator(generator: Any) -> np.random.Generator:
+    """A numpy Generator from ``generator``: None (seeded from tinytorch's global RNG, so
+    ``tt.manual_seed`` makes it reproducible), an int seed, or a ``numpy.random.Generator``."""
+    if generator is None:
+        return np.random.default_rng(int(tt.randint(0, 2**62, (1,)).item()))
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+
+
+def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random subsets of the given lengths.
+
+    Args:
+        dataset: the dataset to split.
+        lengths: integer lengths summing to ``len(dataset)``, or fractions summing to 1 (then each
+            length is ``floor(frac * n)`` and the remainder is dealt one by one from the first
+            subset on, as PyTorch does).
+        generator: None (tinytorch's global RNG), an int seed, or a ``numpy.random.Generator``.
+
+    Examples::
+
+        >>> train, val = random_split(range(10), [0.8, 0.2], generator=0)
+        >>> len(train), len(val), sorted(list(train) + list(val)) == list(range(10))
+        (8, 2, True)
+    """
+    n = len(dataset)
+    if math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1 and n != 1:
+        sizes = [int(math.floor(n * frac)) for frac in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+    else:
+        sizes = [int(s) for s in lengths]
+    if any(s < 0 for s in sizes) or sum(sizes) != n:
+        raise ValueError(f"Sum of input lengths {list(lengths)} does not equal the length of the dataset ({n})")
+    perm = _numpy_generator(generator).permutation(n)
+    out, start = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, perm[start:start + size]))
+        start += size
+    return out
