@@ -23,7 +23,7 @@ def test_numpy_backend_is_always_available():
 
 def test_registry_is_explicit_and_lazy():
     assert set(BACKEND_MODULES) == {"numpy", "cpu", "cuda"}
-    for name, module in BACKEND_MODULES.items():
+    for module in BACKEND_MODULES.values():
         assert module.startswith("tinytorch.")
 
 

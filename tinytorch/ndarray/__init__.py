@@ -6,8 +6,17 @@
 ((3, 2), (1, 3))
 """
 
-from .devices import (BACKEND_MODULES, Device, available, device, get_backend, get_default_device,
-                      is_available, set_default_device, unavailable_reason)
+from .devices import (
+                      BACKEND_MODULES,
+                      Device,
+                      available,
+                      device,
+                      get_backend,
+                      get_default_device,
+                      is_available,
+                      set_default_device,
+                      unavailable_reason,
+)
 from .dtypes import ALL_DTYPES, FLOAT_DTYPES, DType, as_dtype, bool_, float32, float64, int64, promote_types
 from .ndarray import NDArray, array, empty, full, matmul, ones, where, zeros
 

@@ -177,7 +177,7 @@ def _erf(a: np.ndarray) -> np.ndarray:
     return np.vectorize(erf, otypes=[a.dtype])(a) if a.size else a.copy()
 
 
-_UNARY = {
+_UNARY: dict[str, Any] = {
     "neg": np.negative, "abs": np.abs, "sign": np.sign, "relu": lambda a: np.maximum(a, 0),
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
     "tanh": np.tanh, "sigmoid": _sigmoid, "erf": _erf,

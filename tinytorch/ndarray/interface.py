@@ -24,7 +24,7 @@ Protocol.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterable, Protocol
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def interface_functions() -> list[str]:
     return names
 
 
-def prod(shape: Sequence[int]) -> int:
+def prod(shape: Iterable[int]) -> int:
     """The number of elements of ``shape`` (1 for the empty shape)."""
     n = 1
     for s in shape:

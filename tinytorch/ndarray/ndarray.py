@@ -19,9 +19,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import strides as st
-from .devices import Device, device as as_device
-from .dtypes import (DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types,
-                     result_type_with_scalar)
+from .devices import Device
+from .devices import device as as_device
+from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
 from .interface import Shape, Strides, prod
 
 Scalar = (int, float, bool, np.number, np.bool_)
@@ -141,9 +141,7 @@ class NDArray:
     # --- movement ops: metadata only ----------------------------------------------------------
     def reshape(self, shape: Sequence[int] | int) -> "NDArray":
         """A view with a new shape (one entry may be -1); copies only if no view can express it."""
-        if isinstance(shape, numbers.Integral):
-            shape = (int(shape),)
-        new_shape = st.infer_shape(self.size, tuple(shape))
+        new_shape = st.infer_shape(self.size, _shape(shape))
         new_strides = st.reshape_view(self.shape, self.strides, new_shape)
         if new_strides is None:
             return self.compact().reshape(new_shape)

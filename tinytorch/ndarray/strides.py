@@ -77,7 +77,7 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
     if isinstance(axis, (list, tuple)):
         axes = tuple(normalize_axis(a, ndim) for a in axis)
     else:
-        axes = (normalize_axis(axis, ndim),)
+        axes = (normalize_axis(axis, ndim),)  # type: ignore[arg-type]
     if len(set(axes)) != len(axes):
         raise ValueError(f"repeated axis in {axis}")
     return tuple(sorted(axes))
