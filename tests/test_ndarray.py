@@ -10,8 +10,21 @@ import itertools
 import numpy as np
 import pytest
 
-from tinytorch.ndarray import (ALL_DTYPES, FLOAT_DTYPES, NDArray, array, bool_, empty, float32, float64, full,
-                               int64, matmul, ones, where, zeros)
+from tinytorch.ndarray import (
+    ALL_DTYPES,
+    NDArray,
+    array,
+    bool_,
+    empty,
+    float32,
+    float64,
+    full,
+    int64,
+    matmul,
+    ones,
+    where,
+    zeros,
+)
 
 NUMERIC = [float32, float64, int64]
 
