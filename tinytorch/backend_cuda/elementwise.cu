@@ -1,0 +1,157 @@
+// elementwise.cu -- binary ops (array-array, array-scalar, scalar-array), unary functions
+// and where, all over compact buffers of n elements.
+//
+// Launch: 1-D grid of TT_BLOCK-thread blocks, grid-stride loops (see common.cuh).
+// These kernels are memory-bound: one coalesced load per input and one coalesced store per
+// element is the whole cost, so the only optimization that matters is keeping every warp's
+// accesses contiguous, which the grid-stride loop does. Pointers are deliberately not
+// __restrict__: an in-place caller may pass out == a, which is safe here because each
+// element is read and written by the same thread.
+#include "common.cuh"
+
+// ---------------------------------------------------------------------------------------
+// The scalar functions. Each is a functor so one kernel template serves every op.
+__device__ __forceinline__ float tt_pow(float a, float b) { return powf(a, b); }
+__device__ __forceinline__ double tt_pow(double a, double b) { return pow(a, b); }
+// Integer power by repeated squaring, wrapping around on overflow as numpy does.
+// The binding rejects negative exponents before launching (numpy raises ValueError).
+__device__ __forceinline__ i64 tt_pow(i64 a, i64 b) {
+    u64 base = (u64)a, result = 1;
+    for (u64 e = (u64)b; e != 0; e >>= 1) {
+        if (e & 1) result *= base;
+        base *= base;
+    }
+    return (i64)result;
+}
+
+struct Add { template <class T> __device__ T operator()(T a, T b) const {
+    if constexpr (tt_is_int<T>()) return tt_wrap_add(a, b); else return a + b; } };
+struct Sub { template <class T> __device__ T operator()(T a, T b) const {
+    if constexpr (tt_is_int<T>()) return tt_wrap_sub(a, b); else return a - b; } };
+struct Mul { template <class T> __device__ T operator()(T a, T b) const {
+    if constexpr (tt_is_int<T>()) return tt_wrap_mul(a, b); else return a * b; } };
+struct Div { template <class T> __device__ T operator()(T a, T b) const { return a / b; } };  // floats only
+struct Pow { template <class T> __device__ T operator()(T a, T b) const { return tt_pow(a, b); } };
+// maximum/minimum propagate NaN like numpy (fmaxf/fminf would drop it). `a != a` is the
+// NaN test; for integers it is constant false and compiles away.
+struct Maximum { template <class T> __device__ T operator()(T a, T b) const { return (a > b || a != a) ? a : b; } };
+struct Minimum { template <class T> __device__ T operator()(T a, T b) const { return (a < b || a != a) ? a : b; } };
+struct Eq { template <class T> __device__ bool operator()(T a, T b) const { return a == b; } };
+struct Ne { template <class T> __device__ bool operator()(T a, T b) const { return a != b; } };
+struct Lt { template <class T> __device__ bool operator()(T a, T b) const { return a < b; } };
+struct Le { template <class T> __device__ bool operator()(T a, T b) const { return a <= b; } };
+struct Gt { template <class T> __device__ bool operator()(T a, T b) const { return a > b; } };
+struct Ge { template <class T> __device__ bool operator()(T a, T b) const { return a >= b; } };
+
+template <class T, class Tout, class Op>
+__device__ void ewise_binary(const T *a, const T *b, Tout *out, i64 n) {
+    const Op op;
+    TT_GRID_STRIDE(i, n) out[i] = op(a[i], b[i]);
+}
+
+// The scalar arrives by value as a kernel parameter (constant bank): no buffer, no load.
+template <class T, class Tout, class Op, bool kReversed>
+__device__ void scalar_binary(const T *a, Tout *out, i64 n, T s) {
+    const Op op;
+    TT_GRID_STRIDE(i, n) out[i] = kReversed ? op(s, a[i]) : op(a[i], s);
+}
+
+// ewise_<op>_<dtype>(a, b, out, n) and scalar_<op>_<dtype>(a, out, n, s).
+#define TT_BINARY(NAME, OP, T, SUF, TOUT)                                                      \
+    extern "C" __global__ void ewise_##NAME##_##SUF(const T *a, const T *b, TOUT *out, i64 n) { \
+        ewise_binary<T, TOUT, OP>(a, b, out, n);                                               \
+    }                                                                                          \
+    extern "C" __global__ void scalar_##NAME##_##SUF(const T *a, TOUT *out, i64 n, T s) {      \
+        scalar_binary<T, TOUT, OP, false>(a, out, n, s);                                       \
+    }
+// scalar_r<op>_<dtype>(a, out, n, s) computes s <op> a.
+#define TT_RBINARY(NAME, OP, T, SUF)                                                           \
+    extern "C" __global__ void scalar_r##NAME##_##SUF(const T *a, T *out, i64 n, T s) {        \
+        scalar_binary<T, T, OP, true>(a, out, n, s);                                           \
+    }
+
+// Arithmetic: float32, float64, int64 (div: floats only; NDArray promotes ints first).
+#define TT_ARITH(T, SUF)                                                                       \
+    TT_BINARY(add, Add, T, SUF, T) TT_BINARY(sub, Sub, T, SUF, T) TT_BINARY(mul, Mul, T, SUF, T) \
+    TT_BINARY(pow, Pow, T, SUF, T) TT_BINARY(maximum, Maximum, T, SUF, T)                      \
+    TT_BINARY(minimum, Minimum, T, SUF, T) TT_RBINARY(sub, Sub, T, SUF) TT_RBINARY(pow, Pow, T, SUF)
+TT_ARITH_TYPES(TT_ARITH)
+#define TT_DIV(T, SUF) TT_BINARY(div, Div, T, SUF, T) TT_RBINARY(div, Div, T, SUF)
+TT_FLOAT_TYPES(TT_DIV)
+
+// Comparisons: every dtype, bool result.
+#define TT_COMPARE(T, SUF)                                                                     \
+    TT_BINARY(eq, Eq, T, SUF, bool) TT_BINARY(ne, Ne, T, SUF, bool) TT_BINARY(lt, Lt, T, SUF, bool) \
+    TT_BINARY(le, Le, T, SUF, bool) TT_BINARY(gt, Gt, T, SUF, bool) TT_BINARY(ge, Ge, T, SUF, bool)
+TT_ALL_TYPES(TT_COMPARE)
+
+// ---------------------------------------------------------------------------------------
+// Unary functions. The float32 versions call the single-precision CUDA math functions
+// (expf, ...), which are accurate to a few ulp without --use_fast_math.
+__device__ __forceinline__ float tt_exp(float x) { return expf(x); }
+__device__ __forceinline__ double tt_exp(double x) { return exp(x); }
+__device__ __forceinline__ float tt_log(float x) { return logf(x); }
+__device__ __forceinline__ double tt_log(double x) { return log(x); }
+__device__ __forceinline__ float tt_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double tt_sqrt(double x) { return sqrt(x); }
+__device__ __forceinline__ float tt_sin(float x) { return sinf(x); }
+__device__ __forceinline__ double tt_sin(double x) { return sin(x); }
+__device__ __forceinline__ float tt_cos(float x) { return cosf(x); }
+__device__ __forceinline__ double tt_cos(double x) { return cos(x); }
+__device__ __forceinline__ float tt_tanh(float x) { return tanhf(x); }
+__device__ __forceinline__ double tt_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float tt_erf(float x) { return erff(x); }
+__device__ __forceinline__ double tt_erf(double x) { return erf(x); }
+__device__ __forceinline__ float tt_fabs(float x) { return fabsf(x); }
+__device__ __forceinline__ double tt_fabs(double x) { return fabs(x); }
+
+struct Neg { template <class T> __device__ T operator()(T a) const {
+    if constexpr (tt_is_int<T>()) return tt_wrap_sub(0, a); else return -a; } };
+struct Abs { template <class T> __device__ T operator()(T a) const {
+    if constexpr (tt_is_int<T>()) return a < 0 ? tt_wrap_sub(0, a) : a; else return tt_fabs(a); } };
+// sign: -1, 0 or 1; NaN stays NaN and -0.0 gives +0.0, as numpy.
+struct Sign { template <class T> __device__ T operator()(T a) const {
+    return a > T(0) ? T(1) : a < T(0) ? T(-1) : a == T(0) ? T(0) : a; } };
+// relu = maximum(a, 0): NaN propagates.
+struct Relu { template <class T> __device__ T operator()(T a) const { return (a > T(0) || a != a) ? a : T(0); } };
+struct Exp { template <class T> __device__ T operator()(T a) const { return tt_exp(a); } };
+struct Log { template <class T> __device__ T operator()(T a) const { return tt_log(a); } };
+struct Sqrt { template <class T> __device__ T operator()(T a) const { return tt_sqrt(a); } };
+struct Sin { template <class T> __device__ T operator()(T a) const { return tt_sin(a); } };
+struct Cos { template <class T> __device__ T operator()(T a) const { return tt_cos(a); } };
+struct Tanh { template <class T> __device__ T operator()(T a) const { return tt_tanh(a); } };
+struct Erf { template <class T> __device__ T operator()(T a) const { return tt_erf(a); } };
+// sigmoid without overflow: exp(-|x|) is at most 1, and each sign takes the form that
+// keeps its precision (the same formula as the numpy backend).
+struct Sigmoid { template <class T> __device__ T operator()(T a) const {
+    const T e = tt_exp(-tt_fabs(a));
+    return a >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e); } };
+
+template <class T, class Op>
+__device__ void ewise_unary(const T *a, T *out, i64 n) {
+    const Op op;
+    TT_GRID_STRIDE(i, n) out[i] = op(a[i]);
+}
+
+#define TT_UNARY(NAME, OP, T, SUF)                                                             \
+    extern "C" __global__ void ewise_##NAME##_##SUF(const T *a, T *out, i64 n) { ewise_unary<T, OP>(a, out, n); }
+#define TT_UNARY_ANY(T, SUF)                                                                   \
+    TT_UNARY(neg, Neg, T, SUF) TT_UNARY(abs, Abs, T, SUF) TT_UNARY(sign, Sign, T, SUF) TT_UNARY(relu, Relu, T, SUF)
+TT_ARITH_TYPES(TT_UNARY_ANY)
+#define TT_UNARY_FLOAT(T, SUF)                                                                 \
+    TT_UNARY(exp, Exp, T, SUF) TT_UNARY(log, Log, T, SUF) TT_UNARY(sqrt, Sqrt, T, SUF)         \
+    TT_UNARY(sin, Sin, T, SUF) TT_UNARY(cos, Cos, T, SUF) TT_UNARY(tanh, Tanh, T, SUF)         \
+    TT_UNARY(sigmoid, Sigmoid, T, SUF) TT_UNARY(erf, Erf, T, SUF)
+TT_FLOAT_TYPES(TT_UNARY_FLOAT)
+
+// ---------------------------------------------------------------------------------------
+// where: out[i] = cond[i] ? a[i] : b[i].
+template <class T>
+__device__ void where_kernel(const bool *cond, const T *a, const T *b, T *out, i64 n) {
+    TT_GRID_STRIDE(i, n) out[i] = cond[i] ? a[i] : b[i];
+}
+#define TT_WHERE(T, SUF)                                                                       \
+    extern "C" __global__ void where_##SUF(const bool *cond, const T *a, const T *b, T *out, i64 n) { \
+        where_kernel<T>(cond, a, b, out, n);                                                   \
+    }
+TT_ALL_TYPES(TT_WHERE)
