@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install build demo test test-fast lint bench bench-quick book labs clean
+.PHONY: install build demo test test-fast lint bench bench-quick book labs labs-release labs-check clean
 
 install:            ## install tinytorch (editable) with the test tools; builds the C backend
 	$(PIP) install -e ".[dev]"
@@ -21,6 +21,19 @@ test-fast:          ## tests without (re)installing
 
 lint:
 	$(PYTHON) -m ruff check tinytorch tests
+
+book:               ## build the book: runs every chapter (HTML in book/_build/html/index.html)
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" jupyter-book build -W -n --keep-going book/
+
+labs:               ## grade your lab notebooks (one lab: pytest labs/ch02)
+	$(PYTHON) -m pytest labs
+
+labs-release:       ## regenerate the student editions labs/chNN/chNN.ipynb from labs/chNN/chNN_source.py
+	$(PYTHON) -m tinytorch.labs.release
+
+labs-check:         ## CI: student editions up to date; solutions score T/T, student editions 0/T
+	$(PYTHON) -m tinytorch.labs.release --check
+	$(PYTHON) -m tinytorch.labs.verify
 
 clean:
 	rm -rf build *.egg-info tinytorch/backend_cpu/*.so book/_build

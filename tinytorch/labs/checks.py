@@ -1,0 +1,121 @@
+"""What a lab test uses: the learner's names, plugging them into the library, and checks
+that fail with a message a learner can act on.
+
+A test receives the ``lab`` fixture (a :class:`Lab`) and asks it for graded names::
+
+    @pytest.mark.points(2, exercise="1.1")
+    def test_row_major_strides(lab):
+        row_major_strides = lab.defined("row_major_strides")
+        check_equal(row_major_strides((2, 3, 4)), (12, 4, 1), "row_major_strides((2, 3, 4))",
+                    hint="the last axis moves by one element")
+
+:meth:`Lab.defined` fails the test unless the name was defined *by the notebook itself*
+(not imported from tinytorch). :meth:`Lab.plug` also puts the learner's object in place of
+the library's for the duration of the test, so the real library runs on the learner's code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .notebook import LoadedNotebook
+
+
+class LabFailure(AssertionError):
+    """A graded check failed: ``message`` says what was expected, ``hint`` how to get there."""
+
+    def __init__(self, message: str, hint: str | None = None, kind: str = "wrong"):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.kind = kind  # "wrong" | "undefined" | "imported"
+
+
+class Lab:
+    """The learner's notebook, as a graded test sees it."""
+
+    def __init__(self, name: str, notebook: LoadedNotebook, edition: str):
+        self.name = name
+        self.notebook = notebook
+        self.edition = edition  # "student" or "solutions"
+
+    @property
+    def module_name(self) -> str:
+        return self.notebook.module.__name__
+
+    def defined(self, name: str) -> Any:
+        """The object the notebook bound to ``name``; it must be the notebook's own.
+
+        Raises :class:`LabFailure` if the name is missing or if it is a function/class that
+        was defined somewhere else (e.g. imported from tinytorch).
+        """
+        ns = self.notebook.namespace
+        if name not in ns:
+            raise LabFailure(
+                f"`{name}` is not defined in your notebook ({self.notebook.path.name})",
+                hint=f"run the cell that defines `{name}` and keep its name as given; "
+                     "a cell that fails to run defines nothing",
+                kind="undefined")
+        obj = ns[name]
+        origin = getattr(obj, "__module__", None)
+        if (callable(obj) or isinstance(obj, type)) and origin != self.module_name:
+            raise LabFailure(
+                f"`{name}` in your notebook is `{origin}.{getattr(obj, '__qualname__', name)}`, "
+                "defined outside the notebook",
+                hint="the lab grades your own code: define it in the exercise cell instead of importing it",
+                kind="imported")
+        return obj
+
+    def plug(self, monkeypatch: Any, target: Any, attr: str, name: str | None = None) -> Any:
+        """Replace ``target.attr`` (a library module or class) by the learner's ``name``
+        (default: ``attr``) for this test, and return the learner's object.
+
+        Because the library's own version is gone while the test runs, a learner function
+        that merely calls the library's version calls itself and fails.
+        """
+        obj = self.defined(name or attr)
+        monkeypatch.setattr(target, attr, obj)
+        return obj
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return np.array2string(x, separator=", ", threshold=20, precision=4)
+    text = repr(x)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def check(condition: Any, message: str, hint: str | None = None) -> None:
+    """Fail with ``message`` (and ``hint``) unless ``condition`` holds."""
+    if not condition:
+        raise LabFailure(message, hint)
+
+
+def check_equal(got: Any, expected: Any, what: str, hint: str | None = None) -> None:
+    """Fail unless ``got == expected`` (compared as tuples when both are sequences)."""
+    g, e = got, expected
+    if isinstance(g, list):
+        g = tuple(g)
+    if isinstance(e, list):
+        e = tuple(e)
+    if type(g) is not type(e) and not (isinstance(g, (int, np.integer)) and isinstance(e, (int, np.integer))):
+        raise LabFailure(f"{what} returned {_fmt(got)} (a {type(got).__name__}), "
+                         f"expected {_fmt(expected)} (a {type(expected).__name__})", hint)
+    if g != e:
+        raise LabFailure(f"{what} returned {_fmt(got)}, expected {_fmt(expected)}", hint)
+
+
+def check_close(got: Any, expected: Any, what: str, hint: str | None = None,
+                rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Fail unless the arrays have the same shape and values within the tolerances."""
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.shape != e.shape:
+        raise LabFailure(f"{what} has shape {g.shape}, expected {e.shape}", hint)
+    if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
+        bad = np.argwhere(~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True))
+        where = tuple(int(i) for i in bad[0]) if bad.size else ()
+        raise LabFailure(f"{what} differs from the expected values at {len(bad)} position(s); "
+                         f"first at index {where}: got {g[where]!r}, expected {e[where]!r}\n"
+                         f"    got      {_fmt(g)}\n    expected {_fmt(e)}", hint)
