@@ -1,0 +1,40 @@
+"""``Dropout``: randomly zero activations during training (a regulariser)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import functional as F
+from .module import Module
+
+
+class Dropout(Module):
+    """During training, zero each element with probability ``p`` and scale the rest by
+    ``1 / (1 - p)``; in ``eval()`` mode, the identity.
+
+    Args:
+        p: probability of an element to be zeroed. Default: 0.5.
+        inplace: accepted for compatibility (tinytorch returns a new tensor).
+
+    Shape: any, unchanged.
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> m = Dropout(p=0.2)
+        >>> m(tt.ones(4, 5)).shape
+        (4, 5)
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

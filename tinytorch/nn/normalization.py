@@ -1,0 +1,171 @@
+"""Normalisation layers: BatchNorm (statistics over the batch) and LayerNorm (over features)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tinytorch as tt
+
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+class _BatchNorm(Module):
+    _expected_dims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(tt.ones(num_features, device=device, dtype=dtype))
+            self.bias = Parameter(tt.zeros(num_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", tt.zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", tt.ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tt.tensor(0, dtype=tt.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            with tt.no_grad():
+                self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Any) -> Any:
+        if input.ndim not in self._expected_dims:
+            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._expected_dims)} input "
+                             f"(got {input.ndim}D input)")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"expected {self.num_features} channels in dim 1, got input of shape {tuple(input.shape)}")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        # Batch statistics while training, or whenever there are no running ones to use; the
+        # running buffers are updated in training and read in evaluation.
+        use_batch_stats = self.training or self.running_mean is None
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                            use_batch_stats, momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    r"""Batch normalisation over a 2-D (N, C) or 3-D (N, C, L) input.
+
+    .. math:: y = \frac{x - E[x]}{\sqrt{Var[x] + \epsilon}} * \gamma + \beta
+
+    In training the mean and (biased) variance are those of the batch, per channel, and the
+    running estimates are updated as ``running = (1 - momentum) * running + momentum * batch``
+    with the *unbiased* batch variance; in ``eval()`` mode the running estimates are used.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance for stability. Default: 1e-5.
+        momentum: weight of the new batch in the running estimates; None for a cumulative
+            average. Default: 0.1.
+        affine: learnable ``weight`` (gamma, init 1) and ``bias`` (beta, init 0). Default: True.
+        track_running_stats: keep running estimates (else batch statistics are used in eval too).
+            Default: True.
+
+    Shape:
+        - Input: :math:`(N, C)` or :math:`(N, C, L)`; output: the same.
+
+    Examples::
+
+        >>> m = BatchNorm1d(100)
+        >>> m(tt.randn(20, 100)).shape
+        (20, 100)
+    """
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    r"""Batch normalisation over a 4-D (N, C, H, W) input: statistics per channel over N, H and W.
+
+    Arguments, running statistics and modes are as in :class:`BatchNorm1d`.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`; output: the same.
+
+    Examples::
+
+        >>> m = BatchNorm2d(3)
+        >>> m(tt.randn(4, 3, 5, 5)).shape
+        (4, 3, 5, 5)
+    """
+
+    _expected_dims = (4,)
+
+
+class LayerNorm(Module):
+    r"""Layer normalisation over the last dims given by ``normalized_shape``, per example:
+
+    .. math:: y = \frac{x - E[x]}{\sqrt{Var[x] + \epsilon}} * \gamma + \beta
+
+    (biased variance; the same computation in training and evaluation).
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (int or tuple).
+        eps: added to the variance for stability. Default: 1e-5.
+        elementwise_affine: learnable ``weight`` (init 1) and ``bias`` (init 0) of that shape.
+            Default: True.
+        bias: if False (with ``elementwise_affine``), no bias. Default: True.
+
+    Shape:
+        - Input: :math:`(N, *)`; output: the same.
+
+    Examples::
+
+        >>> m = LayerNorm(10)
+        >>> m(tt.randn(20, 5, 10)).shape
+        (20, 5, 10)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(tt.ones(*shape, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(tt.zeros(*shape, device=device, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input: Any) -> Any:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -1,0 +1,56 @@
+"""``nn.utils``: gradient clipping."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import tinytorch as tt
+
+
+def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Any:
+    """Scale the gradients of ``parameters`` in place so that their total norm (the norm of all
+    gradients concatenated into one vector) is at most ``max_norm``.
+
+    As PyTorch: the scale is ``min(1, max_norm / (total_norm + 1e-6))`` and it is always applied.
+
+    Args:
+        parameters: a tensor or an iterable of tensors with gradients.
+        max_norm: the largest allowed norm.
+        norm_type: the p of the p-norm; ``float('inf')`` for the largest absolute value. Default: 2.
+        error_if_nonfinite: raise if the total norm is nan or inf. Default: False.
+
+    Returns:
+        The total norm before clipping, a scalar tensor.
+    """
+    params = [parameters] if isinstance(parameters, tt.Tensor) else list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return tt.tensor(0.0)
+    norm_type = float(norm_type)
+    with tt.no_grad():
+        if math.isinf(norm_type):
+            norms = [g.abs().amax() for g in grads]
+            total = norms[0] if len(norms) == 1 else tt.stack(norms).amax()
+        else:
+            norms = [(g.abs() ** norm_type).sum() for g in grads]
+            total = (norms[0] if len(norms) == 1 else tt.stack(norms).sum()) ** (1.0 / norm_type)
+        if error_if_nonfinite and not math.isfinite(total.item()):
+            raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                               "so it cannot be clipped. To disable this error and scale the gradients by the "
+                               "non-finite norm anyway, set `error_if_nonfinite=False`")
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g *= coef.to(g.device)
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Any] | Any, clip_value: float) -> None:
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` in place."""
+    params = [parameters] if isinstance(parameters, tt.Tensor) else list(parameters)
+    with tt.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p.grad.clamp_(-clip_value, clip_value)
