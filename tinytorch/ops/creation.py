@@ -1,0 +1,134 @@
+"""Creation functions: new leaf tensors from data, constants and ranges.
+
+Every function takes ``dtype=``, ``device=`` (default: ``tt.get_default_device()``) and
+``requires_grad=`` where PyTorch does. Sizes may be varargs or one sequence.
+Random creation (``rand``, ``randn``…) lives in :mod:`tinytorch.random`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Tensor
+from ..ndarray import NDArray, array, as_dtype
+from ..ndarray import full as nd_full
+from ..ndarray.dtypes import DType, float32, int64, scalar_category
+from .dims import size_arg
+
+
+def _leaf(data: NDArray, requires_grad: bool) -> Tensor:
+    t = Tensor._make(data, False, None)
+    return t.requires_grad_() if requires_grad else t
+
+
+def _host(data: Any) -> Any:
+    """Nested lists that may hold tensors → numpy, so ``tensor([t1, t2])`` works as in PyTorch."""
+    if isinstance(data, Tensor):
+        return data._data.numpy()
+    if isinstance(data, (list, tuple)) and any(isinstance(d, (Tensor, list, tuple)) for d in data):
+        return [_host(d) for d in data]
+    return data
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (nested lists, numpy array, scalar or tensor).
+
+    Python floats become float32, ints int64, bools bool; a numpy array keeps its dtype
+    (mapped onto float32/float64/int64/bool).
+    """
+    if isinstance(data, (Tensor, NDArray)):
+        nd = data._data if isinstance(data, Tensor) else data
+        return _leaf(array(nd, dtype=dtype, device=device if device is not None else nd.device), requires_grad)
+    return _leaf(array(_host(data), dtype=dtype, device=device), requires_grad)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A tensor with the values and dtype of the numpy array ``a`` (a copy: PyTorch shares memory)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
+    return _leaf(array(a), False)
+
+
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (dtype from the value: bool, int64 or float32)."""
+    dt = as_dtype(dtype) if dtype is not None else scalar_category(fill_value)
+    return _leaf(nd_full(size_arg((size,)), fill_value, dtype=dt, device=device), requires_grad)
+
+
+def _filled(size: tuple, value: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    dt = float32 if dtype is None else as_dtype(dtype)
+    return _leaf(nd_full(size_arg(size), value, dtype=dt, device=device), requires_grad)
+
+
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(size, 0, dtype, device, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(size, 1, dtype, device, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` whose values are unspecified (here: zeros)."""
+    return _filled(size, 0, dtype, device, requires_grad)
+
+
+def _like(x: Tensor, value: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    dt = x.dtype if dtype is None else as_dtype(dtype)
+    return _leaf(nd_full(x.shape, value, dtype=dt, device=x.device if device is None else device), requires_grad)
+
+
+def zeros_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(x, 0, dtype, device, requires_grad)
+
+
+def ones_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(x, 1, dtype, device, requires_grad)
+
+
+def empty_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _like(x, 0, dtype, device, requires_grad)
+
+
+def full_like(x: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(x, fill_value, dtype, device, requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """``start, start + step, …`` up to but excluding ``end`` (int64 if all arguments are ints)."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (start={start}, end={end}, "
+                           f"step={step})")
+    dt: DType = as_dtype(dtype) if dtype is not None else (
+        int64 if all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step)) else float32)
+    n = max(math.ceil((end - start) / step), 0)
+    return _leaf(array(start + np.arange(n, dtype=np.float64) * step, dtype=dt, device=device), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    i = np.arange(steps, dtype=np.float64)
+    step = (end - start) / (steps - 1) if steps > 1 else 0.0
+    # as PyTorch: the first half counts up from start, the second half down from end
+    values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
+    dt = float32 if dtype is None else as_dtype(dtype)
+    return _leaf(array(values, dtype=dt, device=device), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """The ``n x m`` identity matrix (``m`` defaults to ``n``)."""
+    dt = float32 if dtype is None else as_dtype(dtype)
+    return _leaf(array(np.eye(n, m), dtype=dt, device=device), requires_grad)
+

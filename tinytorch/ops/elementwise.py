@@ -1,0 +1,312 @@
+"""Elementwise ops: one small class per differentiable primitive, forward and backward together.
+
+Binary ops take Tensors or Python scalars and broadcast; their ``backward`` may return
+gradients of the broadcast (output) shape, which the engine sums back to each input's shape.
+Comparisons, ``sign`` and the logical ops have no gradient and are plain functions.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+from ..autograd import Function, Tensor
+from ..ndarray import NDArray
+from ..ndarray import where as nd_where
+from ..ndarray.dtypes import DType, bool_, float32
+
+_CATEGORY = {bool_: 0, float32: 2}  # int64 is 1, float64 is 2
+
+
+def _category(dtype: DType) -> int:
+    return 2 if dtype.is_floating_point else _CATEGORY.get(dtype, 1)
+
+
+def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
+    """PyTorch's rule for a 0-d tensor next to a tensor with dims: like a Python scalar, it may
+    lift the result to a higher category (bool → int → float) but not to a wider dtype.
+
+    ``ones(3) + tensor(1.0, dtype=float64)`` is float32; ``tensor([1, 2]) + tensor(1.5)`` is float32.
+    """
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a._data, b._data
+        if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
+            if not da.shape and _category(da.dtype) <= _category(db.dtype):
+                a = to(a, db.dtype)
+            elif not db.shape and _category(db.dtype) <= _category(da.dtype):
+                b = to(b, da.dtype)
+    return a, b
+
+
+def to(x: Tensor, dtype: DType) -> Tensor:
+    from .movement import to as _to  # movement imports elementwise; keep the cycle lazy
+    return _to(x, dtype=dtype)
+
+
+# --- binary primitives ------------------------------------------------------------------------------
+class Add(Function):
+    def forward(self, a: Any, b: Any) -> NDArray: return a + b
+    def backward(self, g: Tensor) -> tuple: return g, g
+
+
+class Sub(Function):
+    def forward(self, a: Any, b: Any) -> NDArray: return a - b
+    def backward(self, g: Tensor) -> tuple: return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a: Any, b: Any) -> NDArray: return a * b
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        return (g * b if self.needs_input_grad[0] else None,
+                g * a if self.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    def forward(self, a: Any, b: Any) -> NDArray: return a / b
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        return (g / b if self.needs_input_grad[0] else None,
+                -g * (a / b) / b if self.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    """``a ** b``. d/da = b·a^(b-1) (0 where b == 0); d/db = a^b·log(a) (0 where a == 0 and b >= 0)."""
+
+    def forward(self, a: Any, b: Any) -> NDArray:
+        self.out = a ** b
+        return self.out
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            if isinstance(b, Tensor):
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
+            else:
+                ga = g * b * a ** (b - 1) if b != 0 else g * 0.0
+        if self.needs_input_grad[1]:
+            if isinstance(a, Tensor):
+                gb = where((a == 0) & (b >= 0), 0.0, g * self.output() * a.log())
+            else:
+                gb = g * self.output() * math.log(a) if a != 0 else g * 0.0
+        return ga, gb
+
+
+class Maximum(Function):
+    """Elementwise max; on ties each side gets half the gradient (as PyTorch)."""
+
+    def forward(self, a: Any, b: Any) -> NDArray: return a.maximum(b) if isinstance(a, NDArray) else b.maximum(a)
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        half = (a == b) * 0.5
+        return (g * ((a > b) + half) if self.needs_input_grad[0] else None,
+                g * ((a < b) + half) if self.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    """Elementwise min; on ties each side gets half the gradient (as PyTorch)."""
+
+    def forward(self, a: Any, b: Any) -> NDArray: return a.minimum(b) if isinstance(a, NDArray) else b.minimum(a)
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        half = (a == b) * 0.5
+        return (g * ((a < b) + half) if self.needs_input_grad[0] else None,
+                g * ((a > b) + half) if self.needs_input_grad[1] else None)
+
+
+class Where(Function):
+    """``a`` where ``cond`` else ``b``: the gradient goes to the side that was chosen."""
+
+    def forward(self, a: Any, b: Any, cond: NDArray) -> NDArray:
+        self.cond = cond
+        return nd_where(cond, a, b)
+
+    def backward(self, g: Tensor) -> tuple:
+        cond = Tensor._make(self.cond, False, None)
+        return (where(cond, g, 0.0) if self.needs_input_grad[0] else None,
+                where(cond, 0.0, g) if self.needs_input_grad[1] else None)
+
+
+# --- unary primitives --------------------------------------------------------------------------------
+class Neg(Function):
+    def forward(self, a: NDArray) -> NDArray: return -a
+    def backward(self, g: Tensor) -> Tensor: return -g
+
+
+class Exp(Function):
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.exp()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor: return g * self.output()
+
+
+class Log(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.log()
+    def backward(self, g: Tensor) -> Tensor: return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.sqrt()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor: return g / (self.output() * 2)
+
+
+class Abs(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.abs()
+    def backward(self, g: Tensor) -> Tensor: return g * sign(self.inputs[0])
+
+
+class Sin(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.sin()
+    def backward(self, g: Tensor) -> Tensor: return g * self.inputs[0].cos()
+
+
+class Cos(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.cos()
+    def backward(self, g: Tensor) -> Tensor: return -g * self.inputs[0].sin()
+
+
+class Tanh(Function):
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.tanh()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        t = self.output()
+        return g * (1 - t * t)
+
+
+class Sigmoid(Function):
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.sigmoid()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        s = self.output()
+        return g * s * (1 - s)
+
+
+class Relu(Function):
+    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.relu()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor: return g * Tensor._make(self.out > 0, False, None)
+
+
+class Erf(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.erf()
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp()
+
+
+# --- the functional forms ----------------------------------------------------------------------------
+def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    return Add.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
+
+
+def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    return Sub.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
+
+
+def mul(a: Any, b: Any) -> Tensor: return Mul.apply(*_promote_0d(a, b))
+def div(a: Any, b: Any) -> Tensor: return Div.apply(*_promote_0d(a, b))
+def pow(a: Any, b: Any) -> Tensor: return Pow.apply(*_promote_0d(a, b))  # noqa: A001
+def maximum(a: Tensor, b: Tensor) -> Tensor: return Maximum.apply(*_promote_0d(a, b))
+def minimum(a: Tensor, b: Tensor) -> Tensor: return Minimum.apply(*_promote_0d(a, b))
+def neg(x: Tensor) -> Tensor: return Neg.apply(x)
+def exp(x: Tensor) -> Tensor: return Exp.apply(x)
+def log(x: Tensor) -> Tensor: return Log.apply(x)
+def sqrt(x: Tensor) -> Tensor: return Sqrt.apply(x)
+def abs(x: Tensor) -> Tensor: return Abs.apply(x)  # noqa: A001
+def sin(x: Tensor) -> Tensor: return Sin.apply(x)
+def cos(x: Tensor) -> Tensor: return Cos.apply(x)
+def tanh(x: Tensor) -> Tensor: return Tanh.apply(x)
+def sigmoid(x: Tensor) -> Tensor: return Sigmoid.apply(x)
+def relu(x: Tensor) -> Tensor: return Relu.apply(x)
+def erf(x: Tensor) -> Tensor: return Erf.apply(x)
+def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
+def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together; either may be a scalar)."""
+    c = cond._data if isinstance(cond, Tensor) else cond
+    if not isinstance(c, NDArray) or c.dtype is not bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, got {getattr(c, 'dtype', type(c))}")
+    return Where.apply(*_promote_0d(a, b), cond=c)
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clip into ``[min, max]`` (bounds are scalars or tensors). Gradient flows where
+    ``min <= x <= max``, bounds included, as in PyTorch."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if min is not None:
+        x = where(x < min, min, x)
+    if max is not None:
+        x = where(x > max, max, x)
+    return x
+
+
+clip = clamp
+
+
+def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """``value`` where ``mask`` is true, else ``x`` (the result keeps ``x``'s dtype)."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
+                               f"but got tensor with {value.ndim} dimension(s).")
+        value = to(value, x.dtype)
+    return where(mask, value, x)
+
+
+# --- no gradient: comparisons, sign, logic ------------------------------------------------------------
+def _constant(data: Any) -> Any:
+    """Wrap an NDArray result as a tensor outside the graph (NotImplemented passes through)."""
+    return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
+
+
+def _compare(op: Any) -> Any:
+    def compare(a: Any, b: Any) -> Tensor:
+        a, b = _promote_0d(a, b)
+        return _constant(op(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
+    compare.__name__ = op.__name__
+    compare.__doc__ = f"Elementwise ``{op.__name__}`` with broadcasting: a bool tensor, no gradient."
+    return compare
+
+
+eq, ne, lt, le, gt, ge = (_compare(op) for op in (operator.eq, operator.ne, operator.lt, operator.le,
+                                                  operator.gt, operator.ge))
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere)."""
+    return _constant(x._data.sign())
+
+
+def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
+def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
+def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
+def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
+def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+
+
+def _as_bool(x: Any) -> NDArray:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(x).__name__}")
+    return x._data.astype(bool_)

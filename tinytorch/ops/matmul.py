@@ -1,0 +1,39 @@
+"""Matrix multiplication: one primitive for >= 2-D operands; the 1-D cases are views around it.
+
+Batch dims broadcast. The gradient of a broadcast batch comes back with the broadcast shape
+and the engine sums it down, as for any other broadcast.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..ndarray import NDArray
+from .movement import squeeze, transpose, unsqueeze
+
+
+class Matmul(Function):
+    def forward(self, a: NDArray, b: NDArray) -> NDArray: return a @ b
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        return (Matmul.apply(g, transpose(b, -2, -1)) if self.needs_input_grad[0] else None,
+                Matmul.apply(transpose(a, -2, -1), g) if self.needs_input_grad[1] else None)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` as PyTorch: 1-D @ 1-D is a dot product; a 1-D left operand is a row and a 1-D
+    right operand a column (the added dim is removed again); N-D operands are batches of
+    matrices whose batch dims broadcast."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        bad = b if isinstance(a, Tensor) else a
+        raise TypeError(f"matmul(): argument must be Tensor, not {type(bad).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
+    if a.ndim >= 2 and b.ndim >= 2:
+        return Matmul.apply(a, b)
+    out = Matmul.apply(unsqueeze(a, 0) if a.ndim == 1 else a, unsqueeze(b, -1) if b.ndim == 1 else b)
+    if b.ndim == 1:
+        out = squeeze(out, -1)
+    if a.ndim == 1:
+        out = squeeze(out, -1 if b.ndim == 1 else -2)
+    return out

@@ -1,0 +1,371 @@
+"""Movement and indexing ops: views in forward, the inverse view (or a scatter) in backward.
+
+Primitives: ``Reshape``, ``Permute``, ``Expand``, ``Flip`` (views: no copy), ``Index`` and its
+adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Clone``,
+``Cast`` and ``ToDevice``. ``squeeze``, ``unsqueeze``, ``flatten``, ``transpose``, ``stack``,
+``split``, ``gather``… are compositions of these.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..ndarray import NDArray, array, as_dtype, empty, promote_types, zeros
+from ..ndarray import device as as_device
+from ..ndarray.strides import infer_shape, reshape_view
+from .dims import normalize_dim, normalize_dims, size_arg
+
+
+# --- views ---------------------------------------------------------------------------------------
+class Reshape(Function):
+    def forward(self, a: NDArray, shape: tuple[int, ...]) -> NDArray:
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g: Tensor) -> Tensor: return Reshape.apply(g, shape=self.in_shape)
+
+
+class Permute(Function):
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        self.dims = dims
+        return a.permute(dims)
+
+    def backward(self, g: Tensor) -> Tensor: return Permute.apply(g, dims=tuple(np.argsort(self.dims).tolist()))
+
+
+class Expand(Function):
+    """Broadcast to a larger shape (stride 0: no copy)."""
+
+    def forward(self, a: NDArray, shape: tuple[int, ...]) -> NDArray: return a.broadcast_to(shape)
+    def backward(self, g: Tensor) -> Tensor: return g  # the engine sums it back to the input's shape
+
+
+class Flip(Function):
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        self.dims = dims
+        return a.flip(dims)
+
+    def backward(self, g: Tensor) -> Tensor: return Flip.apply(g, dims=self.dims)
+
+
+# --- indexing ----------------------------------------------------------------------------------------
+class Index(Function):
+    """``a[key]``: a view for basic keys, a gather for integer/boolean ones."""
+
+    def forward(self, a: NDArray, key: Any) -> NDArray:
+        self.shape, self.key = a.shape, key
+        return a[key]
+
+    def backward(self, g: Tensor) -> Tensor: return IndexBackward.apply(g, shape=self.shape, key=self.key)
+
+
+class IndexBackward(Function):
+    """The adjoint of ``Index``: zeros of the input's shape with ``g`` added at ``key``
+    (scatter-add, so an element read twice gets both gradients)."""
+
+    def forward(self, g: NDArray, shape: tuple[int, ...], key: Any) -> NDArray:
+        self.key = key
+        out = zeros(shape, dtype=g.dtype, device=g.device)
+        if _is_basic(key):
+            out[key] = g  # basic keys never select an element twice: a strided write is enough
+        else:
+            out.index_add_(key, g)
+        return out
+
+    def backward(self, gg: Tensor) -> Tensor: return Index.apply(gg, key=self.key)
+
+
+def _is_basic(key: Any) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)) for k in keys)
+
+
+def _nd_key(key: Any) -> Any:
+    """An indexing key with every Tensor replaced by its NDArray."""
+    if isinstance(key, tuple):
+        return tuple(k._data if isinstance(k, Tensor) else k for k in key)
+    return key._data if isinstance(key, Tensor) else key
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    """``x[key]`` with ints, slices (any step), None, ``...``, integer and boolean tensors."""
+    return Index.apply(x, key=_nd_key(key))
+
+
+class Cat(Function):
+    def forward(self, *arrays: NDArray, dim: int) -> NDArray:
+        shape = list(arrays[0].shape)
+        shape[dim] = sum(a.shape[dim] for a in arrays)
+        dtype = arrays[0].dtype
+        for a in arrays[1:]:
+            dtype = promote_types(dtype, a.dtype)
+        out = empty(shape, dtype=dtype, device=arrays[0].device)
+        self.keys, start = [], 0
+        for a in arrays:
+            key = (slice(None),) * dim + (slice(start, start + a.shape[dim]),)
+            out[key] = a
+            self.keys.append(key)
+            start += a.shape[dim]
+        return out
+
+    def backward(self, g: Tensor) -> tuple:
+        return tuple(Index.apply(g, key=k) if need else None for k, need in zip(self.keys, self.needs_input_grad))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim; all other sizes must match."""
+    tensors = _tensor_list(tensors, "cat")
+    d = normalize_dim(dim, tensors[0].ndim)
+    if tensors[0].ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    first = tensors[0].shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != len(first):
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {len(first)} and {t.ndim}")
+        for k, (n, m) in enumerate(zip(first, t.shape)):
+            if k != d and n != m:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size {n} but got "
+                                   f"size {m} for tensor number {i} in the list.")
+    return Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join equal-shaped tensors along a new dim."""
+    tensors = _tensor_list(tensors, "stack")
+    for i, t in enumerate(tensors[1:], 1):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
+                               f"entry 0 and {list(t.shape)} at entry {i}")
+    d = normalize_dim(dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def _tensor_list(tensors: Any, name: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' must be a tuple or list of Tensors, "
+                        f"got {type(tensors).__name__}")
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+    return list(tensors)
+
+
+# --- copies -------------------------------------------------------------------------------------------
+class Clone(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.copy()
+    def backward(self, g: Tensor) -> Tensor: return g
+
+
+class Cast(Function):
+    def forward(self, a: NDArray, dtype: Any) -> NDArray: return a.astype(dtype)
+    def backward(self, g: Tensor) -> Tensor: return g  # the engine casts gradients to each input's dtype
+
+
+class ToDevice(Function):
+    def forward(self, a: NDArray, device: Any) -> NDArray:
+        self.source = a.device
+        return a.to(device)
+
+    def backward(self, g: Tensor) -> Tensor: return ToDevice.apply(g, device=self.source)
+
+
+def clone(x: Tensor) -> Tensor: return Clone.apply(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """``x`` itself if its memory is compact row-major, else a compact copy."""
+    return x if x._data.is_compact() else Clone.apply(x)
+
+
+def to(x: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
+    """``x`` with another dtype and/or on another device (``x`` itself when nothing changes)."""
+    if dtype is not None and as_dtype(dtype) is not x.dtype:
+        x = Cast.apply(x, dtype=as_dtype(dtype))
+    if device is not None and as_device(device) != x.device:
+        x = ToDevice.apply(x, device=as_device(device))
+    return x
+
+
+# --- compositions of the views -----------------------------------------------------------------------
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape (one size may be -1); a view when strides allow."""
+    return Reshape.apply(x, shape=infer_shape(x.numel(), size_arg(shape)))
+
+
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """Like :func:`reshape`, but raises instead of copying when no view can express it."""
+    new_shape = infer_shape(x.numel(), size_arg(shape))
+    if reshape_view(x.shape, x._data.strides, new_shape) is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return Reshape.apply(x, shape=new_shape)
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    dims = size_arg(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(): number of dimensions in the tensor input does not match the length of the "
+                           f"desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+                           f"len(dims) = {len(dims)}")
+    dims = tuple(normalize_dim(d, x.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view)."""
+    if x.ndim == 0:
+        normalize_dim(dim0, 0), normalize_dim(dim1, 0)
+        return x
+    dims = list(range(x.ndim))
+    a, b = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, dims=tuple(dims))
+
+
+swapaxes = transpose
+
+
+def t(x: Tensor) -> Tensor:
+    """Transpose a 2-D tensor (0-D and 1-D are returned as they are)."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` without copying; -1 keeps a size; new dims go in front."""
+    sizes = size_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({x.ndim})")
+    shape = list(sizes)
+    for i, n in enumerate(sizes):
+        old = x.shape[i - lead] if i >= lead else None
+        if n == -1:
+            if old is None:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
+            shape[i] = old
+        elif old is not None and old != 1 and old != n:
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({old}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(x.shape)}")
+    shape_t = tuple(shape)
+    return x if shape_t == x.shape else Expand.apply(x, shape=shape_t)
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def flip(x: Tensor, *dims: Any) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a view with negative strides)."""
+    return Flip.apply(x, dims=normalize_dims(size_arg(dims), x.ndim))
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
+    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
+    drop = {d for d in dims if x.shape[d] == 1}
+    return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in drop)) if drop else x
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dim of size 1 at position ``dim`` (in ``[-ndim-1, ndim]``)."""
+    d = normalize_dim(dim, x.ndim + 1)
+    return Reshape.apply(x, shape=x.shape[:d] + (1,) + x.shape[d:])
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one."""
+    if x.ndim == 0:
+        return Reshape.apply(x, shape=(1,))
+    s, e = normalize_dim(start_dim, x.ndim), normalize_dim(end_dim, x.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return x
+    return Reshape.apply(x, shape=x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces along ``dim``: of ``split_size`` each (the last may be smaller) or of the given sizes."""
+    d = normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise RuntimeError(f"split_size must be a positive integer, but got {step}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sizes}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(getitem(x, (slice(None),) * d + (slice(start, start + size),)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = x.shape[normalize_dim(dim, x.ndim)]
+    return split(x, max(math.ceil(n / chunks), 1), dim)
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim)."""
+    d = normalize_dim(dim, x.ndim)
+    if not isinstance(index, Tensor) or index.dtype.is_floating_point:
+        raise RuntimeError("gather(): Expected dtype int64 for index")
+    if index.ndim != x.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor: "
+                           f"index shape {index.shape}, input shape {x.shape}")
+    return Index.apply(x, key=along_dim_key(index._data, d))
+
+
+def along_dim_key(index: NDArray, dim: int) -> tuple:
+    """An advanced-indexing key that picks ``index`` along ``dim`` and the matching position
+    along every other dim: the key of ``gather``."""
+    key = []
+    for i, n in enumerate(index.shape):
+        if i == dim:
+            key.append(index)
+        else:
+            shape = [1] * index.ndim
+            shape[i] = n
+            key.append(array(np.arange(n).reshape(shape), device=index.device))
+    return tuple(key)
+
+
+def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError(f"tril/triu: input tensor must have at least 2 dimensions, got shape {x.shape}")
+    rows, cols = x.shape[-2:]
+    offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+    keep = offset <= diagonal if lower else offset >= diagonal
+    from .elementwise import where
+    return where(Tensor._make(array(keep, device=x.device), False, None), x, 0)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero the elements above the ``diagonal``-th diagonal of the last two dims."""
+    return _triangle(x, diagonal, lower=True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero the elements below the ``diagonal``-th diagonal of the last two dims."""
+    return _triangle(x, diagonal, lower=False)

@@ -1,0 +1,195 @@
+"""Reductions: two primitives (``Sum`` and ``Amax``) and everything composed from them.
+
+``dim`` may be None (all dims), an int or a tuple, and may be negative. Softmax,
+log-softmax and logsumexp subtract the row maximum as a *constant* first, so they are exact
+for inputs like 1000.0 without a fused kernel: the constant cancels out of the gradient.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import math
+from typing import Any
+
+from ..autograd import Function, Tensor
+from ..ndarray import NDArray
+from ..ndarray import where as nd_where
+from ..ndarray.dtypes import int64
+from .dims import normalize_dim, normalize_dims
+from .elementwise import exp, log, maximum, minimum, sqrt
+from .movement import expand, gather, reshape, squeeze
+
+
+def _kept_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with each reduced dim replaced by 1 (the ``keepdim=True`` shape)."""
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+        self.shape, self.dims, self.keepdim = a.shape, dims, keepdim
+        return a.sum(dims, keepdims=keepdim)
+
+    def backward(self, g: Tensor) -> Tensor:
+        if not self.keepdim:
+            g = reshape(g, _kept_shape(self.shape, self.dims))
+        return expand(g, self.shape)
+
+
+class Amax(Function):
+    """Max over ``dims``; the gradient is shared equally by the elements that tie for the max."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+        self.dims, self.keepdim = dims, keepdim
+        self.kept = a.max(dims, keepdims=True)
+        return self.kept if keepdim else self.kept.reshape(tuple(n for i, n in enumerate(a.shape) if i not in dims))
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.inputs[0]._data
+        is_max = (x == self.kept).astype(x.dtype)
+        share = Tensor._make(is_max / is_max.sum(self.dims, keepdims=True), False, None)
+        return (g if self.keepdim else reshape(g, self.kept.shape)) * share
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Sum.apply(x, dims=normalize_dims(dim, x.ndim), keepdim=keepdim)
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    dims = normalize_dims(dim, x.ndim)
+    _check_nonempty(x, dims, "amax")
+    return Amax.apply(x, dims=dims, keepdim=keepdim)
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return -amax(-x, dim, keepdim)
+
+
+def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str) -> None:
+    if builtins.any(x.shape[d] == 0 for d in dims):
+        raise IndexError(f"{name}(): Expected reduction dim to have non-zero size, got shape {x.shape}")
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {x.dtype.name}")
+    dims = normalize_dims(dim, x.ndim)
+    return sum(x, dims, keepdim) / math.prod(x.shape[d] for d in dims)
+
+
+def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
+    if isinstance(dim, bool):  # var(unbiased) overload
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    elif unbiased is not None:
+        raise TypeError("var(): pass either unbiased or correction, not both")
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"var(): expected a floating point input, got {x.dtype.name}")
+    dims = normalize_dims(dim, x.ndim)
+    n = math.prod(x.shape[d] for d in dims)
+    centered = x - mean(x, dims, keepdim=True)
+    return sum(centered * centered, dims, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+_max_result = collections.namedtuple("max", ["values", "indices"])
+_min_result = collections.namedtuple("min", ["values", "indices"])
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """``max(x)`` → the largest value (ties share the gradient); ``max(x, dim)`` → ``(values,
+    indices)`` with the gradient going to the index chosen; ``max(x, other)`` → ``maximum``."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
+    if dim is None:
+        return amax(x)
+    return _select(x, dim, keepdim, argmax, _max_result)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Like :func:`max`, for the smallest value."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
+    if dim is None:
+        return amin(x)
+    return _select(x, dim, keepdim, argmin, _min_result)
+
+
+def _select(x: Tensor, dim: Any, keepdim: bool, arg: Any, result: Any) -> Any:
+    d = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return result(x, Tensor._make(x._data.astype(int64) * 0, False, None))
+    indices = arg(x, d, keepdim=True)
+    values = gather(x, d, indices)
+    if not keepdim:
+        values, indices = squeeze(values, d), squeeze(indices, d)
+    return result(values, indices)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the largest value (over the flattened tensor when ``dim`` is None)."""
+    return _arg(x, dim, keepdim, "argmax")
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg(x, dim, keepdim, "argmin")
+
+
+def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+    axis = None if dim is None else normalize_dim(dim, x.ndim)
+    _check_nonempty(x, () if axis is None else (axis,), op)
+    if x.ndim == 0:
+        return Tensor._make(x._data.astype(int64) * 0, False, None)
+    return Tensor._make(getattr(x._data, op)(axis, keepdims=keepdim), False, None)
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element along ``dim`` is nonzero."""
+    return Tensor._make((x._data == 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) == 0, False, None)
+
+
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element along ``dim`` is nonzero."""
+    return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) > 0, False, None)
+
+
+def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """The max over ``dims`` (kept), as a constant, with ±inf replaced by 0 so that
+    ``x - max`` never computes ``inf - inf``."""
+    m = x._data.max(dims, keepdims=True)
+    return Tensor._make(nd_where(m.abs() == math.inf, 0.0, m), False, None)
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max."""
+    dims = normalize_dims(dim, x.ndim)
+    if x.numel() == 0:
+        return log(sum(exp(x), dims, keepdim))
+    m = _row_max(x, dims)
+    out = log(sum(exp(x - m), dims, keepdim=True)) + m
+    return out if keepdim else squeeze(out, dims)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """``exp(x) / sum(exp(x), dim)``, with the max subtracted first so large inputs cannot overflow."""
+    d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
+    if x.numel() == 0:
+        return exp(x)
+    e = exp(x - _row_max(x, d))
+    return e / sum(e, d, keepdim=True)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """``x - logsumexp(x, dim)``, written as ``(x - m) - log(sum(exp(x - m)))`` to keep precision."""
+    d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
+    if x.numel() == 0:
+        return exp(x)
+    shifted = x - _row_max(x, d)
+    return shifted - log(sum(exp(shifted), d, keepdim=True))

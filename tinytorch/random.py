@@ -1,0 +1,138 @@
+"""Random numbers that are the same on every device.
+
+Values are drawn on the host with a numpy ``Generator`` (PCG64) and then copied to the
+device, so ``tt.manual_seed(0); tt.rand(3, device=d)`` gives the same numbers for every
+``d``. They are *not* PyTorch's numbers (PyTorch uses a Mersenne Twister and its own
+transforms): seeds make tinytorch reproducible, not bit-equal to PyTorch.
+
+The default generator is the one piece of global state here, as in PyTorch; pass
+``generator=tt.Generator().manual_seed(s)`` to keep a stream of your own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autograd import Tensor
+from .ndarray import NDArray, array, as_dtype
+from .ndarray.dtypes import DType, float32, int64
+from .ops.dims import size_arg
+
+
+class Generator:
+    """A stream of random numbers (``tt.Generator().manual_seed(42)``)."""
+
+    def __init__(self, device: Any = None):
+        self.device = device  # accepted for PyTorch compatibility: numbers are made on the host
+        self.seed()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        """Restart the stream from ``seed``; returns the generator."""
+        self._seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Restart from a fresh, non-deterministic seed; returns it."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy) & 0xFFFF_FFFF_FFFF_FFFF)._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator: every random function becomes reproducible."""
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return (generator if generator is not None else default_generator).rng
+
+
+def _float_dtype(dtype: Any) -> DType:
+    dt = float32 if dtype is None else as_dtype(dtype)
+    if not dt.is_floating_point:
+        raise TypeError(f"expected a floating point dtype, got {dt.name}")
+    return dt
+
+
+def _leaf(host: np.ndarray, dtype: DType, device: Any, requires_grad: bool) -> Tensor:
+    t = Tensor._make(array(host, dtype=dtype, device=device), False, None)
+    return t.requires_grad_() if requires_grad else t
+
+
+# --- host draws as NDArrays (used by the in-place ``uniform_`` / ``normal_``) ----------------------------
+def uniform(shape: tuple[int, ...], low: float, high: float, dtype: DType, generator: Any = None,
+            device: Any = None) -> NDArray:
+    """Uniform numbers in ``[low, high)`` of ``shape``."""
+    u = _rng(generator).random(shape, dtype=_float_dtype(dtype).np_dtype)
+    return array(low + (high - low) * u, dtype=dtype, device=device)
+
+
+def normal(shape: tuple[int, ...], mean: float, std: float, dtype: DType, generator: Any = None,
+           device: Any = None) -> NDArray:
+    """Normal numbers with ``mean`` and ``std`` of ``shape``."""
+    z = _rng(generator).standard_normal(shape, dtype=_float_dtype(dtype).np_dtype)
+    return array(mean + std * z, dtype=dtype, device=device)
+
+
+# --- the tt.* random functions ------------------------------------------------------------------------
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform numbers in ``[0, 1)``."""
+    dt = _float_dtype(dtype)
+    return _leaf(_rng(generator).random(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal numbers."""
+    dt = _float_dtype(dtype)
+    return _leaf(_rng(generator).standard_normal(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
+
+
+def randint(low: int, high: Any = None, size: Any = None, *, generator: Generator | None = None,
+            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = int64 if dtype is None else as_dtype(dtype)
+    return _leaf(_rng(generator).integers(low, high, size=size_arg((size,)), dtype=np.int64), dt, device, requires_grad)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of ``0 .. n-1``."""
+    dt = int64 if dtype is None else as_dtype(dtype)
+    return _leaf(_rng(generator).permutation(int(n)), dt, device, requires_grad)
+
+
+def rand_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
