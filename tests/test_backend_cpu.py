@@ -1,0 +1,691 @@
+"""The C backend (device "cpu") against the numpy reference backend, kernel by kernel.
+
+Every function of the backend interface is called on both backends with identical inputs
+(random data, odd and empty sizes, sizes above the OpenMP threshold, NaN/inf) and the
+results are compared: exactly where both compute the same correctly rounded IEEE
+operation, within a few ulps where they call different libm/SIMD code (exp, pow, ...) or
+add in a different order (sum, matmul).
+
+Bad input must give a clean Python exception. Those tests run in a subprocess, so that a
+kernel that crashes fails the test instead of killing pytest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from tinytorch.ndarray import backend_numpy as ref
+from tinytorch.ndarray import interface
+from tinytorch.ndarray.devices import unavailable_reason
+
+if unavailable_reason("cpu"):
+    pytest.skip(f"the C backend is not available: {unavailable_reason('cpu')}", allow_module_level=True)
+
+import tinytorch.backend_cpu as cpu  # noqa: E402
+
+DTYPES = [np.float32, np.float64, np.int64, np.bool_]
+DTYPE_IDS = ["float32", "float64", "int64", "bool"]
+# empty, one element, odd, and above the OpenMP threshold (32768) so the threaded path runs
+SIZES = [0, 1, 7, 1001, 70001]
+ARITH = (np.float32, np.float64, np.int64)
+
+# the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
+COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
+                     "cast", "where", "matmul", "gather", "scatter", "scatter_add"}
+COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
+COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
+COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}
+
+
+def test_every_interface_function_is_covered():
+    names = set(interface.interface_functions())
+    assert names <= COVERED, f"not tested: {sorted(names - COVERED)}"
+    missing = [n for n in names if not callable(getattr(cpu, n, None))]
+    assert not missing, f"the cpu backend lacks {missing}"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def data(rng, n, dtype, kind="normal"):
+    """n random values of dtype; kind picks a range that suits the op."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(n) < 0.5
+    if dtype == np.int64:
+        lo, hi = {"normal": (-50, 50), "positive": (1, 10), "exponent": (0, 6)}[kind]
+        return rng.integers(lo, hi, n, dtype=np.int64)
+    x = {"normal": lambda: rng.standard_normal(n) * 3, "positive": lambda: rng.random(n) * 4 + 0.1,
+         "exponent": lambda: rng.random(n) * 4 - 2}[kind]()
+    return x.astype(dtype)
+
+
+def with_specials(x):
+    """A copy of x with NaN, +inf, -inf and -0.0 spread through it (float arrays of 4 or more)."""
+    if x.dtype.kind == "f" and x.size >= 4:
+        x = x.copy()
+        x[np.arange(4) * (x.size // 4)] = [np.nan, np.inf, -np.inf, -0.0]
+    return x
+
+
+def both(x):
+    """The numpy array x as a buffer on each backend: (numpy backend, cpu backend)."""
+    return ref.from_numpy(x), cpu.from_numpy(x)
+
+
+def out_pair(n, dtype):
+    return ref.alloc(n, _dt(dtype)), cpu.alloc(n, _dt(dtype))
+
+
+def _dt(dtype):
+    from tinytorch.ndarray.dtypes import from_numpy_dtype
+    return from_numpy_dtype(np.dtype(dtype))
+
+
+def result(buf):
+    return cpu.to_numpy(buf, (buf.size,), (1,), 0)
+
+
+def assert_same(got, want, rtol=0.0):
+    """Equal, NaN where the reference has NaN; within rtol (relative, float only) if given."""
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    if rtol and got.dtype.kind == "f":
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-3, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def ulps(dtype):
+    return {np.dtype(np.float32): 4e-6, np.dtype(np.float64): 1e-13}.get(np.dtype(dtype), 0.0)
+
+
+# --- memory -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_alloc_from_numpy_to_numpy(rng, dtype, n):
+    x = data(rng, n, dtype)
+    buf = cpu.from_numpy(x)
+    assert buf.size == n and buf.dtype == np.dtype(dtype)
+    back = cpu.to_numpy(buf, (n,), (1,), 0)
+    assert_same(back, x)
+    back[...] = 0 if n else back  # a copy: writing it leaves the buffer alone
+    assert_same(cpu.to_numpy(buf, (n,), (1,), 0), x)
+    empty = cpu.alloc(n, _dt(dtype))
+    assert empty.size == n and empty.dtype == np.dtype(dtype)
+
+
+def test_large_buffers_are_cache_line_aligned():
+    for dtype in DTYPES:
+        assert cpu.alloc(100_000, _dt(dtype)).ptr % 64 == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("value", [0, 1, -3, 2.75, True, np.float64(-1.5), np.int64(7), np.array(4.0)])
+def test_fill(dtype, value):
+    (r, c) = out_pair(70001, dtype)
+    ref.fill(r, value)
+    cpu.fill(c, value)
+    assert_same(result(c), r)
+
+
+# --- strided views --------------------------------------------------------------------------------
+# (buffer size, shape, strides, offset): transposes, broadcasts, flips, steps, offsets, 0-d, empty
+VIEWS = [
+    (12, (3, 4), (4, 1), 0),
+    (12, (4, 3), (1, 4), 0),
+    (12, (2, 3, 2), (6, 1, 3), 0),
+    (5, (3, 5), (0, 1), 0),
+    (5, (5, 3), (1, 0), 0),
+    (1, (4, 1, 3), (0, 7, 0), 0),
+    (10, (10,), (-1,), 9),
+    (20, (2, 5), (-10, -2), 19),
+    (30, (2, 2, 3), (15, 5, 2), 3),
+    (7, (), (), 4),
+    (7, (0,), (1,), 0),
+    (7, (3, 0, 2), (5, 100, -4), 2),
+    (240, (2, 3, 4, 5), (120, 40, 10, 2), 0),
+    (240, (5, 4, 3, 2), (1, 5, 20, 60), 0),
+    (100_000, (250, 200), (1, 250), 50_000 - 50_000),
+    (100_000, (400, 125), (250, 2), 1),
+    (1, (300, 300), (0, 0), 0),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("view", VIEWS, ids=[str(v[1:]) for v in VIEWS])
+def test_compact_and_to_numpy(rng, dtype, view):
+    size, shape, strides, offset = view
+    x = data(rng, size, dtype)
+    (ra, ca), (ro, co) = both(x), out_pair(interface.prod(shape), dtype)
+    ref.compact(ra, ro, shape, strides, offset)
+    cpu.compact(ca, co, shape, strides, offset)
+    assert_same(result(co), ro)
+    assert_same(cpu.to_numpy(ca, shape, strides, offset), ref.to_numpy(ra, shape, strides, offset))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("view", [v for v in VIEWS if 0 not in v[2] or interface.prod(v[1]) <= 1],
+                         ids=lambda v: str(v[1:]))
+def test_ewise_and_scalar_setitem(rng, dtype, view):
+    size, shape, strides, offset = view
+    src = data(rng, interface.prod(shape), dtype)
+    (ro, co), (rs, cs) = both(data(rng, size, dtype)), both(src)
+    ref.ewise_setitem(rs, ro, shape, strides, offset)
+    cpu.ewise_setitem(cs, co, shape, strides, offset)
+    assert_same(result(co), ro)
+    ref.scalar_setitem(5, ro, shape, strides, offset)
+    cpu.scalar_setitem(5, co, shape, strides, offset)
+    assert_same(result(co), ro)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.data())
+def test_compact_and_setitem_random_views(draw):
+    """Any in-bounds view (random shape, signed strides, offset) copies as numpy's does."""
+    ndim = draw.draw(hs.integers(0, 4))
+    shape = tuple(draw.draw(hs.lists(hs.integers(0, 5), min_size=ndim, max_size=ndim)))
+    strides = tuple(draw.draw(hs.lists(hs.integers(-7, 7), min_size=ndim, max_size=ndim)))
+    lo = sum((n - 1) * s for n, s in zip(shape, strides) if s < 0 and n > 0)
+    hi = sum((n - 1) * s for n, s in zip(shape, strides) if s > 0 and n > 0)
+    offset = -lo + draw.draw(hs.integers(0, 3))
+    size = offset + hi + 1 + draw.draw(hs.integers(0, 3))
+    x = np.arange(size, dtype=np.float64)
+    (ra, ca), (ro, co) = both(x), out_pair(interface.prod(shape), np.float64)
+    ref.compact(ra, ro, shape, strides, offset)
+    cpu.compact(ca, co, shape, strides, offset)
+    assert_same(result(co), ro)
+    positions = offset + sum(np.arange(n).reshape((-1,) + (1,) * (ndim - 1 - d)) * s
+                             for d, (n, s) in enumerate(zip(shape, strides)))
+    if np.unique(positions).size == np.size(positions):  # writing one element twice has no defined winner
+        src = -np.arange(interface.prod(shape), dtype=np.float64)
+        (rs, cs) = both(src)
+        ref.ewise_setitem(rs, ra, shape, strides, offset)
+        cpu.ewise_setitem(cs, ca, shape, strides, offset)
+        assert_same(result(ca), ra)
+
+
+def test_compact_and_setitem_on_one_buffer():
+    """Reading and writing one buffer behaves as if the source were copied first."""
+    x = np.arange(10, dtype=np.float32)
+    (r, c) = both(x)
+    ref.ewise_setitem(r.copy(), r, (10,), (-1,), 9)
+    cpu.ewise_setitem(c, c, (10,), (-1,), 9)
+    assert_same(result(c), r)
+    (r, c) = both(x)
+    ref.compact(r.copy(), r, (10,), (-1,), 9)
+    cpu.compact(c, c, (10,), (-1,), 9)
+    assert_same(result(c), r)
+
+
+# --- elementwise ----------------------------------------------------------------------------------
+def _binary_inputs(rng, op, dtype, n):
+    kind_a = "positive" if op == "pow" else "normal"
+    a = data(rng, n, dtype, kind_a)
+    b = data(rng, n, dtype, "exponent" if op == "pow" else "normal")
+    if op in ("maximum", "minimum") or op in interface.COMPARISON_OPS:
+        a, b = with_specials(a), with_specials(b[::-1].copy())
+        if n:
+            b[: n // 3] = a[: n // 3]  # ties
+    if op == "div" and np.dtype(dtype).kind == "f":
+        a = with_specials(a)
+    return a, b
+
+
+def _applies(op, dtype):
+    dtype = np.dtype(dtype)
+    if op in interface.COMPARISON_OPS:
+        return True
+    if op == "div":
+        return dtype.kind == "f"
+    return dtype != np.bool_
+
+
+def _tolerance(op, dtype):
+    return ulps(dtype) if op in ("pow",) else 0.0
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("op", interface.BINARY_OPS)
+def test_ewise_binary(rng, op, dtype, n):
+    a, b = _binary_inputs(rng, op, dtype, n)
+    out_dtype = np.bool_ if op in interface.COMPARISON_OPS else dtype
+    (ra, ca), (rb, cb), (ro, co) = both(a), both(b), out_pair(n, out_dtype)
+    if not _applies(op, dtype):
+        with pytest.raises(TypeError):
+            getattr(cpu, f"ewise_{op}")(ca, cb, co)
+        return
+    getattr(ref, f"ewise_{op}")(ra, rb, ro)
+    getattr(cpu, f"ewise_{op}")(ca, cb, co)
+    assert_same(result(co), ro, _tolerance(op, dtype))
+
+
+SCALARS = {np.dtype(np.float32): [2.5, -0.1, 0, np.float64(1e-3)], np.dtype(np.float64): [2.5, -1e-7, 3],
+           np.dtype(np.int64): [3, -2, 0, np.int64(5)], np.dtype(np.bool_): [True, False]}
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("op", interface.BINARY_OPS)
+def test_scalar_binary(rng, op, dtype, n):
+    a, _ = _binary_inputs(rng, op, dtype, n)
+    out_dtype = np.bool_ if op in interface.COMPARISON_OPS else dtype
+    (ra, ca), (ro, co) = both(a), out_pair(n, out_dtype)
+    if not _applies(op, dtype):
+        with pytest.raises(TypeError):
+            getattr(cpu, f"scalar_{op}")(ca, 1, co)
+        return
+    for s in SCALARS[np.dtype(dtype)]:
+        if op == "pow" and np.dtype(dtype) == np.int64 and s < 0:
+            continue
+        getattr(ref, f"scalar_{op}")(ra, s, ro)
+        getattr(cpu, f"scalar_{op}")(ca, s, co)
+        assert_same(result(co), ro, _tolerance(op, dtype))
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("op", interface.REVERSED_SCALAR_OPS)
+def test_scalar_reversed(rng, op, dtype, n):
+    a = data(rng, n, dtype, "exponent" if op == "pow" else "positive")
+    (ra, ca), (ro, co) = both(a), out_pair(n, dtype)
+    if not _applies(op, dtype):
+        with pytest.raises(TypeError):
+            getattr(cpu, f"scalar_r{op}")(ca, 2, co)
+        return
+    for s in (2, 0.5, 3) if np.dtype(dtype).kind == "f" else (2, -3, 0):
+        getattr(ref, f"scalar_r{op}")(ra, s, ro)
+        getattr(cpu, f"scalar_r{op}")(ca, s, co)
+        assert_same(result(co), ro, _tolerance(op, dtype))
+
+
+def test_integer_arithmetic_wraps_like_numpy():
+    big = np.array([2**62, -(2**63), 2**63 - 1, 3], dtype=np.int64)
+    (ra, ca), (ro, co) = both(big), out_pair(4, np.int64)
+    for op in ("add", "sub", "mul", "pow"):
+        getattr(ref, f"scalar_{op}")(ra, 3, ro)
+        getattr(cpu, f"scalar_{op}")(ca, 3, co)
+        assert_same(result(co), ro)
+    for fn in ("neg", "abs"):
+        getattr(ref, f"ewise_{fn}")(ra, ro)
+        getattr(cpu, f"ewise_{fn}")(ca, co)
+        assert_same(result(co), ro)
+
+
+def _unary_input(rng, fn, dtype, n):
+    kind = "positive" if fn in ("log", "sqrt") else "normal"
+    x = data(rng, n, dtype, kind)
+    if np.dtype(dtype).kind == "f":
+        x = with_specials(x)
+        if fn == "sigmoid" and n > 10:
+            x[-4:] = [-1000, 1000, -89, 89]  # exp(-x) overflows in the naive formula
+    return x
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("fn", interface.UNARY_OPS)
+def test_ewise_unary(rng, fn, dtype, n):
+    x = _unary_input(rng, fn, dtype, n)
+    (ra, ca), (ro, co) = both(x), out_pair(n, dtype)
+    if np.dtype(dtype) == np.bool_ or (fn in interface.UNARY_OPS_FLOAT and np.dtype(dtype).kind != "f"):
+        with pytest.raises(TypeError):
+            getattr(cpu, f"ewise_{fn}")(ca, co)
+        return
+    getattr(ref, f"ewise_{fn}")(ra, ro)
+    getattr(cpu, f"ewise_{fn}")(ca, co)
+    exact = fn in interface.UNARY_OPS_ANY or fn == "sqrt"
+    assert_same(result(co), ro, 0.0 if exact else ulps(dtype))
+
+
+@pytest.mark.parametrize("src", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("dst", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+def test_cast(rng, src, dst, n):
+    x = data(rng, n, src)
+    if np.dtype(src).kind == "f":
+        x = x * 1e3 + 0.5
+        if n > 4:
+            x[:4] = [-0.0, 2.9999, -2.9999, 1e-30]
+            if dst == np.bool_:
+                x[4:7] = [np.nan, np.inf, -np.inf][: n - 4]
+    (ra, ca), (ro, co) = both(x), out_pair(n, dst)
+    ref.cast(ra, ro)
+    cpu.cast(ca, co)
+    assert_same(result(co), ro)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_where(rng, dtype, n):
+    cond = rng.random(n) < 0.3
+    (rc, cc), (ra, ca), (rb, cb), (ro, co) = both(cond), both(data(rng, n, dtype)), both(data(rng, n, dtype)), \
+        out_pair(n, dtype)
+    ref.where(rc, ra, rb, ro)
+    cpu.where(cc, ca, cb, co)
+    assert_same(result(co), ro)
+
+
+# --- reductions --------------------------------------------------------------------------------------
+# (rows, reduce_size): empty, single, odd, many short rows, few long rows (threaded both ways)
+REDUCE_SHAPES = [(0, 5), (1, 1), (3, 7), (1, 4096), (50_000, 3), (10_000, 10), (2, 100_003), (1, 1_000_003),
+                 (7, 9000), (33, 2048)]
+
+
+@pytest.mark.parametrize("shape", REDUCE_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("op", interface.REDUCE_OPS)
+def test_reduce(rng, op, dtype, shape):
+    rows, k = shape
+    x = data(rng, rows * k, dtype)
+    if np.dtype(dtype) == np.int64 and op == "sum":
+        x = x * 1000
+    (ra, ca) = both(x)
+    out_dtype = np.int64 if op.startswith("arg") else dtype
+    (ro, co) = out_pair(rows, out_dtype)
+    if op == "sum" and np.dtype(dtype) == np.bool_:
+        with pytest.raises(TypeError):
+            cpu.reduce_sum(ca, co, k)
+        return
+    getattr(ref, f"reduce_{op}")(ra, ro, k)
+    getattr(cpu, f"reduce_{op}")(ca, co, k)
+    if op == "sum" and np.dtype(dtype).kind == "f":
+        assert_sum_close(result(co), ro, x.reshape(rows, k))
+    else:
+        assert_same(result(co), ro)
+
+
+def assert_sum_close(got, want, rows):
+    """Float sums: numpy adds pairwise in the element type, the C backend in blocks (float32
+    in double), so they differ by rounding error, which is relative to the sum of |x|."""
+    assert got.dtype == want.dtype
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite], want[~finite])
+    scale = np.abs(rows[finite].astype(np.float64)).sum(axis=1)
+    tol = 2e-6 if got.dtype == np.float32 else 1e-13
+    assert np.all(np.abs(got[finite].astype(np.float64) - want[finite]) <= tol * scale + 1e-30)
+
+
+def test_reduce_sum_over_empty_axis_writes_zeros():
+    for dtype in ARITH:
+        co = cpu.alloc(6, _dt(dtype))
+        cpu.reduce_sum(cpu.alloc(0, _dt(dtype)), co, 0)
+        assert_same(result(co), np.zeros(6, dtype))
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (3, 70_000), (1, 1_000_003), (20_000, 4)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS[:2])
+@pytest.mark.parametrize("op", ["max", "min", "argmax", "argmin", "sum"])
+def test_reduce_nan_propagates(rng, op, dtype, shape):
+    """NaN wins max/min, argmax/argmin return the first NaN's index, inf stays inf (like numpy)."""
+    rows, k = shape
+    x = data(rng, rows * k, dtype).reshape(rows, k)
+    x[0, k // 2] = np.nan
+    x[0, k - 1] = np.nan
+    x[-1, 0] = np.inf
+    x[-1, k // 3] = -np.inf
+    (ra, ca) = both(x.reshape(-1))
+    (ro, co) = out_pair(rows, np.int64 if op.startswith("arg") else dtype)
+    getattr(ref, f"reduce_{op}")(ra, ro, k)
+    getattr(cpu, f"reduce_{op}")(ca, co, k)
+    if op == "sum":
+        assert_sum_close(result(co), ro, x)
+    else:
+        assert_same(result(co), ro)
+
+
+def test_argmax_first_of_ties():
+    x = np.array([1, 3, 3, 0, 3, -1, -1, 2], dtype=np.float32)
+    out = cpu.alloc(2, _dt(np.int64))
+    cpu.reduce_argmax(cpu.from_numpy(x), out, 4)
+    assert result(out).tolist() == [1, 0]
+    cpu.reduce_argmin(cpu.from_numpy(x), out, 4)
+    assert result(out).tolist() == [3, 1]
+
+
+# --- matmul ---------------------------------------------------------------------------------------------
+MATMUL_SHAPES = [(1, 1, 1, 1), (1, 17, 33, 9), (3, 4, 5, 6), (2, 1, 64, 1), (1, 0, 3, 4), (2, 3, 0, 4),
+                 (1, 65, 128, 70), (5, 31, 7, 63), (1, 200, 150, 100)]
+
+
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("bmnp", MATMUL_SHAPES, ids=str)
+def test_matmul(rng, dtype, bmnp):
+    batch, m, n, p = bmnp
+    a, b = data(rng, batch * m * n, dtype), data(rng, batch * n * p, dtype)
+    (ra, ca), (rb, cb), (ro, co) = both(a), both(b), out_pair(batch * m * p, dtype)
+    ref.matmul(ra, rb, ro, m, n, p, batch)
+    cpu.matmul(ca, cb, co, m, n, p, batch)
+    rtol = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}.get(np.dtype(dtype), 0.0)
+    np.testing.assert_allclose(result(co), ro, rtol=rtol, atol=rtol * np.sqrt(n + 1) * 10)
+    # the naive triple loop is the reference of the fast one
+    naive = cpu.alloc(batch * m * p, _dt(dtype))
+    cpu.matmul_naive(ca, cb, naive, m, n, p, batch)
+    np.testing.assert_allclose(result(co), result(naive), rtol=rtol, atol=rtol * np.sqrt(n + 1) * 10)
+
+
+def test_matmul_integers_are_exact():
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(-1000, 1000, (3, 40, 50)), rng.integers(-1000, 1000, (3, 50, 30))
+    out = cpu.alloc(3 * 40 * 30, _dt(np.int64))
+    cpu.matmul(cpu.from_numpy(a), cpu.from_numpy(b), out, 40, 50, 30, 3)
+    assert_same(result(out), (a @ b).reshape(-1))
+
+
+def test_matmul_out_aliasing_an_input():
+    x = np.arange(9, dtype=np.float64).reshape(3, 3)
+    c = cpu.from_numpy(x)
+    cpu.matmul(c, c, c, 3, 3, 3, 1)
+    np.testing.assert_allclose(result(c).reshape(3, 3), x @ x)
+
+
+# --- indexing --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_gather_scatter_scatter_add(rng, dtype, n):
+    size = max(n // 3, 1)
+    idx = rng.integers(0, size, n)  # with repeats
+    (ri, ci) = both(idx)
+    (ra, ca) = both(data(rng, size, dtype))
+    (ro, co) = out_pair(n, dtype)
+    ref.gather(ra, ri, ro)
+    cpu.gather(ca, ci, co)
+    assert_same(result(co), ro)
+
+    src = data(rng, n, dtype)
+    (rs, cs) = both(src)
+    unique = rng.permutation(size)[: min(n, size)]
+    (ru, cu) = both(unique)
+    (rsu, csu) = both(src[: unique.size])
+    ref.scatter(rsu, ru, ra)
+    cpu.scatter(csu, cu, ca)
+    assert_same(result(ca), ra)
+
+    if np.dtype(dtype) == np.int64:
+        src = src * 10**15  # scatter_add wraps like numpy on int64 overflow too
+        (rs, cs) = both(src)
+    ref.scatter_add(rs, ri, ra)
+    cpu.scatter_add(cs, ci, ca)
+    assert_same(result(ca), ra, 1e-5 if np.dtype(dtype) == np.float32 else 1e-12)
+
+
+def test_scatter_repeated_index_writes_one_of_the_values():
+    out = cpu.from_numpy(np.zeros(3, np.float32))
+    cpu.scatter(cpu.from_numpy(np.array([1.0, 2.0, 3.0], np.float32)), cpu.from_numpy(np.array([2, 2, 2])), out)
+    assert result(out)[2] in (1.0, 2.0, 3.0) and result(out)[:2].tolist() == [0, 0]
+
+
+def test_scatter_with_its_own_output_as_index():
+    """out is also the index buffer: indices are read from a copy, never from values just written."""
+    x = cpu.from_numpy(np.array([1, 0, 2], np.int64))
+    cpu.scatter(cpu.from_numpy(np.array([100, 200, 300], np.int64)), x, x)
+    assert result(x).tolist() == [200, 100, 300]
+
+
+# --- bad input: clean exceptions, never a crash ----------------------------------------------------------
+def run_isolated(body: str) -> None:
+    """Run ``body`` in a fresh interpreter; a crash (segfault) or failure fails the test."""
+    code = textwrap.dedent("""
+        import numpy as np
+        import tinytorch.backend_cpu as cpu
+        from tinytorch.ndarray import float32, float64, int64, bool_
+
+        def expect(exc, fn, *args):
+            try:
+                fn(*args)
+            except exc as e:
+                assert str(e), "the message must say what is wrong"
+                print("ok", exc.__name__, e, flush=True)
+                return
+            raise AssertionError(f"{fn.__name__}{args!r} did not raise {exc.__name__}")
+    """) + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+
+def test_wrong_sizes_raise_value_error():
+    run_isolated("""
+        f = lambda n, dt=float32: cpu.alloc(n, dt)
+        for op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "lt"):
+            out = f(5, bool_ if op in ("eq", "lt") else float32)
+            expect(ValueError, getattr(cpu, f"ewise_{op}"), f(5), f(4), out)
+            expect(ValueError, getattr(cpu, f"ewise_{op}"), f(5), f(5), f(6, out.dtype))
+            expect(ValueError, getattr(cpu, f"scalar_{op}"), f(5), 1.0, f(3, out.dtype))
+        for fn in ("exp", "neg", "relu", "sigmoid"):
+            expect(ValueError, getattr(cpu, f"ewise_{fn}"), f(5), f(50))
+        expect(ValueError, cpu.scalar_rpow, f(5), 2.0, f(500))
+        expect(ValueError, cpu.cast, f(5), f(6, int64))
+        expect(ValueError, cpu.where, f(5, bool_), f(5), f(5), f(4))
+        expect(ValueError, cpu.reduce_sum, f(10), f(3), 3)
+        expect(ValueError, cpu.reduce_max, f(10), f(2), 4)
+        expect(ValueError, cpu.reduce_argmax, f(0), f(3, int64), 0)
+        expect(ValueError, cpu.reduce_sum, f(10), f(5), -2)
+        expect(ValueError, cpu.matmul, f(6), f(6), f(4), 2, 3, 2, 2)
+        expect(ValueError, cpu.matmul, f(6), f(6), f(4), 2, 3, 2, -1)
+        expect(ValueError, cpu.matmul, f(0), f(0), f(0), 2**64, 0, 0, 1)
+        expect(ValueError, cpu.matmul_naive, f(6), f(5), f(4), 2, 3, 2, 1)
+        expect(ValueError, cpu.compact, f(10), f(3), (2, 2), (2, 1), 0)
+        expect(ValueError, cpu.ewise_setitem, f(3), f(10), (2, 2), (2, 1), 0)
+        expect(ValueError, cpu.compact, f(10), f(4), (2, 2), (1,), 0)
+        expect(ValueError, cpu.compact, f(10), f(0), (-1, 2), (1, 1), 0)
+        expect(ValueError, cpu.gather, f(10), f(3, int64), f(4))
+        expect(ValueError, cpu.scatter, f(4), f(3, int64), f(10))
+        expect(ValueError, cpu.scatter_add, f(4), f(3, int64), f(10))
+        expect(ValueError, cpu.alloc, -1, float32)
+    """)
+
+
+def test_wrong_dtypes_raise_type_error():
+    run_isolated("""
+        f = lambda n, dt=float32: cpu.alloc(n, dt)
+        expect(TypeError, cpu.ewise_add, f(5), f(5, float64), f(5))
+        expect(TypeError, cpu.ewise_add, f(5), f(5), f(5, float64))
+        expect(TypeError, cpu.ewise_add, f(5, bool_), f(5, bool_), f(5, bool_))
+        expect(TypeError, cpu.ewise_div, f(5, int64), f(5, int64), f(5, int64))
+        expect(TypeError, cpu.scalar_div, f(5, int64), 2, f(5, int64))
+        expect(TypeError, cpu.scalar_rdiv, f(5, int64), 2, f(5, int64))
+        expect(TypeError, cpu.ewise_eq, f(5), f(5), f(5))
+        expect(TypeError, cpu.ewise_exp, f(5, int64), f(5, int64))
+        expect(TypeError, cpu.ewise_neg, f(5, bool_), f(5, bool_))
+        expect(TypeError, cpu.ewise_exp, f(5), f(5, float64))
+        expect(TypeError, cpu.where, f(5), f(5), f(5), f(5))
+        expect(TypeError, cpu.where, f(5, bool_), f(5), f(5, int64), f(5))
+        expect(TypeError, cpu.reduce_sum, f(6), f(2, float64), 3)
+        expect(TypeError, cpu.reduce_argmax, f(6), f(2), 3)
+        expect(TypeError, cpu.reduce_sum, f(6, bool_), f(2, bool_), 3)
+        expect(TypeError, cpu.matmul, f(4), f(4, float64), f(4), 2, 2, 2, 1)
+        expect(TypeError, cpu.matmul, f(4, bool_), f(4, bool_), f(4, bool_), 2, 2, 2, 1)
+        expect(TypeError, cpu.compact, f(4), f(4, int64), (4,), (1,), 0)
+        expect(TypeError, cpu.gather, f(4), f(2, float32), f(2))
+        expect(TypeError, cpu.gather, f(4), f(2, int64), f(2, float64))
+        expect(TypeError, cpu.scatter_add, f(2, float64), f(2, int64), f(4))
+        expect(TypeError, cpu.fill, f(4), "3")
+        expect(TypeError, cpu.scalar_add, f(4), None, f(4))
+        expect(TypeError, cpu.ewise_add, np.zeros(4, np.float32), f(4), f(4))
+        expect(TypeError, cpu.alloc, 4, np.int32)
+        expect(TypeError, cpu.from_numpy, np.zeros(3, np.complex64))
+        expect(OverflowError, cpu.fill, f(4, int64), 2**70)
+        expect(ValueError, cpu.fill, f(4, int64), float("nan"))
+    """)
+
+
+def test_views_outside_the_buffer_raise_index_error():
+    run_isolated("""
+        a, out = cpu.alloc(10, float32), cpu.alloc(4, float32)
+        expect(IndexError, cpu.compact, a, out, (4,), (3,), 1)                   # reaches element 10
+        expect(IndexError, cpu.compact, a, out, (2, 2), (9, 1), 0)               # reaches element 10
+        expect(IndexError, cpu.compact, a, out, (4,), (-1,), 2)                  # negative stride below 0
+        expect(IndexError, cpu.compact, a, out, (4,), (1,), -1)                  # negative offset
+        expect(IndexError, cpu.compact, a, out, (4,), (0,), 10)                  # zero stride, offset past the end
+        expect(IndexError, cpu.compact, a, out, (2, 2), (2**62, 1), 0)           # would overflow int64
+        expect(IndexError, cpu.compact, a, out, (2, 2), (2**63 + 1, 1), 0)       # does not even fit int64
+        expect(IndexError, cpu.compact, a, out, (2, 2), (-(2**64), 1), 0)
+        expect(IndexError, cpu.to_numpy, a, (11,), (1,), 0)
+        expect(IndexError, cpu.to_numpy, a, (3, 3), (4, 1), 0)
+        expect(IndexError, cpu.ewise_setitem, out, a, (2, 2), (5, 5), 0)
+        expect(IndexError, cpu.scalar_setitem, 1.0, a, (3, 3), (-4, 1), 5)
+        expect(IndexError, cpu.scalar_setitem, 1.0, a, (1,), (1,), 10)
+        expect(ValueError, cpu.compact, a, cpu.alloc(1, float32), (1,) * 33, (1,) * 33, 0)
+        # an axis of length 1 may carry any stride: it is never stepped
+        cpu.compact(a, out, (4, 1), (1, 2**80), 0)
+        cpu.compact(a, cpu.alloc(0, float32), (0, 5), (2**70, 2**70), 2**70)  # empty: nothing is read
+    """)
+
+
+def test_bad_indices_raise_index_error_before_writing():
+    run_isolated("""
+        for dt in (float32, float64, int64, bool_):
+            a, out = cpu.alloc(10, dt), cpu.alloc(3, dt)
+            cpu.fill(a, 1)
+            for bad in ([0, 10, 1], [-1, 0, 0], [0, 1, 2**62], [0, 1, -(2**63)]):
+                idx = cpu.from_numpy(np.array(bad, np.int64))
+                expect(IndexError, cpu.gather, a, idx, out)
+                expect(IndexError, cpu.scatter, out, idx, a)
+                expect(IndexError, cpu.scatter_add, out, idx, a)
+                assert np.all(a.array == 1), "nothing may be written when an index is bad"
+        idx = cpu.from_numpy(np.array([0, 3, 99], np.int64))
+        try:
+            cpu.gather(cpu.alloc(10, float32), idx, cpu.alloc(3, float32))
+        except IndexError as e:
+            assert "99" in str(e) and "position 2" in str(e), e
+    """)
+
+
+def test_integer_pow_with_negative_exponent_raises_value_error():
+    run_isolated("""
+        a, out = cpu.from_numpy(np.array([1, 2, 3], np.int64)), cpu.alloc(3, int64)
+        expect(ValueError, cpu.ewise_pow, a, cpu.from_numpy(np.array([1, -2, 0], np.int64)), out)
+        expect(ValueError, cpu.scalar_pow, a, -1, out)
+        expect(ValueError, cpu.scalar_rpow, cpu.from_numpy(np.array([1, -2, 0], np.int64)), 2, out)
+        cpu.scalar_pow(a, -1.0 * 0, out)  # 0 is fine
+    """)
+
+
+def test_import_without_library_says_how_to_build(tmp_path):
+    """A checkout without the compiled library: ImportError naming the fix; tinytorch still imports."""
+    import shutil
+    from pathlib import Path
+
+    import tinytorch
+    src = Path(tinytorch.__file__).parent
+    shutil.copytree(src, tmp_path / "tinytorch", ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    code = textwrap.dedent("""
+        import tinytorch
+        from tinytorch.ndarray.devices import unavailable_reason
+        try:
+            import tinytorch.backend_cpu
+        except ImportError as e:
+            assert "not built" in str(e) and "make build" in str(e) and "pip install -e ." in str(e), e
+        else:
+            raise AssertionError("imported without the library")
+        reason = unavailable_reason("cpu")
+        assert reason and "not built" in reason, reason
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,522 @@
+"""The C backend (device ``"cpu"``): C11 kernels, bound with :mod:`ctypes`.
+
+The kernels live in ``tinytorch/backend_cpu/*.c``, one file per section of the backend
+interface (``strided.c``, ``elementwise.c``, ``reduce.c``, ``matmul.c``, ``indexing.c``),
+and are compiled into one shared library, ``_kernels``, by ``pip install -e .`` or, after
+editing a kernel, ``make build``. This module is the thin layer between the interface
+(:mod:`tinytorch.ndarray.interface`) and that library:
+
+* A :class:`Buffer` owns a numpy array (large ones aligned to 64 bytes, a cache line) and
+  caches its address as an int, so a call hands C nothing but ints.
+* Each C function is named ``tt_<interface name>_<dtype>`` (``tt_ewise_add_f32``) and
+  has its ``argtypes`` set once, at import. An interface function picks the kernel for its
+  buffers' dtype from a tuple indexed by the buffer's dtype code.
+* Every interface function checks its buffers' sizes and dtypes, and every view it is
+  given, with exact Python integers *before* it calls C: no call from Python can make a
+  kernel read or write outside a buffer. What can only be checked by looking at the data
+  (an index out of range, a negative integer exponent) is checked by C, before anything is
+  written, and reported back as the position of the culprit.
+* Errors are the numpy backend's: ``ValueError`` for sizes, ``TypeError`` for dtypes,
+  ``IndexError`` for views and indices, each naming the values.
+
+Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
+the tests and the book compare the fast ``matmul`` with.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import operator
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ndarray.interface import ARITHMETIC_OPS, COMPARISON_OPS, UNARY_OPS_ANY, UNARY_OPS_FLOAT, Shape, Strides
+
+name = "cpu"
+
+
+# --- the shared library ---------------------------------------------------------------------
+def _load_library() -> ctypes.CDLL:
+    here = Path(__file__).resolve().parent
+    for suffix in EXTENSION_SUFFIXES:
+        path = here / f"_kernels{suffix}"
+        if path.exists():
+            try:
+                return ctypes.CDLL(str(path))
+            except OSError as e:
+                raise ImportError(f"the C backend library {path} exists but cannot be loaded ({e}); "
+                                  "rebuild it with `make build` (or `pip install -e .`)") from None
+    raise ImportError("the C backend is not built (no compiled tinytorch/backend_cpu/_kernels library "
+                      f"in {here}); run `pip install -e .` or `make build` in the tinytorch checkout")
+
+
+_lib = _load_library()
+
+# dtype codes: the index of a dtype in these tuples
+F32, F64, I64, BOOL = range(4)
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+_SUFFIX = ("f32", "f64", "i64", "b8")
+_CODE = {dt: code for code, dt in enumerate(_DTYPES)}
+_SCALAR_CTYPE = (ctypes.c_float, ctypes.c_double, ctypes.c_int64, ctypes.c_uint8)
+ARITHMETIC = (F32, F64, I64)
+FLOATS = (F32, F64)
+ALL = (F32, F64, I64, BOOL)
+
+_P, _N, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_MAX_DIMS = 32  # TT_MAX_DIMS in kernels.h
+
+
+def _kernels(stem: str, codes: tuple[int, ...], argtypes: Callable[[Any], list], restype: Any = None) -> tuple:
+    """The C functions ``tt_<stem>_<suffix>`` for each dtype code in ``codes``, as a tuple
+    indexed by dtype code (``None`` where the op does not apply). ``argtypes(scalar_ctype)``
+    gives the argument types."""
+    table: list[Any] = [None] * 4
+    for code in codes:
+        cname = f"tt_{stem}_{_SUFFIX[code]}"
+        try:
+            fn = getattr(_lib, cname)
+        except AttributeError:
+            raise ImportError(f"the C backend library is out of date (it has no {cname}); "
+                              "rebuild it with `make build`") from None
+        fn.argtypes = argtypes(_SCALAR_CTYPE[code])
+        fn.restype = restype
+        table[code] = fn
+    return tuple(table)
+
+
+# --- buffers ------------------------------------------------------------------------------------
+_ALIGN = 64  # bytes: one cache line, and a whole number of AVX2/AVX-512 vectors
+_ALIGN_FROM = 4096  # bytes: smaller buffers keep numpy's (16-byte) alignment; aligning costs ~1 us
+
+
+def _address(arr: np.ndarray) -> int:
+    # measured: 0.4 us, against 1.4 us for arr.ctypes.data
+    return ctypes.addressof(ctypes.c_char.from_buffer(arr))
+
+
+class Buffer:
+    """A flat, typed block of memory for the C kernels.
+
+    ``array`` is the 1-D numpy array that owns the memory (it lives as long as the buffer),
+    ``ptr`` its address, ``size`` its number of elements, ``dtype`` its numpy dtype and
+    ``code`` the index of that dtype in this module's tables. Treat all five as read-only:
+    every safety check trusts ``ptr`` and ``size`` to describe the same memory.
+    """
+
+    __slots__ = ("array", "ptr", "size", "dtype", "code")
+
+    def __init__(self, size: int, code: int):
+        dt = _DTYPES[code]
+        nbytes = size * dt.itemsize
+        if nbytes >= _ALIGN_FROM:
+            raw = np.empty(size + _ALIGN // dt.itemsize, dt)
+            start = _address(raw)
+            skip = (-start) % _ALIGN // dt.itemsize  # numpy's memory is 16-byte aligned
+            self.array, self.ptr = raw[skip: skip + size], start + skip * dt.itemsize
+        else:  # one spare element so that even an empty buffer has a valid address
+            raw = np.empty(size + 1, dt)
+            self.array, self.ptr = raw[:size], _address(raw)
+        self.size, self.dtype, self.code = size, dt, code
+
+    def __repr__(self) -> str:
+        return f"backend_cpu.Buffer(size={self.size}, dtype={self.dtype})"
+
+
+def _check_buffers(*bufs: Any) -> None:
+    for b in bufs:
+        if type(b) is not Buffer:
+            raise TypeError(f"expected a backend_cpu Buffer, got {type(b).__name__}")
+
+
+def _not_aliasing(out: Buffer, *inputs: Buffer) -> list[Buffer]:
+    """The inputs, with a copy in place of any that is ``out`` itself. Kernels that read other
+    positions than they write (compact, matmul, gather, scatter) would otherwise read values
+    they have already overwritten, and a scatter would even use them as indices."""
+    return [from_numpy(x.array) if x is out else x for x in inputs]
+
+
+def _size_error(what: str, *bufs: Any) -> ValueError:
+    return ValueError(f"{what}: buffer sizes differ: {[b.size for b in bufs]}")
+
+
+def _dtype_error(what: str, *bufs: Any, expected: str = "") -> TypeError:
+    got = [str(b.dtype) for b in bufs]
+    return TypeError(f"{what}: unsupported buffer dtypes {got}" + (f"; {expected}" if expected else ""))
+
+
+def _to_scalar(value: Any, code: int) -> Any:
+    """``value`` converted as numpy converts a Python scalar to the dtype ``code``:
+    floats truncate toward zero into int64, anything nonzero is True."""
+    if not isinstance(value, (int, float, np.number, np.bool_)) and not (
+            isinstance(value, np.ndarray) and value.ndim == 0):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    if code == I64:
+        v = int(value)
+        if not _I64_MIN <= v <= _I64_MAX:
+            raise OverflowError(f"Python integer {v} out of bounds for int64")
+        return v
+    if code == BOOL:
+        return bool(value)
+    return float(value)
+
+
+def _nonneg_int(value: Any, what: str) -> int:
+    v = operator.index(value)
+    if not 0 <= v <= _I64_MAX:
+        raise ValueError(f"{what} must be a non-negative int64, got {v}")
+    return v
+
+
+# --- memory -------------------------------------------------------------------------------------
+def alloc(size: int, dtype: Any) -> Buffer:
+    """A new uninitialised buffer of ``size`` elements of ``dtype`` (a tinytorch DType or numpy dtype)."""
+    size = operator.index(size)
+    if size < 0:
+        raise ValueError(f"cannot allocate a buffer of negative size {size}")
+    dt = np.dtype(getattr(dtype, "np_dtype", dtype))
+    if dt not in _CODE:
+        raise TypeError(f"the cpu backend stores float32, float64, int64 and bool, not {dt}")
+    return Buffer(size, _CODE[dt])
+
+
+def from_numpy(a: np.ndarray) -> Buffer:
+    """A new buffer holding a copy of the numpy array ``a`` (flattened in row-major order)."""
+    a = np.asarray(a)
+    if a.dtype not in _CODE:
+        raise TypeError(f"the cpu backend stores float32, float64, int64 and bool, not {a.dtype}")
+    buf = Buffer(a.size, _CODE[a.dtype])
+    buf.array[...] = a.reshape(-1)
+    return buf
+
+
+def to_numpy(buf: Buffer, shape: Shape, strides: Strides, offset: int) -> np.ndarray:
+    """A fresh compact numpy array holding the strided view ``(shape, strides, offset)`` of ``buf``."""
+    _check_buffers(buf)
+    size, dims = _view(buf, shape, strides, offset)
+    out = np.empty(tuple(shape), buf.dtype)
+    if size:
+        _COMPACT[buf.code](buf.ptr, _address(out), len(shape), dims, offset)
+    return out
+
+
+_FILL = _kernels("fill", ALL, lambda s: [_P, s, _N])
+
+
+def fill(out: Buffer, value: Any) -> None:
+    """Set every element of ``out`` to ``value`` (converted to its dtype)."""
+    _check_buffers(out)
+    _FILL[out.code](out.ptr, _to_scalar(value, out.code), out.size)
+
+
+# --- strided views: compact, ewise_setitem, scalar_setitem ----------------------------------------
+_DIMS_TYPES = [ctypes.c_int64 * (2 * k) for k in range(_MAX_DIMS + 1)]
+
+
+def _view(buf: Buffer, shape: Shape, strides: Strides, offset: int) -> tuple[int, Any]:
+    """Check that every element of the view lies inside ``buf``; return its element count
+    and its shape and strides packed for C (shape[0..ndim) then strides[0..ndim)).
+
+    Raises ``ValueError`` for a malformed view and ``IndexError`` for one that reaches
+    outside the buffer. Python integers cannot overflow, so the bounds are exact.
+    """
+    ndim = len(shape)
+    if len(strides) != ndim:
+        raise ValueError(f"shape {tuple(shape)} and strides {tuple(strides)} have different lengths")
+    if ndim > _MAX_DIMS:
+        raise ValueError(f"views of at most {_MAX_DIMS} dimensions are supported, got {ndim}")
+    offset = operator.index(offset)
+    size, lo, hi = 1, offset, offset
+    for n, s in zip(shape, strides):
+        n, s = operator.index(n), operator.index(s)
+        if n < 0:
+            raise ValueError(f"negative dimension in shape {tuple(shape)}")
+        size *= n
+        if s > 0:
+            hi += (n - 1) * s
+        else:
+            lo += (n - 1) * s
+    if size == 0:
+        return 0, None
+    if lo < 0 or hi >= buf.size:
+        raise IndexError(f"view (shape={tuple(shape)}, strides={tuple(strides)}, offset={offset}) reaches "
+                         f"elements [{lo}, {hi}] outside a buffer of {buf.size}")
+    # an axis of length 1 is never stepped along: pass stride 0 so any int fits in int64
+    return size, _DIMS_TYPES[ndim](*shape, *(s if n != 1 else 0 for n, s in zip(shape, strides)))
+
+
+_VIEW_ARGS = [_INT, _P, _N]  # ndim, dims, offset
+_COMPACT = _kernels("compact", ALL, lambda s: [_P, _P] + _VIEW_ARGS, _INT)
+_EWISE_SETITEM = _kernels("ewise_setitem", ALL, lambda s: [_P, _P] + _VIEW_ARGS, _INT)
+_SCALAR_SETITEM = _kernels("scalar_setitem", ALL, lambda s: [s, _P] + _VIEW_ARGS, _INT)
+
+
+def compact(a: Buffer, out: Buffer, shape: Shape, strides: Strides, offset: int) -> None:
+    """Copy the strided view ``(shape, strides, offset)`` of ``a`` into the compact ``out``."""
+    _check_buffers(a, out)
+    if a.code != out.code:
+        raise _dtype_error("compact", a, out, expected="a and out must share a dtype")
+    size, dims = _view(a, shape, strides, offset)
+    if out.size != size:
+        raise ValueError(f"out has {out.size} elements, the view {tuple(shape)} has {size}")
+    if size:
+        a, = _not_aliasing(out, a)
+        _COMPACT[a.code](a.ptr, out.ptr, len(shape), dims, offset)
+
+
+def ewise_setitem(a: Buffer, out: Buffer, shape: Shape, strides: Strides, offset: int) -> None:
+    """Write the compact ``a`` into the strided view ``(shape, strides, offset)`` of ``out``."""
+    _check_buffers(a, out)
+    if a.code != out.code:
+        raise _dtype_error("ewise_setitem", a, out, expected="a and out must share a dtype")
+    size, dims = _view(out, shape, strides, offset)
+    if a.size != size:
+        raise ValueError(f"source has {a.size} elements, the view {tuple(shape)} has {size}")
+    if size:
+        a, = _not_aliasing(out, a)
+        _EWISE_SETITEM[a.code](a.ptr, out.ptr, len(shape), dims, offset)
+
+
+def scalar_setitem(value: Any, out: Buffer, shape: Shape, strides: Strides, offset: int) -> None:
+    """Write ``value`` (converted to the dtype of ``out``) into every element of the view."""
+    _check_buffers(out)
+    size, dims = _view(out, shape, strides, offset)
+    v = _to_scalar(value, out.code)
+    if size:
+        _SCALAR_SETITEM[out.code](v, out.ptr, len(shape), dims, offset)
+
+
+# --- elementwise ----------------------------------------------------------------------------------
+_CASTS = tuple(_kernels(f"cast_{_SUFFIX[src]}", ALL, lambda s: [_P, _P, _N]) for src in ALL)
+_WHERE = _kernels("where", ALL, lambda s: [_P, _P, _P, _P, _N])
+_FIRST_NEGATIVE = _kernels("first_negative", (I64,), lambda s: [_P, _N], _N)[I64]
+
+
+def cast(a: Buffer, out: Buffer) -> None:
+    """``out[i] = a[i]`` converted to the dtype of ``out`` (float -> int64 truncates, x -> bool is x != 0)."""
+    _check_buffers(a, out)
+    if a.size != out.size:
+        raise _size_error("cast", a, out)
+    _CASTS[a.code][out.code](a.ptr, out.ptr, a.size)
+
+
+def where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer) -> None:
+    """``out[i] = a[i] if cond[i] else b[i]``; ``cond`` is bool, ``a``, ``b``, ``out`` share a dtype."""
+    _check_buffers(cond, a, b, out)
+    n = out.size
+    if cond.size != n or a.size != n or b.size != n:
+        raise _size_error("where", cond, a, b, out)
+    if cond.code != BOOL or a.code != out.code or b.code != out.code:
+        raise _dtype_error("where", cond, a, b, out, expected="cond must be bool and a, b, out share a dtype")
+    _WHERE[out.code](cond.ptr, a.ptr, b.ptr, out.ptr, n)
+
+
+def _check_int_exponents(exponent: Buffer) -> None:
+    bad = _FIRST_NEGATIVE(exponent.ptr, exponent.size)
+    if bad >= 0:
+        raise ValueError(f"integers to negative integer powers are not allowed "
+                         f"(exponent {exponent.array[bad]} at position {bad})")
+
+
+def _binary(op: str, codes: tuple[int, ...], compare: bool) -> tuple[Callable, Callable]:
+    ewise_k = _kernels(f"ewise_{op}", codes, lambda s: [_P, _P, _P, _N])
+    scalar_k = _kernels(f"scalar_{op}", codes, lambda s: [_P, s, _P, _N])
+    kinds = ", ".join(str(_DTYPES[c]) for c in codes)
+    int_pow = op == "pow"
+
+    def ewise(a: Buffer, b: Buffer, out: Buffer) -> None:
+        _check_buffers(a, b, out)
+        n = a.size
+        if b.size != n or out.size != n:
+            raise _size_error(f"ewise_{op}", a, b, out)
+        code = a.code
+        if b.code != code or out.code != (BOOL if compare else code) or ewise_k[code] is None:
+            raise _dtype_error(f"ewise_{op}", a, b, out, expected=f"{op} takes two buffers of one dtype "
+                               f"out of {kinds}" + (" and writes bool" if compare else " and writes that dtype"))
+        if int_pow and code == I64:
+            _check_int_exponents(b)
+        ewise_k[code](a.ptr, b.ptr, out.ptr, n)
+
+    def scalar(a: Buffer, s: Any, out: Buffer) -> None:
+        _check_buffers(a, out)
+        n = a.size
+        if out.size != n:
+            raise _size_error(f"scalar_{op}", a, out)
+        code = a.code
+        if out.code != (BOOL if compare else code) or scalar_k[code] is None:
+            raise _dtype_error(f"scalar_{op}", a, out, expected=f"{op} takes one of {kinds}")
+        s = _to_scalar(s, code)
+        if int_pow and code == I64 and s < 0:
+            raise ValueError(f"integers to negative integer powers are not allowed (exponent {s})")
+        scalar_k[code](a.ptr, s, out.ptr, n)
+
+    ewise.__name__, ewise.__qualname__ = f"ewise_{op}", f"ewise_{op}"
+    scalar.__name__, scalar.__qualname__ = f"scalar_{op}", f"scalar_{op}"
+    sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=",
+           "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)
+    expr = f"a[i] {sym} b[i]" if sym else f"{op}(a[i], b[i])"
+    ewise.__doc__ = f"out[i] = {expr} for buffers of one dtype out of {kinds}."
+    scalar.__doc__ = f"out[i] = {expr.replace('b[i]', 's')} with s converted to the dtype of a."
+    return ewise, scalar
+
+
+def _reversed(op: str, codes: tuple[int, ...]) -> Callable:
+    kernels = _kernels(f"scalar_r{op}", codes, lambda s: [_P, s, _P, _N])
+
+    def scalar_r(a: Buffer, s: Any, out: Buffer) -> None:
+        _check_buffers(a, out)
+        if out.size != a.size:
+            raise _size_error(f"scalar_r{op}", a, out)
+        code = a.code
+        if out.code != code or kernels[code] is None:
+            raise _dtype_error(f"scalar_r{op}", a, out)
+        if op == "pow" and code == I64:
+            _check_int_exponents(a)
+        kernels[code](a.ptr, _to_scalar(s, code), out.ptr, a.size)
+
+    scalar_r.__name__ = scalar_r.__qualname__ = f"scalar_r{op}"
+    scalar_r.__doc__ = f"out[i] = s {op} a[i] (the scalar on the left)."
+    return scalar_r
+
+
+def _unary(fn: str, codes: tuple[int, ...]) -> Callable:
+    kernels = _kernels(f"ewise_{fn}", codes, lambda s: [_P, _P, _N])
+    kinds = ", ".join(str(_DTYPES[c]) for c in codes)
+
+    def ewise(a: Buffer, out: Buffer) -> None:
+        _check_buffers(a, out)
+        if out.size != a.size:
+            raise _size_error(f"ewise_{fn}", a, out)
+        if out.code != a.code or kernels[a.code] is None:
+            raise _dtype_error(f"ewise_{fn}", a, out, expected=f"{fn} takes {kinds} and writes the same dtype")
+        kernels[a.code](a.ptr, out.ptr, a.size)
+
+    ewise.__name__ = ewise.__qualname__ = f"ewise_{fn}"
+    ewise.__doc__ = f"out[i] = {fn}(a[i]) for {kinds}."
+    return ewise
+
+
+for _op in ARITHMETIC_OPS:
+    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _binary(_op, FLOATS if _op == "div" else ARITHMETIC,
+                                                                    False)
+for _op in COMPARISON_OPS:
+    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _binary(_op, ALL, True)
+for _op in ("sub", "div", "pow"):
+    globals()[f"scalar_r{_op}"] = _reversed(_op, FLOATS if _op == "div" else ARITHMETIC)
+for _fn in UNARY_OPS_ANY:
+    globals()[f"ewise_{_fn}"] = _unary(_fn, ARITHMETIC)
+for _fn in UNARY_OPS_FLOAT:
+    globals()[f"ewise_{_fn}"] = _unary(_fn, FLOATS)
+
+
+# --- reductions over the last axis ------------------------------------------------------------------
+def _reduce(op: str, codes: tuple[int, ...]) -> Callable:
+    arg = op.startswith("arg")
+    kernels = _kernels(f"reduce_{op}", codes, lambda s: [_P, _P, _N, _N], _INT)
+    kinds = ", ".join(str(_DTYPES[c]) for c in codes)
+
+    def reduce(a: Buffer, out: Buffer, reduce_size: int) -> None:
+        _check_buffers(a, out)
+        reduce_size = operator.index(reduce_size)
+        if reduce_size < 0 or a.size != out.size * reduce_size:
+            raise ValueError(f"reduce_{op}: a has {a.size} elements, expected out.size * reduce_size = "
+                             f"{out.size} * {reduce_size}")
+        if op != "sum" and reduce_size < 1:
+            raise ValueError(f"reduce_{op} over an empty axis has no identity")
+        if kernels[a.code] is None or out.code != (I64 if arg else a.code):
+            raise _dtype_error(f"reduce_{op}", a, out, expected=f"{op} takes {kinds} and writes "
+                               + ("int64" if arg else "the same dtype"))
+        if out.size and kernels[a.code](a.ptr, out.ptr, out.size, reduce_size) != 0:
+            raise MemoryError(f"reduce_{op}: out of memory for the scratch space")
+
+    reduce.__name__ = reduce.__qualname__ = f"reduce_{op}"
+    reduce.__doc__ = (f"out[i] = {op}(a[i*reduce_size : (i+1)*reduce_size]) for compact {kinds} "
+                      + ("(the first index on ties and of the first NaN)" if arg else ""))
+    return reduce
+
+
+reduce_sum = _reduce("sum", ARITHMETIC)
+reduce_max = _reduce("max", ALL)
+reduce_min = _reduce("min", ALL)
+reduce_argmax = _reduce("argmax", ALL)
+reduce_argmin = _reduce("argmin", ALL)
+
+
+# --- matmul ------------------------------------------------------------------------------------------
+_MATMUL = _kernels("matmul", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
+_MATMUL_NAIVE = _kernels("matmul_naive", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
+
+
+def _matmul_args(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> tuple:
+    _check_buffers(a, b, out)
+    a, b = _not_aliasing(out, a, b)
+    m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
+    if (a.size, b.size, out.size) != (batch * m * n, batch * n * p, batch * m * p):
+        raise ValueError(f"matmul sizes {a.size}, {b.size}, {out.size} do not fit batch={batch} m={m} n={n} p={p}")
+    if not (a.code == b.code == out.code) or a.code == BOOL:
+        raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
+    return a.ptr, b.ptr, out.ptr, m, n, p, batch
+
+
+def matmul(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
+    """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)`` (i-k-j loops, OpenMP)."""
+    args = _matmul_args(a, b, out, m, n, p, batch)
+    _MATMUL[a.code](*args)
+
+
+def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
+    """The same product by the textbook triple loop: the reference and the "before" picture."""
+    args = _matmul_args(a, b, out, m, n, p, batch)
+    _MATMUL_NAIVE[a.code](*args)
+
+
+# --- indexing ------------------------------------------------------------------------------------------
+_GATHER = _kernels("gather", ALL, lambda s: [_P, _N, _P, _P, _N], _N)
+_SCATTER = _kernels("scatter", ALL, lambda s: [_P, _P, _P, _N, _N], _N)
+_SCATTER_ADD = _kernels("scatter_add", ALL, lambda s: [_P, _P, _P, _N, _N], _N)
+
+
+def _check_index(what: str, index: Buffer, data: Buffer, other: Buffer) -> None:
+    if index.size != other.size:
+        raise _size_error(what, index, other)
+    if index.code != I64:
+        raise TypeError(f"{what}: index buffer must be int64, got {index.dtype}")
+    if data.code != other.code:
+        raise _dtype_error(what, data, other, expected="the data buffers must share a dtype")
+
+
+def _index_error(index: Buffer, bad: int, size: int) -> IndexError:
+    return IndexError(f"index {index.array[bad]} (at position {bad}) is out of range [0, {size})")
+
+
+def gather(a: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[i] = a[index[i]]``; every index is checked against ``[0, a.size)`` first."""
+    _check_buffers(a, index, out)
+    _check_index("gather", index, a, out)
+    a, index = _not_aliasing(out, a, index)
+    bad = _GATHER[a.code](a.ptr, a.size, index.ptr, out.ptr, out.size)
+    if bad >= 0:
+        raise _index_error(index, bad, a.size)
+
+
+def scatter(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] = src[i]`` (the last of repeated indices wins); nothing is written if an index is bad."""
+    _check_buffers(src, index, out)
+    _check_index("scatter", index, out, src)
+    src, index = _not_aliasing(out, src, index)
+    bad = _SCATTER[out.code](src.ptr, index.ptr, out.ptr, out.size, src.size)
+    if bad >= 0:
+        raise _index_error(index, bad, out.size)
+
+
+def scatter_add(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] += src[i]`` (repeated indices accumulate; bool adds as "or")."""
+    _check_buffers(src, index, out)
+    _check_index("scatter_add", index, out, src)
+    src, index = _not_aliasing(out, src, index)
+    bad = _SCATTER_ADD[out.code](src.ptr, index.ptr, out.ptr, out.size, src.size)
+    if bad >= 0:
+        raise _index_error(index, bad, out.size)

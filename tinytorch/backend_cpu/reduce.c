@@ -1,0 +1,181 @@
+/* reduce.c -- sum, max, min, argmax, argmin over the last axis of a compact array.
+ *
+ * The input is `rows` rows of `n` elements each; out[r] reduces row r. Two shapes matter
+ * and get different parallel plans (see REDUCE_DRIVER):
+ *  - many short rows (a softmax over 10 classes for a batch of 10 000): rows are split
+ *    across threads, each row reduced by a short serial loop;
+ *  - few long rows (the sum of a whole 1 000 000-element array): each row is cut into
+ *    blocks that the threads reduce in parallel, and the block results are combined.
+ *
+ * Sums are always computed block by block (BLOCK elements, each block summed by a
+ * vectorized loop, block sums added in order), on one thread or many. So the result does
+ * not depend on the thread count, and rounding error grows with the number of blocks
+ * rather than the number of elements. float32 accumulates in double: in a loop that is
+ * limited by memory bandwidth the conversion is free, and it removes the error growth
+ * that a long float32 sum has. int64 sums wrap modulo 2^64, as numpy's do.
+ *
+ * max/min propagate NaN and argmax/argmin return the first NaN, as numpy does. */
+#include <stdlib.h>
+
+#include "kernels.h"
+
+#define BLOCK 4096
+
+/* ---- one row (or one block of a row) -------------------------------------------------
+ * `omp simd reduction` tells the compiler it may keep one partial result per vector lane
+ * and combine the lanes at the end: a reassociation that plain C forbids for floats, and
+ * the whole difference between 1 and 8 elements per instruction. */
+#define ROW_KERNELS(sfx, T, ACC)                                                            \
+    static inline ACC sum_block_##sfx(const T *x, int64_t n) {                             \
+        ACC s = 0;                                                                          \
+        TT_OMP("omp simd reduction(+:s)")                                                   \
+        for (int64_t i = 0; i < n; i++) s += (ACC)x[i];                                     \
+        return s;                                                                           \
+    }                                                                                       \
+    static inline ACC sum_row_##sfx(const T *x, int64_t n) {                               \
+        ACC s = 0;                                                                          \
+        for (int64_t b = 0; b < n; b += BLOCK) s += sum_block_##sfx(x + b, n - b < BLOCK ? n - b : BLOCK); \
+        return s;                                                                           \
+    }                                                                                       \
+    /* max of x[0..n), n >= 1. The lane-wise max ignores NaN (a comparison with NaN is     \
+     * false); a separate OR of (x != x) notices one, and then the first NaN is returned. */\
+    static inline T max_row_##sfx(const T *x, int64_t n) {                                 \
+        T m = x[0];                                                                         \
+        int nan = 0;                                                                        \
+        TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                                \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            m = x[i] > m ? x[i] : m;                                                        \
+            nan |= x[i] != x[i];                                                            \
+        }                                                                                   \
+        if (nan)                                                                            \
+            for (int64_t i = 0; i < n; i++)                                                 \
+                if (x[i] != x[i]) return x[i];                                              \
+        return m;                                                                           \
+    }                                                                                       \
+    static inline T min_row_##sfx(const T *x, int64_t n) {                                 \
+        T m = x[0];                                                                         \
+        int nan = 0;                                                                        \
+        TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                                \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            m = x[i] < m ? x[i] : m;                                                        \
+            nan |= x[i] != x[i];                                                            \
+        }                                                                                   \
+        if (nan)                                                                            \
+            for (int64_t i = 0; i < n; i++)                                                 \
+                if (x[i] != x[i]) return x[i];                                              \
+        return m;                                                                           \
+    }                                                                                       \
+    /* The first index holding the row's extreme value m (the first NaN if m is NaN): two  \
+     * passes, a vectorized max and a search, beat one pass of compare-and-branch. */       \
+    static inline int64_t find_first_##sfx(const T *x, int64_t n, T m) {                   \
+        if (m != m) {                                                                       \
+            for (int64_t i = 0; i < n; i++)                                                 \
+                if (x[i] != x[i]) return i;                                                 \
+        }                                                                                   \
+        for (int64_t i = 0; i < n; i++)                                                     \
+            if (x[i] == m) return i;                                                        \
+        return 0; /* not reached */                                                         \
+    }                                                                                       \
+    static inline int64_t argmax_row_##sfx(const T *x, int64_t n) {                        \
+        return find_first_##sfx(x, n, max_row_##sfx(x, n));                                \
+    }                                                                                       \
+    static inline int64_t argmin_row_##sfx(const T *x, int64_t n) {                        \
+        return find_first_##sfx(x, n, min_row_##sfx(x, n));                                \
+    }
+
+/* Combining the results of two parts of a row, keeping NaN (the parts already return NaN
+ * if they hold one). */
+#define MAX2(x, y) (((x) >= (y) || (x) != (x)) ? (x) : (y))
+#define MIN2(x, y) (((x) <= (y) || (x) != (x)) ? (x) : (y))
+
+/* ---- the whole array ------------------------------------------------------------------ */
+/* Few long rows: splitting one row across threads only pays when the rows are too few to
+ * give every thread several of them. */
+static int split_rows(int64_t rows, int64_t n) {
+    return rows * n < TT_PAR_MIN || rows >= 4 * (int64_t)omp_get_max_threads() || n < 2 * BLOCK;
+}
+
+/* reduce_sum: returns 0, or -1 if the scratch array for block sums cannot be allocated. */
+#define REDUCE_SUM(sfx, T, ACC)                                                             \
+    TT_API int tt_reduce_sum_##sfx(const T *a, T *out, int64_t rows, int64_t n) {          \
+        if (split_rows(rows, n)) {                                                          \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = (T)sum_row_##sfx(a + i * n, n);); \
+            return 0;                                                                       \
+        }                                                                                   \
+        /* one row at a time: blocks summed in parallel, then added up in order */          \
+        const int64_t nblocks = (n + BLOCK - 1) / BLOCK;                                    \
+        ACC *partial = malloc((size_t)nblocks * sizeof(ACC));                               \
+        if (!partial) return -1;                                                            \
+        for (int64_t r = 0; r < rows; r++) {                                                \
+            const T *x = a + r * n;                                                         \
+            TT_OMP("omp parallel for schedule(static)")                                     \
+            for (int64_t b = 0; b < nblocks; b++)                                           \
+                partial[b] = sum_block_##sfx(x + b * BLOCK, n - b * BLOCK < BLOCK ? n - b * BLOCK : BLOCK); \
+            ACC s = 0;                                                                      \
+            for (int64_t b = 0; b < nblocks; b++) s += partial[b];                          \
+            out[r] = (T)s;                                                                  \
+        }                                                                                   \
+        free(partial);                                                                      \
+        return 0;                                                                           \
+    }
+
+/* reduce_max/min and argmax/argmin. For a long row each thread reduces one contiguous
+ * chunk; the chunk results are combined in order, and argmax then searches for the
+ * first position of the combined value. Return 0, or -1 if out of memory. */
+#define REDUCE_EXTREME(op, sfx, T, COMBINE)                                                  \
+    static T op##_parallel_##sfx(const T *x, int64_t n, T *part) {                           \
+        int nt = 1;                                                                          \
+        TT_OMP("omp parallel")                                                               \
+        {                                                                                    \
+            const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();               \
+            const int64_t lo = n * t / k, hi = n * (t + 1) / k;                              \
+            part[t] = op##_row_##sfx(x + lo, hi - lo);                                       \
+            if (t == 0) nt = (int)k;                                                         \
+        }                                                                                    \
+        T m = part[0];                                                                       \
+        for (int t = 1; t < nt; t++) m = COMBINE(m, part[t]);                                \
+        return m;                                                                            \
+    }                                                                                        \
+    TT_API int tt_reduce_##op##_##sfx(const T *a, T *out, int64_t rows, int64_t n) {         \
+        if (split_rows(rows, n)) {                                                           \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = op##_row_##sfx(a + i * n, n);); \
+            return 0;                                                                        \
+        }                                                                                    \
+        T *part = malloc((size_t)omp_get_max_threads() * sizeof(T));                         \
+        if (!part) return -1;                                                                \
+        for (int64_t r = 0; r < rows; r++) out[r] = op##_parallel_##sfx(a + r * n, n, part); \
+        free(part);                                                                          \
+        return 0;                                                                            \
+    }                                                                                        \
+    TT_API int tt_reduce_arg##op##_##sfx(const T *a, int64_t *out, int64_t rows, int64_t n) { \
+        if (split_rows(rows, n)) {                                                           \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = arg##op##_row_##sfx(a + i * n, n);); \
+            return 0;                                                                        \
+        }                                                                                    \
+        T *part = malloc((size_t)omp_get_max_threads() * sizeof(T));                         \
+        if (!part) return -1;                                                                \
+        for (int64_t r = 0; r < rows; r++) {                                                 \
+            const T *x = a + r * n;                                                          \
+            out[r] = find_first_##sfx(x, n, op##_parallel_##sfx(x, n, part));                \
+        }                                                                                    \
+        free(part);                                                                          \
+        return 0;                                                                            \
+    }
+
+ROW_KERNELS(f32, float, double)
+ROW_KERNELS(f64, double, double)
+ROW_KERNELS(i64, int64_t, uint64_t)
+ROW_KERNELS(b8, uint8_t, uint64_t)
+
+REDUCE_SUM(f32, float, double)
+REDUCE_SUM(f64, double, double)
+REDUCE_SUM(i64, int64_t, uint64_t)
+
+REDUCE_EXTREME(max, f32, float, MAX2)
+REDUCE_EXTREME(max, f64, double, MAX2)
+REDUCE_EXTREME(max, i64, int64_t, MAX2)
+REDUCE_EXTREME(max, b8, uint8_t, MAX2)
+REDUCE_EXTREME(min, f32, float, MIN2)
+REDUCE_EXTREME(min, f64, double, MIN2)
+REDUCE_EXTREME(min, i64, int64_t, MIN2)
+REDUCE_EXTREME(min, b8, uint8_t, MIN2)
