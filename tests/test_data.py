@@ -172,6 +172,9 @@ def test_dataloader_shuffle_is_seedable():
     a = DataLoader(data, batch_size=10, shuffle=True, collate_fn=list, generator=123)
     b = DataLoader(data, batch_size=10, shuffle=True, collate_fn=list, generator=123)
     c = DataLoader(data, batch_size=10, shuffle=True, collate_fn=list, generator=np.random.default_rng(7))
+    d1 = DataLoader(data, batch_size=10, shuffle=True, collate_fn=list, generator=tt.Generator().manual_seed(5))
+    d2 = DataLoader(data, batch_size=10, shuffle=True, collate_fn=list, generator=tt.Generator().manual_seed(5))
+    assert ids(d1) == ids(d2) and ids(d1) != ids(d1)
     ea1, ea2 = ids(a), ids(a)
     assert ea1 == ids(b) and ea2 == ids(b)          # same seed: same sequence of epochs
     assert ea1 != ea2                                  # a new order every epoch

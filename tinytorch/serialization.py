@@ -71,13 +71,13 @@ def save(obj: Any, f: PathOrFile) -> None:
         if isinstance(x, tt.Tensor):
             from .nn import Parameter
 
-            return {"type": "tensor", "file": add_array(np.ascontiguousarray(x.detach().numpy())),
+            return {"type": "tensor", "file": add_array(x.detach().numpy()),
                     "dtype": x.dtype.name, "device": str(x.device), "requires_grad": bool(x.requires_grad),
                     "parameter": isinstance(x, Parameter)}
         if isinstance(x, np.ndarray):
             if x.dtype.kind not in SAFE_KINDS:
                 raise TypeError(f"tt.save: cannot save a numpy array of dtype {x.dtype} (numbers and bools only)")
-            return {"type": "ndarray", "file": add_array(np.ascontiguousarray(x))}
+            return {"type": "ndarray", "file": add_array(x)}
         if isinstance(x, (list, tuple)):
             return {"type": type(x).__name__, "items": [encode(v) for v in x]}
         if isinstance(x, dict):

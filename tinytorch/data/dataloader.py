@@ -62,8 +62,8 @@ class DataLoader:
         drop_last: drop the last batch if it is smaller than ``batch_size``. Default: False.
         collate_fn: merges a list of examples into a batch. Default: :func:`default_collate`.
         generator: randomness for ``shuffle``: None uses tinytorch's global RNG (so
-            ``tt.manual_seed`` makes the order reproducible), an int seed or a
-            ``numpy.random.Generator`` gives the loader its own stream.
+            ``tt.manual_seed`` makes the order reproducible); a ``tt.Generator``, an int seed or
+            a ``numpy.random.Generator`` gives the loader its own stream.
         num_workers, pin_memory: accepted so PyTorch scripts port unchanged; tinytorch always
             loads in the main process.
 
@@ -90,7 +90,7 @@ class DataLoader:
         # With no generator every epoch draws its order from tinytorch's global RNG (as PyTorch
         # does); an int seed becomes the loader's own stream on first use, kept across epochs so
         # that successive epochs differ and the whole sequence is reproducible.
-        self._rng: np.random.Generator | None = generator if isinstance(generator, np.random.Generator) else None
+        self._rng: np.random.Generator | None = None
 
     def _order(self) -> np.ndarray:
         n = len(self.dataset)

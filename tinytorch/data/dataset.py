@@ -80,14 +80,18 @@ class Subset(Dataset):
 
 def _numpy_generator(generator: Any) -> np.random.Generator:
     """A numpy Generator from ``generator``: None (seeded from tinytorch's global RNG, so
-    ``tt.manual_seed`` makes it reproducible), an int seed, or a ``numpy.random.Generator``."""
+    ``tt.manual_seed`` makes it reproducible), a ``tt.Generator``, an int seed, or a
+    ``numpy.random.Generator``."""
     if generator is None:
         return np.random.default_rng(int(tt.randint(0, 2**62, (1,)).item()))
+    if isinstance(generator, tt.Generator):
+        return generator.rng
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got {type(generator).__name__}")
+    raise TypeError("generator must be None, a tt.Generator, an int seed or a numpy.random.Generator, "
+                    f"got {type(generator).__name__}")
 
 
 def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
@@ -98,7 +102,8 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
         lengths: integer lengths summing to ``len(dataset)``, or fractions summing to 1 (then each
             length is ``floor(frac * n)`` and the remainder is dealt one by one from the first
             subset on, as PyTorch does).
-        generator: None (tinytorch's global RNG), an int seed, or a ``numpy.random.Generator``.
+        generator: None (tinytorch's global RNG), a ``tt.Generator``, an int seed, or a
+            ``numpy.random.Generator``.
 
     Examples::
 
