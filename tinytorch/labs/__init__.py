@@ -10,6 +10,6 @@
 The library never imports this package; it imports the library.
 """
 
-from .checks import Lab, LabFailure, check, check_close, check_equal
+from .checks import Lab, LabFailure, check, check_close, check_equal, check_raises
 
-__all__ = ["Lab", "LabFailure", "check", "check_close", "check_equal"]
+__all__ = ["Lab", "LabFailure", "check", "check_close", "check_equal", "check_raises"]

@@ -107,6 +107,24 @@ def check_equal(got: Any, expected: Any, what: str, hint: str | None = None) -> 
         raise LabFailure(f"{what} returned {_fmt(got)}, expected {_fmt(expected)}", hint)
 
 
+def check_raises(exception: type[BaseException], fn: Any, *args: Any, hint: str | None = None) -> None:
+    """Fail unless ``fn(*args)`` raises ``exception``.
+
+    ``NotImplementedError`` always propagates — even where ``exception`` is ``RuntimeError``, its
+    base class — so an unfinished exercise is reported as such and never passes this check.
+    """
+    what = f"{getattr(fn, '__name__', 'the function')}({', '.join(_fmt(a) for a in args)})"
+    try:
+        fn(*args)
+    except NotImplementedError:
+        raise
+    except exception:
+        return
+    except Exception as e:  # noqa: BLE001 — report the wrong exception by name
+        raise LabFailure(f"{what} raised {type(e).__name__}: {e}, expected {exception.__name__}", hint) from e
+    raise LabFailure(f"{what} did not raise {exception.__name__}", hint)
+
+
 def check_close(got: Any, expected: Any, what: str, hint: str | None = None,
                 rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Fail unless the arrays have the same shape and values within the tolerances."""
