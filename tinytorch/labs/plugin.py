@@ -156,10 +156,11 @@ def _explain(exc: BaseException, result: TestResult, item: pytest.Item) -> tuple
     head = f"Exercise {result.exercise}"
     if any(isinstance(e, NotImplementedError) for e in chain):
         where = next((_learner_frame(e) for e in chain if isinstance(e, NotImplementedError)), "")
+        stub = "`return TT_NOT_IMPLEMENTED;` in the C source" if any(
+            "TT_NOT_IMPLEMENTED" in str(e) for e in chain) else "`raise NotImplementedError()` in the exercise cell"
         lines = [f"{head} is not implemented yet.",
                  f"  this test checks: {checks}",
-                 "  replace `raise NotImplementedError` in the exercise cell with your code, re-run it, save, "
-                 "and grade again"]
+                 f"  replace {stub} with your code, re-run the cell, save, and grade again"]
         if where:
             lines.insert(1, f"  raised at {where}")
         return "not_implemented", "\n".join(lines)
