@@ -642,9 +642,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     if retain_graph is None:
         retain_graph = create_graph
     found = _run_backward(tensors, root_grads, retain_graph, create_graph, targets)
+    if targets is not None:
+        found = {id(t): found[id(t)] for t in targets if id(t) in found}
     for t, g in found.values():
-        if targets is None and not t.requires_grad:
-            continue
         if create_graph:
             t.grad = g if t.grad is None else t.grad + g
         elif t.grad is None:  # .grad owns fresh memory, detached from any graph

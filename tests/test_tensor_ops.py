@@ -1,0 +1,409 @@
+"""The op table: every Tensor op, checked forward and backward, generated from one list.
+
+Each entry of ``OPS`` names an op by a function ``fn(lib, *inputs)`` that is written once and
+runs on tinytorch *and* on PyTorch (the APIs agree), a numpy reference for the forward pass,
+the input shapes, and the shapes of a broadcasting variant. For every entry, on every
+device, the tests generate:
+
+* forward vs numpy (float32 and float64),
+* forward and gradient vs PyTorch (float32 and float64; skipped without ``torch``),
+* gradient vs central finite differences of tinytorch's own forward (float64),
+
+for three layouts of the inputs: ``plain`` (compact), ``strided`` (non-contiguous views:
+permuted for >= 2-D, step-sliced for 1-D) and ``broadcast`` (where the entry gives shapes).
+Adding an op to the library means adding a line here, and it gets all of these checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+
+FLOATS = [tt.float32, tt.float64]
+
+
+# --- numpy references ---------------------------------------------------------------------------
+def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_logsumexp(x: np.ndarray, axis: Any, keepdims: bool = False) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def np_erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf)(x)
+
+
+def np_max_dim(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    return x.max(axis=axis, keepdims=keepdims)
+
+
+def np_gather(x: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(x, index, axis=axis)
+
+
+# constant index arrays used by the indexing entries (shared by tinytorch, torch and numpy)
+IDX = np.array([2, 0, 2, 1])
+IDX2 = np.array([[0, 1], [2, 0]])
+GATHER_IDX = np.array([[0, 2, 2, 1], [1, 1, 0, 0], [2, 0, 1, 2]])
+MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+
+
+@dataclass
+class Op:
+    """One row of the table.
+
+    ``fn(L, *xs)``: the op, for ``L`` = a tinytorch or torch namespace (see ``Lib``).
+    ``ref(*arrays)``: the numpy forward. ``shapes``: input shapes. ``broadcast``: shapes of
+    the broadcasting variant. ``domain``: how inputs are drawn (see ``draw``).
+    ``grad``: whether the op is differentiable (integer and bool results are not).
+    """
+
+    name: str
+    fn: Callable
+    ref: Callable
+    shapes: tuple
+    broadcast: tuple | None = None
+    domain: str = "real"
+    grad: bool = True
+    tol32: float = 1e-5
+    marks: list = field(default_factory=list)
+
+
+def unary(name: str, fn: Callable, ref: Callable, domain: str = "real", shape: tuple = (3, 4)) -> Op:
+    return Op(name, fn, ref, (shape,), domain=domain)
+
+
+def binary(name: str, fn: Callable, ref: Callable, domain: str = "real") -> Op:
+    return Op(name, fn, ref, ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), domain=domain)
+
+
+OPS = [
+    # --- elementwise: binary (Tensor op Tensor, broadcasting) --------------------------------------
+    binary("add", lambda L, a, b: a + b, np.add),
+    binary("sub", lambda L, a, b: a - b, np.subtract),
+    binary("mul", lambda L, a, b: a * b, np.multiply),
+    binary("div", lambda L, a, b: a / b, np.divide, domain="nonzero"),
+    binary("pow", lambda L, a, b: a ** b, np.power, domain="positive"),
+    binary("maximum", lambda L, a, b: L.maximum(a, b), np.maximum),
+    binary("minimum", lambda L, a, b: L.minimum(a, b), np.minimum),
+    binary("add_alpha", lambda L, a, b: L.add(a, b, alpha=2.5), lambda a, b: a + 2.5 * b),
+    binary("sub_method", lambda L, a, b: a.sub(b, alpha=0.5), lambda a, b: a - 0.5 * b),
+    binary("max_binary", lambda L, a, b: L.max(a, b), np.maximum),
+    binary("where", lambda L, a, b: L.where(a > b, a * 2, b), lambda a, b: np.where(a > b, a * 2, b)),
+    # --- elementwise: with Python scalars, both sides ----------------------------------------------
+    unary("add_scalar", lambda L, a: a + 1.5, lambda a: a + 1.5),
+    unary("radd_scalar", lambda L, a: 2 + a, lambda a: 2 + a),
+    unary("rsub_scalar", lambda L, a: 2 - a, lambda a: 2 - a),
+    unary("mul_scalar", lambda L, a: a * -3, lambda a: a * -3),
+    unary("div_scalar", lambda L, a: a / 4, lambda a: a / 4),
+    unary("rdiv_scalar", lambda L, a: 2 / a, lambda a: 2 / a, domain="nonzero"),
+    unary("pow_scalar", lambda L, a: a ** 3, lambda a: a ** 3),
+    unary("pow_half", lambda L, a: a ** 0.5, np.sqrt, domain="positive"),
+    unary("pow_zero", lambda L, a: a ** 0, lambda a: a ** 0),
+    unary("rpow_scalar", lambda L, a: 2 ** a, lambda a: 2 ** a),
+    unary("where_scalar", lambda L, a: L.where(a > 0, a, 0.0), lambda a: np.where(a > 0, a, 0.0)),
+    unary("masked_fill", lambda L, a: a.masked_fill(a < 0, -1.0), lambda a: np.where(a < 0, -1.0, a)),
+    # --- elementwise: unary -------------------------------------------------------------------
+    unary("neg", lambda L, a: -a, np.negative),
+    unary("exp", lambda L, a: L.exp(a), np.exp),
+    unary("log", lambda L, a: L.log(a), np.log, domain="positive"),
+    unary("sqrt", lambda L, a: a.sqrt(), np.sqrt, domain="positive"),
+    unary("rsqrt", lambda L, a: L.rsqrt(a), lambda a: 1 / np.sqrt(a), domain="positive"),
+    unary("square", lambda L, a: L.square(a), np.square),
+    unary("abs", lambda L, a: L.abs(a), np.abs, domain="nonzero"),
+    unary("sin", lambda L, a: L.sin(a), np.sin),
+    unary("cos", lambda L, a: a.cos(), np.cos),
+    unary("tanh", lambda L, a: L.tanh(a), np.tanh),
+    unary("sigmoid", lambda L, a: L.sigmoid(a), lambda a: 1 / (1 + np.exp(-a))),
+    unary("relu", lambda L, a: L.relu(a), lambda a: np.maximum(a, 0), domain="nonzero"),
+    unary("erf", lambda L, a: L.erf(a), np_erf),
+    unary("clamp", lambda L, a: L.clamp(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
+    unary("clamp_min", lambda L, a: a.clamp(min=-0.5), lambda a: np.maximum(a, -0.5), domain="away"),
+    unary("clamp_max", lambda L, a: a.clamp(max=0.7), lambda a: np.minimum(a, 0.7), domain="away"),
+    unary("clip", lambda L, a: L.clip(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
+    # --- reductions --------------------------------------------------------------------------------
+    unary("sum", lambda L, a: a.sum(), np.sum, shape=(2, 3, 4)),
+    unary("sum_dim", lambda L, a: L.sum(a, 1), lambda a: a.sum(1), shape=(2, 3, 4)),
+    unary("sum_dims_keep", lambda L, a: a.sum((0, -1), keepdim=True),
+          lambda a: a.sum((0, 2), keepdims=True), shape=(2, 3, 4)),
+    unary("mean", lambda L, a: a.mean(), np.mean, shape=(2, 3, 4)),
+    unary("mean_dim", lambda L, a: L.mean(a, -1, keepdim=True), lambda a: a.mean(-1, keepdims=True), shape=(2, 3, 4)),
+    unary("var", lambda L, a: a.var(), lambda a: a.var(ddof=1), shape=(2, 3, 4)),
+    unary("var_dim", lambda L, a: L.var(a, 1), lambda a: a.var(1, ddof=1), shape=(2, 3, 4)),
+    unary("var_correction0", lambda L, a: a.var(dim=(0, 2), keepdim=True, correction=0),
+          lambda a: a.var((0, 2), keepdims=True), shape=(2, 3, 4)),
+    unary("std", lambda L, a: a.std(), lambda a: a.std(ddof=1), shape=(2, 3, 4)),
+    unary("std_dim", lambda L, a: L.std(a, 0, keepdim=True), lambda a: a.std(0, ddof=1, keepdims=True)),
+    unary("amax", lambda L, a: a.amax(), np.max, shape=(2, 3, 4)),
+    unary("amax_dims", lambda L, a: L.amax(a, (0, 2)), lambda a: a.max((0, 2)), shape=(2, 3, 4)),
+    unary("amin_dim", lambda L, a: a.amin(1, keepdim=True), lambda a: a.min(1, keepdims=True), shape=(2, 3, 4)),
+    unary("max_all", lambda L, a: a.max(), np.max),
+    unary("min_all", lambda L, a: L.min(a), np.min),
+    unary("max_dim", lambda L, a: L.max(a, 1).values, lambda a: a.max(1), shape=(2, 3, 4)),
+    unary("max_dim_keep", lambda L, a: a.max(dim=-1, keepdim=True)[0], lambda a: a.max(-1, keepdims=True)),
+    unary("min_dim", lambda L, a: a.min(0).values, lambda a: a.min(0)),
+    Op("max_indices", lambda L, a: L.max(a, 1).indices, lambda a: a.argmax(1), ((3, 4),), grad=False),
+    Op("argmax", lambda L, a: a.argmax(), lambda a: a.argmax(), ((3, 4),), grad=False),
+    Op("argmax_dim", lambda L, a: L.argmax(a, dim=1, keepdim=True), lambda a: a.argmax(1)[:, None], ((3, 4),),
+       grad=False),
+    Op("argmin_dim", lambda L, a: a.argmin(0), lambda a: a.argmin(0), ((3, 4),), grad=False),
+    unary("logsumexp", lambda L, a: L.logsumexp(a, 1), lambda a: np_logsumexp(a, 1), shape=(2, 3, 4)),
+    unary("logsumexp_keep", lambda L, a: a.logsumexp((0, 2), keepdim=True),
+          lambda a: np_logsumexp(a, (0, 2), True), shape=(2, 3, 4)),
+    unary("softmax", lambda L, a: L.softmax(a, 1), lambda a: np_softmax(a, 1), shape=(2, 3, 4)),
+    unary("softmax_last", lambda L, a: a.softmax(-1), lambda a: np_softmax(a, -1)),
+    unary("log_softmax", lambda L, a: L.log_softmax(a, -1), lambda a: np.log(np_softmax(a, -1))),
+    unary("log_softmax_dim0", lambda L, a: a.log_softmax(0), lambda a: np.log(np_softmax(a, 0)), shape=(2, 3, 4)),
+    # --- comparisons and logic (no gradient) --------------------------------------------------------
+    Op("eq", lambda L, a, b: a == b, np.equal, ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False,
+       domain="ints"),
+    Op("ne", lambda L, a, b: a != b, np.not_equal, ((3, 4), (3, 4)), grad=False, domain="ints"),
+    Op("lt", lambda L, a, b: a < b, np.less, ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False),
+    Op("le", lambda L, a, b: L.le(a, b), np.less_equal, ((3, 4), (3, 4)), grad=False, domain="ints"),
+    Op("gt_scalar", lambda L, a: a > 0.5, lambda a: a > 0.5, ((3, 4),), grad=False),
+    Op("ge_scalar", lambda L, a: L.ge(a, 0), lambda a: a >= 0, ((3, 4),), grad=False),
+    Op("logic", lambda L, a, b: (a > 0) & ~(b > 0) | (a > 1), lambda a, b: (a > 0) & ~(b > 0) | (a > 1),
+       ((3, 4), (3, 4)), grad=False),
+    Op("sign", lambda L, a: L.sign(a), np.sign, ((3, 4),), grad=False),
+    Op("any_all", lambda L, a: L.stack([(a > 1).any(1), (a > -1).all(1)]),
+       lambda a: np.stack([(a > 1).any(1), (a > -1).all(1)]), ((3, 4),), grad=False),
+    # --- movement --------------------------------------------------------------------------------------
+    unary("reshape", lambda L, a: a.reshape(4, -1), lambda a: a.reshape(4, -1)),
+    unary("reshape_tuple", lambda L, a: L.reshape(a, (2, 2, 3)), lambda a: a.reshape(2, 2, 3)),
+    unary("flatten", lambda L, a: L.flatten(a), lambda a: a.reshape(-1), shape=(2, 3, 4)),
+    unary("flatten_range", lambda L, a: a.flatten(1), lambda a: a.reshape(2, 12), shape=(2, 3, 4)),
+    unary("permute", lambda L, a: a.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1), shape=(2, 3, 4)),
+    unary("permute_fn", lambda L, a: L.permute(a, (1, 2, 0)), lambda a: a.transpose(1, 2, 0), shape=(2, 3, 4)),
+    unary("transpose", lambda L, a: L.transpose(a, 0, -1), lambda a: a.swapaxes(0, 2), shape=(2, 3, 4)),
+    unary("T", lambda L, a: a.T, lambda a: a.T),
+    unary("mT", lambda L, a: a.mT, lambda a: a.swapaxes(-1, -2), shape=(2, 3, 4)),
+    unary("t", lambda L, a: L.t(a), lambda a: a.T),
+    unary("expand", lambda L, a: a.expand(2, 3, -1), lambda a: np.broadcast_to(a, (2, 3, 4)), shape=(1, 4)),
+    unary("broadcast_to", lambda L, a: L.broadcast_to(a, (2, 3, 4)), lambda a: np.broadcast_to(a, (2, 3, 4)),
+          shape=(3, 1)),
+    unary("flip", lambda L, a: L.flip(a, (0, 2)), lambda a: a[::-1, :, ::-1], shape=(2, 3, 4)),
+    unary("squeeze", lambda L, a: a.squeeze(), lambda a: a.squeeze(), shape=(3, 1, 4, 1)),
+    unary("squeeze_dim", lambda L, a: L.squeeze(a, 1), lambda a: a.squeeze(1), shape=(3, 1, 4, 1)),
+    unary("unsqueeze", lambda L, a: a.unsqueeze(-1), lambda a: a[..., None]),
+    unary("unsqueeze_fn", lambda L, a: L.unsqueeze(a, 1), lambda a: a[:, None]),
+    unary("view", lambda L, a: a.contiguous().view(12), lambda a: a.reshape(12)),
+    unary("clone", lambda L, a: a.clone(), lambda a: a.copy()),
+    unary("split", lambda L, a: L.split(a, 3, dim=1), lambda a: np.split(a, [3], axis=1)),
+    unary("split_sizes", lambda L, a: a.split([1, 2], 0), lambda a: np.split(a, [1], axis=0)),
+    unary("chunk", lambda L, a: L.chunk(a, 2, 1), lambda a: np.split(a, 2, axis=1)),
+    unary("tril", lambda L, a: L.tril(a), np.tril),
+    unary("triu", lambda L, a: a.triu(1), lambda a: np.triu(a, 1)),
+    # --- indexing: basic (views) and advanced (gathers) ------------------------------------------------------
+    unary("index_int", lambda L, a: a[1], lambda a: a[1], shape=(3, 4)),
+    unary("index_neg_int", lambda L, a: a[-1, -2], lambda a: a[-1, -2], shape=(3, 4)),
+    unary("index_slice", lambda L, a: a[1:, :3], lambda a: a[1:, :3], shape=(3, 4)),
+    unary("index_step", lambda L, a: a[::2, 1::2], lambda a: a[::2, 1::2], shape=(3, 4)),
+    unary("index_neg_slice", lambda L, a: a[-2:, :-1], lambda a: a[-2:, :-1], shape=(3, 4)),
+    unary("index_none_ellipsis", lambda L, a: a[None, ..., 1], lambda a: a[None, ..., 1], shape=(2, 3, 4)),
+    unary("index_int_list", lambda L, a: a[[2, 0, 2]], lambda a: a[[2, 0, 2]], shape=(3, 4)),
+    unary("index_tensor", lambda L, a: a[:, L.const(IDX)], lambda a: a[:, IDX], shape=(3, 4)),
+    unary("index_tensor_2d", lambda L, a: a[L.const(IDX2)], lambda a: a[IDX2], shape=(3, 4)),
+    unary("index_pairs", lambda L, a: a[L.const(IDX[:3]), L.const(IDX[1:])], lambda a: a[IDX[:3], IDX[1:]],
+          shape=(3, 4)),
+    unary("index_mixed", lambda L, a: a[1:, L.const(IDX2)], lambda a: a[1:, IDX2], shape=(3, 4)),
+    unary("index_mask", lambda L, a: a[L.const(MASK)], lambda a: a[MASK], shape=(3, 4)),
+    unary("index_mask_row", lambda L, a: a[L.const(MASK[:, 0])], lambda a: a[MASK[:, 0]], shape=(3, 4)),
+    unary("index_value_mask", lambda L, a: a[a > 0], lambda a: a[a > 0], shape=(3, 4)),
+    unary("gather", lambda L, a: L.gather(a, 0, L.const(GATHER_IDX)), lambda a: np_gather(a, 0, GATHER_IDX),
+          shape=(3, 4)),
+    unary("gather_dim1", lambda L, a: a.gather(1, L.const(GATHER_IDX[:, :2])),
+          lambda a: np_gather(a, 1, GATHER_IDX[:, :2]), shape=(3, 4)),
+    # --- joining ------------------------------------------------------------------------------------------
+    Op("cat", lambda L, a, b: L.cat([a, b, a], 1), lambda a, b: np.concatenate([a, b, a], 1), ((3, 4), (3, 2))),
+    Op("cat_dim0", lambda L, a, b: L.cat((a, b), dim=-2), lambda a, b: np.concatenate([a, b], 0), ((2, 4), (3, 4))),
+    Op("stack", lambda L, a, b: L.stack([a, b]), lambda a, b: np.stack([a, b]), ((3, 4), (3, 4))),
+    Op("stack_last", lambda L, a, b: L.stack([a, b, a], dim=-1), lambda a, b: np.stack([a, b, a], -1),
+       ((3, 4), (3, 4))),
+    # --- matmul --------------------------------------------------------------------------------------------
+    Op("matmul", lambda L, a, b: a @ b, np.matmul, ((3, 4), (4, 5)), broadcast=((2, 1, 3, 4), (3, 4, 2))),
+    Op("matmul_fn", lambda L, a, b: L.matmul(a, b), np.matmul, ((2, 3, 4), (2, 4, 5)),
+       broadcast=((2, 3, 4), (4, 5))),
+    Op("matmul_vec_vec", lambda L, a, b: a @ b, np.matmul, ((4,), (4,))),
+    Op("matmul_vec_mat", lambda L, a, b: a @ b, np.matmul, ((4,), (4, 3)), broadcast=((4,), (2, 4, 3))),
+    Op("matmul_mat_vec", lambda L, a, b: a.matmul(b), np.matmul, ((3, 4), (4,)), broadcast=((2, 3, 4), (4,))),
+    # --- compositions: a few typical expressions ---------------------------------------------------------------
+    Op("mlp_layer", lambda L, x, w, b: L.relu(x @ w.T + b).sum(1).mean(),
+       lambda x, w, b: np.maximum(x @ w.T + b, 0).sum(1).mean(), ((5, 4), (3, 4), (3,))),
+    Op("cross_entropy", lambda L, x: -L.log_softmax(x, 1)[L.const(np.arange(3)), L.const(IDX[:3])].mean(),
+       lambda x: -np.log(np_softmax(x, 1))[np.arange(3), IDX[:3]].mean(), ((3, 4),)),
+    Op("layer_norm", lambda L, x: (x - x.mean(-1, keepdim=True)) / L.sqrt(x.var(-1, keepdim=True, correction=0) + 1e-5),
+       lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5), ((3, 4),)),
+]
+
+
+# --- the machinery --------------------------------------------------------------------------------------
+class Lib:
+    """The namespace an op's ``fn`` sees: tinytorch (on one device) or torch. ``const``
+    makes a constant tensor (indices, masks) for that library."""
+
+    def __init__(self, mod: Any, device: str | None = None):
+        self.mod, self.device = mod, device
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.mod, name)
+
+    def const(self, a: np.ndarray) -> Any:
+        if self.device is None:
+            return self.mod.from_numpy(np.array(a))
+        return self.mod.tensor(a, device=self.device)
+
+
+def draw(shape: tuple, domain: str, rng: np.random.Generator) -> np.ndarray:
+    """Inputs away from the points where an op is not differentiable (for finite differences)."""
+    if domain == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain == "nonzero":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
+    if domain == "away":  # away from the clamp bounds -0.5 and 0.7
+        return rng.choice([-1.5, 0.1, 1.5], shape) + rng.uniform(-0.3, 0.3, shape)
+    if domain == "ints":
+        return rng.integers(-2, 3, shape).astype(np.float64)
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+def layouts(op: Op) -> list[str]:
+    return ["plain", "strided"] + (["broadcast"] if op.broadcast else [])
+
+
+CASES = [pytest.param(op, layout, id=f"{op.name}-{layout}", marks=op.marks) for op in OPS for layout in layouts(op)]
+
+
+def make_inputs(op: Op, layout: str, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(values the op sees, the leaf arrays that are differentiated). For ``strided`` the
+    leaves are bases stored in another layout and the op sees a non-contiguous view of them."""
+    rng = np.random.default_rng(seed)
+    shapes = op.broadcast if layout == "broadcast" else op.shapes
+    values = [draw(s, op.domain, rng) for s in shapes]
+    if layout != "strided":
+        return values, values
+    bases = []
+    for v in values:
+        if v.ndim >= 2:
+            bases.append(np.ascontiguousarray(v.transpose(tuple(reversed(range(v.ndim))))))
+        elif v.ndim == 1:
+            base = np.zeros(2 * v.shape[0])
+            base[::2] = v
+            bases.append(base)
+        else:
+            bases.append(v)
+    return values, bases
+
+
+def view_of(base: Any, ndim: int) -> Any:
+    """The non-contiguous view used by the ``strided`` layout (same code for tinytorch/torch)."""
+    if ndim >= 2:
+        return base.permute(*reversed(range(ndim)))
+    if ndim == 1:
+        return base[::2]
+    return base
+
+
+def run(op: Op, lib: Lib, leaves: list, layout: str, ndims: list[int]) -> Any:
+    xs = [view_of(x, n) for x, n in zip(leaves, ndims)] if layout == "strided" else leaves
+    return op.fn(lib, *xs)
+
+
+def as_list(out: Any) -> list:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def weights(outs: list[np.ndarray]) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    return [rng.uniform(-1, 1, np.shape(o)) for o in outs]
+
+
+def tt_value_and_grad(op: Op, layout: str, device: str, dtype: Any, seed: int = 0) -> tuple[list, list]:
+    values, leaves_np = make_inputs(op, layout, seed)
+    leaves = [tt.tensor(b, dtype=dtype, device=device, requires_grad=op.grad) for b in leaves_np]
+    outs = as_list(run(op, Lib(tt, device), leaves, layout, [v.ndim for v in values]))
+    if not op.grad:
+        return [o.numpy() for o in outs], []
+    loss = sum((o * tt.tensor(w, dtype=dtype, device=device)).sum() for o, w in zip(outs, weights(outs)))
+    loss.backward()
+    return [o.detach().numpy() for o in outs], [x.grad.numpy() for x in leaves]
+
+
+def tolerance(dtype: Any, op: Op) -> dict:
+    return dict(rtol=op.tol32, atol=op.tol32) if dtype is tt.float32 else dict(rtol=1e-10, atol=1e-12)
+
+
+# --- the generated tests -----------------------------------------------------------------------------
+@pytest.mark.parametrize("fdtype", FLOATS, ids=["float32", "float64"])
+@pytest.mark.parametrize("op,layout", CASES)
+def test_forward_matches_numpy(op: Op, layout: str, device: str, fdtype: Any) -> None:
+    values, leaves_np = make_inputs(op, layout)
+    leaves = [tt.tensor(b, dtype=fdtype, device=device) for b in leaves_np]
+    outs = as_list(run(op, Lib(tt, device), leaves, layout, [v.ndim for v in values]))
+    cast = [v.astype(fdtype.np_dtype) for v in values]
+    expected = as_list(op.ref(*cast))
+    assert len(outs) == len(expected)
+    for out, exp in zip(outs, expected):
+        exp = np.asarray(exp)
+        assert out.shape == exp.shape, f"{op.name}: shape {out.shape} != numpy's {exp.shape}"
+        if op.grad:
+            assert out.dtype is fdtype
+        np.testing.assert_allclose(out.numpy(), exp, **tolerance(fdtype, op))
+
+
+@pytest.mark.parametrize("fdtype", FLOATS, ids=["float32", "float64"])
+@pytest.mark.parametrize("op,layout", CASES)
+def test_matches_torch(op: Op, layout: str, device: str, fdtype: Any) -> None:
+    torch = pytest.importorskip("torch")
+    tdtype = torch.float32 if fdtype is tt.float32 else torch.float64
+    values, leaves_np = make_inputs(op, layout)
+    outs, grads = tt_value_and_grad(op, layout, device, fdtype)
+    leaves = [torch.tensor(b, dtype=tdtype, requires_grad=op.grad) for b in leaves_np]
+    touts = as_list(run(op, Lib(torch), leaves, layout, [v.ndim for v in values]))
+    assert [tuple(t.shape) for t in touts] == [o.shape for o in outs]
+    for out, tout in zip(outs, touts):
+        assert out.dtype == tout.detach().numpy().dtype, f"{op.name}: dtype {out.dtype} != torch's {tout.dtype}"
+        np.testing.assert_allclose(out, tout.detach().numpy(), **tolerance(fdtype, op))
+    if op.grad:
+        loss = sum((o * torch.tensor(w, dtype=tdtype)).sum() for o, w in zip(touts, weights(outs)))
+        loss.backward()
+        for g, x in zip(grads, leaves):
+            np.testing.assert_allclose(g, x.grad.numpy(), **tolerance(fdtype, op))
+
+
+GRAD_CASES = [c for c in CASES if c.values[0].grad]
+
+
+@pytest.mark.parametrize("op,layout", GRAD_CASES)
+def test_gradient_matches_finite_differences(op: Op, layout: str, device: str) -> None:
+    values, leaves_np = make_inputs(op, layout)
+    outs, grads = tt_value_and_grad(op, layout, device, tt.float64)
+    w = weights(outs)
+    ndims = [v.ndim for v in values]
+
+    def loss(arrays: list[np.ndarray]) -> float:
+        xs = [tt.tensor(a, dtype=tt.float64, device=device) for a in arrays]
+        with tt.no_grad():
+            o = as_list(run(op, Lib(tt, device), xs, layout, ndims))
+        return float(sum((oi.numpy() * wi).sum() for oi, wi in zip(o, w)))
+
+    eps = 1e-6
+    for i, base in enumerate(leaves_np):
+        numeric = np.zeros_like(base)
+        for j in np.ndindex(base.shape):
+            plus = [b.copy() for b in leaves_np]
+            minus = [b.copy() for b in leaves_np]
+            plus[i][j] += eps
+            minus[i][j] -= eps
+            numeric[j] = (loss(plus) - loss(minus)) / (2 * eps)
+        np.testing.assert_allclose(grads[i], numeric, rtol=1e-5, atol=1e-6, err_msg=f"{op.name}: input {i}")
