@@ -77,7 +77,7 @@ def test_setattr_registration_rules():
     m.sub = nn.Identity()
     assert list(m.parameters()) == []
     with pytest.raises(AttributeError):
-        getattr(m, "missing")
+        _ = m.missing
     del m.buf
     assert "buf" not in m.state_dict()
 
