@@ -1,7 +1,7 @@
 // common.cuh -- what every tinytorch CUDA kernel file shares.
 //
 // The Python binding (tinytorch/backend_cuda/__init__.py) pastes this header into each
-// .cu file before handing it to pycuda, so this file must not #include anything itself
+// .cu file before handing it to pycuda, so this file must not include any other file
 // (pycuda hashes the source text to cache the compiled module; a pasted header keeps that
 // hash honest and avoids a preprocessor run on every start).
 //
@@ -14,7 +14,8 @@
 //    exactly as the kernel expects;
 //  * entry points are `extern "C"` and named `<interface function>_<dtype>` (for example
 //    `ewise_add_float32`), the numpy backend's names plus the element type.
-#pragma once
+#ifndef TT_COMMON_CUH
+#define TT_COMMON_CUH
 
 typedef long long i64;
 typedef unsigned long long u64;
@@ -83,3 +84,5 @@ __device__ __forceinline__ i64 tt_view_position(const View &v, i64 i) {
     }
     return pos;
 }
+
+#endif  // TT_COMMON_CUH
