@@ -119,11 +119,13 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    i = np.arange(steps, dtype=np.float64)
-    step = (end - start) / (steps - 1) if steps > 1 else 0.0
-    # as PyTorch: the first half counts up from start, the second half down from end
-    values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
     dt = float32 if dtype is None else as_dtype(dtype)
+    work = dt.np_dtype if dt.is_floating_point else np.dtype(np.float64)
+    i = np.arange(steps).astype(work)
+    first, last = work.type(start), work.type(end)
+    step = (last - first) / work.type(steps - 1) if steps > 1 else work.type(0)
+    # as PyTorch, in the result's precision: the first half counts up from start, the second down from end
+    values = np.where(i < max(steps // 2, 1), first + i * step, last - (work.type(steps - 1) - i) * step)
     return _leaf(array(values, dtype=dt, device=device), requires_grad)
 
 

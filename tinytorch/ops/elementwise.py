@@ -14,7 +14,7 @@ from typing import Any
 from ..autograd import Function, Tensor
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, float32
+from ..ndarray.dtypes import DType, bool_, float32, int64
 
 _CATEGORY = {bool_: 0, float32: 2}  # int64 is 1, float64 is 2
 
@@ -44,9 +44,21 @@ def to(x: Tensor, dtype: DType) -> Tensor:
     return _to(x, dtype=dtype)
 
 
+def _keep_bool(out: NDArray, a: Any, b: Any) -> NDArray:
+    """PyTorch keeps ``bool + bool`` and ``bool * bool`` bool (logical or / and); NDArray
+    computes arithmetic on bools in int64."""
+    if out.dtype is int64 and _is_bool(a) and _is_bool(b):
+        return out != 0
+    return out
+
+
+def _is_bool(v: Any) -> bool:
+    return v.dtype is bool_ if isinstance(v, NDArray) else isinstance(v, bool)
+
+
 # --- binary primitives ------------------------------------------------------------------------------
 class Add(Function):
-    def forward(self, a: Any, b: Any) -> NDArray: return a + b
+    def forward(self, a: Any, b: Any) -> NDArray: return _keep_bool(a + b, a, b)
     def backward(self, g: Tensor) -> tuple: return g, g
 
 
@@ -56,7 +68,7 @@ class Sub(Function):
 
 
 class Mul(Function):
-    def forward(self, a: Any, b: Any) -> NDArray: return a * b
+    def forward(self, a: Any, b: Any) -> NDArray: return _keep_bool(a * b, a, b)
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs

@@ -57,7 +57,7 @@ def tensor_repr(t: Tensor) -> str:
     else:
         fmt = _float_formatter(values) if t.dtype.is_floating_point else _plain_formatter(values)
         body = np.array2string(values, separator=", ", prefix=prefix, formatter={"all": fmt},
-                               threshold=1000, edgeitems=3, max_line_width=80)
+                               threshold=1000, edgeitems=3, max_line_width=81)
     extras = []
     if values.size == 0 and values.shape != (0,):
         extras.append(f"size={values.shape}")
