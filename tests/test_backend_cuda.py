@@ -255,6 +255,10 @@ def fake_pycuda(gpu: FakeGPU, *, init_error: Exception | None = None, device_cou
         def synchronize() -> None:
             pass
 
+        @staticmethod
+        def get_device() -> Device:
+            return Device(0)
+
     class Device:
         def __init__(self, ordinal: int):
             assert ordinal < device_count
@@ -1082,3 +1086,23 @@ def test_ndarray_program_on_the_emulated_backend(emulated, rng):
     ax[1:3, ::2] = 0.0
     x[1:3, ::2] = 0.0
     np.testing.assert_array_equal(ax.numpy(), x)
+
+
+def test_benchmark_quick_mode_on_the_emulated_backend(emulated, monkeypatch, capsys):
+    """benchmarks/bench_cuda.py --quick runs end to end (here on the emulated device)."""
+    import importlib.util as iu
+
+    from tinytorch.ndarray import devices
+    dev = object.__new__(devices.Device)
+    dev.type, dev.backend = "cuda", emulated
+    monkeypatch.setitem(devices._loaded, "cuda", emulated)
+    monkeypatch.setitem(devices._devices, "cuda", dev)
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_cuda.py"
+    spec = iu.spec_from_file_location("bench_cuda", path)
+    bench = iu.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "_reference", lambda: (None, None))
+    monkeypatch.setattr(sys, "argv", ["bench_cuda.py", "--quick"])
+    assert bench.main() == 0
+    out = capsys.readouterr().out
+    assert "GPU: Fake GPU" in out and "matmul 128x128" in out and "transpose + compact" in out

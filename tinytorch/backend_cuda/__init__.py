@@ -231,6 +231,11 @@ def synchronize() -> None:
     _drv.Context.synchronize()
 
 
+def device_name() -> str:
+    """The name of the GPU this backend runs on, e.g. 'NVIDIA H100 80GB HBM3'."""
+    return str(_drv.Context.get_device().name())
+
+
 # --- checks shared by every function (same exception classes as the numpy backend) --------------
 def _check_buffers(*bufs: Any) -> None:
     """Every argument must be a CUDA Buffer: a numpy array or another backend's buffer has no
