@@ -125,6 +125,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     first = tensors[0].shape
     for i, t in enumerate(tensors[1:], 1):
+        if t.device != tensors[0].device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{tensors[0].device} and {t.device}!")
         if t.ndim != len(first):
             raise RuntimeError(f"Tensors must have same number of dimensions: got {len(first)} and {t.ndim}")
         for k, (n, m) in enumerate(zip(first, t.shape)):

@@ -1,0 +1,177 @@
+"""Tensor attributes and methods: shape/size/ndim, conversions, devices and dtypes, repr,
+and every name in the Tensor section of API.md existing as a method and/or ``tt.`` function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+
+METHODS = """size dim numel requires_grad_ numpy item tolist detach clone to float double long contiguous backward
+add sub mul div pow neg exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp maximum minimum
+sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
+reshape view permute transpose expand broadcast_to flip squeeze unsqueeze flatten matmul
+add_ sub_ mul_ div_ zero_ fill_ copy_ uniform_ normal_""".split()
+FUNCTIONS = """tensor from_numpy zeros ones full empty zeros_like ones_like arange linspace eye rand randn randint
+manual_seed exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp pow maximum minimum where
+sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
+reshape permute transpose broadcast_to flip squeeze unsqueeze flatten cat stack matmul no_grad enable_grad""".split()
+
+
+def test_every_api_name_exists():
+    missing = [m for m in METHODS if not hasattr(tt.Tensor, m)] + [f"tt.{f}" for f in FUNCTIONS if not hasattr(tt, f)]
+    assert not missing
+    for attr in ("shape", "ndim", "dtype", "device", "grad", "is_leaf", "grad_fn", "data", "T", "requires_grad"):
+        assert hasattr(tt.ones(2, 2, device="numpy"), attr)
+    assert callable(tt.autograd.grad)
+
+
+def test_shape_and_size(device):
+    x = tt.zeros(2, 3, 4, device=device)
+    assert x.shape == (2, 3, 4) and x.size() == (2, 3, 4) and x.size(-1) == 4 and x.size(1) == 3
+    assert x.ndim == 3 == x.dim() and x.numel() == 24 and len(x) == 2
+    assert x.dtype is tt.float32 and x.device == device and str(x.device) == device
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.size(3)
+
+
+def test_conversions(device):
+    x = tt.tensor([[1.5, 2.0]], device=device)
+    assert x.tolist() == [[1.5, 2.0]] and x[0, 1].item() == 2.0 and isinstance(x.numpy(), np.ndarray)
+    assert float(x[0, 0]) == 1.5 and int(x[0, 1]) == 2 and bool(x[0, 0] > 1)
+    assert np.asarray(x).shape == (1, 2)
+    assert f"{x.sum():.2f}" == "3.50"
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        x.item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(x)
+    with pytest.raises(RuntimeError, match="detach"):
+        tt.ones(1, device=device, requires_grad=True).numpy()
+    with pytest.raises(TypeError):
+        len(tt.tensor(1.0, device=device))
+    assert [r.tolist() for r in tt.tensor([[1, 2], [3, 4]], device=device)] == [[1, 2], [3, 4]]
+    idx = tt.tensor(1, device=device)
+    assert [10, 20, 30][idx] == 20
+
+
+def test_to_dtype_and_device(device):
+    x = tt.tensor([1.7, -2.2], device=device, requires_grad=True)
+    assert x.to(tt.float32) is x and x.to(device) is x
+    assert x.double().dtype is tt.float64 and x.long().tolist() == [1, -2] and not x.long().requires_grad
+    assert x.to(dtype=tt.float64).requires_grad
+    y = x.to("numpy", tt.float64)
+    assert y.device == "numpy" and y.dtype is tt.float64
+    y.sum().backward()
+    assert x.grad.device == device and x.grad.dtype is tt.float32 and x.grad.tolist() == [1.0, 1.0]
+    assert x.to(tt.zeros(1, dtype=tt.float64, device="numpy")).dtype is tt.float64
+
+
+def test_contiguous_and_clone(device):
+    x = tt.arange(6, device=device).reshape(2, 3)
+    assert x.contiguous() is x and x.is_contiguous()
+    t = x.T
+    assert not t.is_contiguous() and t.contiguous().is_contiguous()
+    np.testing.assert_array_equal(t.contiguous().numpy(), x.numpy().T)
+    c = x.clone()
+    c[0, 0] = 100
+    assert x[0, 0].item() == 0
+
+
+def test_views_share_storage(device):
+    x = tt.zeros(2, 3, device=device)
+    x.reshape(6)[4] = 1.0
+    x.T[0, 1] = 2.0
+    x[:, ::2][0, 1] = 3.0
+    assert x.tolist() == [[0, 0, 3], [2, 1, 0]]
+
+
+REPR_CASES = [
+    lambda L: L.tensor([1.5, -2.25, 3.0]),
+    lambda L: L.tensor([[1e-5, 1.0], [2.0, 3.0]]),
+    lambda L: L.tensor(3.5),
+    lambda L: L.tensor([True, False]),
+    lambda L: L.tensor([1, -20, 300]),
+    lambda L: L.zeros(2, 0),
+    lambda L: L.tensor([], dtype=L.int64),
+    lambda L: L.tensor([float("nan"), 1.5, float("-inf")]),
+    lambda L: L.tensor([[0.1234567, 100.5]] * 3, dtype=L.float64),
+    lambda L: L.arange(30.0).reshape(3, 10) / 7,
+    lambda L: L.ones(2, 3, 2),
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True),
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True) * 2,
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True).sum(),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REPR_CASES)))
+def test_repr_like_torch(case):
+    torch = pytest.importorskip("torch")
+    ours = repr(REPR_CASES[case](tt)).replace(", device='numpy'", "").replace(", device='cpu'", "")
+    assert ours.replace("tinytorch.", "torch.") == repr(REPR_CASES[case](torch))
+
+
+def test_repr_names_device_dtype_and_grad():
+    x = tt.tensor([1.0, 2.0], dtype=tt.float64, device="numpy", requires_grad=True)
+    assert repr(x) == "tensor([1., 2.], device='numpy', dtype=tinytorch.float64, requires_grad=True)"
+    assert repr(x * 2).endswith("grad_fn=<MulBackward0>)")
+    assert repr(x.sum()) == "tensor(3., device='numpy', dtype=tinytorch.float64, grad_fn=<SumBackward0>)"
+
+
+def test_max_with_dim_returns_values_and_indices(device):
+    x = tt.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]], device=device)
+    values, indices = x.max(1)
+    assert values.tolist() == [3.0, 2.0] and indices.tolist() == [1, 0]
+    r = tt.min(x, dim=0, keepdim=True)
+    assert r.values.tolist() == [[1.0, 0.0, -1.0]] and r.indices.tolist() == [[0, 1, 1]]
+    assert x.argmax().item() == 1 and x.argmin(1).tolist() == [0, 2]
+
+
+def test_max_gradient_goes_to_one_index_with_dim_and_is_shared_without(device):
+    x = tt.tensor([[1.0, 3.0, 3.0]], dtype=tt.float64, device=device, requires_grad=True)
+    x.max(1).values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0]]
+    x.grad = None
+    x.max().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5]]
+    x.grad = None
+    x.amax(1).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5]]
+
+
+def test_maximum_and_clamp_at_ties_as_torch(device):
+    a = tt.tensor([1.0, 2.0, 3.0], dtype=tt.float64, device=device, requires_grad=True)
+    b = tt.tensor([1.0, 1.0, 4.0], dtype=tt.float64, device=device, requires_grad=True)
+    tt.maximum(a, b).sum().backward()
+    assert a.grad.tolist() == [0.5, 1.0, 0.0] and b.grad.tolist() == [0.5, 0.0, 1.0]
+    a.grad = None
+    a.clamp(1.0, 2.0).sum().backward()  # bounds are inclusive
+    assert a.grad.tolist() == [1.0, 1.0, 0.0]
+    a.grad = None
+    a.relu().sum().backward()
+    z = tt.tensor([0.0], device=device, requires_grad=True)
+    z.relu().sum().backward()
+    assert z.grad.tolist() == [0.0]
+
+
+def test_softmax_and_logsumexp_are_exact_for_large_inputs(device):
+    x = tt.tensor([[1000.0, 1000.0, -1000.0], [-1000.0, 0.0, 1000.0]], device=device, requires_grad=True)
+    np.testing.assert_allclose(tt.softmax(x, 1).detach().numpy(), [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(tt.logsumexp(x, 1).detach().numpy(), [1000 + np.log(2), 1000.0], rtol=1e-7)
+    np.testing.assert_allclose(tt.log_softmax(x, 1).detach().numpy()[0, :2], [-np.log(2)] * 2, rtol=1e-6)
+    tt.log_softmax(x, 1)[:, 0].sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    inf = tt.tensor([float("-inf"), float("-inf")], device=device)
+    assert tt.logsumexp(inf, 0).item() == float("-inf")
+    assert tt.logsumexp(tt.tensor([float("inf"), 1.0], device=device), 0).item() == float("inf")
+
+
+def test_var_signatures(device):
+    x = tt.tensor([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]], dtype=tt.float64, device=device)
+    v = x.numpy()
+    np.testing.assert_allclose(x.var().item(), v.var(ddof=1))
+    np.testing.assert_allclose(x.var(False).item(), v.var())
+    np.testing.assert_allclose(x.var(1, False).numpy(), v.var(1))
+    np.testing.assert_allclose(tt.var(x, 0, correction=0, keepdim=True).numpy(), v.var(0, keepdims=True))
+    np.testing.assert_allclose(x.std(dim=1, unbiased=True).numpy(), v.std(1, ddof=1))
+    assert x.var(dim=1, keepdim=True).shape == (2, 1)

@@ -1,0 +1,151 @@
+"""Creation functions, random numbers and ``manual_seed``, and the device default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+
+
+def test_tensor_infers_dtypes(device):
+    assert tt.tensor([1.0, 2], device=device).dtype is tt.float32
+    assert tt.tensor([1, 2], device=device).dtype is tt.int64
+    assert tt.tensor([True, False], device=device).dtype is tt.bool
+    assert tt.tensor(np.ones(2), device=device).dtype is tt.float64  # numpy arrays keep their dtype
+    assert tt.tensor(np.ones(2, np.float32), device=device).dtype is tt.float32
+    assert tt.tensor(3.5, device=device).shape == ()
+    assert tt.tensor([[1, 2]], dtype=tt.float64, device=device).dtype is tt.float64
+
+
+def test_tensor_copies_its_data(device):
+    data = np.array([1.0, 2.0])
+    t = tt.tensor(data, device=device)
+    data[0] = 9
+    assert t.tolist() == [1.0, 2.0]
+    u = tt.tensor(t)
+    u[0] = 5.0
+    assert t.tolist() == [1.0, 2.0] and u.device == device
+
+
+def test_tensor_from_list_of_tensors(device):
+    parts = [tt.tensor(1.0, device=device), tt.tensor(2.0, device=device)]
+    assert tt.tensor(parts, device=device).tolist() == [1.0, 2.0]
+
+
+def test_from_numpy_keeps_dtype_and_values():
+    a = np.arange(6, dtype=np.int64).reshape(2, 3)
+    t = tt.from_numpy(a)
+    assert t.dtype is tt.int64 and t.shape == (2, 3)
+    np.testing.assert_array_equal(t.numpy(), a)
+    with pytest.raises(TypeError):
+        tt.from_numpy([1, 2])
+
+
+def test_constant_constructors(device):
+    for f, v in ((tt.zeros, 0.0), (tt.ones, 1.0)):
+        for t in (f(2, 3, device=device), f((2, 3), device=device), f([2, 3], device=device)):
+            assert t.shape == (2, 3) and t.dtype is tt.float32 and set(t.numpy().ravel()) == {v}
+    assert tt.zeros((), device=device).shape == ()
+    assert tt.empty(4, dtype=tt.int64, device=device).shape == (4,)
+    assert tt.full((2,), 7, device=device).dtype is tt.int64
+    assert tt.full((2,), 1.5, device=device).tolist() == [1.5, 1.5]
+    assert tt.full([2], True, device=device).dtype is tt.bool
+    assert tt.eye(3, device=device).tolist() == np.eye(3).tolist()
+    assert tt.eye(2, 3, dtype=tt.float64, device=device).numpy().tolist() == np.eye(2, 3).tolist()
+    x = tt.ones(2, 3, dtype=tt.float64, device=device)
+    assert tt.zeros_like(x).dtype is tt.float64 and tt.ones_like(x, dtype=tt.int64).dtype is tt.int64
+    assert tt.full_like(x, 3.0).tolist() == [[3.0] * 3] * 2 and tt.empty_like(x).shape == (2, 3)
+    w = tt.zeros(2, device=device, requires_grad=True)
+    assert w.requires_grad and w.is_leaf
+
+
+@pytest.mark.parametrize("args", [(5,), (1, 4), (0, 1, 0.1), (1, 2.5, 0.5), (10, 0, -3), (0.0, 1.0, 0.3)])
+def test_arange(args, device):
+    out = tt.arange(*args, device=device)
+    expected = np.arange(*args)
+    assert out.dtype is (tt.int64 if expected.dtype.kind == "i" else tt.float32)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(0, 1, 5), (-1, 1, 4), (0, 10, 1), (3, 3, 0), (-3.3, 7.1, 50)])
+def test_linspace(args, device):
+    out = tt.linspace(*args, device=device, dtype=tt.float64)
+    np.testing.assert_allclose(out.numpy(), np.linspace(*args), rtol=1e-12, atol=1e-15)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(tt.linspace(*args, device=device).numpy(), torch.linspace(*args).numpy(),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_creation_errors(device):
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        tt.arange(0, 3, 0, device=device)
+    with pytest.raises(RuntimeError, match="inconsistent with step sign"):
+        tt.arange(0, 3, -1, device=device)
+    with pytest.raises((TypeError, ValueError)):
+        tt.zeros("a", device=device)
+    with pytest.raises(ValueError):
+        tt.zeros(-1, device=device)
+
+
+def test_random_shapes_dtypes_and_ranges(device):
+    tt.manual_seed(0)
+    u = tt.rand(2, 500, device=device)
+    assert u.shape == (2, 500) and u.dtype is tt.float32 and 0 <= u.min().item() and u.max().item() < 1
+    n = tt.randn((4000,), dtype=tt.float64, device=device)
+    assert n.dtype is tt.float64 and abs(n.mean().item()) < 0.1 and abs(n.std().item() - 1) < 0.1
+    i = tt.randint(3, 7, (1000,), device=device)
+    assert i.dtype is tt.int64 and set(i.tolist()) == {3, 4, 5, 6}
+    assert set(tt.randint(2, (50,), device=device).tolist()) <= {0, 1}
+    assert sorted(tt.randperm(10, device=device).tolist()) == list(range(10))
+    assert tt.rand_like(n).dtype is tt.float64 and tt.randn_like(u).shape == u.shape
+    assert tt.randn(3, device=device, requires_grad=True).requires_grad
+    with pytest.raises(TypeError):
+        tt.rand(2, dtype=tt.int64, device=device)
+
+
+def test_manual_seed_reproduces_on_every_device(device):
+    tt.manual_seed(1234)
+    a = [tt.rand(3, device=device), tt.randn(2, 2, device=device), tt.randint(0, 100, (5,), device=device),
+         tt.randperm(6, device=device)]
+    tt.manual_seed(1234)
+    b = [tt.rand(3, device="numpy"), tt.randn(2, 2, device="numpy"), tt.randint(0, 100, (5,), device="numpy"),
+         tt.randperm(6, device="numpy")]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    tt.manual_seed(1234)
+    w = tt.empty(3, device=device).uniform_(-1, 1)
+    tt.manual_seed(1234)
+    assert tt.empty(3, device=device).uniform_(-1, 1).tolist() == w.tolist()
+
+
+def test_generators_are_independent_streams(device):
+    g1, g2 = tt.Generator().manual_seed(7), tt.Generator().manual_seed(7)
+    tt.manual_seed(0)
+    x = tt.rand(4, generator=g1, device=device)
+    tt.rand(10, device=device)  # the default stream does not disturb g2
+    assert tt.rand(4, generator=g2, device=device).tolist() == x.tolist()
+    assert g1.initial_seed() == 7
+
+
+def test_normal_and_uniform_in_place(device):
+    tt.manual_seed(0)
+    w = tt.empty(2000, dtype=tt.float64, device=device).normal_(3.0, 0.5)
+    assert abs(w.mean().item() - 3.0) < 0.05 and abs(w.std().item() - 0.5) < 0.05
+    u = tt.zeros(2000, device=device).uniform_(2, 4)
+    assert 2 <= u.min().item() and u.max().item() < 4
+
+
+def test_default_device(device):
+    previous = tt.get_default_device()
+    try:
+        tt.set_default_device(device)
+        assert tt.zeros(1).device == device and tt.tensor([1.0]).device == device and tt.rand(1).device == device
+    finally:
+        tt.set_default_device(previous)
+
+
+def test_cuda_is_available_is_a_bool():
+    assert tt.cuda.is_available() in (True, False)
+    assert tt.cuda.is_available() == ("cuda" in tt.backends.available())
+    assert tt.cuda.device_count() == int(tt.cuda.is_available())
