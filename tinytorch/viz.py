@@ -33,7 +33,7 @@ def _pyplot() -> Any:
 def _as_ndarray(x: Any) -> NDArray:
     if isinstance(x, NDArray):
         return x
-    inner = getattr(x, "data", None)  # a Tensor's NDArray
+    inner = getattr(x, "_data", None)  # a Tensor's NDArray
     if isinstance(inner, NDArray):
         return inner
     raise TypeError(f"expected an NDArray or Tensor, got {type(x).__name__}")
@@ -185,6 +185,11 @@ def show_graph(root: Any, names: Mapping[str, Any] | None = None, title: str | N
             if depth[id(child)] < d:
                 depth[id(child)] = d
                 changed = True
+    for t in nodes:  # draw each leaf just left of its first consumer, not all in column 0
+        if not _parents(t):
+            users = [depth[id(c)] for p, c in edges if p is t]
+            if users:
+                depth[id(t)] = min(users) - 1
     columns: dict[int, list[Any]] = {}
     for t in nodes:
         columns.setdefault(depth[id(t)], []).append(t)

@@ -87,6 +87,15 @@ def _fmt(x: Any) -> str:
     return text if len(text) < 200 else text[:197] + "..."
 
 
+def _as_numpy(x: Any) -> np.ndarray:
+    """A numpy copy of an array, a Tensor (detached: comparing values needs no graph) or a scalar."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach().numpy()
+    elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.numpy()
+    return np.asarray(x)
+
+
 def check(condition: Any, message: str, hint: str | None = None) -> None:
     """Fail with ``message`` (and ``hint``) unless ``condition`` holds."""
     if not condition:
@@ -128,7 +137,7 @@ def check_raises(exception: type[BaseException], fn: Any, *args: Any, hint: str 
 def check_close(got: Any, expected: Any, what: str, hint: str | None = None,
                 rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Fail unless the arrays have the same shape and values within the tolerances."""
-    g, e = np.asarray(got), np.asarray(expected)
+    g, e = _as_numpy(got), _as_numpy(expected)
     if g.shape != e.shape:
         raise LabFailure(f"{what} has shape {g.shape}, expected {e.shape}", hint)
     if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
