@@ -375,7 +375,8 @@ def emulate(gpu: FakeGPU, name: str, grid: tuple, args: tuple) -> None:
     if name.startswith("cast_"):
         src, dst = name[len("cast_"):].split("_to_")
         a, out, n = args
-        ref.cast(gpu.view(a, src, n), gpu.view(out, dst, n))
+        with np.errstate(all="ignore"):  # NaN/inf -> int64 is INT64_MIN, as the kernel makes it
+            ref.cast(gpu.view(a, src, n), gpu.view(out, dst, n))
         return
     kind, dt = name.rsplit("_", 1)
     if kind == "fill":

@@ -78,12 +78,15 @@ def _start() -> tuple[Any, Any, Any, Any, str, int]:
     if importlib.util.find_spec("pycuda") is None:
         raise ImportError(f"pycuda is not installed: {_INSTALL_HINT}")
     try:
-        import pycuda.compiler as compiler
         import pycuda.driver as drv
-        import pycuda.tools as tools
     except Exception as e:  # typically libcuda.so (the driver library) cannot be loaded
         raise ImportError(f"pycuda is installed but cannot load the NVIDIA driver library ({e}); "
                           "install the NVIDIA driver, or rebuild pycuda against this machine's CUDA") from e
+    try:
+        import pycuda.compiler as compiler
+        import pycuda.tools as tools
+    except Exception as e:
+        raise ImportError(f"pycuda is installed but cannot be imported ({e}); reinstall it: {_INSTALL_HINT}") from e
     try:
         drv.init()
         count = drv.Device.count()
@@ -104,11 +107,11 @@ def _start() -> tuple[Any, Any, Any, Any, str, int]:
         ctx = dev.retain_primary_context()
         ctx.push()
         sm_count = int(dev.get_attribute(drv.device_attribute.MULTIPROCESSOR_COUNT))
+        pool = tools.DeviceMemoryPool()
     except ImportError:
         raise
     except Exception as e:
         raise ImportError(f"cannot open a CUDA context on GPU 0: {e}") from e
-    pool = tools.DeviceMemoryPool()
 
     def _finish() -> None:  # mirrors pycuda.autoprimaryctx; errors at interpreter exit are moot
         try:
