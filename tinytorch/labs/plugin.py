@@ -171,7 +171,8 @@ def _explain(exc: BaseException, result: TestResult, item: pytest.Item) -> tuple
         kind, message = "wrong", (str(exc).strip() or "an assertion failed").splitlines()[0]
     else:
         kind = "error"
-        message = f"your code raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+        who = "your code" if _learner_frame(exc) else "the check (not in your notebook)"
+        message = f"{who} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
         if isinstance(exc, RecursionError):
             hint = hint or ("while grading, the library uses YOUR function; if it calls the library's "
                             "version it calls itself")
