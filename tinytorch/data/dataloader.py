@@ -14,7 +14,7 @@ import numpy as np
 
 import tinytorch as tt
 
-from .dataset import _numpy_generator
+from .dataset import TensorDataset, _numpy_generator
 
 
 def default_collate(batch: list[Any]) -> Any:
@@ -104,9 +104,15 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         order = self._order()
+        # Fast path, same batches: a TensorDataset's batch is one integer-indexing gather per
+        # tensor instead of batch_size single-row views stacked back together.
+        gather = isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate
         for batch in range(len(self)):
             indices = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            yield self.collate_fn([self.dataset[int(i)] for i in indices])
+            if gather:
+                yield [t[tt.tensor(indices, dtype=tt.int64, device=t.device)] for t in self.dataset.tensors]
+            else:
+                yield self.collate_fn([self.dataset[int(i)] for i in indices])
 
     def __len__(self) -> int:
         n = len(self.dataset)
