@@ -534,10 +534,11 @@ def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     so its gradient is the sum over those axes. This is the one place where that happens.
     """
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    if axes:
-        grad = _ops.sum(grad, axes, keepdim=True)
-    return grad if grad.shape == shape else _ops.reshape(grad, shape)
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if not ones:  # only leading axes were added (a bias, say): one sum gives the shape
+        return _ops.sum(grad, tuple(range(lead))) if lead else grad
+    grad = _ops.sum(grad, tuple(range(lead)) + ones, keepdim=True)
+    return _ops.reshape(grad, shape) if lead else grad
 
 
 def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool, create_graph: bool,
@@ -551,21 +552,12 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     order = _topo_order([r._ctx for r in roots if r._ctx is not None])
     node_grads: dict[int, Tensor] = {}  # id(node) -> gradient of that node's output
     leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}  # id(leaf) -> (leaf, its gradient)
-
-    def accumulate(t: Tensor, g: Tensor) -> None:
-        if t._ctx is not None:
-            key = id(t._ctx)
-            node_grads[key] = node_grads[key] + g if key in node_grads else g
-        else:
-            key = id(t)
-            leaf_grads[key] = (t, leaf_grads[key][1] + g) if key in leaf_grads else (t, g)
-
-    for r, g in zip(roots, root_grads):
-        accumulate(r, g)
     wanted = None if targets is None else _nodes_reaching(order, targets)
     seen_grads: dict[int, Tensor] = {}
     prev = _set_grad_enabled(create_graph)
     try:
+        for r, g in zip(roots, root_grads):
+            _accumulate(node_grads, leaf_grads, r, g)
         for node in reversed(order):
             g = node_grads.pop(id(node), None)
             if g is None or (wanted is not None and id(node) not in wanted):
@@ -576,11 +568,11 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
                 grads = (grads,)
             for t, need, tg in zip(node.inputs, node.needs_input_grad, grads):  # type: ignore[arg-type]
                 if need and tg is not None:
-                    if tg.shape != t.shape:
-                        tg = _unbroadcast(tg, t.shape)
-                    if tg.dtype is not t.dtype:
-                        tg = _ops.to(tg, dtype=t.dtype)
-                    accumulate(t, tg)
+                    if tg._data.shape != t._data.shape:
+                        tg = _unbroadcast(tg, t._data.shape)
+                    if tg._data.dtype is not t._data.dtype:
+                        tg = _ops.to(tg, dtype=t._data.dtype)
+                    _accumulate(node_grads, leaf_grads, t, tg)
             if not retain_graph:
                 node.release()
     finally:
@@ -589,6 +581,16 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
         if t._ctx is not None and id(t._ctx) in seen_grads:
             leaf_grads[id(t)] = (t, seen_grads[id(t._ctx)])
     return leaf_grads
+
+
+def _accumulate(node_grads: dict, leaf_grads: dict, t: Tensor, g: Tensor) -> None:
+    """Add ``g`` to the gradient collected for ``t``: per node for results, per tensor for leaves."""
+    if t._ctx is not None:
+        key = id(t._ctx)
+        node_grads[key] = node_grads[key] + g if key in node_grads else g
+    else:
+        key = id(t)
+        leaf_grads[key] = (t, leaf_grads[key][1] + g) if key in leaf_grads else (t, g)
 
 
 def _nodes_reaching(order: list[Function], targets: Sequence[Tensor]) -> set[int]:
