@@ -111,6 +111,7 @@ from .random import (
                   randperm,
                   seed,
 )
+from .serialization import load, save
 
 float = float32  # noqa: A001
 double = float64
@@ -134,4 +135,5 @@ __all__ = [
     "softmax", "log_softmax",
     "reshape", "permute", "transpose", "swapaxes", "t", "broadcast_to", "flip", "squeeze", "unsqueeze",
     "flatten", "split", "chunk", "gather", "cat", "stack", "tril", "triu", "clone", "matmul",
+    "save", "load",
 ]
