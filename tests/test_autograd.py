@@ -352,6 +352,9 @@ def test_setitem_forms(device):
     a[tt.tensor([2, 2], device=device), tt.tensor([0, 1], device=device)] = 9.0
     expected = np.array([[1, 1, 1, 4], [-1, 2, 3, 5], [9, 9, -1, 6]], dtype=np.float32)
     np.testing.assert_array_equal(a.numpy(), expected)
+    b = tt.zeros(2, 3, 4, device=device)
+    b[1, :, tt.tensor([0, 3], device=device)] = tt.arange(6.0, device=device).reshape(3, 2)  # ints first
+    assert b[1, 2].tolist() == [4.0, 0.0, 0.0, 5.0] and b.sum().item() == 15.0
 
 
 # --- custom Functions ---------------------------------------------------------------------------------------

@@ -217,6 +217,8 @@ OPS = [
     unary("index_pairs", lambda L, a: a[L.const(IDX[:3]), L.const(IDX[1:])], lambda a: a[IDX[:3], IDX[1:]],
           shape=(3, 4)),
     unary("index_mixed", lambda L, a: a[1:, L.const(IDX2)], lambda a: a[1:, IDX2], shape=(3, 4)),
+    unary("index_int_then_array", lambda L, a: a[1, :, L.const(IDX[:2])], lambda a: a[1][:, IDX[:2]],
+          shape=(2, 3, 4)),  # PyTorch applies ints first (numpy would put the array dim first)
     unary("index_mask", lambda L, a: a[L.const(MASK)], lambda a: a[MASK], shape=(3, 4)),
     unary("index_mask_row", lambda L, a: a[L.const(MASK[:, 0])], lambda a: a[MASK[:, 0]], shape=(3, 4)),
     unary("index_value_mask", lambda L, a: a[a > 0], lambda a: a[a > 0], shape=(3, 4)),

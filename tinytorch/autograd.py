@@ -218,7 +218,9 @@ class Tensor:
         """The shape, or the length of dimension ``dim``."""
         if dim is None:
             return self._data.shape
-        return self._data.shape[_ops.normalize_dim(dim, self.ndim)] if self.ndim else 1
+        if not self._data.shape:
+            raise IndexError(f"dimension specified as {dim} but tensor has no dimensions")
+        return self._data.shape[_ops.normalize_dim(dim, self.ndim)]
 
     def numel(self) -> int:
         return self._data.size

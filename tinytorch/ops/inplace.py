@@ -15,7 +15,7 @@ from .. import autograd
 from ..autograd import Tensor, no_grad
 from ..ndarray import NDArray
 from .elementwise import _category
-from .movement import _nd_key
+from .movement import _nd_key, split_ints_first
 
 
 def check_inplace(t: Tensor, values: tuple = (), view: bool = False) -> None:
@@ -66,4 +66,9 @@ def replace(t: Tensor, value: Any) -> Any:
 def setitem(t: Tensor, key: Any, value: Any) -> None:
     """``t[key] = value`` written into ``t``'s storage (value: tensor, array or scalar, broadcast)."""
     check_inplace(t, (value,), view=True)
-    t._data[_nd_key(key)] = value._data if isinstance(value, Tensor) else value
+    key = _nd_key(key)
+    target = t._data
+    split = split_ints_first(key, t.ndim)
+    if split is not None:  # PyTorch's order: the ints select a view first
+        target, key = target[split[0]], split[1]
+    target[key] = value._data if isinstance(value, Tensor) else value

@@ -17,7 +17,8 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..ndarray import NDArray, array, as_dtype, empty, promote_types, zeros
 from ..ndarray import device as as_device
-from ..ndarray.strides import infer_shape, reshape_view
+from ..ndarray.dtypes import bool_
+from ..ndarray.strides import expand_key, infer_shape, reshape_view
 from .dims import normalize_dim, normalize_dims, size_arg
 
 
@@ -94,7 +95,39 @@ def _nd_key(key: Any) -> Any:
 
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``x[key]`` with ints, slices (any step), None, ``...``, integer and boolean tensors."""
-    return Index.apply(x, key=_nd_key(key))
+    key = _nd_key(key)
+    split = split_ints_first(key, x.ndim)
+    if split is not None:
+        return Index.apply(Index.apply(x, key=split[0]), key=split[1])
+    return Index.apply(x, key=key)
+
+
+def split_ints_first(key: Any, ndim: int) -> tuple[tuple, tuple] | None:
+    """PyTorch applies the plain ints of a key before its integer/boolean arrays; numpy (and
+    NDArray) treat ints as arrays too, which moves dims differently: for ``x`` of shape
+    (2, 3, 4), ``x[1, :, [0, 3]]`` has shape (3, 2) in PyTorch but (2, 3) in numpy.
+
+    For a key that mixes both, returns the two keys to apply one after the other (ints
+    first, as a view); otherwise None.
+    """
+    entries = expand_key(key, ndim)
+    ints = [isinstance(k, numbers.Integral) for k in entries]
+    if not any(ints) or _is_basic(tuple(entries)):
+        return None
+    first: list[Any] = []
+    for k, is_int in zip(entries, ints):
+        if is_int:
+            first.append(k)
+        elif k is not None:  # an array consumes one dim, a boolean mask one per mask dim
+            first.extend([slice(None)] * _dims_consumed(k))
+    return tuple(first), tuple(k for k, is_int in zip(entries, ints) if not is_int)
+
+
+def _dims_consumed(k: Any) -> int:
+    if isinstance(k, slice):
+        return 1
+    arr = k if isinstance(k, NDArray) else np.asarray(k)
+    return max(arr.ndim, 1) if arr.dtype in (bool_, np.bool_) else 1
 
 
 class Cat(Function):

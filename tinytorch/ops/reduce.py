@@ -109,6 +109,8 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if isinstance(dim, Tensor):
         return maximum(x, dim)
     if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
         return amax(x)
     return _select(x, dim, keepdim, argmax, _max_result)
 
@@ -118,6 +120,8 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if isinstance(dim, Tensor):
         return minimum(x, dim)
     if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() == 0.")
         return amin(x)
     return _select(x, dim, keepdim, argmin, _min_result)
 
