@@ -23,7 +23,7 @@ lint:
 	$(PYTHON) -m ruff check tinytorch tests
 
 book:               ## build the book: runs every chapter (HTML in book/_build/html/index.html)
-	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" jupyter-book build -W -n --keep-going book/
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" jupyter-book build --all -W -n --keep-going book/
 
 labs:               ## grade your lab notebooks (one lab: pytest labs/ch02)
 	$(PYTHON) -m pytest labs
