@@ -203,16 +203,16 @@ def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int =
 
 
 def _patches(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-             out_hw: tuple[int, int]) -> Tensor:
-    """im2col: for ``x`` of shape (N, C, H, W), the (N, C, kh * kw, OH, OW) tensor whose
-    ``[n, c, i * kw + j, oh, ow]`` entry is ``x[n, c, oh * sh + i * dh, ow * sw + j * dw]``.
+             out_hw: tuple[int, int]) -> list[Tensor]:
+    """The receptive fields of ``x`` (N, C, H, W), one strided view per kernel offset.
 
-    Each kernel offset (i, j) is one strided slice of ``x`` -- a view, no copy -- and the
-    ``kh * kw`` views are stacked, so the only copy is the one the matmul needs anyway."""
+    View number ``i * kw + j`` has shape (N, C, OH, OW) and holds
+    ``x[n, c, oh * sh + i * dh, ow * sw + j * dw]``: it is ``x`` sliced with a start, a stop and a
+    step in each spatial dim -- stride arithmetic only, no copy. Stacking the ``kh * kw`` views
+    (one copy) gives the im2col matrix."""
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    views = [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
-             for i in range(kh) for j in range(kw)]
-    return tt.stack(views, 2)
+    return [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            for i in range(kh) for j in range(kw)]
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_2 = 1,
@@ -237,8 +237,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
         raise RuntimeError(f"Kernel size ({kh}x{kw}) can't be greater than actual input size "
                            f"({h + 2 * ph}x{w + 2 * pw})")
     x = pad(input, (pw, pw, ph, ph)) if ph or pw else input
-    cols = _patches(x, (kh, kw), (sh, sw), (dh, dw), (oh, ow))               # (N, C, kh*kw, OH, OW)
-    cols = cols.permute(0, 3, 4, 1, 2).reshape(n * oh * ow, c * kh * kw)     # one row per output pixel
+    views = [v.permute(0, 2, 3, 1) for v in _patches(x, (kh, kw), (sh, sw), (dh, dw), (oh, ow))]  # (N, OH, OW, C)
+    cols = tt.stack(views, 4).reshape(n * oh * ow, c * kh * kw)             # one row per output pixel (no copy)
     out = cols @ weight.reshape(o, c * kh * kw).T                            # (N*OH*OW, O)
     if bias is not None:
         out = out + bias
@@ -259,7 +259,7 @@ def _pool_patches(input: Tensor, kernel_size: _size_2, stride: _size_2 | None, p
     oh, ow = _out_size(x.shape[2], kh, sh, ph), _out_size(x.shape[3], kw, sw, pw)
     if ph or pw:
         x = pad(x, (pw, pw, ph, ph), value=pad_value)
-    return _patches(x, (kh, kw), (sh, sw), (1, 1), (oh, ow)), (kh, kw)
+    return tt.stack(_patches(x, (kh, kw), (sh, sw), (1, 1), (oh, ow)), 2), (kh, kw)    # (N, C, kh*kw, OH, OW)
 
 
 def max_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
