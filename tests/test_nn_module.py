@@ -124,7 +124,10 @@ def test_train_eval_and_zero_grad():
 
 
 def test_to_device_and_dtype(device):
-    net = build(nn).to(device).double()
+    net = build(nn)
+    first = net.heads[0].weight
+    net.to(device).double()
+    assert net.heads[0].weight is first             # same Parameter object, as PyTorch
     for p in net.parameters():
         assert p.dtype == tt.float64 and isinstance(p, nn.Parameter)
         assert p.device == tt.tensor([0.0], device=device).device

@@ -226,15 +226,15 @@ class Module:
 
     # ------------------------------------------------------------------ devices and dtypes
     def _apply(self, fn: Callable[[Any], Any]) -> "Module":
-        """Replace every parameter and buffer by ``fn(tensor)`` (new Parameter objects)."""
+        """Replace every parameter's values (and gradient) by ``fn`` of them -- keeping the same
+        Parameter objects, so an optimizer built earlier still holds them -- and every buffer."""
         for module in self.modules():
-            for name, p in module._parameters.items():
+            for p in module._parameters.values():
                 if p is None:
                     continue
-                new = Parameter(fn(p.detach()), requires_grad=p.requires_grad)
+                p.data = fn(p.data)
                 if p.grad is not None:
-                    new.grad = fn(p.grad)
-                module._parameters[name] = new
+                    p.grad = fn(p.grad)
             for name, b in module._buffers.items():
                 if b is not None:
                     module._buffers[name] = fn(b)
@@ -243,8 +243,7 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> "Module":
         """Move and/or cast parameters and buffers: ``to("cuda")``, ``to(tt.float64)``,
         ``to(device="numpy", dtype=tt.float32)``. Floating dtypes only are cast (integer buffers
-        such as ``num_batches_tracked`` keep theirs). Build optimizers *after* calling ``to``:
-        the parameters are new objects."""
+        such as ``num_batches_tracked`` keep theirs). Parameters stay the same objects."""
         device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
