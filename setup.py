@@ -22,6 +22,8 @@ if os.environ.get("TINYTORCH_PORTABLE") != "1" and sys.platform != "darwin":
 if os.environ.get("TINYTORCH_NO_OPENMP") != "1":
     flags.append("-fopenmp")
     link.append("-fopenmp")
+else:  # keep `omp simd` (vectorized reductions); the `omp parallel` pragmas are then ignored
+    flags += ["-fopenmp-simd", "-Wno-unknown-pragmas"]
 
 kernels = Extension(
     "tinytorch.backend_cpu._kernels",

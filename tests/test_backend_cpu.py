@@ -343,6 +343,17 @@ def test_ewise_unary(rng, fn, dtype, n):
     assert_same(result(co), ro, 0.0 if exact else ulps(dtype))
 
 
+def test_sigmoid_keeps_precision_where_exp_of_minus_x_overflows():
+    """1/(1+exp(-x)) gives 0 once exp(-x) overflows (x < -88 in float32); the stable form
+    still gives the tiny true value."""
+    x = np.array([-89.0, -92.0, -95.0, 95.0], np.float32)
+    out = cpu.alloc(4, _dt(np.float32))
+    cpu.ewise_sigmoid(cpu.from_numpy(x), out)
+    want = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    np.testing.assert_allclose(result(out), want, rtol=1e-2)
+    assert np.all(result(out)[:3] > 0)
+
+
 @pytest.mark.parametrize("src", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("dst", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("n", [0, 1, 1001, 70001])
@@ -631,6 +642,8 @@ def test_views_outside_the_buffer_raise_index_error():
         expect(IndexError, cpu.scalar_setitem, 1.0, a, (3, 3), (-4, 1), 5)
         expect(IndexError, cpu.scalar_setitem, 1.0, a, (1,), (1,), 10)
         expect(ValueError, cpu.compact, a, cpu.alloc(1, float32), (1,) * 33, (1,) * 33, 0)
+        expect(ValueError, cpu.scalar_setitem, 1.0, a, (2**64 + 3,), (0,), 0)    # would truncate to 3
+        expect(TypeError, cpu.compact, a, out, (2.0, 2), (2, 1), 0)
         # an axis of length 1 may carry any stride: it is never stepped
         cpu.compact(a, out, (4, 1), (1, 2**80), 0)
         cpu.compact(a, cpu.alloc(0, float32), (0, 5), (2**70, 2**70), 2**70)  # empty: nothing is read

@@ -20,15 +20,23 @@
 #include "kernels.h"
 
 #define BLOCK 4096
+#define SHORT_ROW 16
+
+/* The larger/smaller of two partial results, NaN if either is (each part of a row
+ * returns NaN if it holds one). */
+#define MAX2(x, y) (((x) >= (y) || (x) != (x)) ? (x) : (y))
+#define MIN2(x, y) (((x) <= (y) || (x) != (x)) ? (x) : (y))
 
 /* ---- one row (or one block of a row) -------------------------------------------------
  * `omp simd reduction` tells the compiler it may keep one partial result per vector lane
  * and combine the lanes at the end: a reassociation that plain C forbids for floats, and
  * the whole difference between 1 and 8 elements per instruction. */
 #define ROW_KERNELS(sfx, T, ACC)                                                            \
+    /* simdlen(16): 16 partial sums, i.e. 2-4 vector registers. With a single register    \
+     * every add waits for the previous one (4 cycles); with several they overlap. */     \
     static inline ACC sum_block_##sfx(const T *x, int64_t n) {                             \
         ACC s = 0;                                                                          \
-        TT_OMP("omp simd reduction(+:s)")                                                   \
+        TT_OMP("omp simd reduction(+:s) simdlen(16)")                                       \
         for (int64_t i = 0; i < n; i++) s += (ACC)x[i];                                     \
         return s;                                                                           \
     }                                                                                       \
@@ -37,56 +45,80 @@
         for (int64_t b = 0; b < n; b += BLOCK) s += sum_block_##sfx(x + b, n - b < BLOCK ? n - b : BLOCK); \
         return s;                                                                           \
     }                                                                                       \
+    static int64_t first_nan_index_##sfx(const T *x, int64_t n) {                          \
+        for (int64_t i = 0; i < n; i++)                                                     \
+            if (x[i] != x[i]) return i;                                                     \
+        return 0; /* not reached */                                                         \
+    }                                                                                       \
+    static T first_nan_##sfx(const T *x, int64_t n) { return x[first_nan_index_##sfx(x, n)]; } \
     /* max of x[0..n), n >= 1. The lane-wise max ignores NaN (a comparison with NaN is     \
-     * false); a separate OR of (x != x) notices one, and then the first NaN is returned. */\
+     * false); a separate OR of (x != x) notices one, and then the first NaN is returned.  \
+     * Both are branch-free: no mispredictions on random data, and long rows vectorize.    \
+     * Short rows skip `omp simd`: a vector loop's set-up and tail cost more than they do. */ \
     static inline T max_row_##sfx(const T *x, int64_t n) {                                 \
         T m = x[0];                                                                         \
         int nan = 0;                                                                        \
-        TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                                \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            m = x[i] > m ? x[i] : m;                                                        \
-            nan |= x[i] != x[i];                                                            \
+        if (n < SHORT_ROW) {                                                                \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] > m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
+        } else {                                                                            \
+            TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                            \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] > m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
         }                                                                                   \
-        if (nan)                                                                            \
-            for (int64_t i = 0; i < n; i++)                                                 \
-                if (x[i] != x[i]) return x[i];                                              \
-        return m;                                                                           \
+        return nan ? first_nan_##sfx(x, n) : m;                                             \
     }                                                                                       \
     static inline T min_row_##sfx(const T *x, int64_t n) {                                 \
         T m = x[0];                                                                         \
         int nan = 0;                                                                        \
-        TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                                \
-        for (int64_t i = 0; i < n; i++) {                                                   \
-            m = x[i] < m ? x[i] : m;                                                        \
-            nan |= x[i] != x[i];                                                            \
+        if (n < SHORT_ROW) {                                                                \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] < m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
+        } else {                                                                            \
+            TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                            \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] < m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
         }                                                                                   \
-        if (nan)                                                                            \
-            for (int64_t i = 0; i < n; i++)                                                 \
-                if (x[i] != x[i]) return x[i];                                              \
-        return m;                                                                           \
+        return nan ? first_nan_##sfx(x, n) : m;                                             \
     }                                                                                       \
-    /* The first index holding the row's extreme value m (the first NaN if m is NaN): two  \
-     * passes, a vectorized max and a search, beat one pass of compare-and-branch. */       \
+    /* The first index holding the value m (the first NaN if m is NaN), searched in blocks \
+     * of 64: a vectorized "is it in this block?" and a scalar scan of the one block that  \
+     * holds it, instead of a compare-and-branch per element. */                            \
     static inline int64_t find_first_##sfx(const T *x, int64_t n, T m) {                   \
-        if (m != m) {                                                                       \
-            for (int64_t i = 0; i < n; i++)                                                 \
-                if (x[i] != x[i]) return i;                                                 \
+        if (m != m) return first_nan_index_##sfx(x, n);                                     \
+        for (int64_t b = 0; b < n; b += 64) {                                               \
+            const int64_t e = b + 64 < n ? b + 64 : n;                                      \
+            int hit = 0;                                                                    \
+            TT_OMP("omp simd reduction(|:hit)")                                             \
+            for (int64_t i = b; i < e; i++) hit |= x[i] == m;                               \
+            if (hit)                                                                        \
+                for (int64_t i = b; i < e; i++)                                             \
+                    if (x[i] == m) return i;                                                \
         }                                                                                   \
-        for (int64_t i = 0; i < n; i++)                                                     \
-            if (x[i] == m) return i;                                                        \
         return 0; /* not reached */                                                         \
     }                                                                                       \
+    /* argmax = where the max is. Short rows search backwards with a conditional move     \
+     * (no branch to mispredict on random data); the last match written is the first. */   \
+    static inline int64_t where_first_##sfx(const T *x, int64_t n, T m) {                  \
+        if (n >= SHORT_ROW || m != m) return find_first_##sfx(x, n, m);                     \
+        int64_t best = 0;                                                                   \
+        for (int64_t i = n - 1; i >= 0; i--) best = x[i] == m ? i : best;                   \
+        return best;                                                                        \
+    }                                                                                       \
     static inline int64_t argmax_row_##sfx(const T *x, int64_t n) {                        \
-        return find_first_##sfx(x, n, max_row_##sfx(x, n));                                \
+        return where_first_##sfx(x, n, max_row_##sfx(x, n));                               \
     }                                                                                       \
     static inline int64_t argmin_row_##sfx(const T *x, int64_t n) {                        \
-        return find_first_##sfx(x, n, min_row_##sfx(x, n));                                \
+        return where_first_##sfx(x, n, min_row_##sfx(x, n));                               \
     }
-
-/* Combining the results of two parts of a row, keeping NaN (the parts already return NaN
- * if they hold one). */
-#define MAX2(x, y) (((x) >= (y) || (x) != (x)) ? (x) : (y))
-#define MIN2(x, y) (((x) <= (y) || (x) != (x)) ? (x) : (y))
 
 /* ---- the whole array ------------------------------------------------------------------ */
 /* Few long rows: splitting one row across threads only pays when the rows are too few to
