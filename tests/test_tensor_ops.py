@@ -409,3 +409,36 @@ def test_gradient_matches_finite_differences(op: Op, layout: str, device: str) -
             minus[i][j] -= eps
             numeric[j] = (loss(plus) - loss(minus)) / (2 * eps)
         np.testing.assert_allclose(grads[i], numeric, rtol=1e-5, atol=1e-6, err_msg=f"{op.name}: input {i}")
+
+
+def numpy_of(t: Any) -> np.ndarray:
+    """Values of a tinytorch or torch tensor (torch's lazy zero tensors need ``force``)."""
+    return t.detach().numpy(force=True) if not isinstance(t, tt.Tensor) else t.detach().numpy()
+
+
+@pytest.mark.parametrize("op,layout", [c for c in GRAD_CASES if c.values[1] != "broadcast"])
+def test_second_order_matches_torch(op: Op, layout: str, device: str) -> None:
+    """Every backward is written in differentiable Tensor ops: its own gradient matches PyTorch's."""
+    torch = pytest.importorskip("torch")
+    values, leaves_np = make_inputs(op, layout)
+    ndims = [v.ndim for v in values]
+    ours = [tt.tensor(b, dtype=tt.float64, device=device, requires_grad=True) for b in leaves_np]
+    theirs = [torch.tensor(b, dtype=torch.float64, requires_grad=True) for b in leaves_np]
+    lib_tt = Lib(tt, device)
+    w = weights([o.detach().numpy() for o in as_list(run(op, lib_tt, ours, layout, ndims))])
+    results = []
+    for lib, leaves, L, make in ((tt, ours, lib_tt, lambda a: tt.tensor(a, dtype=tt.float64, device=device)),
+                                 (torch, theirs, Lib(torch), lambda a: torch.tensor(a, dtype=torch.float64))):
+        o = as_list(run(op, L, leaves, layout, ndims))
+        loss = sum((oi * make(wi)).sum() for oi, wi in zip(o, w))
+        grads = lib.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
+        rng = np.random.default_rng(2)
+        terms = [(g * make(rng.normal(size=tuple(g.shape)))).sum() for g in grads
+                 if g is not None and g.requires_grad]
+        if not terms:
+            results.append([np.zeros(b.shape) for b in leaves_np])
+            continue
+        hv = lib.autograd.grad(sum(terms), leaves, allow_unused=True)
+        results.append([np.zeros(b.shape) if h is None else numpy_of(h) for h, b in zip(hv, leaves_np)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11, err_msg=op.name)
