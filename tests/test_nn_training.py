@@ -8,6 +8,8 @@ import tinytorch as tt
 if not hasattr(tt, "Tensor"):
     pytest.skip("the Tensor layer (tinytorch.Tensor) is missing", allow_module_level=True)
 
+from nn_helpers import copy_torch_weights, needs_torch, torch  # noqa: E402
+
 from tinytorch import nn, optim  # noqa: E402
 from tinytorch.data import DataLoader, TensorDataset  # noqa: E402
 from tinytorch.data.datasets import MNIST  # noqa: E402
@@ -62,3 +64,32 @@ def test_cnn_step_learns():
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.3 * first
+
+
+@needs_torch
+def test_cnn_training_in_lockstep_with_torch():
+    """Same initial weights, same batches: tinytorch's float32 training tracks PyTorch's step by step."""
+    torch.manual_seed(0)
+
+    def build(m):
+        return m.Sequential(m.Conv2d(1, 4, 3, padding=1), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
+                            m.Linear(4 * 14 * 14, 10))
+    ref, ours = build(torch.nn), build(nn)
+    copy_torch_weights(ours, ref)
+    ds = MNIST(train=True)
+    x = ((ds.data[:256].astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
+    y = ds.targets[:256]
+    opt_ref, opt = torch.optim.Adam(ref.parameters(), 1e-3), optim.Adam(ours.parameters(), 1e-3)
+    for step in range(8):
+        xb, yb = x[step * 32:(step + 1) * 32], y[step * 32:(step + 1) * 32]
+        opt_ref.zero_grad()
+        loss_ref = torch.nn.functional.cross_entropy(ref(torch.tensor(xb)), torch.tensor(yb))
+        loss_ref.backward()
+        opt_ref.step()
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(ours(tt.tensor(xb)), tt.tensor(yb))
+        loss.backward()
+        opt.step()
+        assert loss.item() == pytest.approx(loss_ref.item(), rel=1e-4)
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5, err_msg=name)
