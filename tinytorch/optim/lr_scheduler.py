@@ -64,8 +64,13 @@ class StepLR(LRScheduler):
 
     Examples::
 
-        >>> # lr = 0.05 for epochs 0-29, 0.005 for 30-59, 0.0005 for 60-89, ...
-        >>> # scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+        >>> from tinytorch import nn, optim
+        >>> optimizer = optim.SGD(nn.Linear(2, 1).parameters(), lr=0.05)
+        >>> scheduler = StepLR(optimizer, step_size=30, gamma=0.1)  # 0.05 for epochs 0-29, 0.005 for 30-59, ...
+        >>> for epoch in range(30):
+        ...     scheduler.step()                                     # after each epoch's training
+        >>> round(optimizer.param_groups[0]["lr"], 6)
+        0.005
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
@@ -120,7 +125,12 @@ class LambdaLR(LRScheduler):
 
     Examples::
 
-        >>> # scheduler = LambdaLR(optimizer, lr_lambda=lambda epoch: 0.95 ** epoch)
+        >>> from tinytorch import nn, optim
+        >>> optimizer = optim.SGD(nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> scheduler = LambdaLR(optimizer, lr_lambda=lambda epoch: 0.5 ** epoch)
+        >>> scheduler.step(); scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.25]
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
