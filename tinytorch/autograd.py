@@ -35,6 +35,9 @@ from .ndarray import NDArray
 from .ndarray.dtypes import DType, bool_, float32, float64, int64
 
 _grad_enabled = True  # the grad-mode context: the only global state of this layer
+# the builtins, for annotations inside Tensor (whose .bool() and .float() methods shadow them there)
+_bool = bool
+_float = float
 
 
 # --- grad mode -----------------------------------------------------------------------------------
@@ -118,8 +121,9 @@ class Function:
     *output* where the op broadcast its inputs: the engine sums them back.
     """
 
-    inputs: tuple | None
+    inputs: Any  # the tuple of inputs; None once the graph is freed
     needs_input_grad: tuple[bool, ...]
+    out: NDArray  # set by the forward of ops whose backward uses :meth:`output`
 
     def forward(self, *args: Any, **params: Any) -> NDArray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -177,7 +181,7 @@ class Tensor:
     grad: "Tensor | None"
     _ctx: Function | None
 
-    def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: _bool = False):
         if isinstance(data, Tensor):
             data = data._data
         if not isinstance(data, NDArray) or dtype is not None or device is not None:
@@ -188,7 +192,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @staticmethod
-    def _make(data: NDArray, requires_grad: bool, ctx: Function | None) -> "Tensor":
+    def _make(data: NDArray, requires_grad: _bool, ctx: Function | None) -> "Tensor":
         """The fast constructor used by every op."""
         t = object.__new__(Tensor)
         t._data, t.requires_grad, t.grad, t._ctx = data, requires_grad, None, ctx
@@ -225,10 +229,10 @@ class Tensor:
     def numel(self) -> int:
         return self._data.size
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> _bool:
         return self._data.dtype.is_floating_point
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self) -> _bool:
         return self._data.is_compact()
 
     @property
@@ -237,7 +241,7 @@ class Tensor:
         return self._ctx
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> _bool:
         """True for tensors the user made (and every tensor that does not require grad)."""
         return self._ctx is None
 
@@ -252,7 +256,7 @@ class Tensor:
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
         self._data = value._data
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: _bool = True) -> "Tensor":
         """Set ``requires_grad`` in place (leaves only; floating-point dtypes only)."""
         if requires_grad and not self._data.dtype.is_floating_point:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
@@ -286,12 +290,12 @@ class Tensor:
     def tolist(self) -> Any:
         return self._data.tolist()
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> _bool:
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.item())
 
-    def __float__(self) -> float: return float(self.item())
+    def __float__(self) -> _float: return float(self.item())
     def __int__(self) -> int: return int(self.item())
 
     def __index__(self) -> int:
@@ -358,8 +362,8 @@ class Tensor:
     def contiguous(self) -> "Tensor": return _ops.contiguous(self)
 
     # --- autograd ------------------------------------------------------------------------------------
-    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence["Tensor"] | None = None) -> None:
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: _bool | None = None,
+                 create_graph: _bool = False, inputs: Sequence["Tensor"] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         ``gradient`` is d(something)/d(self); it may be omitted for a one-element tensor.
@@ -408,9 +412,9 @@ class Tensor:
     def fill_(self, value: Any) -> "Tensor": return _ops.inplace(self, _ops.replace, value)
     def zero_(self) -> "Tensor": return _ops.inplace(self, _ops.replace, 0)
     def clamp_(self, min: Any = None, max: Any = None) -> "Tensor": return _ops.inplace(self, _ops.clamp, min, max)
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> "Tensor":
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0, generator: Any = None) -> "Tensor":
         return _ops.inplace(self, _ops.replace, _random.uniform(self.shape, a, b, self.dtype, generator, self.device))
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> "Tensor":
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0, generator: Any = None) -> "Tensor":
         return _ops.inplace(self, _ops.replace, _random.normal(self.shape, mean, std, self.dtype, generator,
                                                                self.device))
 
@@ -451,21 +455,23 @@ class Tensor:
     def logical_not(self) -> "Tensor": return _ops.logical_not(self)
 
     # --- reductions ----------------------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return _ops.sum(self, dim, keepdim)
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return _ops.mean(self, dim, keepdim)
-    def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> "Tensor":
+    def sum(self, dim: Any = None, keepdim: _bool = False) -> "Tensor": return _ops.sum(self, dim, keepdim)
+    def mean(self, dim: Any = None, keepdim: _bool = False) -> "Tensor": return _ops.mean(self, dim, keepdim)
+    def var(self, dim: Any = None, unbiased: Any = None, keepdim: _bool = False, *,
+            correction: Any = None) -> "Tensor":
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
-    def std(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> "Tensor":
+    def std(self, dim: Any = None, unbiased: Any = None, keepdim: _bool = False, *,
+            correction: Any = None) -> "Tensor":
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
-    def max(self, dim: Any = None, keepdim: bool = False) -> Any: return _ops.max(self, dim, keepdim)
-    def min(self, dim: Any = None, keepdim: bool = False) -> Any: return _ops.min(self, dim, keepdim)
-    def amax(self, dim: Any = (), keepdim: bool = False) -> "Tensor": return _ops.amax(self, dim, keepdim)
-    def amin(self, dim: Any = (), keepdim: bool = False) -> "Tensor": return _ops.amin(self, dim, keepdim)
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor": return _ops.argmax(self, dim, keepdim)
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor": return _ops.argmin(self, dim, keepdim)
-    def all(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return _ops.all(self, dim, keepdim)
-    def any(self, dim: Any = None, keepdim: bool = False) -> "Tensor": return _ops.any(self, dim, keepdim)
-    def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor": return _ops.logsumexp(self, dim, keepdim)
+    def max(self, dim: Any = None, keepdim: _bool = False) -> Any: return _ops.max(self, dim, keepdim)
+    def min(self, dim: Any = None, keepdim: _bool = False) -> Any: return _ops.min(self, dim, keepdim)
+    def amax(self, dim: Any = (), keepdim: _bool = False) -> "Tensor": return _ops.amax(self, dim, keepdim)
+    def amin(self, dim: Any = (), keepdim: _bool = False) -> "Tensor": return _ops.amin(self, dim, keepdim)
+    def argmax(self, dim: int | None = None, keepdim: _bool = False) -> "Tensor": return _ops.argmax(self, dim, keepdim)
+    def argmin(self, dim: int | None = None, keepdim: _bool = False) -> "Tensor": return _ops.argmin(self, dim, keepdim)
+    def all(self, dim: Any = None, keepdim: _bool = False) -> "Tensor": return _ops.all(self, dim, keepdim)
+    def any(self, dim: Any = None, keepdim: _bool = False) -> "Tensor": return _ops.any(self, dim, keepdim)
+    def logsumexp(self, dim: Any, keepdim: _bool = False) -> "Tensor": return _ops.logsumexp(self, dim, keepdim)
     def softmax(self, dim: int) -> "Tensor": return _ops.softmax(self, dim)
     def log_softmax(self, dim: int) -> "Tensor": return _ops.log_softmax(self, dim)
 
@@ -561,9 +567,9 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
         for r, g in zip(roots, root_grads):
             _accumulate(node_grads, leaf_grads, r, g)
         for node in reversed(order):
-            g = node_grads.pop(id(node), None)
-            if g is None or (wanted is not None and id(node) not in wanted):
+            if id(node) not in node_grads or (wanted is not None and id(node) not in wanted):
                 continue
+            g = node_grads.pop(id(node))
             seen_grads[id(node)] = g
             grads = node.backward(g)
             if not isinstance(grads, tuple):

@@ -11,6 +11,7 @@ The default generator is the one piece of global state here, as in PyTorch; pass
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -36,12 +37,12 @@ class Generator:
 
     def seed(self) -> int:
         """Restart from a fresh, non-deterministic seed; returns it."""
-        return self.manual_seed(int(np.random.SeedSequence().entropy) & 0xFFFF_FFFF_FFFF_FFFF)._seed
+        return self.manual_seed(int.from_bytes(os.urandom(8), "little"))._seed
 
     def initial_seed(self) -> int:
         return self._seed
 
-    def get_state(self) -> dict:
+    def get_state(self) -> Any:
         return self.rng.bit_generator.state
 
     def set_state(self, state: dict) -> None:

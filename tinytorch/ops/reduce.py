@@ -99,8 +99,8 @@ def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
-_max_result = collections.namedtuple("max", ["values", "indices"])
-_min_result = collections.namedtuple("min", ["values", "indices"])
+_max_result = collections.namedtuple("max", ["values", "indices"])  # type: ignore[name-match]  # PyTorch's name
+_min_result = collections.namedtuple("min", ["values", "indices"])  # type: ignore[name-match]
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
