@@ -199,6 +199,8 @@ OPS = [
     unary("unsqueeze_fn", lambda L, a: L.unsqueeze(a, 1), lambda a: a[:, None]),
     unary("view", lambda L, a: a.contiguous().view(12), lambda a: a.reshape(12)),
     unary("clone", lambda L, a: a.clone(), lambda a: a.copy()),
+    unary("to_dtype", lambda L, a: (a.double() * 2).to(a.dtype), lambda a: a * 2),
+    unary("to_device", lambda L, a: (a.to(L.other_device) * 2).to(a.device), lambda a: a * 2),
     unary("split", lambda L, a: L.split(a, 3, dim=1), lambda a: np.split(a, [3], axis=1)),
     unary("split_sizes", lambda L, a: a.split([1, 2], 0), lambda a: np.split(a, [1], axis=0)),
     unary("chunk", lambda L, a: L.chunk(a, 2, 1), lambda a: np.split(a, 2, axis=1)),
@@ -259,6 +261,13 @@ class Lib:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.mod, name)
+
+    @property
+    def other_device(self) -> str:
+        """A device other than this one where there is one (to test moving between devices)."""
+        if self.device is None:
+            return "cpu"
+        return next((d for d in tt.backends.available() if d != self.device), self.device)
 
     def const(self, a: np.ndarray) -> Any:
         if self.device is None:
@@ -442,3 +451,34 @@ def test_second_order_matches_torch(op: Op, layout: str, device: str) -> None:
         results.append([np.zeros(b.shape) if h is None else numpy_of(h) for h, b in zip(hv, leaves_np)])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11, err_msg=op.name)
+
+
+def test_every_primitive_is_exercised_by_the_table(monkeypatch: Any) -> None:
+    """The table is the gate for new ops: every Function in tinytorch.ops must be run by it
+    (forward, backward, and the backward of the backward)."""
+    used: set[type] = set()
+    original = tt.Function.apply.__func__  # type: ignore[attr-defined]
+
+    def recording_apply(cls: type, *args: Any, **params: Any) -> Any:
+        used.add(cls)
+        return original(cls, *args, **params)
+
+    monkeypatch.setattr(tt.Function, "apply", classmethod(recording_apply))
+    for op in OPS:
+        if not op.grad:
+            continue
+        values, _ = make_inputs(op, "plain")
+        xs = [tt.tensor(v, dtype=tt.float32, device="numpy", requires_grad=True) for v in values]
+        outs = as_list(op.fn(Lib(tt, "numpy"), *xs))
+        loss = sum((o * o).sum() for o in outs)
+        grads = tt.autograd.grad(loss, xs, create_graph=True, allow_unused=True)
+        second = [g.sum() for g in grads if g is not None and g.requires_grad]
+        if second:
+            tt.autograd.grad(sum(second), xs, allow_unused=True)
+    primitives = {c for c in all_subclasses(tt.Function) if c.__module__.startswith("tinytorch.ops")}
+    assert primitives == set(tt.ops.PRIMITIVES)
+    assert primitives <= used, f"not in the op table: {sorted(c.__name__ for c in primitives - used)}"
+
+
+def all_subclasses(cls: type) -> set[type]:
+    return {s for c in cls.__subclasses__() for s in {c} | all_subclasses(c)}
