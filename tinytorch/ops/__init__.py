@@ -4,11 +4,10 @@ per primitive, and the functional forms (``tt.exp``, ``tt.sum``, ``tt.cat``…) 
 ========================  ================================================================
 module                    primitives (the rest of each module composes them)
 ========================  ================================================================
-:mod:`.elementwise`       Add Sub Mul Div Pow Maximum Minimum Where, Neg Exp Log Sqrt Abs
-                          Sin Cos Tanh Sigmoid Relu Erf
+:mod:`.elementwise`       Add Sub Mul Div Pow Maximum Minimum Where, Cast Neg Exp Log Sqrt
+                          Abs Sin Cos Tanh Sigmoid Relu Erf
 :mod:`.reduce`            Sum Amax
-:mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone Cast
-                          ToDevice
+:mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
 ========================  ================================================================
 """
@@ -32,6 +31,7 @@ from .dims import normalize_dim, normalize_dims
 from .elementwise import (
                        Abs,
                        Add,
+                       Cast,
                        Cos,
                        Div,
                        Erf,
@@ -89,7 +89,6 @@ from .elementwise import (
 from .inplace import check_inplace, inplace, replace, setitem
 from .matmul import Matmul, matmul
 from .movement import (
-                       Cast,
                        Cat,
                        Clone,
                        Expand,
@@ -145,8 +144,8 @@ from .reduce import (
 )
 
 #: every differentiable primitive, in the order of the table above
-PRIMITIVES = (Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Neg, Exp, Log, Sqrt, Abs, Sin, Cos, Tanh, Sigmoid,
-              Relu, Erf, Sum, Amax, Reshape, Permute, Expand, Flip, Index, IndexBackward, Cat, Clone, Cast,
+PRIMITIVES = (Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Abs, Sin, Cos, Tanh,
+              Sigmoid, Relu, Erf, Sum, Amax, Reshape, Permute, Expand, Flip, Index, IndexBackward, Cat, Clone,
               ToDevice, Matmul)
 
 __all__ = [

@@ -14,13 +14,12 @@ from typing import Any
 from ..autograd import Function, Tensor
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, float32, int64
-
-_CATEGORY = {bool_: 0, float32: 2}  # int64 is 1, float64 is 2
+from ..ndarray.dtypes import DType, bool_, int64
 
 
 def _category(dtype: DType) -> int:
-    return 2 if dtype.is_floating_point else _CATEGORY.get(dtype, 1)
+    """0 for bool, 1 for integers, 2 for floating point: PyTorch promotes scalars by category."""
+    return 2 if dtype.is_floating_point else 0 if dtype is bool_ else 1
 
 
 def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
@@ -33,15 +32,10 @@ def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
         da, db = a._data, b._data
         if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
             if not da.shape and _category(da.dtype) <= _category(db.dtype):
-                a = to(a, db.dtype)
+                a = Cast.apply(a, dtype=db.dtype)
             elif not db.shape and _category(db.dtype) <= _category(da.dtype):
-                b = to(b, da.dtype)
+                b = Cast.apply(b, dtype=da.dtype)
     return a, b
-
-
-def to(x: Tensor, dtype: DType) -> Tensor:
-    from .movement import to as _to  # movement imports elementwise; keep the cycle lazy
-    return _to(x, dtype=dtype)
 
 
 def _keep_bool(out: NDArray, a: Any, b: Any) -> NDArray:
@@ -146,6 +140,13 @@ class Where(Function):
 
 
 # --- unary primitives --------------------------------------------------------------------------------
+class Cast(Function):
+    """A copy with another dtype."""
+
+    def forward(self, a: NDArray, dtype: DType) -> NDArray: return a.astype(dtype)
+    def backward(self, g: Tensor) -> Tensor: return g  # the engine casts gradients to each input's dtype
+
+
 class Neg(Function):
     def forward(self, a: NDArray) -> NDArray: return -a
     def backward(self, g: Tensor) -> Tensor: return -g
@@ -283,7 +284,7 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
                                f"but got tensor with {value.ndim} dimension(s).")
-        value = to(value, x.dtype)
+        value = Cast.apply(value, dtype=x.dtype) if value.dtype is not x.dtype else value
     return where(mask, value, x)
 
 

@@ -1,8 +1,8 @@
 """Movement and indexing ops: views in forward, the inverse view (or a scatter) in backward.
 
 Primitives: ``Reshape``, ``Permute``, ``Expand``, ``Flip`` (views: no copy), ``Index`` and its
-adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Clone``,
-``Cast`` and ``ToDevice``. ``squeeze``, ``unsqueeze``, ``flatten``, ``transpose``, ``stack``,
+adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Clone`` and
+``ToDevice``. ``squeeze``, ``unsqueeze``, ``flatten``, ``transpose``, ``stack``,
 ``split``, ``gather``… are compositions of these.
 """
 
@@ -20,6 +20,7 @@ from ..ndarray import device as as_device
 from ..ndarray.dtypes import bool_
 from ..ndarray.strides import expand_key, infer_shape, reshape_view
 from .dims import normalize_dim, normalize_dims, size_arg
+from .elementwise import Cast, where
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -197,11 +198,6 @@ def _tensor_list(tensors: Any, name: str) -> list[Tensor]:
 class Clone(Function):
     def forward(self, a: NDArray) -> NDArray: return a.copy()
     def backward(self, g: Tensor) -> Tensor: return g
-
-
-class Cast(Function):
-    def forward(self, a: NDArray, dtype: Any) -> NDArray: return a.astype(dtype)
-    def backward(self, g: Tensor) -> Tensor: return g  # the engine casts gradients to each input's dtype
 
 
 class ToDevice(Function):
@@ -393,7 +389,6 @@ def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     rows, cols = x.shape[-2:]
     offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]
     keep = offset <= diagonal if lower else offset >= diagonal
-    from .elementwise import where
     return where(Tensor._make(array(keep, device=x.device), False, None), x, 0)
 
 
