@@ -406,3 +406,29 @@ def test_deepcopy_of_leaves(device):
 def test_hash_by_identity(device):
     a, b = t64([1.0], device), t64([1.0], device)
     assert len({a: 1, b: 2}) == 2
+
+
+class WrongCount(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g
+
+
+class WrongShape(Function):
+    def forward(self, a):
+        return a * 2
+
+    def backward(self, g):
+        return g.sum(0)
+
+
+def test_a_broken_backward_is_reported_clearly(device):
+    x, y = t64([[1.0, 2.0]] * 3, device), t64([[1.0, 2.0]] * 3, device)
+    with pytest.raises(RuntimeError, match=r"WrongCountBackward0 returned an incorrect number of gradients "
+                                           r"\(expected 2, got 1\)"):
+        WrongCount.apply(x, y).sum().backward()
+    with pytest.raises(RuntimeError, match=r"WrongShapeBackward0 returned an invalid gradient at index 0 - "
+                                           r"got \[2\] but expected shape compatible with \[3, 2\]"):
+        WrongShape.apply(x).sum().backward()

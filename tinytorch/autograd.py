@@ -535,13 +535,16 @@ def _topo_order(roots: list[Function]) -> list[Function]:
     return order
 
 
-def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+def _unbroadcast(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> Tensor:
     """Sum ``grad`` (the gradient of a broadcast result) down to ``shape``, the input's shape.
 
     Broadcasting copied the input along the leading axes it lacked and along its size-1 axes,
     so its gradient is the sum over those axes. This is the one place where that happens.
     """
     lead = grad.ndim - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                           f"{list(grad.shape)} but expected shape compatible with {list(shape)}")
     ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if not ones:  # only leading axes were added (a bias, say): one sum gives the shape
         return _ops.sum(grad, tuple(range(lead))) if lead else grad
@@ -574,10 +577,16 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
             grads = node.backward(g)
             if not isinstance(grads, tuple):
                 grads = (grads,)
-            for t, need, tg in zip(node.inputs, node.needs_input_grad, grads):  # type: ignore[arg-type]
+            if len(grads) != len(node.inputs):
+                raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                                   f"(expected {len(node.inputs)}, got {len(grads)})")
+            for i, (t, need, tg) in enumerate(zip(node.inputs, node.needs_input_grad, grads)):
                 if need and tg is not None:
+                    if not isinstance(tg, Tensor):
+                        raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
+                                        f"backward must return Tensors (or None)")
                     if tg._data.shape != t._data.shape:
-                        tg = _unbroadcast(tg, t._data.shape)
+                        tg = _unbroadcast(tg, t._data.shape, node, i)
                     if tg._data.dtype is not t._data.dtype:
                         tg = _ops.to(tg, dtype=t._data.dtype)
                     _accumulate(node_grads, leaf_grads, t, tg)

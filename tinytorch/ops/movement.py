@@ -111,9 +111,11 @@ def split_ints_first(key: Any, ndim: int) -> tuple[tuple, tuple] | None:
     For a key that mixes both, returns the two keys to apply one after the other (ints
     first, as a view); otherwise None.
     """
+    if _is_basic(key):
+        return None
     entries = expand_key(key, ndim)
     ints = [isinstance(k, numbers.Integral) for k in entries]
-    if not any(ints) or _is_basic(tuple(entries)):
+    if not any(ints):
         return None
     first: list[Any] = []
     for k, is_int in zip(entries, ints):
