@@ -453,6 +453,8 @@ class Tensor:
     def isnan(self) -> "Tensor": return _ops.isnan(self)
     def isinf(self) -> "Tensor": return _ops.isinf(self)
     def logical_not(self) -> "Tensor": return _ops.logical_not(self)
+    def logical_and(self, o: "Tensor") -> "Tensor": return _ops.logical_and(self, o)
+    def logical_or(self, o: "Tensor") -> "Tensor": return _ops.logical_or(self, o)
 
     # --- reductions ----------------------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: _bool = False) -> "Tensor": return _ops.sum(self, dim, keepdim)
@@ -483,6 +485,7 @@ class Tensor:
     def permute(self, *dims: Any) -> "Tensor": return _ops.permute(self, *dims)
     def transpose(self, dim0: int, dim1: int) -> "Tensor": return _ops.transpose(self, dim0, dim1)
     def t(self) -> "Tensor": return _ops.t(self)
+    def swapaxes(self, dim0: int, dim1: int) -> "Tensor": return _ops.transpose(self, dim0, dim1)
     @property
     def T(self) -> "Tensor": return _ops.permute(self, tuple(reversed(range(self.ndim))))
     @property
