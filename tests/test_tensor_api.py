@@ -12,11 +12,13 @@ METHODS = """size dim numel requires_grad_ numpy item tolist detach clone to flo
 add sub mul div pow neg exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp maximum minimum
 sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
 reshape view permute transpose expand broadcast_to flip squeeze unsqueeze flatten matmul
-add_ sub_ mul_ div_ zero_ fill_ copy_ uniform_ normal_""".split()
+add_ sub_ mul_ div_ zero_ fill_ copy_ uniform_ normal_ eq ne lt le gt ge where masked_fill gather split chunk
+square sign isnan isinf all any erf logical_not logical_and logical_or t swapaxes""".split()
 FUNCTIONS = """tensor from_numpy zeros ones full empty zeros_like ones_like arange linspace eye rand randn randint
 manual_seed exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp pow maximum minimum where
 sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
-reshape permute transpose broadcast_to flip squeeze unsqueeze flatten cat stack matmul no_grad enable_grad""".split()
+reshape permute transpose broadcast_to flip squeeze unsqueeze flatten cat stack matmul no_grad enable_grad
+numel detach full_like empty_like rand_like randn_like randperm split chunk gather tril triu square sign""".split()
 
 
 def test_every_api_name_exists():
@@ -25,6 +27,14 @@ def test_every_api_name_exists():
     for attr in ("shape", "ndim", "dtype", "device", "grad", "is_leaf", "grad_fn", "data", "T", "requires_grad"):
         assert hasattr(tt.ones(2, 2, device="numpy"), attr)
     assert callable(tt.autograd.grad)
+
+
+def test_names_torch_has_as_function_and_method_exist_here_too():
+    torch = pytest.importorskip("torch")
+    missing = [f"tt.{n}" for n in METHODS + FUNCTIONS if hasattr(torch, n) and not hasattr(tt, n)
+               and not n.endswith("_")]  # torch.zero_(x) and friends: in-place methods suffice
+    missing += [f"Tensor.{n}" for n in METHODS + FUNCTIONS if hasattr(torch.Tensor, n) and not hasattr(tt.Tensor, n)]
+    assert not missing
 
 
 def test_shape_and_size(device):
