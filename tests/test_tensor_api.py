@@ -82,6 +82,7 @@ def test_contiguous_and_clone(device):
     assert x.contiguous() is x and x.is_contiguous()
     t = x.T
     assert not t.is_contiguous() and t.contiguous().is_contiguous()
+    assert x[1:].is_contiguous() and not x[:, 1:].is_contiguous()  # PyTorch's meaning: strides, not offset
     np.testing.assert_array_equal(t.contiguous().numpy(), x.numpy().T)
     c = x.clone()
     c[0, 0] = 100

@@ -33,6 +33,7 @@ import numpy as np
 
 from .ndarray import NDArray
 from .ndarray.dtypes import DType, bool_, float32, float64, int64
+from .ndarray.strides import is_compact
 
 _grad_enabled = True  # the grad-mode context: the only global state of this layer
 # the builtins, for annotations inside Tensor (whose .bool() and .float() methods shadow them there)
@@ -233,7 +234,8 @@ class Tensor:
         return self._data.dtype.is_floating_point
 
     def is_contiguous(self) -> _bool:
-        return self._data.is_compact()
+        """True when the elements lie in row-major order with no gaps (the view may start anywhere)."""
+        return is_compact(self._data.shape, self._data.strides)
 
     @property
     def grad_fn(self) -> Function | None:

@@ -214,8 +214,8 @@ def clone(x: Tensor) -> Tensor: return Clone.apply(x)
 
 
 def contiguous(x: Tensor) -> Tensor:
-    """``x`` itself if its memory is compact row-major, else a compact copy."""
-    return x if x._data.is_compact() else Clone.apply(x)
+    """``x`` itself if its elements lie in row-major order with no gaps, else a compact copy."""
+    return x if x.is_contiguous() else Clone.apply(x)
 
 
 def to(x: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
