@@ -539,7 +539,7 @@ def test_scatter_with_its_own_output_as_index():
 
 
 # --- bad input: clean exceptions, never a crash ----------------------------------------------------------
-def run_isolated(body: str) -> None:
+def run_isolated(body: str, timeout: float = 120) -> None:
     """Run ``body`` in a fresh interpreter; a crash (segfault) or failure fails the test."""
     code = textwrap.dedent("""
         import numpy as np
@@ -555,7 +555,7 @@ def run_isolated(body: str) -> None:
                 return
             raise AssertionError(f"{fn.__name__}{args!r} did not raise {exc.__name__}")
     """) + textwrap.dedent(body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
 
 
@@ -677,6 +677,39 @@ def test_integer_pow_with_negative_exponent_raises_value_error():
         expect(ValueError, cpu.scalar_rpow, cpu.from_numpy(np.array([1, -2, 0], np.int64)), 2, out)
         cpu.scalar_pow(a, -1.0 * 0, out)  # 0 is fine
     """)
+
+
+def test_threads_can_be_set():
+    n = cpu.get_num_threads()
+    try:
+        cpu.set_num_threads(1)
+        assert cpu.get_num_threads() == 1
+        x = np.arange(100_000, dtype=np.float64)
+        out = cpu.alloc(1, _dt(np.float64))
+        cpu.reduce_sum(cpu.from_numpy(x), out, x.size)
+        assert result(out)[0] == x.sum()
+    finally:
+        cpu.set_num_threads(n)
+    with pytest.raises(ValueError):
+        cpu.set_num_threads(0)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_kernels_work_in_a_forked_child():
+    """GCC's OpenMP runtime hangs a forked child that uses a parallel region: the binding
+    makes children single-threaded. (A hang fails through the timeout.)"""
+    run_isolated("""
+        import os
+        x, out = cpu.from_numpy(np.ones(1 << 20, np.float32)), cpu.alloc(1 << 20, float32)
+        cpu.ewise_add(x, x, out)  # starts the OpenMP thread pool in the parent
+        pid = os.fork()
+        if pid == 0:
+            cpu.ewise_add(x, x, out)
+            os._exit(0 if out.array[0] == 2 else 1)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status
+        cpu.ewise_add(x, x, out)
+    """, timeout=60)
 
 
 def test_import_without_library_says_how_to_build(tmp_path):

@@ -20,13 +20,15 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
-the tests and the book compare the fast ``matmul`` with.
+the tests and the book compare the fast ``matmul`` with, and ``set_num_threads`` /
+``get_num_threads`` for the OpenMP kernels.
 """
 
 from __future__ import annotations
 
 import ctypes
 import operator
+import os
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any, Callable
@@ -88,6 +90,31 @@ def _kernels(stem: str, codes: tuple[int, ...], argtypes: Callable[[Any], list],
         fn.restype = restype
         table[code] = fn
     return tuple(table)
+
+
+# --- threads -------------------------------------------------------------------------------------
+_lib.tt_set_num_threads.argtypes, _lib.tt_set_num_threads.restype = [ctypes.c_int], None
+_lib.tt_get_num_threads.argtypes, _lib.tt_get_num_threads.restype = [], ctypes.c_int
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in the OpenMP kernels from now on (default: ``OMP_NUM_THREADS``
+    or the number of cores)."""
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    _lib.tt_set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads the OpenMP kernels use."""
+    return _lib.tt_get_num_threads()
+
+
+# A forked child cannot use the parent's OpenMP thread pool (its first parallel kernel would
+# hang): it runs single-threaded. Use multiprocessing's "spawn" start method to get threads.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _lib.tt_set_num_threads(1))
 
 
 # --- buffers ------------------------------------------------------------------------------------
