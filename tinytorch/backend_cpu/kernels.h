@@ -54,6 +54,8 @@ static inline int omp_get_max_threads(void) { return 1; }
         }                                                                \
     } while (0)
 
+#define MIN64(a, b) ((a) < (b) ? (a) : (b))
+
 /* Integer arithmetic goes through uint64_t: overflow then wraps around modulo 2^64, as
  * numpy's int64 does, instead of being undefined behaviour that the optimizer may use. */
 #define IADD(x, y) ((int64_t)((uint64_t)(x) + (uint64_t)(y)))

@@ -6,10 +6,19 @@
  *  - tt_matmul_*: the loops reordered i-k-j, which is the first thing that makes matmul
  *    fast (see the comment there). Parallel over the rows of all batches.
  */
+#include <tgmath.h>
+
 #include "kernels.h"
 
-/* acc + x * y in the element type (integers wrap, as numpy's do) */
+/* acc + x * y in the element type. Where the CPU has FMA (any x86-64 since 2013, with
+ * -march=native) that is one instruction, rounded once: twice the arithmetic per cycle.
+ * In ISO C mode (-std=c11) the compiler may not fuse a*b+c by itself, so we ask.
+ * Integers wrap, as numpy's do. */
+#ifdef __FMA__
+#define MULADD_F(acc, x, y) fma(x, y, acc)
+#else
 #define MULADD_F(acc, x, y) ((acc) + (x) * (y))
+#endif
 #define MULADD_I(acc, x, y) IADD(acc, IMUL(x, y))
 
 /* The i-k-j order: for each row i of the output and each k, add a[i,k] * (row k of b) to

@@ -1,7 +1,7 @@
 /* reduce.c -- sum, max, min, argmax, argmin over the last axis of a compact array.
  *
  * The input is `rows` rows of `n` elements each; out[r] reduces row r. Two shapes matter
- * and get different parallel plans (see REDUCE_DRIVER):
+ * and get different parallel plans (see one_thread_per_row):
  *  - many short rows (a softmax over 10 classes for a batch of 10 000): rows are split
  *    across threads, each row reduced by a short serial loop;
  *  - few long rows (the sum of a whole 1 000 000-element array): each row is cut into
@@ -42,7 +42,7 @@
     }                                                                                       \
     static inline ACC sum_row_##sfx(const T *x, int64_t n) {                               \
         ACC s = 0;                                                                          \
-        for (int64_t b = 0; b < n; b += BLOCK) s += sum_block_##sfx(x + b, n - b < BLOCK ? n - b : BLOCK); \
+        for (int64_t b = 0; b < n; b += BLOCK) s += sum_block_##sfx(x + b, MIN64(BLOCK, n - b)); \
         return s;                                                                           \
     }                                                                                       \
     static int64_t first_nan_index_##sfx(const T *x, int64_t n) {                          \
@@ -50,7 +50,9 @@
             if (x[i] != x[i]) return i;                                                     \
         return 0; /* not reached */                                                         \
     }                                                                                       \
-    static T first_nan_##sfx(const T *x, int64_t n) { return x[first_nan_index_##sfx(x, n)]; } \
+    static T first_nan_##sfx(const T *x, int64_t n) {                                      \
+        return x[first_nan_index_##sfx(x, n)];                                              \
+    }                                                                                       \
     /* max of x[0..n), n >= 1. The lane-wise max ignores NaN (a comparison with NaN is     \
      * false); a separate OR of (x != x) notices one, and then the first NaN is returned.  \
      * Both are branch-free: no mispredictions on random data, and long rows vectorize.    \
@@ -95,7 +97,7 @@
     static inline int64_t find_first_##sfx(const T *x, int64_t n, T m) {                   \
         if (m != m) return first_nan_index_##sfx(x, n);                                     \
         for (int64_t b = 0; b < n; b += 64) {                                               \
-            const int64_t e = b + 64 < n ? b + 64 : n;                                      \
+            const int64_t e = MIN64(b + 64, n);                                             \
             int hit = 0;                                                                    \
             TT_OMP("omp simd reduction(|:hit)")                                             \
             for (int64_t i = b; i < e; i++) hit |= x[i] == m;                               \
@@ -121,17 +123,18 @@
     }
 
 /* ---- the whole array ------------------------------------------------------------------ */
-/* Few long rows: splitting one row across threads only pays when the rows are too few to
- * give every thread several of them. */
-static int split_rows(int64_t rows, int64_t n) {
+/* The plan: whole rows per thread (or all on this one, for small arrays) unless the rows
+ * are long and too few to give every thread several of them; then each row is split. */
+static int one_thread_per_row(int64_t rows, int64_t n) {
     return rows * n < TT_PAR_MIN || rows >= 4 * (int64_t)omp_get_max_threads() || n < 2 * BLOCK;
 }
 
 /* reduce_sum: returns 0, or -1 if the scratch array for block sums cannot be allocated. */
 #define REDUCE_SUM(sfx, T, ACC)                                                             \
     TT_API int tt_reduce_sum_##sfx(const T *a, T *out, int64_t rows, int64_t n) {          \
-        if (split_rows(rows, n)) {                                                          \
-            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = (T)sum_row_##sfx(a + i * n, n);); \
+        if (one_thread_per_row(rows, n)) {                                                          \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1,                                     \
+                         out[i] = (T)sum_row_##sfx(a + i * n, n);); \
             return 0;                                                                       \
         }                                                                                   \
         /* one row at a time: blocks summed in parallel, then added up in order */          \
@@ -142,7 +145,7 @@ static int split_rows(int64_t rows, int64_t n) {
             const T *x = a + r * n;                                                         \
             TT_OMP("omp parallel for schedule(static)")                                     \
             for (int64_t b = 0; b < nblocks; b++)                                           \
-                partial[b] = sum_block_##sfx(x + b * BLOCK, n - b * BLOCK < BLOCK ? n - b * BLOCK : BLOCK); \
+                partial[b] = sum_block_##sfx(x + b * BLOCK, MIN64(BLOCK, n - b * BLOCK));    \
             ACC s = 0;                                                                      \
             for (int64_t b = 0; b < nblocks; b++) s += partial[b];                          \
             out[r] = (T)s;                                                                  \
@@ -169,8 +172,9 @@ static int split_rows(int64_t rows, int64_t n) {
         return m;                                                                            \
     }                                                                                        \
     TT_API int tt_reduce_##op##_##sfx(const T *a, T *out, int64_t rows, int64_t n) {         \
-        if (split_rows(rows, n)) {                                                           \
-            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = op##_row_##sfx(a + i * n, n);); \
+        if (one_thread_per_row(rows, n)) {                                                           \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1,                                     \
+                         out[i] = op##_row_##sfx(a + i * n, n);); \
             return 0;                                                                        \
         }                                                                                    \
         T *part = malloc((size_t)omp_get_max_threads() * sizeof(T));                         \
@@ -180,8 +184,9 @@ static int split_rows(int64_t rows, int64_t n) {
         return 0;                                                                            \
     }                                                                                        \
     TT_API int tt_reduce_arg##op##_##sfx(const T *a, int64_t *out, int64_t rows, int64_t n) { \
-        if (split_rows(rows, n)) {                                                           \
-            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1, out[i] = arg##op##_row_##sfx(a + i * n, n);); \
+        if (one_thread_per_row(rows, n)) {                                                           \
+            PARALLEL_FOR(rows, TT_PAR_MIN / (n + 1) + 1,                                     \
+                         out[i] = arg##op##_row_##sfx(a + i * n, n);); \
             return 0;                                                                        \
         }                                                                                    \
         T *part = malloc((size_t)omp_get_max_threads() * sizeof(T));                         \

@@ -182,11 +182,11 @@ static tiling_t tiling(const view_t *v, view_t *planes) {
     static void compact_tile_row_##sfx(const view_t *planes, const tiling_t *g, int64_t offset, \
                                        const T *a, T *out, int64_t t) {                    \
         const int64_t plane = t / g->row_tiles, r0 = t % g->row_tiles * TILE;               \
-        const int64_t r1 = r0 + TILE < g->rows ? r0 + TILE : g->rows;                       \
+        const int64_t r1 = MIN64(r0 + TILE, g->rows);                                      \
         const T *from = a + cursor_at(planes, offset, plane).pos;                          \
         T *to = out + plane * g->rows * g->cols;                                           \
         for (int64_t c0 = 0; c0 < g->cols; c0 += TILE) {                                    \
-            const int64_t c1 = c0 + TILE < g->cols ? c0 + TILE : g->cols;                   \
+            const int64_t c1 = MIN64(c0 + TILE, g->cols);                                  \
             for (int64_t r = r0; r < r1; r++)                                              \
                 for (int64_t c = c0; c < c1; c++)                                          \
                     to[r * g->cols + c] = from[r * g->row_stride + c * g->col_stride];     \
