@@ -636,6 +636,9 @@ def test_views_outside_the_buffer_raise_index_error():
         expect(IndexError, cpu.compact, a, out, (2, 2), (2**62, 1), 0)           # would overflow int64
         expect(IndexError, cpu.compact, a, out, (2, 2), (2**63 + 1, 1), 0)       # does not even fit int64
         expect(IndexError, cpu.compact, a, out, (2, 2), (-(2**64), 1), 0)
+        big = np.int64(2**62)  # numpy int arithmetic would wrap (n - 1) * stride to a negative
+        expect(IndexError, cpu.compact, a, out, (np.int64(3), 1), (big, 1), np.int64(0))
+        expect(IndexError, cpu.scalar_setitem, 1.0, a, (np.int64(5),), (np.int64(2**62),), 0)
         expect(IndexError, cpu.to_numpy, a, (11,), (1,), 0)
         expect(IndexError, cpu.to_numpy, a, (3, 3), (4, 1), 0)
         expect(IndexError, cpu.ewise_setitem, out, a, (2, 2), (5, 5), 0)

@@ -262,8 +262,12 @@ def _view(buf: Buffer, shape: Shape, strides: Strides, offset: int) -> tuple[int
     if len(strides) != ndim or ndim > _MAX_DIMS:
         raise ValueError(f"shape {tuple(shape)} and strides {tuple(strides)} must have one length, "
                          f"at most {_MAX_DIMS}")
+    if type(offset) is not int:
+        offset = operator.index(offset)
     size, lo, hi = 1, offset, offset
     for n, s in zip(shape, strides):
+        if type(n) is not int or type(s) is not int:  # numpy ints would wrap around silently
+            n, s = operator.index(n), operator.index(s)
         if n < 0:
             raise ValueError(f"negative dimension in shape {tuple(shape)}")
         size *= n
