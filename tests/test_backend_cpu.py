@@ -579,6 +579,7 @@ def test_wrong_sizes_raise_value_error():
         expect(ValueError, cpu.matmul, f(6), f(6), f(4), 2, 3, 2, 2)
         expect(ValueError, cpu.matmul, f(6), f(6), f(4), 2, 3, 2, -1)
         expect(ValueError, cpu.matmul, f(0), f(0), f(0), 2**64, 0, 0, 1)
+        cpu.matmul(f(0), f(0), f(0), 2**62, 0, 0, 1)  # empty: returns at once
         expect(ValueError, cpu.matmul_naive, f(6), f(5), f(4), 2, 3, 2, 1)
         expect(ValueError, cpu.compact, f(10), f(3), (2, 2), (2, 1), 0)
         expect(ValueError, cpu.ewise_setitem, f(3), f(10), (2, 2), (2, 1), 0)

@@ -487,27 +487,32 @@ _MATMUL = _kernels("matmul", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
 _MATMUL_NAIVE = _kernels("matmul_naive", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
 
 
-def _matmul_args(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> tuple:
+def _matmul_args(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> tuple | None:
+    """The checked C arguments of a matmul, or None when there is nothing to write."""
     _check_buffers(a, b, out)
-    a, b = _not_aliasing(out, a, b)
     m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
     if (a.size, b.size, out.size) != (batch * m * n, batch * n * p, batch * m * p):
         raise ValueError(f"matmul sizes {a.size}, {b.size}, {out.size} do not fit batch={batch} m={m} n={n} p={p}")
     if not (a.code == b.code == out.code) or a.code == BOOL:
         raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
+    if out.size == 0:  # (also keeps C from looping over 2**62 empty rows of an empty product)
+        return None
+    a, b = _not_aliasing(out, a, b)
     return a.ptr, b.ptr, out.ptr, m, n, p, batch
 
 
 def matmul(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
     """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)`` (i-k-j loops, OpenMP)."""
     args = _matmul_args(a, b, out, m, n, p, batch)
-    _MATMUL[a.code](*args)
+    if args:
+        _MATMUL[a.code](*args)
 
 
 def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
     """The same product by the textbook triple loop: the reference and the "before" picture."""
     args = _matmul_args(a, b, out, m, n, p, batch)
-    _MATMUL_NAIVE[a.code](*args)
+    if args:
+        _MATMUL_NAIVE[a.code](*args)
 
 
 # --- indexing ------------------------------------------------------------------------------------------
