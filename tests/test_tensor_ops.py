@@ -393,6 +393,7 @@ def test_matches_torch(op: Op, layout: str, device: str, fdtype: Any) -> None:
 
 
 GRAD_CASES = [c for c in CASES if c.values[0].grad]
+FD_POINTS = 10  # coordinates per input checked by finite differences
 
 
 @pytest.mark.parametrize("op,layout", GRAD_CASES)
@@ -409,15 +410,19 @@ def test_gradient_matches_finite_differences(op: Op, layout: str, device: str) -
         return float(sum((oi.numpy() * wi).sum() for oi, wi in zip(o, w)))
 
     eps = 1e-6
+    pick = np.random.default_rng(3)
     for i, base in enumerate(leaves_np):
-        numeric = np.zeros_like(base)
-        for j in np.ndindex(base.shape):
+        coords = list(np.ndindex(base.shape))
+        if len(coords) > FD_POINTS:  # a sample of coordinates keeps the suite fast; PyTorch checks them all
+            coords = [coords[k] for k in pick.choice(len(coords), FD_POINTS, replace=False)]
+        for j in coords:
             plus = [b.copy() for b in leaves_np]
             minus = [b.copy() for b in leaves_np]
             plus[i][j] += eps
             minus[i][j] -= eps
-            numeric[j] = (loss(plus) - loss(minus)) / (2 * eps)
-        np.testing.assert_allclose(grads[i], numeric, rtol=1e-5, atol=1e-6, err_msg=f"{op.name}: input {i}")
+            numeric = (loss(plus) - loss(minus)) / (2 * eps)
+            np.testing.assert_allclose(grads[i][j], numeric, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{op.name}: input {i} at {j}")
 
 
 def numpy_of(t: Any) -> np.ndarray:
