@@ -114,7 +114,8 @@ class Function:
     ``backward(self, grad) -> Tensor | tuple``, one gradient (or ``None``) per positional input.
     ``Op.apply(*inputs, **params)`` runs one: positional inputs are Tensors or Python scalars
     (forward sees NDArrays and scalars); keyword params are passed to ``forward`` unchanged.
-    The instance is the graph node, so ``forward`` may save what ``backward`` needs on ``self``.
+    The instance is the graph node (made with no arguments by ``apply``), so ``forward`` may
+    save what ``backward`` needs on ``self``.
 
     In ``backward``, ``self.inputs`` are the input Tensors, ``self.needs_input_grad[i]`` says
     whether input i wants a gradient (skip the work when not), and :meth:`output` is the
