@@ -113,6 +113,9 @@ from .random import (
 )
 from .serialization import load, save
 
+# the layers above the Tensor, importable as attributes like torch.nn / torch.optim / torch.utils
+from . import data, nn, optim, utils  # noqa: E402  (they import the names above)
+
 
 def numel(x: Tensor) -> int:
     """The number of elements of ``x``."""
@@ -147,5 +150,5 @@ __all__ = [
     "softmax", "log_softmax",
     "reshape", "permute", "transpose", "swapaxes", "t", "broadcast_to", "flip", "squeeze", "unsqueeze",
     "flatten", "split", "chunk", "gather", "cat", "stack", "tril", "triu", "clone", "matmul",
-    "save", "load",
+    "save", "load", "nn", "optim", "data", "utils",
 ]
