@@ -113,7 +113,7 @@ def test_alloc_from_numpy_to_numpy(rng, dtype, n):
     assert buf.size == n and buf.dtype == np.dtype(dtype)
     back = cpu.to_numpy(buf, (n,), (1,), 0)
     assert_same(back, x)
-    back[...] = 0 if n else back  # a copy: writing it leaves the buffer alone
+    back[...] = 0  # a copy: writing it leaves the buffer alone
     assert_same(cpu.to_numpy(buf, (n,), (1,), 0), x)
     empty = cpu.alloc(n, _dt(dtype))
     assert empty.size == n and empty.dtype == np.dtype(dtype)
@@ -150,7 +150,7 @@ VIEWS = [
     (7, (3, 0, 2), (5, 100, -4), 2),
     (240, (2, 3, 4, 5), (120, 40, 10, 2), 0),
     (240, (5, 4, 3, 2), (1, 5, 20, 60), 0),
-    (100_000, (250, 200), (1, 250), 50_000 - 50_000),
+    (100_000, (250, 200), (1, 250), 0),
     (100_000, (400, 125), (250, 2), 1),
     (1, (300, 300), (0, 0), 0),
 ]
