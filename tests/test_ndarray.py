@@ -534,3 +534,19 @@ def test_unknown_and_unavailable_device():
     if unavailable_reason("cuda"):
         with pytest.raises(RuntimeError, match="not available"):
             zeros((2,), device="cuda")
+
+
+def test_setitem_from_itself_through_a_view(device):
+    x = np.arange(6.0, dtype=np.float32)
+    a = array(x, device=device)
+    a[::-1] = a  # source and destination share one buffer
+    check(a, x[::-1].copy())
+    b = array(np.arange(4), device=device)
+    b[b] = b * 10
+    check(b, np.arange(4) * 10)
+
+
+def test_check_view_uses_exact_integers():
+    from tinytorch.ndarray.backend_numpy import check_view
+    with pytest.raises(IndexError):
+        check_view(10, (np.int64(3),), (np.int64(2**62),), 0)  # would wrap in int64 arithmetic

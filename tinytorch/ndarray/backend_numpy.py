@@ -7,6 +7,7 @@ tested against these results. Speed is not a goal here, clarity is.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,9 @@ def check_view(buf_size: int, shape: Shape, strides: Strides, offset: int) -> No
     """Raise ``IndexError`` unless every element of the view lies inside ``[0, buf_size)``."""
     if len(shape) != len(strides):
         raise ValueError(f"shape {shape} and strides {strides} have different lengths")
+    # exact Python ints: numpy integers would wrap silently and let a bad view through
+    shape, strides = tuple(map(operator.index, shape)), tuple(map(operator.index, strides))
+    offset = operator.index(offset)
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimension in shape {shape}")
     if prod(shape) == 0:

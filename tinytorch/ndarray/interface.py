@@ -60,7 +60,8 @@ class Backend(Protocol):
         """A new uninitialised flat buffer of ``size`` elements (``size`` may be 0)."""
 
     def from_numpy(self, a: np.ndarray) -> Buffer:
-        """A new buffer holding a copy of the 1-D contiguous numpy array ``a``."""
+        """A new buffer holding a copy of the 1-D numpy array ``a`` (float32, float64, int64 or
+        bool; other dtypes raise ``TypeError``)."""
 
     def to_numpy(self, buf: Buffer, shape: Shape, strides: Strides, offset: int) -> np.ndarray:
         """A fresh compact numpy array of the strided view ``(shape, strides, offset)`` of ``buf``."""
@@ -69,6 +70,7 @@ class Backend(Protocol):
         """Set every element of ``out`` to the Python scalar ``value``."""
 
     # --- the only stride-aware kernels -----------------------------------------------
+    # NDArray never passes one buffer as both source and destination (it copies first).
     def compact(self, a: Buffer, out: Buffer, shape: Shape, strides: Strides, offset: int) -> None:
         """Copy the strided view of ``a`` into the compact buffer ``out`` (row-major).
 
@@ -85,7 +87,8 @@ class Backend(Protocol):
     # --- elementwise (compact, equal sizes) --------------------------------------------
     def cast(self, a: Buffer, out: Buffer) -> None:
         """Convert every element of ``a`` to the dtype of ``out`` (C conversion rules;
-        float → bool is ``x != 0``; float → int64 truncates toward zero)."""
+        float → bool is ``x != 0``; float → int64 truncates toward zero; NaN/inf → int64 is
+        unspecified, as in C and numpy)."""
 
     def where(self, cond: Buffer, a: Buffer, b: Buffer, out: Buffer) -> None:
         """``out[i] = a[i] if cond[i] else b[i]``; ``cond`` is bool, ``a``/``b``/``out`` share a dtype."""
@@ -96,7 +99,8 @@ class Backend(Protocol):
     # Integer ``pow`` with a negative exponent raises ValueError.
 
     # --- reductions ----------------------------------------------------------------------
-    # reduce_<op>(a, out, reduce_size): a is compact with a.size == out.size * reduce_size;
+    # reduce_<op>(a, out, reduce_size) on float32/float64/int64 (NDArray casts bools to int64
+    # first): a is compact with a.size == out.size * reduce_size;
     # out[i] reduces a[i*reduce_size : (i+1)*reduce_size]. reduce_size >= 1 for max/min/arg*;
     # sum over reduce_size == 0 writes zeros. argmax/argmin return the first index on ties.
     # NaN propagates through max/min and is the arg* answer, as in numpy and PyTorch.

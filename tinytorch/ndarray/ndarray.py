@@ -232,7 +232,9 @@ class NDArray:
         v = value if isinstance(value, NDArray) else array(value, dtype=self.dtype, device=self.device)
         if v.device != self.device:
             raise RuntimeError(f"cannot assign an array on {v.device} into an array on {self.device}")
-        return v.astype(self.dtype).broadcast_to(shape).compact()
+        src = v.astype(self.dtype).broadcast_to(shape).compact()
+        # `x[::-1] = x` reads and writes one buffer: copy the source so no kernel sees aliasing
+        return src.copy() if src._buf is self._buf else src
 
     def _basic_offsets(self, entries: list[Any]) -> "NDArray":
         shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
@@ -381,8 +383,8 @@ class NDArray:
         dtype = self.dtype
         if op == "sum" and not dtype.is_floating_point:
             dtype = int64  # summing bools/ints gives int64, as in PyTorch
-        elif op in ("max", "min") and dtype is bool_:
-            dtype = int64
+        elif dtype is bool_:
+            dtype = int64  # backends reduce numbers; max/min of bools are cast back below
         if reduce_size == 0 and op != "sum":
             raise ValueError(f"cannot compute {op} over an empty axis of an array of shape {self.shape}")
         a = self.astype(dtype).permute(kept + list(axes)).compact()
