@@ -92,11 +92,9 @@ def plot_curves(history: dict[str, list[float]], path: str, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    torch = importlib.import_module(args.framework)           # "import tinytorch as torch"
-    nn = importlib.import_module(f"{args.framework}.nn")
-    optim = importlib.import_module(f"{args.framework}.optim")
-    from_data = importlib.import_module(f"{args.framework}.utils.data")
-    DataLoader, TensorDataset = from_data.DataLoader, from_data.TensorDataset
+    torch = importlib.import_module(args.framework)           # i.e. "import tinytorch as torch"
+    nn, optim = torch.nn, torch.optim
+    DataLoader, TensorDataset = torch.utils.data.DataLoader, torch.utils.data.TensorDataset
     device = args.device or "cpu"
     epochs = args.epochs or (15 if args.model == "mlp" else 10)
 
