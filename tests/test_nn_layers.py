@@ -166,3 +166,15 @@ def test_one_hot(device):
     out = F.one_hot(t)
     assert out.dtype == tt.int64 and out.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
     assert F.one_hot(t, 5).shape == (3, 5)
+
+
+@needs_torch
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 2)])
+def test_max_pool_ties_route_gradient_like_torch(kernel, stride, device, rng):
+    x = rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64)  # many equal maxima in a window
+    xt, xr = to_tt(x, device, requires_grad=True), to_torch(x, requires_grad=True)
+    out, out_ref = F.max_pool2d(xt, kernel, stride), torch.nn.functional.max_pool2d(xr, kernel, stride)
+    g = rng.standard_normal(out_ref.shape)
+    (out * to_tt(g, device)).sum().backward()
+    (out_ref * to_torch(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), atol=1e-12)
