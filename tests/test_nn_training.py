@@ -93,3 +93,19 @@ def test_cnn_training_in_lockstep_with_torch():
         assert loss.item() == pytest.approx(loss_ref.item(), rel=1e-4)
     for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-5, err_msg=name)
+
+
+def test_train_mnist_example_runs(tmp_path):
+    """The example script end to end: one epoch of the MLP, with its plot."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "train_mnist.py"
+    spec = importlib.util.spec_from_file_location("train_mnist_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    plot = tmp_path / "curves.png"
+    history = example.main(["--model", "mlp", "--epochs", "1", "--no-progress", "--plot", str(plot),
+                            "--device", str(tt.get_default_device())])
+    assert history["test_acc"][0] > 0.8 and len(history["loss"]) == 1
+    assert plot.exists() and plot.stat().st_size > 1000
