@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install build demo test test-fast lint bench bench-quick book labs labs-release labs-check clean
+.PHONY: install build demo tour test test-fast lint bench bench-quick book labs labs-release labs-check clean
 
 install:            ## install tinytorch (editable) with the test tools; builds the C backend
 	$(PIP) install -e ".[dev]"
@@ -10,7 +10,10 @@ install:            ## install tinytorch (editable) with the test tools; builds 
 build:              ## rebuild the C backend in place after editing a kernel (a few seconds)
 	$(PYTHON) setup.py build_ext --inplace
 
-demo: install       ## the main job
+demo: install       ## the main job: train an MLP on the shipped MNIST subset, print accuracy, save the curves
+	$(PYTHON) examples/train_mnist.py --model mlp --plot mnist_mlp.png
+
+tour: install       ## a tour of the NDArray layer: views, strides, every backend
 	$(PYTHON) examples/demo.py
 
 test: install       ## install and run the whole test suite
@@ -19,8 +22,15 @@ test: install       ## install and run the whole test suite
 test-fast:          ## tests without (re)installing
 	$(PYTHON) -m pytest -q -x
 
-lint:
-	$(PYTHON) -m ruff check tinytorch tests
+lint:               ## ruff on everything, mypy on the core layers
+	$(PYTHON) -m ruff check tinytorch tests benchmarks examples
+	$(PYTHON) -m mypy tinytorch/ndarray tinytorch/autograd.py tinytorch/ops --ignore-missing-imports
+
+bench:              ## the benchmark: tinytorch vs numpy and PyTorch (a few minutes; writes benchmarks/results.md)
+	$(PYTHON) benchmarks/run.py
+
+bench-quick:        ## the benchmark's smoke mode (what CI runs)
+	$(PYTHON) benchmarks/run.py --quick
 
 book:               ## build the book: runs every chapter (HTML in book/_build/html/index.html)
 	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" jupyter-book build --all -W -n --keep-going book/
