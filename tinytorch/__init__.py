@@ -6,7 +6,8 @@
 2.0
 """
 
-from . import autograd, backends, cuda, ops, random
+# the layers above the Tensor, importable as attributes like torch.nn / torch.optim / torch.utils
+from . import autograd, backends, cuda, data, nn, ops, optim, random, utils  # noqa: E402  (they import the names above)
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
@@ -112,9 +113,6 @@ from .random import (
     seed,
 )
 from .serialization import load, save
-
-# the layers above the Tensor, importable as attributes like torch.nn / torch.optim / torch.utils
-from . import data, nn, optim, utils  # noqa: E402  (they import the names above)
 
 
 def numel(x: Tensor) -> int:

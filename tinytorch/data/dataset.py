@@ -123,6 +123,6 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     perm = _numpy_generator(generator).permutation(n)
     out, start = [], 0
     for size in sizes:
-        out.append(Subset(dataset, perm[start:start + size]))
+        out.append(Subset(dataset, perm[start:start + size].tolist()))
         start += size
     return out
