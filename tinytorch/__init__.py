@@ -6,8 +6,7 @@
 2.0
 """
 
-# the layers above the Tensor, importable as attributes like torch.nn / torch.optim / torch.utils
-from . import autograd, backends, cuda, data, nn, ops, optim, random, utils  # noqa: E402  (they import the names above)
+from . import autograd, backends, cuda, ops, random
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
@@ -113,6 +112,11 @@ from .random import (
     seed,
 )
 from .serialization import load, save
+
+# isort: split
+# The layers above the Tensor, importable as attributes like torch.nn / torch.optim / torch.utils.
+# They must come last: they use the names imported above.
+from . import data, nn, optim, utils
 
 
 def numel(x: Tensor) -> int:
