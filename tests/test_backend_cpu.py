@@ -38,7 +38,7 @@ ARITH = (np.float32, np.float64, np.int64)
 
 # the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
 COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
-                     "cast", "where", "matmul", "gather", "scatter", "scatter_add"}
+                     "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}
@@ -493,6 +493,129 @@ def test_matmul_out_aliasing_an_input():
     c = cpu.from_numpy(x)
     cpu.matmul(c, c, c, 3, 3, 3, 1)
     np.testing.assert_allclose(result(c).reshape(3, 3), x @ x)
+
+
+# The shapes cross every block edge of matmul_steps.h (micro-tile MR = 6 rows x NR = 16 (f32) or
+# 8 (f64) columns; blocks KC = 256, MC = 72, NC = 3072), and include empty products.
+STEP_SHAPES = [(1, 1, 1, 1), (2, 7, 5, 3), (3, 13, 40, 17), (1, 73, 257, 35), (1, 5, 300, 3100),
+               (2, 3, 0, 4), (1, 0, 3, 4), (4, 6, 513, 16)]
+FLOATS = (np.float32, np.float64)
+
+
+def _matmul_check(got, a, b, dtype, n):
+    """got vs a @ b computed in float64, within float32/float64 rounding of an n-term sum."""
+    want = (a.astype(np.float64) @ b.astype(np.float64)).reshape(-1)
+    rtol = 1e-5 if np.dtype(dtype) == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.sqrt(n + 1) * 10)
+
+
+@pytest.mark.parametrize("step", cpu.MATMUL_STEPS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=DTYPE_IDS[:2])
+@pytest.mark.parametrize("bmnp", STEP_SHAPES, ids=str)
+def test_matmul_steps(rng, step, dtype, bmnp):
+    """Every optimization step the book times computes the same product as numpy and matmul_naive."""
+    batch, m, n, p = bmnp
+    a, b = data(rng, batch * m * n, dtype), data(rng, batch * n * p, dtype)
+    out, naive = cpu.alloc(batch * m * p, _dt(dtype)), cpu.alloc(batch * m * p, _dt(dtype))
+    cpu.fill(out, np.nan)  # every element must be written, also for n == 0
+    cpu.matmul_step(step, cpu.from_numpy(a), cpu.from_numpy(b), out, m, n, p, batch)
+    _matmul_check(result(out), a.reshape(batch, m, n), b.reshape(batch, n, p), dtype, n)
+    cpu.matmul_naive(cpu.from_numpy(a), cpu.from_numpy(b), naive, m, n, p, batch)
+    np.testing.assert_allclose(result(out), result(naive), rtol=1e-4 if dtype == np.float32 else 1e-11,
+                               atol=1e-4 * np.sqrt(n + 1))
+
+
+def test_matmul_step_names_and_dtypes():
+    assert cpu.MATMUL_STEPS == ("naive", "reordered", "blocked", "packed", "threads")
+    f, i = cpu.from_numpy(np.ones(4, np.float32)), cpu.from_numpy(np.ones(4, np.int64))
+    with pytest.raises(ValueError, match="unknown matmul step"):
+        cpu.matmul_step("fastest", f, f, cpu.alloc(4, _dt(np.float32)), 2, 2, 2, 1)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cpu.matmul_step("packed", i, i, cpu.alloc(4, _dt(np.int64)), 2, 2, 2, 1)
+    with pytest.raises(ValueError):
+        cpu.matmul_step("packed", f, f, cpu.alloc(4, _dt(np.float32)), 2, 3, 2, 1)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+@pytest.mark.parametrize("bmnp", [(1, 130, 70, 150), (1, 64, 784, 256), (5, 40, 60, 30), (1, 7, 100, 400),
+                                  (3, 100, 50, 2), (1, 600, 40, 9)], ids=str)
+def test_matmul_any_thread_count(rng, threads, bmnp):
+    """Each thread count splits out differently (by batch, by rows, by columns, a grid)."""
+    batch, m, n, p = bmnp
+    before = cpu.get_num_threads()
+    try:
+        cpu.set_num_threads(threads)
+        for dtype in FLOATS:
+            a, b = data(rng, batch * m * n, dtype), data(rng, batch * n * p, dtype)
+            out = cpu.alloc(batch * m * p, _dt(dtype))
+            cpu.matmul(cpu.from_numpy(a), cpu.from_numpy(b), out, m, n, p, batch)
+            _matmul_check(result(out), a.reshape(batch, m, n), b.reshape(batch, n, p), dtype, n)
+    finally:
+        cpu.set_num_threads(before)
+
+
+def _strided_case(rng, dtype, shape, kind):
+    """A buffer and a strided (batch, rows, cols) view of it: (buffer values, strides, offset)."""
+    batch, r, c = shape
+    if kind == "compact":
+        return data(rng, batch * r * c, dtype), (r * c, c, 1), 0
+    if kind == "transposed":  # each matrix stored column by column
+        return data(rng, batch * r * c, dtype), (r * c, 1, r), 0
+    if kind == "broadcast":  # one matrix for the whole batch (stride 0)
+        return data(rng, r * c, dtype), (0, c, 1), 0
+    if kind == "flipped_sliced":  # every other row, columns reversed, inside a bigger buffer
+        x = data(rng, batch * 2 * r * (c + 3) + 5, dtype)
+        return x, (2 * r * (c + 3), 2 * (c + 3), -1), 5 + c - 1
+    raise ValueError(kind)
+
+
+def _as_view(x, strides, offset, shape):
+    """The elements of the view, by the definition: element (b, i, j) is x[offset + b*s0 + i*s1 + j*s2]."""
+    index = offset
+    for axis, (n, s) in enumerate(zip(shape, strides)):
+        index = index + np.arange(n).reshape([n if d == axis else 1 for d in range(3)]) * s
+    return x[index]
+
+
+KINDS = ["compact", "transposed", "broadcast", "flipped_sliced"]
+
+
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("kind_a", KINDS)
+@pytest.mark.parametrize("kind_b", KINDS)
+def test_matmul_strided(rng, dtype, kind_a, kind_b):
+    """Strided operands are read in place (packing takes any layout): transposed, broadcast
+    over the batch, stepped and reversed views give numpy's product."""
+    batch, m, n, p = 3, 9, 21, 18
+    xa, sa, oa = _strided_case(rng, dtype, (batch, m, n), kind_a)
+    xb, sb, ob = _strided_case(rng, dtype, (batch, n, p), kind_b)
+    out = cpu.alloc(batch * m * p, _dt(dtype))
+    cpu.matmul_strided(cpu.from_numpy(xa), sa, oa, cpu.from_numpy(xb), sb, ob, out, m, n, p, batch)
+    va, vb = _as_view(xa, sa, oa, (batch, m, n)), _as_view(xb, sb, ob, (batch, n, p))
+    if dtype == np.int64:
+        assert_same(result(out), (va @ vb).reshape(-1))
+    else:
+        _matmul_check(result(out), va, vb, dtype, n)
+
+
+def test_matmul_strided_checks_views_before_reading():
+    f = lambda n: cpu.from_numpy(np.ones(n, np.float32))  # noqa: E731
+    out = cpu.alloc(4, _dt(np.float32))
+    with pytest.raises(IndexError):  # the last row of a lies past the buffer
+        cpu.matmul_strided(f(4), (0, 3, 1), 0, f(4), (0, 2, 1), 0, out, 2, 2, 2, 1)
+    with pytest.raises(IndexError):  # negative reach
+        cpu.matmul_strided(f(4), (0, 2, -1), 0, f(4), (0, 2, 1), 0, out, 2, 2, 2, 1)
+    with pytest.raises(ValueError):  # out of the wrong size
+        cpu.matmul_strided(f(4), (0, 2, 1), 0, f(4), (0, 2, 1), 0, cpu.alloc(3, _dt(np.float32)), 2, 2, 2, 1)
+    with pytest.raises(TypeError):
+        cpu.matmul_strided(f(4), (0, 2, 1), 0, cpu.from_numpy(np.ones(4)), (0, 2, 1), 0, out, 2, 2, 2, 1)
+    # a length-1 axis may carry any stride: it is never stepped along
+    cpu.matmul_strided(f(4), (2**70, 2, 1), 0, f(4), (-2**70, 2, 1), 0, out, 2, 2, 2, 1)
+    assert result(out).tolist() == [2.0] * 4
+    x = np.arange(4, dtype=np.float32)
+    c = cpu.from_numpy(x)  # out aliasing an input: the input is copied first
+    cpu.matmul_strided(c, (0, 1, 2), 0, c, (0, 2, 1), 0, c, 2, 2, 2, 1)
+    np.testing.assert_allclose(result(c).reshape(2, 2), x.reshape(2, 2).T @ x.reshape(2, 2))
 
 
 # --- indexing --------------------------------------------------------------------------------------------

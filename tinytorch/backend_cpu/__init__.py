@@ -20,8 +20,9 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
-the tests and the book compare the fast ``matmul`` with, and ``set_num_threads`` /
-``get_num_threads`` for the OpenMP kernels.
+the tests and the book compare the fast ``matmul`` with, ``matmul_step`` to run each
+optimization step between the two (the benchmark and the book time them), and
+``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
 """
 
 from __future__ import annotations
@@ -483,8 +484,16 @@ reduce_argmin = _reduce("argmin", ALL)
 
 
 # --- matmul ------------------------------------------------------------------------------------------
-_MATMUL = _kernels("matmul", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
-_MATMUL_NAIVE = _kernels("matmul_naive", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N, _N, _N])
+_MATMUL_ARGS = lambda s: [_P, _P, _P, _N, _N, _N, _N]  # noqa: E731  a, b, out, m, n, p, batch
+_MATMUL = _kernels("matmul", ARITHMETIC, _MATMUL_ARGS, _INT)
+_MATMUL_NAIVE = _kernels("matmul_naive", ARITHMETIC, _MATMUL_ARGS)
+#: the steps of matmul_steps.h that lead from the naive loop to ``matmul`` (float32/float64)
+_MATMUL_STEPS = {"naive": _kernels("matmul_naive", FLOATS, _MATMUL_ARGS),
+                 "reordered": _kernels("matmul_reordered", FLOATS, _MATMUL_ARGS),
+                 "blocked": _kernels("matmul_blocked", FLOATS, _MATMUL_ARGS),
+                 "packed": _kernels("matmul_packed", FLOATS, _MATMUL_ARGS, _INT),
+                 "threads": _MATMUL}
+MATMUL_STEPS = tuple(_MATMUL_STEPS)
 
 
 def _matmul_args(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> tuple | None:
@@ -502,10 +511,49 @@ def _matmul_args(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batc
 
 
 def matmul(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
-    """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)`` (i-k-j loops, OpenMP)."""
+    """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)``: packed
+    panels, a register-tiled micro-kernel and OpenMP threads (see ``matmul_steps.h``)."""
     args = _matmul_args(a, b, out, m, n, p, batch)
-    if args:
-        _MATMUL[a.code](*args)
+    if args and _MATMUL[a.code](*args) != 0:
+        raise MemoryError("matmul: out of memory for the packed panels")
+
+
+_MATMUL_STRIDED = _kernels("matmul_strided", FLOATS, lambda s: [_P, _P, _P, _N, _N, _N, _N, _P], _INT)
+
+
+def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_strides: Strides, b_offset: int,
+                   out: Buffer, m: int, n: int, p: int, batch: int) -> None:
+    """``out`` (compact, ``(batch, m, p)``) = the product of two strided views: ``a`` seen as
+    ``(batch, m, n)`` with ``a_strides`` (3 ints, in elements) from ``a_offset``, ``b`` as
+    ``(batch, n, p)`` likewise. Packing reads any layout, so a transposed or broadcast operand
+    (stride 0 over the batch) needs no copy first. An optional extension of the interface;
+    int64 goes through ``compact`` and :func:`matmul`."""
+    _check_buffers(a, b, out)
+    m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
+    if out.size != batch * m * p:
+        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
+    if not (a.code == b.code == out.code) or a.code == BOOL:
+        raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
+    _, a_dims = _view(a, (batch, m, n), a_strides, a_offset)
+    _, b_dims = _view(b, (batch, n, p), b_strides, b_offset)
+    if out.size == 0:
+        return
+    if a.code == I64:
+        ca, cb = alloc(batch * m * n, a.dtype), alloc(batch * n * p, b.dtype)
+        compact(a, ca, (batch, m, n), a_strides, a_offset)
+        compact(b, cb, (batch, n, p), b_strides, b_offset)
+        matmul(ca, cb, out, m, n, p, batch)
+        return
+    a, b = _not_aliasing(out, a, b)
+    # the strides as C sees them; an axis of length 1 is never stepped along, so its stride is
+    # set to 0 (it may be any Python int, too big for int64); n == 0 never reaches a view
+    shape6 = (batch, m, n, batch, n, p)
+    strides = (ctypes.c_int64 * 6)(*(s if k > 1 else 0 for k, s in zip(shape6, (*a_dims[3:], *b_dims[3:])))) \
+        if n else (ctypes.c_int64 * 6)()
+    item = a.dtype.itemsize
+    if _MATMUL_STRIDED[a.code](a.ptr + a_offset * item, b.ptr + b_offset * item, out.ptr, m, n, p, batch,
+                               strides) != 0:
+        raise MemoryError("matmul: out of memory for the packed panels")
 
 
 def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
@@ -513,6 +561,23 @@ def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batc
     args = _matmul_args(a, b, out, m, n, p, batch)
     if args:
         _MATMUL_NAIVE[a.code](*args)
+
+
+def matmul_step(step: str, a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
+    """The same product by one of the optimization steps of ``matmul_steps.h`` (float32/float64):
+    ``"naive"`` (i-j-k loops), ``"reordered"`` (i-k-j), ``"blocked"`` (tiles), ``"packed"``
+    (packed panels + micro-kernel, one thread) or ``"threads"`` (= :func:`matmul`).
+    The benchmark and the book time each one."""
+    if step not in _MATMUL_STEPS:
+        raise ValueError(f"unknown matmul step {step!r}; expected one of {MATMUL_STEPS}")
+    args = _matmul_args(a, b, out, m, n, p, batch)
+    if args is None:
+        return
+    kernel = _MATMUL_STEPS[step][a.code]
+    if kernel is None:
+        raise _dtype_error(f"matmul step {step!r}", a, b, out, expected="the steps take float32 or float64")
+    if kernel(*args):  # naive/reordered/blocked return None
+        raise MemoryError(f"matmul step {step!r}: out of memory for the packed panels")
 
 
 # --- indexing ------------------------------------------------------------------------------------------

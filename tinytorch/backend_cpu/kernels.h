@@ -56,6 +56,10 @@ static inline int omp_get_max_threads(void) { return 1; }
 
 #define MIN64(a, b) ((a) < (b) ? (a) : (b))
 
+/* TT_CAT(tt_matmul_naive, f32) -> tt_matmul_naive_f32, after expanding macro arguments. */
+#define TT_CAT_(a, b) a##_##b
+#define TT_CAT(a, b) TT_CAT_(a, b)
+
 /* Integer arithmetic goes through uint64_t: overflow then wraps around modulo 2^64, as
  * numpy's int64 does, instead of being undefined behaviour that the optimizer may use. */
 #define IADD(x, y) ((int64_t)((uint64_t)(x) + (uint64_t)(y)))

@@ -1,72 +1,92 @@
-/* matmul.c -- batched matrix product out[b] = a[b] @ b[b], a: (m, n), b: (n, p), compact.
+/* matmul.c -- batched matrix product out[b] = a[b] @ b[b], a: (m, n), b: (n, p).
  *
- * Two versions of the same function:
- *  - tt_matmul_naive_*: the textbook triple loop, one dot product per output element.
- *    The "before" picture, and the reference the tests check the fast one against.
- *  - tt_matmul_*: the loops reordered i-k-j, which is the first thing that makes matmul
- *    fast (see the comment there). Parallel over the rows of all batches.
+ * float32 and float64 get the five steps of matmul_steps.h, from the textbook triple loop
+ * (tt_matmul_naive_*, the reference the tests check the others against and the book's
+ * "before") to the packed, register-tiled, multi-threaded tt_matmul_* that the backend
+ * interface calls. int64 (exact, wrapping, rarely large) keeps the simple parallel i-k-j
+ * loop. The Python binding checks every size before calling any of them.
  */
+#include <stdlib.h>
 #include <tgmath.h>
 
 #include "kernels.h"
 
-/* acc + x * y in the element type. Where the CPU has FMA (any x86-64 since 2013, with
- * -march=native) that is one instruction, rounded once: twice the arithmetic per cycle.
- * In ISO C mode (-std=c11) the compiler may not fuse a*b+c by itself, so we ask.
- * Integers wrap, as numpy's do. */
-#ifdef __FMA__
-#define MULADD_F(acc, x, y) fma(x, y, acc)
+/* Products with fewer multiply-adds than this run on one thread (a 50^3 product takes
+ * ~5 us on one core; starting the OpenMP team costs ~2 us). */
+#define TT_MATMUL_PAR_MIN (64 * 64 * 32)
+
+/* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16
+ * (SSE2, which every x86-64 has; other CPUs get the same code on their 16-byte vectors, or
+ * as plain scalar code where the compiler has none). */
+#if defined(__AVX512F__)
+#define VEC_BYTES 64
+#elif defined(__AVX__)
+#define VEC_BYTES 32
 #else
-#define MULADD_F(acc, x, y) ((acc) + (x) * (y))
+#define VEC_BYTES 16
 #endif
+typedef float vec_f32 __attribute__((vector_size(VEC_BYTES)));
+typedef double vec_f64 __attribute__((vector_size(VEC_BYTES)));
+
+#define T float
+#define SFX f32
+#define VEC vec_f32
+#define VL (VEC_BYTES / 4)
+#include "matmul_steps.h"
+#undef T
+#undef SFX
+#undef VEC
+#undef VL
+
+#define T double
+#define SFX f64
+#define VEC vec_f64
+#define VL (VEC_BYTES / 8)
+#include "matmul_steps.h"
+#undef T
+#undef SFX
+#undef VEC
+#undef VL
+
+/* ---- int64: the naive loop and the i-k-j loop over rows, parallel over the rows of all
+ * batches. Integers wrap modulo 2^64, as numpy's do. */
 #define MULADD_I(acc, x, y) IADD(acc, IMUL(x, y))
 
-/* The i-k-j order: for each row i of the output and each k, add a[i,k] * (row k of b) to
- * row i of out. The innermost loop then walks b and out contiguously with a[i,k] fixed,
- * which the compiler vectorizes (8 floats per instruction), while the naive i-j-k order
- * walks a column of b with stride p, touching a new cache line for every element.
- * Work: batch * m * n * p multiply-adds; it is split across threads by output row (every
- * thread writes its own rows) once it is big enough to pay for starting them. */
-#define MATMUL(sfx, T, MULADD)                                                               \
-    static void matmul_rows_##sfx(const T *a, const T *b, T *out, int64_t m, int64_t n,     \
-                                  int64_t p, int64_t r0, int64_t r1) {                      \
-        for (int64_t r = r0; r < r1; r++) { /* r = batch index * m + i */                   \
-            const T *arow = a + r * n;                                                       \
-            const T *bmat = b + (r / m) * n * p;                                             \
-            T *orow = out + r * p;                                                           \
-            for (int64_t j = 0; j < p; j++) orow[j] = 0;                                     \
-            for (int64_t k = 0; k < n; k++) {                                                \
-                const T aik = arow[k];                                                       \
-                const T *brow = bmat + k * p;                                                \
-                for (int64_t j = 0; j < p; j++) orow[j] = MULADD(orow[j], aik, brow[j]);     \
-            }                                                                                \
-        }                                                                                    \
-    }                                                                                        \
-    TT_API void tt_matmul_##sfx(const T *a, const T *b, T *out, int64_t m, int64_t n,       \
-                                int64_t p, int64_t batch) {                                  \
-        const int64_t rows = batch * m;                                                      \
-        if (rows < 2 || rows * n * p < 4 * TT_PAR_MIN) {                                     \
-            matmul_rows_##sfx(a, b, out, m, n, p, 0, rows);                                  \
-            return;                                                                          \
-        }                                                                                    \
-        TT_OMP("omp parallel")                                                               \
-        {                                                                                    \
-            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();              \
-            matmul_rows_##sfx(a, b, out, m, n, p, rows * t / nt, rows * (t + 1) / nt);       \
-        }                                                                                    \
-    }                                                                                        \
-    TT_API void tt_matmul_naive_##sfx(const T *a, const T *b, T *out, int64_t m, int64_t n, \
-                                      int64_t p, int64_t batch) {                            \
-        for (int64_t bi = 0; bi < batch; bi++)                                               \
-            for (int64_t i = 0; i < m; i++)                                                  \
-                for (int64_t j = 0; j < p; j++) {                                            \
-                    T acc = 0;                                                               \
-                    for (int64_t k = 0; k < n; k++)                                          \
-                        acc = MULADD(acc, a[(bi * m + i) * n + k], b[(bi * n + k) * p + j]); \
-                    out[(bi * m + i) * p + j] = acc;                                         \
-                }                                                                            \
+static void matmul_rows_i64(const int64_t *a, const int64_t *b, int64_t *out, int64_t m, int64_t n, int64_t p,
+                            int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) { /* r = batch index * m + i */
+        const int64_t *arow = a + r * n, *bmat = b + (r / m) * n * p;
+        int64_t *orow = out + r * p;
+        for (int64_t j = 0; j < p; j++) orow[j] = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t aik = arow[k], *brow = bmat + k * p;
+            for (int64_t j = 0; j < p; j++) orow[j] = MULADD_I(orow[j], aik, brow[j]);
+        }
     }
+}
 
-MATMUL(f32, float, MULADD_F)
-MATMUL(f64, double, MULADD_F)
-MATMUL(i64, int64_t, MULADD_I)
+TT_API int tt_matmul_i64(const int64_t *a, const int64_t *b, int64_t *out, int64_t m, int64_t n,
+                                 int64_t p, int64_t batch) {
+    const int64_t rows = batch * m;
+    if (rows < 2 || rows * n * p < TT_MATMUL_PAR_MIN) {
+        matmul_rows_i64(a, b, out, m, n, p, 0, rows);
+        return 0;
+    }
+    TT_OMP("omp parallel")
+    {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        matmul_rows_i64(a, b, out, m, n, p, rows * t / nt, rows * (t + 1) / nt);
+    }
+    return 0;
+}
+
+TT_API void tt_matmul_naive_i64(const int64_t *a, const int64_t *b, int64_t *out, int64_t m, int64_t n,
+                                int64_t p, int64_t batch) {
+    for (int64_t bi = 0; bi < batch; bi++, a += m * n, b += n * p, out += m * p)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < p; j++) {
+                int64_t acc = 0;
+                for (int64_t k = 0; k < n; k++) acc = MULADD_I(acc, a[i * n + k], b[k * p + j]);
+                out[i * p + j] = acc;
+            }
+}

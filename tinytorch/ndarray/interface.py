@@ -109,6 +109,11 @@ class Backend(Protocol):
     def matmul(self, a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
         """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)``."""
 
+    # Optional: ``matmul_strided(a, a_strides, a_offset, b, b_strides, b_offset, out, m, n, p,
+    # batch)``, the same product of two strided views (3 strides each: batch, row, column) into
+    # a compact ``out``. NDArray calls it, when a backend has it, instead of compacting the
+    # operands first: a transposed weight (``x @ w.T``) then costs no copy. The C backend has it.
+
     # --- indexing --------------------------------------------------------------------------
     def gather(self, a: Buffer, index: Buffer, out: Buffer) -> None:
         """``out[i] = a[index[i]]``; ``index`` is int64, every entry in ``[0, a.size)``."""

@@ -539,15 +539,33 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
         dtype = int64
     batch_shape = st.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     batch = prod(batch_shape)
-    a = a.astype(dtype).broadcast_to(batch_shape + (m, n)).compact()
-    b = b.astype(dtype).broadcast_to(batch_shape + (n, p)).compact()
+    a = a.astype(dtype).broadcast_to(batch_shape + (m, n))
+    b = b.astype(dtype).broadcast_to(batch_shape + (n, p))
     out = NDArray.make(batch_shape + (m, p), dtype, a.device)
-    a._backend.matmul(a._buf, b._buf, out._buf, m, n, p, batch)
+    backend = a._backend
+    # a backend that can read strided operands (the C backend packs them anyway) gets the views
+    # as they are: a transposed weight or a batch broadcast from one matrix is then never copied
+    strided = getattr(backend, "matmul_strided", None)
+    a_view, b_view = _matrix_batch_view(a), _matrix_batch_view(b)
+    if strided is not None and a_view is not None and b_view is not None:
+        strided(a._buf, a_view, a.offset, b._buf, b_view, b.offset, out._buf, m, n, p, batch)
+    else:
+        a, b = a.compact(), b.compact()
+        backend.matmul(a._buf, b._buf, out._buf, m, n, p, batch)
     if b_vector:
         out = out.squeeze(out.ndim - 1)
     if a_vector:
         out = out.squeeze(out.ndim - 1 if b_vector else out.ndim - 2)
     return out
+
+
+def _matrix_batch_view(x: NDArray) -> Strides | None:
+    """The strides of ``x`` (a batch of matrices, any number of batch axes) seen as one batch
+    axis and two matrix axes, or None when its batch axes cannot be merged into one."""
+    if x.ndim == 2:
+        return (0,) + x.strides
+    batch_strides = st.reshape_view(x.shape[:-2], x.strides[:-2], (prod(x.shape[:-2]),))
+    return None if batch_strides is None else batch_strides + x.strides[-2:]
 
 
 def where(cond: NDArray, a: Any, b: Any) -> NDArray:
