@@ -15,7 +15,9 @@ import sys
 
 from setuptools import Extension, setup
 
-flags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-math-errno",
+flags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+         "-fno-math-errno",     # sqrt/fabs/... become instructions (we never read errno)
+         "-fno-trapping-math",  # ternaries on floats may become vector selects (we never read FP flags)
          "-ffp-contract=fast"]  # fuse a * b + c into one FMA instruction (ISO C mode forbids it by default)
 link = []
 if os.environ.get("TINYTORCH_PORTABLE") != "1" and sys.platform != "darwin":

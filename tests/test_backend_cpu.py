@@ -38,7 +38,8 @@ ARITH = (np.float32, np.float64, np.int64)
 
 # the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
 COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
-                     "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided"}
+                     "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided",
+                     "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}
@@ -354,6 +355,69 @@ def test_sigmoid_keeps_precision_where_exp_of_minus_x_overflows():
     assert np.all(result(out)[:3] > 0)
 
 
+# The vectorized float32 functions of vmath.h and the error bounds it states, in ulps of the
+# float32 result, against the exact value (computed in float64).
+VMATH_ULPS = {"exp": 1.0, "log": 1.0, "tanh": 2.5, "sigmoid": 2.5, "erf": 2.5}
+
+
+def _float64_reference(fn, x):
+    with np.errstate(all="ignore"):  # signalling NaNs among the bit patterns warn when converted
+        x = x.astype(np.float64)
+        if fn == "sigmoid":
+            return 1 / (1 + np.exp(-x))
+        if fn == "erf":
+            import math
+            return np.array([math.erf(v) if np.isfinite(v) else np.sign(v) if not np.isnan(v) else v for v in x])
+        return getattr(np, fn)(x)
+
+
+def _ulp_errors(got, want):
+    """|got - want| in ulps of the float32 nearest to want (denormal spacing 2^-149 at most)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: such entries are compared exactly
+        spacing = np.spacing(np.abs(want.astype(np.float32))).astype(np.float64)
+        return np.abs(got.astype(np.float64) - want) / np.maximum(spacing, 2.0**-149)
+
+
+@pytest.mark.parametrize("fn", VMATH_ULPS)
+def test_float32_math_accuracy(fn):
+    """Every 997th float32 bit pattern (all signs and exponents, denormals included; 4.3M values,
+    430K for erf whose reference is slow) is within the stated ulps of the exact value."""
+    step = 9973 if fn == "erf" else 997
+    x = np.arange(0, 2**32, step, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    out = cpu.alloc(x.size, _dt(np.float32))
+    getattr(cpu, f"ewise_{fn}")(cpu.from_numpy(x), out)
+    got, want = result(out), _float64_reference(fn, x)
+    with np.errstate(over="ignore"):
+        want32 = want.astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want32))
+    finite = np.isfinite(want32)
+    np.testing.assert_array_equal(got[~finite & ~np.isnan(want32)], want32[~finite & ~np.isnan(want32)])
+    err = _ulp_errors(got[finite], want[finite])
+    worst = int(np.argmax(err))
+    assert err[worst] <= VMATH_ULPS[fn], f"{fn}({x[finite][worst]!r}) = {got[finite][worst]!r}: {err[worst]:.2f} ulp"
+
+
+@pytest.mark.parametrize("fn", VMATH_ULPS)
+def test_float32_math_special_values(fn):
+    """IEEE limits, signed zeros, the edges of each formula's range (overflow, the denormals,
+    the cut between two pieces), as numpy computes them in float64 and rounds."""
+    x = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.0**-149, -(2.0**-149), 2.0**-126,
+                  1e-30, -1e-30, 3.4028235e38, -3.4028235e38, 88.72, 88.7228, 88.73, 89.0, -87.33, -103.9,
+                  -103.98, -104.0, -150.0, 8.99, 9.0, 9.01, -9.0, 0.99999994, 1.0000001, 3.999, 4.0, 4.01, 0.5,
+                  0.6931472, 1.4142135, 0.70710677, 20.0, -20.0], np.float32)
+    out = cpu.alloc(x.size, _dt(np.float32))
+    getattr(cpu, f"ewise_{fn}")(cpu.from_numpy(x), out)
+    got, want = result(out), _float64_reference(fn, x)
+    with np.errstate(over="ignore"):
+        want32 = want.astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want32))
+    same = ~np.isnan(want32)
+    close = _ulp_errors(got[same], want[same]) <= VMATH_ULPS[fn]
+    assert np.all(close | (got[same] == want32[same])), list(zip(x[same][~close], got[same][~close]))
+    zeros = same & (want32 == 0)
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want32[zeros]))
+
+
 @pytest.mark.parametrize("src", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("dst", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("n", [0, 1, 1001, 70001])
@@ -420,6 +484,41 @@ def assert_sum_close(got, want, rows):
     scale = np.abs(rows[finite].astype(np.float64)).sum(axis=1)
     tol = 2e-6 if got.dtype == np.float32 else 1e-13
     assert np.all(np.abs(got[finite].astype(np.float64) - want[finite]) <= tol * scale + 1e-30)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 3), (2, 7, 300), (1, 4096, 1024), (3, 0, 5), (70, 3, 600),
+                                   (1, 20_000, 4), (5, 1, 257)], ids=str)
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_reduce_axis(rng, op, dtype, shape):
+    """reduce_axis_<op> (outer, n, inner) -> (outer, inner) equals numpy over axis 1, NaN and inf included."""
+    outer, n, inner = shape
+    if op != "sum" and n == 0:
+        return
+    x = with_specials(data(rng, outer * n * inner, dtype)) if outer * n * inner > 40 else data(rng, outer * n * inner,
+                                                                                                dtype)
+    out = cpu.alloc(outer * inner, _dt(dtype))
+    getattr(cpu, f"reduce_axis_{op}")(cpu.from_numpy(x), out, n, inner)
+    with np.errstate(invalid="ignore"):
+        want = getattr(np, op)(x.reshape(outer, n, inner), axis=1).reshape(-1)
+    if op == "sum" and np.dtype(dtype).kind == "f":
+        assert_sum_close(result(out), want, x.reshape(outer, n, inner).transpose(0, 2, 1).reshape(outer * inner, n))
+    else:
+        assert_same(result(out), want)
+
+
+def test_reduce_axis_checks_sizes():
+    f = lambda n: cpu.from_numpy(np.ones(n, np.float32))  # noqa: E731
+    with pytest.raises(ValueError):
+        cpu.reduce_axis_sum(f(12), f(4), 4, 2)  # 12 != 4 * 4
+    with pytest.raises(ValueError):
+        cpu.reduce_axis_sum(f(12), f(4), 3, 3)  # out (4) is not a whole number of rows of 3
+    with pytest.raises(ValueError):
+        cpu.reduce_axis_max(f(0), f(4), 0, 2)  # max over nothing
+    with pytest.raises(TypeError):
+        cpu.reduce_axis_sum(f(12), cpu.from_numpy(np.ones(4)), 3, 2)
+    with pytest.raises(TypeError):
+        cpu.reduce_axis_max(cpu.from_numpy(np.ones(12, bool)), cpu.from_numpy(np.ones(4, bool)), 3, 2)
 
 
 def test_reduce_sum_over_empty_axis_writes_zeros():

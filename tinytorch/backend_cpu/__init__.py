@@ -483,6 +483,35 @@ reduce_argmax = _reduce("argmax", ALL)
 reduce_argmin = _reduce("argmin", ALL)
 
 
+def _reduce_axis(op: str) -> Callable:
+    kernels = _kernels(f"reduce_axis_{op}", ARITHMETIC, lambda s: [_P, _P, _N, _N, _N], _INT)
+
+    def reduce_axis(a: Buffer, out: Buffer, reduce_size: int, inner: int) -> None:
+        _check_buffers(a, out)
+        reduce_size, inner = operator.index(reduce_size), operator.index(inner)
+        if reduce_size < 0 or inner < 1 or out.size % inner or a.size != out.size * reduce_size:
+            raise ValueError(f"reduce_axis_{op}: a has {a.size} elements, out {out.size}; they do not fit "
+                             f"(outer, {reduce_size}, {inner}) -> (outer, {inner})")
+        if op != "sum" and reduce_size < 1:
+            raise ValueError(f"reduce_axis_{op} over an empty axis has no identity")
+        if kernels[a.code] is None or out.code != a.code:
+            raise _dtype_error(f"reduce_axis_{op}", a, out, expected=f"{op} takes float32, float64 or int64 "
+                               "and writes the same dtype")
+        if out.size:
+            kernels[a.code](a.ptr, out.ptr, out.size // inner, reduce_size, inner)
+
+    reduce_axis.__name__ = reduce_axis.__qualname__ = f"reduce_axis_{op}"
+    reduce_axis.__doc__ = (f"out[o, j] = {op}(a[o, :, j]) for a compact ``a`` seen as (outer, reduce_size, inner) "
+                           "and out as (outer, inner): a reduction over a middle axis without transposing "
+                           "(an optional extension of the interface).")
+    return reduce_axis
+
+
+reduce_axis_sum = _reduce_axis("sum")
+reduce_axis_max = _reduce_axis("max")
+reduce_axis_min = _reduce_axis("min")
+
+
 # --- matmul ------------------------------------------------------------------------------------------
 _MATMUL_ARGS = lambda s: [_P, _P, _P, _N, _N, _N, _N]  # noqa: E731  a, b, out, m, n, p, batch
 _MATMUL = _kernels("matmul", ARITHMETIC, _MATMUL_ARGS, _INT)

@@ -11,6 +11,7 @@
 #include <tgmath.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 /* ---- element operations ----------------------------------------------------------- */
 #define ADD(x, y) ((x) + (y))
@@ -48,17 +49,13 @@ static inline int64_t IPOW(int64_t x, int64_t y) {
 #define SIGN(x) ((x) > 0 ? 1 : (x) < 0 ? -1 : (x)) /* 0 stays 0 and NaN stays NaN */
 #define RELU(x) ((x) < 0 ? 0 : (x))                 /* NaN stays NaN, as np.maximum(x, 0) */
 
-/* 1 / (1 + exp(-x)) overflows exp(-x) for x below about -88 (float). With e = exp(-|x|),
- * which is at most 1, nothing overflows, and each branch keeps full precision. */
-static inline float sigmoid_f32(float x) {
-    float e = expf(-fabsf(x));
-    return x >= 0 ? 1 / (1 + e) : e / (1 + e);
-}
+/* float32 exp, log, tanh, sigmoid, erf: vmath.h (vectorized polynomials). float64: libm,
+ * and a sigmoid that cannot overflow: 1 / (1 + exp(-x)) overflows exp(-x) for x below
+ * about -709, while e = exp(-|x|) is at most 1, and each branch keeps full precision. */
 static inline double sigmoid_f64(double x) {
     double e = exp(-fabs(x));
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
-#define SIGMOID(x) _Generic((x), float: sigmoid_f32, double: sigmoid_f64)(x)
 
 /* ---- kernel generators -------------------------------------------------------------- */
 /* ewise_<op>(a, b, out, n) and scalar_<op>(a, s, out, n). */
@@ -130,14 +127,20 @@ UNARY_ANY(neg, NEG, INEG)
 UNARY_ANY(abs, ABS, IABS)
 UNARY_ANY(sign, SIGN, SIGN)
 UNARY_ANY(relu, RELU, RELU)
-UNARY_FLOAT(exp, exp)
-UNARY_FLOAT(log, log)
-UNARY_FLOAT(sqrt, sqrt)
+UNARY_FLOAT(sqrt, sqrt) /* sqrt is one instruction (vsqrtps): it vectorizes as it is */
 UNARY_FLOAT(sin, sin)
 UNARY_FLOAT(cos, cos)
-UNARY_FLOAT(tanh, tanh)
-UNARY_FLOAT(sigmoid, SIGMOID)
-UNARY_FLOAT(erf, erf)
+/* float32: the vectorized vmath.h functions, cheap enough for the ordinary threshold */
+UNARY(exp, f32, float, exp_f32, TT_PAR_MIN)
+UNARY(log, f32, float, log_f32, TT_PAR_MIN)
+UNARY(tanh, f32, float, tanh_f32, TT_PAR_MIN)
+UNARY(sigmoid, f32, float, sigmoid_f32, TT_PAR_MIN)
+UNARY(erf, f32, float, erf_f32, TT_PAR_MIN)
+UNARY(exp, f64, double, exp, TT_PAR_MIN_MATH)
+UNARY(log, f64, double, log, TT_PAR_MIN_MATH)
+UNARY(tanh, f64, double, tanh, TT_PAR_MIN_MATH)
+UNARY(sigmoid, f64, double, sigmoid_f64, TT_PAR_MIN_MATH)
+UNARY(erf, f64, double, erf, TT_PAR_MIN_MATH)
 
 /* The position of the first negative entry of a, or -1. Integer pow calls this on its
  * exponents first. The OR-reduction is branch-free, so it vectorizes; the scan for the

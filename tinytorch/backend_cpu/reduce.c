@@ -216,3 +216,45 @@ REDUCE_EXTREME(min, f32, float, MIN2)
 REDUCE_EXTREME(min, f64, double, MIN2)
 REDUCE_EXTREME(min, i64, int64_t, MIN2)
 REDUCE_EXTREME(min, b8, uint8_t, MIN2)
+
+/* ---- the middle axis of (outer, n, inner) -------------------------------------------------
+ * An optional extension of the interface (reduce_axis_<op>): a sum over axis 0 of a (rows,
+ * cols) matrix -- a bias gradient, a mean over the batch -- is the middle axis of
+ * (1, rows, cols). Rather than transposing the matrix so that the reduced axis comes last,
+ * these kernels add whole rows: acc[j] += a[o, r, j0 + j] for each r, a vectorized loop over
+ * contiguous memory, with the accumulators in a CHUNK-long stack array (double for float32,
+ * as for the other sums). Threads take (o, column chunk) pairs. Return 0. */
+#define AXIS_CHUNK 256
+
+#define REDUCE_AXIS(op, sfx, T, ACC, FIRST, COMBINE)                                               \
+    TT_API int tt_reduce_axis_##op##_##sfx(const T *a, T *out, int64_t outer, int64_t n,           \
+                                           int64_t inner) {                                        \
+        const int64_t chunks = (inner + AXIS_CHUNK - 1) / AXIS_CHUNK;                              \
+        const int64_t per_item = n * MIN64(inner, AXIS_CHUNK) + 1;                                 \
+        PARALLEL_FOR(outer * chunks, TT_PAR_MIN / per_item + 1, {                                   \
+            const int64_t o = i / chunks, j0 = (i % chunks) * AXIS_CHUNK;                          \
+            const int64_t w = MIN64(AXIS_CHUNK, inner - j0);                                       \
+            const T *x = a + o * n * inner + j0;                                                   \
+            ACC acc[AXIS_CHUNK];                                                                   \
+            for (int64_t j = 0; j < w; j++) acc[j] = FIRST;                                        \
+            for (int64_t r = 0; r < n; r++) {                                                      \
+                const T *row = x + r * inner;                                                      \
+                for (int64_t j = 0; j < w; j++) acc[j] = COMBINE(acc[j], row[j]);                  \
+            }                                                                                      \
+            for (int64_t j = 0; j < w; j++) out[o * inner + j0 + j] = (T)acc[j];                   \
+        });                                                                                        \
+        return 0;                                                                                  \
+    }
+
+#define ADD_AS(x, y) ((x) + (y))                /* float32 -> double / double: exact types */
+#define IADD_AS(x, y) ((x) + (uint64_t)(y))     /* int64 wraps modulo 2^64 */
+/* max/min start from the first row (n >= 1, checked by the binding) and keep NaN */
+REDUCE_AXIS(sum, f32, float, double, 0, ADD_AS)
+REDUCE_AXIS(sum, f64, double, double, 0, ADD_AS)
+REDUCE_AXIS(sum, i64, int64_t, uint64_t, 0, IADD_AS)
+REDUCE_AXIS(max, f32, float, float, x[j], MAX2)
+REDUCE_AXIS(max, f64, double, double, x[j], MAX2)
+REDUCE_AXIS(max, i64, int64_t, int64_t, x[j], MAX2)
+REDUCE_AXIS(min, f32, float, float, x[j], MIN2)
+REDUCE_AXIS(min, f64, double, double, x[j], MIN2)
+REDUCE_AXIS(min, i64, int64_t, int64_t, x[j], MIN2)

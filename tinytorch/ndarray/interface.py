@@ -104,6 +104,11 @@ class Backend(Protocol):
     # out[i] reduces a[i*reduce_size : (i+1)*reduce_size]. reduce_size >= 1 for max/min/arg*;
     # sum over reduce_size == 0 writes zeros. argmax/argmin return the first index on ties.
     # NaN propagates through max/min and is the arg* answer, as in numpy and PyTorch.
+    #
+    # Optional: ``reduce_axis_<op>(a, out, reduce_size, inner)`` for sum/max/min reduces the
+    # middle axis of a compact ``a`` seen as ``(outer, reduce_size, inner)`` into ``out``
+    # ``(outer, inner)``. NDArray calls it, when a backend has it, for a run of axes that is not
+    # last (a sum over the batch axis) instead of transposing first. The C backend has it.
 
     # --- matmul --------------------------------------------------------------------------
     def matmul(self, a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:

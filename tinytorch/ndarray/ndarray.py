@@ -12,6 +12,7 @@ above it speaks PyTorch's.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 from typing import Any, Sequence
@@ -30,7 +31,7 @@ Scalar = (int, float, bool, np.number, np.bool_)
 class NDArray:
     """A strided view of a flat buffer owned by a backend. Views are immutable metadata."""
 
-    __slots__ = ("_buf", "shape", "strides", "offset", "dtype", "device")
+    __slots__ = ("_buf", "shape", "strides", "offset", "dtype", "device", "_compact")
     __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
 
     def __init__(self, buf: Any, shape: Shape, strides: Strides, offset: int, dtype: DType, device: Device):
@@ -40,6 +41,7 @@ class NDArray:
         self.offset = offset
         self.dtype = dtype
         self.device = device
+        self._compact: bool | None = None  # is_compact(), computed when first asked
 
     # --- construction helpers ---------------------------------------------------------------
     @staticmethod
@@ -48,8 +50,15 @@ class NDArray:
         shape = tuple(operator.index(s) for s in shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"negative dimension in shape {shape}")
-        buf = device.backend.alloc(prod(shape), dtype)
-        return NDArray(buf, shape, st.row_major_strides(shape), 0, dtype, device)
+        return NDArray._new(shape, dtype, device)
+
+    @staticmethod
+    def _new(shape: Shape, dtype: DType, device: Device) -> "NDArray":
+        """:meth:`make` for a shape that is already a tuple of non-negative ints (the results of
+        the ops below): the path every op takes, so it skips the checks."""
+        out = NDArray(device.backend.alloc(prod(shape), dtype), shape, _row_major_strides(shape), 0, dtype, device)
+        out._compact = True
+        return out
 
     def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
         return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
@@ -76,14 +85,16 @@ class NDArray:
     def is_compact(self) -> bool:
         """True when the view is row-major and contiguous *and* starts at the buffer's start
         with the buffer's exact size, so kernels can use the buffer as is."""
-        return (self.offset == 0 and self._buf.size == self.size
-                and st.is_compact(self.shape, self.strides))
+        if self._compact is None:
+            self._compact = (self.offset == 0 and self._buf.size == self.size
+                             and st.is_compact(self.shape, self.strides))
+        return self._compact
 
     def compact(self) -> "NDArray":
         """This array if compact, else a copy into a fresh row-major buffer."""
         if self.is_compact():
             return self
-        out = NDArray.make(self.shape, self.dtype, self.device)
+        out = NDArray._new(self.shape, self.dtype, self.device)
         self._backend.compact(self._buf, out._buf, self.shape, self.strides, self.offset)
         return out
 
@@ -129,12 +140,12 @@ class NDArray:
         if dtype is self.dtype:
             return self
         a = self.compact()
-        out = NDArray.make(self.shape, dtype, self.device)
+        out = NDArray._new(self.shape, dtype, self.device)
         self._backend.cast(a._buf, out._buf)
         return out
 
     def copy(self) -> "NDArray":
-        out = NDArray.make(self.shape, self.dtype, self.device)
+        out = NDArray._new(self.shape, self.dtype, self.device)
         self._backend.compact(self._buf, out._buf, self.shape, self.strides, self.offset)
         return out
 
@@ -195,7 +206,7 @@ class NDArray:
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             return self._view(shape, strides, offset)
         offsets = self._advanced_offsets(entries)
-        out = NDArray.make(offsets.shape, self.dtype, self.device)
+        out = NDArray._new(offsets.shape, self.dtype, self.device)
         self._backend.gather(self._buf, offsets.compact()._buf, out._buf)
         return out
 
@@ -287,7 +298,7 @@ class NDArray:
                 shape = st.broadcast_shapes(a.shape, b.shape)
                 a = a.astype(dtype).broadcast_to(shape).compact()
                 b = b.astype(dtype).broadcast_to(shape).compact()
-            out = NDArray.make(shape, bool_ if op in _COMPARISONS else dtype, self.device)
+            out = NDArray._new(shape, bool_ if op in _COMPARISONS else dtype, self.device)
             getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
             return out
         if not _is_scalar(other):
@@ -300,7 +311,7 @@ class NDArray:
         if op == "pow" and reverse is False and dtype is int64 and other < 0:
             raise ValueError("integers to negative integer powers are not allowed")
         a = self.astype(dtype).compact()
-        out = NDArray.make(self.shape, bool_ if op in _COMPARISONS else dtype, self.device)
+        out = NDArray._new(self.shape, bool_ if op in _COMPARISONS else dtype, self.device)
         kernel = f"scalar_r{op}" if reverse and op in ("sub", "div", "pow") else f"scalar_{op}"
         getattr(self._backend, kernel)(a._buf, other, out._buf)
         return out
@@ -358,7 +369,7 @@ class NDArray:
         elif dtype is bool_:
             dtype = int64
         a = self.astype(dtype).compact()
-        out = NDArray.make(self.shape, dtype, self.device)
+        out = NDArray._new(self.shape, dtype, self.device)
         getattr(self._backend, f"ewise_{fn}")(a._buf, out._buf)
         return out
 
@@ -387,10 +398,18 @@ class NDArray:
             dtype = int64  # backends reduce numbers; max/min of bools are cast back below
         if reduce_size == 0 and op != "sum":
             raise ValueError(f"cannot compute {op} over an empty axis of an array of shape {self.shape}")
-        a = self.astype(dtype).permute(kept + list(axes)).compact()
+        a = self.astype(dtype)
         out_dtype = int64 if op.startswith("arg") else dtype
-        out = NDArray.make(out_shape, out_dtype, self.device)
-        getattr(self._backend, f"reduce_{op}")(a._buf, out._buf, reduce_size)
+        out = NDArray._new(out_shape, out_dtype, self.device)
+        moved = a.permute(kept + list(axes))  # the reduced axes last: what reduce_<op> wants
+        middle = getattr(self._backend, f"reduce_axis_{op}", None)
+        if (middle is not None and axes and not moved.is_compact() and a.is_compact()
+                and axes[-1] - axes[0] == len(axes) - 1):
+            # the reduced axes are one run in the middle of a compact array (a sum over the batch
+            # axis, say): a backend that has reduce_axis_<op> reduces it there, with no transpose
+            middle(a._buf, out._buf, reduce_size, prod(self.shape[axes[-1] + 1:]))
+        else:
+            getattr(self._backend, f"reduce_{op}")(moved.compact()._buf, out._buf, reduce_size)
         if op in ("max", "min") and self.dtype is bool_:
             out = out.astype(bool_)
         if keepdims:
@@ -442,6 +461,8 @@ class NDArray:
 
 
 # --- module-level helpers -------------------------------------------------------------------------
+#: row_major_strides, remembered for the few hundred shapes a program uses over and over
+_row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
 _FLOAT_ONLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"}
 
@@ -541,7 +562,7 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
     batch = prod(batch_shape)
     a = a.astype(dtype).broadcast_to(batch_shape + (m, n))
     b = b.astype(dtype).broadcast_to(batch_shape + (n, p))
-    out = NDArray.make(batch_shape + (m, p), dtype, a.device)
+    out = NDArray._new(batch_shape + (m, p), dtype, a.device)
     backend = a._backend
     # a backend that can read strided operands (the C backend packs them anyway) gets the views
     # as they are: a transposed weight or a batch broadcast from one matrix is then never copied
@@ -580,7 +601,7 @@ def where(cond: NDArray, a: Any, b: Any) -> NDArray:
     c = cond.astype(bool_).broadcast_to(shape).compact()
     a = a.astype(dtype).broadcast_to(shape).compact()
     b = b.astype(dtype).broadcast_to(shape).compact()
-    out = NDArray.make(shape, dtype, dev)
+    out = NDArray._new(shape, dtype, dev)
     dev.backend.where(c._buf, a._buf, b._buf, out._buf)
     return out
 
