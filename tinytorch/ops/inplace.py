@@ -14,8 +14,10 @@ from typing import Any, Callable
 from .. import autograd
 from ..autograd import Tensor, no_grad
 from ..ndarray import NDArray
-from .elementwise import _category
+from .elementwise import _category, add, div, mul, sub
 from .movement import _nd_key, split_ints_first
+
+_KERNEL_NAMES = {add: "add", sub: "sub", mul: "mul", div: "div"}
 
 
 def check_inplace(t: Tensor, values: tuple = (), view: bool = False) -> None:
@@ -37,6 +39,8 @@ def check_inplace(t: Tensor, values: tuple = (), view: bool = False) -> None:
 def inplace(t: Tensor, op: Callable, *args: Any) -> Tensor:
     """``t = op(t, *args)`` computed without recording, then written into ``t``'s own storage."""
     check_inplace(t, args)
+    if _inplace_kernel(t, op, args):
+        return t
     with no_grad():
         result = op(t, *args)
     if op is not replace:
@@ -48,6 +52,32 @@ def inplace(t: Tensor, op: Callable, *args: Any) -> Tensor:
                                f"{t.dtype.name}")
     t._data[...] = result if not isinstance(result, Tensor) else result._data
     return t
+
+
+def _inplace_kernel(t: Tensor, op: Callable, args: tuple) -> bool:
+    """The fast path of ``+= -= *= /=`` and ``add_/sub_/mul_/div_`` (an optimizer's whole step):
+    when ``t`` is a compact float array and the other operand a Python number or a tensor of
+    ``t``'s shape and dtype, one elementwise kernel writes straight into ``t``'s buffer (its
+    ``out`` is its input: each element is read before it is written). Returns False, having
+    done nothing, when the general path is needed (broadcasting, casts, views)."""
+    name = _KERNEL_NAMES.get(op)
+    d = t._data
+    if name is None or not d.dtype.is_floating_point or not d.is_compact():
+        return False
+    other, alpha = args[0], (args[1] if len(args) > 1 else 1)
+    backend = d.device.backend
+    if type(other) in (int, float) and type(alpha) in (int, float):
+        getattr(backend, f"scalar_{name}")(d._buf, other * alpha if alpha != 1 else other, d._buf)
+        return True
+    if isinstance(other, Tensor):
+        od = other._data
+        if od.shape != d.shape or od.dtype is not d.dtype or od.device is not d.device:
+            return False
+        if alpha != 1:
+            od = od * alpha
+        getattr(backend, f"ewise_{name}")(d._buf, od.compact()._buf, d._buf)
+        return True
+    return False
 
 
 def replace(t: Tensor, value: Any) -> Any:
