@@ -558,6 +558,33 @@ def test_argmax_first_of_ties():
     assert result(out).tolist() == [3, 1]
 
 
+def test_freed_large_buffers_are_reused_but_never_while_their_memory_is_held():
+    """The buffer cache hands a freed buffer's memory to the next buffer of that size, except
+    when a numpy array still points into it."""
+    cpu.empty_cache()
+    n = 1 << 16  # 256 KB of float32: cached
+    b = cpu.alloc(n, _dt(np.float32))
+    ptr = b.ptr
+    del b
+    b = cpu.alloc(n, _dt(np.float32))
+    assert b.ptr == ptr  # reused
+    held = b.array
+    held[:] = 7.0
+    del b
+    c = cpu.alloc(n, _dt(np.float32))
+    assert c.ptr != ptr  # the memory of `held` is not handed out again
+    cpu.fill(c, 0.0)
+    assert np.all(held == 7.0)
+    view = c.array[10:20]
+    ptr_c = c.ptr
+    del c
+    d = cpu.alloc(n, _dt(np.float32))
+    assert d.ptr != ptr_c and view.size == 10
+    small = cpu.alloc(100, _dt(np.float32))  # small buffers are not cached
+    assert small._raw is None
+    cpu.empty_cache()
+
+
 # --- matmul ---------------------------------------------------------------------------------------------
 MATMUL_SHAPES = [(1, 1, 1, 1), (1, 17, 33, 9), (3, 4, 5, 6), (2, 1, 64, 1), (1, 0, 3, 4), (2, 3, 0, 4),
                  (1, 65, 128, 70), (5, 31, 7, 63), (1, 200, 150, 100)]

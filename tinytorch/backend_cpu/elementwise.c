@@ -127,7 +127,8 @@ UNARY_ANY(neg, NEG, INEG)
 UNARY_ANY(abs, ABS, IABS)
 UNARY_ANY(sign, SIGN, SIGN)
 UNARY_ANY(relu, RELU, RELU)
-UNARY_FLOAT(sqrt, sqrt) /* sqrt is one instruction (vsqrtps): it vectorizes as it is */
+UNARY(sqrt, f32, float, sqrt, TT_PAR_MIN) /* one instruction (vsqrtps): it vectorizes as it is */
+UNARY(sqrt, f64, double, sqrt, TT_PAR_MIN)
 UNARY_FLOAT(sin, sin)
 UNARY_FLOAT(cos, cos)
 /* float32: the vectorized vmath.h functions, cheap enough for the ordinary threshold */
