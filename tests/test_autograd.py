@@ -432,3 +432,21 @@ def test_a_broken_backward_is_reported_clearly(device):
     with pytest.raises(RuntimeError, match=r"WrongShapeBackward0 returned an invalid gradient at index 0 - "
                                            r"got \[2\] but expected shape compatible with \[3, 2\]"):
         WrongShape.apply(x).sum().backward()
+
+
+def test_gradient_of_a_transposed_matmul_operand_keeps_its_layout(device):
+    """In x @ w.T the gradient of w is computed as (g.T @ x), so w.grad comes out compact
+    (no transposing copy), with the same values as the textbook (x.T @ g).T."""
+    rng = np.random.default_rng(0)
+    x = t64(rng.standard_normal((5, 7)), device)
+    w = t64(rng.standard_normal((3, 7)), device)
+    g = rng.standard_normal((5, 3))
+    (x @ w.T).backward(t64(g, device, requires_grad=False))
+    assert w.grad.is_contiguous() and w.grad.shape == (3, 7)
+    np.testing.assert_allclose(w.grad.numpy(), (x.detach().numpy().T @ g).T, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), g @ w.detach().numpy(), rtol=1e-12)
+    # and a transposed left operand: (w.T).T @ ...
+    a = t64(rng.standard_normal((7, 5)), device)
+    (a.T @ w.T).sum().backward()
+    assert a.grad.is_contiguous()
+    np.testing.assert_allclose(a.grad.numpy(), (np.ones((5, 3)) @ w.detach().numpy()).T, rtol=1e-12)

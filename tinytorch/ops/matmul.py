@@ -16,8 +16,25 @@ class Matmul(Function):
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
-        return (Matmul.apply(g, transpose(b, -2, -1)) if self.needs_input_grad[0] else None,
-                Matmul.apply(transpose(a, -2, -1), g) if self.needs_input_grad[1] else None)
+        return (_product_in_layout(a, g, transpose(b, -2, -1)) if self.needs_input_grad[0] else None,
+                _product_in_layout(b, transpose(a, -2, -1), g) if self.needs_input_grad[1] else None)
+
+
+def _product_in_layout(x: Tensor, left: Tensor, right: Tensor) -> Tensor:
+    """``left @ right``, the gradient of the operand ``x``, in ``x``'s memory layout.
+
+    ``x`` is often a transposed view -- the weight in ``input @ weight.T`` -- and then its
+    gradient is computed as ``(right^T @ left^T)^T``, the same numbers with the last two axes
+    stored the other way round. Transposed back by the engine, that is a compact gradient of
+    the weight itself, which ``.grad`` stores without a transposing copy."""
+    if _is_transposed(x._data):
+        return transpose(Matmul.apply(transpose(right, -2, -1), transpose(left, -2, -1)), -2, -1)
+    return Matmul.apply(left, right)
+
+
+def _is_transposed(x: NDArray) -> bool:
+    """True for a view whose last two axes are stored column by column (the .T of a matrix)."""
+    return x.ndim >= 2 and x.strides[-2] == 1 and x.shape[-2] > 1 and x.strides[-1] >= x.shape[-2]
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
