@@ -2,19 +2,33 @@
 
 Usage::
 
-    python benchmarks/run.py            # full run (a few minutes), writes results.md + matmul.png
-    python benchmarks/run.py --quick    # smoke mode for CI: tiny sizes, checks that it all works
+    python benchmarks/run.py            # full run (~10 minutes), writes results.md + matmul.png
+    python benchmarks/run.py --quick    # smoke mode for CI (< 1 minute): tiny sizes, checks it all works
+
+Four tables, every tinytorch figure taken through the public API (``tt.matmul``, ``x.exp()``,
+``x.sum(0)``... on Tensors, Python overhead included):
+
+1. matmul GFLOP/s at 256-2048, float32 and float64: numpy (OpenBLAS) and tinytorch on its
+   "numpy" and "cpu" (C backend) devices;
+2. the optimization steps of the C matmul (backend_cpu/matmul_steps.h), GFLOP/s of each;
+3. elementwise, unary and reduction kernels on 4M float32 elements, GB/s (bytes read + written);
+4. one training step (forward, loss, backward, Adam) of the MNIST MLP and CNN next to
+   PyTorch's, when torch is installed.
 
 Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores,
 set *before* numpy loads); every contender runs the same inputs; rounds are interleaved
-(numpy, tinytorch-numpy, tinytorch-cpu, numpy, ...) so machine noise hits all of them alike;
-each figure is the median over rounds, and each ratio is taken from the same run. These
-are benchmarks, not tests: nothing here asserts a speed.
+(numpy, tinytorch-numpy, tinytorch-cpu, numpy, ...) so that machine noise hits all of them
+alike; each figure is the median over rounds and each ratio comes from the same run, with
+the range of the per-round ratios as a measure of the noise. The training steps run in two
+worker processes (tinytorch, PyTorch), driven in alternation: two OpenMP runtimes in one
+process would spin against each other. The machine and its load average are printed with
+the results. These are benchmarks, not tests: nothing here asserts a speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -29,40 +43,49 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tinytorch.ndarray import array, available  # noqa: E402
+import tinytorch as tt  # noqa: E402
+from tinytorch.ndarray import available  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
-def median_time(fn, rounds: int, min_time: float) -> float:
-    """Median seconds per call of ``fn`` over ``rounds`` rounds of >= ``min_time`` seconds each."""
+# --- timing -----------------------------------------------------------------------------------------
+def calls_per_round(fn, min_time: float) -> int:
+    """How many calls of ``fn`` make one round last at least ``min_time`` seconds."""
     fn()  # warm up
     n = 1
-    while True:  # calls per round, so that one round lasts at least min_time
+    while True:
         t = time.perf_counter()
         for _ in range(n):
             fn()
         if time.perf_counter() - t >= min_time or n >= 1 << 20:
-            break
+            return n
         n *= 2
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t) / n)
-    return statistics.median(times)
 
 
-def interleaved(contenders: dict, rounds: int, min_time: float) -> dict:
-    """Median time of each contender, with their rounds interleaved."""
-    samples: dict = {k: [] for k in contenders}
-    for fn in contenders.values():
-        fn()
+def interleaved(contenders: dict, rounds: int, min_time: float) -> dict[str, list[float]]:
+    """Seconds per call of each contender in each round, the contenders' rounds interleaved."""
+    counts = {k: calls_per_round(fn, min_time) for k, fn in contenders.items()}
+    samples: dict[str, list[float]] = {k: [] for k in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            samples[name].append(median_time(fn, 1, min_time))
-    return {k: statistics.median(v) for k, v in samples.items()}
+            n = counts[name]
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t) / n)
+    return samples
+
+
+def row(kernel: str, unit: str, work: float, samples: dict[str, list[float]]) -> dict:
+    """A table row: ``work / median time`` per contender (GFLOP/s, GB/s, steps/s), plus the
+    range of the per-round ratios of tinytorch-cpu to the first contender (the reference)."""
+    ref = next(iter(samples))
+    r = {"kernel": kernel, "unit": unit, **{k: work / statistics.median(v) for k, v in samples.items()}}
+    if "tt-cpu" in samples and ref != "tt-cpu":
+        per_round = [a / b for a, b in zip(samples[ref], samples["tt-cpu"])]
+        r["range"] = (min(per_round), max(per_round))
+    return r
 
 
 def describe_machine() -> str:
@@ -80,14 +103,28 @@ def describe_machine() -> str:
         blas = info["Build Dependencies"]["blas"]["name"]
     except Exception:
         pass
+    torch = ""
+    try:
+        import importlib.metadata
+        torch = f", torch {importlib.metadata.version('torch')}"
+    except Exception:
+        pass
     return (f"{cpu}, {os.cpu_count()} cores, threads pinned to {THREADS}; Python {platform.python_version()}, "
-            f"numpy {np.__version__} ({blas})")
+            f"numpy {np.__version__} ({blas}){torch}")
+
+
+def load_average() -> str:
+    try:
+        return "load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average: unknown"
 
 
 def tt_devices() -> list[str]:
     return [d for d in ("numpy", "cpu") if d in available()]
 
 
+# --- 1. matmul ------------------------------------------------------------------------------------------
 def bench_matmul(sizes, dtypes, rounds, min_time):
     rows = []
     for dtype in dtypes:
@@ -96,74 +133,210 @@ def bench_matmul(sizes, dtypes, rounds, min_time):
             x, y = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
             contenders = {"numpy": lambda x=x, y=y: x @ y}
             for dev in tt_devices():
-                a, b = array(x, device=dev), array(y, device=dev)
-                contenders[f"tt-{dev}"] = lambda a=a, b=b: a @ b
-            t = interleaved(contenders, rounds, min_time)
-            flops = 2 * n ** 3
-            rows.append({"kernel": f"matmul {np.dtype(dtype).name} {n}²",
-                         **{k: flops / v / 1e9 for k, v in t.items()}, "unit": "GFLOP/s"})
+                a, b = tt.tensor(x, device=dev), tt.tensor(y, device=dev)
+                contenders[f"tt-{dev}"] = lambda a=a, b=b: tt.matmul(a, b)
+            rows.append(row(f"matmul {np.dtype(dtype).name} {n}²", "GFLOP/s", 2 * n ** 3 / 1e9,
+                            interleaved(contenders, rounds, min_time)))
     return rows
 
 
+# --- 2. the steps of the C matmul -----------------------------------------------------------------------
+def bench_matmul_steps(sizes, rounds, min_time):
+    """GFLOP/s of each step of backend_cpu/matmul_steps.h on float32, at the NDArray buffer level."""
+    if "cpu" not in available():
+        return []
+    import tinytorch.backend_cpu as cpu
+
+    rows = []
+    for n in sizes:
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+        a, b, out = cpu.from_numpy(x), cpu.from_numpy(y), cpu.alloc(n * n, np.float32)
+        contenders = {"numpy": lambda x=x, y=y: x @ y}
+        for step in cpu.MATMUL_STEPS:
+            if step == "naive" and n > 512:  # ~1 GFLOP/s: seconds per call
+                continue
+            contenders[step] = lambda s=step, a=a, b=b, out=out, n=n: cpu.matmul_step(s, a, b, out, n, n, n, 1)
+        samples = interleaved(contenders, rounds, min_time)
+        rows.append(row(f"matmul float32 {n}²", "GFLOP/s", 2 * n ** 3 / 1e9, samples))
+    return rows
+
+
+# --- 3. elementwise, unary, reductions ------------------------------------------------------------------
 def bench_elementwise(n, rounds, min_time):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(n).astype(np.float32)
     y = rng.standard_normal(n).astype(np.float32)
-    x2 = x.reshape(-1, 1024)
+    pos = np.abs(x) + 0.5
+    x2, k = x.reshape(-1, 1024), n // 1024
+    try:
+        from scipy.special import erf as np_erf
+    except ImportError:
+        np_erf = None
+    # name: (numpy, tinytorch (t, u, p: tensors of x, y, pos), bytes moved per element)
     cases = {
-        "add": (lambda: x + y, lambda a, b: a + b, 3),
-        "mul scalar": (lambda: x * 2.0, lambda a, b: a * 2.0, 2),
-        "exp": (lambda: np.exp(x), lambda a, b: a.exp(), 2),
-        "tanh": (lambda: np.tanh(x), lambda a, b: a.tanh(), 2),
-        "sum all": (lambda: x.sum(), lambda a, b: a.sum(), 1),
-        "max all": (lambda: x.max(), lambda a, b: a.max(), 1),
-        "sum last axis": (lambda: x2.sum(axis=1), lambda a2, b: a2.sum(axis=1), 1),
-        "sum first axis": (lambda: x2.sum(axis=0), lambda a2, b: a2.sum(axis=0), 1),
+        "add": (lambda: x + y, lambda t, u, p: t + u, 12),
+        "mul scalar": (lambda: x * 2.0, lambda t, u, p: t * 2.0, 8),
+        "maximum": (lambda: np.maximum(x, y), lambda t, u, p: tt.maximum(t, u), 12),
+        "relu": (lambda: np.maximum(x, 0), lambda t, u, p: t.relu(), 8),
+        "sqrt": (lambda: np.sqrt(pos), lambda t, u, p: p.sqrt(), 8),
+        "exp": (lambda: np.exp(x), lambda t, u, p: t.exp(), 8),
+        "log": (lambda: np.log(pos), lambda t, u, p: p.log(), 8),
+        "tanh": (lambda: np.tanh(x), lambda t, u, p: t.tanh(), 8),
+        "sigmoid (numpy: 1/(1+exp(-x)))": (lambda: 1 / (1 + np.exp(-x)), lambda t, u, p: t.sigmoid(), 8),
+        "erf (numpy: scipy.special.erf)": (lambda: np_erf(x), lambda t, u, p: t.erf(), 8),
+        "sum all": (lambda: x.sum(), lambda t, u, p: t.sum(), 4),
+        "max all": (lambda: x.max(), lambda t, u, p: t.max(), 4),
+        f"sum ({k}, 1024) axis 1": (lambda: x2.sum(axis=1), lambda t, u, p: t.reshape(k, 1024).sum(1), 4),
+        f"sum ({k}, 1024) axis 0": (lambda: x2.sum(axis=0), lambda t, u, p: t.reshape(k, 1024).sum(0), 4),
+        f"max ({k}, 1024) axis 1": (lambda: x2.max(axis=1), lambda t, u, p: t.reshape(k, 1024).amax(1), 4),
+        f"max ({k}, 1024) axis 0": (lambda: x2.max(axis=0), lambda t, u, p: t.reshape(k, 1024).amax(0), 4),
     }
     rows = []
-    for name, (np_fn, tt_fn, passes) in cases.items():
+    size = f"{n // (1 << 20)}M" if n >= 1 << 20 else str(n)
+    for name, (np_fn, tt_fn, nbytes) in cases.items():
+        if "scipy" in name and np_erf is None:
+            continue
         contenders = {"numpy": np_fn}
         for dev in tt_devices():
-            a, b = array(x, device=dev), array(y, device=dev)
-            if "axis" in name:
-                a = a.reshape((-1, 1024))
-            contenders[f"tt-{dev}"] = lambda a=a, b=b, f=tt_fn: f(a, b)
-        t = interleaved(contenders, rounds, min_time)
-        nbytes = passes * n * 4
-        rows.append({"kernel": f"{name} ({n // 1_000_000 or n}{'M' if n >= 1_000_000 else ''} f32)",
-                     **{k: nbytes / v / 1e9 for k, v in t.items()}, "unit": "GB/s"})
+            t, u, p = (tt.tensor(v, device=dev) for v in (x, y, pos))
+            contenders[f"tt-{dev}"] = lambda t=t, u=u, p=p, f=tt_fn: f(t, u, p)
+        rows.append(row(f"{name}, {size} f32", "GB/s", nbytes * n / 1e9, interleaved(contenders, rounds, min_time)))
     return rows
 
 
-def format_table(rows) -> str:
-    cols = ["numpy"] + [f"tt-{d}" for d in tt_devices()]
-    head = "| kernel | unit | " + " | ".join(cols) + " | " + " | ".join(f"{c} / numpy" for c in cols[1:]) + " |"
-    lines = [head, "|" + " --- |" * (2 + 2 * len(cols) - 1)]
+# --- 4. training steps vs PyTorch -----------------------------------------------------------------------
+def _training_step(framework: str, model: str):
+    """One step (zero_grad, forward, cross entropy, backward, Adam) of the MNIST example's model,
+    written once against the PyTorch API and run on either library."""
+    if framework == "torch":
+        import torch as lib
+        lib.set_num_threads(int(THREADS))
+    else:
+        lib = tt
+    from tinytorch.data.datasets import MNIST
+
+    nn = lib.nn
+    lib.manual_seed(0)
+    if model == "mlp":
+        net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 256), nn.ReLU(), nn.Linear(256, 10))
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    ds = MNIST(train=True)
+    images = ((ds.data[:512].astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
+    batches = [(lib.from_numpy(images[i:i + 64].copy()), lib.from_numpy(ds.targets[i:i + 64].copy()))
+               for i in range(0, 512, 64)]
+    state = {"i": 0}
+
+    def step():
+        x, y = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _worker(framework: str, model: str, conn) -> None:
+    """A worker process: builds the step, then times ``n`` steps each time the parent asks."""
+    step = _training_step(framework, model)
+    conn.send("ready")
+    while True:
+        n = conn.recv()
+        if n is None:
+            return
+        t = time.perf_counter()
+        for _ in range(n):
+            step()
+        conn.send((time.perf_counter() - t) / n)
+
+
+def bench_training(models, rounds, min_time):
+    """Steps per second of tinytorch (device "cpu") and PyTorch, each in its own process, rounds
+    alternating between them."""
+    import importlib.util
+    if "cpu" not in available():
+        return []
+    frameworks = ["torch", "tinytorch"] if importlib.util.find_spec("torch") else ["tinytorch"]
+    ctx = mp.get_context("spawn")
+    rows = []
+    for model in models:
+        workers = {}
+        for fw in frameworks:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(fw, model, child), daemon=True)
+            proc.start()
+            workers[fw] = (proc, parent)
+        for _, conn in workers.values():
+            assert conn.recv() == "ready"
+        counts = {}
+        for fw, (_, conn) in workers.items():  # warm up, then size a round
+            conn.send(2)
+            per_step = conn.recv()
+            counts[fw] = max(1, int(min_time / per_step))
+        samples: dict[str, list[float]] = {("torch" if fw == "torch" else "tt-cpu"): [] for fw in frameworks}
+        for _ in range(rounds):
+            for fw, (_, conn) in workers.items():
+                conn.send(counts[fw])
+                samples["torch" if fw == "torch" else "tt-cpu"].append(conn.recv())
+        for proc, conn in workers.values():
+            conn.send(None)
+            proc.join()
+        name = "MLP 784-256-10" if model == "mlp" else "CNN (MNIST example)"
+        rows.append(row(f"{name}: one Adam step, batch 64", "steps/s", 1.0, samples))
+    return rows
+
+
+# --- output -------------------------------------------------------------------------------------------------
+def format_table(rows, cols: list[str] | None = None) -> str:
+    if not rows:
+        return "(nothing to measure on this machine)"
+    cols = cols or [c for c in rows[0] if c not in ("kernel", "unit", "range")]
+    ref, others = cols[0], cols[1:]
+    has_range = any("range" in r for r in rows)
+    head = ["kernel", "unit"] + cols + [f"{c} / {ref}" for c in others] + (
+        [f"tt-cpu / {ref}, range over rounds"] if has_range else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
-        vals = " | ".join(f"{r[c]:.1f}" for c in cols)
-        ratios = " | ".join(f"{r[c] / r['numpy']:.2f}×" for c in cols[1:])
-        lines.append(f"| {r['kernel']} | {r['unit']} | {vals} | {ratios} |")
+        cells = [r["kernel"], r["unit"]] + [f"{r[c]:.1f}" if c in r else "-" for c in cols]
+        cells += [f"{r[c] / r[ref]:.2f}×" if c in r else "-" for c in others]
+        if has_range:
+            cells.append(f"{r['range'][0]:.2f}–{r['range'][1]:.2f}" if "range" in r else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot_matmul(rows, path: Path) -> None:
+def plot_matmul(rows, steps, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    f32 = [r for r in rows if "float32" in r["kernel"]]
-    sizes = [int(r["kernel"].split()[-1].rstrip("²")) for r in f32]
-    for col in ["numpy"] + [f"tt-{d}" for d in tt_devices()]:
-        ax.plot(sizes, [r[col] for r in f32], marker="o", label=col)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("n (n×n @ n×n, float32)")
-    ax.set_ylabel("GFLOP/s")
-    ax.set_title("matmul throughput")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, dtype in zip(axes, ("float32", "float64")):
+        sel = [r for r in rows if dtype in r["kernel"]]
+        sizes = [int(r["kernel"].split()[-1].rstrip("²")) for r in sel]
+        for col in ["numpy"] + [f"tt-{d}" for d in tt_devices()]:
+            ax.plot(sizes, [r[col] for r in sel], marker="o", label=col)
+        ax.set_title(f"matmul {dtype} (Tensor API)")
+    sizes = [int(r["kernel"].split()[-1].rstrip("²")) for r in steps]
+    for col in [c for c in steps[0] if c not in ("kernel", "unit", "range")] if steps else []:
+        pts = [(s, r[col]) for s, r in zip(sizes, steps) if col in r]
+        axes[2].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=col)
+    axes[2].set_title("the steps of the C matmul (float32)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("n (n×n @ n×n)")
+        ax.set_ylabel("GFLOP/s")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None) -> None:
@@ -172,22 +345,39 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=HERE, help="where results.md and matmul.png go (full mode)")
     args = p.parse_args(argv)
     if args.quick:
-        sizes, dtypes, n_ew, rounds, min_time = [64], [np.float32], 1 << 14, 1, 0.001
+        sizes, step_sizes, dtypes, n_ew, rounds, min_time = [64], [64], [np.float32], 1 << 14, 1, 0.002
+        train_rounds, train_time = 1, 0.0
     else:
-        sizes, dtypes, n_ew, rounds, min_time = [256, 512, 1024, 2048], [np.float32, np.float64], 1 << 22, 5, 0.2
-    machine = describe_machine()
-    print(f"machine: {machine}\ndevices: {tt_devices()}\n")
-    mm = bench_matmul(sizes, dtypes, rounds, min_time)
-    print(format_table(mm), "\n")
-    ew = bench_elementwise(n_ew, rounds, min_time)
-    print(format_table(ew), "\n")
+        sizes, step_sizes, dtypes, n_ew, rounds, min_time = ([256, 512, 1024, 2048], [128, 256, 512, 1024, 2048],
+                                                             [np.float32, np.float64], 1 << 22, 7, 0.2)
+        train_rounds, train_time = 9, 1.0
+    machine, load_before = describe_machine(), load_average()
+    print(f"machine: {machine}\n{load_before}\ndevices: {tt_devices()}\n")
+    sections = []
+    for title, fn in [("matmul (tt.matmul on Tensors vs numpy's @)", lambda: bench_matmul(sizes, dtypes, rounds,
+                                                                                        min_time)),
+                      ("the steps of the C matmul (backend_cpu/matmul_steps.h, float32, one call on buffers)",
+                       lambda: bench_matmul_steps(step_sizes, max(3, rounds // 2), min_time)),
+                      (f"elementwise, unary and reductions ({n_ew:,} float32 elements; bytes read + written)",
+                       lambda: bench_elementwise(n_ew, rounds, min_time)),
+                      ("one training step vs PyTorch (separate processes, alternating rounds)",
+                       lambda: bench_training(["mlp", "cnn"], train_rounds, train_time))]:
+        print(f"## {title}\n")
+        rows = fn()
+        table = format_table(rows)
+        print(table, "\n", flush=True)
+        sections.append((title, rows, table))
+    load_after = load_average()
+    print(load_after)
     if not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)
+        body = "\n\n".join(f"## {title}\n\n{table}" for title, _, table in sections)
         (args.out / "results.md").write_text(
-            f"# Benchmark results\n\nMachine: {machine}\n\nCommand: `python benchmarks/run.py` "
-            f"(medians of {rounds} interleaved rounds; higher is better)\n\n## matmul\n\n{format_table(mm)}\n\n"
-            f"## elementwise and reductions (4M elements)\n\n{format_table(ew)}\n")
-        plot_matmul(mm, args.out / "matmul.png")
+            f"# Benchmark results\n\nMachine: {machine}\n\n{load_before} at the start, {load_after.split(': ')[1]} "
+            f"at the end.\n\nCommand: `python benchmarks/run.py` (medians of {rounds} interleaved rounds, "
+            f"{train_rounds} for the training steps; higher is better; the last column is the range of the "
+            f"per-round ratios, a measure of the noise).\n\n{body}\n")
+        plot_matmul(sections[0][1], sections[1][1], args.out / "matmul.png")
         print(f"wrote {args.out / 'results.md'} and {args.out / 'matmul.png'}")
 
 
