@@ -541,16 +541,22 @@ def _topo_order(roots: list[Function]) -> list[Function]:
     return order
 
 
-def _unbroadcast(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> Tensor:
-    """Sum ``grad`` (the gradient of a broadcast result) down to ``shape``, the input's shape.
-
-    Broadcasting copied the input along the leading axes it lacked and along its size-1 axes,
-    so its gradient is the sum over those axes. This is the one place where that happens.
-    """
+def _check_grad_shape(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> None:
+    """Raise PyTorch's error when a backward returned a gradient that does not broadcast to ``shape``."""
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {index} - got "
                            f"{list(grad.shape)} but expected shape compatible with {list(shape)}")
+
+
+def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``grad`` (the gradient of a broadcast result) down to ``shape``, the input's shape.
+
+    Broadcasting copied the input along the leading axes it lacked and along its size-1 axes,
+    so its gradient is the sum over those axes. This is the one place where that happens.
+    (Lab 5 asks for exactly this function, with this signature, and plugs it into the engine.)
+    """
+    lead = grad.ndim - len(shape)
     ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if not ones:  # only leading axes were added (a bias, say): one sum gives the shape
         return _ops.sum(grad, tuple(range(lead))) if lead else grad
@@ -592,7 +598,8 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
                         raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
                                         f"backward must return Tensors (or None)")
                     if tg._data.shape != t._data.shape:
-                        tg = _unbroadcast(tg, t._data.shape, node, i)
+                        _check_grad_shape(tg, t._data.shape, node, i)
+                        tg = _unbroadcast(tg, t._data.shape)
                     if tg._data.dtype is not t._data.dtype:
                         tg = _ops.to(tg, dtype=t._data.dtype)
                     _accumulate(node_grads, leaf_grads, t, tg)
