@@ -27,6 +27,7 @@ it is available; nothing here duplicates them.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import hashlib
 import importlib
@@ -143,6 +144,7 @@ class FakeGPU:
 
     def __init__(self) -> None:
         self.blocks: dict[int, tuple[np.ndarray, int, int]] = {}  # base -> (memory, data offset, nbytes)
+        self.bases: list[int] = []  # sorted, to find the block of a pointer by bisection
         self.launches: list[tuple[str, tuple, tuple]] = []
 
     def allocate(self, nbytes: int) -> FakeAllocation:
@@ -152,24 +154,40 @@ class FakeGPU:
         mem[off:off + nbytes] = 0xA5  # ...and garbage in the block itself, like fresh GPU memory
         base = mem.ctypes.data + off
         self.blocks[base] = (mem, off, nbytes)
+        bisect.insort(self.bases, base)
         return FakeAllocation(self, base)
+
+    def free(self, base: int) -> None:
+        if self.blocks.pop(base, None) is not None:
+            del self.bases[bisect.bisect_left(self.bases, base)]
+
+    def block_of(self, ptr: int) -> int | None:
+        """The base of the live block that contains ``ptr``, if any."""
+        k = bisect.bisect_right(self.bases, ptr) - 1
+        if k >= 0 and ptr < self.bases[k] + self.blocks[self.bases[k]][2]:
+            return self.bases[k]
+        return None
 
     def view(self, ptr: int, dtype, count: int) -> np.ndarray:
         dtype = np.dtype(dtype)
         assert isinstance(ptr, int) and ptr, f"bad device pointer {ptr!r}"
-        for base, (mem, off, nbytes) in self.blocks.items():
-            if base <= ptr < base + nbytes:
-                start = off + ptr - base
-                assert ptr + count * dtype.itemsize <= base + nbytes, (
-                    f"access of {count} x {dtype} at +{ptr - base} overruns a block of {nbytes} bytes")
-                assert (ptr - base) % dtype.itemsize == 0, "misaligned access"
-                return mem[start:start + count * dtype.itemsize].view(dtype)
-        raise AssertionError(f"pointer {ptr:#x} is not inside any live allocation")
+        base = self.block_of(ptr)
+        assert base is not None, f"pointer {ptr:#x} is not inside any live allocation"
+        mem, off, nbytes = self.blocks[base]
+        assert ptr + count * dtype.itemsize <= base + nbytes, (
+            f"access of {count} x {dtype} at +{ptr - base} overruns a block of {nbytes} bytes")
+        assert (ptr - base) % dtype.itemsize == 0, "misaligned access"
+        start = off + ptr - base
+        return mem[start:start + count * dtype.itemsize].view(dtype)
 
-    def check_canaries(self, kernel: str) -> None:
-        for mem, off, nbytes in self.blocks.values():
-            assert (mem[:off] == 0x5A).all() and (mem[off + nbytes:] == 0x5A).all(), (
-                f"{kernel} wrote outside a buffer of {nbytes} bytes")
+    def check_canaries(self, kernel: str, args: tuple) -> None:
+        """The canaries of every block a launch was handed a pointer into are intact."""
+        for arg in args:
+            base = self.block_of(arg) if isinstance(arg, int) and arg > 0 else None
+            if base is not None:
+                mem, off, nbytes = self.blocks[base]
+                assert (mem[:off] == 0x5A).all() and (mem[off + nbytes:] == 0x5A).all(), (
+                    f"{kernel} wrote outside a buffer of {nbytes} bytes")
 
 
 class FakeAllocation:
@@ -180,7 +198,7 @@ class FakeAllocation:
         return self.base
 
     def __del__(self) -> None:
-        self.gpu.blocks.pop(self.base, None)
+        self.gpu.free(self.base)
 
 
 _PTX_CACHE: dict[str, dict[str, list[str]]] = {}
@@ -457,7 +475,7 @@ class FakeFunction:
             launch.argtypes = [ctypes.c_uint] * 4 + [ctypes.c_char_p]
             launch.restype = ctypes.c_int
             assert launch(*grid, block[0], packed) == 0, f"{self.name}: deadlock at a barrier"
-        self.gpu.check_canaries(self.name)
+        self.gpu.check_canaries(self.name, args)
 
 
 def fake_pycuda(gpu: FakeGPU, *, init_error: Exception | None = None, device_count: int = 1,
@@ -1364,3 +1382,36 @@ def test_benchmark_quick_mode_on_the_emulated_backend(emulated, monkeypatch, cap
     assert bench.main() == 0
     out = capsys.readouterr().out
     assert "GPU: Fake GPU" in out and "matmul 128x128" in out and "transpose + compact" in out
+
+
+# --- the shared suites on the simulated device ----------------------------------------------------------
+def run_suites_on_simulated_cuda(pytest_args: list[str]) -> int:
+    """Run pytest with device "cuda" served by the simulated backend (the real kernels on the CPU).
+
+    ``python tests/test_backend_cuda.py tests/test_ndarray.py`` runs that suite's "cuda" cases
+    this way; with no arguments, every device-parametrized suite. Needs nvcc and g++.
+    """
+    from tinytorch.ndarray import devices
+    if not pytest_args:
+        pytest_args = ["tests"]
+    with pytest.MonkeyPatch.context() as mp:
+        mod = import_backend_with(mp, fake_pycuda(FakeGPU(), sm_count=1, simulate=True))
+    devices._loaded["cuda"] = mod
+    return pytest.main(["-q", "-p", "no:cacheprovider", "-k", "cuda", f"--ignore={__file__}", *pytest_args])
+
+
+@pytest.mark.slow
+def test_ndarray_suite_on_the_simulated_device():
+    """The shared NDArray suite passes with "cuda" running the real kernels in the simulator."""
+    if NVCC is None or GXX is None:
+        pytest.skip("the CUDA-on-CPU simulator needs nvcc (kernel signatures) and g++")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, __file__, str(root / "tests" / "test_ndarray.py")],
+                          capture_output=True, text=True, cwd=root, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-500:]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(run_suites_on_simulated_cuda(sys.argv[1:]))
