@@ -490,7 +490,10 @@ class Tensor:
     def t(self) -> "Tensor": return _ops.t(self)
     def swapaxes(self, dim0: int, dim1: int) -> "Tensor": return _ops.transpose(self, dim0, dim1)
     @property
-    def T(self) -> "Tensor": return _ops.permute(self, tuple(reversed(range(self.ndim))))
+    def T(self) -> "Tensor":
+        if self._data.ndim == 2:  # the common case (a weight in F.linear): straight to the op
+            return _ops.Permute.apply(self, dims=(1, 0))
+        return _ops.permute(self, tuple(reversed(range(self.ndim))))
     @property
     def mT(self) -> "Tensor": return _ops.transpose(self, -2, -1)
     def expand(self, *sizes: Any) -> "Tensor": return _ops.expand(self, *sizes)

@@ -608,31 +608,60 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
     (stride 0 over the batch) needs no copy first. An optional extension of the interface;
     int64 goes through ``compact`` and :func:`matmul`."""
     _check_buffers(a, b, out)
-    m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
+    if not (type(m) is type(n) is type(p) is type(batch) is int and m >= 0 and n >= 0 and p >= 0 and batch >= 0):
+        m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
     if out.size != batch * m * p:
         raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
-    if not (a.code == b.code == out.code) or a.code == BOOL:
+    code = a.code
+    if not (code == b.code == out.code) or code == BOOL:
         raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
-    _, a_dims = _view(a, (batch, m, n), a_strides, a_offset)
-    _, b_dims = _view(b, (batch, n, p), b_strides, b_offset)
+    shape_a, shape_b = (batch, m, n), (batch, n, p)
+    if not (_inside3(a, shape_a, a_strides, a_offset) and _inside3(b, shape_b, b_strides, b_offset)):
+        _view(a, shape_a, a_strides, a_offset)  # the general check, which raises the right error
+        _view(b, shape_b, b_strides, b_offset)
     if out.size == 0:
         return
-    if a.code == I64:
+    if code == I64:
         ca, cb = alloc(batch * m * n, a.dtype), alloc(batch * n * p, b.dtype)
-        compact(a, ca, (batch, m, n), a_strides, a_offset)
-        compact(b, cb, (batch, n, p), b_strides, b_offset)
+        compact(a, ca, shape_a, a_strides, a_offset)
+        compact(b, cb, shape_b, b_strides, b_offset)
         matmul(ca, cb, out, m, n, p, batch)
         return
-    a, b = _not_aliasing(out, a, b)
-    # the strides as C sees them; an axis of length 1 is never stepped along, so its stride is
-    # set to 0 (it may be any Python int, too big for int64); n == 0 never reaches a view
-    shape6 = (batch, m, n, batch, n, p)
-    strides = (ctypes.c_int64 * 6)(*(s if k > 1 else 0 for k, s in zip(shape6, (*a_dims[3:], *b_dims[3:])))) \
-        if n else (ctypes.c_int64 * 6)()
+    if a is out or b is out:
+        a, b = _not_aliasing(out, a, b)
+    # the strides as C sees them (checked ints, from _view); an axis of length 1 is never stepped
+    # along, so its stride becomes 0 (it may be any Python int, too big for int64); with n == 0
+    # there is no view to read and C only writes zeros
+    (sa0, sa1, sa2), (sb0, sb1, sb2) = a_strides, b_strides
+    strides = _STRIDES6(sa0 if batch > 1 else 0, sa1 if m > 1 else 0, sa2 if n > 1 else 0,
+                        sb0 if batch > 1 else 0, sb1 if n > 1 else 0, sb2 if p > 1 else 0) if n else _STRIDES6()
     item = a.dtype.itemsize
-    if _MATMUL_STRIDED[a.code](a.ptr + a_offset * item, b.ptr + b_offset * item, out.ptr, m, n, p, batch,
-                               strides) != 0:
+    if _MATMUL_STRIDED[code](a.ptr + a_offset * item, b.ptr + b_offset * item, out.ptr, m, n, p, batch, strides):
         raise MemoryError("matmul: out of memory for the packed panels")
+
+
+_STRIDES6 = ctypes.c_int64 * 6
+
+
+def _inside3(buf: Buffer, shape: tuple[int, int, int], strides: Any, offset: Any) -> bool:
+    """The fast path of :func:`_view` for the 3-axis views of matmul: True when the strides and
+    offset are plain ints and every element lies inside ``buf`` (or the view is empty); False
+    sends the caller to the general check. Axes of length 1 are never stepped along, so their
+    strides do not count (and are not passed to C)."""
+    if type(strides) is not tuple or len(strides) != 3 or type(offset) is not int:
+        return False
+    lo = hi = offset
+    for k, st in zip(shape, strides):
+        if type(st) is not int:
+            return False
+        if k == 0:
+            return True
+        if k > 1:
+            if st > 0:
+                hi += (k - 1) * st
+            else:
+                lo += (k - 1) * st
+    return 0 <= lo and hi < buf.size
 
 
 def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:

@@ -11,9 +11,12 @@
 
 #include "kernels.h"
 
-/* Products with fewer multiply-adds than this run on one thread (a 50^3 product takes
- * ~5 us on one core; starting the OpenMP team costs ~2 us). */
-#define TT_MATMUL_PAR_MIN (64 * 64 * 32)
+/* Products with fewer multiply-adds than this run on one thread: a 100^3 product takes ~25 us
+ * on one core, starting the OpenMP team ~2 us on an idle machine -- but on a busy one a
+ * second thread may not get a core for a whole scheduler time slice (measured: a 64^3
+ * product took ~9 ms instead of ~12 us with 2 threads on the shared 2-core VM), so threads only
+ * join in where there is enough work to be worth that risk. */
+#define TT_MATMUL_PAR_MIN (100 * 100 * 100)
 
 /* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16
  * (SSE2, which every x86-64 has; other CPUs get the same code on their 16-byte vectors, or

@@ -387,33 +387,37 @@ class NDArray:
 
     # --- reductions -------------------------------------------------------------------------------
     def _reduce(self, op: str, axis: Any, keepdims: bool) -> "NDArray":
-        axes = st.normalize_axes(axis, self.ndim)
-        kept = [i for i in range(self.ndim) if i not in axes]
-        reduce_size = prod(self.shape[i] for i in axes)
-        out_shape = tuple(self.shape[i] for i in kept)
+        ndim, shape = len(self.shape), self.shape
+        axes = st.normalize_axes(axis, ndim)
+        first = ndim - len(axes)
+        trailing = axes == tuple(range(first, ndim))  # the reduced axes are the last ones
+        kept = list(range(first)) if trailing else [i for i in range(ndim) if i not in axes]
+        reduce_size = prod(shape[i] for i in axes)
+        out_shape = shape[:first] if trailing else tuple(shape[i] for i in kept)
         dtype = self.dtype
         if op == "sum" and not dtype.is_floating_point:
             dtype = int64  # summing bools/ints gives int64, as in PyTorch
         elif dtype is bool_:
             dtype = int64  # backends reduce numbers; max/min of bools are cast back below
         if reduce_size == 0 and op != "sum":
-            raise ValueError(f"cannot compute {op} over an empty axis of an array of shape {self.shape}")
+            raise ValueError(f"cannot compute {op} over an empty axis of an array of shape {shape}")
         a = self.astype(dtype)
-        out_dtype = int64 if op.startswith("arg") else dtype
-        out = NDArray._new(out_shape, out_dtype, self.device)
-        moved = a.permute(kept + list(axes))  # the reduced axes last: what reduce_<op> wants
-        middle = getattr(self._backend, f"reduce_axis_{op}", None)
+        out = NDArray._new(out_shape, int64 if op[0] == "a" else dtype, self.device)  # argmax/argmin: int64
+        backend = self.device.backend
+        moved = a if trailing else a.permute(kept + list(axes))  # the reduced axes last: what reduce_<op> wants
+        middle = None if trailing else getattr(backend, "reduce_axis_" + op, None)
         if (middle is not None and axes and not moved.is_compact() and a.is_compact()
                 and axes[-1] - axes[0] == len(axes) - 1):
             # the reduced axes are one run in the middle of a compact array (a sum over the batch
             # axis, say): a backend that has reduce_axis_<op> reduces it there, with no transpose
-            middle(a._buf, out._buf, reduce_size, prod(self.shape[axes[-1] + 1:]))
+            middle(a._buf, out._buf, reduce_size, prod(shape[axes[-1] + 1:]))
         else:
-            getattr(self._backend, f"reduce_{op}")(moved.compact()._buf, out._buf, reduce_size)
+            getattr(backend, "reduce_" + op)(moved.compact()._buf, out._buf, reduce_size)
         if op in ("max", "min") and self.dtype is bool_:
             out = out.astype(bool_)
-        if keepdims:
-            out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(self.shape)))
+        if keepdims:  # a fresh compact array: the reduced axes come back as length-1 axes of a view
+            kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
+            out = out._view(kept_shape, _row_major_strides(kept_shape))
         return out
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> "NDArray":
@@ -544,8 +548,18 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, got "
                            f"{a.ndim}D and {b.ndim}D")
-    if a.device != b.device:
+    if a.device is not b.device and a.device != b.device:
         raise RuntimeError(f"expected all arrays on the same device, got {a.device} and {b.device}")
+    backend = a.device.backend
+    # a backend that can read strided operands (the C backend packs them anyway) gets the views
+    # as they are: a transposed weight or a batch broadcast from one matrix is then never copied
+    strided = getattr(backend, "matmul_strided", None)
+    if strided is not None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.shape[1] == b.shape[0] \
+            and a.dtype is not bool_:  # the common case, straight through
+        out = NDArray._new((a.shape[0], b.shape[1]), a.dtype, a.device)
+        strided(a._buf, (0,) + a.strides, a.offset, b._buf, (0,) + b.strides, b.offset, out._buf,
+                a.shape[0], a.shape[1], b.shape[1], 1)
+        return out
     a_vector, b_vector = a.ndim == 1, b.ndim == 1
     if a_vector:
         a = a.reshape((1, a.shape[0]))
@@ -558,15 +572,11 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
     dtype = promote_types(a.dtype, b.dtype)
     if dtype is bool_:
         dtype = int64
-    batch_shape = st.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    batch_shape = st.broadcast_shapes(a.shape[:-2], b.shape[:-2]) if a.ndim > 2 or b.ndim > 2 else ()
     batch = prod(batch_shape)
     a = a.astype(dtype).broadcast_to(batch_shape + (m, n))
     b = b.astype(dtype).broadcast_to(batch_shape + (n, p))
     out = NDArray._new(batch_shape + (m, p), dtype, a.device)
-    backend = a._backend
-    # a backend that can read strided operands (the C backend packs them anyway) gets the views
-    # as they are: a transposed weight or a batch broadcast from one matrix is then never copied
-    strided = getattr(backend, "matmul_strided", None)
     a_view, b_view = _matrix_batch_view(a), _matrix_batch_view(b)
     if strided is not None and a_view is not None and b_view is not None:
         strided(a._buf, a_view, a.offset, b._buf, b_view, b.offset, out._buf, m, n, p, batch)

@@ -37,7 +37,8 @@ class Permute(Function):
         self.dims = dims
         return a.permute(dims)
 
-    def backward(self, g: Tensor) -> Tensor: return Permute.apply(g, dims=tuple(np.argsort(self.dims).tolist()))
+    def backward(self, g: Tensor) -> Tensor:  # the inverse permutation: where each axis went
+        return Permute.apply(g, dims=tuple(sorted(range(len(self.dims)), key=self.dims.__getitem__)))
 
 
 class Expand(Function):
