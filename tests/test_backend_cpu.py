@@ -947,6 +947,19 @@ def test_threads_can_be_set():
         cpu.set_num_threads(0)
 
 
+@pytest.mark.parametrize("policy", [None, "active"])
+def test_openmp_wait_policy_is_passive_unless_chosen_and_leaves_no_trace(policy):
+    """Loading the library makes idle OpenMP threads sleep (OMP_WAIT_POLICY=passive, read by
+    libgomp as it loads) unless the user chose a policy, and leaves the environment as it was."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if policy:
+        env["OMP_WAIT_POLICY"] = policy
+    code = "import os, tinytorch.backend_cpu as c; print(os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(policy)
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_kernels_work_in_a_forked_child():
     """GCC's OpenMP runtime hangs a forked child that uses a parallel region: the binding

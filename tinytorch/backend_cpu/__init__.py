@@ -49,11 +49,23 @@ def _load_library() -> ctypes.CDLL:
     for suffix in EXTENSION_SUFFIXES:
         path = here / f"_kernels{suffix}"
         if path.exists():
+            # OpenMP threads that spin while they wait for the next kernel lose their core on a
+            # busy machine, and the next kernel then waits for them for a whole scheduler tick:
+            # on the shared 2-core VM this was tuned on, a 1 ms sum took 8 ms with 2 spinning
+            # threads, 1.1 ms with sleeping ones. So unless the user chose a wait policy, the
+            # threads sleep ("passive"). GNU OpenMP reads the variable once, when it is loaded
+            # with this library; it is removed again at once, so nothing else sees it.
+            chosen = "OMP_WAIT_POLICY" in os.environ
+            if not chosen:
+                os.environ["OMP_WAIT_POLICY"] = "passive"
             try:
                 return ctypes.CDLL(str(path))
             except OSError as e:
                 raise ImportError(f"the C backend library {path} exists but cannot be loaded ({e}); "
                                   "rebuild it with `make build` (or `pip install -e .`)") from None
+            finally:
+                if not chosen:
+                    del os.environ["OMP_WAIT_POLICY"]
     raise ImportError("the C backend is not built (no compiled tinytorch/backend_cpu/_kernels library "
                       f"in {here}); run `pip install -e .` or `make build` in the tinytorch checkout")
 

@@ -66,7 +66,7 @@
                 nan |= x[i] != x[i];                                                        \
             }                                                                               \
         } else {                                                                            \
-            TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                            \
+            TT_OMP("omp simd reduction(max:m) reduction(|:nan) simdlen(16)")                            \
             for (int64_t i = 0; i < n; i++) {                                               \
                 m = x[i] > m ? x[i] : m;                                                    \
                 nan |= x[i] != x[i];                                                        \
@@ -83,7 +83,7 @@
                 nan |= x[i] != x[i];                                                        \
             }                                                                               \
         } else {                                                                            \
-            TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                            \
+            TT_OMP("omp simd reduction(min:m) reduction(|:nan) simdlen(16)")                            \
             for (int64_t i = 0; i < n; i++) {                                               \
                 m = x[i] < m ? x[i] : m;                                                    \
                 nan |= x[i] != x[i];                                                        \
@@ -224,7 +224,7 @@ REDUCE_EXTREME(min, b8, uint8_t, MIN2)
  * these kernels add whole rows: acc[j] += a[o, r, j0 + j] for each r, a vectorized loop over
  * contiguous memory, with the accumulators in a CHUNK-long stack array (double for float32,
  * as for the other sums). Threads take (o, column chunk) pairs. Return 0. */
-#define AXIS_CHUNK 256
+#define AXIS_CHUNK 1024
 
 #define REDUCE_AXIS(op, sfx, T, ACC, FIRST, COMBINE)                                               \
     TT_API int tt_reduce_axis_##op##_##sfx(const T *a, T *out, int64_t outer, int64_t n,           \
