@@ -15,8 +15,8 @@ Four tables, every tinytorch figure taken through the public API (``tt.matmul``,
 4. one training step (forward, loss, backward, Adam) of the MNIST MLP and CNN next to
    PyTorch's, when torch is installed.
 
-Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores,
-set *before* numpy loads); every contender runs the same inputs; rounds are interleaved
+Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores unless
+``OMP_NUM_THREADS`` is set, set *before* numpy loads; idle OpenMP threads sleep, see below); every contender runs the same inputs; rounds are interleaved
 (numpy, tinytorch-numpy, tinytorch-cpu, numpy, ...) so that machine noise hits all of them
 alike; each figure is the median over rounds and each ratio comes from the same run, with
 the range of the per-round ratios as a measure of the noise. The training steps run in two
@@ -36,9 +36,14 @@ import sys
 import time
 from pathlib import Path
 
-THREADS = str(os.cpu_count() or 1)
+THREADS = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)
+# Every OpenMP runtime (tinytorch's, PyTorch's) lets idle threads sleep rather than spin: on a
+# shared machine a spinning thread that loses its core stalls the next parallel region for a
+# scheduler tick (PyTorch's MLP step measured 157 ms instead of 2 ms that way). tinytorch sleeps
+# by default; this gives PyTorch the same footing. Set OMP_WAIT_POLICY=active to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np  # noqa: E402
 
