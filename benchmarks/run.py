@@ -15,16 +15,6 @@ Four tables, every tinytorch figure taken through the public API (``tt.matmul``,
 4. one training step (forward, loss, backward, Adam) of the MNIST MLP and CNN next to
    PyTorch's, when torch is installed.
 
-<<<<<<< Updated upstream
-Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores unless
-``OMP_NUM_THREADS`` is set, set *before* numpy loads; idle OpenMP threads sleep, see below); every contender runs the same inputs; rounds are interleaved
-(numpy, tinytorch-numpy, tinytorch-cpu, numpy, ...) so that machine noise hits all of them
-alike; each figure is the median over rounds and each ratio comes from the same run, with
-the range of the per-round ratios as a measure of the noise. The training steps run in two
-worker processes (tinytorch, PyTorch), driven in alternation: two OpenMP runtimes in one
-process would spin against each other. The machine and its load average are printed with
-the results. These are benchmarks, not tests: nothing here asserts a speed.
-=======
 Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores
 unless ``OMP_NUM_THREADS`` is set, set *before* numpy loads; idle OpenMP threads sleep, see
 below); every contender runs the same inputs; rounds are interleaved (numpy, tinytorch-numpy,
@@ -34,7 +24,6 @@ ratios as a measure of the noise. The training steps run in two worker processes
 PyTorch), driven in alternation: two OpenMP runtimes in one process would compete for the
 cores. The machine and its load average are printed with the results. These are benchmarks,
 not tests: nothing here asserts a speed.
->>>>>>> Stashed changes
 """
 
 from __future__ import annotations
