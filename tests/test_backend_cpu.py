@@ -622,9 +622,11 @@ def test_matmul_out_aliasing_an_input():
 
 
 # The shapes cross every block edge of matmul_steps.h (micro-tile MR = 6 rows x NR = 16 (f32) or
-# 8 (f64) columns; blocks KC = 256, MC = 72, NC = 3072), and include empty products.
+# 8 (f64) columns; blocks KC = 256, MC = 72, NC = 3072), take both ways of reading a (packed, and
+# in place when p <= 4 NR: convolution-like products), and include empty products.
 STEP_SHAPES = [(1, 1, 1, 1), (2, 7, 5, 3), (3, 13, 40, 17), (1, 73, 257, 35), (1, 5, 300, 3100),
-               (2, 3, 0, 4), (1, 0, 3, 4), (4, 6, 513, 16)]
+               (2, 3, 0, 4), (1, 0, 3, 4), (4, 6, 513, 16), (1, 100, 9, 16), (1, 77, 144, 33), (2, 151, 300, 64),
+               (1, 150, 30, 65)]
 FLOATS = (np.float32, np.float64)
 
 

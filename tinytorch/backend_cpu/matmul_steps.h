@@ -131,36 +131,52 @@ static void LOCAL(pack_a)(const T *a, int64_t rs, int64_t cs, int64_t mc, int64_
     }
 }
 
-/* bp[strip s][k][c] = b[k0 + k, j0 + s*NR + c], zero past the last column. */
+/* bp[strip s][k][c] = b[k0 + k, j0 + s*NR + c], zero past the last column. A row-major b
+ * (cs == 1) is copied row by row: read front to back, one stream the prefetcher follows,
+ * where strip by strip it would take 64 bytes from every row in turn (that was a third of a
+ * (32 x 12544) @ (12544 x 144) product). A transposed b (the w.T of a linear layer) is
+ * copied strip by strip: the NR columns of a strip are NR rows of w, whose cache lines then
+ * serve kc / 16 consecutive k. */
 static void LOCAL(pack_b)(const T *b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, T *restrict bp) {
+    if (cs == 1) {
+        for (int64_t k = 0; k < kc; k++) {
+            const T *row = b + k * rs;
+            for (int64_t j = 0; j < nc; j += NR) {
+                T *dst = bp + j * kc + k * NR; /* strip j / NR starts at (j / NR) * NR * kc */
+                const int64_t cols = MIN64(NR, nc - j);
+                memcpy(dst, row + j, (size_t)cols * sizeof(T));
+                for (int64_t c = cols; c < NR; c++) dst[c] = 0;
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < nc; j += NR, bp += NR * kc) {
         const int64_t cols = MIN64(NR, nc - j);
         for (int64_t k = 0; k < kc; k++) {
             const T *row = b + k * rs + j * cs;
-            if (cols == NR && cs == 1)
-                memcpy(bp + k * NR, row, NR * sizeof(T));
-            else {
-                for (int64_t c = 0; c < cols; c++) bp[k * NR + c] = row[c * cs];
-                for (int64_t c = cols; c < NR; c++) bp[k * NR + c] = 0;
-            }
+            for (int64_t c = 0; c < cols; c++) bp[k * NR + c] = row[c * cs];
+            for (int64_t c = cols; c < NR; c++) bp[k * NR + c] = 0;
         }
     }
 }
 
-/* out[0:MR, 0:NR] (row stride ldo) = or += ap @ bp over kc. The accumulators are VEC
- * variables: GCC keeps all 12 in ymm registers and emits one vfmadd231ps per `+=`
- * (-ffp-contract=fast lets it fuse the multiply and the add). */
-static inline void LOCAL(micro_kernel)(int64_t kc, const T *restrict ap, const T *restrict bp, T *restrict o,
-                                       int64_t ldo, int accumulate) {
+/* out[0:MR, 0:NR] (row stride ldo) = or += a @ bp over kc, where a[r, k] is a[r * ars + k * aks]:
+ * a packed strip (ars = 1, aks = MR) or, see gemm, rows of a row-major a read where they are
+ * (ars = its row stride, aks = 1). The accumulators are VEC variables: GCC keeps all 12 in ymm
+ * registers and emits one vfmadd231ps per `+=` (-ffp-contract=fast lets it fuse the multiply
+ * and the add). */
+static inline void LOCAL(micro_kernel)(int64_t kc, const T *restrict a, int64_t ars, int64_t aks,
+                                       const T *restrict bp, T *restrict o, int64_t ldo, int accumulate) {
     VEC acc[MR][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (VEC){0};
-    for (int64_t k = 0; k < kc; k++, ap += MR, bp += NR) {
+    for (int64_t k = 0; k < kc; k++, a += aks, bp += NR) {
         VEC b0, b1;
         memcpy(&b0, bp, sizeof b0);
         memcpy(&b1, bp + VL, sizeof b1);
         for (int r = 0; r < MR; r++) { /* unrolled by GCC: MR broadcasts, 2 * MR FMAs */
-            acc[r][0] += ap[r] * b0;
-            acc[r][1] += ap[r] * b1;
+            const T ar = a[r * ars];
+            acc[r][0] += ar * b0;
+            acc[r][1] += ar * b1;
         }
     }
     for (int r = 0; r < MR; r++)
@@ -180,7 +196,7 @@ static inline void LOCAL(micro_kernel)(int64_t kc, const T *restrict ap, const T
 static void LOCAL(edge_kernel)(int64_t kc, const T *ap, const T *bp, T *o, int64_t ldo, int64_t rows,
                                int64_t cols, int accumulate) {
     T tile[MR * NR];
-    LOCAL(micro_kernel)(kc, ap, bp, tile, NR, 0);
+    LOCAL(micro_kernel)(kc, ap, 1, MR, bp, tile, NR, 0);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++)
             o[r * ldo + c] = accumulate ? o[r * ldo + c] + tile[r * NR + c] : tile[r * NR + c];
@@ -214,6 +230,11 @@ static void LOCAL(panels_free)(LOCAL(panels) *w) {
  * (rbs, cbs), on this thread, with its scratch panels w. n >= 1. */
 static void LOCAL(gemm)(int64_t m, int64_t n, int64_t p, const T *a, int64_t ras, int64_t cas, const T *b,
                         int64_t rbs, int64_t cbs, T *out, int64_t ldo, LOCAL(panels) *w) {
+    /* A packed block of a serves nc / NR strips of b. When that is only a few (p small: the
+     * (pixels, channels x 3 x 3) @ (.., out channels) product of a convolution), packing a costs
+     * about as much as using it, so a row-major a is read in place by the micro-kernel: six
+     * sequential rows. Only a last strip of fewer than MR rows is packed (zero-padded). */
+    const int direct = cas == 1 && MIN64(p, NC) <= 4 * NR;
     for (int64_t j0 = 0; j0 < p; j0 += NC) {
         const int64_t nc = MIN64(NC, p - j0);
         for (int64_t k0 = 0; k0 < n; k0 += KC) {
@@ -221,18 +242,24 @@ static void LOCAL(gemm)(int64_t m, int64_t n, int64_t p, const T *a, int64_t ras
             const int accumulate = k0 > 0; /* the first k block writes out, the others add */
             LOCAL(pack_b)(b + k0 * rbs + j0 * cbs, rbs, cbs, kc, nc, w->bp);
             for (int64_t i0 = 0; i0 < m; i0 += MC) {
-                const int64_t mc = MIN64(MC, m - i0);
-                LOCAL(pack_a)(a + i0 * ras + k0 * cas, ras, cas, mc, kc, w->ap);
+                const int64_t mc = MIN64(MC, m - i0), full = direct ? mc / MR * MR : 0;
+                const T *ablock = a + i0 * ras + k0 * cas;
+                LOCAL(pack_a)(ablock + full * ras, ras, cas, mc - full, kc, w->ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const T *bp = w->bp + jr * kc;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
-                        const T *ap = w->ap + ir * kc;
                         T *o = out + (i0 + ir) * ldo + j0 + jr;
-                        if (ir + MR <= mc && jr + NR <= nc)
-                            LOCAL(micro_kernel)(kc, ap, bp, o, ldo, accumulate);
-                        else
-                            LOCAL(edge_kernel)(kc, ap, bp, o, ldo, MIN64(MR, mc - ir), MIN64(NR, nc - jr),
-                                               accumulate);
+                        if (ir < full && jr + NR <= nc)
+                            LOCAL(micro_kernel)(kc, ablock + ir * ras, ras, 1, bp, o, ldo, accumulate);
+                        else if (ir >= full && ir + MR <= mc && jr + NR <= nc)
+                            LOCAL(micro_kernel)(kc, w->ap + (ir - full) * kc, 1, MR, bp, o, ldo, accumulate);
+                        else if (ir < full) { /* direct rows, last columns: pack this strip first */
+                            T strip[MR * KC];
+                            LOCAL(pack_a)(ablock + ir * ras, ras, cas, MR, kc, strip);
+                            LOCAL(edge_kernel)(kc, strip, bp, o, ldo, MR, nc - jr, accumulate);
+                        } else
+                            LOCAL(edge_kernel)(kc, w->ap + (ir - full) * kc, bp, o, ldo, MIN64(MR, mc - ir),
+                                               MIN64(NR, nc - jr), accumulate);
                     }
                 }
             }
