@@ -335,6 +335,7 @@ def plot_matmul(rows, steps, path: Path) -> None:
         pts = [(s, r[col]) for s, r in zip(sizes, steps) if col in r]
         axes[2].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=col)
     axes[2].set_title("the steps of the C matmul (float32)")
+    axes[2].set_yscale("log")
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("n (n×n @ n×n)")
