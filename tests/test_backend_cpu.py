@@ -521,6 +521,29 @@ def test_reduce_axis_checks_sizes():
         cpu.reduce_axis_max(cpu.from_numpy(np.ones(12, bool)), cpu.from_numpy(np.ones(4, bool)), 3, 2)
 
 
+@pytest.mark.parametrize("n", [8191, 8192, 8195, 10001])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=DTYPE_IDS[:3])
+def test_max_min_of_long_rows_find_the_extreme_in_every_quarter_and_the_tail(rng, n, dtype):
+    """Rows of 8192+ elements are reduced as four interleaved quarters plus a tail: the extreme
+    (and a NaN) must be found wherever it is, and argmax/argmin must give its first index."""
+    q = n // 4
+    for pos in (0, q - 1, q, 2 * q + 3, 3 * q, 4 * q - 1, n - 1):
+        x = data(rng, n, dtype, "positive")
+        for op, arg, value in (("max", "argmax", 100), ("min", "argmin", -100)):
+            y = x.copy()
+            y[pos] = value
+            out, idx = cpu.alloc(1, _dt(dtype)), cpu.alloc(1, _dt(np.int64))
+            getattr(cpu, f"reduce_{op}")(cpu.from_numpy(y), out, n)
+            getattr(cpu, f"reduce_{arg}")(cpu.from_numpy(y), idx, n)
+            assert result(out)[0] == value and result(idx)[0] == pos, (op, pos)
+        if np.dtype(dtype).kind == "f":
+            y = x.copy()
+            y[pos] = np.nan
+            out = cpu.alloc(1, _dt(dtype))
+            cpu.reduce_min(cpu.from_numpy(y), out, n)
+            assert np.isnan(result(out)[0]), pos
+
+
 def test_reduce_sum_over_empty_axis_writes_zeros():
     for dtype in ARITH:
         co = cpu.alloc(6, _dt(dtype))

@@ -22,6 +22,7 @@
 
 #define BLOCK 4096
 #define SHORT_ROW 16
+#define LONG_ROW 8192 /* rows at least this long are walked as four quarters (see max_row) */
 
 /* The larger/smaller of two partial results, NaN if either is (each part of a row
  * returns NaN if it holds one). */
@@ -57,14 +58,22 @@
     /* max of x[0..n), n >= 1. The lane-wise max ignores NaN (a comparison with NaN is      \
      * false); a separate OR of (x != x) notices one, and then the first NaN is returned.   \
      * Both are branch-free: no mispredictions on random data, and long rows vectorize.     \
-     * A long row is walked as four quarters at once: four independent chains of vector     \
-     * max instructions instead of one, each waiting only for itself (a vmaxps takes 3      \
-     * cycles), so the loop keeps up with memory. Short rows skip `omp simd`: a vector      \
-     * loop's set-up and tail cost more than they do. */                                    \
+     * A long row (LONG_ROW) is walked as four quarters at once: four independent chains of \
+     * vector max instructions instead of one, each waiting only for itself (vmaxps: 3      \
+     * cycles' latency), so the loop keeps up with memory; shorter rows are not worth the   \
+     * four-way set-up. Short rows skip `omp simd`: a vector loop's set-up costs more. */   \
     static inline T max_row_##sfx(const T *x, int64_t n) {                                  \
         T m = x[0];                                                                         \
         int nan = 0;                                                                        \
         if (n < SHORT_ROW) {                                                                \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] > m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
+            return nan ? first_nan_##sfx(x, n) : m;                                         \
+        }                                                                                   \
+        if (n < LONG_ROW) {                                                                 \
+            TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                            \
             for (int64_t i = 0; i < n; i++) {                                               \
                 m = x[i] > m ? x[i] : m;                                                    \
                 nan |= x[i] != x[i];                                                        \
@@ -95,6 +104,14 @@
         T m = x[0];                                                                         \
         int nan = 0;                                                                        \
         if (n < SHORT_ROW) {                                                                \
+            for (int64_t i = 0; i < n; i++) {                                               \
+                m = x[i] < m ? x[i] : m;                                                    \
+                nan |= x[i] != x[i];                                                        \
+            }                                                                               \
+            return nan ? first_nan_##sfx(x, n) : m;                                         \
+        }                                                                                   \
+        if (n < LONG_ROW) {                                                                 \
+            TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                            \
             for (int64_t i = 0; i < n; i++) {                                               \
                 m = x[i] < m ? x[i] : m;                                                    \
                 nan |= x[i] != x[i];                                                        \
