@@ -16,8 +16,8 @@ Four tables, every tinytorch figure taken through the public API (``tt.matmul``,
    PyTorch's, when torch is installed.
 
 Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores
-unless ``OMP_NUM_THREADS`` is set, set *before* numpy loads; idle OpenMP threads sleep, see
-below); every contender runs the same inputs; rounds are interleaved (numpy, tinytorch-numpy,
+unless ``OMP_NUM_THREADS`` is set, set *before* numpy loads; the training steps also run on
+one thread); every contender runs the same inputs; rounds are interleaved (numpy, tinytorch-numpy,
 tinytorch-cpu, numpy, ...) so that machine noise hits all of them alike; each figure is the
 median over rounds and each ratio comes from the same run, with the range of the per-round
 ratios as a measure of the noise. The training steps run in two worker processes (tinytorch,
@@ -40,11 +40,6 @@ from pathlib import Path
 THREADS = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)
-# Every OpenMP runtime (tinytorch's, PyTorch's) lets idle threads sleep rather than spin: on a
-# shared machine a spinning thread that loses its core stalls the next parallel region for a
-# scheduler tick (PyTorch's MLP step measured 157 ms instead of 2 ms that way). tinytorch sleeps
-# by default; this gives PyTorch the same footing. Set OMP_WAIT_POLICY=active to override.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np  # noqa: E402
 
@@ -263,22 +258,31 @@ def _worker(framework: str, model: str, conn) -> None:
         conn.send((time.perf_counter() - t) / n)
 
 
-def bench_training(models, rounds, min_time):
+def bench_training(models, rounds, min_time, thread_counts):
     """Steps per second of tinytorch (device "cpu") and PyTorch, each in its own process, rounds
-    alternating between them."""
+    alternating between them, for each thread count. Each library keeps its own OpenMP wait
+    policy: PyTorch's threads spin between kernels (fast on an idle machine, but on a busy one a
+    spinning thread that loses its core stalls the next kernel for a scheduler tick: its MLP step
+    was measured at 157 ms instead of 3 ms that way); tinytorch's sleep (robust, but waking one
+    costs ~100 us on the VM measured here). The one-thread rows are free of both effects."""
     import importlib.util
     if "cpu" not in available():
         return []
     frameworks = ["torch", "tinytorch"] if importlib.util.find_spec("torch") else ["tinytorch"]
     ctx = mp.get_context("spawn")
     rows = []
-    for model in models:
+    for threads, model in [(t, m) for m in models for t in thread_counts]:
         workers = {}
-        for fw in frameworks:
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(fw, model, child), daemon=True)
-            proc.start()
-            workers[fw] = (proc, parent)
+        saved = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update({v: str(threads) for v in saved})  # the workers inherit it
+        try:
+            for fw in frameworks:
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_worker, args=(fw, model, child), daemon=True)
+                proc.start()
+                workers[fw] = (proc, parent)
+        finally:
+            os.environ.update(saved)
         for _, conn in workers.values():
             assert conn.recv() == "ready"
         counts = {}
@@ -295,7 +299,8 @@ def bench_training(models, rounds, min_time):
             conn.send(None)
             proc.join()
         name = "MLP 784-256-10" if model == "mlp" else "CNN (MNIST example)"
-        rows.append(row(f"{name}: one Adam step, batch 64", "steps/s", 1.0, samples))
+        rows.append(row(f"{name}: one Adam step, batch 64, {threads} thread{'s' * (threads > 1)}", "steps/s", 1.0,
+                        samples))
     return rows
 
 
@@ -368,7 +373,8 @@ def main(argv=None) -> None:
                       (f"elementwise, unary and reductions ({n_ew:,} float32 elements; bytes read + written)",
                        lambda: bench_elementwise(n_ew, rounds, min_time)),
                       ("one training step vs PyTorch (separate processes, alternating rounds)",
-                       lambda: bench_training(["mlp", "cnn"], train_rounds, train_time))]:
+                       lambda: bench_training(["mlp", "cnn"], train_rounds, train_time,
+                                              sorted({1, int(THREADS)})))]:
         print(f"## {title}\n")
         rows = fn()
         table = format_table(rows)

@@ -32,8 +32,10 @@ import tinytorch.backend_cpu as cpu  # noqa: E402
 
 DTYPES = [np.float32, np.float64, np.int64, np.bool_]
 DTYPE_IDS = ["float32", "float64", "int64", "bool"]
-# empty, one element, odd, and above the OpenMP threshold (32768) so the threaded path runs
-SIZES = [0, 1, 7, 1001, 70001]
+# empty, one element, odd, and above the OpenMP threshold (TT_PAR_MIN = 2^21 elements in
+# kernels.h) so that the threaded path runs
+BIG = (1 << 21) + 3
+SIZES = [0, 1, 7, 1001, BIG]
 ARITH = (np.float32, np.float64, np.int64)
 
 # the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
@@ -128,7 +130,7 @@ def test_large_buffers_are_cache_line_aligned():
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("value", [0, 1, -3, 2.75, True, np.float64(-1.5), np.int64(7), np.array(4.0)])
 def test_fill(dtype, value):
-    (r, c) = out_pair(70001, dtype)
+    (r, c) = out_pair(BIG, dtype)
     ref.fill(r, value)
     cpu.fill(c, value)
     assert_same(result(c), r)
@@ -153,6 +155,8 @@ VIEWS = [
     (240, (5, 4, 3, 2), (1, 5, 20, 60), 0),
     (100_000, (250, 200), (1, 250), 0),
     (100_000, (400, 125), (250, 2), 1),
+    (2_200_000, (1100, 2000), (1, 1100), 0),  # above the OpenMP threshold: threaded (and tiled)
+    (4_400_001, (2000, 1100), (2200, 2), 1),
     (1, (300, 300), (0, 0), 0),
 ]
 
@@ -270,7 +274,7 @@ SCALARS = {np.dtype(np.float32): [2.5, -0.1, 0, np.float64(1e-3)], np.dtype(np.f
            np.dtype(np.int64): [3, -2, 0, np.int64(5)], np.dtype(np.bool_): [True, False]}
 
 
-@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+@pytest.mark.parametrize("n", [0, 1, 1001, BIG])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("op", interface.BINARY_OPS)
 def test_scalar_binary(rng, op, dtype, n):
@@ -289,7 +293,7 @@ def test_scalar_binary(rng, op, dtype, n):
         assert_same(result(co), ro, _tolerance(op, dtype))
 
 
-@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+@pytest.mark.parametrize("n", [0, 1, 1001, BIG])
 @pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
 @pytest.mark.parametrize("op", interface.REVERSED_SCALAR_OPS)
 def test_scalar_reversed(rng, op, dtype, n):
@@ -420,7 +424,7 @@ def test_float32_math_special_values(fn):
 
 @pytest.mark.parametrize("src", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("dst", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("n", [0, 1, 1001, 70001])
+@pytest.mark.parametrize("n", [0, 1, 1001, BIG])
 def test_cast(rng, src, dst, n):
     x = data(rng, n, src)
     if np.dtype(src).kind == "f":
@@ -449,7 +453,7 @@ def test_where(rng, dtype, n):
 # --- reductions --------------------------------------------------------------------------------------
 # (rows, reduce_size): empty, single, odd, many short rows, few long rows (threaded both ways)
 REDUCE_SHAPES = [(0, 5), (1, 1), (3, 7), (1, 4096), (50_000, 3), (10_000, 10), (2, 100_003), (1, 1_000_003),
-                 (7, 9000), (33, 2048)]
+                 (7, 9000), (33, 2048), (700_001, 3), (1, BIG), (2, BIG // 2)]
 
 
 @pytest.mark.parametrize("shape", REDUCE_SHAPES, ids=str)
@@ -487,7 +491,7 @@ def assert_sum_close(got, want, rows):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 3), (2, 7, 300), (1, 4096, 1024), (3, 0, 5), (70, 3, 600),
-                                   (1, 20_000, 4), (5, 1, 257)], ids=str)
+                                   (1, 20_000, 4), (5, 1, 257), (3, 1000, 1100)], ids=str)
 @pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
 @pytest.mark.parametrize("op", ["sum", "max", "min"])
 def test_reduce_axis(rng, op, dtype, shape):
@@ -551,7 +555,7 @@ def test_reduce_sum_over_empty_axis_writes_zeros():
         assert_same(result(co), np.zeros(6, dtype))
 
 
-@pytest.mark.parametrize("shape", [(4, 5), (3, 70_000), (1, 1_000_003), (20_000, 4)], ids=str)
+@pytest.mark.parametrize("shape", [(4, 5), (3, BIG // 3 + 1), (1, 1_000_003), (20_000, 4), (600_001, 4)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS[:2])
 @pytest.mark.parametrize("op", ["max", "min", "argmax", "argmin", "sum"])
 def test_reduce_nan_propagates(rng, op, dtype, shape):
@@ -688,10 +692,11 @@ def test_matmul_step_names_and_dtypes():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
-@pytest.mark.parametrize("bmnp", [(1, 130, 70, 150), (1, 64, 784, 256), (5, 40, 60, 30), (1, 7, 100, 400),
-                                  (3, 100, 50, 2), (1, 600, 40, 9)], ids=str)
+@pytest.mark.parametrize("bmnp", [(1, 210, 200, 211), (1, 64, 784, 256), (5, 100, 100, 170), (1, 7, 2000, 700),
+                                  (3, 300, 5000, 2), (1, 3000, 400, 9), (2, 64, 40, 30)], ids=str)
 def test_matmul_any_thread_count(rng, threads, bmnp):
-    """Each thread count splits out differently (by batch, by rows, by columns, a grid)."""
+    """Each thread count splits out differently (by batch, by rows, by columns, a grid); all but
+    the last shape have more than TT_MATMUL_PAR_MIN = 200^3 multiply-adds, so threads run."""
     batch, m, n, p = bmnp
     before = cpu.get_num_threads()
     try:

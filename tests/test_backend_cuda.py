@@ -32,6 +32,7 @@ import ctypes
 import hashlib
 import importlib
 import importlib.machinery
+import os
 import re
 import shutil
 import struct
@@ -1406,8 +1407,9 @@ def test_ndarray_suite_on_the_simulated_device():
     if NVCC is None or GXX is None:
         pytest.skip("the CUDA-on-CPU simulator needs nvcc (kernel signatures) and g++")
     root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))  # not installed
     proc = subprocess.run([sys.executable, __file__, str(root / "tests" / "test_ndarray.py")],
-                          capture_output=True, text=True, cwd=root, timeout=900)
+                          capture_output=True, text=True, cwd=root, timeout=900, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-500:]
 

@@ -131,12 +131,12 @@ UNARY(sqrt, f32, float, sqrt, TT_PAR_MIN) /* one instruction (vsqrtps): it vecto
 UNARY(sqrt, f64, double, sqrt, TT_PAR_MIN)
 UNARY_FLOAT(sin, sin)
 UNARY_FLOAT(cos, cos)
-/* float32: the vectorized vmath.h functions, cheap enough for the ordinary threshold */
-UNARY(exp, f32, float, exp_f32, TT_PAR_MIN)
-UNARY(log, f32, float, log_f32, TT_PAR_MIN)
-UNARY(tanh, f32, float, tanh_f32, TT_PAR_MIN)
-UNARY(sigmoid, f32, float, sigmoid_f32, TT_PAR_MIN)
-UNARY(erf, f32, float, erf_f32, TT_PAR_MIN)
+/* float32: the vectorized vmath.h functions */
+UNARY(exp, f32, float, exp_f32, TT_PAR_MIN_MATH)
+UNARY(log, f32, float, log_f32, TT_PAR_MIN_MATH)
+UNARY(tanh, f32, float, tanh_f32, TT_PAR_MIN_MATH)
+UNARY(sigmoid, f32, float, sigmoid_f32, TT_PAR_MIN_MATH)
+UNARY(erf, f32, float, erf_f32, TT_PAR_MIN_MATH)
 UNARY(exp, f64, double, exp, TT_PAR_MIN_MATH)
 UNARY(log, f64, double, log, TT_PAR_MIN_MATH)
 UNARY(tanh, f64, double, tanh, TT_PAR_MIN_MATH)

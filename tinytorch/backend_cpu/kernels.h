@@ -18,13 +18,16 @@
 
 #define TT_API __attribute__((visibility("default")))
 
-/* Loops with fewer elements than this run on one thread. Starting an OpenMP team costs
- * one to two microseconds; on the 2-core machine this was written on, splitting a float
- * add across both cores breaks even at about 32K elements. */
-#define TT_PAR_MIN 32768
-/* The same threshold for loops that call libm (exp, pow, erf...): each element costs
- * 10-20x more, so splitting pays much earlier. */
-#define TT_PAR_MIN_MATH 2048
+/* Loops with fewer elements than this run on one thread. The threads sleep between kernels
+ * (OMP_WAIT_POLICY=passive, see __init__.py: spinning ones stall a busy machine), and waking
+ * a sleeping thread is slow on the 2-core VM this was tuned on: ~100 us, where a float add of
+ * 1M elements takes 200 us. Measured there, splitting an add across both cores breaks even
+ * at about 2M elements (1.4 ms -> 0.9 ms at 4M). On a machine with cheap wake-ups, or with
+ * OMP_WAIT_POLICY=active on an idle one, 32K would do. */
+#define TT_PAR_MIN (1 << 21)
+/* The same threshold for loops whose elements cost 4-20x more: the vectorized exp/log/tanh/
+ * sigmoid/erf of float32, libm for float64, pow (an exp of 256K floats: 250 -> 185 us). */
+#define TT_PAR_MIN_MATH (1 << 17)
 
 /* The most axes a strided view may have (numpy allows 64; nobody needs that many). */
 #define TT_MAX_DIMS 32

@@ -11,12 +11,11 @@
 
 #include "kernels.h"
 
-/* Products with fewer multiply-adds than this run on one thread: a 100^3 product takes ~25 us
- * on one core, starting the OpenMP team ~2 us on an idle machine -- but on a busy one a
- * second thread may not get a core for a whole scheduler time slice (measured: a 64^3
- * product took ~9 ms instead of ~12 us with 2 threads on the shared 2-core VM), so threads only
- * join in where there is enough work to be worth that risk. */
-#define TT_MATMUL_PAR_MIN (100 * 100 * 100)
+/* Products with fewer multiply-adds than this run on one thread: a 200^3 product takes
+ * ~100 us on one core, about what waking the sleeping second thread costs on the VM this was
+ * tuned on (see TT_PAR_MIN in kernels.h); measured there, a 128^3 product ran at 65 GFLOP/s
+ * on one thread and 30 on two. */
+#define TT_MATMUL_PAR_MIN (200 * 200 * 200)
 
 /* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16
  * (SSE2, which every x86-64 has; other CPUs get the same code on their 16-byte vectors, or
