@@ -12,6 +12,7 @@ kernel that crashes fails the test instead of killing pytest.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -41,7 +42,7 @@ ARITH = (np.float32, np.float64, np.int64)
 # the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
 COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
                      "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided",
-                     "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min"}
+                     "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}
@@ -1031,3 +1032,62 @@ def test_import_without_library_says_how_to_build(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
                           env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
+
+
+# --- optimizers (the optional fused adam_step) ------------------------------------------------------------
+def adam_reference(p, g, m, v, vmax, step_size, beta1, beta2, eps, bias2_sqrt, decay, l2):
+    """optim.c's update written with numpy, in the parameter's dtype (returns new arrays)."""
+    t = p.dtype.type
+    g = g + t(l2) * p
+    m = m + t(1 - beta1) * (g - m)
+    v = v * t(beta2) + t(1 - beta2) * g * g
+    vh = v if vmax is None else np.maximum(vmax, v)
+    p = p * t(decay) + t(-step_size) * (m / (np.sqrt(vh) / t(bias2_sqrt) + t(eps)))
+    return p, m, v, (None if vmax is None else vh)
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001, BIG])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS[:2])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decay,l2", [(1.0, 0.0), (1.0, 0.1), (0.995, 0.0)], ids=["plain", "l2", "decoupled"])
+def test_adam_step(rng, n, dtype, amsgrad, decay, l2):
+    p, g, m = (data(rng, n, dtype) for _ in range(3))
+    v = data(rng, n, dtype, "positive")
+    vmax = data(rng, n, dtype, "positive") if amsgrad else None
+    scalars = dict(step_size=0.01 / (1 - 0.9 ** 3), beta1=0.9, beta2=0.999, eps=1e-8,
+                   bias2_sqrt=math.sqrt(1 - 0.999 ** 3), decay=decay, l2=l2)
+    bufs = [cpu.from_numpy(x) for x in (p, g, m, v)] + [None if vmax is None else cpu.from_numpy(vmax)]
+    cpu.adam_step(*bufs, **scalars)
+    want = adam_reference(p, g, m, v, vmax, **scalars)
+    tol = 2e-6 if dtype == np.float32 else 1e-14  # the compiler may fuse a multiply-add
+    for got, w in zip(bufs[:1] + bufs[2:], want):  # p, m, v, vmax
+        if w is not None:
+            np.testing.assert_allclose(result(got), w, rtol=tol, atol=tol)
+    assert np.array_equal(result(bufs[1]), g)  # the gradient is only read
+    if n:
+        assert not np.array_equal(result(bufs[0]), p)  # the parameter moved
+
+
+def test_adam_step_with_the_gradient_in_the_parameter_buffer(rng):
+    """p and g may be one buffer: each element is read before it is written."""
+    p, m, v = data(rng, 100, np.float64), data(rng, 100, np.float64), data(rng, 100, np.float64, "positive")
+    scalars = dict(step_size=0.1, beta1=0.9, beta2=0.99, eps=1e-8, bias2_sqrt=0.5)
+    pb = cpu.from_numpy(p)
+    cpu.adam_step(pb, pb, cpu.from_numpy(m), cpu.from_numpy(v), None, **scalars)
+    want = adam_reference(p, p, m, v, None, decay=1.0, l2=0.0, **scalars)[0]
+    np.testing.assert_allclose(result(pb), want, rtol=1e-14)
+
+
+def test_adam_step_checks_its_buffers():
+    f32, f64, i64 = (cpu.alloc(10, _dt(t)) for t in (np.float32, np.float64, np.int64))
+    s = dict(step_size=0.1, beta1=0.9, beta2=0.99, eps=1e-8, bias2_sqrt=0.5)
+    with pytest.raises(ValueError, match=r"sizes differ: \[10, 10, 10, 11\]"):
+        cpu.adam_step(f32, f32, f32, cpu.alloc(11, _dt(np.float32)), None, **s)
+    with pytest.raises(TypeError, match="float32.*float64"):
+        cpu.adam_step(f32, f64, f32, f32, None, **s)
+    with pytest.raises(TypeError, match="all float32 or all float64"):
+        cpu.adam_step(i64, i64, i64, i64, None, **s)
+    with pytest.raises(TypeError, match="expected a backend_cpu Buffer"):
+        cpu.adam_step(f32, np.zeros(10, np.float32), f32, f32, None, **s)
+    with pytest.raises(ValueError, match="sizes differ"):
+        cpu.adam_step(f32, f32, f32, f32, cpu.alloc(3, _dt(np.float32)), **s)

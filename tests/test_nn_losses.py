@@ -56,6 +56,15 @@ def test_cross_entropy_and_nll_match_torch(case, kwargs, shape, reduction, devic
             torch.nn.functional.nll_loss(xr, torch.tensor(target), reduction=reduction, **kw_ref), [xt], [xr])
 
 
+def test_cross_entropy_mean_with_every_target_ignored_is_nan(device):
+    """The mean over no counted targets is nan with a zero gradient (as PyTorch), not a ZeroDivisionError."""
+    x = to_tt(np.ones((3, 4)), device, requires_grad=True)
+    loss = F.cross_entropy(x, to_tt(np.array([1, 1, 1]), device), ignore_index=1)
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert np.array_equal(x.grad.numpy(), np.zeros((3, 4)))
+
+
 @needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_soft_targets(reduction, device, rng):

@@ -24,12 +24,12 @@ def loss_fn(lib, params):
     return ((w ** 2).sum() * 0.5 + (w * 3.0).sin().sum() + (b - 1.0).exp().sum() + (w.sum() * b).sum())
 
 
-def run(lib, opt_cls, kwargs, steps, groups=False):
+def run(lib, opt_cls, kwargs, steps, groups=False, device=None, dtype="float64"):
     if lib is tt:
-        params = [nn.Parameter(tt.tensor(a, dtype=tt.float64)) for a in START]
+        params = [nn.Parameter(tt.tensor(a, dtype=getattr(tt, dtype), device=device)) for a in START]
         make_opt = getattr(optim, opt_cls)
     else:
-        params = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in START]
+        params = [torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True) for a in START]
         make_opt = getattr(torch.optim, opt_cls)
     if groups:
         opt = make_opt([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.003}], **kwargs)
@@ -60,11 +60,50 @@ CONFIGS = [
 @needs_torch
 @pytest.mark.parametrize("groups", [False, True])
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CONFIGS)])
-def test_trajectory_matches_torch(name, kwargs, groups):
-    ours, _ = run(tt, name, kwargs, 25, groups)
+def test_trajectory_matches_torch(name, kwargs, groups, device):
+    """25 steps on each device (on "cpu" Adam/AdamW take the fused adam_step kernel, on "numpy"
+    the tensor-op path) equal PyTorch's in float64."""
+    ours, _ = run(tt, name, kwargs, 25, groups, device)
     ref, _ = run(torch, name, kwargs, 25, groups)
     for a, b in zip(ours, ref):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("name,kwargs", [c for c in CONFIGS if c[0].startswith("Adam")], ids=str)
+def test_adam_float32_trajectory_matches_torch(name, kwargs, device):
+    """In float32 the update is computed in float32, as PyTorch does: 25 steps agree to float32 rounding."""
+    ours, _ = run(tt, name, kwargs, 25, device=device, dtype="float32")
+    ref, _ = run(torch, name, kwargs, 25, dtype="float32")
+    for a, b in zip(ours, ref):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_uses_the_fused_kernel_when_the_backend_has_one(monkeypatch, amsgrad):
+    """On "cpu" each parameter's step is one adam_step call (not ten tensor ops), and it moves
+    the parameters exactly as the tensor-op path does on "numpy"; a non-compact gradient is
+    compacted first."""
+    from tinytorch.ndarray.devices import unavailable_reason
+    if unavailable_reason("cpu"):
+        pytest.skip(unavailable_reason("cpu"))
+    import tinytorch.backend_cpu as cpu
+    calls = []
+    real = cpu.adam_step
+    monkeypatch.setattr(cpu, "adam_step", lambda *a, **k: (calls.append(a[4] is not None), real(*a, **k)))
+    results = {}
+    for device in ("numpy", "cpu"):
+        w = nn.Parameter(tt.tensor(START[0], dtype=tt.float64, device=device))
+        opt = optim.Adam([w], lr=0.05, weight_decay=0.1, amsgrad=amsgrad)
+        for _ in range(3):
+            opt.zero_grad()
+            ((w * 3.0).sin().sum() + (w * w).sum()).backward()
+            w.grad = w.grad.t().contiguous().t()  # a transposed view: not compact
+            opt.step()
+        results[device] = w.detach().numpy()
+    assert calls == [amsgrad] * 3
+    np.testing.assert_allclose(results["cpu"], results["numpy"], rtol=1e-13)
 
 
 def test_sgd_momentum_by_hand():

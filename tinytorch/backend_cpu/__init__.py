@@ -747,3 +747,28 @@ def scatter_add(src: Buffer, index: Buffer, out: Buffer) -> None:
     bad = _SCATTER_ADD[out.code](src.ptr, index.ptr, out.ptr, out.size, src.size)
     if bad >= 0:
         raise _index_error(index, bad, out.size)
+
+
+# --- optimizers ----------------------------------------------------------------------------------------
+_ADAM_STEP = _kernels("adam_step", FLOATS, lambda s: [_P, _P, _P, _P, _P, _N] + [ctypes.c_double] * 7)
+
+
+def adam_step(param: Buffer, grad: Buffer, exp_avg: Buffer, exp_avg_sq: Buffer, max_exp_avg_sq: Buffer | None,
+              *, step_size: float, beta1: float, beta2: float, eps: float, bias2_sqrt: float,
+              decay: float = 1.0, l2: float = 0.0) -> None:
+    """One Adam/AdamW update of every element, in place, in one pass (see optim.c):
+    ``g = grad + l2 * param``, ``exp_avg += (1 - beta1) * (g - exp_avg)``,
+    ``exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g``, with AMSGrad
+    ``max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)`` used below instead of ``exp_avg_sq``,
+    ``param = decay * param - step_size * exp_avg / (sqrt(exp_avg_sq) / bias2_sqrt + eps)``.
+    All buffers are float32 or float64, of one dtype and one size (an optional extension of
+    the interface: ``optim.Adam`` uses it when a backend has it)."""
+    bufs = [param, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+    _check_buffers(*bufs)
+    if len({b.size for b in bufs}) != 1:
+        raise _size_error("adam_step", *bufs)
+    if len({b.code for b in bufs}) != 1 or _ADAM_STEP[param.code] is None:
+        raise _dtype_error("adam_step", *bufs, expected="all float32 or all float64")
+    scalars = [float(x) for x in (step_size, beta1, beta2, eps, bias2_sqrt, decay, l2)]
+    _ADAM_STEP[param.code](param.ptr, grad.ptr, exp_avg.ptr, exp_avg_sq.ptr,
+                           None if max_exp_avg_sq is None else max_exp_avg_sq.ptr, param.size, *scalars)

@@ -129,6 +129,12 @@ class Backend(Protocol):
     def scatter_add(self, src: Buffer, index: Buffer, out: Buffer) -> None:
         """``out[index[i]] += src[i]`` for each i (repeated indices accumulate)."""
 
+    # --- optimizers ------------------------------------------------------------------------
+    # Optional: ``adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step_size,
+    # beta1, beta2, eps, bias2_sqrt, decay, l2)``, a whole Adam/AdamW update of compact float
+    # buffers, in place, in one pass. ``optim.Adam`` calls it, when a backend has it, instead
+    # of the ~10 elementwise tensor ops of its step. The C backend has it.
+
 
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""

@@ -342,10 +342,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         q = mask * (1.0 - label_smoothing) + mask.sum(class_dim, keepdim=True) * (label_smoothing / c)
     if w is not None:
         q, mask = q * w, mask * w
-    losses = -(logp * q).sum(class_dim)
     if reduction == "mean":
-        return losses.sum() / mask.sum()
-    return _reduce(losses, reduction)
+        count = mask._data.sum(tuple(range(mask.ndim))).item()  # the number of counted targets (or weights)
+        if count:  # the usual case in three graph nodes rather than six (the loss runs every step)
+            return (logp * q).sum() * (-1.0 / count)
+        return (logp * q).sum() * 0.0 + math.nan  # nothing counted: nan with a zero gradient, as PyTorch
+    return _reduce(-(logp * q).sum(class_dim), reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

@@ -6,7 +6,7 @@ module                    primitives (the rest of each module composes them)
 ========================  ================================================================
 :mod:`.elementwise`       Add Sub Mul Div Pow Maximum Minimum Where, Cast Neg Exp Log Sqrt
                           Abs Sin Cos Tanh Sigmoid Relu Erf
-:mod:`.reduce`            Sum Amax
+:mod:`.reduce`            Sum Amax LogSoftmax
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
 ========================  ================================================================
@@ -125,6 +125,7 @@ from .movement import (
 from .printing import tensor_repr
 from .reduce import (
                        Amax,
+                       LogSoftmax,
                        Sum,
                        all,
                        amax,
@@ -145,8 +146,8 @@ from .reduce import (
 
 #: every differentiable primitive, in the order of the table above
 PRIMITIVES = (Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Abs, Sin, Cos, Tanh,
-              Sigmoid, Relu, Erf, Sum, Amax, Reshape, Permute, Expand, Flip, Index, IndexBackward, Cat, Clone,
-              ToDevice, Matmul)
+              Sigmoid, Relu, Erf, Sum, Amax, LogSoftmax, Reshape, Permute, Expand, Flip, Index, IndexBackward, Cat,
+              Clone, ToDevice, Matmul)
 
 __all__ = [
     "PRIMITIVES", "normalize_dim", "normalize_dims", "tensor_repr", "check_inplace", "inplace", "replace",

@@ -1,4 +1,5 @@
-"""Reductions: two primitives (``Sum`` and ``Amax``) and everything composed from them.
+"""Reductions: two primitives (``Sum`` and ``Amax``) and everything composed from them, but
+``log_softmax``, a primitive too for speed (see :class:`LogSoftmax`).
 
 ``dim`` may be None (all dims), an int or a tuple, and may be negative. Softmax,
 log-softmax and logsumexp subtract the row maximum as a *constant* first, so they are exact
@@ -190,10 +191,26 @@ def softmax(x: Tensor, dim: int) -> Tensor:
     return e / sum(e, d, keepdim=True)
 
 
+class LogSoftmax(Function):
+    """``log_softmax`` as one node, because every classifier's loss calls it: as a composite it
+    was six nodes (the cost of an op in Python is larger than its arithmetic on a batch of
+    logits). Forward ``(x - m) - log(sum(exp(x - m)))`` with ``m`` the max over ``dim``;
+    backward ``g - softmax(x) * sum(g)``, with ``softmax(x) = exp(output)`` kept differentiable."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        self.dims = dims
+        m = a.max(dims, keepdims=True)
+        shifted = a - nd_where(m.abs() == math.inf, 0.0, m)  # an infinite max must not give inf - inf
+        self.out = shifted - shifted.exp().sum(dims, keepdims=True).log()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        return g - exp(self.output()) * sum(g, self.dims, keepdim=True)
+
+
 def log_softmax(x: Tensor, dim: int) -> Tensor:
-    """``x - logsumexp(x, dim)``, written as ``(x - m) - log(sum(exp(x - m)))`` to keep precision."""
+    """``x - logsumexp(x, dim)``, computed as ``(x - m) - log(sum(exp(x - m)))`` to keep precision."""
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
     if x.numel() == 0:
         return exp(x)
-    shifted = x - _row_max(x, d)
-    return shifted - log(sum(exp(shifted), d, keepdim=True))
+    return LogSoftmax.apply(x, dims=d)
