@@ -492,7 +492,7 @@ def assert_sum_close(got, want, rows):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (1, 5, 3), (2, 7, 300), (1, 4096, 1024), (3, 0, 5), (70, 3, 600),
-                                   (1, 20_000, 4), (5, 1, 257), (3, 1000, 1100)], ids=str)
+                                   (1, 20_000, 4), (5, 1, 257), (3, 1000, 1100), (1, 2100, 1000)], ids=str)
 @pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
 @pytest.mark.parametrize("op", ["sum", "max", "min"])
 def test_reduce_axis(rng, op, dtype, shape):

@@ -155,6 +155,25 @@ def test_conv2d_shapes_and_errors(device):
         nn.Conv2d(3, 5, 11).to(device)(x)
 
 
+def test_unfold_fold_shapes_adjoint_and_errors(device, rng):
+    """unfold gives (N, C*kh*kw, L); fold is its adjoint: <unfold(x), y> == <x, fold(y)>."""
+    x = rng.standard_normal((2, 3, 7, 6))
+    cols = F.unfold(tt.tensor(x, device=device), (3, 2), padding=1, stride=2)
+    assert cols.shape == (2, 3 * 6, 4 * 4)
+    y = rng.standard_normal(cols.shape)
+    back = F.fold(tt.tensor(y, device=device), (7, 6), (3, 2), padding=1, stride=2)
+    assert back.shape == (2, 3, 7, 6)
+    assert np.isclose((cols.numpy() * y).sum(), (x * back.numpy()).sum(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"fold expects an input of shape \(N, C \* 6, 16\)"):
+        F.fold(tt.zeros(2, 18, 15, device=device), (7, 6), (3, 2), padding=1, stride=2)
+    with pytest.raises(RuntimeError, match="Kernel size"):
+        F.unfold(tt.zeros(1, 1, 2, 2, device=device), 3)
+    with pytest.raises(RuntimeError, match="must be positive"):
+        F.unfold(tt.zeros(1, 1, 4, 4, device=device), 2, stride=0)
+    with pytest.raises(NotImplementedError, match="4D"):
+        F.unfold(tt.zeros(4, 4, device=device), 2)
+
+
 def test_pad_crops_with_negative_amounts(device):
     x = tt.arange(12, dtype=tt.float32, device=device).reshape(3, 4)
     expected = np.pad(np.arange(12.0).reshape(3, 4)[:, 1:], ((0, 0), (0, 1)))
@@ -178,3 +197,16 @@ def test_max_pool_ties_route_gradient_like_torch(kernel, stride, device, rng):
     (out * to_tt(g, device)).sum().backward()
     (out_ref * to_torch(g)).sum().backward()
     np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), atol=1e-12)
+
+
+@needs_torch
+def test_max_pool_with_nan_and_padding_like_torch(device, rng):
+    """A NaN is its window's maximum (and takes the gradient); -inf padding never wins."""
+    x = -np.abs(rng.standard_normal((1, 2, 5, 5)))  # all negative: padding must not give 0
+    x[0, 0, 1, 1] = x[0, 1, 4, 3] = np.nan
+    xt, xr = to_tt(x, device, requires_grad=True), to_torch(x, requires_grad=True)
+    out, out_ref = F.max_pool2d(xt, 3, 2, 1), torch.nn.functional.max_pool2d(xr, 3, 2, 1)
+    np.testing.assert_array_equal(out.detach().numpy(), out_ref.detach().numpy())  # NaN where torch has NaN
+    out.sum().backward()
+    out_ref.sum().backward()
+    np.testing.assert_array_equal(xt.grad.numpy(), xr.grad.numpy())

@@ -29,6 +29,41 @@ FLOATS = [tt.float32, tt.float64]
 
 
 # --- numpy references ---------------------------------------------------------------------------
+def _np_windows(hw, kernel, dilation, padding, stride):
+    """(i, j, y, x, row, col): window element (i, j) of window (y, x) reads padded position (row, col)."""
+    oh, ow = ((hw[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in (0, 1))
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            for y in range(oh):
+                for x in range(ow):
+                    yield i, j, y, x, y * stride[0] + i * dilation[0], x * stride[1] + j * dilation[1]
+
+
+def np_unfold(x, kernel, dilation, padding, stride):
+    """PyTorch's F.unfold by its definition, one element at a time: (N, C * kh * kw, L)."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    items = list(_np_windows((h, w), kernel, dilation, padding, stride))
+    oh, ow = items[-1][2] + 1, items[-1][3] + 1
+    out = np.zeros((n, c, kernel[0], kernel[1], oh, ow), x.dtype)
+    for i, j, y, x_, r, q in items:
+        out[:, :, i, j, y, x_] = xp[:, :, r, q]
+    return out.reshape(n, c * kernel[0] * kernel[1], oh * ow)
+
+
+def np_fold(cols, out_hw, kernel, dilation, padding, stride):
+    """PyTorch's F.fold by its definition: each column element added where unfold read it."""
+    n, ck, _ = cols.shape
+    c = ck // (kernel[0] * kernel[1])
+    out = np.zeros((n, c, out_hw[0] + 2 * padding[0], out_hw[1] + 2 * padding[1]), cols.dtype)
+    items = list(_np_windows(out_hw, kernel, dilation, padding, stride))
+    oh, ow = items[-1][2] + 1, items[-1][3] + 1
+    cols = cols.reshape(n, c, kernel[0], kernel[1], oh, ow)
+    for i, j, y, x_, r, q in items:
+        out[:, :, r, q] += cols[:, :, i, j, y, x_]
+    return out[:, :, padding[0]:padding[0] + out_hw[0], padding[1]:padding[1] + out_hw[1]]
+
+
 def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -241,6 +276,15 @@ OPS = [
     Op("matmul_vec_vec", lambda L, a, b: a @ b, np.matmul, ((4,), (4,))),
     Op("matmul_vec_mat", lambda L, a, b: a @ b, np.matmul, ((4,), (4, 3)), broadcast=((4,), (2, 4, 3))),
     Op("matmul_mat_vec", lambda L, a, b: a.matmul(b), np.matmul, ((3, 4), (4,)), broadcast=((2, 3, 4), (4,))),
+    # --- sliding windows (im2col / col2im) ------------------------------------------------------------
+    Op("unfold", lambda L, x: L.nn.functional.unfold(x, (2, 3), padding=1, stride=(2, 1)),
+       lambda x: np_unfold(x, (2, 3), (1, 1), (1, 1), (2, 1)), ((2, 3, 5, 6),)),
+    Op("unfold_dilated", lambda L, x: L.nn.functional.unfold(x, 2, dilation=2),
+       lambda x: np_unfold(x, (2, 2), (2, 2), (0, 0), (1, 1)), ((1, 2, 5, 5),)),
+    Op("fold_overlapping", lambda L, x: L.nn.functional.fold(x, (5, 4), 2, padding=(0, 1)),
+       lambda x: np_fold(x, (5, 4), (2, 2), (1, 1), (0, 1), (1, 1)), ((2, 12, 20),)),
+    Op("fold_disjoint", lambda L, x: L.nn.functional.fold(x, (4, 6), 2, stride=2),
+       lambda x: np_fold(x, (4, 6), (2, 2), (1, 1), (0, 0), (2, 2)), ((1, 8, 6),)),
     # --- compositions: a few typical expressions ---------------------------------------------------------------
     Op("mlp_layer", lambda L, x, w, b: L.relu(x @ w.T + b).sum(1).mean(),
        lambda x, w, b: np.maximum(x @ w.T + b, 0).sum(1).mean(), ((5, 4), (3, 4), (3,))),

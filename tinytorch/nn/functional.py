@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tinytorch as tt
+from tinytorch.ops.windows import Fold, Unfold, out_size
 
 Tensor = Any  # a tinytorch.Tensor
 _size_2 = int | tuple[int, int]
@@ -198,29 +199,59 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     return out
 
 
-def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def _window_args(kernel_size: _size_2, dilation: _size_2, padding: _size_2, stride: _size_2) -> dict:
+    return dict(kernel=_pair(kernel_size, "kernel_size"), dilation=_pair(dilation, "dilation"),
+                padding=_pair(padding, "padding"), stride=_pair(stride, "stride"))
 
 
-def _patches(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-             out_hw: tuple[int, int]) -> list[Tensor]:
-    """The receptive fields of ``x`` (N, C, H, W), one strided view per kernel offset.
+def _check_windows(hw: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                   dilation: tuple[int, int]) -> tuple[int, int]:
+    """The output size (OH, OW), after checking that at least one window fits."""
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise RuntimeError(f"kernel_size, stride and dilation must be positive and padding non-negative, got "
+                           f"kernel_size={kernel}, stride={stride}, dilation={dilation}, padding={padding}")
+    oh, ow = (out_size(hw[a], kernel[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+    if oh < 1 or ow < 1:
+        raise RuntimeError(f"Kernel size ({kernel[0]}x{kernel[1]}) can't be greater than actual input size "
+                           f"({hw[0] + 2 * padding[0]}x{hw[1] + 2 * padding[1]})")
+    return oh, ow
 
-    View number ``i * kw + j`` has shape (N, C, OH, OW) and holds
-    ``x[n, c, oh * sh + i * dh, ow * sw + j * dw]``: it is ``x`` sliced with a start, a stop and a
-    step in each spatial dim -- stride arithmetic only, no copy. Stacking the ``kh * kw`` views
-    (one copy) gives the im2col matrix."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    return [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
-            for i in range(kh) for j in range(kw)]
+
+def unfold(input: Tensor, kernel_size: _size_2, dilation: _size_2 = 1, padding: _size_2 = 0,
+           stride: _size_2 = 1) -> Tensor:
+    """im2col: the sliding windows of ``input`` (N, C, H, W) as columns, (N, C * kh * kw, L) with
+    L = OH * OW windows (PyTorch's ``F.unfold``). One strided view, made compact by one copy."""
+    if input.ndim != 4:
+        raise NotImplementedError(f"unfold expects a 4D (N, C, H, W) input, got {tuple(input.shape)}")
+    args = _window_args(kernel_size, dilation, padding, stride)
+    _check_windows(input.shape[2:], **args)
+    cols = Unfold.apply(input, **args)                                  # (N, C, kh, kw, OH, OW)
+    n, c, kh, kw, oh, ow = cols.shape
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def fold(input: Tensor, output_size: _size_2, kernel_size: _size_2, dilation: _size_2 = 1, padding: _size_2 = 0,
+         stride: _size_2 = 1) -> Tensor:
+    """col2im, the adjoint of :func:`unfold`: columns (N, C * kh * kw, L) summed back into an
+    (N, C, H, W) array of ``output_size`` (PyTorch's ``F.fold``); overlapping windows add up."""
+    args = _window_args(kernel_size, dilation, padding, stride)
+    hw = _pair(output_size, "output_size")
+    oh, ow = _check_windows(hw, **args)
+    (kh, kw) = args["kernel"]
+    if input.ndim != 3 or input.shape[1] % (kh * kw) or input.shape[2] != oh * ow:
+        raise RuntimeError(f"fold expects an input of shape (N, C * {kh * kw}, {oh * ow}) for output_size {hw} "
+                           f"and kernel {kh}x{kw}, got {tuple(input.shape)}")
+    n, ck = input.shape[:2]
+    return Fold.apply(input.reshape(n, ck // (kh * kw), kh, kw, oh, ow), out_hw=hw, **args)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_2 = 1,
            padding: _size_2 = 0, dilation: _size_2 = 1) -> Tensor:
     """2-D cross-correlation of ``input`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
 
-    im2col: gather every receptive field into a row of a (N * OH * OW, C * kh * kw) matrix, then a
-    single matmul with the (C * kh * kw, O) weight matrix computes all outputs at once.
+    im2col: :func:`unfold` lays every receptive field out as a column of a (C * kh * kw, OH * OW)
+    matrix per image; one batched matmul with the (O, C * kh * kw) weight matrix then computes
+    all outputs at once, already in (N, O, OH * OW) order.
     Output shape: (N, O, OH, OW) with OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
     """
     if input.ndim != 4 or weight.ndim != 4:
@@ -231,49 +262,56 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
     if c != c_w:
         raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected input{list(input.shape)} "
                            f"to have {c_w} channels, but got {c} channels instead")
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
-    oh, ow = _out_size(h, kh, sh, ph, dh), _out_size(w, kw, sw, pw, dw)
-    if oh < 1 or ow < 1:
-        raise RuntimeError(f"Kernel size ({kh}x{kw}) can't be greater than actual input size "
-                           f"({h + 2 * ph}x{w + 2 * pw})")
-    x = pad(input, (pw, pw, ph, ph)) if ph or pw else input
-    views = [v.permute(0, 2, 3, 1) for v in _patches(x, (kh, kw), (sh, sw), (dh, dw), (oh, ow))]  # (N, OH, OW, C)
-    cols = tt.stack(views, 4).reshape(n * oh * ow, c * kh * kw)             # one row per output pixel (no copy)
-    out = cols @ weight.reshape(o, c * kh * kw).T                            # (N*OH*OW, O)
-    if bias is not None:
-        out = out + bias
-    return out.reshape(n, oh, ow, o).permute(0, 3, 1, 2)
+    args = _window_args((kh, kw), dilation, padding, stride)
+    oh, ow = _check_windows((h, w), **args)
+    cols = Unfold.apply(input, **args).reshape(n, c * kh * kw, oh * ow)  # (N, C*kh*kw, OH*OW)
+    out = weight.reshape(o, c * kh * kw) @ cols                          # (N, O, OH*OW): weight broadcast
+    out = out.reshape(n, o, oh, ow)
+    return out if bias is None else out + bias.reshape(o, 1, 1)
 
 
-def _pool_patches(input: Tensor, kernel_size: _size_2, stride: _size_2 | None, padding: _size_2,
-                  pad_value: float) -> tuple[Tensor, tuple[int, int]]:
+def _pool_windows(input: Tensor, kernel_size: _size_2, stride: _size_2 | None, padding: _size_2,
+                  pad_value: float) -> Tensor:
+    """The pooling windows of ``input`` (N, C, H, W) or (C, H, W) as (N, C, kh * kw, OH, OW)."""
     if input.ndim not in (3, 4):
         raise RuntimeError(f"pooling expects a 3D or 4D input, got {tuple(input.shape)}")
     x = input if input.ndim == 4 else input.unsqueeze(0)
     (kh, kw) = _pair(kernel_size, "kernel_size")
-    (sh, sw) = (kh, kw) if stride is None or stride == [] else _pair(stride, "stride")
-    (ph, pw) = _pair(padding, "padding")
+    stride = (kh, kw) if stride is None or stride == [] else stride
+    args = _window_args((kh, kw), 1, padding, stride)
+    (ph, pw) = args["padding"]
     if ph > kh // 2 or pw > kw // 2:
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={padding}, "
                            f"kernel_size={kernel_size}")
-    oh, ow = _out_size(x.shape[2], kh, sh, ph), _out_size(x.shape[3], kw, sw, pw)
-    if ph or pw:
-        x = pad(x, (pw, pw, ph, ph), value=pad_value)
-    return tt.stack(_patches(x, (kh, kw), (sh, sw), (1, 1), (oh, ow)), 2), (kh, kw)    # (N, C, kh*kw, OH, OW)
+    oh, ow = _check_windows(x.shape[2:], **args)
+    cols = Unfold.apply(x, pad_value=pad_value, **args)                 # (N, C, kh, kw, OH, OW)
+    return cols.reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+
+
+def _first_max_mask(cols: Any) -> Any:
+    """A bool NDArray of ``cols``' shape (N, C, K, OH, OW): True at the first maximum along axis 2
+    of each window (a NaN counts as the maximum), False elsewhere. Built from K slabs with
+    elementwise ops: a reduction over rows of K = 4 elements costs far more per element."""
+    hit = (cols == cols.max(2, keepdims=True)) | (cols != cols)
+    mask, taken = hit.copy(), hit[:, :, 0]
+    for k in range(1, cols.shape[2]):
+        mask[:, :, k] = hit[:, :, k] & ~taken
+        taken = taken | hit[:, :, k]
+    return mask
 
 
 def max_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
     """Maximum over each ``kernel_size`` window, moved by ``stride`` (default: ``kernel_size``).
-    The gradient goes to the window's (first) maximum, as PyTorch."""
-    cols, _ = _pool_patches(input, kernel_size, stride, padding, -math.inf)
-    out = cols.max(2)[0]
+    The gradient goes to the window's first maximum, as PyTorch's: a one-hot mask of it picks
+    the values (``where`` + ``sum``, both fast elementwise kernels; no gather)."""
+    cols = _pool_windows(input, kernel_size, stride, padding, -math.inf)
+    out = tt.where(tt.Tensor._make(_first_max_mask(cols._data), False, None), cols, 0.0).sum(2)
     return out if input.ndim == 4 else out.squeeze(0)
 
 
 def avg_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
     """Mean over each ``kernel_size`` window (zero padding counts in the mean, as PyTorch's default)."""
-    cols, _ = _pool_patches(input, kernel_size, stride, padding, 0.0)
-    out = cols.mean(2)
+    out = _pool_windows(input, kernel_size, stride, padding, 0.0).mean(2)
     return out if input.ndim == 4 else out.squeeze(0)
 
 

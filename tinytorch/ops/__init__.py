@@ -9,6 +9,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.reduce`            Sum Amax LogSoftmax
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
+:mod:`.windows`           Unfold Fold
 ========================  ================================================================
 """
 
@@ -143,11 +144,12 @@ from .reduce import (
                        sum,
                        var,
 )
+from .windows import Fold, Unfold
 
 #: every differentiable primitive, in the order of the table above
 PRIMITIVES = (Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Abs, Sin, Cos, Tanh,
               Sigmoid, Relu, Erf, Sum, Amax, LogSoftmax, Reshape, Permute, Expand, Flip, Index, IndexBackward, Cat,
-              Clone, ToDevice, Matmul)
+              Clone, ToDevice, Matmul, Unfold, Fold)
 
 __all__ = [
     "PRIMITIVES", "normalize_dim", "normalize_dims", "tensor_repr", "check_inplace", "inplace", "replace",
