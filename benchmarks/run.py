@@ -217,14 +217,12 @@ def _training_step(framework: str, model: str):
         lib = tt
     from tinytorch.data.datasets import MNIST
 
+    sys.path.insert(0, str(HERE.parent / "examples"))
+    from train_mnist import build_model
+
     nn = lib.nn
     lib.manual_seed(0)
-    if model == "mlp":
-        net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 256), nn.ReLU(), nn.Linear(256, 10))
-    else:
-        net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                            nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    net = build_model(nn, model)
     opt = lib.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     ds = MNIST(train=True)
