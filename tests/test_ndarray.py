@@ -319,6 +319,12 @@ def test_bool_arithmetic(device):
     check(~a, np.array([False, True, False]))
     check(a & array([True, True, False], device=device), np.array([True, False, False]))
     check(a | array([False, True, False], device=device), np.array([True, True, True]))
+    col = array([[True], [False]], device=device)  # & and | broadcast, and stay bool
+    check(col & a, np.array([[True, False, True], [False, False, False]]))
+    check(col | a, np.array([[True, True, True], [True, False, True]]))
+    assert (col & a).dtype is bool_ and (col | a).dtype is bool_
+    with pytest.raises(TypeError, match="between bool arrays"):
+        a & array([1, 0, 1], device=device)
 
 
 def test_mixed_dtype_promotion(device, rng):

@@ -352,15 +352,16 @@ class NDArray:
         return self == False  # noqa: E712
 
     def __and__(self, other: "NDArray") -> "NDArray":
-        return self._logical(other, "mul")
+        self._check_logical(other)
+        return where(self, other, False)  # a select on bytes: no int64 copies
 
     def __or__(self, other: "NDArray") -> "NDArray":
-        return self._logical(other, "maximum")
+        self._check_logical(other)
+        return where(self, True, other)
 
-    def _logical(self, other: Any, op: str) -> "NDArray":
+    def _check_logical(self, other: Any) -> None:
         if self.dtype is not bool_ or getattr(other, "dtype", None) is not bool_:
             raise TypeError("& and | are only defined between bool arrays here")
-        return self.astype(int64)._binary(other.astype(int64), op) != 0
 
     def _unary(self, fn: str) -> "NDArray":
         dtype = self.dtype
