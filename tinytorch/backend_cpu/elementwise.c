@@ -163,7 +163,9 @@ TT_API int64_t tt_first_negative_i64(const int64_t *a, int64_t n) {
     }                                                                                      \
     TT_API void tt_where_##sfx(const uint8_t *cond, const T *a, const T *b, T *out,        \
                                int64_t n) {                                                \
-        PARALLEL_FOR(n, TT_PAR_MIN, out[i] = cond[i] ? a[i] : b[i];);                      \
+        /* both values loaded first: a select the compiler vectorizes, not a branch */    \
+        PARALLEL_FOR(n, TT_PAR_MIN, const T x = a[i]; const T y = b[i];                    \
+                     out[i] = cond[i] ? x : y;);                                           \
     }
 FILL_WHERE(f32, float)
 FILL_WHERE(f64, double)
