@@ -13,12 +13,13 @@ add sub mul div pow neg exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp m
 sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
 reshape view permute transpose expand broadcast_to flip squeeze unsqueeze flatten matmul
 add_ sub_ mul_ div_ zero_ fill_ copy_ uniform_ normal_ eq ne lt le gt ge where masked_fill gather split chunk
-square sign isnan isinf all any erf logical_not logical_and logical_or t swapaxes""".split()
+square sign isnan isinf isclose allclose all any erf logical_not logical_and logical_or t swapaxes""".split()
 FUNCTIONS = """tensor from_numpy zeros ones full empty zeros_like ones_like arange linspace eye rand randn randint
 manual_seed exp log sqrt rsqrt abs sin cos tanh sigmoid relu clamp pow maximum minimum where
 sum mean var std max min amax amin argmax argmin logsumexp softmax log_softmax
 reshape permute transpose broadcast_to flip squeeze unsqueeze flatten cat stack matmul no_grad enable_grad
-numel detach full_like empty_like rand_like randn_like randperm split chunk gather tril triu square sign""".split()
+numel detach full_like empty_like rand_like randn_like randperm split chunk gather tril triu square sign
+isclose allclose""".split()
 
 
 def test_every_api_name_exists():
@@ -186,3 +187,32 @@ def test_var_signatures(device):
     np.testing.assert_allclose(tt.var(x, 0, correction=0, keepdim=True).numpy(), v.var(0, keepdims=True))
     np.testing.assert_allclose(x.std(dim=1, unbiased=True).numpy(), v.std(1, ddof=1))
     assert x.var(dim=1, keepdim=True).shape == (2, 1)
+
+
+ISCLOSE_CASES = [  # (a, b, kwargs): NaN, infinities, tolerances, broadcasting, integers, a number as b
+    ([1.0, np.inf, -np.inf, np.nan, 2.0, 0.0], [1.0 + 1e-9, np.inf, np.inf, np.nan, 2.1, 1e-9], {}),
+    ([1.0, np.inf, -np.inf, np.nan, 2.0, 0.0], [1.0 + 1e-9, np.inf, np.inf, np.nan, 2.1, 1e-9], {"equal_nan": True}),
+    ([[1.0, 2.0], [3.0, 4.0]], [1.05, 4.1], {"rtol": 0.03, "atol": 0.0}),
+    ([1, 2, 3], [1, 2, 5], {"atol": 1.5}),
+    ([1.0, np.nan, 3.0], np.nan, {"equal_nan": True}),
+    ([1.0, 2.0, 3.0], 2.0, {"atol": 0.5}),
+]
+
+
+@pytest.mark.parametrize("a,b,kwargs", ISCLOSE_CASES)
+def test_isclose_and_allclose_match_torch(a, b, kwargs, device):
+    torch = pytest.importorskip("torch")
+    ta = tt.tensor(a, device=device)
+    tb = b if np.isscalar(b) else tt.tensor(b, device=device)
+    ra = torch.tensor(a)
+    rb = torch.tensor(b, dtype=ra.dtype) if np.isscalar(b) else torch.tensor(b)
+    got = tt.isclose(ta, tb, **kwargs)
+    assert got.dtype is tt.bool
+    np.testing.assert_array_equal(got.numpy(), torch.isclose(ra, rb.expand_as(ra) if rb.ndim == 0 else rb,
+                                                             **kwargs).numpy())
+    assert ta.allclose(tb, **kwargs) == bool(torch.isclose(ra, rb, **kwargs).all())
+
+
+def test_isclose_checks_tolerances():
+    with pytest.raises(ValueError, match="rtol=-1"):
+        tt.isclose(tt.ones(2), tt.ones(2), rtol=-1)

@@ -455,6 +455,12 @@ class Tensor:
     def ge(self, o: Any) -> "Tensor": return _ops.ge(self, o)
     def isnan(self) -> "Tensor": return _ops.isnan(self)
     def isinf(self) -> "Tensor": return _ops.isinf(self)
+
+    def isclose(self, other: Any, rtol: _float = 1e-05, atol: _float = 1e-08, equal_nan: _bool = False) -> "Tensor":
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: _float = 1e-05, atol: _float = 1e-08, equal_nan: _bool = False) -> _bool:
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
     def logical_not(self) -> "Tensor": return _ops.logical_not(self)
     def logical_and(self, o: "Tensor") -> "Tensor": return _ops.logical_and(self, o)
     def logical_or(self, o: "Tensor") -> "Tensor": return _ops.logical_or(self, o)

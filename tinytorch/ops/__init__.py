@@ -52,6 +52,7 @@ from .elementwise import (
                        Where,
                        abs,
                        add,
+                       allclose,
                        clamp,
                        clip,
                        cos,
@@ -61,6 +62,7 @@ from .elementwise import (
                        exp,
                        ge,
                        gt,
+                       isclose,
                        isinf,
                        isnan,
                        le,
@@ -160,7 +162,8 @@ __all__ = [
     # elementwise
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "sin", "cos",
     "tanh", "sigmoid", "relu", "erf", "clamp", "clip", "maximum", "minimum", "where", "masked_fill",
-    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "logical_not", "logical_and", "logical_or",
+    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isclose", "allclose", "logical_not", "logical_and",
+    "logical_or",
     # reductions
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any", "logsumexp",
     "softmax", "log_softmax",

@@ -14,7 +14,7 @@ from typing import Any
 from ..autograd import Function, Tensor
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, int64
+from ..ndarray.dtypes import DType, bool_, float64, int64
 
 
 def _category(dtype: DType) -> int:
@@ -317,6 +317,38 @@ def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
 def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
 def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
 def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+
+
+def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """``|a - b| <= atol + rtol * |b|`` elementwise, broadcasting (PyTorch's ``isclose``): equal
+    infinities are close, and NaN is close to NaN only with ``equal_nan``. A bool tensor, no
+    gradient. Integers are compared as float64."""
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"rtol and atol must be non-negative, got rtol={rtol} and atol={atol}")
+    if not isinstance(a, Tensor):
+        raise TypeError(f"isclose(): expected a Tensor as the first argument, got {type(a).__name__}")
+    x, y = a._data, (b._data if isinstance(b, Tensor) else b)
+    if not x.dtype.is_floating_point:
+        x = x.astype(float64)
+    if isinstance(y, NDArray) and not y.dtype.is_floating_point:
+        y = y.astype(float64)
+    size = y.abs() if isinstance(y, NDArray) else math.fabs(y)
+    diff = (x - y).abs()
+    # within tolerance (an infinite difference never is, even against an infinite tolerance),
+    # or equal (which is how infinities are close)
+    close = ((diff <= size * rtol + atol) & (diff != math.inf)) | (x == y)
+    if equal_nan:
+        y_nan = y != y  # an array, or a Python bool for a number
+        if isinstance(y_nan, NDArray):
+            close = close | ((x != x) & y_nan)
+        elif y_nan:
+            close = close | (x != x)
+    return _constant(close)
+
+
+def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when every element of ``a`` is :func:`isclose` to ``b`` (a Python bool)."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).all())
 
 
 def _as_bool(x: Any) -> NDArray:
