@@ -33,6 +33,10 @@
 #define TT_MAX_DIMS 32
 
 #define TT_OMP(directive) _Pragma(directive)
+/* The same for a directive written as tokens, so that a macro argument can be part of it:
+ * TT_OMP_TOKENS(omp simd reduction(RED:m)) with RED = max. */
+#define TT_STR_(...) #__VA_ARGS__
+#define TT_OMP_TOKENS(...) _Pragma(TT_STR_(__VA_ARGS__))
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -22,12 +22,59 @@
 
 #define BLOCK 4096
 #define SHORT_ROW 16
-#define LONG_ROW 8192 /* rows at least this long are walked as four quarters (see max_row) */
+#define LONG_ROW 8192 /* rows at least this long are walked as four quarters (see EXTREME_ROW) */
 
 /* The larger/smaller of two partial results, NaN if either is (each part of a row
  * returns NaN if it holds one). */
 #define MAX2(x, y) (((x) >= (y) || (x) != (x)) ? (x) : (y))
 #define MIN2(x, y) (((x) <= (y) || (x) != (x)) ? (x) : (y))
+
+/* NAME_row_sfx: the max (CMP >, RED max) or min (CMP <, RED min) of x[0..n), n >= 1. The
+ * lane-wise comparison ignores NaN (a comparison with NaN is false); a separate OR of (x != x)
+ * notices one, and then the first NaN is returned. Both are branch-free: no mispredictions on
+ * random data, and long rows vectorize. A long row (LONG_ROW) is walked as four quarters at
+ * once: four independent chains of vector max instructions instead of one, each waiting only
+ * for itself (vmaxps: 3 cycles' latency), so the loop keeps up with memory; shorter rows are
+ * not worth the four-way set-up. Short rows skip `omp simd`: a vector loop's set-up costs more. */
+#define EXTREME_ROW(NAME, sfx, T, CMP, RED)                                                     \
+    static inline T NAME##_row_##sfx(const T *x, int64_t n) {                                   \
+        T m = x[0];                                                                             \
+        int nan = 0;                                                                            \
+        if (n < SHORT_ROW) {                                                                    \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                m = x[i] CMP m ? x[i] : m;                                                      \
+                nan |= x[i] != x[i];                                                            \
+            }                                                                                   \
+            return nan ? first_nan_##sfx(x, n) : m;                                             \
+        }                                                                                       \
+        if (n < LONG_ROW) {                                                                     \
+            TT_OMP_TOKENS(omp simd reduction(RED:m) reduction(|:nan))                           \
+            for (int64_t i = 0; i < n; i++) {                                                   \
+                m = x[i] CMP m ? x[i] : m;                                                      \
+                nan |= x[i] != x[i];                                                            \
+            }                                                                                   \
+            return nan ? first_nan_##sfx(x, n) : m;                                             \
+        }                                                                                       \
+        const int64_t q = n / 4;                                                                \
+        const T *x1 = x + q, *x2 = x + 2 * q, *x3 = x + 3 * q;                                  \
+        T m1 = x1[0], m2 = x2[0], m3 = x3[0];                                                   \
+        TT_OMP_TOKENS(omp simd reduction(RED:m, m1, m2, m3) reduction(|:nan))                   \
+        for (int64_t i = 0; i < q; i++) {                                                       \
+            m = x[i] CMP m ? x[i] : m;                                                          \
+            m1 = x1[i] CMP m1 ? x1[i] : m1;                                                     \
+            m2 = x2[i] CMP m2 ? x2[i] : m2;                                                     \
+            m3 = x3[i] CMP m3 ? x3[i] : m3;                                                     \
+            nan |= (x[i] != x[i]) | (x1[i] != x1[i]) | (x2[i] != x2[i]) | (x3[i] != x3[i]);     \
+        }                                                                                       \
+        for (int64_t i = 4 * q; i < n; i++) {                                                   \
+            m = x[i] CMP m ? x[i] : m;                                                          \
+            nan |= x[i] != x[i];                                                                \
+        }                                                                                       \
+        m = m1 CMP m ? m1 : m;                                                                  \
+        m = m2 CMP m ? m2 : m;                                                                  \
+        m = m3 CMP m ? m3 : m;                                                                  \
+        return nan ? first_nan_##sfx(x, n) : m;                                                 \
+    }
 
 /* ---- one row (or one block of a row) -------------------------------------------------
  * `omp simd reduction` tells the compiler it may keep one partial result per vector lane
@@ -55,89 +102,8 @@
     static T first_nan_##sfx(const T *x, int64_t n) {                                      \
         return x[first_nan_index_##sfx(x, n)];                                              \
     }                                                                                       \
-    /* max of x[0..n), n >= 1. The lane-wise max ignores NaN (a comparison with NaN is      \
-     * false); a separate OR of (x != x) notices one, and then the first NaN is returned.   \
-     * Both are branch-free: no mispredictions on random data, and long rows vectorize.     \
-     * A long row (LONG_ROW) is walked as four quarters at once: four independent chains of \
-     * vector max instructions instead of one, each waiting only for itself (vmaxps: 3      \
-     * cycles' latency), so the loop keeps up with memory; shorter rows are not worth the   \
-     * four-way set-up. Short rows skip `omp simd`: a vector loop's set-up costs more. */   \
-    static inline T max_row_##sfx(const T *x, int64_t n) {                                  \
-        T m = x[0];                                                                         \
-        int nan = 0;                                                                        \
-        if (n < SHORT_ROW) {                                                                \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                m = x[i] > m ? x[i] : m;                                                    \
-                nan |= x[i] != x[i];                                                        \
-            }                                                                               \
-            return nan ? first_nan_##sfx(x, n) : m;                                         \
-        }                                                                                   \
-        if (n < LONG_ROW) {                                                                 \
-            TT_OMP("omp simd reduction(max:m) reduction(|:nan)")                            \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                m = x[i] > m ? x[i] : m;                                                    \
-                nan |= x[i] != x[i];                                                        \
-            }                                                                               \
-            return nan ? first_nan_##sfx(x, n) : m;                                         \
-        }                                                                                   \
-        const int64_t q = n / 4;                                                            \
-        const T *x1 = x + q, *x2 = x + 2 * q, *x3 = x + 3 * q;                              \
-        T m1 = x1[0], m2 = x2[0], m3 = x3[0];                                               \
-        TT_OMP("omp simd reduction(max:m, m1, m2, m3) reduction(|:nan)")                    \
-        for (int64_t i = 0; i < q; i++) {                                                   \
-            m = x[i] > m ? x[i] : m;                                                        \
-            m1 = x1[i] > m1 ? x1[i] : m1;                                                   \
-            m2 = x2[i] > m2 ? x2[i] : m2;                                                   \
-            m3 = x3[i] > m3 ? x3[i] : m3;                                                   \
-            nan |= (x[i] != x[i]) | (x1[i] != x1[i]) | (x2[i] != x2[i]) | (x3[i] != x3[i]); \
-        }                                                                                   \
-        for (int64_t i = 4 * q; i < n; i++) {                                               \
-            m = x[i] > m ? x[i] : m;                                                        \
-            nan |= x[i] != x[i];                                                            \
-        }                                                                                   \
-        m = m1 > m ? m1 : m;                                                                \
-        m = m2 > m ? m2 : m;                                                                \
-        m = m3 > m ? m3 : m;                                                                \
-        return nan ? first_nan_##sfx(x, n) : m;                                             \
-    }                                                                                       \
-    static inline T min_row_##sfx(const T *x, int64_t n) {                                  \
-        T m = x[0];                                                                         \
-        int nan = 0;                                                                        \
-        if (n < SHORT_ROW) {                                                                \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                m = x[i] < m ? x[i] : m;                                                    \
-                nan |= x[i] != x[i];                                                        \
-            }                                                                               \
-            return nan ? first_nan_##sfx(x, n) : m;                                         \
-        }                                                                                   \
-        if (n < LONG_ROW) {                                                                 \
-            TT_OMP("omp simd reduction(min:m) reduction(|:nan)")                            \
-            for (int64_t i = 0; i < n; i++) {                                               \
-                m = x[i] < m ? x[i] : m;                                                    \
-                nan |= x[i] != x[i];                                                        \
-            }                                                                               \
-            return nan ? first_nan_##sfx(x, n) : m;                                         \
-        }                                                                                   \
-        const int64_t q = n / 4;                                                            \
-        const T *x1 = x + q, *x2 = x + 2 * q, *x3 = x + 3 * q;                              \
-        T m1 = x1[0], m2 = x2[0], m3 = x3[0];                                               \
-        TT_OMP("omp simd reduction(min:m, m1, m2, m3) reduction(|:nan)")                    \
-        for (int64_t i = 0; i < q; i++) {                                                   \
-            m = x[i] < m ? x[i] : m;                                                        \
-            m1 = x1[i] < m1 ? x1[i] : m1;                                                   \
-            m2 = x2[i] < m2 ? x2[i] : m2;                                                   \
-            m3 = x3[i] < m3 ? x3[i] : m3;                                                   \
-            nan |= (x[i] != x[i]) | (x1[i] != x1[i]) | (x2[i] != x2[i]) | (x3[i] != x3[i]); \
-        }                                                                                   \
-        for (int64_t i = 4 * q; i < n; i++) {                                               \
-            m = x[i] < m ? x[i] : m;                                                        \
-            nan |= x[i] != x[i];                                                            \
-        }                                                                                   \
-        m = m1 < m ? m1 : m;                                                                \
-        m = m2 < m ? m2 : m;                                                                \
-        m = m3 < m ? m3 : m;                                                                \
-        return nan ? first_nan_##sfx(x, n) : m;                                             \
-    }                                                                                       \
+    EXTREME_ROW(max, sfx, T, >, max)                                                        \
+    EXTREME_ROW(min, sfx, T, <, min)                                                        \
     /* The first index holding the value m (the first NaN if m is NaN), searched in blocks \
      * of 64: a vectorized "is it in this block?" and a scalar scan of the one block that  \
      * holds it, instead of a compare-and-branch per element. */                            \

@@ -165,11 +165,16 @@ def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
     return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) > 0, False, None)
 
 
+def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
+    """The max of ``a`` over ``dims`` (kept), with ±inf replaced by 0 so that ``a - max``
+    never computes ``inf - inf``."""
+    m = a.max(dims, keepdims=True)
+    return nd_where(m.abs() == math.inf, 0.0, m)
+
+
 def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
-    """The max over ``dims`` (kept), as a constant, with ±inf replaced by 0 so that
-    ``x - max`` never computes ``inf - inf``."""
-    m = x._data.max(dims, keepdims=True)
-    return Tensor._make(nd_where(m.abs() == math.inf, 0.0, m), False, None)
+    """:func:`_finite_max` of ``x`` as a constant tensor."""
+    return Tensor._make(_finite_max(x._data, dims), False, None)
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
@@ -199,8 +204,7 @@ class LogSoftmax(Function):
 
     def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
         self.dims = dims
-        m = a.max(dims, keepdims=True)
-        shifted = a - nd_where(m.abs() == math.inf, 0.0, m)  # an infinite max must not give inf - inf
+        shifted = a - _finite_max(a, dims)
         self.out = shifted - shifted.exp().sum(dims, keepdims=True).log()
         return self.out
 
