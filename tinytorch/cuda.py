@@ -8,7 +8,7 @@ True
 from __future__ import annotations
 
 from .ndarray.devices import get_backend
-from .random import manual_seed as _manual_seed
+from .ops.random import manual_seed as _manual_seed
 
 
 def is_available() -> bool:
@@ -26,7 +26,7 @@ def device_count() -> int:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the random numbers (one generator serves every device, see :mod:`tinytorch.random`)."""
+    """Seed the random numbers (one generator serves every device, see :mod:`tinytorch.ops.random`)."""
     _manual_seed(seed)
 
 

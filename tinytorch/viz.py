@@ -39,12 +39,6 @@ def _as_ndarray(x: Any) -> NDArray:
     raise TypeError(f"expected an NDArray or Tensor, got {type(x).__name__}")
 
 
-def _buffer_values(a: NDArray) -> np.ndarray:
-    """Every element of the flat buffer under ``a`` (not just the ones the view reaches)."""
-    buf = a._buf  # the viz module is part of the library; it may look at the buffer itself
-    return a.device.backend.to_numpy(buf, (buf.size,), (1,), 0)
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "T" if v else "F"
@@ -85,7 +79,7 @@ def show_view(x: Any, title: str | None = None, max_buffer: int = 48) -> Any:
     """
     plt = _pyplot()
     a = _as_ndarray(x)
-    values = _buffer_values(a)
+    values = a.buffer_values()
     if values.size > max_buffer:
         raise ValueError(f"the buffer has {values.size} elements; show_view draws at most {max_buffer}")
     blocks, rows, cols = _grid_2d(a.shape)

@@ -60,6 +60,17 @@ class NDArray:
         out._compact = True
         return out
 
+    def as_strided(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
+        """A view of this array's buffer with any ``shape``, ``strides`` and ``offset`` (in elements;
+        default: this view's offset), as ``torch.as_strided``; never copies. The backend checks
+        that the view lies inside the buffer before any element is read or written."""
+        return self._view(tuple(shape), tuple(strides), offset)
+
+    def buffer_values(self) -> np.ndarray:
+        """A numpy copy of every element of the flat buffer under this view (not only those the
+        view reaches): the picture chapter 2 draws."""
+        return self._backend.to_numpy(self._buf, (self._buf.size,), (1,), 0)
+
     def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
         return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
                        self.dtype, self.device)
@@ -333,6 +344,73 @@ class NDArray:
     def __gt__(self, o: Any) -> "NDArray": return self._binary(o, "gt")
     def __ge__(self, o: Any) -> "NDArray": return self._binary(o, "ge")
     __hash__ = None  # type: ignore[assignment]
+
+    # --- in-place arithmetic: self = self <op> other, written into this array's own elements ---------
+    def _update(self, other: Any, op: str) -> "NDArray":
+        """``self[...] = self <op> other`` (``other`` broadcast to this shape, the result cast to this
+        dtype). A compact float array updated by a scalar or by an array of its own shape and dtype
+        takes one kernel whose output is its input: every backend's elementwise kernels read
+        element i before they write it (see :mod:`.interface`). Anything else computes the
+        result first and writes it back."""
+        if self.dtype.is_floating_point and self.is_compact():
+            if type(other) in (int, float):
+                getattr(self._backend, f"scalar_{op}")(self._buf, other, self._buf)
+                return self
+            if (isinstance(other, NDArray) and other.shape == self.shape and other.dtype is self.dtype
+                    and other.device == self.device):
+                getattr(self._backend, f"ewise_{op}")(self._buf, other.compact()._buf, self._buf)
+                return self
+        result = self._binary(other, op)
+        if result is NotImplemented:
+            raise TypeError(f"cannot update an array in place with {type(other).__name__}")
+        if result.shape != self.shape:
+            raise ValueError(f"the result of shape {result.shape} does not fit the array of shape {self.shape}")
+        self[...] = result
+        return self
+
+    def add_(self, other: Any) -> "NDArray": return self._update(other, "add")
+    def sub_(self, other: Any) -> "NDArray": return self._update(other, "sub")
+    def mul_(self, other: Any) -> "NDArray": return self._update(other, "mul")
+    def div_(self, other: Any) -> "NDArray": return self._update(other, "div")
+
+    def adam_step_(self, grad: "NDArray", exp_avg: "NDArray", exp_avg_sq: "NDArray",
+                   max_exp_avg_sq: "NDArray | None", *, step_size: float, beta1: float, beta2: float, eps: float,
+                   bias2_sqrt: float, decay: float = 1.0, l2: float = 0.0) -> None:
+        """One Adam/AdamW update of this array (the parameter) and its moment estimates, in place,
+        in ``torch.optim.Adam``'s order::
+
+            g = grad + l2 * self;  exp_avg += (1 - beta1) * (g - exp_avg)
+            exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+            v = max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)   (AMSGrad; else v = exp_avg_sq)
+            self = decay * self - step_size * exp_avg / (sqrt(v) / bias2_sqrt + eps)
+
+        One pass of the backend's optional ``adam_step`` kernel when it has one and every array is
+        compact with this float dtype (``grad`` may be any view: it is compacted first); the same
+        arithmetic as array ops (about ten passes) otherwise.
+        """
+        arrays = [self, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+        for a in arrays[1:]:
+            if a.shape != self.shape or a.device != self.device:
+                raise ValueError(f"adam_step_: every array needs shape {self.shape} on {self.device}, "
+                                 f"got {a.shape} on {a.device}")
+        kernel = getattr(self._backend, "adam_step", None)  # TODO-merge
+        written = arrays[:1] + arrays[2:]  # the kernel writes these in place; it reads grad compacted
+        if kernel is not None and all(a.dtype is self.dtype and a.is_compact() for a in written) \
+                and grad.dtype is self.dtype and self.dtype.is_floating_point:
+            kernel(self._buf, grad.compact()._buf, exp_avg._buf, exp_avg_sq._buf,
+                   None if max_exp_avg_sq is None else max_exp_avg_sq._buf, step_size=step_size, beta1=beta1,
+                   beta2=beta2, eps=eps, bias2_sqrt=bias2_sqrt, decay=decay, l2=l2)
+            return
+        g = grad + self * l2 if l2 else grad
+        exp_avg.add_((g - exp_avg) * (1 - beta1))
+        exp_avg_sq.mul_(beta2).add_(g * g * (1 - beta2))
+        v = exp_avg_sq
+        if max_exp_avg_sq is not None:
+            max_exp_avg_sq[...] = max_exp_avg_sq.maximum(exp_avg_sq)
+            v = max_exp_avg_sq
+        if decay != 1:
+            self.mul_(decay)
+        self.add_(exp_avg / (v.sqrt() / bias2_sqrt + eps) * -step_size)
 
     def maximum(self, other: Any) -> "NDArray":
         return self._binary(other, "maximum")

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import tinytorch as tt
-from tinytorch.ops.windows import Fold, Unfold, out_size
+from tinytorch.ndarray.windows import out_size
+from tinytorch.ops.windows import Fold, Unfold
 
 Tensor = Any  # a tinytorch.Tensor
 _size_2 = int | tuple[int, int]

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor
 from ..ndarray import NDArray, array, as_dtype
 from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, float32, int64, scalar_category
+from ..tensor import Tensor
 from .dims import size_arg
+from .table import exports, op
 
 
 def _leaf(data: NDArray, requires_grad: bool) -> Tensor:
@@ -33,6 +34,7 @@ def _host(data: Any) -> Any:
     return data
 
 
+@op(method=False, grad=False)
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (nested lists, numpy array, scalar or tensor).
 
@@ -45,6 +47,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _leaf(array(_host(data), dtype=dtype, device=device), requires_grad)
 
 
+@op(method=False, grad=False)
 def from_numpy(a: np.ndarray) -> Tensor:
     """A tensor with the values and dtype of the numpy array ``a`` (a copy: PyTorch shares memory)."""
     if not isinstance(a, np.ndarray):
@@ -52,6 +55,7 @@ def from_numpy(a: np.ndarray) -> Tensor:
     return _leaf(array(a), False)
 
 
+@op(method=False, grad=False)
 def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype from the value: bool, int64 or float32)."""
     dt = as_dtype(dtype) if dtype is not None else scalar_category(fill_value)
@@ -63,14 +67,17 @@ def _filled(size: tuple, value: Any, dtype: Any, device: Any, requires_grad: boo
     return _leaf(nd_full(size_arg(size), value, dtype=dt, device=device), requires_grad)
 
 
+@op(method=False, grad=False)
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(size, 0, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(size, 1, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` whose values are unspecified (here: zeros)."""
     return _filled(size, 0, dtype, device, requires_grad)
@@ -81,23 +88,28 @@ def _like(x: Tensor, value: Any, dtype: Any, device: Any, requires_grad: bool) -
     return _leaf(nd_full(x.shape, value, dtype=dt, device=x.device if device is None else device), requires_grad)
 
 
+@op(method=False, grad=False)
 def zeros_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _like(x, 0, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def ones_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _like(x, 1, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def empty_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _like(x, 0, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def full_like(x: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
     return _like(x, fill_value, dtype, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
     """``start, start + step, …`` up to but excluding ``end`` (int64 if all arguments are ints)."""
@@ -114,6 +126,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
     return _leaf(array(start + np.arange(n, dtype=np.float64) * step, dtype=dt, device=device), requires_grad)
 
 
+@op(method=False, grad=False)
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
@@ -129,8 +142,11 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     return _leaf(array(values, dtype=dt, device=device), requires_grad)
 
 
+@op(method=False, grad=False)
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """The ``n x m`` identity matrix (``m`` defaults to ``n``)."""
     dt = float32 if dtype is None else as_dtype(dtype)
     return _leaf(array(np.eye(n, m), dtype=dt, device=device), requires_grad)
 
+
+__all__ = exports(__name__)

@@ -11,10 +11,11 @@ import math
 import operator
 from typing import Any
 
-from ..autograd import Function, Tensor
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import DType, bool_, float64, int64
+from ..tensor import Function, Tensor
+from .table import exports, op
 
 
 def _category(dtype: DType) -> int:
@@ -227,34 +228,55 @@ class Erf(Function):
 
 
 # --- the functional forms ----------------------------------------------------------------------------
+@op(operators=("__add__",), reflected=("__radd__",))
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     return Add.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
+@op(operators=("__sub__",), reflected=("__rsub__",))
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     return Sub.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
+@op(operators=("__mul__",), reflected=("__rmul__",))
 def mul(a: Any, b: Any) -> Tensor: return Mul.apply(*_promote_0d(a, b))
+@op(operators=("__truediv__",), reflected=("__rtruediv__",))
 def div(a: Any, b: Any) -> Tensor: return Div.apply(*_promote_0d(a, b))
+@op(operators=("__pow__",), reflected=("__rpow__",))
 def pow(a: Any, b: Any) -> Tensor: return Pow.apply(*_promote_0d(a, b))  # noqa: A001
+@op
 def maximum(a: Tensor, b: Tensor) -> Tensor: return Maximum.apply(*_promote_0d(a, b))
+@op
 def minimum(a: Tensor, b: Tensor) -> Tensor: return Minimum.apply(*_promote_0d(a, b))
+@op(operators=("__neg__",))
 def neg(x: Tensor) -> Tensor: return Neg.apply(x)
+@op
 def exp(x: Tensor) -> Tensor: return Exp.apply(x)
+@op
 def log(x: Tensor) -> Tensor: return Log.apply(x)
+@op
 def sqrt(x: Tensor) -> Tensor: return Sqrt.apply(x)
+@op(operators=("__abs__",))
 def abs(x: Tensor) -> Tensor: return Abs.apply(x)  # noqa: A001
+@op
 def sin(x: Tensor) -> Tensor: return Sin.apply(x)
+@op
 def cos(x: Tensor) -> Tensor: return Cos.apply(x)
+@op
 def tanh(x: Tensor) -> Tensor: return Tanh.apply(x)
+@op
 def sigmoid(x: Tensor) -> Tensor: return Sigmoid.apply(x)
+@op
 def relu(x: Tensor) -> Tensor: return Relu.apply(x)
+@op
 def erf(x: Tensor) -> Tensor: return Erf.apply(x)
+@op
 def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
+@op
 def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
 
 
+@op(method=False)
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together; either may be a scalar)."""
     c = cond._data if isinstance(cond, Tensor) else cond
@@ -263,6 +285,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return Where.apply(*_promote_0d(a, b), cond=c)
 
 
+@op
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clip into ``[min, max]`` (bounds are scalars or tensors). Gradient flows where
     ``min <= x <= max``, bounds included, as in PyTorch."""
@@ -275,9 +298,10 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     return x
 
 
-clip = clamp
+clip = op(clamp, name="clip")
 
 
+@op
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     """``value`` where ``mask`` is true, else ``x`` (the result keeps ``x``'s dtype)."""
     if isinstance(value, Tensor):
@@ -294,31 +318,42 @@ def _constant(data: Any) -> Any:
     return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
 
 
-def _compare(op: Any) -> Any:
+def _compare(fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         a, b = _promote_0d(a, b)
-        return _constant(op(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
-    compare.__name__ = op.__name__
-    compare.__doc__ = f"Elementwise ``{op.__name__}`` with broadcasting: a bool tensor, no gradient."
+        return _constant(fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
+    compare.__name__ = compare.__qualname__ = fn.__name__
+    compare.__doc__ = f"Elementwise ``{fn.__name__}`` with broadcasting: a bool tensor, no gradient."
     return compare
 
 
-eq, ne, lt, le, gt, ge = (_compare(op) for op in (operator.eq, operator.ne, operator.lt, operator.le,
-                                                  operator.gt, operator.ge))
+eq = op(_compare(operator.eq), operators=("__eq__",), grad=False)
+ne = op(_compare(operator.ne), operators=("__ne__",), grad=False)
+lt = op(_compare(operator.lt), operators=("__lt__",), grad=False)
+le = op(_compare(operator.le), operators=("__le__",), grad=False)
+gt = op(_compare(operator.gt), operators=("__gt__",), grad=False)
+ge = op(_compare(operator.ge), operators=("__ge__",), grad=False)
 
 
+@op(grad=False)
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere)."""
     return _constant(x._data.sign())
 
 
+@op(grad=False)
 def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
+@op(grad=False)
 def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
+@op(operators=("__invert__",), grad=False)
 def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
+@op(operators=("__and__",), grad=False)
 def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
+@op(operators=("__or__",), grad=False)
 def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
 
 
+@op(grad=False)
 def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """``|a - b| <= atol + rtol * |b|`` elementwise, broadcasting (PyTorch's ``isclose``): equal
     infinities are close, and NaN is close to NaN only with ``equal_nan``. A bool tensor, no
@@ -346,6 +381,7 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
     return _constant(close)
 
 
+@op(grad=False)
 def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     """True when every element of ``a`` is :func:`isclose` to ``b`` (a Python bool)."""
     return bool(isclose(a, b, rtol, atol, equal_nan).all())
@@ -355,3 +391,18 @@ def _as_bool(x: Any) -> NDArray:
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor, got {type(x).__name__}")
     return x._data.astype(bool_)
+
+
+@op(name="where", function=False)
+def where_method(x: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """``Tensor.where(condition, other)``: ``x`` where ``condition``, else ``other``."""
+    return where(condition, x, other)
+
+
+@op(operators=("__pos__",))
+def positive(x: Tensor) -> Tensor:
+    """``+x``: ``x`` itself."""
+    return x
+
+
+__all__ = exports(__name__)

@@ -6,9 +6,10 @@ and the engine sums it down, as for any other broadcast.
 
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
 from ..ndarray import NDArray
+from ..tensor import Function, Tensor
 from .movement import squeeze, transpose, unsqueeze
+from .table import exports, op
 
 
 class Matmul(Function):
@@ -37,6 +38,7 @@ def _is_transposed(x: NDArray) -> bool:
     return x.ndim >= 2 and x.strides[-2] == 1 and x.shape[-2] > 1 and x.strides[-1] >= x.shape[-2]
 
 
+@op(operators=("__matmul__",), reflected=("__rmatmul__",))
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b`` as PyTorch: 1-D @ 1-D is a dot product; a 1-D left operand is a row and a 1-D
     right operand a column (the added dim is removed again); N-D operands are batches of
@@ -54,3 +56,6 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim == 1:
         out = squeeze(out, -1 if b.ndim == 1 else -2)
     return out
+
+
+__all__ = exports(__name__)

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..autograd import Function, Tensor
 from ..ndarray import NDArray, array, as_dtype, empty, promote_types, zeros
 from ..ndarray import device as as_device
-from ..ndarray.dtypes import bool_
+from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..ndarray.strides import expand_key, infer_shape, reshape_view
+from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, where
+from .table import exports, op
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -95,6 +96,7 @@ def _nd_key(key: Any) -> Any:
     return key._data if isinstance(key, Tensor) else key
 
 
+@op(function=False, method=False, operators=("__getitem__",))
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``x[key]`` with ints, slices (any step), None, ``...``, integer and boolean tensors."""
     key = _nd_key(key)
@@ -154,6 +156,7 @@ class Cat(Function):
         return tuple(Index.apply(g, key=k) if need else None for k, need in zip(self.keys, self.needs_input_grad))
 
 
+@op(method=False)
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; all other sizes must match."""
     tensors = _tensor_list(tensors, "cat")
@@ -174,6 +177,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return Cat.apply(*tensors, dim=d)
 
 
+@op(method=False)
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join equal-shaped tensors along a new dim."""
     tensors = _tensor_list(tensors, "stack")
@@ -211,16 +215,27 @@ class ToDevice(Function):
     def backward(self, g: Tensor) -> Tensor: return ToDevice.apply(g, device=self.source)
 
 
+@op
 def clone(x: Tensor) -> Tensor: return Clone.apply(x)
 
 
+@op(function=False)
 def contiguous(x: Tensor) -> Tensor:
     """``x`` itself if its elements lie in row-major order with no gaps, else a compact copy."""
     return x if x.is_contiguous() else Clone.apply(x)
 
 
-def to(x: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
-    """``x`` with another dtype and/or on another device (``x`` itself when nothing changes)."""
+@op(function=False)
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``x`` on another device and/or with another dtype (``x`` itself when nothing changes):
+    ``x.to("cpu")``, ``x.to(tt.float64)``, ``x.to("cpu", tt.float64)``, ``x.to(other)``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, DType) or a in (float, int, bool):
+            dtype = a
+        else:
+            device = a
     if dtype is not None and as_dtype(dtype) is not x.dtype:
         x = Cast.apply(x, dtype=as_dtype(dtype))
     if device is not None and as_device(device) != x.device:
@@ -228,12 +243,60 @@ def to(x: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
     return x
 
 
+@op(name="float", function=False)
+def to_float32(x: Tensor) -> Tensor: return to(x, dtype=float32)
+@op(name="double", function=False)
+def to_float64(x: Tensor) -> Tensor: return to(x, dtype=float64)
+@op(name="long", function=False, grad=False)
+def to_int64(x: Tensor) -> Tensor: return to(x, dtype=int64)
+@op(name="bool", function=False, grad=False)
+def to_bool(x: Tensor) -> Tensor: return to(x, dtype=bool_)
+@op(function=False)
+def cpu(x: Tensor) -> Tensor: return to(x, device="cpu")
+@op(function=False)
+def cuda(x: Tensor) -> Tensor: return to(x, device="cuda")
+@op(function=False)
+def type_as(x: Tensor, other: Tensor) -> Tensor: return to(x, dtype=other.dtype)
+
+
+@op(method=False, grad=False)
+def detach(x: Tensor) -> Tensor:
+    """``x`` cut from the graph (shares its storage)."""
+    return x.detach()
+
+
+@op(method=False, grad=False)
+def numel(x: Tensor) -> int:
+    """The number of elements of ``x``."""
+    return x.numel()
+
+
+@op(function=False, grad=False)
+def size(x: Tensor, dim: int | None = None) -> Any:
+    """The shape, or the length of dimension ``dim``."""
+    if dim is None:
+        return x.shape
+    if not x.shape:
+        raise IndexError(f"dimension specified as {dim} but tensor has no dimensions")
+    return x.shape[normalize_dim(dim, x.ndim)]
+
+
+@op(function=False, method=False, operators=("__iter__",), grad=False)
+def iterate(x: Tensor) -> Iterator[Tensor]:
+    """``iter(x)``: the sub-tensors along dim 0."""
+    if not x.shape:
+        raise TypeError("iteration over a 0-d tensor")
+    return (getitem(x, i) for i in range(x.shape[0]))
+
+
 # --- compositions of the views -----------------------------------------------------------------------
+@op
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same elements in a new shape (one size may be -1); a view when strides allow."""
     return Reshape.apply(x, shape=infer_shape(x.numel(), size_arg(shape)))
 
 
+@op(function=False)
 def view(x: Tensor, *shape: Any) -> Tensor:
     """Like :func:`reshape`, but raises instead of copying when no view can express it."""
     new_shape = infer_shape(x.numel(), size_arg(shape))
@@ -243,6 +306,7 @@ def view(x: Tensor, *shape: Any) -> Tensor:
     return Reshape.apply(x, shape=new_shape)
 
 
+@op
 def permute(x: Tensor, *dims: Any) -> Tensor:
     dims = size_arg(dims)
     if len(dims) != x.ndim:
@@ -255,6 +319,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     return Permute.apply(x, dims=dims)
 
 
+@op
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims (a view)."""
     if x.ndim == 0:
@@ -266,9 +331,10 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     return Permute.apply(x, dims=tuple(dims))
 
 
-swapaxes = transpose
+swapaxes = op(transpose, name="swapaxes")
 
 
+@op
 def t(x: Tensor) -> Tensor:
     """Transpose a 2-D tensor (0-D and 1-D are returned as they are)."""
     if x.ndim > 2:
@@ -276,6 +342,7 @@ def t(x: Tensor) -> Tensor:
     return transpose(x, 0, 1) if x.ndim == 2 else x
 
 
+@op(function=False)
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes`` without copying; -1 keeps a size; new dims go in front."""
     sizes = size_arg(sizes)
@@ -298,15 +365,18 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     return x if shape_t == x.shape else Expand.apply(x, shape=shape_t)
 
 
+@op
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     return expand(x, tuple(shape))
 
 
+@op
 def flip(x: Tensor, *dims: Any) -> Tensor:
     """Reverse the order of elements along ``dims`` (a view with negative strides)."""
     return Flip.apply(x, dims=normalize_dims(size_arg(dims), x.ndim))
 
 
+@op
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
     dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
@@ -314,12 +384,14 @@ def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in drop)) if drop else x
 
 
+@op
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a dim of size 1 at position ``dim`` (in ``[-ndim-1, ndim]``)."""
     d = normalize_dim(dim, x.ndim + 1)
     return Reshape.apply(x, shape=x.shape[:d] + (1,) + x.shape[d:])
 
 
+@op
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one."""
     if x.ndim == 0:
@@ -332,6 +404,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return Reshape.apply(x, shape=x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
 
 
+@op
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces along ``dim``: of ``split_size`` each (the last may be smaller) or of the given sizes."""
     d = normalize_dim(dim, x.ndim)
@@ -353,6 +426,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     return tuple(pieces)
 
 
+@op
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
     if chunks <= 0:
@@ -361,6 +435,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(x, max(math.ceil(n / chunks), 1), dim)
 
 
+@op
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim)."""
     d = normalize_dim(dim, x.ndim)
@@ -395,11 +470,38 @@ def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     return where(Tensor._make(array(keep, device=x.device), False, None), x, 0)
 
 
+@op
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
     """Zero the elements above the ``diagonal``-th diagonal of the last two dims."""
     return _triangle(x, diagonal, lower=True)
 
 
+@op
 def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     """Zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     return _triangle(x, diagonal, lower=False)
+
+
+@op(function=False)
+def view_as(x: Tensor, other: Tensor) -> Tensor: return view(x, other.shape)
+@op(function=False)
+def reshape_as(x: Tensor, other: Tensor) -> Tensor: return reshape(x, other.shape)
+@op(function=False)
+def expand_as(x: Tensor, other: Tensor) -> Tensor: return expand(x, other.shape)
+
+
+@op(function=False, prop=True)
+def T(x: Tensor) -> Tensor:  # noqa: N802  (PyTorch's name)
+    """The dims reversed (the transpose of a matrix)."""
+    if x.ndim == 2:  # the common case (a weight in F.linear): straight to the op
+        return Permute.apply(x, dims=(1, 0))
+    return permute(x, tuple(reversed(range(x.ndim))))
+
+
+@op(function=False, prop=True)
+def mT(x: Tensor) -> Tensor:  # noqa: N802
+    """The last two dims swapped (a batch of transposed matrices)."""
+    return transpose(x, -2, -1)
+
+
+__all__ = exports(__name__)

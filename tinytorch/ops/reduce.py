@@ -13,13 +13,14 @@ import collections
 import math
 from typing import Any
 
-from ..autograd import Function, Tensor
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import int64
+from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
 from .elementwise import exp, log, maximum, minimum, sqrt
 from .movement import expand, gather, reshape, squeeze
+from .table import exports, op
 
 
 def _kept_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
@@ -53,16 +54,19 @@ class Amax(Function):
         return (g if self.keepdim else reshape(g, self.kept.shape)) * share
 
 
+@op
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Sum.apply(x, dims=normalize_dims(dim, x.ndim), keepdim=keepdim)
 
 
+@op
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     dims = normalize_dims(dim, x.ndim)
     _check_nonempty(x, dims, "amax")
     return Amax.apply(x, dims=dims, keepdim=keepdim)
 
 
+@op
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     return -amax(-x, dim, keepdim)
 
@@ -72,6 +76,7 @@ def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str) -> None:
         raise IndexError(f"{name}(): Expected reduction dim to have non-zero size, got shape {x.shape}")
 
 
+@op
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
@@ -80,6 +85,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return sum(x, dims, keepdim) / math.prod(x.shape[d] for d in dims)
 
 
+@op
 def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Variance over ``dim`` with Bessel's ``correction`` (default 1; ``unbiased=False`` means 0)."""
     if isinstance(dim, bool):  # var(unbiased) overload
@@ -96,6 +102,7 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     return sum(centered * centered, dims, keepdim) / builtins.max(n - correction, 0)
 
 
+@op
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
@@ -104,6 +111,7 @@ _max_result = collections.namedtuple("max", ["values", "indices"])  # type: igno
 _min_result = collections.namedtuple("min", ["values", "indices"])  # type: ignore[name-match]
 
 
+@op
 def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     """``max(x)`` → the largest value (ties share the gradient); ``max(x, dim)`` → ``(values,
     indices)`` with the gradient going to the index chosen; ``max(x, other)`` → ``maximum``."""
@@ -116,6 +124,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     return _select(x, dim, keepdim, argmax, _max_result)
 
 
+@op
 def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     """Like :func:`max`, for the smallest value."""
     if isinstance(dim, Tensor):
@@ -138,11 +147,13 @@ def _select(x: Tensor, dim: Any, keepdim: bool, arg: Any, result: Any) -> Any:
     return result(values, indices)
 
 
+@op(grad=False)
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """The index of the largest value (over the flattened tensor when ``dim`` is None)."""
     return _arg(x, dim, keepdim, "argmax")
 
 
+@op(grad=False)
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _arg(x, dim, keepdim, "argmin")
 
@@ -155,11 +166,13 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
     return Tensor._make(getattr(x._data, op)(axis, keepdims=keepdim), False, None)
 
 
+@op(grad=False)
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element along ``dim`` is nonzero."""
     return Tensor._make((x._data == 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) == 0, False, None)
 
 
+@op(grad=False)
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element along ``dim`` is nonzero."""
     return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) > 0, False, None)
@@ -177,6 +190,7 @@ def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     return Tensor._make(_finite_max(x._data, dims), False, None)
 
 
+@op
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max."""
     dims = normalize_dims(dim, x.ndim)
@@ -187,6 +201,7 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return out if keepdim else squeeze(out, dims)
 
 
+@op
 def softmax(x: Tensor, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, with the max subtracted first so large inputs cannot overflow."""
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
@@ -212,9 +227,13 @@ class LogSoftmax(Function):
         return g - exp(self.output()) * sum(g, self.dims, keepdim=True)
 
 
+@op
 def log_softmax(x: Tensor, dim: int) -> Tensor:
     """``x - logsumexp(x, dim)``, computed as ``(x - m) - log(sum(exp(x - m)))`` to keep precision."""
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
     if x.numel() == 0:
         return exp(x)
     return LogSoftmax.apply(x, dims=d)
+
+
+__all__ = exports(__name__)

@@ -22,8 +22,9 @@ class Adam(Optimizer):
         v = beta2 * v + (1 - beta2) * g^2            (second moment)
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-    On a backend with an ``adam_step`` kernel (the C backend) each parameter's update is one
-    fused pass over memory instead of about ten elementwise ops; the arithmetic is the same.
+    Each parameter's update is one call of the ``_fused_adam_`` op: one pass over memory on a
+    backend with an ``adam_step`` kernel (the C backend), about ten array ops on the others;
+    the arithmetic is the same.
 
     Args:
         params: parameters or parameter groups.
@@ -77,23 +78,10 @@ class Adam(Optimizer):
                 t = state["step"]
                 step_size = lr / (1 - beta1 ** t)
                 bias2_sqrt = math.sqrt(1 - beta2 ** t)
-                if _fused_step(p, g, state, step_size, beta1, beta2, eps, bias2_sqrt,
-                               decay=1 - lr * wd if self._decoupled else 1.0, l2=0.0 if self._decoupled else wd):
-                    continue
-                if wd != 0:
-                    if self._decoupled:
-                        p.mul_(1 - lr * wd)           # AdamW: shrink the weights directly
-                    else:
-                        g = g + wd * p                # Adam: L2 penalty through the gradient
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(g, alpha=1 - beta1)
-                v.mul_(beta2).add_(g * g, alpha=1 - beta2)
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = v_hat = tt.maximum(state["max_exp_avg_sq"], v)
-                else:
-                    v_hat = v
-                denom = v_hat.sqrt() / bias2_sqrt + eps
-                p.add_(m / denom, alpha=-step_size)
+                tt.ops.inplace._fused_adam_(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                                            step_size=step_size, beta1=beta1, beta2=beta2, eps=eps,
+                                            bias2_sqrt=bias2_sqrt, decay=1 - lr * wd if self._decoupled else 1.0,
+                                            l2=0.0 if self._decoupled else wd)
         return loss
 
 
@@ -110,25 +98,3 @@ class AdamW(Adam):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
-
-
-def _fused_step(p: Any, g: Any, state: dict, step_size: float, beta1: float, beta2: float, eps: float,
-                bias2_sqrt: float, decay: float, l2: float) -> bool:
-    """The whole update of ``p`` in one pass by the backend's ``adam_step`` kernel, when the
-    backend has one (the C backend does) and the parameter and its state are compact arrays
-    of one float dtype that the kernel can write in place. Returns False, having done
-    nothing, otherwise: the step above then runs as tensor ops (about ten passes)."""
-    kernel = getattr(p._data.device.backend, "adam_step", None)
-    if kernel is None:
-        return False
-    arrays = [p._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
-    if "max_exp_avg_sq" in state:
-        arrays.append(state["max_exp_avg_sq"]._data)
-    gd = g._data
-    if (not p.dtype.is_floating_point or gd.dtype is not p.dtype or gd.device is not p._data.device
-            or gd.shape != p._data.shape or not all(a.is_compact() and a.dtype is p.dtype for a in arrays)):
-        return False
-    param, exp_avg, exp_avg_sq = (a._buf for a in arrays[:3])
-    kernel(param, gd.compact()._buf, exp_avg, exp_avg_sq, arrays[3]._buf if len(arrays) > 3 else None,
-           step_size=step_size, beta1=beta1, beta2=beta2, eps=eps, bias2_sqrt=bias2_sqrt, decay=decay, l2=l2)
-    return True

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Tensor
-from .ndarray import NDArray, array, as_dtype
-from .ndarray.dtypes import DType, float32, int64
-from .ops.dims import size_arg
+from ..ndarray import NDArray, array, as_dtype
+from ..ndarray.dtypes import DType, float32, int64
+from ..tensor import Tensor
+from .dims import size_arg
+from .inplace import _write
+from .table import exports, op
 
 
 class Generator:
@@ -52,15 +54,18 @@ class Generator:
 default_generator = Generator()
 
 
+@op(method=False, grad=False)
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator: every random function becomes reproducible."""
     return default_generator.manual_seed(seed)
 
 
+@op(method=False, grad=False)
 def seed() -> int:
     return default_generator.seed()
 
 
+@op(method=False, grad=False)
 def initial_seed() -> int:
     return default_generator.initial_seed()
 
@@ -97,6 +102,7 @@ def normal(shape: tuple[int, ...], mean: float, std: float, dtype: DType, genera
 
 
 # --- the tt.* random functions ------------------------------------------------------------------------
+@op(method=False, grad=False)
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform numbers in ``[0, 1)``."""
@@ -104,6 +110,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
     return _leaf(_rng(generator).random(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal numbers."""
@@ -111,6 +118,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     return _leaf(_rng(generator).standard_normal(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def randint(low: int, high: Any = None, size: Any = None, *, generator: Generator | None = None,
             dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
@@ -124,6 +132,7 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Generato
     return _leaf(_rng(generator).integers(low, high, size=size_arg((size,)), dtype=np.int64), dt, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
@@ -131,9 +140,26 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
     return _leaf(_rng(generator).permutation(int(n)), dt, device, requires_grad)
 
 
+@op(method=False, grad=False)
 def rand_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return rand(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
 
 
+@op(method=False, grad=False)
 def randn_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+@op(function=False, grad=False)
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with uniform numbers in ``[a, b)``."""
+    return _write(t, uniform(t.shape, a, b, t.dtype, generator, t.device))
+
+
+@op(function=False, grad=False)
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with normal numbers of ``mean`` and ``std``."""
+    return _write(t, normal(t.shape, mean, std, t.dtype, generator, t.device))
+
+
+__all__ = exports(__name__) + ["Generator", "default_generator"]

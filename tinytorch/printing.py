@@ -12,8 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..autograd import Tensor
-from ..ndarray.dtypes import bool_, float32, int64
+from .ndarray.dtypes import DType, bool_, float32, int64
 
 
 def _float_formatter(values: np.ndarray) -> Callable[[Any], str]:
@@ -49,24 +48,25 @@ def _plain_formatter(values: np.ndarray) -> Callable[[Any], str]:
     return lambda v: str(v.item() if hasattr(v, "item") else v).rjust(width)
 
 
-def tensor_repr(t: Tensor) -> str:
-    values = t._data.numpy()
+def format_tensor(values: np.ndarray, device: str, dtype: DType, grad_fn: str | None, requires_grad: bool) -> str:
+    """PyTorch's ``repr`` of a tensor holding ``values`` (a numpy array), made on ``device`` with
+    ``dtype``; ``grad_fn`` is the name of the node that made it (None for a leaf)."""
     prefix = "tensor("
     if values.size == 0:
         body = "[]"
     else:
-        fmt = _float_formatter(values) if t.dtype.is_floating_point else _plain_formatter(values)
+        fmt = _float_formatter(values) if dtype.is_floating_point else _plain_formatter(values)
         body = np.array2string(values, separator=", ", prefix=prefix, formatter={"all": fmt},
                                threshold=1000, edgeitems=3, max_line_width=81)
     extras = []
     if values.size == 0 and values.shape != (0,):
         extras.append(f"size={values.shape}")
-    if str(t.device) != "cpu":
-        extras.append(f"device='{t.device}'")
-    if t.dtype not in (float32, int64, bool_) or (values.size == 0 and t.dtype is not float32):
-        extras.append(f"dtype=tinytorch.{t.dtype.name}")
-    if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
-    elif t.requires_grad:
+    if device != "cpu":
+        extras.append(f"device='{device}'")
+    if dtype not in (float32, int64, bool_) or (values.size == 0 and dtype is not float32):
+        extras.append(f"dtype=tinytorch.{dtype.name}")
+    if grad_fn is not None:
+        extras.append(f"grad_fn=<{grad_fn}>")
+    elif requires_grad:
         extras.append("requires_grad=True")
     return prefix + ", ".join([body] + extras) + ")"

@@ -1,0 +1,346 @@
+"""Layer 3: the Tensor, the Function (op) base class and grad mode -- the graph's data structures.
+
+A :class:`Tensor` wraps an :class:`~tinytorch.ndarray.NDArray` (``t._data``) and, when it was
+computed from tensors that require grad, remembers the :class:`Function` node that made it
+(``t.grad_fn``). Those nodes form the graph: each node keeps its ``inputs``.
+
+This module holds only what every op builds on. The ops (``tinytorch.ops``) sit above it and
+give ``Tensor`` its op methods and operators through the op table
+(:mod:`tinytorch.ops.table`); the engine that runs the graph backwards
+(:mod:`tinytorch.autograd`) sits above the ops and gives ``Tensor`` its ``backward``. So
+nothing here imports upwards, and a reader meets each layer before the one built on it.
+
+>>> from tinytorch.ndarray import array
+>>> t = Tensor(array([1.0, 2.0], device="numpy"), requires_grad=True)
+>>> t.shape, t.requires_grad, t.is_leaf
+((2,), True, True)
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+
+from .ndarray import NDArray, array
+from .ndarray.dtypes import DType
+from .ndarray.strides import is_compact
+from .printing import format_tensor
+
+_grad_enabled = True  # the grad-mode context: the only global state of this layer
+
+
+# --- grad mode -----------------------------------------------------------------------------------
+def is_grad_enabled() -> bool:
+    """True when new operations are recorded for backward."""
+    return _grad_enabled
+
+
+def _set_grad_enabled(mode: bool) -> bool:
+    global _grad_enabled
+    prev, _grad_enabled = _grad_enabled, bool(mode)
+    return prev
+
+
+class _GradMode:
+    """A context manager that is also a decorator; subclasses choose the mode."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        self._prev = _set_grad_enabled(self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_grad_enabled(self._prev)
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations: results do not require grad (``with tt.no_grad():`` or ``@tt.no_grad()``)."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a ``no_grad`` region."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode to ``mode``: as a function call, or as a context manager for a region."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._prev = _set_grad_enabled(self.mode)  # like PyTorch, takes effect immediately
+
+    def __enter__(self) -> None:
+        pass
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        _set_grad_enabled(self._prev)
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+# --- Function: one node of the graph ---------------------------------------------------------------
+class Function:
+    """An op: ``forward`` computes on NDArrays, ``backward`` maps the output's gradient to the
+    inputs' gradients using Tensor ops.
+
+    Subclasses implement ``forward(self, *arrays, **params) -> NDArray`` and
+    ``backward(self, grad) -> Tensor | tuple``, one gradient (or ``None``) per positional input.
+    ``Op.apply(*inputs, **params)`` runs one: positional inputs are Tensors or Python scalars
+    (forward sees NDArrays and scalars); keyword params are passed to ``forward`` unchanged.
+    The instance is the graph node (made with no arguments by ``apply``), so ``forward`` may
+    save what ``backward`` needs on ``self``.
+
+    In ``backward``, ``self.inputs`` are the input Tensors, ``self.needs_input_grad[i]`` says
+    whether input i wants a gradient (skip the work when not), and :meth:`output` is the
+    result of ``forward`` as a differentiable Tensor. Gradients may have the shape of the
+    *output* where the op broadcast its inputs: the engine sums them back.
+    """
+
+    inputs: Any  # the tuple of inputs; None once the graph is freed
+    needs_input_grad: tuple[bool, ...]
+    out: NDArray  # set by the forward of ops whose backward uses :meth:`output`
+
+    def forward(self, *args: Any, **params: Any) -> NDArray:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, grad: "Tensor") -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> "Tensor":
+        """Run the op on ``args``; record it in the graph if grad mode is on and an input
+        requires grad. Only floating-point results can require grad."""
+        node = cls()
+        out = node.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **params)
+        if _grad_enabled and out.dtype.is_floating_point:
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+            if True in needs:
+                node.inputs, node.needs_input_grad = args, needs
+                return Tensor._make(out, True, node)
+        return Tensor._make(out, False, None)
+
+    def output(self) -> "Tensor":
+        """The array ``forward`` saved as ``self.out``, as a Tensor whose ``grad_fn`` is this node.
+
+        A ``backward`` that uses its own result (``exp``, ``tanh``, ``sigmoid``…) must use
+        this rather than a constant, so that the gradient it builds stays differentiable.
+        """
+        return Tensor._make(self.out, True, self)
+
+    def release(self) -> None:
+        """Drop the inputs and saved arrays (the graph is freed after backward)."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def name(self) -> str:
+        """PyTorch's name for this node, e.g. ``MulBackward0``."""
+        return f"{type(self).__name__}Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+# --- Tensor ----------------------------------------------------------------------------------------------
+class Tensor:
+    """A multi-dimensional array that records the operations made on it for autograd.
+
+    ``Tensor(data)`` wraps an NDArray or shares a Tensor's storage (no copy); other data
+    (lists, numpy arrays, scalars) is copied as by :func:`tinytorch.tensor`.
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
+
+    _data: NDArray
+    requires_grad: bool
+    grad: "Tensor | None"
+    _ctx: Function | None
+
+    def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            data = data._data
+        if not isinstance(data, NDArray) or dtype is not None or device is not None:
+            data = array(data, dtype=dtype, device=device)
+        self._data, self.grad, self._ctx = data, None, None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data: NDArray, requires_grad: bool, ctx: Function | None) -> "Tensor":
+        """The fast constructor used by every op."""
+        t = object.__new__(Tensor)
+        t._data, t.requires_grad, t.grad, t._ctx = data, requires_grad, None, ctx
+        return t
+
+    # --- attributes ----------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self._data.dtype
+
+    @property
+    def device(self) -> Any:
+        return self._data.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self._data.shape)
+
+    def dim(self) -> int:
+        return len(self._data.shape)
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.is_floating_point
+
+    def is_contiguous(self) -> bool:
+        """True when the elements lie in row-major order with no gaps (the view may start anywhere)."""
+        return is_compact(self._data.shape, self._data.strides)
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The node that computed this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (and every tensor that does not require grad)."""
+        return self._ctx is None
+
+    @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's storage, detached from the graph."""
+        return Tensor._make(self._data, False, None)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (leaves only; floating-point dtypes only)."""
+        if requires_grad and not self._data.dtype.is_floating_point:
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's storage, cut from the graph."""
+        return Tensor._make(self._data, False, None)
+
+    # --- conversion --------------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """A numpy copy of the values (PyTorch shares memory; tinytorch copies)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data.numpy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self._data.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.item())
+
+    def __float__(self) -> float: return float(self.item())
+    def __int__(self) -> int: return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __len__(self) -> int:
+        if not self._data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self) -> str:
+        return format_tensor(self._data.numpy(), self._data.device.type, self._data.dtype,
+                             None if self._ctx is None else self._ctx.name(), self.requires_grad)
+
+    __hash__ = object.__hash__  # tensors are dict keys by identity (``==`` is elementwise)
+
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        if self._ctx is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.")
+        new = object.__new__(type(self))
+        new._data, new.requires_grad, new._ctx = self._data.copy(), self.requires_grad, None
+        new.grad = None if self.grad is None else self.grad.__deepcopy__(memo)
+        if hasattr(self, "__dict__"):  # subclasses such as nn.Parameter
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        memo[id(self)] = new
+        return new
+
+    if TYPE_CHECKING:  # what the op table (tinytorch/ops/table.py) binds, declared for type checkers only
+        def __getattr__(self, name: str) -> Any: ...
+        def __add__(self, o: Any) -> Tensor: ...
+        def __radd__(self, o: Any) -> Tensor: ...
+        def __sub__(self, o: Any) -> Tensor: ...
+        def __rsub__(self, o: Any) -> Tensor: ...
+        def __mul__(self, o: Any) -> Tensor: ...
+        def __rmul__(self, o: Any) -> Tensor: ...
+        def __truediv__(self, o: Any) -> Tensor: ...
+        def __rtruediv__(self, o: Any) -> Tensor: ...
+        def __pow__(self, o: Any) -> Tensor: ...
+        def __rpow__(self, o: Any) -> Tensor: ...
+        def __matmul__(self, o: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __eq__(self, o: Any) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, o: Any) -> Tensor: ...  # type: ignore[override]
+        def __lt__(self, o: Any) -> Tensor: ...
+        def __le__(self, o: Any) -> Tensor: ...
+        def __gt__(self, o: Any) -> Tensor: ...
+        def __ge__(self, o: Any) -> Tensor: ...
+        def __and__(self, o: Any) -> Tensor: ...
+        def __or__(self, o: Any) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def __getitem__(self, key: Any) -> Tensor: ...
+
+
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
