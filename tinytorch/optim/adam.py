@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tinytorch as tt
-
+from ..autograd import no_grad
+from ..ops import maximum, zeros_like
 from .optimizer import Optimizer
 
 
@@ -56,7 +56,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
-    @tt.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)
@@ -69,10 +69,10 @@ class Adam(Optimizer):
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = tt.zeros_like(p)
-                    state["exp_avg_sq"] = tt.zeros_like(p)
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = tt.zeros_like(p)
+                        state["max_exp_avg_sq"] = zeros_like(p)
                 state["step"] += 1
                 t = state["step"]
                 step_size = lr / (1 - beta1 ** t)
@@ -89,7 +89,7 @@ class Adam(Optimizer):
                 m.mul_(beta1).add_(g, alpha=1 - beta1)
                 v.mul_(beta2).add_(g * g, alpha=1 - beta2)
                 if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = v_hat = tt.maximum(state["max_exp_avg_sq"], v)
+                    state["max_exp_avg_sq"] = v_hat = maximum(state["max_exp_avg_sq"], v)
                 else:
                     v_hat = v
                 denom = v_hat.sqrt() / bias2_sqrt + eps
