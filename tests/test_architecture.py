@@ -352,5 +352,5 @@ def test_buffer_and_globals_checks_see_their_offenders(tmp_path):
         "ops.py": "for n in 'ab':\n    globals()[n] = n\nbackend_name = 'cpu'\n",
     })
     assert buffer_reaches(modules) == [
-        "pkg/optim.py:2:9: p._data.device.backend", "pkg/optim.py:3:14: p._data._buf", "pkg/optim.py:3:27: p._backend"]
+        "pkg/optim.py:2:9: p._data.device.backend", "pkg/optim.py:3:14: p._data._buf", "pkg/optim.py:3:28: p._backend"]
     assert globals_calls(modules) == ["pkg/ops.py:2:5: globals()"]
