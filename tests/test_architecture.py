@@ -50,16 +50,18 @@ class Edge:
 
 @dataclass(frozen=True)
 class SourceModule:
+    """One parsed ``.py`` file of the package."""
+
     name: str  # dotted: "tinytorch.nn.functional"
     path: Path
     is_package: bool  # an __init__.py
     tree: ast.Module
 
-    def where(self, node: ast.AST, column: bool = False) -> str:
+    def where(self, node: ast.stmt | ast.expr, column: bool = False) -> str:
         """``path:line`` (``path:line:column`` with ``column``) of ``node``, the path relative
         to the directory that holds the package."""
-        place = f"{self.path.relative_to(self.path_root)}:{node.lineno}"  # type: ignore[attr-defined]
-        return f"{place}:{node.col_offset + 1}" if column else place  # type: ignore[attr-defined]
+        place = f"{self.path.relative_to(self.path_root)}:{node.lineno}"
+        return f"{place}:{node.col_offset + 1}" if column else place
 
     @property
     def path_root(self) -> Path:
