@@ -237,7 +237,8 @@ OPS = [
     unary("clone", lambda L, a: a.clone(), lambda a: a.copy()),
     unary("to_dtype", lambda L, a: (a.double() * 2).to(a.dtype), lambda a: a * 2),
     unary("to_device", lambda L, a: (a.to(L.other_device) * 2).to(a.device), lambda a: a * 2),
-    unary("float", lambda L, a: (a.float() if a.dtype == L.float32 else a) * 2, lambda a: a * 2),  # float64: lossless only
+    # float(): only where it loses nothing (in float64 runs the row is the identity)
+    unary("float", lambda L, a: (a.float() if a.dtype == L.float32 else a) * 2, lambda a: a * 2),
     unary("double", lambda L, a: (a.double() * 2).to(a.dtype), lambda a: a * 2),
     unary("type_as", lambda L, a: (a.double() * 2).type_as(a), lambda a: a * 2),
     unary("cpu", lambda L, a: (a.cpu() * 2).to(a.device), lambda a: a * 2),

@@ -10,7 +10,7 @@ function (``tt.exp``, ``tt.cat``…) comes from the op table through ``tinytorch
 is imported by name from the module that defines it.
 """
 
-from . import autograd, backends, cuda, ops
+from . import autograd, backends, cuda, data, nn, ops, optim, utils
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
@@ -21,9 +21,6 @@ from .ops import random
 from .ops.random import Generator, default_generator
 from .serialization import load, save
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-
-# isort: split
-from . import data, nn, optim, utils  # TEMPORARY until nn/optim/data stop importing the front door
 
 float = float32  # noqa: A001
 double = float64

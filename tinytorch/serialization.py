@@ -35,7 +35,9 @@ from typing import IO, Any
 
 import numpy as np
 
-import tinytorch as tt
+from .autograd import Tensor
+from .ndarray import as_dtype
+from .ops import tensor
 
 FORMAT, VERSION = "tinytorch", 1
 SAFE_KINDS = "biuf"  # bool, signed/unsigned int, float: never object, string or structured arrays
@@ -68,7 +70,7 @@ def save(obj: Any, f: PathOrFile) -> None:
             return int(x)
         if isinstance(x, (float, np.floating)):
             return {"type": "float", "value": repr(float(x))}
-        if isinstance(x, tt.Tensor):
+        if isinstance(x, Tensor):
             from .nn import Parameter
 
             return {"type": "tensor", "file": add_array(x.detach().numpy()),
@@ -174,7 +176,7 @@ def _make_tensor(a: np.ndarray, node: dict, map_location: str | None) -> Any:
     if dtype not in ("float32", "float64", "int64", "bool") or a.dtype != np.dtype(dtype):
         raise RuntimeError(f"tt.load: tensor dtype {dtype!r} does not match its array ({a.dtype})")
     device = map_location or node.get("device")
-    t = tt.tensor(a, dtype=getattr(tt, dtype), device=device)
+    t = tensor(a, dtype=as_dtype(dtype), device=device)
     if node.get("parameter"):
         from .nn import Parameter
 

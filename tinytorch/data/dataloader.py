@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-import tinytorch as tt
-
+from ..ndarray import bool_, float64, int64
+from ..ops import from_numpy, stack, tensor
+from ..tensor import Tensor
 from .dataset import TensorDataset, _numpy_generator
 
 
@@ -30,16 +31,16 @@ def default_collate(batch: list[Any]) -> Any:
         [1, 0]
     """
     elem = batch[0]
-    if isinstance(elem, tt.Tensor):
-        return tt.stack(list(batch), 0)
+    if isinstance(elem, Tensor):
+        return stack(list(batch), 0)
     if isinstance(elem, np.ndarray):
-        return tt.from_numpy(np.stack(batch))
+        return from_numpy(np.stack(batch))
     if isinstance(elem, bool):
-        return tt.tensor(list(batch), dtype=tt.bool)
+        return tensor(list(batch), dtype=bool_)
     if isinstance(elem, (int, np.integer)):
-        return tt.tensor([int(b) for b in batch], dtype=tt.int64)
+        return tensor([int(b) for b in batch], dtype=int64)
     if isinstance(elem, (float, np.floating)):
-        return tt.tensor([float(b) for b in batch], dtype=tt.float64)
+        return tensor([float(b) for b in batch], dtype=float64)
     if isinstance(elem, str):
         return list(batch)
     if isinstance(elem, Mapping):
@@ -110,7 +111,7 @@ class DataLoader:
         for batch in range(len(self)):
             indices = order[batch * self.batch_size:(batch + 1) * self.batch_size]
             if gather:
-                yield [t[tt.tensor(indices, dtype=tt.int64, device=t.device)] for t in self.dataset.tensors]
+                yield [t[tensor(indices, dtype=int64, device=t.device)] for t in self.dataset.tensors]
             else:
                 yield self.collate_fn([self.dataset[int(i)] for i in indices])
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-import tinytorch as tt
+from ..ops.random import Generator, randint
 
 
 class Dataset:
@@ -83,8 +83,8 @@ def _numpy_generator(generator: Any) -> np.random.Generator:
     ``tt.manual_seed`` makes it reproducible), a ``tt.Generator``, an int seed, or a
     ``numpy.random.Generator``."""
     if generator is None:
-        return np.random.default_rng(int(tt.randint(0, 2**62, (1,)).item()))
-    if isinstance(generator, tt.Generator):
+        return np.random.default_rng(int(randint(0, 2**62, (1,)).item()))
+    if isinstance(generator, Generator):
         return generator.rng
     if isinstance(generator, np.random.Generator):
         return generator

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-import tinytorch as tt
+from ..ops import from_numpy, tensor
 
 
 class Compose:
@@ -56,7 +56,7 @@ class ToTensor:
             raise ValueError(f"ToTensor expects an H x W or H x W x C image, got shape {a.shape}")
         a = a.transpose(2, 0, 1)
         a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
-        return tt.from_numpy(np.ascontiguousarray(a))
+        return from_numpy(np.ascontiguousarray(a))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -84,8 +84,8 @@ class Normalize:
     def __call__(self, x: Any) -> Any:
         if x.ndim < 3:
             raise ValueError(f"Normalize expects a tensor of shape (..., C, H, W), got {x.shape}")
-        mean = tt.tensor(self.mean, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
-        std = tt.tensor(self.std, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
+        mean = tensor(self.mean, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
+        std = tensor(self.std, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
         return (x - mean) / std
 
     def __repr__(self) -> str:

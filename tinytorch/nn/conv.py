@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import tinytorch as tt
-
+from ..ops import empty
 from . import functional as F
 from . import init
 from .module import Module
@@ -54,9 +53,9 @@ class Conv2d(Module):
         self.stride = F._pair(stride, "stride")
         self.padding = F._pair(padding, "padding")
         self.dilation = F._pair(dilation, "dilation")
-        self.weight = Parameter(tt.empty(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype))
+        self.weight = Parameter(empty(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(tt.empty(out_channels, device=device, dtype=dtype))
+            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -11,11 +11,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import tinytorch as tt
-from tinytorch.ndarray.windows import out_size
-from tinytorch.ops.windows import Fold, Unfold
+from .. import ops
+from ..ndarray import float32, float64, int64
+from ..ndarray.windows import out_size
+from ..ops import arange, cat, erf, full, where
+from ..ops.random import rand
+from ..ops.windows import Fold, Unfold
+from ..tensor import Tensor, no_grad
 
-Tensor = Any  # a tinytorch.Tensor
 _size_2 = int | tuple[int, int]
 
 
@@ -57,15 +60,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         return 0.5 * input * (1.0 + (math.sqrt(2.0 / math.pi) * (input + 0.044715 * input ** 3)).tanh())
     if approximate != "none":
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return 0.5 * input * (1.0 + tt.erf(input * (1.0 / math.sqrt(2.0))))
+    return 0.5 * input * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
 
 
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    return tt.softmax(input, _softmax_dim(input, dim))
+    return ops.softmax(input, _softmax_dim(input, dim))
 
 
 def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    return tt.log_softmax(input, _softmax_dim(input, dim))
+    return ops.log_softmax(input, _softmax_dim(input, dim))
 
 
 def _softmax_dim(input: Tensor, dim: int | None) -> int:
@@ -89,7 +92,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:
         return input * 0.0
-    keep = tt.rand(*input.shape, dtype=input.dtype, device=input.device) < (1.0 - p)
+    keep = rand(*input.shape, dtype=input.dtype, device=input.device) < (1.0 - p)
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
@@ -102,16 +105,16 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if padding_idx < 0:
         padding_idx += weight.shape[0]
     keep = (input != padding_idx).unsqueeze(-1)
-    return tt.where(keep, out, out.detach())
+    return where(keep, out, out.detach())
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each value's index."""
-    if tensor.dtype != tt.int64:
+    if tensor.dtype != int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
         num_classes = int(tensor.max().item()) + 1
-    classes = tt.arange(num_classes, device=tensor.device)
+    classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
 
@@ -156,7 +159,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         centered = input - mean
         var = (centered * centered).mean(dims, keepdim=True)
         if running_mean is not None and running_var is not None:
-            with tt.no_grad():
+            with no_grad():
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean.detach().reshape(-1)
                 running_var *= 1.0 - momentum
@@ -194,9 +197,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         for amount in (before, after):
             shape = list(out.shape)
             shape[dim] = max(amount, 0)
-            pieces.append(tt.full(tuple(shape), value, dtype=out.dtype, device=out.device))
+            pieces.append(full(tuple(shape), value, dtype=out.dtype, device=out.device))
         if before > 0 or after > 0:
-            out = tt.cat([pieces[0], out, pieces[1]], dim)
+            out = cat([pieces[0], out, pieces[1]], dim)
     return out
 
 
@@ -306,7 +309,7 @@ def max_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = Non
     The gradient goes to the window's first maximum, as PyTorch's: a one-hot mask of it picks
     the values (``where`` + ``sum``, both fast elementwise kernels; no gather)."""
     cols = _pool_windows(input, kernel_size, stride, padding, -math.inf)
-    out = tt.where(tt.Tensor._make(_first_max_mask(cols._data), False, None), cols, 0.0).sum(2)
+    out = where(Tensor._make(_first_max_mask(cols._data), False, None), cols, 0.0).sum(2)
     return out if input.ndim == 4 else out.squeeze(0)
 
 
@@ -321,7 +324,7 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
     """The one-hot of ``target`` along ``input``'s class dim (dim 1, or 0 for a single (C,) example),
     in ``input``'s dtype; rows whose target is ``ignore_index`` are all zero. Also returns the
     class dim and the shape that broadcasts a per-class vector along it."""
-    if target.dtype != tt.int64:
+    if target.dtype != int64:
         raise RuntimeError(f"expected target of dtype int64 (class indices), got {target.dtype}")
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
@@ -330,7 +333,7 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
-    classes = tt.arange(c, device=input.device).reshape(*class_shape)
+    classes = arange(c, device=input.device).reshape(*class_shape)
     mask = (target.unsqueeze(class_dim) == classes).to(input.dtype)
     if 0 <= ignore_index < c:  # negative ignore_index (default -100) already matches no class
         mask = mask * (target != ignore_index).unsqueeze(class_dim).to(input.dtype)
@@ -365,10 +368,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
-    logp = tt.log_softmax(input, class_dim)
+    logp = ops.log_softmax(input, class_dim)
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     w = None if weight is None else weight.reshape(*class_shape)
-    if target.dtype in (tt.float32, tt.float64):  # class probabilities
+    if target.dtype in (float32, float64):  # class probabilities
         if tuple(target.shape) != tuple(input.shape):
             raise ValueError(f"soft targets must have the input's shape {tuple(input.shape)}, "
                              f"got {tuple(target.shape)}")

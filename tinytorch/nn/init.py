@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import tinytorch as tt
+from ..ops import full
+from ..ops.random import rand, randn
+from ..tensor import no_grad
 
 
 def _fill(tensor: Any, values: Any) -> Any:
-    with tt.no_grad():
+    with no_grad():
         tensor.data[...] = values.to(tensor.device).to(tensor.dtype)
     return tensor
 
@@ -61,17 +63,17 @@ def _fan(tensor: Any, mode: str) -> int:
 
 def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0) -> Any:
     """Fill with U(a, b)."""
-    return _fill(tensor, tt.rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * (b - a) + a)
+    return _fill(tensor, rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * (b - a) + a)
 
 
 def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0) -> Any:
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, tt.randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean)
+    return _fill(tensor, randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean)
 
 
 def constant_(tensor: Any, val: float) -> Any:
     """Fill with ``val``."""
-    return _fill(tensor, tt.full(tensor.shape, val, dtype=tensor.dtype, device=tensor.device))
+    return _fill(tensor, full(tensor.shape, val, dtype=tensor.dtype, device=tensor.device))
 
 
 def zeros_(tensor: Any) -> Any:

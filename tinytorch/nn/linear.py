@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import tinytorch as tt
-
+from ..ops import empty
 from . import functional as F
 from . import init
 from .module import Module
@@ -51,9 +50,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(tt.empty(out_features, in_features, device=device, dtype=dtype))
+        self.weight = Parameter(empty(out_features, in_features, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(tt.empty(out_features, device=device, dtype=dtype))
+            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

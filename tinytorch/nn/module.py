@@ -13,8 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-import tinytorch as tt
-
+from ..ndarray import DType, float32, float64
+from ..ops import zeros_like
+from ..tensor import Tensor, no_grad
 from .parameter import Parameter
 
 
@@ -78,7 +79,7 @@ class Module:
         ``state_dict()``, but is not a parameter."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if tensor is not None and not isinstance(tensor, tt.Tensor):
+        if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(Tensor or None required)")
         self._buffers[name] = tensor
@@ -111,7 +112,7 @@ class Module:
         elif name in self.__dict__.get("_modules", {}) and value is None:
             self._modules[name] = None
         elif name in self.__dict__.get("_buffers", {}):
-            if value is not None and not isinstance(value, tt.Tensor):
+            if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
             self._buffers[name] = value
         else:
@@ -222,7 +223,7 @@ class Module:
         for p in self.parameters():
             if p.grad is None:
                 continue
-            p.grad = None if set_to_none else tt.zeros_like(p.grad)
+            p.grad = None if set_to_none else zeros_like(p.grad)
 
     # ------------------------------------------------------------------ devices and dtypes
     def _apply(self, fn: Callable[[Any], Any]) -> "Module":
@@ -248,27 +249,27 @@ class Module:
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, tt.dtype):
+            if isinstance(a, DType):
                 dtype = a
             else:
                 device = a
-        if dtype is not None and dtype not in (tt.float32, tt.float64):
+        if dtype is not None and dtype not in (float32, float64):
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
 
         def convert(t: Any) -> Any:
             if device is not None:
                 t = t.to(device)
-            if dtype is not None and t.dtype in (tt.float32, tt.float64):
+            if dtype is not None and t.dtype in (float32, float64):
                 t = t.to(dtype)
             return t
 
         return self._apply(convert)
 
     def double(self) -> "Module":
-        return self.to(tt.float64)
+        return self.to(float64)
 
     def float(self) -> "Module":
-        return self.to(tt.float32)
+        return self.to(float32)
 
     def cpu(self) -> "Module":
         return self.to("cpu")
@@ -304,7 +305,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            if not isinstance(value, tt.Tensor):
+            if not isinstance(value, Tensor):
                 errors.append(f'While copying the parameter named "{key}", '
                               f"expected Tensor but got {type(value).__name__}.")
             elif tuple(value.shape) != tuple(target.shape):
@@ -317,7 +318,7 @@ class Module:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        with tt.no_grad():
+        with no_grad():
             for key, target in own.items():
                 if key in state_dict:
                     target.data[...] = state_dict[key].to(target.device).to(target.dtype)

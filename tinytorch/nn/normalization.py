@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import tinytorch as tt
-
+from ..ndarray import int64
+from ..ops import ones, tensor, zeros
+from ..tensor import no_grad
 from . import functional as F
 from . import init
 from .module import Module
@@ -25,17 +26,17 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = Parameter(tt.ones(num_features, device=device, dtype=dtype))
+            self.weight = Parameter(ones(num_features, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
         if affine and bias:
-            self.bias = Parameter(tt.zeros(num_features, device=device, dtype=dtype))
+            self.bias = Parameter(zeros(num_features, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", tt.zeros(num_features, device=device, dtype=dtype))
-            self.register_buffer("running_var", tt.ones(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tt.tensor(0, dtype=tt.int64, device=device))
+            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -45,7 +46,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            with tt.no_grad():
+            with no_grad():
                 self.num_batches_tracked.data[...] = 0
 
     def reset_parameters(self) -> None:
@@ -159,9 +160,9 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(tt.ones(*shape, device=device, dtype=dtype))
+            self.weight = Parameter(ones(*shape, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(tt.zeros(*shape, device=device, dtype=dtype))
+                self.bias = Parameter(zeros(*shape, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import tinytorch as tt
+from ..ops import empty
+from ..tensor import Tensor
 
 
-class Parameter(tt.Tensor):
+class Parameter(Tensor):
     """A leaf tensor that :class:`~tinytorch.nn.Module` picks up automatically when it is
     assigned as an attribute (``self.weight = Parameter(...)``), so it shows up in
     ``parameters()`` and ``state_dict()``.
@@ -25,8 +26,8 @@ class Parameter(tt.Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True):
         if data is None:
-            data = tt.empty(0)
-        if not isinstance(data, tt.Tensor):
+            data = empty(0)
+        if not isinstance(data, Tensor):
             raise TypeError(f"Parameter expects a Tensor, got {type(data).__name__}")
         # Tensor(t) shares t's storage: the parameter is a fresh leaf over the same numbers.
         super().__init__(data.detach(), requires_grad=requires_grad)

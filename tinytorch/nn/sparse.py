@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import tinytorch as tt
-
+from ..ops import empty
+from ..tensor import no_grad
 from . import functional as F
 from . import init
 from .module import Module
@@ -45,13 +45,13 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
-        self.weight = Parameter(tt.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
+        self.weight = Parameter(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            with tt.no_grad():
+            with no_grad():
                 self.weight.data[self.padding_idx] = 0.0
 
     def forward(self, input: Any) -> Any:

@@ -6,7 +6,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import tinytorch as tt
+from ..ops import stack, tensor
+from ..tensor import Tensor, no_grad
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
@@ -25,18 +26,18 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
     Returns:
         The total norm before clipping, a scalar tensor.
     """
-    params = [parameters] if isinstance(parameters, tt.Tensor) else list(parameters)
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return tt.tensor(0.0)
+        return tensor(0.0)
     norm_type = float(norm_type)
-    with tt.no_grad():
+    with no_grad():
         if math.isinf(norm_type):
             norms = [g.abs().amax() for g in grads]
-            total = norms[0] if len(norms) == 1 else tt.stack(norms).amax()
+            total = norms[0] if len(norms) == 1 else stack(norms).amax()
         else:
             norms = [(g.abs() ** norm_type).sum() for g in grads]
-            total = (norms[0] if len(norms) == 1 else tt.stack(norms).sum()) ** (1.0 / norm_type)
+            total = (norms[0] if len(norms) == 1 else stack(norms).sum()) ** (1.0 / norm_type)
         if error_if_nonfinite and not math.isfinite(total.item()):
             raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                                "so it cannot be clipped. To disable this error and scale the gradients by the "
@@ -49,8 +50,8 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
 
 def clip_grad_value_(parameters: Iterable[Any] | Any, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]`` in place."""
-    params = [parameters] if isinstance(parameters, tt.Tensor) else list(parameters)
-    with tt.no_grad():
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    with no_grad():
         for p in params:
             if p.grad is not None:
                 p.grad.clamp_(-clip_value, clip_value)

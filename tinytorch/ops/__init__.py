@@ -17,7 +17,6 @@ existing ones. Each module registers its public functions in the op table
 (:mod:`.table`); this package exports exactly the table's names.
 """
 
-from . import creation, elementwise, inplace, matmul, movement, random, reduce, windows
 from .creation import *  # noqa: F403  (each op module's __all__ is its op-table names)
 from .elementwise import *  # noqa: F403
 from .inplace import *  # noqa: F403
@@ -25,6 +24,6 @@ from .matmul import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduce import *  # noqa: F403
-from .table import TABLE, exports
+from .table import exports
 
-__all__ = exports() + ["Generator", "default_generator", "TABLE"]
+__all__ = exports()

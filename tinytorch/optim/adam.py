@@ -6,8 +6,9 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tinytorch as tt
-
+from ..ops.creation import zeros_like
+from ..ops.inplace import _fused_adam_
+from ..tensor import no_grad
 from .optimizer import Optimizer
 
 
@@ -57,7 +58,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
-    @tt.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)
@@ -70,18 +71,17 @@ class Adam(Optimizer):
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = tt.zeros_like(p)
-                    state["exp_avg_sq"] = tt.zeros_like(p)
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = tt.zeros_like(p)
+                        state["max_exp_avg_sq"] = zeros_like(p)
                 state["step"] += 1
                 t = state["step"]
                 step_size = lr / (1 - beta1 ** t)
                 bias2_sqrt = math.sqrt(1 - beta2 ** t)
-                tt.ops.inplace._fused_adam_(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                                            step_size=step_size, beta1=beta1, beta2=beta2, eps=eps,
-                                            bias2_sqrt=bias2_sqrt, decay=1 - lr * wd if self._decoupled else 1.0,
-                                            l2=0.0 if self._decoupled else wd)
+                _fused_adam_(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                             step_size=step_size, beta1=beta1, beta2=beta2, eps=eps, bias2_sqrt=bias2_sqrt,
+                             decay=1 - lr * wd if self._decoupled else 1.0, l2=0.0 if self._decoupled else wd)
         return loss
 
 

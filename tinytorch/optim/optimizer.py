@@ -12,7 +12,9 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tinytorch as tt
+from ..ndarray import float32, float64
+from ..ops import zeros_like
+from ..tensor import Tensor, enable_grad
 
 
 class Optimizer:
@@ -25,7 +27,7 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
-        if isinstance(params, tt.Tensor):
+        if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             "but got a Tensor")
         self.defaults = defaults
@@ -43,9 +45,9 @@ class Optimizer:
         """Add a group of parameters with its own hyper-parameters (missing ones from ``defaults``)."""
         group = dict(param_group)
         params = group["params"]
-        group["params"] = [params] if isinstance(params, tt.Tensor) else list(params)
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
-            if not isinstance(p, tt.Tensor):
+            if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
@@ -61,7 +63,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    p.grad = None if set_to_none else tt.zeros_like(p.grad)
+                    p.grad = None if set_to_none else zeros_like(p.grad)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
@@ -69,7 +71,7 @@ class Optimizer:
     def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:
             return None
-        with tt.enable_grad():
+        with enable_grad():
             return closure()
 
     # ------------------------------------------------------------------ saving
@@ -120,9 +122,9 @@ class Optimizer:
 
 
 def _to_param(value: Any, p: Any) -> Any:
-    if not isinstance(value, tt.Tensor):
+    if not isinstance(value, Tensor):
         return copy.deepcopy(value)
     value = value.detach().to(p.device)
-    if value.dtype in (tt.float32, tt.float64):
+    if value.dtype in (float32, float64):
         value = value.to(p.dtype)
     return value.clone()

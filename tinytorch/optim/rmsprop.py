@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tinytorch as tt
-
+from ..ops import zeros_like
+from ..tensor import no_grad
 from .optimizer import Optimizer
 
 
@@ -41,7 +41,7 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
-    @tt.no_grad()
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)
@@ -54,11 +54,11 @@ class RMSprop(Optimizer):
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = tt.zeros_like(p)
+                    state["square_avg"] = zeros_like(p)
                     if momentum > 0:
-                        state["momentum_buffer"] = tt.zeros_like(p)
+                        state["momentum_buffer"] = zeros_like(p)
                     if group["centered"]:
-                        state["grad_avg"] = tt.zeros_like(p)
+                        state["grad_avg"] = zeros_like(p)
                 state["step"] += 1
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
