@@ -214,6 +214,32 @@ def test_set_grad_enabled(device):
     tt.set_grad_enabled(True)
 
 
+def test_grad_mode_is_per_thread(device):
+    """As in PyTorch: no_grad in one thread does not turn recording off in another, and a new
+    thread starts with grad enabled."""
+    import threading
+
+    x = t64([1.0], device)
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        seen["start"] = tt.is_grad_enabled()
+        with tt.no_grad():
+            inside.set()
+            release.wait(10)
+            seen["inside"] = (x * 2).requires_grad
+
+    with tt.no_grad():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        inside.wait(10)
+    seen["main"] = (x * 2).requires_grad  # the worker is still inside its no_grad
+    release.set()
+    thread.join(10)
+    assert seen == {"start": True, "inside": False, "main": True}
+
+
 def test_detach_shares_storage_and_stops_gradients(device):
     x = t64([1.0, 2.0], device)
     d = x.detach()

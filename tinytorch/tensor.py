@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -29,18 +30,24 @@ from .ndarray.dtypes import DType
 from .ndarray.strides import is_compact
 from .printing import format_tensor
 
-_grad_enabled = True  # the grad-mode context: the only global state of this layer
-
-
 # --- grad mode -----------------------------------------------------------------------------------
+class _GradState(threading.local):
+    """The grad-mode context, the only state of this layer: one per thread, as in PyTorch (a new
+    thread starts with grad enabled, whatever the thread that started it had)."""
+
+    enabled = True
+
+
+_grad = _GradState()
+
+
 def is_grad_enabled() -> bool:
-    """True when new operations are recorded for backward."""
-    return _grad_enabled
+    """True when new operations are recorded for backward (in this thread)."""
+    return _grad.enabled
 
 
 def _set_grad_enabled(mode: bool) -> bool:
-    global _grad_enabled
-    prev, _grad_enabled = _grad_enabled, bool(mode)
+    prev, _grad.enabled = _grad.enabled, bool(mode)
     return prev
 
 
@@ -130,7 +137,7 @@ class Function:
         requires grad. Only floating-point results can require grad."""
         node = cls()
         out = node.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **params)
-        if _grad_enabled and out.dtype.is_floating_point:
+        if _grad.enabled and out.dtype.is_floating_point:
             needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             if True in needs:
                 node.inputs, node.needs_input_grad = args, needs
