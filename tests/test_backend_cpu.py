@@ -602,7 +602,7 @@ def pool():
 
 
 F32 = cpu.F32
-MIB_F32 = (1 << 20) // 4  # float32 elements in 1 MiB
+MIB_F32 = (1 << 20) // 4  # the float32 elements of 1 MiB
 
 
 def test_freed_large_buffers_memory_is_reused(pool):
@@ -644,7 +644,7 @@ def test_values_are_never_shared_between_live_buffers(pool):
 
 
 def test_pool_keeps_at_most_its_limit_evicting_the_least_recently_freed(pool):
-    size = 15 * MIB_F32  # 15 MiB: four fit under the 64 MiB limit, five do not
+    size = pool.LIMIT // 16 - MIB_F32  # float32 elements: a quarter of the limit less 1 MiB; four fit, five do not
     bufs = [cpu.alloc(size + k, _dt(np.float32)) for k in range(6)]
     for k in range(6):
         bufs[k] = None  # free them in order 0, 1, ..., 5
@@ -652,7 +652,7 @@ def test_pool_keeps_at_most_its_limit_evicting_the_least_recently_freed(pool):
     assert pool.held() == [(F32, size + k) for k in (2, 3, 4, 5)]
     taken = cpu.alloc(size + 3, _dt(np.float32))  # taking one out leaves the order of the rest alone
     assert pool.held() == [(F32, size + k) for k in (2, 4, 5)]
-    big = cpu.alloc(65 * MIB_F32, _dt(np.float32))
+    big = cpu.alloc(pool.LIMIT // 4 + 1, _dt(np.float32))
     del big  # larger than the whole pool: never kept, and nothing evicted for it
     assert pool.held() == [(F32, size + k) for k in (2, 4, 5)]
     del taken  # freed last: evicted last

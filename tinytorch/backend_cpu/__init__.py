@@ -152,7 +152,8 @@ class _Pool:
 
     * **what is kept**: the memory of a freed Buffer of at least ``MIN_BYTES`` (64 KiB), filed
       under its ``(dtype code, size)``; at most ``PER_KEY`` buffers per key;
-    * **how much**: at most ``LIMIT`` bytes (64 MiB) in all; a larger buffer is never kept;
+    * **how much**: at most ``LIMIT`` bytes (128 MiB: room for the temporaries of one training
+      step of the book's MNIST CNN) in all; a larger buffer is never kept;
     * **eviction**: least recently freed first -- of all keys when keeping one more buffer
       would pass ``LIMIT``, of its own key when that key already holds ``PER_KEY``;
     * **reuse**: an allocation of a kept ``(dtype, size)`` gets the most recently freed one
@@ -164,7 +165,7 @@ class _Pool:
     """
 
     MIN_BYTES = 64 << 10
-    LIMIT = 64 << 20
+    LIMIT = 128 << 20
     PER_KEY = 8
 
     def __init__(self) -> None:
