@@ -251,8 +251,11 @@ def reduce_argmin(a: np.ndarray, out: np.ndarray, reduce_size: int) -> None:
 
 
 # --- reductions over a middle axis (optional in the interface) --------------------------------------
-def _middle_axis(op: str, a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> np.ndarray:
-    """``a`` seen as ``(outer, reduce_size, inner)``, after checking it against ``out`` ``(outer, inner)``."""
+# The optional functions below are the compositions their contracts state, written with this
+# module's own kernels (looked up when called): a lab that swaps in a learner's compact, matmul
+# or reduce_sum still runs it, whichever path NDArray takes.
+def _middle_axis_last(op: str, a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> np.ndarray:
+    """``a`` seen as ``(outer, reduce_size, inner)``, copied compact as ``(outer, inner, reduce_size)``."""
     reduce_size, inner = operator.index(reduce_size), operator.index(inner)
     if reduce_size < 0 or inner < 1 or out.size % inner or a.size != out.size * reduce_size:
         raise ValueError(f"reduce_axis_{op}: a has {a.size} elements, out {out.size}; they do not fit "
@@ -262,21 +265,21 @@ def _middle_axis(op: str, a: np.ndarray, out: np.ndarray, reduce_size: int, inne
     if a.dtype != out.dtype or a.dtype.kind not in "fi":
         raise TypeError(f"reduce_axis_{op} takes float32, float64 or int64 and writes the same dtype, "
                         f"got {a.dtype} and {out.dtype}")
-    return a.reshape(out.size // inner, reduce_size, inner)
+    moved = np.empty_like(a)
+    compact(a, moved, (out.size // inner, inner, reduce_size), (reduce_size * inner, 1, inner), 0)
+    return moved
 
 
 def reduce_axis_sum(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
-    # float32 adds up in float64, as the C backend does
-    acc = np.float64 if a.dtype == np.float32 else a.dtype
-    out[:] = _middle_axis("sum", a, out, reduce_size, inner).sum(axis=1, dtype=acc).reshape(-1)
+    reduce_sum(_middle_axis_last("sum", a, out, reduce_size, inner), out, reduce_size)
 
 
 def reduce_axis_max(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
-    out[:] = _middle_axis("max", a, out, reduce_size, inner).max(axis=1).reshape(-1)
+    reduce_max(_middle_axis_last("max", a, out, reduce_size, inner), out, reduce_size)
 
 
 def reduce_axis_min(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
-    out[:] = _middle_axis("min", a, out, reduce_size, inner).min(axis=1).reshape(-1)
+    reduce_min(_middle_axis_last("min", a, out, reduce_size, inner), out, reduce_size)
 
 
 # --- matmul and indexing ----------------------------------------------------------------------
@@ -292,11 +295,12 @@ def matmul_strided(a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarr
     _check_same_dtype(a, b, out)
     if a.dtype == np.bool_:
         raise TypeError("matmul_strided takes float32, float64 or int64, got bool")
-    if out.size != batch * m * p:
+    if min(m, n, p, batch) < 0 or out.size != batch * m * p:
         raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
-    va = _view(a, (batch, m, n), a_strides, a_offset)  # both views are checked before anything is read
-    vb = _view(b, (batch, n, p), b_strides, b_offset)
-    out[:] = np.matmul(va, vb).reshape(-1)
+    ca, cb = np.empty(batch * m * n, a.dtype), np.empty(batch * n * p, b.dtype)
+    compact(a, ca, (batch, m, n), a_strides, a_offset)  # each view is checked before anything is read
+    compact(b, cb, (batch, n, p), b_strides, b_offset)
+    matmul(ca, cb, out, m, n, p, batch)
 
 
 def _check_index(index: np.ndarray, size: int) -> None:
