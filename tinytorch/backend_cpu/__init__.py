@@ -6,20 +6,23 @@ and are compiled into one shared library, ``_kernels``, by ``pip install -e .`` 
 editing a kernel, ``make build``. This module is the thin layer between the interface
 (:mod:`tinytorch.ndarray.interface`) and that library:
 
-* A :class:`Buffer` owns a numpy array (large ones aligned to 64 bytes, a cache line) and
-  caches its address as an int, so a call hands C nothing but ints.
+* A :class:`Buffer` owns a private numpy array (large ones aligned to 64 bytes, a cache
+  line) and caches its address as an int, so a call hands C nothing but ints. Freed large
+  buffers go to a small pool (:class:`_Pool`) and are handed out again.
 * Each C function is named ``tt_<interface name>_<dtype>`` (``tt_ewise_add_f32``) and
   has its ``argtypes`` set once, at import. An interface function picks the kernel for its
   buffers' dtype from a tuple indexed by the buffer's dtype code.
 * Every interface function checks its buffers' sizes and dtypes, and every view it is
-  given, with exact Python integers *before* it calls C: no call from Python can make a
+  given (with :func:`~tinytorch.ndarray.strides.check_view`, the check every backend uses),
+  with exact Python integers *before* it calls C: no call from Python can make a
   kernel read or write outside a buffer. What can only be checked by looking at the data
   (an index out of range, a negative integer exponent) is checked by C, before anything is
   written, and reported back as the position of the culprit.
 * Errors are the numpy backend's: ``ValueError`` for sizes, ``TypeError`` for dtypes,
   ``IndexError`` for views and indices, each naming the values.
 
-Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
+It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
+``adam_step``) in C. Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
 the tests and the book compare the fast ``matmul`` with, ``matmul_step`` to run each
 optimization step between the two (the benchmark and the book time them), and
 ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
