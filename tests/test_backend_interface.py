@@ -245,6 +245,10 @@ def test_matmul_strided_checks_before_reading(device):
     b8 = _buf(backend, np.ones(4, np.bool_))
     with pytest.raises(TypeError, match="bool"):
         matmul_strided(b8, ok, 0, b8, ok, 0, _alloc(backend, 4, np.bool_), 2, 2, 2, 1)
+    # numpy integers are taken exactly, like Python ints
+    out = _alloc(backend, 4, np.float32)
+    matmul_strided(f32(4), tuple(np.int64(s) for s in ok), np.int64(0), f32(4), ok, np.int64(0), out, 2, 2, 2, 1)
+    assert _get(backend, out).tolist() == [2.0] * 4
     # out may be an input: the result is that of reading the inputs first
     x = np.arange(4, dtype=np.float32)
     c = _buf(backend, x)

@@ -707,6 +707,8 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
     shape_a, shape_b = (batch, m, n), (batch, n, p)
     check_view(a.size, shape_a, a_strides, a_offset)
     check_view(b.size, shape_b, b_strides, b_offset)
+    if type(a_offset) is not int or type(b_offset) is not int:  # numpy ints: exact, as check_view saw them
+        a_offset, b_offset = operator.index(a_offset), operator.index(b_offset)
     if out.size == 0:
         return
     if code == I64:
