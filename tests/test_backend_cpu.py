@@ -12,6 +12,7 @@ kernel that crashes fails the test instead of killing pytest.
 
 from __future__ import annotations
 
+import gc
 import math
 import subprocess
 import sys
@@ -588,31 +589,87 @@ def test_argmax_first_of_ties():
     assert result(out).tolist() == [3, 1]
 
 
-def test_freed_large_buffers_are_reused_but_never_while_their_memory_is_held():
-    """The buffer cache hands a freed buffer's memory to the next buffer of that size, except
-    when a numpy array still points into it."""
+@pytest.fixture
+def pool():
+    """The CPU backend's buffer pool, emptied before and after the test (and no stray garbage
+    collection adding buffers to it in between)."""
+    gc.collect()
+    gc.disable()
     cpu.empty_cache()
-    n = 1 << 16  # 256 KB of float32: cached
+    yield cpu._pool
+    cpu.empty_cache()
+    gc.enable()
+
+
+F32 = cpu.F32
+MIB_F32 = (1 << 20) // 4  # the float32 elements of 1 MiB
+
+
+def test_freed_large_buffers_memory_is_reused(pool):
+    n = 1 << 16  # 256 KiB of float32
     b = cpu.alloc(n, _dt(np.float32))
     ptr = b.ptr
     del b
-    b = cpu.alloc(n, _dt(np.float32))
-    assert b.ptr == ptr  # reused
-    held = b.array
-    held[:] = 7.0
-    del b
+    assert pool.held() == [(F32, n)]
     c = cpu.alloc(n, _dt(np.float32))
-    assert c.ptr != ptr  # the memory of `held` is not handed out again
-    cpu.fill(c, 0.0)
-    assert np.all(held == 7.0)
-    view = c.array[10:20]
-    ptr_c = c.ptr
-    del c
+    assert c.ptr == ptr and pool.held() == []  # the same memory, out of the pool
     d = cpu.alloc(n, _dt(np.float32))
-    assert d.ptr != ptr_c and view.size == 10
-    small = cpu.alloc(100, _dt(np.float32))  # small buffers are not cached
-    assert small._raw is None
+    assert d.ptr != ptr  # nothing left to reuse: fresh memory
+    del c
+    other = cpu.alloc(n, _dt(np.float64)), cpu.alloc(n + 1, _dt(np.float32))
+    assert ptr not in [o.ptr for o in other]  # another (dtype, size) never gets it
+    assert pool.held() == [(F32, n)]
+
+
+def test_small_buffers_are_not_pooled(pool):
+    for nbytes in (4, 4096, (64 << 10) - 4):  # numpy's memory, aligned memory, just below the pool's minimum
+        b = cpu.alloc(nbytes // 4, _dt(np.float32))
+        del b
+        assert pool.held() == [], nbytes
+
+
+def test_values_are_never_shared_between_live_buffers(pool):
+    n = 1 << 16
+    a, b = cpu.alloc(n, _dt(np.float32)), cpu.alloc(n, _dt(np.float32))
+    cpu.fill(a, 1.0)
+    cpu.fill(b, 2.0)
+    copy = cpu.to_numpy(b, (n,), (1,), 0)
+    del b
+    c = cpu.alloc(n, _dt(np.float32))  # b's memory
+    cpu.fill(c, 3.0)
+    assert np.all(copy == 2.0)  # what to_numpy returned is a copy, untouched by the reuse
+    assert np.all(cpu.to_numpy(a, (n,), (1,), 0) == 1.0)
+    assert np.all(cpu.to_numpy(c, (n,), (1,), 0) == 3.0)
+    assert not hasattr(c, "array")  # the memory itself is never handed out
+
+
+def test_pool_keeps_at_most_its_limit_evicting_the_least_recently_freed(pool):
+    size = pool.LIMIT // 16 - MIB_F32  # float32 elements: a quarter of the limit less 1 MiB; four fit, five do not
+    bufs = [cpu.alloc(size + k, _dt(np.float32)) for k in range(6)]
+    for k in range(6):
+        bufs[k] = None  # free them in order 0, 1, ..., 5
+        assert pool.nbytes <= pool.LIMIT
+    assert pool.held() == [(F32, size + k) for k in (2, 3, 4, 5)]
+    taken = cpu.alloc(size + 3, _dt(np.float32))  # taking one out leaves the order of the rest alone
+    assert pool.held() == [(F32, size + k) for k in (2, 4, 5)]
+    big = cpu.alloc(pool.LIMIT // 4 + 1, _dt(np.float32))
+    del big  # larger than the whole pool: never kept, and nothing evicted for it
+    assert pool.held() == [(F32, size + k) for k in (2, 4, 5)]
+    del taken  # freed last: evicted last
+    assert pool.held() == [(F32, size + k) for k in (2, 4, 5, 3)]
     cpu.empty_cache()
+    assert pool.held() == [] and pool.nbytes == 0
+
+
+def test_pool_keeps_at_most_a_few_buffers_per_size(pool):
+    n = 1 << 16
+    bufs = [cpu.alloc(n, _dt(np.float32)) for _ in range(pool.PER_KEY + 3)]
+    ptrs = [b.ptr for b in bufs]
+    for k in range(len(bufs)):
+        bufs[k] = None  # free them in order
+    assert pool.held() == [(F32, n)] * pool.PER_KEY
+    again = [cpu.alloc(n, _dt(np.float32)) for _ in range(pool.PER_KEY)]  # the most recently freed first
+    assert [b.ptr for b in again] == ptrs[3:][::-1]
 
 
 # --- matmul ---------------------------------------------------------------------------------------------
@@ -946,7 +1003,7 @@ def test_bad_indices_raise_index_error_before_writing():
                 expect(IndexError, cpu.gather, a, idx, out)
                 expect(IndexError, cpu.scatter, out, idx, a)
                 expect(IndexError, cpu.scatter_add, out, idx, a)
-                assert np.all(a.array == 1), "nothing may be written when an index is bad"
+                assert np.all(cpu.to_numpy(a, (10,), (1,), 0) == 1), "nothing may be written when an index is bad"
         idx = cpu.from_numpy(np.array([0, 3, 99], np.int64))
         try:
             cpu.gather(cpu.alloc(10, float32), idx, cpu.alloc(3, float32))
@@ -1004,7 +1061,7 @@ def test_kernels_work_in_a_forked_child():
         pid = os.fork()
         if pid == 0:
             cpu.ewise_add(x, x, out)
-            os._exit(0 if out.array[0] == 2 else 1)
+            os._exit(0 if cpu.to_numpy(out, (1,), (1,), 0)[0] == 2 else 1)
         _, status = os.waitpid(pid, 0)
         assert status == 0, status
         cpu.ewise_add(x, x, out)

@@ -874,6 +874,30 @@ def test_every_interface_function_is_callable(cuda):
     assert cuda.name == "cuda"
 
 
+def test_every_optional_function_is_defined(cuda):
+    """No CUDA kernel exists yet for the optional fast paths: each is an explicit None."""
+    for name in interface.optional_functions():
+        assert hasattr(cuda, name), name
+        assert getattr(cuda, name) is None or callable(getattr(cuda, name)), name
+
+
+@pytest.mark.parametrize("name", ["ewise_add", "ewise_pow", "ewise_maximum", "scalar_mul", "scalar_rsub",
+                                  "ewise_exp", "ewise_relu", "ewise_sigmoid"])
+def test_elementwise_out_may_be_an_input(cuda, rng, name):
+    """The interface guarantees ``out`` may be ``a`` (or ``b``): every element is read before it is written."""
+    a, b = (rng.random(5000) * 2 + 0.5).astype(np.float32), (rng.random(5000) * 4 - 2).astype(np.float32)
+    fn, binary = getattr(cuda, name), name[6:] in interface.BINARY_OPS and name.startswith("ewise_")
+    args = (cuda.from_numpy(b),) if binary else (1.5,) if name.startswith("scalar") else ()
+    separate = cuda.alloc(a.size, _dt(np.float32))
+    fn(cuda.from_numpy(a), *args, separate)
+    x = cuda.from_numpy(a)
+    fn(x, *args, x)
+    same(host(cuda, x), host(cuda, separate))
+    if binary:
+        fn(cuda.from_numpy(a), args[0], args[0])
+        same(host(cuda, args[0]), host(cuda, separate))
+
+
 # --- memory ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("n", [0, 1, 7, 5000])

@@ -1,12 +1,24 @@
-"""Every backend in the registry implements the whole interface, and the registry behaves."""
+"""Every backend in the registry implements the whole interface, and the registry behaves.
 
+Every backend defines every optional function (as a function or None); each one a backend
+has is checked against the numpy reference and against the same result composed from the
+mandatory functions. Elementwise kernels may write over their input on every backend.
+"""
+
+import doctest
 import importlib
+import math
+import typing
 
+import numpy as np
 import pytest
 
 import tinytorch
 from tinytorch.ndarray import BACKEND_MODULES, available, get_backend, interface
+from tinytorch.ndarray import backend_numpy as ref
 from tinytorch.ndarray.devices import device as as_device
+from tinytorch.ndarray.dtypes import from_numpy_dtype
+from tinytorch.ndarray.strides import check_view
 
 
 def test_every_backend_implements_the_interface(device):
@@ -68,3 +80,310 @@ def test_default_device_from_environment():
 
 def test_interface_module_imports():
     importlib.import_module("tinytorch.ndarray.interface")
+
+
+# --- the optional fast paths ---------------------------------------------------------------------------
+def test_optional_functions_are_declared_in_the_protocol():
+    optional = interface.optional_functions()
+    assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"]
+    assert not set(optional) & set(interface.interface_functions())
+    hints = typing.get_type_hints(interface.Backend)
+    for name in optional:
+        assert hints[name] == typing.Optional[typing.Callable[..., None]], name
+
+
+def test_every_backend_defines_every_optional_function(device):
+    backend = get_backend(device)
+    for name in interface.optional_functions():
+        assert hasattr(backend, name), f"backend {device!r} does not define {name} (a function or None)"
+        fn = getattr(backend, name)
+        assert fn is None or callable(fn), f"{device}.{name} is {fn!r}"
+
+
+def test_the_numpy_backend_implements_every_optional_function():
+    assert all(callable(getattr(ref, name)) for name in interface.optional_functions())
+
+
+def _optional(device, name):
+    """The backend of ``device`` and its optional function ``name`` (the test skips, saying why, if it is None)."""
+    backend = get_backend(device)
+    fn = getattr(backend, name)
+    if fn is None:
+        pytest.skip(f"backend {device!r} has no {name} (None): NDArray takes its generic path there")
+    return backend, fn
+
+
+def _buf(backend, x):
+    return backend.from_numpy(np.ascontiguousarray(x).reshape(-1))
+
+
+def _get(backend, buf):
+    return backend.to_numpy(buf, (buf.size,), (1,), 0)
+
+
+def _alloc(backend, n, dtype):
+    return backend.alloc(n, from_numpy_dtype(np.dtype(dtype)))
+
+
+def _random(rng, n, dtype, nans=False):
+    dtype = np.dtype(dtype)
+    if dtype == np.int64:
+        return rng.integers(-50, 50, n, dtype=np.int64)
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    if nans and n >= 8:
+        x[rng.choice(n, n // 8, replace=False)] = np.nan
+    return x
+
+
+def _close(got, want, dtype, scale=1.0):
+    if np.dtype(dtype).kind == "f":
+        tol = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}[np.dtype(dtype)]
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+ARITH = [np.float32, np.float64, np.int64]
+ARITH_IDS = ["float32", "float64", "int64"]
+AXIS_SHAPES = [(1, 5, 3), (4, 7, 1), (3, 1, 6), (0, 4, 2), (2, 0, 3), (5, 300, 37)]
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+@pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
+@pytest.mark.parametrize("shape", AXIS_SHAPES, ids=str)
+def test_reduce_axis_matches_the_reference_and_transpose_plus_reduce(device, rng, op, dtype, shape):
+    backend, reduce_axis = _optional(device, f"reduce_axis_{op}")
+    outer, r, inner = shape
+    if r == 0 and op != "sum":
+        pytest.skip("max/min over an empty axis has no identity (tested below)")
+    x = _random(rng, outer * r * inner, dtype, nans=op != "sum")
+    out = _alloc(backend, outer * inner, dtype)
+    reduce_axis(_buf(backend, x), out, r, inner)
+    got = _get(backend, out)
+    want = ref.alloc(outer * inner, from_numpy_dtype(np.dtype(dtype)))
+    getattr(ref, f"reduce_axis_{op}")(ref.from_numpy(x), want, r, inner)
+    _close(got, want, dtype, scale=r)
+    # the same from the mandatory functions: move the reduced axis last, compact, reduce_<op>
+    moved = _alloc(backend, x.size, dtype)
+    backend.compact(_buf(backend, x), moved, (outer, inner, r), (r * inner, 1, inner), 0)
+    composed = _alloc(backend, outer * inner, dtype)
+    getattr(backend, f"reduce_{op}")(moved, composed, r)
+    _close(got, _get(backend, composed), dtype, scale=r)
+
+
+def test_reduce_axis_checks_sizes_and_dtypes(device):
+    backend = get_backend(device)
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    for op in ("sum", "max", "min"):
+        fn = _optional(device, f"reduce_axis_{op}")[1]
+        with pytest.raises(ValueError, match="a has 10 elements, out 4"):
+            fn(f32(10), f32(4), 3, 2)
+        with pytest.raises(ValueError, match=r"\(outer, 3, 0\)"):
+            fn(f32(12), f32(4), 3, 0)
+        with pytest.raises(TypeError, match="float32.*float64"):
+            fn(f32(12), _alloc(backend, 4, np.float64), 3, 2)
+        with pytest.raises(TypeError, match="bool"):
+            fn(_alloc(backend, 12, np.bool_), _alloc(backend, 4, np.bool_), 3, 2)
+        if op != "sum":
+            with pytest.raises(ValueError, match="empty axis"):
+                fn(f32(0), f32(4), 0, 2)
+
+
+def _strided_operand(rng, dtype, shape, kind):
+    """A buffer's contents, strides and offset holding a (batch, rows, cols) operand laid out as ``kind``."""
+    batch, rows, cols = shape
+    if kind == "compact":
+        return _random(rng, batch * rows * cols, dtype), (rows * cols, cols, 1), 0
+    if kind == "transposed":  # stored as (batch, cols, rows)
+        return _random(rng, batch * rows * cols, dtype), (rows * cols, 1, rows), 0
+    if kind == "broadcast":  # one matrix for the whole batch
+        return _random(rng, rows * cols, dtype), (0, cols, 1), 0
+    # rows reversed and every other column of a (batch, rows, 2 * cols) array
+    return _random(rng, batch * rows * cols * 2, dtype), (2 * rows * cols, -2 * cols, 2), max(rows - 1, 0) * 2 * cols
+
+
+KINDS = ["compact", "transposed", "broadcast", "flipped"]
+
+
+@pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
+@pytest.mark.parametrize("kinds", [(ka, kb) for ka in KINDS for kb in KINDS], ids="-".join)
+@pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33)], ids=str)
+def test_matmul_strided_matches_the_reference_and_compact_plus_matmul(device, rng, dtype, kinds, bmnp):
+    backend, matmul_strided = _optional(device, "matmul_strided")
+    batch, m, n, p = bmnp
+    xa, sa, oa = _strided_operand(rng, dtype, (batch, m, n), kinds[0])
+    xb, sb, ob = _strided_operand(rng, dtype, (batch, n, p), kinds[1])
+    out = _alloc(backend, batch * m * p, dtype)
+    matmul_strided(_buf(backend, xa), sa, oa, _buf(backend, xb), sb, ob, out, m, n, p, batch)
+    got = _get(backend, out)
+    want = ref.alloc(batch * m * p, from_numpy_dtype(np.dtype(dtype)))
+    ref.matmul_strided(ref.from_numpy(xa), sa, oa, ref.from_numpy(xb), sb, ob, want, m, n, p, batch)
+    _close(got, want, dtype, scale=3 * n)
+    # the same from the mandatory functions: compact both views, then matmul
+    ca, cb = _alloc(backend, batch * m * n, dtype), _alloc(backend, batch * n * p, dtype)
+    backend.compact(_buf(backend, xa), ca, (batch, m, n), sa, oa)
+    backend.compact(_buf(backend, xb), cb, (batch, n, p), sb, ob)
+    composed = _alloc(backend, batch * m * p, dtype)
+    backend.matmul(ca, cb, composed, m, n, p, batch)
+    _close(got, _get(backend, composed), dtype, scale=3 * n)
+
+
+def test_matmul_strided_checks_before_reading(device):
+    backend, matmul_strided = _optional(device, "matmul_strided")
+    f32 = lambda n: _buf(backend, np.ones(n, np.float32))  # noqa: E731
+    ok = (0, 2, 1)
+    with pytest.raises(ValueError, match="out has 3 elements.*need 4"):
+        matmul_strided(f32(4), ok, 0, f32(4), ok, 0, _alloc(backend, 3, np.float32), 2, 2, 2, 1)
+    with pytest.raises(IndexError, match=r"strides=\(0, 3, 1\).*\[0, 4\] outside a buffer of 4"):
+        matmul_strided(f32(4), (0, 3, 1), 0, f32(4), ok, 0, f32(4), 2, 2, 2, 1)
+    with pytest.raises(IndexError, match=r"offset=2.*outside a buffer of 4"):
+        matmul_strided(f32(4), ok, 0, f32(4), ok, 2, f32(4), 2, 2, 2, 1)
+    with pytest.raises(ValueError, match="different lengths"):
+        matmul_strided(f32(4), (2, 1), 0, f32(4), ok, 0, f32(4), 2, 2, 2, 1)
+    with pytest.raises(TypeError, match="float32.*float64"):
+        matmul_strided(f32(4), ok, 0, _buf(backend, np.ones(4)), ok, 0, f32(4), 2, 2, 2, 1)
+    b8 = _buf(backend, np.ones(4, np.bool_))
+    with pytest.raises(TypeError, match="bool"):
+        matmul_strided(b8, ok, 0, b8, ok, 0, _alloc(backend, 4, np.bool_), 2, 2, 2, 1)
+    # numpy integers are taken exactly, like Python ints
+    out = _alloc(backend, 4, np.float32)
+    matmul_strided(f32(4), tuple(np.int64(s) for s in ok), np.int64(0), f32(4), ok, np.int64(0), out, 2, 2, 2, 1)
+    assert _get(backend, out).tolist() == [2.0] * 4
+    # out may be an input: the result is that of reading the inputs first
+    x = np.arange(4, dtype=np.float32)
+    c = _buf(backend, x)
+    matmul_strided(c, (0, 1, 2), 0, c, ok, 0, c, 2, 2, 2, 1)
+    np.testing.assert_allclose(_get(backend, c).reshape(2, 2), x.reshape(2, 2).T @ x.reshape(2, 2))
+
+
+def _adam_numpy(p, g, m, v, vmax, step_size, beta1, beta2, eps, bias2_sqrt, decay, l2):
+    """The Adam update of the interface's contract, step by step in numpy (new arrays)."""
+    t = p.dtype.type
+    g = g + t(l2) * p
+    m = m + t(1 - beta1) * (g - m)
+    v = v * t(beta2) + t(1 - beta2) * g * g
+    vh = v if vmax is None else np.maximum(vmax, v)
+    p = p * t(decay) + t(-step_size) * (m / (np.sqrt(vh) / t(bias2_sqrt) + t(eps)))
+    return p, m, v, (None if vmax is None else vh)
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=ARITH_IDS[:2])
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decay,l2", [(1.0, 0.0), (1.0, 0.1), (0.995, 0.0)], ids=["plain", "l2", "decoupled"])
+def test_adam_step_matches_the_reference_and_numpy_arithmetic(device, rng, n, dtype, amsgrad, decay, l2):
+    backend, adam_step = _optional(device, "adam_step")
+    p, g, m = (_random(rng, n, dtype) for _ in range(3))
+    v = np.abs(_random(rng, n, dtype)) + dtype(0.1)
+    vmax = v + dtype(0.5) * (rng.random(n) < 0.5).astype(dtype) if amsgrad else None
+    scalars = dict(step_size=0.01 / (1 - 0.9 ** 3), beta1=0.9, beta2=0.999, eps=1e-8,
+                   bias2_sqrt=math.sqrt(1 - 0.999 ** 3), decay=decay, l2=l2)
+    arrays = [p, g, m, v, vmax]
+    bufs = [None if x is None else _buf(backend, x) for x in arrays]
+    refs = [None if x is None else ref.from_numpy(x) for x in arrays]
+    adam_step(*bufs, **scalars)
+    ref.adam_step(*refs, **scalars)
+    want = _adam_numpy(*arrays, **scalars)
+    tol = 2e-6 if dtype == np.float32 else 1e-14  # a compiler may fuse a multiply-add
+    for k, w in zip((0, 2, 3, 4), want):  # p, m, v, vmax
+        if w is not None:
+            np.testing.assert_allclose(_get(backend, bufs[k]), w, rtol=tol, atol=tol)
+            np.testing.assert_allclose(refs[k], w, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(_get(backend, bufs[1]), g)  # the gradient is only read
+    if n:
+        assert not np.array_equal(_get(backend, bufs[0]), p)  # the parameter moved
+
+
+def test_adam_step_with_the_gradient_in_the_parameter_buffer(device, rng):
+    backend, adam_step = _optional(device, "adam_step")
+    p, m, v = _random(rng, 100, np.float64), _random(rng, 100, np.float64), np.abs(_random(rng, 100, np.float64))
+    scalars = dict(step_size=0.1, beta1=0.9, beta2=0.99, eps=1e-8, bias2_sqrt=0.5)
+    pb = _buf(backend, p)
+    adam_step(pb, pb, _buf(backend, m), _buf(backend, v), None, **scalars)
+    np.testing.assert_allclose(_get(backend, pb), _adam_numpy(p, p, m, v, None, decay=1.0, l2=0.0, **scalars)[0],
+                               rtol=1e-14)
+
+
+def test_adam_step_checks_sizes_and_dtypes(device):
+    backend, adam_step = _optional(device, "adam_step")
+    f32, f64, i64 = (_alloc(backend, 10, t) for t in (np.float32, np.float64, np.int64))
+    s = dict(step_size=0.1, beta1=0.9, beta2=0.99, eps=1e-8, bias2_sqrt=0.5)
+    with pytest.raises(ValueError, match=r"sizes differ: \[10, 10, 10, 11\]"):
+        adam_step(f32, f32, f32, _alloc(backend, 11, np.float32), None, **s)
+    with pytest.raises(ValueError, match=r"sizes differ: \[10, 10, 10, 10, 3\]"):
+        adam_step(f32, f32, f32, f32, _alloc(backend, 3, np.float32), **s)
+    with pytest.raises(TypeError, match="float32.*float64"):
+        adam_step(f32, f64, f32, f32, None, **s)
+    with pytest.raises(TypeError, match="int64"):
+        adam_step(i64, i64, i64, i64, None, **s)
+
+
+# --- elementwise kernels may write over their input -----------------------------------------------------
+def _inplace_cases():
+    cases = []
+    for op in interface.BINARY_OPS:
+        dtypes = ["bool"] if op in interface.COMPARISON_OPS else ["float32", "float64"] + ["int64"] * (op != "div")
+        cases += [(f"{kind}_{op}", dt) for kind in ("ewise", "scalar") for dt in dtypes]
+    cases += [(f"scalar_r{op}", dt) for op in interface.REVERSED_SCALAR_OPS
+              for dt in ["float32", "float64"] + ["int64"] * (op != "div")]
+    cases += [(f"ewise_{fn}", dt) for fn in interface.UNARY_OPS
+              for dt in ["float32", "float64"] + ["int64"] * (fn in interface.UNARY_OPS_ANY)]
+    return cases
+
+
+@pytest.mark.parametrize("name,dtype", _inplace_cases(), ids="-".join)
+def test_elementwise_out_may_be_an_input(device, rng, name, dtype):
+    """``fn(a, ..., out=a)`` (and ``out=b``) gives what a separate ``out`` gets: each element is
+    read before it is written, as the interface guarantees."""
+    backend = get_backend(device)
+    fn = getattr(backend, name)
+    n = 1001
+    if dtype == "bool":
+        a, b, s = rng.random(n) < 0.5, rng.random(n) < 0.5, True
+    elif dtype == "int64":  # small non-negative integers: fine as exponents too
+        a, b, s = rng.integers(0, 6, n), rng.integers(0, 4, n), 3
+    else:
+        a, b, s = (rng.random(n) * 2 + 0.5).astype(dtype), (rng.random(n) * 4 - 2).astype(dtype), 1.5
+    if name.startswith("ewise_") and name[6:] in interface.BINARY_OPS:
+        separate = _alloc(backend, n, a.dtype)
+        fn(_buf(backend, a), _buf(backend, b), separate)
+        for target in ("a", "b"):
+            x, y = _buf(backend, a), _buf(backend, b)
+            fn(x, y, x if target == "a" else y)
+            np.testing.assert_array_equal(_get(backend, x if target == "a" else y), _get(backend, separate), target)
+        return
+    args = (s,) if name.startswith("scalar") else ()
+    separate = _alloc(backend, n, a.dtype)
+    fn(_buf(backend, a), *args, separate)
+    x = _buf(backend, a)
+    fn(x, *args, x)
+    np.testing.assert_array_equal(_get(backend, x), _get(backend, separate))
+
+
+# --- the one bounds check every backend uses ------------------------------------------------------------
+def test_check_view_examples_run():
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(check_view, globs={"check_view": check_view}):
+        runner.run(test)
+    assert runner.tries >= 2 and runner.failures == 0
+
+
+def test_check_view_errors_name_the_values():
+    assert check_view(6, (2, 3), (3, 1), 0) == 6
+    assert check_view(6, (2, 3), (-3, -1), 5) == 6  # flipped both ways: reaches [0, 5]
+    assert check_view(1, (4, 1), (0, 2**70), 0) == 4  # broadcast; a length-1 axis is never stepped along
+    assert check_view(0, (0, 5), (2**70, -(2**70)), 2**70) == 0  # empty: reaches nothing
+    with pytest.raises(ValueError, match=r"shape \(2, 3\) and strides \(1,\) have different lengths"):
+        check_view(6, (2, 3), (1,), 0)
+    with pytest.raises(ValueError, match=r"negative dimension in shape \(2, -1\)"):
+        check_view(6, (2, -1), (1, 1), 0)
+    with pytest.raises(IndexError, match=r"view \(shape=\(2, 3\), strides=\(3, 1\), offset=1\) reaches elements "
+                                         r"\[1, 6\] outside a buffer of 6"):
+        check_view(6, (2, 3), (3, 1), 1)
+    with pytest.raises(IndexError, match=r"reaches elements \[-1, 1\]"):
+        check_view(6, (3,), (-1,), 1)
+    # numpy integers are made exact Python ints first: 3 * 2**62 would wrap around in int64
+    with pytest.raises(IndexError, match=r"shape=\(3,\), strides=\(4611686018427387904,\)"):
+        check_view(10, (np.int64(3),), (np.int64(2**62),), np.int64(0))
+    with pytest.raises(TypeError):
+        check_view(10, (2,), (1.0,), 0)

@@ -6,22 +6,25 @@ and are compiled into one shared library, ``_kernels``, by ``pip install -e .`` 
 editing a kernel, ``make build``. This module is the thin layer between the interface
 (:mod:`tinytorch.ndarray.interface`) and that library:
 
-* A :class:`Buffer` owns a numpy array (large ones aligned to 64 bytes, a cache line) and
-  caches its address as an int, so a call hands C nothing but ints.
+* A :class:`Buffer` owns a private numpy array (large ones aligned to 64 bytes, a cache
+  line) and caches its address as an int, so a call hands C nothing but ints. Freed large
+  buffers go to a small pool (:class:`_Pool`) and are handed out again.
 * Each C function is named ``tt_<interface name>_<dtype>`` (``tt_ewise_add_f32``) and
   has its ``argtypes`` set once, at import. An interface function picks the kernel for its
   buffers' dtype from a tuple indexed by the buffer's dtype code.
 * Every interface function checks its buffers' sizes and dtypes, and every view it is
-  given, with exact Python integers *before* it calls C: no call from Python can make a
+  given (with :func:`~tinytorch.ndarray.strides.check_view`, the check every backend uses),
+  with exact Python integers *before* it calls C: no call from Python can make a
   kernel read or write outside a buffer. What can only be checked by looking at the data
   (an index out of range, a negative integer exponent) is checked by C, before anything is
   written, and reported back as the position of the culprit.
 * Errors are the numpy backend's: ``ValueError`` for sizes, ``TypeError`` for dtypes,
   ``IndexError`` for views and indices, each naming the values.
 
-Besides the interface this module offers ``matmul_naive``, the plain triple loop, which
-the tests and the book compare the fast ``matmul`` with, ``matmul_step`` to run each
-optimization step between the two (the benchmark and the book time them), and
+It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
+``adam_step``) in C. Besides the interface this module offers ``matmul_naive``, the plain
+triple loop, which the tests and the book compare the fast ``matmul`` with, ``matmul_step``
+to run each optimization step between the two (the benchmark and the book time them), and
 ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
 """
 
@@ -30,7 +33,8 @@ from __future__ import annotations
 import ctypes
 import operator
 import os
-import sys
+import threading
+from collections import OrderedDict
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any, Callable
@@ -38,7 +42,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
-from ..ndarray.interface import ARITHMETIC_OPS, COMPARISON_OPS, UNARY_OPS_ANY, UNARY_OPS_FLOAT, Shape, Strides
+from ..ndarray.interface import COMPARISON_OPS, Shape, Strides
+from ..ndarray.strides import check_view
 
 name = "cpu"
 
@@ -50,11 +55,10 @@ def _load_library() -> ctypes.CDLL:
         path = here / f"_kernels{suffix}"
         if path.exists():
             # OpenMP threads that spin while they wait for the next kernel lose their core on a
-            # busy machine, and the next kernel then waits for them for a whole scheduler tick:
-            # on the shared 2-core VM this was tuned on, a 1 ms sum took 8 ms with 2 spinning
-            # threads, 1.1 ms with sleeping ones. So unless the user chose a wait policy, the
-            # threads sleep ("passive"). GNU OpenMP reads the variable once, when it is loaded
-            # with this library; it is removed again at once, so nothing else sees it.
+            # busy machine, and the next kernel then waits for them for a whole scheduler tick.
+            # So unless the user chose a wait policy, the threads sleep ("passive"). GNU OpenMP
+            # reads the variable once, when it is loaded with this library; it is removed again
+            # at once, so nothing else sees it.
             chosen = "OMP_WAIT_POLICY" in os.environ
             if not chosen:
                 os.environ["OMP_WAIT_POLICY"] = "passive"
@@ -133,89 +137,133 @@ if hasattr(os, "register_at_fork"):
 
 # --- buffers ------------------------------------------------------------------------------------
 _ALIGN = 64  # bytes: one cache line, and a whole number of AVX2/AVX-512 vectors
-_ALIGN_FROM = 4096  # bytes: smaller buffers keep numpy's (16-byte) alignment; aligning costs ~1 us
+_ALIGN_FROM = 4096  # bytes: smaller buffers keep numpy's 16-byte alignment (padding them costs more than it buys)
 
 
 def _address(arr: np.ndarray, _addressof=ctypes.addressof, _from_buffer=ctypes.c_char.from_buffer) -> int:
-    # measured: 0.4 us, against 1.4 us for arr.ctypes.data
+    # cheaper than arr.ctypes.data, which builds a helper object on every call
     return _addressof(_from_buffer(arr))
+
+
+class _Pool:
+    """Freed large buffers, kept to be handed out again.
+
+    The first write to freshly allocated memory costs a page fault per 4 KiB page, and glibc
+    hands large blocks back to the system when they are freed, so without a pool every
+    temporary of a training step would pay those faults again (PyTorch's caching allocators
+    exist for the same reason). The policy:
+
+    * **what is kept**: the memory of a freed Buffer of at least ``MIN_BYTES`` (64 KiB), filed
+      under its ``(dtype code, size)``; at most ``PER_KEY`` buffers per key;
+    * **how much**: at most ``LIMIT`` bytes (128 MiB: room for the temporaries of one training
+      step of the book's MNIST CNN) in all; a larger buffer is never kept;
+    * **eviction**: least recently freed first -- of all keys when keeping one more buffer
+      would pass ``LIMIT``, of its own key when that key already holds ``PER_KEY``;
+    * **reuse**: an allocation of a kept ``(dtype, size)`` gets the most recently freed one
+      (the likeliest to be still in cache); ``empty_cache()`` drops everything.
+
+    Reuse needs no reference counting: a Buffer's memory is never visible outside the Buffer
+    (its array is private and every reader gets a copy), so when a Buffer dies nothing else
+    can still see its memory.
+    """
+
+    MIN_BYTES = 64 << 10
+    LIMIT = 128 << 20
+    PER_KEY = 8
+
+    def __init__(self) -> None:
+        self.nbytes = 0
+        self._free: dict[tuple[int, int], list[np.ndarray]] = {}  # key -> arrays, least recently freed first
+        self._order: OrderedDict[int, tuple[int, int]] = OrderedDict()  # id(array) -> key, likewise
+        self._lock = threading.RLock()  # RLock: a Buffer may die (and come here) inside put()
+
+    def take(self, key: tuple[int, int]) -> np.ndarray | None:
+        """The memory of the most recently freed Buffer of ``key``, or None."""
+        with self._lock:
+            arrays = self._free.get(key)
+            if not arrays:
+                return None
+            raw = arrays.pop()
+            del self._order[id(raw)]
+            self.nbytes -= raw.nbytes
+            return raw
+
+    def put(self, key: tuple[int, int], raw: np.ndarray) -> None:
+        """Keep ``raw``, the memory of a freed Buffer of ``key = (code, size)``, if the policy says so."""
+        if key[1] * raw.itemsize < self.MIN_BYTES or raw.nbytes > self.LIMIT:  # raw has some padding
+            return
+        with self._lock:
+            arrays = self._free.setdefault(key, [])
+            if len(arrays) >= self.PER_KEY:
+                self._drop_oldest(key)
+            while self.nbytes + raw.nbytes > self.LIMIT:
+                self._drop_oldest(next(iter(self._order.values())))
+            arrays.append(raw)
+            self._order[id(raw)] = key
+            self.nbytes += raw.nbytes
+
+    def _drop_oldest(self, key: tuple[int, int]) -> None:
+        raw = self._free[key].pop(0)
+        del self._order[id(raw)]
+        self.nbytes -= raw.nbytes
+
+    def held(self) -> list[tuple[int, int]]:
+        """The key of each kept buffer, least recently freed first."""
+        with self._lock:
+            return list(self._order.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+            self._order.clear()
+            self.nbytes = 0
+
+
+_pool = _Pool()
+
+
+def empty_cache() -> None:
+    """Give the memory of the pooled free buffers back (as ``torch.cuda.empty_cache``)."""
+    _pool.clear()
 
 
 class Buffer:
     """A flat, typed block of memory for the C kernels.
 
-    ``array`` is the 1-D numpy array that owns the memory (it lives as long as the buffer),
-    ``ptr`` its address, ``size`` its number of elements, ``dtype`` its numpy dtype and
-    ``code`` the index of that dtype in this module's tables. Treat all five as read-only:
+    ``ptr`` is its address, ``size`` its number of elements, ``dtype`` its numpy dtype and
+    ``code`` the index of that dtype in this module's tables. Treat all four as read-only:
     every safety check trusts ``ptr`` and ``size`` to describe the same memory.
 
-    Large buffers come from, and go back to, a small cache (see "the buffer cache" below).
+    The numpy array that owns the memory (``_array``, a view of ``_raw`` for large buffers)
+    never leaves this module: everything that reads a buffer copies (``to_numpy``). So when a
+    large Buffer dies nobody can still see its memory, and it goes back to the pool
+    (:class:`_Pool`) for the next Buffer of its dtype and size.
     """
 
-    __slots__ = ("array", "ptr", "size", "dtype", "code", "_raw")
+    __slots__ = ("ptr", "size", "dtype", "code", "_array", "_raw")
 
     def __init__(self, size: int, code: int):
+        self._raw = None
         dt = _DTYPES[code]
         if size * dt.itemsize < _ALIGN_FROM:
             arr = np.empty(size or 1, dt)  # even an empty buffer gets a valid address
             self.ptr = _address(arr)
-            self.array = arr if size else arr[:0]
-            self._raw = None
+            self._array = arr if size else arr[:0]
         else:
-            raw = _cached(code, size)
+            raw = _pool.take((code, size))
             if raw is None:
                 raw = np.empty(size + _ALIGN // dt.itemsize, dt)
             start = _address(raw)
             skip = (-start) % _ALIGN // dt.itemsize  # numpy's memory is 16-byte aligned
-            self.array, self.ptr, self._raw = raw[skip: skip + size], start + skip * dt.itemsize, raw
+            self._array, self.ptr, self._raw = raw[skip: skip + size], start + skip * dt.itemsize, raw
         self.size, self.dtype, self.code = size, dt, code
 
-    def __del__(self, _refs=sys.getrefcount) -> None:
-        # back to the cache, unless someone still holds our array or a view of it (then the
-        # memory must live on): the raw array is referenced by _raw, by array (a view of it)
-        # and by getrefcount's argument; array by its slot and the argument
-        raw = self._raw
-        if raw is not None and self.size * self.dtype.itemsize >= _CACHE_FROM and _refs(raw) == 4 \
-                and _refs(self.array) == 2:
-            _cache_put(self.code, self.size, raw)
+    def __del__(self, _put=_pool.put) -> None:
+        if self._raw is not None:
+            _put((self.code, self.size), self._raw)
 
     def __repr__(self) -> str:
         return f"backend_cpu.Buffer(size={self.size}, dtype={self.dtype})"
-
-
-# --- the buffer cache -------------------------------------------------------------------------------
-# The first write to freshly allocated memory costs a page fault per 4 KB page: measured on
-# the 2-core VM this backend was tuned on, 1.7 us per page, i.e. 350 us before an 800 KB
-# buffer (a 784 x 256 float weight) can even be written -- ten times the elementwise kernel
-# that writes it. glibc hands large blocks back to the system when they are freed, so every
-# temporary of an optimizer step paid that again. So, like PyTorch's CUDA allocator, freed
-# buffers of 64 KB and more are kept, per (dtype, size), and handed out again; at most 256 MB
-# are kept. empty_cache() releases them.
-_CACHE_FROM = 1 << 16  # bytes
-_CACHE_LIMIT = 256 << 20  # bytes
-_cache: dict[tuple[int, int], list[np.ndarray]] = {}
-_cache_bytes = [0]
-
-
-def _cached(code: int, size: int) -> np.ndarray | None:
-    free = _cache.get((code, size))
-    if not free:
-        return None
-    raw = free.pop()
-    _cache_bytes[0] -= raw.nbytes
-    return raw
-
-
-def _cache_put(code: int, size: int, raw: np.ndarray) -> None:
-    if _cache_bytes[0] + raw.nbytes <= _CACHE_LIMIT:
-        _cache.setdefault((code, size), []).append(raw)
-        _cache_bytes[0] += raw.nbytes
-
-
-def empty_cache() -> None:
-    """Give the memory of the cached free buffers back (as ``torch.cuda.empty_cache``)."""
-    _cache.clear()
-    _cache_bytes[0] = 0
 
 
 def _check_buffers(*bufs: Any) -> None:
@@ -228,7 +276,7 @@ def _not_aliasing(out: Buffer, *inputs: Buffer) -> list[Buffer]:
     """The inputs, with a copy in place of any that is ``out`` itself. Kernels that read other
     positions than they write (compact, matmul, gather, scatter) would otherwise read values
     they have already overwritten, and a scatter would even use them as indices."""
-    return [from_numpy(x.array) if x is out else x for x in inputs]
+    return [from_numpy(x._array) if x is out else x for x in inputs]
 
 
 def _size_error(what: str, *bufs: Any) -> ValueError:
@@ -285,7 +333,7 @@ def from_numpy(a: np.ndarray) -> Buffer:
     if a.dtype not in _CODE:
         raise TypeError(f"the cpu backend stores float32, float64, int64 and bool, not {a.dtype}")
     buf = Buffer(a.size, _CODE[a.dtype])
-    buf.array[...] = a.reshape(-1)
+    buf._array[...] = a.reshape(-1)
     return buf
 
 
@@ -313,39 +361,21 @@ _DIMS_TYPES = [ctypes.c_int64 * (2 * k) for k in range(_MAX_DIMS + 1)]
 
 
 def _view(buf: Buffer, shape: Shape, strides: Strides, offset: int) -> tuple[int, Any]:
-    """Check that every element of the view lies inside ``buf``; return its element count
-    and its shape and strides packed for C (shape[0..ndim) then strides[0..ndim)).
+    """Check the view against ``buf`` with :func:`~tinytorch.ndarray.strides.check_view`; return
+    its element count and its shape and strides packed for C (shape[0..ndim) then strides[0..ndim)).
 
-    Raises ``ValueError`` for a malformed view and ``IndexError`` for one that reaches
-    outside the buffer. Python integers cannot overflow, so the bounds are exact; they imply
-    that every stride fits int64 except on axes of length 1, which C never steps along
-    (ctypes would truncate such a stride silently; a non-integer makes it raise TypeError).
+    Besides check_view's errors, ``ValueError`` for more than ``TT_MAX_DIMS`` axes or more
+    elements than int64 counts. The exact bounds imply that every stride fits int64 except on
+    axes of length 1, which C never steps along (ctypes would truncate such a stride silently).
     """
-    ndim = len(shape)
-    if len(strides) != ndim or ndim > _MAX_DIMS:
-        raise ValueError(f"shape {tuple(shape)} and strides {tuple(strides)} must have one length, "
-                         f"at most {_MAX_DIMS}")
-    if type(offset) is not int:
-        offset = operator.index(offset)
-    size, lo, hi = 1, offset, offset
-    for n, s in zip(shape, strides):
-        if type(n) is not int or type(s) is not int:  # numpy ints would wrap around silently
-            n, s = operator.index(n), operator.index(s)
-        if n < 0:
-            raise ValueError(f"negative dimension in shape {tuple(shape)}")
-        size *= n
-        if s > 0:
-            hi += (n - 1) * s
-        else:
-            lo += (n - 1) * s
+    if len(shape) > _MAX_DIMS:
+        raise ValueError(f"a view has at most {_MAX_DIMS} axes, got shape {tuple(shape)}")
+    size = check_view(buf.size, shape, strides, offset)
     if size == 0:
         return 0, None
     if size > _I64_MAX:  # bounds every length too, so all of them fit int64
         raise ValueError(f"a view of shape {tuple(shape)} has more elements than int64 can count")
-    if lo < 0 or hi >= buf.size:
-        raise IndexError(f"view (shape={tuple(shape)}, strides={tuple(strides)}, offset={offset}) reaches "
-                         f"elements [{lo}, {hi}] outside a buffer of {buf.size}")
-    return size, _DIMS_TYPES[ndim](*shape, *strides)
+    return size, _DIMS_TYPES[len(shape)](*shape, *strides)
 
 
 _VIEW_ARGS = [_INT, _P, _N]  # ndim, dims, offset
@@ -418,14 +448,24 @@ def _check_int_exponents(exponent: Buffer) -> None:
     bad = _FIRST_NEGATIVE(exponent.ptr, exponent.size)
     if bad >= 0:
         raise ValueError(f"integers to negative integer powers are not allowed "
-                         f"(exponent {exponent.array[bad]} at position {bad})")
+                         f"(exponent {int(exponent._array[bad])} at position {bad})")
 
 
-def _binary(op: str, codes: tuple[int, ...], compare: bool) -> tuple[Callable, Callable]:
-    ewise_k = _kernels(f"ewise_{op}", codes, lambda s: [_P, _P, _P, _N])
-    scalar_k = _kernels(f"scalar_{op}", codes, lambda s: [_P, s, _P, _N])
-    kinds = ", ".join(str(_DTYPES[c]) for c in codes)
-    int_pow = op == "pow"
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=",
+           "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _expr(op: str, x: str, y: str) -> str:
+    return f"{x} {_SYMBOL[op]} {y}" if op in _SYMBOL else f"{op}({x}, {y})"
+
+
+def _kinds(codes: tuple[int, ...]) -> str:
+    return ", ".join(str(_DTYPES[c]) for c in codes)
+
+
+def _ewise(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
+    kernels = _kernels(f"ewise_{op}", codes, lambda s: [_P, _P, _P, _N])
+    compare, int_pow = op in COMPARISON_OPS, op == "pow"
 
     def ewise(a: Buffer, b: Buffer, out: Buffer) -> None:
         _check_buffers(a, b, out)
@@ -433,12 +473,21 @@ def _binary(op: str, codes: tuple[int, ...], compare: bool) -> tuple[Callable, C
         if b.size != n or out.size != n:
             raise _size_error(f"ewise_{op}", a, b, out)
         code = a.code
-        if b.code != code or out.code != (BOOL if compare else code) or ewise_k[code] is None:
-            raise _dtype_error(f"ewise_{op}", a, b, out, expected=f"{op} takes two buffers of one dtype "
-                               f"out of {kinds}" + (" and writes bool" if compare else " and writes that dtype"))
+        if b.code != code or out.code != (BOOL if compare else code) or kernels[code] is None:
+            raise _dtype_error(f"ewise_{op}", a, b, out, expected=f"{op} takes two buffers of one dtype out of "
+                               f"{_kinds(codes)} and writes " + ("bool" if compare else "that dtype"))
         if int_pow and code == I64:
             _check_int_exponents(b)
-        ewise_k[code](a.ptr, b.ptr, out.ptr, n)
+        kernels[code](a.ptr, b.ptr, out.ptr, n)
+
+    ewise.__name__ = ewise.__qualname__ = f"ewise_{op}"
+    ewise.__doc__ = f"out[i] = {_expr(op, 'a[i]', 'b[i]')} for buffers of one dtype out of {_kinds(codes)}."
+    return ewise
+
+
+def _scalar(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
+    kernels = _kernels(f"scalar_{op}", codes, lambda s: [_P, s, _P, _N])
+    compare, int_pow = op in COMPARISON_OPS, op == "pow"
 
     def scalar(a: Buffer, s: Any, out: Buffer) -> None:
         _check_buffers(a, out)
@@ -446,24 +495,19 @@ def _binary(op: str, codes: tuple[int, ...], compare: bool) -> tuple[Callable, C
         if out.size != n:
             raise _size_error(f"scalar_{op}", a, out)
         code = a.code
-        if out.code != (BOOL if compare else code) or scalar_k[code] is None:
-            raise _dtype_error(f"scalar_{op}", a, out, expected=f"{op} takes one of {kinds}")
+        if out.code != (BOOL if compare else code) or kernels[code] is None:
+            raise _dtype_error(f"scalar_{op}", a, out, expected=f"{op} takes one of {_kinds(codes)}")
         s = _to_scalar(s, code)
         if int_pow and code == I64 and s < 0:
             raise ValueError(f"integers to negative integer powers are not allowed (exponent {s})")
-        scalar_k[code](a.ptr, s, out.ptr, n)
+        kernels[code](a.ptr, s, out.ptr, n)
 
-    ewise.__name__, ewise.__qualname__ = f"ewise_{op}", f"ewise_{op}"
-    scalar.__name__, scalar.__qualname__ = f"scalar_{op}", f"scalar_{op}"
-    sym = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=",
-           "lt": "<", "le": "<=", "gt": ">", "ge": ">="}.get(op)
-    expr = f"a[i] {sym} b[i]" if sym else f"{op}(a[i], b[i])"
-    ewise.__doc__ = f"out[i] = {expr} for buffers of one dtype out of {kinds}."
-    scalar.__doc__ = f"out[i] = {expr.replace('b[i]', 's')} with s converted to the dtype of a."
-    return ewise, scalar
+    scalar.__name__ = scalar.__qualname__ = f"scalar_{op}"
+    scalar.__doc__ = f"out[i] = {_expr(op, 'a[i]', 's')} with s converted to the dtype of a."
+    return scalar
 
 
-def _reversed(op: str, codes: tuple[int, ...]) -> Callable:
+def _scalar_r(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
     kernels = _kernels(f"scalar_r{op}", codes, lambda s: [_P, s, _P, _N])
 
     def scalar_r(a: Buffer, s: Any, out: Buffer) -> None:
@@ -472,48 +516,81 @@ def _reversed(op: str, codes: tuple[int, ...]) -> Callable:
             raise _size_error(f"scalar_r{op}", a, out)
         code = a.code
         if out.code != code or kernels[code] is None:
-            raise _dtype_error(f"scalar_r{op}", a, out)
+            raise _dtype_error(f"scalar_r{op}", a, out, expected=f"{op} takes one of {_kinds(codes)}")
         if op == "pow" and code == I64:
             _check_int_exponents(a)
         kernels[code](a.ptr, _to_scalar(s, code), out.ptr, a.size)
 
     scalar_r.__name__ = scalar_r.__qualname__ = f"scalar_r{op}"
-    scalar_r.__doc__ = f"out[i] = s {op} a[i] (the scalar on the left)."
+    scalar_r.__doc__ = f"out[i] = {_expr(op, 's', 'a[i]')} (the scalar on the left)."
     return scalar_r
 
 
-def _unary(fn: str, codes: tuple[int, ...]) -> Callable:
+def _unary(fn: str, codes: tuple[int, ...]) -> Callable[..., None]:
     kernels = _kernels(f"ewise_{fn}", codes, lambda s: [_P, _P, _N])
-    kinds = ", ".join(str(_DTYPES[c]) for c in codes)
 
     def ewise(a: Buffer, out: Buffer) -> None:
         _check_buffers(a, out)
         if out.size != a.size:
             raise _size_error(f"ewise_{fn}", a, out)
         if out.code != a.code or kernels[a.code] is None:
-            raise _dtype_error(f"ewise_{fn}", a, out, expected=f"{fn} takes {kinds} and writes the same dtype")
+            raise _dtype_error(f"ewise_{fn}", a, out, expected=f"{fn} takes {_kinds(codes)} and writes the same dtype")
         kernels[a.code](a.ptr, out.ptr, a.size)
 
     ewise.__name__ = ewise.__qualname__ = f"ewise_{fn}"
-    ewise.__doc__ = f"out[i] = {fn}(a[i]) for {kinds}."
+    ewise.__doc__ = f"out[i] = {fn}(a[i]) for {_kinds(codes)}."
     return ewise
 
 
-for _op in ARITHMETIC_OPS:
-    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _binary(_op, FLOATS if _op == "div" else ARITHMETIC,
-                                                                    False)
-for _op in COMPARISON_OPS:
-    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _binary(_op, ALL, True)
-for _op in ("sub", "div", "pow"):
-    globals()[f"scalar_r{_op}"] = _reversed(_op, FLOATS if _op == "div" else ARITHMETIC)
-for _fn in UNARY_OPS_ANY:
-    globals()[f"ewise_{_fn}"] = _unary(_fn, ARITHMETIC)
-for _fn in UNARY_OPS_FLOAT:
-    globals()[f"ewise_{_fn}"] = _unary(_fn, FLOATS)
+# Every elementwise kernel reads a[i] (and b[i]) before it writes out[i]: out may be a or b.
+ewise_add = _ewise("add", ARITHMETIC)
+ewise_sub = _ewise("sub", ARITHMETIC)
+ewise_mul = _ewise("mul", ARITHMETIC)
+ewise_div = _ewise("div", FLOATS)  # no integer div: NDArray promotes integers first
+ewise_pow = _ewise("pow", ARITHMETIC)
+ewise_maximum = _ewise("maximum", ARITHMETIC)
+ewise_minimum = _ewise("minimum", ARITHMETIC)
+ewise_eq = _ewise("eq", ALL)
+ewise_ne = _ewise("ne", ALL)
+ewise_lt = _ewise("lt", ALL)
+ewise_le = _ewise("le", ALL)
+ewise_gt = _ewise("gt", ALL)
+ewise_ge = _ewise("ge", ALL)
+
+scalar_add = _scalar("add", ARITHMETIC)
+scalar_sub = _scalar("sub", ARITHMETIC)
+scalar_mul = _scalar("mul", ARITHMETIC)
+scalar_div = _scalar("div", FLOATS)
+scalar_pow = _scalar("pow", ARITHMETIC)
+scalar_maximum = _scalar("maximum", ARITHMETIC)
+scalar_minimum = _scalar("minimum", ARITHMETIC)
+scalar_eq = _scalar("eq", ALL)
+scalar_ne = _scalar("ne", ALL)
+scalar_lt = _scalar("lt", ALL)
+scalar_le = _scalar("le", ALL)
+scalar_gt = _scalar("gt", ALL)
+scalar_ge = _scalar("ge", ALL)
+
+scalar_rsub = _scalar_r("sub", ARITHMETIC)
+scalar_rdiv = _scalar_r("div", FLOATS)
+scalar_rpow = _scalar_r("pow", ARITHMETIC)
+
+ewise_neg = _unary("neg", ARITHMETIC)
+ewise_abs = _unary("abs", ARITHMETIC)
+ewise_sign = _unary("sign", ARITHMETIC)
+ewise_relu = _unary("relu", ARITHMETIC)
+ewise_exp = _unary("exp", FLOATS)
+ewise_log = _unary("log", FLOATS)
+ewise_sqrt = _unary("sqrt", FLOATS)
+ewise_sin = _unary("sin", FLOATS)
+ewise_cos = _unary("cos", FLOATS)
+ewise_tanh = _unary("tanh", FLOATS)
+ewise_sigmoid = _unary("sigmoid", FLOATS)
+ewise_erf = _unary("erf", FLOATS)
 
 
 # --- reductions over the last axis ------------------------------------------------------------------
-def _reduce(op: str, codes: tuple[int, ...]) -> Callable:
+def _reduce(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
     arg = op.startswith("arg")
     kernels = _kernels(f"reduce_{op}", codes, lambda s: [_P, _P, _N, _N], _INT)
     kinds = ", ".join(str(_DTYPES[c]) for c in codes)
@@ -545,7 +622,7 @@ reduce_argmax = _reduce("argmax", ALL)
 reduce_argmin = _reduce("argmin", ALL)
 
 
-def _reduce_axis(op: str) -> Callable:
+def _reduce_axis(op: str) -> Callable[..., None]:
     kernels = _kernels(f"reduce_axis_{op}", ARITHMETIC, lambda s: [_P, _P, _N, _N, _N], _INT)
 
     def reduce_axis(a: Buffer, out: Buffer, reduce_size: int, inner: int) -> None:
@@ -628,9 +705,10 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
     if not (code == b.code == out.code) or code == BOOL:
         raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
     shape_a, shape_b = (batch, m, n), (batch, n, p)
-    if not (_inside3(a, shape_a, a_strides, a_offset) and _inside3(b, shape_b, b_strides, b_offset)):
-        _view(a, shape_a, a_strides, a_offset)  # the general check, which raises the right error
-        _view(b, shape_b, b_strides, b_offset)
+    check_view(a.size, shape_a, a_strides, a_offset)
+    check_view(b.size, shape_b, b_strides, b_offset)
+    if type(a_offset) is not int or type(b_offset) is not int:  # numpy ints: exact, as check_view saw them
+        a_offset, b_offset = operator.index(a_offset), operator.index(b_offset)
     if out.size == 0:
         return
     if code == I64:
@@ -641,7 +719,7 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
         return
     if a is out or b is out:
         a, b = _not_aliasing(out, a, b)
-    # the strides as C sees them (checked ints, from _view); an axis of length 1 is never stepped
+    # the strides as C sees them (checked by check_view); an axis of length 1 is never stepped
     # along, so its stride becomes 0 (it may be any Python int, too big for int64); with n == 0
     # there is no view to read and C only writes zeros
     (sa0, sa1, sa2), (sb0, sb1, sb2) = a_strides, b_strides
@@ -653,27 +731,6 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
 
 
 _STRIDES6 = ctypes.c_int64 * 6
-
-
-def _inside3(buf: Buffer, shape: tuple[int, int, int], strides: Any, offset: Any) -> bool:
-    """The fast path of :func:`_view` for the 3-axis views of matmul: True when the strides and
-    offset are plain ints and every element lies inside ``buf`` (or the view is empty); False
-    sends the caller to the general check. Axes of length 1 are never stepped along, so their
-    strides do not count (and are not passed to C)."""
-    if type(strides) is not tuple or len(strides) != 3 or type(offset) is not int:
-        return False
-    lo = hi = offset
-    for k, st in zip(shape, strides):
-        if type(st) is not int:
-            return False
-        if k == 0:
-            return True
-        if k > 1:
-            if st > 0:
-                hi += (k - 1) * st
-            else:
-                lo += (k - 1) * st
-    return 0 <= lo and hi < buf.size
 
 
 def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
@@ -716,7 +773,7 @@ def _check_index(what: str, index: Buffer, data: Buffer, other: Buffer) -> None:
 
 
 def _index_error(index: Buffer, bad: int, size: int) -> IndexError:
-    return IndexError(f"index {index.array[bad]} (at position {bad}) is out of range [0, {size})")
+    return IndexError(f"index {int(index._array[bad])} (at position {bad}) is out of range [0, {size})")
 
 
 def gather(a: Buffer, index: Buffer, out: Buffer) -> None:

@@ -20,13 +20,13 @@
 
 /* Loops with fewer elements than this run on one thread. The threads sleep between kernels
  * (OMP_WAIT_POLICY=passive, see __init__.py: spinning ones stall a busy machine), and waking
- * a sleeping thread is slow on the 2-core VM this was tuned on: ~100 us, where a float add of
- * 1M elements takes 200 us. Measured there, splitting an add across both cores breaks even
- * at about 2M elements (1.4 ms -> 0.9 ms at 4M). On a machine with cheap wake-ups, or with
- * OMP_WAIT_POLICY=active on an idle one, 32K would do. */
+ * a sleeping thread takes as long as a simple loop over a large array, so splitting a loop
+ * across cores pays only from about this size on (benchmarks/results.md has the measurements
+ * behind the value). Where wake-ups are cheap (OMP_WAIT_POLICY=active on an idle machine) a
+ * threshold of 32K elements would do. */
 #define TT_PAR_MIN (1 << 21)
 /* The same threshold for loops whose elements cost 4-20x more: the vectorized exp/log/tanh/
- * sigmoid/erf of float32, libm for float64, pow (an exp of 256K floats: 250 -> 185 us). */
+ * sigmoid/erf of float32, libm for float64, pow. */
 #define TT_PAR_MIN_MATH (1 << 17)
 
 /* The most axes a strided view may have (numpy allows 64; nobody needs that many). */
@@ -48,8 +48,8 @@ static inline int omp_get_max_threads(void) { return 1; }
 
 /* for (i = 0; i < n; i++) { BODY }  -- on one thread when n < min_work, otherwise split
  * evenly across the OpenMP team. The explicit branch, rather than OpenMP's `if` clause,
- * matters for small arrays: `if(0)` still sets up a team of one, which measured 0.7 us,
- * twice the cost of the whole 16-element loop. */
+ * matters for small arrays: `if(0)` still sets up a team of one, which costs more than a
+ * whole short loop. */
 #define PARALLEL_FOR(n, min_work, ...)                                   \
     do {                                                                 \
         const int64_t n_ = (n);                                          \

@@ -11,10 +11,9 @@
 
 #include "kernels.h"
 
-/* Products with fewer multiply-adds than this run on one thread: a 200^3 product takes
- * ~100 us on one core, about what waking the sleeping second thread costs on the VM this was
- * tuned on (see TT_PAR_MIN in kernels.h); measured there, a 128^3 product ran at 65 GFLOP/s
- * on one thread and 30 on two. */
+/* Products with fewer multiply-adds than this run on one thread: a smaller one takes about as
+ * long on one core as waking the sleeping threads would (see TT_PAR_MIN in kernels.h, and
+ * benchmarks/results.md for the measurements). */
 #define TT_MATMUL_PAR_MIN (200 * 200 * 200)
 
 /* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16

@@ -30,7 +30,7 @@
 /* ---- 1. naive: out[i,j] = sum_k a[i,k] * b[k,j] ------------------------------------------
  * The inner loop walks a column of b: element k is p elements after element k-1, so every
  * iteration touches a new cache line (64 bytes, of which it uses 4), and the loop carries
- * one chain of dependent additions that the compiler may not reorder. ~1 GFLOP/s. */
+ * one chain of dependent additions that the compiler may not reorder. */
 TT_API void STEP(naive)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t batch) {
     for (int64_t bi = 0; bi < batch; bi++, a += m * n, b += n * p, out += m * p)
         for (int64_t i = 0; i < m; i++)
@@ -133,9 +133,8 @@ static void LOCAL(pack_a)(const T *a, int64_t rs, int64_t cs, int64_t mc, int64_
 
 /* bp[strip s][k][c] = b[k0 + k, j0 + s*NR + c], zero past the last column. A row-major b
  * (cs == 1) is copied row by row: read front to back, one stream the prefetcher follows,
- * where strip by strip it would take 64 bytes from every row in turn (that was a third of a
- * (32 x 12544) @ (12544 x 144) product). A transposed b (the w.T of a linear layer) is
- * copied strip by strip: the NR columns of a strip are NR rows of w, whose cache lines then
+ * where strip by strip it would take 64 bytes from every row in turn. A transposed b (the
+ * w.T of a linear layer) is copied strip by strip: the NR columns of a strip are NR rows of w, whose cache lines then
  * serve kc / 16 consecutive k. */
 static void LOCAL(pack_b)(const T *b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, T *restrict bp) {
     if (cs == 1) {

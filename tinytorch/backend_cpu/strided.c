@@ -105,7 +105,7 @@ static int has_zero_stride(const view_t *v) {
  * more closely (x.T of a matrix: strides (1, n)). Copying row by row then reads one
  * element per cache line and the next row needs the same lines again, long evicted.
  * Copying TILE x TILE tiles instead uses each line loaded for TILE output rows while it
- * is still in cache: measured 4x faster for a 2048 x 2048 float transpose. */
+ * is still in cache. */
 #define TILE 32
 
 static int64_t abs64(int64_t x) { return x < 0 ? -x : x; }

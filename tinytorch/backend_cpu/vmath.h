@@ -7,8 +7,8 @@
  *
  * Each function takes x apart the classic way (Cody & Waite's range reduction, fdlibm's log,
  * tanh from expm1): reduce x to a small interval, approximate there with a polynomial,
- * and put the answer back together exactly. Accuracy, measured against numpy in float64 on
- * dense samples of every range (tests/test_backend_cpu.py checks these bounds):
+ * and put the answer back together exactly. Accuracy against numpy in float64, on dense
+ * samples of every range (tests/test_backend_cpu.py checks these bounds):
  *
  *     exp, log, sigmoid    <= 2 ulp          tanh, erf    <= 3 ulp
  *

@@ -13,6 +13,10 @@ function and element type, named like the numpy backend's functions plus the dty
 ``indexing.cu``    ``gather``, ``scatter``, ``scatter_add`` (atomics)
 =================  ==========================================================================
 
+The optional fast paths of the interface (``matmul_strided``, ``reduce_axis_<op>``,
+``adam_step``) have no CUDA kernels yet: they are ``None`` here, and NDArray and optim.Adam
+take their generic paths.
+
 This module is the binding: it validates every call *before* launching (sizes, dtypes,
 that every element a view reaches lies inside its buffer, that gather/scatter indices
 are in range -- raising the same exception classes as the numpy backend), then launches
@@ -43,18 +47,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..ndarray.backend_numpy import check_view
-from ..ndarray.interface import (
-    ARITHMETIC_OPS,
-    COMPARISON_OPS,
-    REDUCE_OPS,
-    REVERSED_SCALAR_OPS,
-    UNARY_OPS_ANY,
-    UNARY_OPS_FLOAT,
-    Shape,
-    Strides,
-    prod,
-)
+from ..ndarray.interface import COMPARISON_OPS, UNARY_OPS_FLOAT, Shape, Strides, prod
+from ..ndarray.strides import check_view
 
 name = "cuda"
 
@@ -467,7 +461,7 @@ def _check_binary_dtypes(op: str, a: Buffer, out: Buffer) -> None:
     _check_out_dtype(out, a.dtype, op)
 
 
-def _make_binary(op: str) -> tuple[Callable, Callable]:
+def _ewise(op: str) -> Callable[..., None]:
     def ewise(a: Buffer, b: Buffer, out: Buffer) -> None:
         _check_same_size(a, b, out)
         _check_same_dtype(a, b)
@@ -476,6 +470,12 @@ def _make_binary(op: str) -> tuple[Callable, Callable]:
             raise ValueError("integers to negative integer powers are not allowed")
         _launch_1d("elementwise", f"ewise_{op}_{_suffix(a)}", "PPPq", a.size, a.ptr, b.ptr, out.ptr, a.size)
 
+    ewise.__name__ = ewise.__qualname__ = f"ewise_{op}"
+    ewise.__doc__ = f"``out[i] = a[i] {op} b[i]`` on the GPU (see the numpy backend)."
+    return ewise
+
+
+def _scalar(op: str) -> Callable[..., None]:
     def scalar(a: Buffer, s: Any, out: Buffer) -> None:
         _check_same_size(a, out)
         _check_binary_dtypes(op, a, out)
@@ -487,13 +487,12 @@ def _make_binary(op: str) -> tuple[Callable, Callable]:
         _launch_1d("elementwise", f"scalar_{op}_{dt}", "PPq" + _SCALAR_FORMAT[dt], a.size,
                    a.ptr, out.ptr, a.size, _scalar_arg(sv))
 
-    ewise.__name__, scalar.__name__ = f"ewise_{op}", f"scalar_{op}"
-    ewise.__doc__ = f"``out[i] = a[i] {op} b[i]`` on the GPU (see the numpy backend)."
+    scalar.__name__ = scalar.__qualname__ = f"scalar_{op}"
     scalar.__doc__ = f"``out[i] = a[i] {op} s`` on the GPU (see the numpy backend)."
-    return ewise, scalar
+    return scalar
 
 
-def _make_reversed(op: str) -> Callable:
+def _scalar_r(op: str) -> Callable[..., None]:
     def scalar_r(a: Buffer, s: Any, out: Buffer) -> None:
         _check_same_size(a, out)
         _check_binary_dtypes(op, a, out)
@@ -505,12 +504,12 @@ def _make_reversed(op: str) -> Callable:
         _launch_1d("elementwise", f"scalar_r{op}_{dt}", "PPq" + _SCALAR_FORMAT[dt], a.size,
                    a.ptr, out.ptr, a.size, _scalar_arg(sv))
 
-    scalar_r.__name__ = f"scalar_r{op}"
+    scalar_r.__name__ = scalar_r.__qualname__ = f"scalar_r{op}"
     scalar_r.__doc__ = f"``out[i] = s {op} a[i]`` on the GPU (see the numpy backend)."
     return scalar_r
 
 
-def _make_unary(fn: str) -> Callable:
+def _unary(fn: str) -> Callable[..., None]:
     kinds = "f" if fn in UNARY_OPS_FLOAT else "fi"
 
     def ewise(a: Buffer, out: Buffer) -> None:
@@ -519,17 +518,56 @@ def _make_unary(fn: str) -> Callable:
         _check_out_dtype(out, a.dtype, fn)
         _launch_1d("elementwise", f"ewise_{fn}_{_suffix(a)}", "PPq", a.size, a.ptr, out.ptr, a.size)
 
-    ewise.__name__ = f"ewise_{fn}"
+    ewise.__name__ = ewise.__qualname__ = f"ewise_{fn}"
     ewise.__doc__ = f"``out[i] = {fn}(a[i])`` on the GPU (see the numpy backend)."
     return ewise
 
 
-for _op in ARITHMETIC_OPS + COMPARISON_OPS:
-    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _make_binary(_op)
-for _op in REVERSED_SCALAR_OPS:
-    globals()[f"scalar_r{_op}"] = _make_reversed(_op)
-for _fn in UNARY_OPS_ANY + UNARY_OPS_FLOAT:
-    globals()[f"ewise_{_fn}"] = _make_unary(_fn)
+# Each thread reads element i of the inputs and then writes element i of out: out may be a or b.
+ewise_add = _ewise("add")
+ewise_sub = _ewise("sub")
+ewise_mul = _ewise("mul")
+ewise_div = _ewise("div")
+ewise_pow = _ewise("pow")
+ewise_maximum = _ewise("maximum")
+ewise_minimum = _ewise("minimum")
+ewise_eq = _ewise("eq")
+ewise_ne = _ewise("ne")
+ewise_lt = _ewise("lt")
+ewise_le = _ewise("le")
+ewise_gt = _ewise("gt")
+ewise_ge = _ewise("ge")
+
+scalar_add = _scalar("add")
+scalar_sub = _scalar("sub")
+scalar_mul = _scalar("mul")
+scalar_div = _scalar("div")
+scalar_pow = _scalar("pow")
+scalar_maximum = _scalar("maximum")
+scalar_minimum = _scalar("minimum")
+scalar_eq = _scalar("eq")
+scalar_ne = _scalar("ne")
+scalar_lt = _scalar("lt")
+scalar_le = _scalar("le")
+scalar_gt = _scalar("gt")
+scalar_ge = _scalar("ge")
+
+scalar_rsub = _scalar_r("sub")
+scalar_rdiv = _scalar_r("div")
+scalar_rpow = _scalar_r("pow")
+
+ewise_neg = _unary("neg")
+ewise_abs = _unary("abs")
+ewise_sign = _unary("sign")
+ewise_relu = _unary("relu")
+ewise_exp = _unary("exp")
+ewise_log = _unary("log")
+ewise_sqrt = _unary("sqrt")
+ewise_sin = _unary("sin")
+ewise_cos = _unary("cos")
+ewise_tanh = _unary("tanh")
+ewise_sigmoid = _unary("sigmoid")
+ewise_erf = _unary("erf")
 
 
 # --- reductions over the last axis ------------------------------------------------------------------
@@ -574,7 +612,7 @@ def _reduce_launch(op: str, a: Buffer, out_val_ptr: int, out_idx_ptr: int, rows:
                  rows, chunks, 1, chunks)
 
 
-def _make_reduce(op: str) -> Callable:
+def _reduce(op: str) -> Callable[..., None]:
     arg = op.startswith("arg")
 
     def reduce(a: Buffer, out: Buffer, reduce_size: int) -> None:
@@ -592,13 +630,21 @@ def _make_reduce(op: str) -> Callable:
             return
         _reduce_launch(op, a, 0 if arg else out.ptr, out.ptr if arg else 0, out.size, reduce_size)
 
-    reduce.__name__ = f"reduce_{op}"
+    reduce.__name__ = reduce.__qualname__ = f"reduce_{op}"
     reduce.__doc__ = f"``out[i] = {op}(a[i*reduce_size:(i+1)*reduce_size])`` on the GPU (see the numpy backend)."
     return reduce
 
 
-for _op in REDUCE_OPS:
-    globals()[f"reduce_{_op}"] = _make_reduce(_op)
+reduce_sum = _reduce("sum")
+reduce_max = _reduce("max")
+reduce_min = _reduce("min")
+reduce_argmax = _reduce("argmax")
+reduce_argmin = _reduce("argmin")
+
+# The optional fast paths of the interface (OPTIONAL_FUNCTIONS):
+reduce_axis_sum = None  # no CUDA kernel yet: NDArray uses its generic path
+reduce_axis_max = None  # no CUDA kernel yet: NDArray uses its generic path
+reduce_axis_min = None  # no CUDA kernel yet: NDArray uses its generic path
 
 
 # --- matmul ---------------------------------------------------------------------------------------
@@ -620,6 +666,9 @@ def matmul(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int
     grid = (-(-p // _MM_TILE), min(-(-m // _MM_TILE), _MAX_GRID_YZ), min(batch, _MAX_GRID_YZ))
     _kernel("matmul", f"matmul_{_suffix(a)}", "PPPqqqq").prepared_call(
         grid, _BLOCK, a.ptr, b.ptr, out.ptr, m, n, p, batch)
+
+
+matmul_strided = None  # no CUDA kernel yet: NDArray uses its generic path
 
 
 # --- indexing ---------------------------------------------------------------------------------------
@@ -665,3 +714,7 @@ def scatter(src: Buffer, index: Buffer, out: Buffer) -> None:
 def scatter_add(src: Buffer, index: Buffer, out: Buffer) -> None:
     """``out[index[i]] += src[i]``; repeated indices accumulate (atomicAdd)."""
     _scatter("scatter_add", src, index, out)
+
+
+# --- optimizers -------------------------------------------------------------------------------------
+adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path

@@ -8,13 +8,14 @@ tested against these results. Speed is not a goal here, clarity is.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .dtypes import DType
 from .interface import Shape, Strides, prod
+from .strides import check_view
 
 name = "numpy"
 
@@ -30,35 +31,12 @@ def _check_same_dtype(*bufs: np.ndarray) -> None:
         raise TypeError(f"buffer dtypes differ: {[str(b.dtype) for b in bufs]}")
 
 
-def check_view(buf_size: int, shape: Shape, strides: Strides, offset: int) -> None:
-    """Raise ``IndexError`` unless every element of the view lies inside ``[0, buf_size)``."""
-    if len(shape) != len(strides):
-        raise ValueError(f"shape {shape} and strides {strides} have different lengths")
-    # exact Python ints: numpy integers would wrap silently and let a bad view through
-    shape, strides = tuple(map(operator.index, shape)), tuple(map(operator.index, strides))
-    offset = operator.index(offset)
-    if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in shape {shape}")
-    if prod(shape) == 0:
-        return
-    lo = hi = offset
-    for n, st in zip(shape, strides):
-        if st > 0:
-            hi += (n - 1) * st
-        else:
-            lo += (n - 1) * st
-    if lo < 0 or hi >= buf_size:
-        raise IndexError(
-            f"view (shape={shape}, strides={strides}, offset={offset}) reaches elements "
-            f"[{lo}, {hi}] outside a buffer of {buf_size}")
-
-
 def _view(buf: np.ndarray, shape: Shape, strides: Strides, offset: int) -> np.ndarray:
-    check_view(buf.size, shape, strides, offset)
-    if prod(shape) == 0:
+    if check_view(buf.size, shape, strides, offset) == 0:
         return np.empty(shape, dtype=buf.dtype)
-    item = buf.itemsize
-    return as_strided(buf[offset:], shape=shape, strides=tuple(s * item for s in strides))
+    # an axis of length 1 is never stepped along: its stride may be any int, even one too big for numpy
+    byte_strides = tuple(s * buf.itemsize if n > 1 else 0 for n, s in zip(shape, strides))
+    return as_strided(buf[offset:], shape=shape, strides=byte_strides)
 
 
 # --- memory -------------------------------------------------------------------------------
@@ -131,42 +109,51 @@ def _div(a: Any, b: Any) -> np.ndarray:
     return np.divide(a, b)
 
 
-_BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _div, "pow": _pow,
-    "maximum": np.maximum, "minimum": np.minimum,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal,
-}
+def _named(fn: Callable[..., None], name: str, doc: str) -> Callable[..., None]:
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
 
 
-def _binary(fn: Any):
+# The kernels below are made by these factories from numpy functions. ``out`` may be ``a``
+# itself (the interface guarantees it): numpy computes the whole result before ``out[:] =``.
+def _ewise(op: str, fn: Callable[[Any, Any], np.ndarray]) -> Callable[..., None]:
     def ewise(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         _check_same_size(a, b, out)
         _check_same_dtype(a, b)
         with np.errstate(all="ignore"):
             out[:] = fn(a, b)
 
+    return _named(ewise, f"ewise_{op}", f"``out[i] = {op}(a[i], b[i])``.")
+
+
+def _scalar(op: str, fn: Callable[[Any, Any], np.ndarray]) -> Callable[..., None]:
     def scalar(a: np.ndarray, s: Any, out: np.ndarray) -> None:
         _check_same_size(a, out)
         with np.errstate(all="ignore"):
             out[:] = fn(a, np.asarray(s, dtype=a.dtype))
 
-    return ewise, scalar
+    return _named(scalar, f"scalar_{op}", f"``out[i] = {op}(a[i], s)``, ``s`` converted to the dtype of ``a``.")
 
 
-def _reversed(fn: Any):
+def _scalar_r(op: str, fn: Callable[[Any, Any], np.ndarray]) -> Callable[..., None]:
     def scalar_r(a: np.ndarray, s: Any, out: np.ndarray) -> None:
         _check_same_size(a, out)
         with np.errstate(all="ignore"):
             out[:] = fn(np.asarray(s, dtype=a.dtype), a)
 
-    return scalar_r
+    return _named(scalar_r, f"scalar_r{op}", f"``out[i] = {op}(s, a[i])``: the scalar on the left.")
 
 
-for _op, _fn in _BINARY.items():
-    globals()[f"ewise_{_op}"], globals()[f"scalar_{_op}"] = _binary(_fn)
-for _op in ("sub", "div", "pow"):
-    globals()[f"scalar_r{_op}"] = _reversed(_BINARY[_op])
+def _unary(fn_name: str, fn: Callable[[np.ndarray], np.ndarray], floats_only: bool = False) -> Callable[..., None]:
+    def ewise(a: np.ndarray, out: np.ndarray) -> None:
+        _check_same_size(a, out)
+        if floats_only and a.dtype.kind != "f":
+            raise TypeError(f"{fn_name} needs a floating-point dtype, got {a.dtype}")
+        with np.errstate(all="ignore"):
+            out[:] = fn(a)
+
+    return _named(ewise, f"ewise_{fn_name}", f"``out[i] = {fn_name}(a[i])``.")
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -181,29 +168,50 @@ def _erf(a: np.ndarray) -> np.ndarray:
     return np.vectorize(erf, otypes=[a.dtype])(a) if a.size else a.copy()
 
 
-_UNARY: dict[str, Any] = {
-    "neg": np.negative, "abs": np.abs, "sign": np.sign, "relu": lambda a: np.maximum(a, 0),
-    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-    "tanh": np.tanh, "sigmoid": _sigmoid, "erf": _erf,
-}
-_FLOAT_ONLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"}
+ewise_add = _ewise("add", np.add)
+ewise_sub = _ewise("sub", np.subtract)
+ewise_mul = _ewise("mul", np.multiply)
+ewise_div = _ewise("div", _div)
+ewise_pow = _ewise("pow", _pow)
+ewise_maximum = _ewise("maximum", np.maximum)
+ewise_minimum = _ewise("minimum", np.minimum)
+ewise_eq = _ewise("eq", np.equal)
+ewise_ne = _ewise("ne", np.not_equal)
+ewise_lt = _ewise("lt", np.less)
+ewise_le = _ewise("le", np.less_equal)
+ewise_gt = _ewise("gt", np.greater)
+ewise_ge = _ewise("ge", np.greater_equal)
 
+scalar_add = _scalar("add", np.add)
+scalar_sub = _scalar("sub", np.subtract)
+scalar_mul = _scalar("mul", np.multiply)
+scalar_div = _scalar("div", _div)
+scalar_pow = _scalar("pow", _pow)
+scalar_maximum = _scalar("maximum", np.maximum)
+scalar_minimum = _scalar("minimum", np.minimum)
+scalar_eq = _scalar("eq", np.equal)
+scalar_ne = _scalar("ne", np.not_equal)
+scalar_lt = _scalar("lt", np.less)
+scalar_le = _scalar("le", np.less_equal)
+scalar_gt = _scalar("gt", np.greater)
+scalar_ge = _scalar("ge", np.greater_equal)
 
-def _unary(fn_name: str):
-    fn = _UNARY[fn_name]
+scalar_rsub = _scalar_r("sub", np.subtract)
+scalar_rdiv = _scalar_r("div", _div)
+scalar_rpow = _scalar_r("pow", _pow)
 
-    def ewise(a: np.ndarray, out: np.ndarray) -> None:
-        _check_same_size(a, out)
-        if fn_name in _FLOAT_ONLY and a.dtype.kind != "f":
-            raise TypeError(f"{fn_name} needs a floating-point dtype, got {a.dtype}")
-        with np.errstate(all="ignore"):
-            out[:] = fn(a)
-
-    return ewise
-
-
-for _fn_name in _UNARY:
-    globals()[f"ewise_{_fn_name}"] = _unary(_fn_name)
+ewise_neg = _unary("neg", np.negative)
+ewise_abs = _unary("abs", np.abs)
+ewise_sign = _unary("sign", np.sign)
+ewise_relu = _unary("relu", lambda a: np.maximum(a, 0))
+ewise_exp = _unary("exp", np.exp, floats_only=True)
+ewise_log = _unary("log", np.log, floats_only=True)
+ewise_sqrt = _unary("sqrt", np.sqrt, floats_only=True)
+ewise_sin = _unary("sin", np.sin, floats_only=True)
+ewise_cos = _unary("cos", np.cos, floats_only=True)
+ewise_tanh = _unary("tanh", np.tanh, floats_only=True)
+ewise_sigmoid = _unary("sigmoid", _sigmoid, floats_only=True)
+ewise_erf = _unary("erf", _erf, floats_only=True)
 
 
 # --- reductions over the last axis ------------------------------------------------------------
@@ -242,12 +250,57 @@ def reduce_argmin(a: np.ndarray, out: np.ndarray, reduce_size: int) -> None:
     out[:] = _rows(a, out, reduce_size).argmin(axis=1)
 
 
+# --- reductions over a middle axis (optional in the interface) --------------------------------------
+# The optional functions below are the compositions their contracts state, written with this
+# module's own kernels (looked up when called): a lab that swaps in a learner's compact, matmul
+# or reduce_sum still runs it, whichever path NDArray takes.
+def _middle_axis_last(op: str, a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> np.ndarray:
+    """``a`` seen as ``(outer, reduce_size, inner)``, copied compact as ``(outer, inner, reduce_size)``."""
+    reduce_size, inner = operator.index(reduce_size), operator.index(inner)
+    if reduce_size < 0 or inner < 1 or out.size % inner or a.size != out.size * reduce_size:
+        raise ValueError(f"reduce_axis_{op}: a has {a.size} elements, out {out.size}; they do not fit "
+                         f"(outer, {reduce_size}, {inner}) -> (outer, {inner})")
+    if op != "sum" and reduce_size < 1:
+        raise ValueError(f"reduce_axis_{op} over an empty axis has no identity")
+    if a.dtype != out.dtype or a.dtype.kind not in "fi":
+        raise TypeError(f"reduce_axis_{op} takes float32, float64 or int64 and writes the same dtype, "
+                        f"got {a.dtype} and {out.dtype}")
+    moved = np.empty_like(a)
+    compact(a, moved, (out.size // inner, inner, reduce_size), (reduce_size * inner, 1, inner), 0)
+    return moved
+
+
+def reduce_axis_sum(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
+    reduce_sum(_middle_axis_last("sum", a, out, reduce_size, inner), out, reduce_size)
+
+
+def reduce_axis_max(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
+    reduce_max(_middle_axis_last("max", a, out, reduce_size, inner), out, reduce_size)
+
+
+def reduce_axis_min(a: np.ndarray, out: np.ndarray, reduce_size: int, inner: int) -> None:
+    reduce_min(_middle_axis_last("min", a, out, reduce_size, inner), out, reduce_size)
+
+
 # --- matmul and indexing ----------------------------------------------------------------------
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, m: int, n: int, p: int, batch: int) -> None:
     _check_same_dtype(a, b, out)
     if (a.size, b.size, out.size) != (batch * m * n, batch * n * p, batch * m * p):
         raise ValueError(f"matmul sizes {a.size}, {b.size}, {out.size} do not fit batch={batch} m={m} n={n} p={p}")
     out[:] = np.matmul(a.reshape(batch, m, n), b.reshape(batch, n, p)).reshape(-1)
+
+
+def matmul_strided(a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarray, b_strides: Strides,
+                   b_offset: int, out: np.ndarray, m: int, n: int, p: int, batch: int) -> None:
+    _check_same_dtype(a, b, out)
+    if a.dtype == np.bool_:
+        raise TypeError("matmul_strided takes float32, float64 or int64, got bool")
+    if min(m, n, p, batch) < 0 or out.size != batch * m * p:
+        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
+    ca, cb = np.empty(batch * m * n, a.dtype), np.empty(batch * n * p, b.dtype)
+    compact(a, ca, (batch, m, n), a_strides, a_offset)  # each view is checked before anything is read
+    compact(b, cb, (batch, n, p), b_strides, b_offset)
+    matmul(ca, cb, out, m, n, p, batch)
 
 
 def _check_index(index: np.ndarray, size: int) -> None:
@@ -276,3 +329,25 @@ def scatter_add(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
     _check_same_dtype(src, out)
     _check_index(index, out.size)
     np.add.at(out, index, src)
+
+
+# --- optimizers (optional in the interface) --------------------------------------------------------------
+def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+              max_exp_avg_sq: np.ndarray | None, *, step_size: float, beta1: float, beta2: float, eps: float,
+              bias2_sqrt: float, decay: float = 1.0, l2: float = 0.0) -> None:
+    bufs = [param, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+    if len({b.size for b in bufs}) != 1:
+        raise ValueError(f"adam_step: buffer sizes differ: {[b.size for b in bufs]}")
+    if len({b.dtype for b in bufs}) != 1 or param.dtype.kind != "f":
+        raise TypeError(f"adam_step: unsupported buffer dtypes {[str(b.dtype) for b in bufs]}; "
+                        "all float32 or all float64")
+    t = param.dtype.type  # every step in the parameter's dtype, in the order of torch (and optim.c)
+    g = grad + t(l2) * param
+    m = exp_avg + t(1.0 - beta1) * (g - exp_avg)
+    v = exp_avg_sq * t(beta2) + t(1.0 - beta2) * g * g
+    if max_exp_avg_sq is not None:  # AMSGrad: the largest v so far takes v's place
+        max_exp_avg_sq[:] = np.where(max_exp_avg_sq > v, max_exp_avg_sq, v)
+    vh = v if max_exp_avg_sq is None else max_exp_avg_sq
+    param[:] = param * t(decay) + t(-step_size) * (m / (np.sqrt(vh) / t(bias2_sqrt) + t(eps)))
+    exp_avg[:] = m
+    exp_avg_sq[:] = v

@@ -3,8 +3,8 @@
 A backend owns *flat* buffers of one element type and knows nothing about shapes
 beyond what each call passes in. :class:`~tinytorch.ndarray.NDArray` does all the
 shape/stride/broadcast/dtype bookkeeping in Python and then calls these functions on
-**compact** (row-major, contiguous) buffers. Only ``compact``, ``ewise_setitem`` and
-``scalar_setitem`` ever see strides.
+**compact** (row-major, contiguous) buffers. Only ``compact``, ``ewise_setitem``,
+``scalar_setitem`` and the optional ``matmul_strided`` ever see strides.
 
 Conventions that hold for every function below:
 
@@ -17,14 +17,18 @@ Conventions that hold for every function below:
   ``ValueError``/``TypeError``/``IndexError`` instead of touching memory out of range.
   A backend written in C or CUDA does this *before* launching the kernel.
 
+Besides these, :data:`OPTIONAL_FUNCTIONS` names fast paths (a matmul of strided views, a
+reduction over a middle axis, a fused Adam step) that every backend defines either as a
+function or as ``None``; NDArray falls back to the mandatory functions for ``None``.
+
 The numpy backend (``tinytorch.ndarray.backend_numpy``) is the readable reference for
-every function; ``tests/test_backend_interface.py`` checks every backend against this
-Protocol.
+every function, the optional ones included; ``tests/test_backend_interface.py`` checks every
+backend against this Protocol.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
@@ -97,6 +101,9 @@ class Backend(Protocol):
     # ewise_<fn>(a, out) for the names in BINARY_OPS / REVERSED_SCALAR_OPS / UNARY_OPS.
     # Integer ``div`` does not exist (NDArray promotes to float first, as PyTorch does).
     # Integer ``pow`` with a negative exponent raises ValueError.
+    # Guaranteed: ``out`` may be the very buffer ``a`` (or ``b``). ``out[i]`` depends on element i
+    # of the inputs only, and that element is read before ``out[i]`` is written. In-place updates
+    # (``x += y``, ``x.relu_()``, the generic optimizer steps) rely on this.
 
     # --- reductions ----------------------------------------------------------------------
     # reduce_<op>(a, out, reduce_size) on float32/float64/int64 (NDArray casts bools to int64
@@ -104,20 +111,10 @@ class Backend(Protocol):
     # out[i] reduces a[i*reduce_size : (i+1)*reduce_size]. reduce_size >= 1 for max/min/arg*;
     # sum over reduce_size == 0 writes zeros. argmax/argmin return the first index on ties.
     # NaN propagates through max/min and is the arg* answer, as in numpy and PyTorch.
-    #
-    # Optional: ``reduce_axis_<op>(a, out, reduce_size, inner)`` for sum/max/min reduces the
-    # middle axis of a compact ``a`` seen as ``(outer, reduce_size, inner)`` into ``out``
-    # ``(outer, inner)``. NDArray calls it, when a backend has it, for a run of axes that is not
-    # last (a sum over the batch axis) instead of transposing first. The C backend has it.
 
     # --- matmul --------------------------------------------------------------------------
     def matmul(self, a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:
         """Batched product of compact ``(batch, m, n) @ (batch, n, p) -> (batch, m, p)``."""
-
-    # Optional: ``matmul_strided(a, a_strides, a_offset, b, b_strides, b_offset, out, m, n, p,
-    # batch)``, the same product of two strided views (3 strides each: batch, row, column) into
-    # a compact ``out``. NDArray calls it, when a backend has it, instead of compacting the
-    # operands first: a transposed weight (``x @ w.T``) then costs no copy. The C backend has it.
 
     # --- indexing --------------------------------------------------------------------------
     def gather(self, a: Buffer, index: Buffer, out: Buffer) -> None:
@@ -129,11 +126,61 @@ class Backend(Protocol):
     def scatter_add(self, src: Buffer, index: Buffer, out: Buffer) -> None:
         """``out[index[i]] += src[i]`` for each i (repeated indices accumulate)."""
 
-    # --- optimizers ------------------------------------------------------------------------
-    # Optional: ``adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step_size,
-    # beta1, beta2, eps, bias2_sqrt, decay, l2)``, a whole Adam/AdamW update of compact float
-    # buffers, in place, in one pass. ``optim.Adam`` calls it, when a backend has it, instead
-    # of the ~10 elementwise tensor ops of its step. The C backend has it.
+    # --- optional fast paths (OPTIONAL_FUNCTIONS) ---------------------------------------------
+    # Every backend defines each of these names: as a function with the contract below, or as
+    # ``None`` when it has no such kernel. NDArray (and optim.Adam) call the function when it is
+    # not None and otherwise compose the same result from the functions above, so a new backend
+    # may start with all of them None.
+
+    reduce_axis_sum: Callable[..., None] | None
+    """``reduce_axis_sum(a, out, reduce_size, inner)``, likewise ``reduce_axis_max`` and
+    ``reduce_axis_min``: reduce the middle axis of the compact ``a`` seen as ``(outer,
+    reduce_size, inner)`` into the compact ``out`` ``(outer, inner)``, with ``outer = out.size //
+    inner``: ``out[o, j] = op(a[o, :, j])``. ``a`` and ``out`` share a dtype out of float32,
+    float64, int64 (TypeError otherwise); ``inner >= 1``, ``out.size`` a multiple of it and
+    ``a.size == out.size * reduce_size`` (ValueError otherwise). ``reduce_size >= 1`` for max/min;
+    a sum over ``reduce_size == 0`` writes zeros. The results are those of ``reduce_<op>`` on the
+    transposed copy ``(outer, inner, reduce_size)``: NaN propagates through max/min, int64 sums
+    wrap around. ``a`` is only read and must not be ``out``. NDArray calls it when it reduces
+    a run of adjacent axes that is not the last of a compact array (a sum over the batch axis),
+    instead of transposing and compacting first."""
+
+    reduce_axis_max: Callable[..., None] | None
+    """See ``reduce_axis_sum``."""
+
+    reduce_axis_min: Callable[..., None] | None
+    """See ``reduce_axis_sum``."""
+
+    matmul_strided: Callable[..., None] | None
+    """``matmul_strided(a, a_strides, a_offset, b, b_strides, b_offset, out, m, n, p, batch)``:
+    the product ``matmul`` computes, of two strided views straight from their buffers. ``a`` is
+    seen as ``(batch, m, n)`` with the 3 strides ``a_strides`` (in elements; 0 broadcasts,
+    negative steps backwards) from ``a_offset``, ``b`` as ``(batch, n, p)`` likewise; the result
+    goes to the compact ``out`` ``(batch, m, p)``. ``a``, ``b`` and ``out`` share a dtype out of
+    float32, float64, int64 (TypeError otherwise); ``out.size == batch * m * p`` (ValueError
+    otherwise); each view must lie inside its buffer (IndexError otherwise, see
+    ``strides.check_view``), all checked before anything is read. ``out`` may be ``a`` or ``b``:
+    the result is as if the inputs were read first. NDArray calls it, instead of compacting
+    its operands and calling ``matmul``, whenever each operand's batch axes merge into one: a
+    transposed weight (``x @ w.T``) or a batch broadcast from one matrix then costs no copy."""
+
+    adam_step: Callable[..., None] | None
+    """``adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step_size, beta1,
+    beta2, eps, bias2_sqrt, decay=1.0, l2=0.0)``: one Adam/AdamW update of every element, in
+    place. The buffers are compact, of one size (ValueError otherwise) and one dtype, float32 or
+    float64 (TypeError otherwise); ``max_exp_avg_sq`` is None unless AMSGrad. Per element, in
+    the parameter's dtype and in torch.optim.Adam's order::
+
+        g = grad + l2 * param
+        exp_avg = exp_avg + (1 - beta1) * (g - exp_avg)
+        exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+        max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)    (AMSGrad only; used as v below)
+        param = param * decay + (-step_size) * (exp_avg / (sqrt(v) / bias2_sqrt + eps))
+
+    with ``step_size = lr / (1 - beta1**t)``, ``bias2_sqrt = sqrt(1 - beta2**t)``, and either
+    ``l2 = weight_decay`` (Adam) or ``decay = 1 - lr * weight_decay`` (AdamW). ``grad`` is only
+    read and may be ``param`` itself. optim.Adam calls it for each parameter whose data, gradient
+    and state are compact arrays of one float dtype, instead of ~10 elementwise tensor ops."""
 
 
 def interface_functions() -> list[str]:
@@ -146,6 +193,15 @@ def interface_functions() -> list[str]:
     names += [f"ewise_{fn}" for fn in UNARY_OPS]
     names += [f"reduce_{op}" for op in REDUCE_OPS]
     return names
+
+
+#: The optional fast paths (see "optional fast paths" in :class:`Backend`).
+OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step")
+
+
+def optional_functions() -> list[str]:
+    """The names every backend defines as a function or as ``None`` (used by the tests)."""
+    return list(OPTIONAL_FUNCTIONS)
 
 
 def prod(shape: Iterable[int]) -> int:

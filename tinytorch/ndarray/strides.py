@@ -301,3 +301,44 @@ def index_view(shape: Shape, strides: Strides, offset: int, key: Sequence[Any]) 
             offset += (i + n if i < 0 else i) * st
         axis += 1
     return tuple(new_shape), tuple(new_strides), offset
+
+
+# --- bounds ------------------------------------------------------------------------------------------
+def check_view(buf_size: int, shape: Shape, strides: Strides, offset: int) -> int:
+    """Check that every element of the view lies inside a buffer of ``buf_size`` elements and
+    return the number of elements of the view. Every backend calls this before it reads or
+    writes through a view.
+
+    Raises ``ValueError`` for a malformed view (shape and strides of different lengths, a
+    negative dimension) and ``IndexError`` for one that reaches outside ``[0, buf_size)``. An
+    empty view reaches nothing and always passes. The arithmetic is exact: numpy integers are
+    turned into Python ints first, so a huge stride cannot wrap around into range. An axis of
+    length 1 is never stepped along, so its stride may be anything.
+
+    >>> check_view(12, (3, 4), (4, 1), 0)
+    12
+    >>> check_view(12, (3, 4), (1, 3), 1)   # a transpose that starts one element too late
+    Traceback (most recent call last):
+    ...
+    IndexError: view (shape=(3, 4), strides=(1, 3), offset=1) reaches elements [1, 12] outside a buffer of 12
+    """
+    if len(shape) != len(strides):
+        raise ValueError(f"shape {tuple(shape)} and strides {tuple(strides)} have different lengths")
+    if type(offset) is not int:
+        offset = operator.index(offset)
+    size, lo, hi = 1, offset, offset
+    for n, s in zip(shape, strides):
+        if type(n) is not int or type(s) is not int:  # the fast path takes plain ints only
+            n, s = operator.index(n), operator.index(s)
+        if n < 0:
+            raise ValueError(f"negative dimension in shape {tuple(map(operator.index, shape))}")
+        size *= n
+        if s > 0:
+            hi += (n - 1) * s
+        else:
+            lo += (n - 1) * s
+    if size and (lo < 0 or hi >= buf_size):
+        shape, strides = tuple(map(operator.index, shape)), tuple(map(operator.index, strides))
+        raise IndexError(f"view (shape={shape}, strides={strides}, offset={offset}) reaches elements "
+                         f"[{lo}, {hi}] outside a buffer of {buf_size}")
+    return size
