@@ -8,11 +8,10 @@ front door or a ``Tensor`` attribute does not come from the table.
 from __future__ import annotations
 
 import pytest
+from test_tensor_ops import OPS
 
 import tinytorch as tt
 from tinytorch.ops.table import TABLE, Entry, exports
-
-from test_tensor_ops import OPS
 
 try:
     import torch

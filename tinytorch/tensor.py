@@ -30,6 +30,7 @@ from .ndarray.dtypes import DType
 from .ndarray.strides import is_compact
 from .printing import format_tensor
 
+
 # --- grad mode -----------------------------------------------------------------------------------
 class _GradState(threading.local):
     """The grad-mode context, the only state of this layer: one per thread, as in PyTorch (a new

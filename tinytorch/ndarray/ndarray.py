@@ -393,7 +393,7 @@ class NDArray:
             if a.shape != self.shape or a.device != self.device:
                 raise ValueError(f"adam_step_: every array needs shape {self.shape} on {self.device}, "
                                  f"got {a.shape} on {a.device}")
-        kernel = getattr(self._backend, "adam_step", None)  # TODO-merge
+        kernel = self._backend.adam_step  # an optional function: None where the backend has none
         written = arrays[:1] + arrays[2:]  # the kernel writes these in place; it reads grad compacted
         if kernel is not None and all(a.dtype is self.dtype and a.is_compact() for a in written) \
                 and grad.dtype is self.dtype and self.dtype.is_floating_point:
@@ -484,7 +484,8 @@ class NDArray:
         out = NDArray._new(out_shape, int64 if op[0] == "a" else dtype, self.device)  # argmax/argmin: int64
         backend = self.device.backend
         moved = a if trailing else a.permute(kept + list(axes))  # the reduced axes last: what reduce_<op> wants
-        middle = None if trailing else getattr(backend, "reduce_axis_" + op, None)
+        # the optional reduce_axis_<op> of sum/max/min (None where the backend has none)
+        middle = getattr(backend, "reduce_axis_" + op) if op in ("sum", "max", "min") and not trailing else None
         if (middle is not None and axes and not moved.is_compact() and a.is_compact()
                 and axes[-1] - axes[0] == len(axes) - 1):
             # the reduced axes are one run in the middle of a compact array (a sum over the batch
@@ -632,7 +633,7 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
     backend = a.device.backend
     # a backend that can read strided operands (the C backend packs them anyway) gets the views
     # as they are: a transposed weight or a batch broadcast from one matrix is then never copied
-    strided = getattr(backend, "matmul_strided", None)
+    strided = backend.matmul_strided  # optional: None where the backend has none
     if strided is not None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype and a.shape[1] == b.shape[0] \
             and a.dtype is not bool_:  # the common case, straight through
         out = NDArray._new((a.shape[0], b.shape[1]), a.dtype, a.device)

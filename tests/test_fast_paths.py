@@ -1,0 +1,112 @@
+"""The fast paths of the NDArray layer give the same results as their generic fallbacks.
+
+Each optional backend function (``interface.OPTIONAL_FUNCTIONS``) is reached through an NDArray
+method that falls back to mandatory functions when a backend lacks it. Every test here runs
+on every device twice: with the backend as it is, and with the optional function removed
+(set to ``None``, as a backend without it declares), and compares the two with numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinytorch.ndarray import array, get_backend
+from tinytorch.ndarray.interface import OPTIONAL_FUNCTIONS
+
+
+@pytest.fixture(params=["as is", "without"])
+def variant(request, device, monkeypatch):
+    """The backend as it is, or with every optional function removed."""
+    if request.param == "without":
+        backend = get_backend(device)
+        for name in OPTIONAL_FUNCTIONS:
+            monkeypatch.setattr(backend, name, None)
+    return request.param
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_matmul_of_views(device, variant, rng, dt):
+    a = rng.standard_normal((6, 5)).astype(dt)
+    w = rng.standard_normal((4, 5)).astype(dt)
+    b = rng.standard_normal((3, 5, 2)).astype(dt)
+    na, nw, nb = (array(x, device=device) for x in (a, w, b))
+    tol = dict(rtol=1e-5 if dt is np.float32 else 1e-12, atol=1e-5 if dt is np.float32 else 1e-12)
+    np.testing.assert_allclose((na @ nw.T).numpy(), a @ w.T, **tol)  # a transposed operand
+    np.testing.assert_allclose((na[::2, 1:] @ nb[0][1:]).numpy(), a[::2, 1:] @ b[0][1:], **tol)  # steps, offsets
+    np.testing.assert_allclose((na[:5] @ nb).numpy(), a[:5] @ b, **tol)  # a batch broadcast from one matrix
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_reductions_over_middle_axes(device, variant, rng, op):
+    x = rng.standard_normal((3, 4, 5, 2))
+    nx = array(x, device=device)
+    for axis in [0, 1, (1, 2), (0, 1, 2)]:
+        np.testing.assert_allclose(getattr(nx, op)(axis).numpy(), getattr(x, op)(axis), rtol=1e-12)
+        np.testing.assert_allclose(getattr(nx, op)(axis, keepdims=True).numpy(),
+                                   getattr(x, op)(axis, keepdims=True), rtol=1e-12)
+
+
+def adam_reference(p, g, m, v, vmax, step_size, beta1, beta2, eps, bias2_sqrt, decay, l2):
+    g = g + l2 * p
+    m = m + (1 - beta1) * (g - m)
+    v = beta2 * v + (1 - beta2) * g * g
+    vhat = v if vmax is None else np.maximum(vmax, v)
+    p = decay * p - step_size * m / (np.sqrt(vhat) / bias2_sqrt + eps)
+    return p, m, v, vhat
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_step(device, variant, rng, amsgrad, decoupled):
+    p, g, m, v = (rng.standard_normal((7, 3)) for _ in range(4))
+    v, vmax = np.abs(v), (np.abs(rng.standard_normal((7, 3))) if amsgrad else None)
+    hyper = dict(step_size=0.01, beta1=0.9, beta2=0.999, eps=1e-8, bias2_sqrt=0.3,
+                 decay=0.99 if decoupled else 1.0, l2=0.0 if decoupled else 0.1)
+    arrays = [array(x, device=device) for x in (p, m, v)]
+    nvmax = None if vmax is None else array(vmax, device=device)
+    ng = array(g.T.copy(), device=device).T  # a non-compact gradient
+    arrays[0].adam_step_(ng, arrays[1], arrays[2], nvmax, **hyper)
+    expected = adam_reference(p, g, m, v, vmax, **hyper)
+    for got, want in zip(arrays + ([nvmax] if amsgrad else []), expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-15)
+
+
+def test_adam_step_checks_shapes(device, variant):
+    p = array(np.zeros(3), device=device)
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        p.adam_step_(array(np.zeros(4), device=device), p.copy(), p.copy(), None, step_size=0.1, beta1=0.9,
+                     beta2=0.99, eps=1e-8, bias2_sqrt=1.0)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_in_place_updates(device, variant, rng, op):
+    """Compact float arrays take one kernel writing into themselves; views, broadcasts and other
+    dtypes take the general path. Both agree with numpy, and only the target changes."""
+    x, y = rng.uniform(0.5, 2.0, (4, 3)), rng.uniform(0.5, 2.0, (4, 3))
+    ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op]
+    cases = [(lambda a: a, y), (lambda a: a, 2.5), (lambda a: a[:, ::2], y[:, ::2]), (lambda a: a, y[0]),
+             (lambda a: a.T, y.T), (lambda a: a, y.astype(np.float32))]
+    for pick, other in cases:
+        target = array(x, device=device)
+        view = pick(target)
+        arg = array(other, device=device) if isinstance(other, np.ndarray) else other
+        kept = arg.numpy() if isinstance(arg, type(target)) else None
+        assert getattr(view, op + "_")(arg) is view
+        expected = x.copy()
+        ufunc(pick(expected), other, out=pick(expected), casting="unsafe")
+        np.testing.assert_allclose(target.numpy(), expected, rtol=1e-6)
+        if kept is not None:
+            np.testing.assert_array_equal(arg.numpy(), kept)
+
+
+def test_in_place_update_of_itself(device, variant):
+    x = array(np.arange(6.0), device=device)
+    x.add_(x)
+    np.testing.assert_array_equal(x.numpy(), 2 * np.arange(6.0))
+
+
+def test_in_place_update_must_keep_the_shape(device, variant):
+    x = array(np.zeros(3), device=device)
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        x.add_(array(np.zeros((2, 3)), device=device))
