@@ -110,28 +110,12 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     try:
         for r, g in zip(roots, root_grads):
             _accumulate(node_grads, leaf_grads, r, g)
-        for node in reversed(order):
+        for node in reversed(order):  # the chain rule, from the output back to the leaves
             if id(node) not in node_grads or (wanted is not None and id(node) not in wanted):
                 continue
-            g = node_grads.pop(id(node))
-            seen_grads[id(node)] = g
-            grads = node.backward(g)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            if len(grads) != len(node.inputs):
-                raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
-                                   f"(expected {len(node.inputs)}, got {len(grads)})")
-            for i, (t, need, tg) in enumerate(zip(node.inputs, node.needs_input_grad, grads)):
-                if need and tg is not None:
-                    if not isinstance(tg, Tensor):
-                        raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
-                                        f"backward must return Tensors (or None)")
-                    if tg._data.shape != t._data.shape:
-                        _check_grad_shape(tg, t._data.shape, node, i)
-                        tg = unbroadcast(tg, t._data.shape)
-                    if tg._data.dtype is not t._data.dtype:
-                        tg = to(tg, dtype=t._data.dtype)
-                    _accumulate(node_grads, leaf_grads, t, tg)
+            g = seen_grads[id(node)] = node_grads.pop(id(node))
+            for t, tg in _input_grads(node, node.backward(g)):
+                _accumulate(node_grads, leaf_grads, t, tg)
             if not retain_graph:
                 node.release()
     finally:
@@ -140,6 +124,27 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
         if t._ctx is not None and id(t._ctx) in seen_grads:
             leaf_grads[id(t)] = (t, seen_grads[id(t._ctx)])
     return leaf_grads
+
+
+def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:
+    """``(input, gradient)`` for each input of ``node`` that wants one, from what its ``backward``
+    returned: checked (PyTorch's errors), summed down to the input's shape and cast to its dtype."""
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    if len(grads) != len(node.inputs):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                           f"(expected {len(node.inputs)}, got {len(grads)})")
+    out = []
+    for i, (t, need, tg) in enumerate(zip(node.inputs, node.needs_input_grad, grads)):
+        if not need or tg is None:
+            continue
+        if not isinstance(tg, Tensor):
+            raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
+                            f"backward must return Tensors (or None)")
+        if tg._data.shape != t._data.shape:
+            _check_grad_shape(tg, t._data.shape, node, i)
+            tg = unbroadcast(tg, t._data.shape)
+        out.append((t, tg if tg._data.dtype is t._data.dtype else to(tg, dtype=t._data.dtype)))
+    return out
 
 
 def _accumulate(node_grads: dict, leaf_grads: dict, t: Tensor, g: Tensor) -> None:

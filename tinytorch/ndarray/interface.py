@@ -128,7 +128,7 @@ class Backend(Protocol):
 
     # --- optional fast paths (OPTIONAL_FUNCTIONS) ---------------------------------------------
     # Every backend defines each of these names: as a function with the contract below, or as
-    # ``None`` when it has no such kernel. NDArray (and optim.Adam) call the function when it is
+    # ``None`` when it has no such kernel. NDArray calls the function when it is
     # not None and otherwise compose the same result from the functions above, so a new backend
     # may start with all of them None.
 
@@ -179,8 +179,9 @@ class Backend(Protocol):
 
     with ``step_size = lr / (1 - beta1**t)``, ``bias2_sqrt = sqrt(1 - beta2**t)``, and either
     ``l2 = weight_decay`` (Adam) or ``decay = 1 - lr * weight_decay`` (AdamW). ``grad`` is only
-    read and may be ``param`` itself. optim.Adam calls it for each parameter whose data, gradient
-    and state are compact arrays of one float dtype, instead of ~10 elementwise tensor ops."""
+    read and may be ``param`` itself. ``NDArray.adam_step_`` (which optim.Adam reaches through the
+    ``_fused_adam_`` op) calls it when the parameter and its state are compact arrays of one
+    float dtype (the gradient is compacted first), instead of ~10 elementwise array ops."""
 
 
 def interface_functions() -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ndarray import NDArray
+from ..ndarray.dtypes import scalar_category
 from ..ndarray.strides import broadcast_shapes
 from ..tensor import Tensor, is_grad_enabled
 from .elementwise import _category, clamp
@@ -48,14 +49,12 @@ def _update(t: Tensor, name: str, other: Any, alpha: Any = 1) -> Tensor:
         if o.device != t.device:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{t.device} and {o.device}!")
-        shape = broadcast_shapes(t.shape, o.shape)
-        if shape != t.shape:
-            raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(shape)}")
+        if o.shape != t.shape and broadcast_shapes(t.shape, o.shape) != t.shape:
+            raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast shape "
+                               f"{list(broadcast_shapes(t.shape, o.shape))}")
         kind = _category(o.dtype)
-    elif isinstance(o, (bool, int, float)):
-        kind = 0 if isinstance(o, bool) else 1 if isinstance(o, int) else 2
-    else:
-        raise TypeError(f"{name}_(): expected a Tensor or a number, got {type(other).__name__}")
+    else:  # a number (a TypeError names anything else)
+        kind = _category(scalar_category(o))
     kind = max(kind, 2 if name == "div" else 0)  # true division makes floats
     if kind > _category(t.dtype):
         raise RuntimeError(f"result type {('int64', 'float32')[kind - 1]} can't be cast to the desired output type "
