@@ -82,3 +82,14 @@ def test_every_differentiable_op_has_a_gradient_test() -> None:
     tested = {e.fn for e in TABLE if covered(e)}  # an alias (swapaxes) shares its op's test
     missing = sorted(e.fn.__qualname__ for e in TABLE if e.grad and e.fn not in tested)
     assert not missing, f"differentiable ops with no row in tests/test_tensor_ops.py: {missing}"
+
+
+def test_pytorchs_aliases_are_entries_of_their_own() -> None:
+    """An alias is the same function under PyTorch's other name, on ``tt`` and on ``Tensor``."""
+    x = tt.tensor([[1.0, -2.0], [3.0, 4.0]], device="numpy")
+    for alias, name in [("subtract", "sub"), ("multiply", "mul"), ("divide", "div"), ("negative", "neg"),
+                        ("clip", "clamp"), ("swapaxes", "transpose")]:
+        assert getattr(tt, alias) is getattr(tt, name), alias
+        assert vars(tt.Tensor)[alias] is vars(tt.Tensor)[name], alias
+        assert alias in tt.__all__
+    assert tt.subtract(x, 1).tolist() == (x - 1).tolist() and x.negative().tolist() == (-x).tolist()

@@ -276,6 +276,12 @@ def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
 def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
 
 
+subtract = op(sub, name="subtract")  # PyTorch's aliases
+multiply = op(mul, name="multiply")
+divide = op(div, name="divide")
+negative = op(neg, name="negative")
+
+
 @op(method=False)
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together; either may be a scalar)."""
