@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .ndarray import NDArray, array
+from .ndarray.devices import Device
 from .ndarray.dtypes import DType
 from .ndarray.strides import is_compact
 from .printing import format_tensor
@@ -129,7 +130,7 @@ class Function:
     def forward(self, *args: Any, **params: Any) -> NDArray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
-    def backward(self, grad: "Tensor") -> Any:
+    def backward(self, grad: "Tensor") -> "Tensor | None | tuple[Tensor | None, ...]":
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     @classmethod
@@ -209,7 +210,7 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> Any:
+    def device(self) -> Device:
         return self._data.device
 
     @property

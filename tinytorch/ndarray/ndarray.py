@@ -23,7 +23,7 @@ from . import strides as st
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
-from .interface import Shape, Strides, prod
+from .interface import Backend, Shape, Strides, prod
 
 Scalar = (int, float, bool, np.number, np.bool_)
 
@@ -76,7 +76,7 @@ class NDArray:
                        self.dtype, self.device)
 
     @property
-    def _backend(self) -> Any:
+    def _backend(self) -> Backend:
         return self.device.backend
 
     # --- basic properties ------------------------------------------------------------------

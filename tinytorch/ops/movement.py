@@ -272,7 +272,7 @@ def numel(x: Tensor) -> int:
 
 
 @op(function=False, grad=False)
-def size(x: Tensor, dim: int | None = None) -> Any:
+def size(x: Tensor, dim: int | None = None) -> tuple[int, ...] | int:
     """The shape, or the length of dimension ``dim``."""
     if dim is None:
         return x.shape

@@ -112,7 +112,7 @@ _min_result = collections.namedtuple("min", ["values", "indices"])  # type: igno
 
 
 @op
-def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001  (a Tensor or (values, indices))
     """``max(x)`` → the largest value (ties share the gradient); ``max(x, dim)`` → ``(values,
     indices)`` with the gradient going to the index chosen; ``max(x, other)`` → ``maximum``."""
     if isinstance(dim, Tensor):
@@ -125,7 +125,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
 
 
 @op
-def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001  (a Tensor or (values, indices))
     """Like :func:`max`, for the smallest value."""
     if isinstance(dim, Tensor):
         return minimum(x, dim)
