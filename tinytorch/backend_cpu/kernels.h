@@ -21,7 +21,7 @@
 /* Loops with fewer elements than this run on one thread. The threads sleep between kernels
  * (OMP_WAIT_POLICY=passive, see __init__.py: spinning ones stall a busy machine), and waking
  * a sleeping thread takes as long as a simple loop over a large array, so splitting a loop
- * across cores pays only from about this size on (benchmarks/results.md has the measurements
+ * across cores pays only from about this size on (benchmarks/measurements.md has the measurements
  * behind the value). Where wake-ups are cheap (OMP_WAIT_POLICY=active on an idle machine) a
  * threshold of 32K elements would do. */
 #define TT_PAR_MIN (1 << 21)

@@ -13,7 +13,7 @@
 
 /* Products with fewer multiply-adds than this run on one thread: a smaller one takes about as
  * long on one core as waking the sleeping threads would (see TT_PAR_MIN in kernels.h, and
- * benchmarks/results.md for the measurements). */
+ * benchmarks/measurements.md for the measurements). */
 #define TT_MATMUL_PAR_MIN (200 * 200 * 200)
 
 /* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16
