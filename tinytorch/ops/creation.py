@@ -2,7 +2,7 @@
 
 Every function takes ``dtype=``, ``device=`` (default: ``tt.get_default_device()``) and
 ``requires_grad=`` where PyTorch does. Sizes may be varargs or one sequence.
-Random creation (``rand``, ``randn``…) lives in :mod:`tinytorch.random`.
+Random creation (``rand``, ``randn``…) lives in :mod:`tinytorch.ops.random`.
 """
 
 from __future__ import annotations
