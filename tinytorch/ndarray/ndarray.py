@@ -377,17 +377,10 @@ class NDArray:
                    max_exp_avg_sq: "NDArray | None", *, step_size: float, beta1: float, beta2: float, eps: float,
                    bias2_sqrt: float, decay: float = 1.0, l2: float = 0.0) -> None:
         """One Adam/AdamW update of this array (the parameter) and its moment estimates, in place,
-        in ``torch.optim.Adam``'s order::
-
-            g = grad + l2 * self;  exp_avg += (1 - beta1) * (g - exp_avg)
-            exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
-            v = max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)   (AMSGrad; else v = exp_avg_sq)
-            self = decay * self - step_size * exp_avg / (sqrt(v) / bias2_sqrt + eps)
-
-        One pass of the backend's optional ``adam_step`` kernel when it has one and every array is
-        compact with this float dtype (``grad`` may be any view: it is compacted first); the same
-        arithmetic as array ops (about ten passes) otherwise.
-        """
+        with the arithmetic the backend interface states for ``adam_step`` (see
+        :class:`~tinytorch.ndarray.interface.Backend`). One pass of the backend's ``adam_step`` when it
+        has one and every array it writes is compact with this float dtype (``grad`` may be any view:
+        it is compacted first); the same arithmetic as array ops (about ten passes) otherwise."""
         arrays = [self, grad, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
         for a in arrays[1:]:
             if a.shape != self.shape or a.device != self.device:
