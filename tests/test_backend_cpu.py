@@ -20,6 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from adam_reference import adam_reference
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
@@ -1094,17 +1095,6 @@ def test_import_without_library_says_how_to_build(tmp_path):
 
 
 # --- optimizers (the optional fused adam_step) ------------------------------------------------------------
-def adam_reference(p, g, m, v, vmax, step_size, beta1, beta2, eps, bias2_sqrt, decay, l2):
-    """optim.c's update written with numpy, in the parameter's dtype (returns new arrays)."""
-    t = p.dtype.type
-    g = g + t(l2) * p
-    m = m + t(1 - beta1) * (g - m)
-    v = v * t(beta2) + t(1 - beta2) * g * g
-    vh = v if vmax is None else np.maximum(vmax, v)
-    p = p * t(decay) + t(-step_size) * (m / (np.sqrt(vh) / t(bias2_sqrt) + t(eps)))
-    return p, m, v, (None if vmax is None else vh)
-
-
 @pytest.mark.parametrize("n", [0, 1, 1001, BIG])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS[:2])
 @pytest.mark.parametrize("amsgrad", [False, True])

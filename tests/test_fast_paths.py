@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adam_reference import adam_reference
 
 from tinytorch.ndarray import array, get_backend
 from tinytorch.ndarray.interface import OPTIONAL_FUNCTIONS
@@ -45,15 +46,6 @@ def test_reductions_over_middle_axes(device, variant, rng, op):
         np.testing.assert_allclose(getattr(nx, op)(axis).numpy(), getattr(x, op)(axis), rtol=1e-12)
         np.testing.assert_allclose(getattr(nx, op)(axis, keepdims=True).numpy(),
                                    getattr(x, op)(axis, keepdims=True), rtol=1e-12)
-
-
-def adam_reference(p, g, m, v, vmax, step_size, beta1, beta2, eps, bias2_sqrt, decay, l2):
-    g = g + l2 * p
-    m = m + (1 - beta1) * (g - m)
-    v = beta2 * v + (1 - beta2) * g * g
-    vhat = v if vmax is None else np.maximum(vmax, v)
-    p = decay * p - step_size * m / (np.sqrt(vhat) / bias2_sqrt + eps)
-    return p, m, v, vhat
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])
