@@ -165,8 +165,19 @@ OPS = [
     unary("relu", lambda L, a: L.relu(a), lambda a: np.maximum(a, 0), domain="nonzero"),
     unary("erf", lambda L, a: L.erf(a), np_erf),
     unary("clamp", lambda L, a: L.clamp(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
-    unary("clamp_min", lambda L, a: a.clamp(min=-0.5), lambda a: np.maximum(a, -0.5), domain="away"),
-    unary("clamp_max", lambda L, a: a.clamp(max=0.7), lambda a: np.minimum(a, 0.7), domain="away"),
+    unary("clamp_only_min", lambda L, a: a.clamp(min=-0.5), lambda a: np.maximum(a, -0.5), domain="away"),
+    unary("clamp_only_max", lambda L, a: a.clamp(max=0.7), lambda a: np.minimum(a, 0.7), domain="away"),
+    unary("clamp_min", lambda L, a: L.clamp_min(a, -0.5), lambda a: np.maximum(a, -0.5), domain="away"),
+    unary("clamp_max", lambda L, a: a.clamp_max(0.7), lambda a: np.minimum(a, 0.7), domain="away"),
+    unary("reciprocal", lambda L, a: L.reciprocal(a), lambda a: 1 / a, domain="nonzero"),
+    unary("tan", lambda L, a: L.tan(a), np.tan, domain="unit"),
+    unary("log2", lambda L, a: a.log2(), np.log2, domain="positive"),
+    unary("log10", lambda L, a: L.log10(a), np.log10, domain="positive"),
+    Op("lerp", lambda L, a, b, w: L.lerp(a, b, w), lambda a, b, w: a + w * (b - a), ((3, 4), (3, 4), (3, 4)),
+       broadcast=((2, 3, 1), (4,), (3, 1)), domain="unit"),
+    unary("lerp_scalar", lambda L, a: a.lerp(a * 2 + 1, 0.75), lambda a: a + 0.75 * (a + 1)),
+    binary("logaddexp", lambda L, a, b: L.logaddexp(a, b), np.logaddexp),
+    binary("hypot", lambda L, a, b: a.hypot(b), np.hypot, domain="nonzero"),
     unary("clip", lambda L, a: L.clip(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
     # --- reductions --------------------------------------------------------------------------------
     unary("sum", lambda L, a: a.sum(), np.sum, shape=(2, 3, 4)),
@@ -212,6 +223,8 @@ OPS = [
     Op("logic", lambda L, a, b: (a > 0) & ~(b > 0) | (a > 1), lambda a, b: (a > 0) & ~(b > 0) | (a > 1),
        ((3, 4), (3, 4)), grad=False),
     Op("sign", lambda L, a: L.sign(a), np.sign, ((3, 4),), grad=False),
+    Op("sgn", lambda L, a: a.sgn(), np.sign, ((3, 4),), grad=False),
+    Op("isfinite", lambda L, a: L.isfinite(L.log(a)), lambda a: np.isfinite(np.log(a)), ((3, 4),), grad=False),
     Op("any_all", lambda L, a: L.stack([(a > 1).any(1), (a > -1).all(1)]),
        lambda a: np.stack([(a > 1).any(1), (a > -1).all(1)]), ((3, 4),), grad=False),
     # --- movement --------------------------------------------------------------------------------------
@@ -346,6 +359,8 @@ def draw(shape: tuple, domain: str, rng: np.random.Generator) -> np.ndarray:
         return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
     if domain == "away":  # away from the clamp bounds -0.5 and 0.7
         return rng.choice([-1.5, 0.1, 1.5], shape) + rng.uniform(-0.3, 0.3, shape)
+    if domain == "unit":
+        return rng.uniform(-1.0, 1.0, shape)
     if domain == "ints":
         return rng.integers(-2, 3, shape).astype(np.float64)
     return rng.uniform(-2.0, 2.0, shape)

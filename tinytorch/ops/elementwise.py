@@ -308,6 +308,66 @@ clip = op(clamp, name="clip")
 
 
 @op
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
+    """``clamp(x, min=min)``."""
+    return clamp(x, min=min)
+
+
+@op
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
+    """``clamp(x, max=max)``."""
+    return clamp(x, max=max)
+
+
+@op
+def reciprocal(x: Tensor) -> Tensor:
+    """``1 / x`` (integers give floats)."""
+    return div(1.0, x)
+
+
+@op
+def tan(x: Tensor) -> Tensor:
+    """``sin(x) / cos(x)``."""
+    return div(sin(x), cos(x))
+
+
+@op
+def log2(x: Tensor) -> Tensor:
+    """The base-2 logarithm: ``log(x) / log(2)``."""
+    return mul(log(x), 1 / math.log(2))
+
+
+@op
+def log10(x: Tensor) -> Tensor:
+    """The base-10 logarithm: ``log(x) / log(10)``."""
+    return mul(log(x), 1 / math.log(10))
+
+
+@op
+def lerp(start: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """``start + weight * (end - start)``, computed as PyTorch does: from ``end`` backwards where
+    ``weight >= 0.5``, so that ``weight = 1`` gives ``end`` exactly."""
+    diff = sub(end, start)
+    if not isinstance(weight, Tensor):
+        return add(start, mul(diff, weight)) if math.fabs(weight) < 0.5 else sub(end, mul(diff, 1 - weight))
+    return where(lt(abs(weight), 0.5), add(start, mul(diff, weight)), sub(end, mul(diff, sub(1, weight))))
+
+
+@op
+def logaddexp(a: Tensor, b: Tensor) -> Tensor:
+    """``log(exp(a) + exp(b))`` without overflow: ``max(a, b) + log(1 + exp(-|a - b|))`` (equal
+    infinities give themselves)."""
+    gap = where(eq(a, b), 0.0, neg(abs(sub(a, b))))
+    return add(maximum(a, b), log(add(exp(gap), 1.0)))
+
+
+@op
+def hypot(a: Tensor, b: Tensor) -> Tensor:
+    """``sqrt(a**2 + b**2)`` elementwise."""
+    return sqrt(add(mul(a, a), mul(b, b)))
+
+
+@op
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     """``value`` where ``mask`` is true, else ``x`` (the result keeps ``x``'s dtype)."""
     if isinstance(value, Tensor):
@@ -347,10 +407,15 @@ def sign(x: Tensor) -> Tensor:
     return _constant(x._data.sign())
 
 
+sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
+
+
 @op(grad=False)
 def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
 @op(grad=False)
 def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
+@op(grad=False)
+def isfinite(x: Tensor) -> Tensor: return _constant((x._data == x._data) & (x._data.abs() != math.inf))
 @op(operators=("__invert__",), grad=False)
 def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
 @op(operators=("__and__",), grad=False)
