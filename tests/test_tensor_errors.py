@@ -78,3 +78,16 @@ def test_unavailable_device_raises_runtime_error_with_reason():
         pytest.skip("every device is available here")
     with pytest.raises(RuntimeError, match="not available"):
         tt.zeros(1, device=missing[0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tt.mm(tt.ones(2, 3), tt.ones(3)), "mat2 must be a matrix"),
+    (lambda: tt.mm(tt.ones(2, 2, 3), tt.ones(3, 2)), "self must be a matrix"),
+    (lambda: tt.mm(tt.ones(2, 3), tt.ones(4, 2)), r"\(2x3 and 4x2\)"),
+    (lambda: tt.bmm(tt.ones(2, 3), tt.ones(2, 3)), "batch1 must be a 3D tensor"),
+    (lambda: tt.bmm(tt.ones(2, 2, 3), tt.ones(3, 3, 2)), r"\[2, 3\] but got: \[3, 3\]"),
+])
+def test_mm_and_bmm_take_only_matrices_and_batches_of_them(call, message):
+    """As PyTorch: no broadcasting and no vectors (that is matmul), errors naming the shapes."""
+    with pytest.raises(RuntimeError, match=message):
+        call()

@@ -304,6 +304,9 @@ OPS = [
     Op("matmul_vec_vec", lambda L, a, b: a @ b, np.matmul, ((4,), (4,))),
     Op("matmul_vec_mat", lambda L, a, b: a @ b, np.matmul, ((4,), (4, 3)), broadcast=((4,), (2, 4, 3))),
     Op("matmul_mat_vec", lambda L, a, b: a.matmul(b), np.matmul, ((3, 4), (4,)), broadcast=((2, 3, 4), (4,))),
+    Op("mm", lambda L, a, b: L.mm(a, b), np.matmul, ((3, 4), (4, 5))),
+    Op("mm_method_transposed", lambda L, a, b: a.mm(b.t()), lambda a, b: a @ b.T, ((3, 4), (5, 4))),
+    Op("bmm", lambda L, a, b: a.bmm(b), np.matmul, ((2, 3, 4), (2, 4, 5))),
     # --- sliding windows (im2col / col2im) ------------------------------------------------------------
     Op("unfold", lambda L, x: L.nn.functional.unfold(x, (2, 3), padding=1, stride=(2, 1)),
        lambda x: np_unfold(x, (2, 3), (1, 1), (1, 1), (2, 1)), ((2, 3, 5, 6),)),

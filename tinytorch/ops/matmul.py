@@ -58,4 +58,29 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
+
+@op
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The product of two matrices (no broadcasting, no 1-D operands: see :func:`matmul`)."""
+    for name, x in (("self", a), ("mat2", b)):
+        if not isinstance(x, Tensor) or x.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {getattr(x, 'shape', type(x).__name__)}")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                           f"{b.shape[0]}x{b.shape[1]})")
+    return Matmul.apply(a, b)
+
+
+@op
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """The products of two equal-sized batches of matrices, (B, n, m) @ (B, m, p) -> (B, n, p)."""
+    for name, x in (("batch1", a), ("batch2", b)):
+        if not isinstance(x, Tensor) or x.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    return Matmul.apply(a, b)
+
+
 __all__ = exports(__name__)
