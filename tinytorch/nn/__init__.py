@@ -1,7 +1,29 @@
 """Layer 4a: ``tinytorch.nn`` -- modules, layers, losses, initialisation, as PyTorch's."""
 
 from . import functional, init, utils
-from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+)
 from .container import ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
@@ -17,6 +39,8 @@ from .sparse import Embedding
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
+    "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
+    "LogSigmoid", "Softsign", "Tanhshrink", "GLU",
     "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
     "functional", "init", "utils",

@@ -109,3 +109,171 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _Pointwise(Module):
+    """An activation without parameters: ``forward`` applies ``fn`` (a function of
+    ``nn.functional``). ``inplace`` is accepted for PyTorch's signature and shown in the repr;
+    tinytorch always returns a new tensor. Shape: any, unchanged."""
+
+    fn: Any = None
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:
+        return type(self).fn(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_Pointwise):
+    """``x * sigmoid(x)``."""
+
+    fn = staticmethod(F.silu)
+
+
+class Mish(_Pointwise):
+    """``x * tanh(softplus(x))``."""
+
+    fn = staticmethod(F.mish)
+
+
+class SELU(_Pointwise):
+    """The self-normalising ELU: ``scale * elu(x, alpha)`` with fixed constants."""
+
+    fn = staticmethod(F.selu)
+
+
+class ReLU6(_Pointwise):
+    """x clipped into ``[0, 6]``."""
+
+    fn = staticmethod(F.relu6)
+
+
+class Hardsigmoid(_Pointwise):
+    """``relu6(x + 3) / 6``."""
+
+    fn = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Pointwise):
+    """``x * relu6(x + 3) / 6``."""
+
+    fn = staticmethod(F.hardswish)
+
+
+class LogSigmoid(Module):
+    """``log(sigmoid(x))``, computed stably. Shape: any, unchanged."""
+
+    def forward(self, input: Any) -> Any:
+        return F.logsigmoid(input)
+
+
+class Softsign(Module):
+    """``x / (1 + |x|)``. Shape: any, unchanged."""
+
+    def forward(self, input: Any) -> Any:
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """``x - tanh(x)``. Shape: any, unchanged."""
+
+    def forward(self, input: Any) -> Any:
+        return F.tanhshrink(input)
+
+
+def _with_inplace(text: str, inplace: bool) -> str:
+    return text + (", inplace=True" if inplace else "")
+
+
+class LeakyReLU(Module):
+    """x where x > 0, ``negative_slope * x`` elsewhere. Shape: any, unchanged.
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> LeakyReLU(0.1)(tt.tensor([-2.0, 3.0])).tolist()
+        [-0.20000000298023224, 3.0]
+    """
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return _with_inplace(f"negative_slope={self.negative_slope}", self.inplace)
+
+
+class ELU(Module):
+    """x where x > 0, ``alpha * (exp(x) - 1)`` elsewhere. Shape: any, unchanged."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return _with_inplace(f"alpha={self.alpha}", self.inplace)
+
+
+class CELU(ELU):
+    """x where x > 0, ``alpha * (exp(x / alpha) - 1)`` elsewhere. Shape: any, unchanged."""
+
+    def forward(self, input: Any) -> Any:
+        return F.celu(input, self.alpha)
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta`` (x itself where ``beta * x > threshold``). Shape: any."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Any) -> Any:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """x clipped into ``[min_val, max_val]``. Shape: any, unchanged."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"min_val cannot be greater than max_val, got {min_val} and {max_val}")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return _with_inplace(f"min_val={self.min_val}, max_val={self.max_val}", self.inplace)
+
+
+class GLU(Module):
+    """The gated linear unit along ``dim``: the first half times the sigmoid of the second.
+
+    Shape: ``(*, 2N, *)`` -> ``(*, N, *)`` along ``dim``.
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

@@ -63,6 +63,97 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return 0.5 * input * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
 
 
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, ``negative_slope * x`` elsewhere."""
+    return where(input > 0, input, input * negative_slope)
+
+
+def _exp_minus_one(x: Tensor) -> Tensor:
+    """``exp(x) - 1`` for the negative side of ELU-like functions: ``x`` is clipped at 0 first, so
+    the unused side of a ``where`` cannot overflow (an inf there would make its zero gradient NaN)."""
+    return x.clamp(max=0.0).exp() - 1.0
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, ``alpha * (exp(x) - 1)`` elsewhere."""
+    return where(input > 0, input, _exp_minus_one(input) * alpha)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with the self-normalising constants of Klambauer et al. (2017)."""
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, ``alpha * (exp(x / alpha) - 1)`` elsewhere."""
+    return where(input > 0, input, _exp_minus_one(input / alpha) * alpha)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, and x itself where ``beta * x > threshold``."""
+    bx = input * beta
+    return where(bx > threshold, input, (bx.clamp(max=threshold).exp() + 1.0).log() / beta)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)`` (also called swish)."""
+    return input * input.sigmoid()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return input * softplus(input).tanh()
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clipped into ``[min_val, max_val]``."""
+    if min_val > max_val:
+        raise ValueError(f"min_val cannot be greater than max_val, got {min_val} and {max_val}")
+    return input.clamp(min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """x clipped into ``[0, 6]``."""
+    return input.clamp(0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a line in between."""
+    return relu6(input + 3.0) / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    return input * hardsigmoid(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, computed as ``min(x, 0) - log(1 + exp(-|x|))`` so it never overflows."""
+    return input.clamp(max=0.0) - ((-input.abs()).exp() + 1.0).log()
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return input - input.tanh()
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: the first half of ``input`` along ``dim`` times the sigmoid of the second."""
+    n = input.shape[dim] if input.ndim else 0
+    if input.ndim == 0 or n % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {dim} is size {n}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     return ops.softmax(input, _softmax_dim(input, dim))
 
