@@ -100,6 +100,37 @@ def test_bce_with_logits_matches_torch(reduction, weighted, device, rng):
             torch.nn.BCEWithLogitsLoss(reduction=reduction, **kw_ref)(xr, to_torch(y)), [xt], [xr])
 
 
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bce_matches_torch(reduction, weighted, device, rng):
+    x, y = rng.uniform(0.02, 0.98, (5, 3)), rng.random((5, 3))
+    w = rng.random((5, 3)) if weighted else None
+    xt, xr = to_tt(x, device, requires_grad=True), to_torch(x, requires_grad=True)
+    compare(nn.BCELoss(None if w is None else to_tt(w, device), reduction)(xt, to_tt(y, device)),
+            torch.nn.BCELoss(None if w is None else to_torch(w), reduction=reduction)(xr, to_torch(y)), [xt], [xr])
+
+
+@needs_torch
+def test_bce_of_certain_probabilities_is_clipped_as_torch(device):
+    """Probabilities of exactly 0 and 1: each log is clipped at -100, so the loss is finite, and the
+    gradient is finite too (PyTorch's is finite there as well, though not the same number)."""
+    x, y = np.array([0.0, 1.0, 0.0, 1.0, 0.3]), np.array([0.0, 1.0, 1.0, 0.0, 0.5])
+    xt = to_tt(x, device, requires_grad=True)
+    loss = F.binary_cross_entropy(xt, to_tt(y, device), reduction="none")
+    ref = torch.nn.functional.binary_cross_entropy(to_torch(x), to_torch(y), reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), ref.numpy(), rtol=1e-12)
+    loss.sum().backward()
+    assert np.isfinite(xt.grad.numpy()).all()
+
+
+def test_bce_checks_its_input(device):
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        F.binary_cross_entropy(to_tt(np.array([1.5]), device), to_tt(np.array([1.0]), device))
+    with pytest.raises(ValueError, match=r"\[3\].*\[2\]"):
+        F.binary_cross_entropy(to_tt(np.full(2, 0.5), device), to_tt(np.ones(3), device))
+
+
 def test_cross_entropy_value_and_finite_differences(device, rng):
     loss = F.cross_entropy(tt.zeros(3, 5, device=device), tt.tensor([1, 0, 4], device=device))
     assert abs(loss.item() - np.log(5)) < 1e-6

@@ -54,6 +54,8 @@ CONFIGS = [
     ("AdamW", {"lr": 0.01, "weight_decay": 0.5, "amsgrad": True}),
     ("RMSprop", {}),
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True, "weight_decay": 0.1}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1}),
 ]
 
 

@@ -149,3 +149,29 @@ def test_cuda_is_available_is_a_bool():
     assert tt.cuda.is_available() in (True, False)
     assert tt.cuda.is_available() == ("cuda" in tt.backends.available())
     assert tt.cuda.device_count() == int(tt.cuda.is_available())
+
+
+@pytest.mark.parametrize("args, kwargs, low, high, shape", [
+    ((10, (3,)), {}, 0, 10, (3,)),
+    ((2, 5, (4,)), {}, 2, 5, (4,)),
+    ((5,), {"size": (2, 3)}, 0, 5, (2, 3)),
+    ((), {"high": 7, "size": (50,)}, 0, 7, (50,)),
+    ((), {"low": 3, "high": 7, "size": (50,)}, 3, 7, (50,)),
+])
+def test_randint_takes_pytorchs_overloads(args, kwargs, low, high, shape):
+    x = tt.randint(*args, **kwargs)
+    assert x.shape == shape and x.dtype is tt.int64
+    assert low <= x.min().item() and x.max().item() < high
+
+
+def test_randint_needs_a_size():
+    with pytest.raises(TypeError, match="size"):
+        tt.randint(5)
+
+
+def test_accelerator_answers_without_raising():
+    """PyTorch's device-neutral shim: the accelerator is the CUDA device when there is one."""
+    assert tt.accelerator.is_available() is tt.cuda.is_available()
+    assert tt.accelerator.device_count() == (1 if tt.cuda.is_available() else 0)
+    expected = tt.device("cuda") if tt.cuda.is_available() else None
+    assert tt.accelerator.current_accelerator() == expected

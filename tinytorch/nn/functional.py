@@ -489,6 +489,28 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
+def _log_clipped(p: Tensor) -> Tensor:
+    """``log(p)`` clipped below at -100, as PyTorch's BCE does, with a zero gradient (not NaN) where
+    ``p`` is 0: the log only ever sees positive numbers."""
+    positive = p > 0
+    return where(positive, where(positive, p, 1.0).log().clamp(min=-100.0), -100.0)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """``-w [t log x + (1 - t) log(1 - x)]`` for probabilities ``x`` in [0, 1]; each log is clipped
+    at -100 (PyTorch's rule), so a probability of exactly 0 or 1 gives a finite loss."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the input size "
+                         f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if ((input < 0) | (input > 1)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = -(target * _log_clipped(input) + (1.0 - target) * _log_clipped(1.0 - input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """``-[p t log s(x) + (1 - t) log(1 - s(x))]`` with s the sigmoid and p = ``pos_weight`` (default 1),

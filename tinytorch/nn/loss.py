@@ -105,6 +105,31 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
+class BCELoss(_Loss):
+    r"""Binary cross entropy on probabilities: :math:`\ell_n = -w_n [y_n \log x_n + (1 - y_n) \log(1 - x_n)]`,
+    each log clipped at -100 (as PyTorch). Prefer :class:`BCEWithLogitsLoss` on logits: it is stable.
+
+    Args:
+        weight: a rescaling weight broadcast over the elements. Default: None.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``.
+
+    Shape: input and target of the same shape; output scalar, or that shape with ``'none'``.
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> round(BCELoss()(tt.full((4,), 0.5), tt.ones(4)).item(), 4)  # log(2)
+        0.6931
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
 class BCEWithLogitsLoss(_Loss):
     r"""Binary cross entropy on logits (sigmoid and BCE in one numerically stable step):
     :math:`\ell_n = -w_n [p\, y_n \log \sigma(x_n) + (1 - y_n) \log(1 - \sigma(x_n))]`.

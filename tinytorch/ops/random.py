@@ -119,13 +119,16 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
 
 
 @op(method=False, grad=False)
-def randint(low: int, high: Any = None, size: Any = None, *, generator: Generator | None = None,
+def randint(low: int = 0, high: Any = None, size: Any = None, *, generator: Generator | None = None,
             dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    """Integers in ``[low, high)``, as PyTorch's overloads: ``randint(high, size)``,
+    ``randint(low, high, size)``, ``randint(high, size=s)``, ``randint(high=h, size=s)``."""
     if size is None:
         if high is None:
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = int64 if dtype is None else as_dtype(dtype)
