@@ -91,3 +91,21 @@ def test_mm_and_bmm_take_only_matrices_and_batches_of_them(call, message):
     """As PyTorch: no broadcasting and no vectors (that is matmul), errors naming the shapes."""
     with pytest.raises(RuntimeError, match=message):
         call()
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tt.narrow(tt.ones(2, 3), 1, 2, 2), IndexError, r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"),
+    (lambda: tt.select(tt.ones(2, 3), 0, 2), IndexError, "index 2 out of range"),
+    (lambda: tt.movedim(tt.ones(2, 3), (0, 1), 0), RuntimeError, "same number of dims"),
+    (lambda: tt.roll(tt.ones(2, 3), (1, 2), 0), RuntimeError, "shifts and dimensions must align"),
+    (lambda: tt.fliplr(tt.ones(3)), RuntimeError, ">= 2-d"),
+    (lambda: tt.index_select(tt.ones(2, 3), 1, tt.tensor([0.5])), IndexError, "int64"),
+    (lambda: tt.masked_select(tt.ones(2), tt.tensor([1, 0])), RuntimeError, "BoolTensor"),
+    (lambda: tt.take(tt.ones(2), tt.tensor([0.0])), RuntimeError, "long tensor"),
+    (lambda: tt.dot(tt.ones(2), tt.ones(3)), RuntimeError, "inconsistent tensor size"),
+    (lambda: tt.dot(tt.ones(2, 2), tt.ones(2)), RuntimeError, "1D tensors expected"),
+    (lambda: tt.mv(tt.ones(2, 3), tt.ones(2)), RuntimeError, "size mismatch"),
+])
+def test_movement_and_product_errors_name_the_values(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -11,6 +11,8 @@ import math
 import operator
 from typing import Any
 
+import numpy as np
+
 from ..ndarray import NDArray
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import DType, bool_, float64, int64
@@ -361,6 +363,24 @@ def logaddexp(a: Tensor, b: Tensor) -> Tensor:
     return add(maximum(a, b), log(add(exp(gap), 1.0)))
 
 
+
+@op
+def exp2(x: Tensor) -> Tensor:
+    """``2 ** x`` elementwise."""
+    return pow(2.0, x)
+
+
+@op
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """``x`` with NaN replaced by ``nan`` and infinities by ``posinf`` / ``neginf`` (default: the
+    largest / lowest finite number of ``x``'s dtype). Integers and bools come back unchanged."""
+    if not x.dtype.is_floating_point:
+        return x
+    info = np.finfo(x.dtype.np_dtype)
+    x = where(isnan(x), nan, x)
+    x = where(eq(x, math.inf), float(info.max) if posinf is None else posinf, x)
+    return where(eq(x, -math.inf), float(info.min) if neginf is None else neginf, x)
+
 @op
 def hypot(a: Tensor, b: Tensor) -> Tensor:
     """``sqrt(a**2 + b**2)`` elementwise."""
@@ -422,6 +442,8 @@ def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == 
 def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
 @op(operators=("__or__",), grad=False)
 def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+@op(operators=("__xor__",), grad=False)
+def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) != _as_bool(b))
 
 
 @op(grad=False)

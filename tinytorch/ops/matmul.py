@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..ndarray import NDArray
 from ..tensor import Function, Tensor
+from .elementwise import mul
 from .movement import squeeze, transpose, unsqueeze
 from .table import exports, op
 
@@ -81,6 +82,39 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
     return Matmul.apply(a, b)
+
+
+
+@op
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors of one length."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim == 1 and b.ndim == 1):
+        raise RuntimeError(f"1D tensors expected, but got {getattr(a, 'ndim', '?')}D and {getattr(b, 'ndim', '?')}D "
+                           "tensors")
+    if a.shape != b.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have "
+                           "the same number of elements, but got different sizes")
+    return matmul(a, b)
+
+
+@op
+def mv(a: Tensor, v: Tensor) -> Tensor:
+    """The product of a matrix and a vector: (n, m) @ (m,) -> (n,)."""
+    if not (isinstance(a, Tensor) and isinstance(v, Tensor) and a.ndim == 2 and v.ndim == 1):
+        raise RuntimeError(f"vector + matrix @ vector expected, got {getattr(a, 'ndim', '?')}, "
+                           f"{getattr(v, 'ndim', '?')}")
+    if a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
+                           f"vec ({v.shape[0]})")
+    return matmul(a, v)
+
+
+@op
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim == 1 and b.ndim == 1):
+        raise RuntimeError("outer: expected two 1-D tensors")
+    return mul(unsqueeze(a, 1), unsqueeze(b, 0))
 
 
 __all__ = exports(__name__)

@@ -16,8 +16,9 @@ import numpy as np
 
 from ..ndarray import NDArray, array, as_dtype, empty, promote_types, zeros
 from ..ndarray import device as as_device
+from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, bool_, float32, float64, int64
-from ..ndarray.strides import expand_key, infer_shape, reshape_view
+from ..ndarray.strides import broadcast_shapes, expand_key, infer_shape, reshape_view
 from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, where
@@ -481,6 +482,163 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     """Zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     return _triangle(x, diagonal, lower=False)
 
+
+
+def _along(dim: int, ndim: int, key: Any) -> tuple:
+    """An indexing key that applies ``key`` to dim ``dim`` of an ``ndim``-dim tensor."""
+    return (slice(None),) * dim + (key,) + (slice(None),) * (ndim - dim - 1)
+
+
+@op
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements of ``dim`` from ``start`` (a view)."""
+    d = normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    begin = start + n if start < 0 else start
+    if not (0 <= begin <= n and 0 <= length and begin + length <= n):
+        raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return getitem(x, _along(d, x.ndim, slice(begin, begin + length)))
+
+
+@op
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """Element ``index`` of ``dim``, which is removed (a view): ``select(x, 1, 2)`` is ``x[:, 2]``."""
+    d = normalize_dim(dim, x.ndim)
+    if not -x.shape[d] <= index < x.shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(x.shape)} at dimension {d}")
+    return getitem(x, _along(d, x.ndim, index))
+
+
+@op
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """Every slice along ``dim``, each with ``dim`` removed."""
+    d = normalize_dim(dim, x.ndim)
+    return tuple(select(x, d, i) for i in range(x.shape[d]))
+
+
+@op
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dims ``source`` to positions ``destination`` (ints or sequences); the others keep their order."""
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain the "
+                           f"same number of dims as destination ({dst} dims)")
+    src, dst = [normalize_dim(d, x.ndim) for d in src], [normalize_dim(d, x.ndim) for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source ({src}) or destination ({dst})")
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    placed = dict(zip(dst, src))
+    return permute(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
+
+
+@op
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift elements along ``dims`` by ``shifts``, wrapping around (over the flattened tensor when
+    ``dims`` is None)."""
+    if dims is None:
+        return reshape(roll(flatten(x), shifts, 0), x.shape)
+    shifts_t = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims_t = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts_t) != len(dims_t):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_t)}, dims:{len(dims_t)}")
+    for shift, dim in zip(shifts_t, dims_t):
+        d = normalize_dim(dim, x.ndim)
+        n = x.shape[d]
+        k = shift % n if n else 0
+        if k:
+            x = cat([getitem(x, _along(d, x.ndim, slice(n - k, None))),
+                     getitem(x, _along(d, x.ndim, slice(0, n - k)))], d)
+    return x
+
+
+@op
+def fliplr(x: Tensor) -> Tensor:
+    """Reverse dim 1 (left-right); needs at least 2 dims."""
+    if x.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(x, 1)
+
+
+@op
+def flipud(x: Tensor) -> Tensor:
+    """Reverse dim 0 (up-down); needs at least 1 dim."""
+    if x.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(x, 0)
+
+
+@op
+def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one may be -1)."""
+    d = normalize_dim(dim, x.ndim)
+    inner = infer_shape(x.shape[d], tuple(sizes))
+    return reshape(x, x.shape[:d] + inner + x.shape[d + 1:])
+
+
+def _index_vector(index: Any, name: str) -> Tensor:
+    if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype is bool_ or index.ndim > 1:
+        raise IndexError(f"{name}(): index must be a 0-D or 1-D int64 tensor, got "
+                         f"{getattr(index, 'dtype', type(index).__name__)} of shape {getattr(index, 'shape', ())}")
+    return index
+
+
+@op
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The slices of ``dim`` at ``index`` (a 1-D int64 tensor), in that order (a gather)."""
+    d = normalize_dim(dim, x.ndim)
+    idx = reshape(_index_vector(index, "index_select"), -1)
+    return getitem(x, _along(d, x.ndim, idx)) if x.ndim else getitem(reshape(x, 1), idx)
+
+
+@op
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``x`` where ``mask`` (broadcast with ``x``) is true, as a 1-D tensor."""
+    if not isinstance(mask, Tensor) or mask.dtype is not bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {getattr(mask, 'dtype', mask)}")
+    shape = broadcast_shapes(x.shape, mask.shape)
+    return getitem(expand(x, shape), expand(mask, shape))
+
+
+@op
+def take(x: Tensor, index: Tensor) -> Tensor:
+    """The elements of the flattened ``x`` at ``index``; the result has ``index``'s shape."""
+    if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype is bool_:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {getattr(index, 'dtype', index)}")
+    return getitem(reshape(x, -1), index)
+
+
+@op(function=False, grad=False)
+def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf holding ``data``, with ``x``'s dtype and device unless given."""
+    out = Tensor(array(data._data if isinstance(data, Tensor) else data, dtype=dtype or x.dtype,
+                       device=device or x.device))
+    return out.requires_grad_() if requires_grad else out
+
+
+def _new_filled(x: Tensor, size: tuple, value: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    out = Tensor(nd_full(size_arg(size), value, dtype=as_dtype(dtype) if dtype is not None else x.dtype,
+                         device=device or x.device))
+    return out.requires_grad_() if requires_grad else out
+
+
+@op(function=False, grad=False)
+def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size`` with ``x``'s dtype and device unless given."""
+    return _new_filled(x, size, 0, dtype, device, requires_grad)
+
+
+@op(function=False, grad=False)
+def new_ones(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``size`` with ``x``'s dtype and device unless given."""
+    return _new_filled(x, size, 1, dtype, device, requires_grad)
+
+
+@op(function=False, grad=False)
+def new_full(x: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``fill_value`` everywhere in ``size``, with ``x``'s dtype and device unless given."""
+    return _new_filled(x, (size,), fill_value, dtype, device, requires_grad)
 
 @op(function=False)
 def view_as(x: Tensor, other: Tensor) -> Tensor: return view(x, other.shape)

@@ -107,6 +107,28 @@ def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
+
+@op(grad=False)
+def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
+    """The number of nonzero elements over ``dim`` (all dims when None), as int64."""
+    return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim)), False, None)
+
+
+@op(method=False)
+def var_mean(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(var(x, dim), mean(x, dim))`` with :func:`var`'s arguments."""
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, None if isinstance(dim, bool) else dim,
+                                                                       keepdim)
+
+
+@op(method=False)
+def std_mean(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(std(x, dim), mean(x, dim))`` with :func:`std`'s arguments."""
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, None if isinstance(dim, bool) else dim,
+                                                                       keepdim)
+
 _max_result = collections.namedtuple("max", ["values", "indices"])  # type: ignore[name-match]  # PyTorch's name
 _min_result = collections.namedtuple("min", ["values", "indices"])  # type: ignore[name-match]
 
