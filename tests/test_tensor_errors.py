@@ -94,7 +94,8 @@ def test_mm_and_bmm_take_only_matrices_and_batches_of_them(call, message):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: tt.narrow(tt.ones(2, 3), 1, 2, 2), IndexError, r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"),
+    (lambda: tt.narrow(tt.ones(2, 3), 1, 2, 2), IndexError,
+     r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"),
     (lambda: tt.select(tt.ones(2, 3), 0, 2), IndexError, "index 2 out of range"),
     (lambda: tt.movedim(tt.ones(2, 3), (0, 1), 0), RuntimeError, "same number of dims"),
     (lambda: tt.roll(tt.ones(2, 3), (1, 2), 0), RuntimeError, "shifts and dimensions must align"),
