@@ -105,6 +105,70 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
+class L1Loss(_Loss):
+    r"""Mean absolute error: :math:`\ell_n = |x_n - y_n|`, reduced.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``.
+
+    Shape: input and target of the same (any) shape; output scalar, or that shape with ``'none'``.
+    """
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    r"""Squared error below ``beta`` (scaled by ``1 / beta``), absolute error above it, reduced.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``.
+        beta: where the loss turns from squared to absolute. Default: 1.0.
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    r"""Squared error below ``delta``, ``delta`` times the absolute error above it, reduced.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``.
+        delta: where the loss turns from squared to linear. Default: 1.0.
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(Module):
+    r"""Kullback-Leibler divergence :math:`\ell_n = y_n (\log y_n - x_n)` of log-probabilities ``x``.
+
+    Args:
+        reduction: ``'none'`` | ``'batchmean'`` | ``'sum'`` | ``'mean'``. Default: ``'mean'``
+            (as PyTorch; ``'batchmean'`` is the true divergence per sample).
+        log_target: the target is given as log-probabilities too. Default: False.
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none", "batchmean"):
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+
 class BCELoss(_Loss):
     r"""Binary cross entropy on probabilities: :math:`\ell_n = -w_n [y_n \log x_n + (1 - y_n) \log(1 - x_n)]`,
     each log clipped at -100 (as PyTorch). Prefer :class:`BCEWithLogitsLoss` on logits: it is stable.

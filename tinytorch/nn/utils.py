@@ -1,4 +1,4 @@
-"""``nn.utils``: gradient clipping."""
+"""``nn.utils``: gradient clipping, and parameters as one vector."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..ops import stack, tensor
+from ..ops import cat, reshape, stack, tensor
 from ..tensor import Tensor, no_grad
 
 
@@ -55,3 +55,28 @@ def clip_grad_value_(parameters: Iterable[Any] | Any, clip_value: float) -> None
         for p in params:
             if p.grad is not None:
                 p.grad.clamp_(-clip_value, clip_value)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """Every parameter flattened and concatenated into one 1-D tensor (a copy, in the graph)."""
+    params = list(parameters)
+    if not params:
+        raise RuntimeError("parameters_to_vector: expected at least one parameter")
+    return cat([reshape(p, -1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive pieces of the 1-D ``vec`` into ``parameters`` (the inverse of
+    :func:`parameters_to_vector`)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
+    params = list(parameters)
+    total = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.numel() != total:
+        raise RuntimeError(f"vector_to_parameters: the vector has shape {list(vec.shape)}, the parameters "
+                           f"{total} elements")
+    start = 0
+    with no_grad():
+        for p in params:
+            p.copy_(reshape(vec[start:start + p.numel()], p.shape))
+            start += p.numel()

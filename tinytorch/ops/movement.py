@@ -227,9 +227,12 @@ def contiguous(x: Tensor) -> Tensor:
 
 
 @op(function=False)
-def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """``x`` on another device and/or with another dtype (``x`` itself when nothing changes):
-    ``x.to("cpu")``, ``x.to(tt.float64)``, ``x.to("cpu", tt.float64)``, ``x.to(other)``."""
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
+       copy: bool = False) -> Tensor:
+    """``x`` on another device and/or with another dtype (``x`` itself when nothing changes, unless
+    ``copy``): ``x.to("cpu")``, ``x.to(tt.float64)``, ``x.to("cpu", tt.float64)``, ``x.to(other)``.
+    ``non_blocking`` is accepted for PyTorch's signature: every copy here completes before it returns."""
+    start = x
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
@@ -241,6 +244,15 @@ def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
         x = Cast.apply(x, dtype=as_dtype(dtype))
     if device is not None and as_device(device) != x.device:
         x = ToDevice.apply(x, device=as_device(device))
+    elif copy and x is start:
+        x = Clone.apply(x)
+    return x
+
+
+@op(function=False, grad=False)
+def pin_memory(x: Tensor) -> Tensor:
+    """``x`` itself: pinned host memory only speeds up copies to a GPU through CUDA's own
+    allocator, which tinytorch's host buffers do not use (accepted so PyTorch programs run)."""
     return x
 
 
