@@ -196,6 +196,12 @@ SCHEDULERS = [
     ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.001}),
     ("CosineAnnealingLR", {"T_max": 4}),
     ("LambdaLR", {"lr_lambda": lambda epoch: 0.9 ** epoch}),
+    ("MultiStepLR", {"milestones": [2, 5, 5, 9], "gamma": 0.5}),
+    ("ExponentialLR", {"gamma": 0.8}),
+    ("LinearLR", {}),
+    ("LinearLR", {"start_factor": 0.5, "end_factor": 0.1, "total_iters": 7}),
+    ("ConstantLR", {}),
+    ("ConstantLR", {"factor": 0.25, "total_iters": 3}),
 ]
 
 
@@ -233,3 +239,30 @@ def test_schedulers_by_hand():
     sched = lr_scheduler.LambdaLR(opt, [lambda e: 1.0 / (e + 1), lambda e: 0.5])
     sched.step()
     assert sched.get_last_lr() == [0.5, 1.0]
+
+
+@needs_torch
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "max", "factor": 0.5, "patience": 2, "cooldown": 1},
+                                    {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "min_lr": 0.02}])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    """A metric that improves, stalls, wobbles and improves again: the same reductions as PyTorch."""
+    metrics = [1.0, 0.9, 0.85, 0.85, 0.86, 0.84, 0.84, 0.84, 0.9, 0.7, 0.7, 0.7, 0.7] * 2
+    ours_opt = optim.SGD([nn.Parameter(tt.ones(1))], lr=0.1)
+    ref_opt = torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1)
+    ours = lr_scheduler.ReduceLROnPlateau(ours_opt, **kwargs)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(ref_opt, **kwargs)
+    for m in metrics * 2:
+        ours.step(m)
+        ref.step(m)
+        assert ours.get_last_lr() == pytest.approx(ref.get_last_lr(), rel=1e-12)
+    assert ours.get_last_lr()[0] < 0.1  # it did reduce
+
+
+def test_scheduler_argument_errors():
+    opt = optim.SGD([nn.Parameter(tt.ones(1))], lr=0.1)
+    with pytest.raises(ValueError, match="greater than 0"):
+        lr_scheduler.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        lr_scheduler.ConstantLR(opt, factor=2.0)
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)

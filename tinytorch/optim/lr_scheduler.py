@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -146,6 +147,171 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+
+
+def _lrs(optimizer: Optimizer) -> list[float]:
+    return [group["lr"] for group in optimizer.param_groups]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply each group's learning rate by ``gamma`` at each epoch of ``milestones`` (by
+    ``gamma ** k`` at an epoch listed k times).
+
+    Args:
+        optimizer: the optimizer.
+        milestones: epoch indices.
+        gamma: multiplicative factor. Default: 0.1.
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1):
+        self.milestones = collections.Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        k = self.milestones.get(self.last_epoch, 0)
+        return [lr * self.gamma ** k for lr in _lrs(self.optimizer)] if k else _lrs(self.optimizer)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply each group's learning rate by ``gamma`` every epoch.
+
+    Args:
+        optimizer: the optimizer.
+        gamma: multiplicative factor.
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return _lrs(self.optimizer) if self.last_epoch == 0 else [lr * self.gamma for lr in _lrs(self.optimizer)]
+
+
+class LinearLR(LRScheduler):
+    """Scale the learning rates by a factor that goes linearly from ``start_factor`` (epoch 0) to
+    ``end_factor`` (epoch ``total_iters``) and stays there; each step multiplies the current rate
+    by the ratio of successive factors, as PyTorch does.
+
+    Args:
+        optimizer: the optimizer.
+        start_factor: in (0, 1]. Default: 1/3.
+        end_factor: in [0, 1]. Default: 1.0.
+        total_iters: epochs of the ramp. Default: 5.
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"Starting multiplicative factor expected to be greater than 0 and less or equal to 1, "
+                             f"got {start_factor}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"Ending multiplicative factor expected to be between 0 and 1, got {end_factor}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.start_factor for lr in _lrs(self.optimizer)]
+        if self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        span = self.end_factor - self.start_factor
+        ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [lr * ratio for lr in _lrs(self.optimizer)]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the learning rates by ``factor`` for the first ``total_iters`` epochs, then restore them.
+
+    Args:
+        optimizer: the optimizer.
+        factor: in [0, 1]. Default: 1/3.
+        total_iters: epochs at the lower rate. Default: 5.
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"Constant multiplicative factor expected to be between 0 and 1, got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in _lrs(self.optimizer)]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self.optimizer)
+        return [lr * (1.0 / self.factor) for lr in _lrs(self.optimizer)]
+
+
+class ReduceLROnPlateau:
+    """Multiply the learning rates by ``factor`` when a metric has stopped improving for more than
+    ``patience`` epochs; ``step(metric)`` takes the metric (a loss for ``mode="min"``).
+
+    An epoch improves on the best so far when the metric beats it by more than ``threshold``:
+    relatively (``best * (1 - threshold)`` for "min") or absolutely (``best - threshold``). After a
+    reduction, ``cooldown`` epochs pass before bad epochs count again. A rate never goes below
+    ``min_lr`` (a number, or one per group), and changes smaller than ``eps`` are skipped.
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8):
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"expected {n} min_lrs, got {len(min_lr)}")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * n
+        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown, self.eps = threshold, threshold_mode, cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = _lrs(optimizer)
+
+    def is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min":
+            return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
+        return a > (best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold)
+
+    def step(self, metrics: Any) -> None:
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                new_lr = max(group["lr"] * self.factor, min_lr)
+                if group["lr"] - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = _lrs(self.optimizer)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates after the last ``step()``."""
+        return self._last_lr
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
 
 
 _LRScheduler = LRScheduler
