@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..ndarray import NDArray
+from ..ndarray import array as nd_array
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import DType, bool_, float64, int64
 from ..tensor import Function, Tensor
@@ -285,8 +286,11 @@ negative = op(neg, name="negative")
 
 
 @op(method=False)
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``cond`` is true, else ``b`` (broadcast together; either may be a scalar)."""
+def where(cond: Any, a: Any = None, b: Any = None) -> Any:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together; either may be a scalar).
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        return nonzero(cond, as_tuple=True)
     c = cond._data if isinstance(cond, Tensor) else cond
     if not isinstance(c, NDArray) or c.dtype is not bool_:
         raise TypeError(f"where expected condition to be a boolean tensor, got {getattr(c, 'dtype', type(c))}")
@@ -496,6 +500,23 @@ def where_method(x: Tensor, condition: Tensor, other: Any) -> Tensor:
 def positive(x: Tensor) -> Tensor:
     """``+x``: ``x`` itself."""
     return x
+
+
+@op(grad=False)
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    """The indices of the nonzero elements: an int64 ``(count, ndim)`` tensor, or with ``as_tuple``
+    one 1-D tensor per dim (read on the host: the count decides the result's shape)."""
+    found = np.argwhere(x.detach().numpy())
+    if as_tuple:
+        cols = found.T if x.ndim else np.zeros((1, len(found)), np.int64)
+        return tuple(Tensor(nd_array(c.astype(np.int64), device=x.device)) for c in cols)
+    return Tensor(nd_array(found.astype(np.int64).reshape(len(found), x.ndim), device=x.device))
+
+
+@op(grad=False)
+def argwhere(x: Tensor) -> Tensor:
+    """``nonzero(x)``: the ``(count, ndim)`` indices of the nonzero elements."""
+    return nonzero(x)
 
 
 __all__ = exports(__name__)

@@ -620,6 +620,122 @@ def take(x: Tensor, index: Tensor) -> Tensor:
     return getitem(reshape(x, -1), index)
 
 
+
+@op(function=False)
+def repeat(x: Tensor, *sizes: Any) -> Tensor:
+    """``x`` tiled ``sizes[i]`` times along dim i (``sizes`` may add leading dims): a broadcast
+    view of ``x`` between copies, made compact by one reshape."""
+    reps = size_arg(sizes)
+    if len(reps) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+                           f"tensor ({len(reps)} < {x.ndim})")
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    apart = tuple(d for n in shape for d in (1, n))
+    spread = tuple(d for r, n in zip(reps, shape) for d in (r, n))
+    return reshape(expand(reshape(x, apart), spread), tuple(r * n for r, n in zip(reps, shape)))
+
+
+@op
+def tile(x: Tensor, dims: Sequence[int]) -> Tensor:
+    """``x.repeat(dims)``, with ``dims`` padded with leading 1s when it is shorter than ``x.ndim``."""
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+@op
+def repeat_interleave(x: Tensor, repeats: Any, dim: int | None = None) -> Tensor:
+    """Each element (each slice along ``dim``; of the flattened ``x`` when None) repeated
+    ``repeats`` times in place: ``[a, b] -> [a, a, b, b]``. ``repeats`` is an int or a 1-D tensor
+    of one count per element."""
+    if dim is None:
+        x, dim = flatten(x), 0
+    d = normalize_dim(dim, x.ndim)
+    if isinstance(repeats, Tensor) and repeats.ndim > 0:
+        counts = repeats.numpy()
+        if counts.shape != (x.shape[d],) and counts.size != 1:
+            raise RuntimeError(f"repeats must have the same size as input along dim {d}, but got repeats.size(0) "
+                               f"= {counts.size} and input.size({d}) = {x.shape[d]}")
+        if (counts < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        index = np.repeat(np.arange(x.shape[d]), counts)
+        return index_select(x, d, Tensor(array(index, device=x.device)))
+    n = int(repeats)
+    if n < 0:
+        raise RuntimeError("repeats can not be negative")
+    grown = expand(unsqueeze(x, d + 1), x.shape[:d + 1] + (n,) + x.shape[d + 1:])
+    return reshape(grown, x.shape[:d] + (x.shape[d] * n,) + x.shape[d + 1:])
+
+
+@op
+def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Views of ``x`` split along ``dim``: into ``n`` nearly equal parts (the first ``size % n``
+    one longer) for an int, or at the given indices for a sequence."""
+    d = normalize_dim(dim, x.ndim)
+    size = x.shape[d]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        q, r = divmod(size, n)
+        bounds = [i * q + min(i, r) for i in range(n + 1)]
+    else:
+        bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
+    return tuple(getitem(x, _along(d, x.ndim, slice(a, max(a, b)))) for a, b in zip(bounds, bounds[1:]))
+
+
+@op
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The elements ``x[..., i, i + offset]`` of dims ``dim1`` and ``dim2``, as a last dim."""
+    d1, d2 = normalize_dim(dim1, x.ndim), normalize_dim(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    m = movedim(x, (d1, d2), (-2, -1))
+    rows, cols = m.shape[-2:]
+    first_row, first_col = max(-offset, 0), max(offset, 0)
+    n = max(min(rows - first_row, cols - first_col), 0)
+    i = np.arange(n)
+    return getitem(m, (Ellipsis, Tensor(array(i + first_row, device=x.device)),
+                       Tensor(array(i + first_col, device=x.device))))
+
+
+_diagonal_of = diagonal  # diag's argument is named diagonal, as PyTorch's
+
+
+@op
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D ``x`` -> the square matrix with ``x`` on its ``diagonal``-th diagonal; a 2-D ``x`` ->
+    that diagonal of it."""
+    if x.ndim == 2:
+        return _diagonal_of(x, diagonal)
+    if x.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+    n = x.shape[0] + abs(diagonal)
+    i = np.arange(x.shape[0])
+    key = (array(i + max(-diagonal, 0), device=x.device), array(i + max(diagonal, 0), device=x.device))
+    return IndexBackward.apply(x, shape=(n, n), key=key)
+
+
+@op
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors, as broadcast views: with ``"ij"`` output k varies along
+    dim k; with ``"xy"`` the first two dims are swapped (Cartesian, as numpy's default)."""
+    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    if any(t.ndim > 1 for t in ts):
+        raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    ts = [reshape(t, -1) for t in ts]
+    order = list(range(len(ts)))
+    if indexing == "xy" and len(ts) >= 2:
+        order[0], order[1] = 1, 0
+    shape = tuple(ts[k].shape[0] for k in order)
+    grids = []
+    for k, t in enumerate(ts):
+        axis = order.index(k)
+        grids.append(expand(reshape(t, tuple(-1 if a == axis else 1 for a in range(len(ts)))), shape))
+    return tuple(grids)
+
+
 @op(function=False, grad=False)
 def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new leaf holding ``data``, with ``x``'s dtype and device unless given."""
