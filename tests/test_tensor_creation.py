@@ -175,3 +175,55 @@ def test_accelerator_answers_without_raising():
     assert tt.accelerator.device_count() == (1 if tt.cuda.is_available() else 0)
     expected = tt.device("cuda") if tt.cuda.is_available() else None
     assert tt.accelerator.current_accelerator() == expected
+
+
+def test_logspace_matches_numpy():
+    np.testing.assert_allclose(tt.logspace(-1, 2, 7).numpy(), np.logspace(-1, 2, 7).astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(tt.logspace(0, 4, 5, base=2, dtype=tt.float64).numpy(), [1, 2, 4, 8, 16])
+
+
+def test_normal_overloads(device):
+    tt.manual_seed(0)
+    x = tt.normal(tt.full((20000,), 3.0, device=device), tt.full((20000,), 2.0, device=device))
+    assert x.shape == (20000,) and x.device == device and x.dtype is tt.float32
+    assert abs(x.mean().item() - 3.0) < 0.05 and abs(x.std().item() - 2.0) < 0.05
+    y = tt.normal(tt.tensor([[0.0], [100.0]], device=device), 0.5)  # a tensor mean, a number std
+    assert y.shape == (2, 1) and abs(y[1, 0].item() - 100.0) < 5
+    z = tt.normal(-1.0, 0.1, (3, 4), dtype=tt.float64)
+    assert z.shape == (3, 4) and z.dtype is tt.float64 and (z < 0).all().item()
+    with pytest.raises(RuntimeError, match="std >= 0.0"):
+        tt.normal(0.0, -1.0, (2,))
+
+
+def test_bernoulli_draws_ones_with_probability_p(device):
+    tt.manual_seed(1)
+    p = tt.tensor([0.0, 0.3, 1.0], device=device).expand(20000, 3)
+    b = tt.bernoulli(p)
+    assert b.dtype is tt.float32 and set(np.unique(b.numpy()).tolist()) <= {0.0, 1.0}
+    means = b.mean(0).tolist()
+    assert means[0] == 0.0 and means[2] == 1.0 and abs(means[1] - 0.3) < 0.02
+    with pytest.raises(RuntimeError, match="p_in"):
+        tt.bernoulli(tt.tensor([1.5]))
+
+
+def test_multinomial(device):
+    tt.manual_seed(2)
+    w = tt.tensor([0.0, 1.0, 3.0], device=device)
+    draws = tt.multinomial(w, 8000, replacement=True).numpy()
+    counts = np.bincount(draws, minlength=3) / draws.size
+    assert counts[0] == 0 and abs(counts[2] - 0.75) < 0.02
+    rows = tt.multinomial(tt.tensor([[1.0, 1.0, 1.0, 0.0], [0.0, 2.0, 1.0, 1.0]], device=device), 3).numpy()
+    assert rows.shape == (2, 3) and all(len(set(r)) == 3 for r in rows)  # no repeats without replacement
+    assert 3 not in rows[0] and 0 not in rows[1]  # zero weights are never drawn
+    with pytest.raises(RuntimeError, match="without replacement"):
+        tt.multinomial(w, 3)
+    with pytest.raises(RuntimeError, match="element < 0"):
+        tt.multinomial(tt.tensor([1.0, -1.0]), 1)
+
+
+def test_randint_like(device):
+    x = tt.zeros(50, 2, dtype=tt.float64, device=device)
+    r = tt.randint_like(x, 3, 6)
+    assert r.shape == (50, 2) and r.dtype is tt.float64 and r.device == device
+    assert 3 <= r.min().item() and r.max().item() < 6
+    assert tt.randint_like(x, 2).max().item() < 2

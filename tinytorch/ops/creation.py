@@ -142,6 +142,16 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     return _leaf(array(values, dtype=dt, device=device), requires_grad)
 
 
+
+@op(method=False, grad=False)
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` numbers from ``base ** start`` to ``base ** end``, evenly spaced in the exponent."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = float32 if dtype is None else as_dtype(dtype)
+    return _leaf(array(np.power(base, np.linspace(start, end, steps)), dtype=dt, device=device), requires_grad)
+
 @op(method=False, grad=False)
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """The ``n x m`` identity matrix (``m`` defaults to ``n``)."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..ndarray import NDArray, array, as_dtype
 from ..ndarray.dtypes import DType, float32, int64
+from ..ndarray.strides import broadcast_shapes
 from ..tensor import Tensor
 from .dims import size_arg
 from .inplace import _write
@@ -87,14 +88,14 @@ def _leaf(host: np.ndarray, dtype: DType, device: Any, requires_grad: bool) -> T
 
 
 # --- host draws as NDArrays (used by the in-place ``uniform_`` / ``normal_``) ----------------------------
-def uniform(shape: tuple[int, ...], low: float, high: float, dtype: DType, generator: Any = None,
+def _uniform_array(shape: tuple[int, ...], low: float, high: float, dtype: DType, generator: Any = None,
             device: Any = None) -> NDArray:
     """Uniform numbers in ``[low, high)`` of ``shape``."""
     u = _rng(generator).random(shape, dtype=_float_dtype(dtype).np_dtype)
     return array(low + (high - low) * u, dtype=dtype, device=device)
 
 
-def normal(shape: tuple[int, ...], mean: float, std: float, dtype: DType, generator: Any = None,
+def _normal_array(shape: tuple[int, ...], mean: float, std: float, dtype: DType, generator: Any = None,
            device: Any = None) -> NDArray:
     """Normal numbers with ``mean`` and ``std`` of ``shape``."""
     z = _rng(generator).standard_normal(shape, dtype=_float_dtype(dtype).np_dtype)
@@ -153,16 +154,82 @@ def randn_like(x: Tensor, *, dtype: Any = None, device: Any = None, requires_gra
     return randn(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
 
 
+
+@op(method=False, grad=False)
+def randint_like(x: Tensor, low: int = 0, high: int | None = None, *, generator: Generator | None = None,
+                 dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Integers in ``[low, high)`` (or ``[0, low)`` given one bound) of ``x``'s shape, dtype and device."""
+    low, high = (0, low) if high is None else (low, high)
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = x.dtype if dtype is None else as_dtype(dtype)
+    return _leaf(_rng(generator).integers(low, high, size=x.shape, dtype=np.int64), dt, device or x.device,
+                 requires_grad)
+
+
+@op(method=False, grad=False)
+def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator | None = None, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Normal numbers of ``mean`` and ``std``: tensors (broadcast together, one draw per element)
+    or numbers with a ``size``. Not differentiable in ``mean`` or ``std``."""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if tensors:
+        if any(not t.dtype.is_floating_point for t in tensors):
+            raise RuntimeError("normal expects floating point mean and std tensors")
+        shape = broadcast_shapes(*(t.shape for t in tensors))
+        m = mean.detach().numpy() if isinstance(mean, Tensor) else mean
+        sd = std.detach().numpy() if isinstance(std, Tensor) else std
+        if np.any(np.asarray(sd) < 0):
+            raise RuntimeError(f"normal expects all elements of std >= 0.0, got {std}")
+        dt, dev = tensors[0].dtype, tensors[0].device
+    else:
+        if size is None:
+            raise TypeError("normal() with number arguments needs a size")
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        shape, m, sd, dt, dev = size_arg((size,)), mean, std, _float_dtype(dtype), device
+    z = _rng(generator).standard_normal(shape)
+    return _leaf(m + sd * z, dt if dtype is None else as_dtype(dtype), dev, requires_grad)
+
+
+@op(grad=False)
+def bernoulli(p: Tensor, *, generator: Generator | None = None) -> Tensor:
+    """1 with probability ``p`` (elementwise, in [0, 1]), else 0, in ``p``'s dtype."""
+    probs = p.detach().numpy()
+    if probs.size and (probs.min() < 0 or probs.max() > 1):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false")
+    return _leaf((_rng(generator).random(probs.shape) < probs).astype(np.float64), p.dtype, p.device, False)
+
+
+@op(grad=False)
+def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """Indices drawn in proportion to the non-negative ``weights`` (1-D, or one row per draw set):
+    ``num_samples`` of them per row, without repeats unless ``replacement``. int64."""
+    w = weights.detach().numpy().astype(np.float64)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {w.ndim}")
+    rows = w.reshape(-1, w.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > int((rows > 0).sum(1).min()):
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    rng = _rng(generator)
+    out = np.stack([rng.choice(len(r), num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return _leaf(out.reshape(w.shape[:-1] + (num_samples,)), int64, weights.device, False)
+
 @op(function=False, grad=False)
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill ``t`` with uniform numbers in ``[a, b)``."""
-    return _write(t, uniform(t.shape, a, b, t.dtype, generator, t.device))
+    return _write(t, _uniform_array(t.shape, a, b, t.dtype, generator, t.device))
 
 
 @op(function=False, grad=False)
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill ``t`` with normal numbers of ``mean`` and ``std``."""
-    return _write(t, normal(t.shape, mean, std, t.dtype, generator, t.device))
+    return _write(t, _normal_array(t.shape, mean, std, t.dtype, generator, t.device))
 
 
 __all__ = exports(__name__) + ["Generator", "default_generator"]
