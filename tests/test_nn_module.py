@@ -239,3 +239,48 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, rng):
     assert total.item() == pytest.approx(total_ref.item(), rel=1e-12)
     for p, q in zip(ours, ref):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
+
+
+def _model_with_containers(lib, ones):
+    class Model(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = lib.ModuleDict({"cls": lib.Linear(3, 2), "act": lib.ReLU()})
+            self.heads["box"] = lib.Linear(3, 4)
+            self.scales = lib.ParameterList([lib.Parameter(ones(2))])
+            self.scales.append(ones(3))
+            self.gates = lib.ParameterDict({"g": ones(1)})
+
+        def forward(self, x):
+            return self.heads["cls"](x) * self.scales[0] + self.gates["g"]
+
+    return Model()
+
+
+@needs_torch
+def test_dict_and_list_containers_register_like_pytorchs():
+    ours, ref = _model_with_containers(nn, tt.ones), _model_with_containers(torch.nn, torch.ones)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    ours.load_state_dict({k: tt.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(ours(tt.tensor(x)).detach().numpy(), ref(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    assert len(list(ours.parameters())) == len(list(ref.parameters())) == 7
+
+
+def test_module_dict_behaves_as_a_dict():
+    d = nn.ModuleDict([("a", nn.ReLU()), ("b", nn.Tanh())])
+    assert list(d) == ["a", "b"] and "a" in d and len(d) == 2
+    d.update({"c": nn.Sigmoid()})
+    assert isinstance(d.pop("a"), nn.ReLU) and list(d.keys()) == ["b", "c"]
+    del d["b"]
+    assert list(d.values())[0].__class__ is nn.Sigmoid
+    with pytest.raises(TypeError, match="not a Module"):
+        d["x"] = 3
+
+
+def test_parameter_list_wraps_tensors_and_checks_indices():
+    pl = nn.ParameterList([tt.ones(2), tt.zeros(3)])
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in pl)
+    assert pl[-1].shape == (3,)
+    with pytest.raises(IndexError, match="out of range"):
+        pl[2]

@@ -24,7 +24,7 @@ from .activation import (
     Tanh,
     Tanhshrink,
 )
-from .container import ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
 from .flatten import Flatten
@@ -47,7 +47,7 @@ from .pooling import AvgPool2d, MaxPool2d
 from .sparse import Embedding
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Linear", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "LogSigmoid", "Softsign", "Tanhshrink", "GLU",

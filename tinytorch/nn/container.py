@@ -1,12 +1,14 @@
-"""Containers: ``Sequential`` (a pipeline of modules) and ``ModuleList`` (a registered list)."""
+"""Containers: ``Sequential`` (a pipeline of modules), and registered lists and dicts of modules
+and parameters (``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .module import Module
+from .parameter import Parameter
 
 
 class Sequential(Module):
@@ -127,3 +129,142 @@ class ModuleList(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward; iterate over it in your own module's forward")
+
+
+def _pairs(items: Any) -> Iterable[tuple[str, Any]]:
+    """``(key, value)`` pairs from a mapping or an iterable of pairs, in order."""
+    return items.items() if isinstance(items, Mapping) else items
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered; keys are strings, order is insertion order.
+
+    Examples::
+
+        >>> from tinytorch import nn
+        >>> heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 4)})
+        >>> list(heads.keys()), len(list(heads.parameters()))
+        (['cls', 'box'], 4)
+    """
+
+    def __init__(self, modules: Any = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+    def update(self, modules: Any) -> None:
+        for key, module in _pairs(modules):
+            self.add_module(key, module)
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward; index it in your own module's forward")
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as ``"0"``, ``"1"``, ... (tensors are wrapped as Parameters)."""
+
+    def __init__(self, values: Iterable[Any] | None = None):
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def __getitem__(self, idx: int) -> Parameter:
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return self._parameters[str(idx % n)]
+
+    def __setitem__(self, idx: int, value: Any) -> None:
+        self.register_parameter(str(idx % len(self)), _as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def append(self, value: Any) -> "ParameterList":
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> "ParameterList":
+        for value in values:
+            self.append(value)
+        return self
+
+
+class ParameterDict(Module):
+    """A dict of parameters with string keys (tensors are wrapped as Parameters)."""
+
+    def __init__(self, parameters: Any = None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Iterable[str]:
+        return self._parameters.keys()
+
+    def values(self) -> Iterable[Parameter]:
+        return self._parameters.values()
+
+    def items(self) -> Iterable[tuple[str, Parameter]]:
+        return self._parameters.items()
+
+    def update(self, parameters: Any) -> None:
+        for key, value in _pairs(parameters):
+            self[key] = value
+
+
+def _as_parameter(value: Any) -> Parameter:
+    return value if isinstance(value, Parameter) else Parameter(value)
