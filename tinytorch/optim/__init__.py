@@ -2,9 +2,12 @@
 
 from . import lr_scheduler
 from .adadelta import Adadelta
+from .adagrad import Adagrad, Adamax
 from .adam import Adam, AdamW
+from .nadam import NAdam, RAdam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam",
+           "lr_scheduler"]
