@@ -179,6 +179,22 @@ OPS = [
     binary("logaddexp", lambda L, a, b: L.logaddexp(a, b), np.logaddexp),
     binary("hypot", lambda L, a, b: a.hypot(b), np.hypot, domain="nonzero"),
     unary("exp2", lambda L, a: L.exp2(a), np.exp2),
+    unary("floor", lambda L, a: L.floor(a * 3), lambda a: np.floor(a * 3)),
+    unary("ceil", lambda L, a: (a * 3).ceil(), lambda a: np.ceil(a * 3)),
+    unary("trunc", lambda L, a: L.trunc(a * 3), lambda a: np.trunc(a * 3)),
+    unary("round", lambda L, a: L.round(a * 3), lambda a: np.round(a * 3)),
+    unary("round_decimals", lambda L, a: a.round(decimals=1), lambda a: np.round(a * 10) / 10),
+    unary("frac", lambda L, a: L.frac(a * 3), lambda a: a * 3 - np.trunc(a * 3)),
+    unary("log1p", lambda L, a: L.log1p(a), np.log1p, domain="positive"),
+    unary("expm1", lambda L, a: a.expm1(), np.expm1),
+    unary("asin", lambda L, a: L.asin(a), np.arcsin, domain="inner"),
+    unary("acos", lambda L, a: a.acos(), np.arccos, domain="inner"),
+    unary("atan", lambda L, a: L.atan(a), np.arctan),
+    unary("sinh", lambda L, a: L.sinh(a), np.sinh),
+    unary("cosh", lambda L, a: a.cosh(), np.cosh),
+    unary("asinh", lambda L, a: L.asinh(a), np.arcsinh),
+    unary("acosh", lambda L, a: L.acosh(a + 1.5), lambda a: np.arccosh(a + 1.5), domain="positive"),
+    unary("atanh", lambda L, a: a.atanh(), np.arctanh, domain="inner"),
     unary("nan_to_num", lambda L, a: L.nan_to_num(L.log(a), posinf=3.0), lambda a: np.nan_to_num(np.log(a), posinf=3.0),
           domain="nonzero"),
     unary("clip", lambda L, a: L.clip(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
@@ -410,6 +426,8 @@ def draw(shape: tuple, domain: str, rng: np.random.Generator) -> np.ndarray:
         return rng.choice([-1.5, 0.1, 1.5], shape) + rng.uniform(-0.3, 0.3, shape)
     if domain == "unit":
         return rng.uniform(-1.0, 1.0, shape)
+    if domain == "inner":  # inside (-1, 1), away from the ends where asin & co. have infinite slopes
+        return rng.uniform(-0.8, 0.8, shape)
     if domain == "ints":
         return rng.integers(-2, 3, shape).astype(np.float64)
     return rng.uniform(-2.0, 2.0, shape)

@@ -142,6 +142,21 @@ UNARY(log, f64, double, log, TT_PAR_MIN_MATH)
 UNARY(tanh, f64, double, tanh, TT_PAR_MIN_MATH)
 UNARY(sigmoid, f64, double, sigmoid_f64, TT_PAR_MIN_MATH)
 UNARY(erf, f64, double, erf, TT_PAR_MIN_MATH)
+/* the C library's functions (in double precision for float32 too); round is half to even */
+UNARY_FLOAT(floor, floor)
+UNARY_FLOAT(ceil, ceil)
+UNARY_FLOAT(trunc, trunc)
+UNARY_FLOAT(round, nearbyint)
+UNARY_FLOAT(log1p, log1p)
+UNARY_FLOAT(expm1, expm1)
+UNARY_FLOAT(asin, asin)
+UNARY_FLOAT(acos, acos)
+UNARY_FLOAT(atan, atan)
+UNARY_FLOAT(sinh, sinh)
+UNARY_FLOAT(cosh, cosh)
+UNARY_FLOAT(asinh, asinh)
+UNARY_FLOAT(acosh, acosh)
+UNARY_FLOAT(atanh, atanh)
 
 /* The position of the first negative entry of a, or -1. Integer pow calls this on its
  * exponents first. The OR-reduction is branch-free, so it vectorizes; the scan for the

@@ -102,6 +102,34 @@ __device__ __forceinline__ float tt_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double tt_tanh(double x) { return tanh(x); }
 __device__ __forceinline__ float tt_erf(float x) { return erff(x); }
 __device__ __forceinline__ double tt_erf(double x) { return erf(x); }
+__device__ __forceinline__ float tt_floor(float x) { return floorf(x); }
+__device__ __forceinline__ double tt_floor(double x) { return floor(x); }
+__device__ __forceinline__ float tt_ceil(float x) { return ceilf(x); }
+__device__ __forceinline__ double tt_ceil(double x) { return ceil(x); }
+__device__ __forceinline__ float tt_trunc(float x) { return truncf(x); }
+__device__ __forceinline__ double tt_trunc(double x) { return trunc(x); }
+__device__ __forceinline__ float tt_round(float x) { return rintf(x); }
+__device__ __forceinline__ double tt_round(double x) { return rint(x); }
+__device__ __forceinline__ float tt_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double tt_log1p(double x) { return log1p(x); }
+__device__ __forceinline__ float tt_expm1(float x) { return expm1f(x); }
+__device__ __forceinline__ double tt_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float tt_asin(float x) { return asinf(x); }
+__device__ __forceinline__ double tt_asin(double x) { return asin(x); }
+__device__ __forceinline__ float tt_acos(float x) { return acosf(x); }
+__device__ __forceinline__ double tt_acos(double x) { return acos(x); }
+__device__ __forceinline__ float tt_atan(float x) { return atanf(x); }
+__device__ __forceinline__ double tt_atan(double x) { return atan(x); }
+__device__ __forceinline__ float tt_sinh(float x) { return sinhf(x); }
+__device__ __forceinline__ double tt_sinh(double x) { return sinh(x); }
+__device__ __forceinline__ float tt_cosh(float x) { return coshf(x); }
+__device__ __forceinline__ double tt_cosh(double x) { return cosh(x); }
+__device__ __forceinline__ float tt_asinh(float x) { return asinhf(x); }
+__device__ __forceinline__ double tt_asinh(double x) { return asinh(x); }
+__device__ __forceinline__ float tt_acosh(float x) { return acoshf(x); }
+__device__ __forceinline__ double tt_acosh(double x) { return acosh(x); }
+__device__ __forceinline__ float tt_atanh(float x) { return atanhf(x); }
+__device__ __forceinline__ double tt_atanh(double x) { return atanh(x); }
 __device__ __forceinline__ float tt_fabs(float x) { return fabsf(x); }
 __device__ __forceinline__ double tt_fabs(double x) { return fabs(x); }
 
@@ -121,6 +149,20 @@ struct Sin { template <class T> __device__ T operator()(T a) const { return tt_s
 struct Cos { template <class T> __device__ T operator()(T a) const { return tt_cos(a); } };
 struct Tanh { template <class T> __device__ T operator()(T a) const { return tt_tanh(a); } };
 struct Erf { template <class T> __device__ T operator()(T a) const { return tt_erf(a); } };
+struct Floor { template <class T> __device__ T operator()(T a) const { return tt_floor(a); } };
+struct Ceil { template <class T> __device__ T operator()(T a) const { return tt_ceil(a); } };
+struct Trunc { template <class T> __device__ T operator()(T a) const { return tt_trunc(a); } };
+struct Round { template <class T> __device__ T operator()(T a) const { return tt_round(a); } };
+struct Log1p { template <class T> __device__ T operator()(T a) const { return tt_log1p(a); } };
+struct Expm1 { template <class T> __device__ T operator()(T a) const { return tt_expm1(a); } };
+struct Asin { template <class T> __device__ T operator()(T a) const { return tt_asin(a); } };
+struct Acos { template <class T> __device__ T operator()(T a) const { return tt_acos(a); } };
+struct Atan { template <class T> __device__ T operator()(T a) const { return tt_atan(a); } };
+struct Sinh { template <class T> __device__ T operator()(T a) const { return tt_sinh(a); } };
+struct Cosh { template <class T> __device__ T operator()(T a) const { return tt_cosh(a); } };
+struct Asinh { template <class T> __device__ T operator()(T a) const { return tt_asinh(a); } };
+struct Acosh { template <class T> __device__ T operator()(T a) const { return tt_acosh(a); } };
+struct Atanh { template <class T> __device__ T operator()(T a) const { return tt_atanh(a); } };
 // sigmoid without overflow: exp(-|x|) is at most 1, and each sign takes the form that
 // keeps its precision (the same formula as the numpy backend).
 struct Sigmoid { template <class T> __device__ T operator()(T a) const {
@@ -141,7 +183,11 @@ TT_ARITH_TYPES(TT_UNARY_ANY)
 #define TT_UNARY_FLOAT(T, SUF)                                                                 \
     TT_UNARY(exp, Exp, T, SUF) TT_UNARY(log, Log, T, SUF) TT_UNARY(sqrt, Sqrt, T, SUF)         \
     TT_UNARY(sin, Sin, T, SUF) TT_UNARY(cos, Cos, T, SUF) TT_UNARY(tanh, Tanh, T, SUF)         \
-    TT_UNARY(sigmoid, Sigmoid, T, SUF) TT_UNARY(erf, Erf, T, SUF)
+    TT_UNARY(sigmoid, Sigmoid, T, SUF) TT_UNARY(erf, Erf, T, SUF)                               \
+    TT_UNARY(floor, Floor, T, SUF) TT_UNARY(ceil, Ceil, T, SUF) TT_UNARY(trunc, Trunc, T, SUF) TT_UNARY(round, Round, T, SUF) \
+    TT_UNARY(log1p, Log1p, T, SUF) TT_UNARY(expm1, Expm1, T, SUF) TT_UNARY(asin, Asin, T, SUF) TT_UNARY(acos, Acos, T, SUF) \
+    TT_UNARY(atan, Atan, T, SUF) TT_UNARY(sinh, Sinh, T, SUF) TT_UNARY(cosh, Cosh, T, SUF) TT_UNARY(asinh, Asinh, T, SUF) \
+    TT_UNARY(acosh, Acosh, T, SUF) TT_UNARY(atanh, Atanh, T, SUF)
 TT_FLOAT_TYPES(TT_UNARY_FLOAT)
 
 // ---------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ BINARY_OPS = ARITHMETIC_OPS + COMPARISON_OPS
 REVERSED_SCALAR_OPS = ("sub", "div", "pow")
 #: ``ewise_<fn>(a, out)``. The first group takes float32/float64/int64; the rest float only.
 UNARY_OPS_ANY = ("neg", "abs", "sign", "relu")
-UNARY_OPS_FLOAT = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf")
+UNARY_OPS_FLOAT = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf", "floor", "ceil", "trunc", "round",
+                   "log1p", "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")
 UNARY_OPS = UNARY_OPS_ANY + UNARY_OPS_FLOAT
 #: ``reduce_<op>(a, out, reduce_size)`` over the last axis of a compact array.
 REDUCE_OPS = ("sum", "max", "min", "argmax", "argmin")

@@ -23,7 +23,7 @@ from . import strides as st
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
-from .interface import Backend, Shape, Strides, prod
+from .interface import UNARY_OPS_FLOAT, Backend, Shape, Strides, prod
 
 Scalar = (int, float, bool, np.number, np.bool_)
 
@@ -454,6 +454,20 @@ class NDArray:
     def sigmoid(self) -> "NDArray": return self._unary("sigmoid")
     def relu(self) -> "NDArray": return self._unary("relu")
     def erf(self) -> "NDArray": return self._unary("erf")
+    def floor(self) -> "NDArray": return self._unary("floor")
+    def ceil(self) -> "NDArray": return self._unary("ceil")
+    def trunc(self) -> "NDArray": return self._unary("trunc")
+    def round(self) -> "NDArray": return self._unary("round")
+    def log1p(self) -> "NDArray": return self._unary("log1p")
+    def expm1(self) -> "NDArray": return self._unary("expm1")
+    def asin(self) -> "NDArray": return self._unary("asin")
+    def acos(self) -> "NDArray": return self._unary("acos")
+    def atan(self) -> "NDArray": return self._unary("atan")
+    def sinh(self) -> "NDArray": return self._unary("sinh")
+    def cosh(self) -> "NDArray": return self._unary("cosh")
+    def asinh(self) -> "NDArray": return self._unary("asinh")
+    def acosh(self) -> "NDArray": return self._unary("acosh")
+    def atanh(self) -> "NDArray": return self._unary("atanh")
     def sign(self) -> "NDArray": return self._unary("sign")
     def abs(self) -> "NDArray": return self._unary("abs")
 
@@ -541,7 +555,7 @@ class NDArray:
 #: row_major_strides, remembered for the few hundred shapes a program uses over and over
 _row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
-_FLOAT_ONLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf"}
+_FLOAT_ONLY = set(UNARY_OPS_FLOAT)
 
 
 def _op_dtype(op: str, dtype: DType) -> DType:

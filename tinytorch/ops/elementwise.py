@@ -15,6 +15,7 @@ import numpy as np
 
 from ..ndarray import NDArray
 from ..ndarray import array as nd_array
+from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import DType, bool_, float64, int64
 from ..tensor import Function, Tensor
@@ -230,6 +231,71 @@ class Erf(Function):
         return g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp()
 
 
+
+class Rounding(Function):
+    """``floor``, ``ceil``, ``trunc`` or ``round`` (half to even): the backend kernel named
+    ``fn``. The result is a step function of the input, so the gradient is zero."""
+
+    def forward(self, a: NDArray, fn: str) -> NDArray: return getattr(a, fn)()
+    def backward(self, g: Tensor) -> Tensor: return Tensor._make(nd_full(g.shape, 0, g.dtype, g.device), False, None)
+
+
+class Log1p(Function):
+    """``log(1 + x)``, exact for small x."""
+
+    def forward(self, a: NDArray) -> NDArray: return a.log1p()
+    def backward(self, g: Tensor) -> Tensor: return g / (self.inputs[0] + 1)
+
+
+class Expm1(Function):
+    """``exp(x) - 1``, exact for small x."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.expm1()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor: return g * (self.output() + 1)
+
+
+class Asin(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.asin()
+    def backward(self, g: Tensor) -> Tensor: return g / sqrt(1 - self.inputs[0] * self.inputs[0])
+
+
+class Acos(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.acos()
+    def backward(self, g: Tensor) -> Tensor: return -g / sqrt(1 - self.inputs[0] * self.inputs[0])
+
+
+class Atan(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.atan()
+    def backward(self, g: Tensor) -> Tensor: return g / (self.inputs[0] * self.inputs[0] + 1)
+
+
+class Sinh(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.sinh()
+    def backward(self, g: Tensor) -> Tensor: return g * cosh(self.inputs[0])
+
+
+class Cosh(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.cosh()
+    def backward(self, g: Tensor) -> Tensor: return g * sinh(self.inputs[0])
+
+
+class Asinh(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.asinh()
+    def backward(self, g: Tensor) -> Tensor: return g / sqrt(self.inputs[0] * self.inputs[0] + 1)
+
+
+class Acosh(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.acosh()
+    def backward(self, g: Tensor) -> Tensor: return g / sqrt((self.inputs[0] - 1) * (self.inputs[0] + 1))
+
+
+class Atanh(Function):
+    def forward(self, a: NDArray) -> NDArray: return a.atanh()
+    def backward(self, g: Tensor) -> Tensor: return g / (1 - self.inputs[0] * self.inputs[0])
+
 # --- the functional forms ----------------------------------------------------------------------------
 @op(operators=("__add__",), reflected=("__radd__",))
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
@@ -278,6 +344,68 @@ def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
 @op
 def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
 
+
+
+def _rounded(x: Tensor, fn: str) -> Tensor:
+    """Integers are already whole: they come back as a copy of their own dtype (as PyTorch)."""
+    if not x.dtype.is_floating_point:
+        return Tensor._make(x._data.copy(), False, None)
+    return Rounding.apply(x, fn=fn)
+
+
+@op
+def floor(x: Tensor) -> Tensor: return _rounded(x, "floor")
+@op
+def ceil(x: Tensor) -> Tensor: return _rounded(x, "ceil")
+@op
+def trunc(x: Tensor) -> Tensor: return _rounded(x, "trunc")
+
+
+@op
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
+    """The nearest integer, halves to even (``round(2.5) == 2``); with ``decimals``, the nearest
+    multiple of ``10 ** -decimals`` (computed as ``round(x * 10**d) / 10**d``, as PyTorch)."""
+    if decimals == 0 or not x.dtype.is_floating_point:
+        return _rounded(x, "round")
+    scale = 10.0 ** decimals
+    return div(_rounded(mul(x, scale), "round"), scale)
+
+
+@op
+def frac(x: Tensor) -> Tensor:
+    """``x - trunc(x)``: the fractional part, with x's sign."""
+    return sub(x, trunc(x))
+
+
+@op
+def log1p(x: Tensor) -> Tensor: return Log1p.apply(x)
+@op
+def expm1(x: Tensor) -> Tensor: return Expm1.apply(x)
+@op
+def asin(x: Tensor) -> Tensor: return Asin.apply(x)
+@op
+def acos(x: Tensor) -> Tensor: return Acos.apply(x)
+@op
+def atan(x: Tensor) -> Tensor: return Atan.apply(x)
+@op
+def sinh(x: Tensor) -> Tensor: return Sinh.apply(x)
+@op
+def cosh(x: Tensor) -> Tensor: return Cosh.apply(x)
+@op
+def asinh(x: Tensor) -> Tensor: return Asinh.apply(x)
+@op
+def acosh(x: Tensor) -> Tensor: return Acosh.apply(x)
+@op
+def atanh(x: Tensor) -> Tensor: return Atanh.apply(x)
+
+
+fix = op(trunc, name="fix")
+arcsin = op(asin, name="arcsin")
+arccos = op(acos, name="arccos")
+arctan = op(atan, name="arctan")
+arcsinh = op(asinh, name="arcsinh")
+arccosh = op(acosh, name="arccosh")
+arctanh = op(atanh, name="arctanh")
 
 subtract = op(sub, name="subtract")  # PyTorch's aliases
 multiply = op(mul, name="multiply")
