@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..ops import zeros_like
 from ..tensor import no_grad
 from .optimizer import Optimizer
 
@@ -47,16 +46,8 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, state in self._stepped(group, square_avg=0.0, acc_delta=0.0):
                 g = p.grad
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = zeros_like(p)
-                    state["acc_delta"] = zeros_like(p)
-                state["step"] += 1
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
                 v, u = state["square_avg"], state["acc_delta"]

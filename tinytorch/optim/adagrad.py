@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..ops import full_like, maximum, zeros_like
+from ..ops import maximum
 from ..tensor import no_grad
+from .adam import check_adam_args
 from .optimizer import Optimizer
 
 
@@ -46,14 +47,7 @@ class Adagrad(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["sum"] = full_like(p, group["initial_accumulator_value"])
-                state["step"] += 1
+            for p, state in self._stepped(group, sum=group["initial_accumulator_value"]):
                 g = p.grad
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
@@ -83,9 +77,7 @@ class Adamax(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        _check(learning_rate=lr, epsilon=eps, weight_decay=weight_decay)
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"Invalid beta parameters: {betas}")
+        check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     @no_grad()
@@ -94,14 +86,7 @@ class Adamax(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             (beta1, beta2), eps = group["betas"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"], state["exp_inf"] = zeros_like(p), zeros_like(p)
-                state["step"] += 1
+            for p, state in self._stepped(group, exp_avg=0.0, exp_inf=0.0):
                 g = p.grad
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p

@@ -8,20 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import zeros_like
 from ..tensor import no_grad
+from .adam import check_adam_args
 from .optimizer import Optimizer
-
-
-def _check_adam_args(lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-    if lr < 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if eps < 0.0:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-        raise ValueError(f"Invalid beta parameters: {betas}")
-    if weight_decay < 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class NAdam(Optimizer):
@@ -46,7 +35,7 @@ class NAdam(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3):
-        _check_adam_args(lr, betas, eps, weight_decay)
+        check_adam_args(lr, betas, eps, weight_decay)
         if momentum_decay < 0.0:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
@@ -58,15 +47,9 @@ class NAdam(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"], state["mu_product"] = 0, 1.0
-                    state["exp_avg"], state["exp_avg_sq"] = zeros_like(p), zeros_like(p)
-                state["step"] += 1
+            for p, state in self._stepped(group, exp_avg=0.0, exp_avg_sq=0.0):
                 t = state["step"]
+                state.setdefault("mu_product", 1.0)
                 g = p.grad
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
@@ -102,7 +85,7 @@ class RAdam(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        _check_adam_args(lr, betas, eps, weight_decay)
+        check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     @no_grad()
@@ -112,14 +95,7 @@ class RAdam(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             rho_inf = 2 / (1 - beta2) - 1
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"], state["exp_avg_sq"] = zeros_like(p), zeros_like(p)
-                state["step"] += 1
+            for p, state in self._stepped(group, exp_avg=0.0, exp_avg_sq=0.0):
                 t = state["step"]
                 g = p.grad
                 if group["weight_decay"] != 0:

@@ -9,11 +9,11 @@ parameter to what the update rule remembers about it (momentum buffers, moment e
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..ndarray import float32, float64
-from ..ops import zeros_like
+from ..ops import full_like, zeros_like
 from ..tensor import Tensor, enable_grad
 
 
@@ -67,6 +67,20 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
+
+    def _stepped(self, group: dict[str, Any], **buffers: float) -> Iterator[tuple[Tensor, dict[str, Any]]]:
+        """Each parameter of ``group`` that has a gradient, with its state, ``step`` advanced. A
+        parameter seen for the first time starts at step 0 with one tensor of its shape per
+        keyword, filled with that value (``exp_avg=0.0``), in the keywords' order."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state.update((name, full_like(p, value)) for name, value in buffers.items())
+            state["step"] += 1
+            yield p, state
 
     def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..ops import zeros_like
 from ..tensor import no_grad
 from .optimizer import Optimizer
 
@@ -47,19 +46,11 @@ class RMSprop(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            extra = {"momentum_buffer": 0.0} if momentum > 0 else {}
+            if group["centered"]:
+                extra["grad_avg"] = 0.0
+            for p, state in self._stepped(group, square_avg=0.0, **extra):
                 g = p.grad
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = zeros_like(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_like(p)
-                    if group["centered"]:
-                        state["grad_avg"] = zeros_like(p)
-                state["step"] += 1
                 if group["weight_decay"] != 0:
                     g = g + group["weight_decay"] * p
                 v = state["square_avg"]
