@@ -131,12 +131,47 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward; iterate over it in your own module's forward")
 
 
-def _pairs(items: Any) -> Iterable[tuple[str, Any]]:
-    """``(key, value)`` pairs from a mapping or an iterable of pairs, in order."""
-    return items.items() if isinstance(items, Mapping) else items
+class _RegistryDict:
+    """The dict interface of ``ModuleDict`` and ``ParameterDict``: a view of one of the module's
+    own registries (``_modules`` or ``_parameters``, named by ``_registry``), so what they hold
+    is registered as their attributes would be. ``__setitem__`` is each container's own."""
+
+    _registry: str
+
+    def _items(self) -> dict[str, Any]:
+        return self.__dict__[self._registry]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._items()[key]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items()
+
+    def keys(self) -> Iterable[str]:
+        return self._items().keys()
+
+    def values(self) -> Iterable[Any]:
+        return self._items().values()
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return self._items().items()
+
+    def update(self, entries: Any) -> None:
+        """Add ``entries``: a mapping or an iterable of ``(key, value)`` pairs, in order."""
+        for key, value in (entries.items() if isinstance(entries, Mapping) else entries):
+            self[key] = value  # type: ignore[index]
 
 
-class ModuleDict(Module):
+class ModuleDict(_RegistryDict, Module):
     """A dict of modules whose parameters are registered; keys are strings, order is insertion order.
 
     Examples::
@@ -147,41 +182,15 @@ class ModuleDict(Module):
         (['cls', 'box'], 4)
     """
 
+    _registry = "_modules"
+
     def __init__(self, modules: Any = None):
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Iterable[str]:
-        return self._modules.keys()
-
-    def values(self) -> Iterable[Module]:
-        return self._modules.values()
-
-    def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()
-
-    def update(self, modules: Any) -> None:
-        for key, module in _pairs(modules):
-            self.add_module(key, module)
 
     def pop(self, key: str) -> Module:
         return self._modules.pop(key)
@@ -226,44 +235,18 @@ class ParameterList(Module):
         return self
 
 
-class ParameterDict(Module):
+class ParameterDict(_RegistryDict, Module):
     """A dict of parameters with string keys (tensors are wrapped as Parameters)."""
+
+    _registry = "_parameters"
 
     def __init__(self, parameters: Any = None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
-
     def __setitem__(self, key: str, value: Any) -> None:
         self.register_parameter(key, _as_parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Iterable[str]:
-        return self._parameters.keys()
-
-    def values(self) -> Iterable[Parameter]:
-        return self._parameters.values()
-
-    def items(self) -> Iterable[tuple[str, Parameter]]:
-        return self._parameters.items()
-
-    def update(self, parameters: Any) -> None:
-        for key, value in _pairs(parameters):
-            self[key] = value
 
 
 def _as_parameter(value: Any) -> Parameter:
