@@ -17,7 +17,7 @@ from ..ndarray import NDArray
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, float64, int64
+from ..ndarray.dtypes import DType, bool_, float64, int64, promote_types
 from ..tensor import Function, Tensor
 from .table import exports, op
 
@@ -515,8 +515,20 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf:
 
 @op
 def hypot(a: Tensor, b: Tensor) -> Tensor:
-    """``sqrt(a**2 + b**2)`` elementwise."""
-    return sqrt(add(mul(a, a), mul(b, b)))
+    """``sqrt(a**2 + b**2)`` elementwise, computed in the result dtype (both inputs are cast first).
+
+    As C's ``hypot``: no overflow where ``a**2`` would overflow (the larger magnitude ``m`` is
+    factored out: ``m * sqrt(1 + (small / m)**2)``), and ``inf`` where either input is infinite,
+    even next to a NaN. The gradient at ``(0, 0)`` is NaN, as PyTorch's.
+    """
+    a, b = _promote_0d(a, b)
+    if a.dtype is not b.dtype:
+        common = promote_types(a.dtype, b.dtype)
+        a, b = Cast.apply(a, dtype=common), Cast.apply(b, dtype=common)
+    big, small = maximum(abs(a), abs(b)), minimum(abs(a), abs(b))
+    ratio = div(small, big)
+    out = where(eq(big, 0.0), 0.0, mul(big, sqrt(add(mul(ratio, ratio), 1.0))))
+    return where(logical_or(isinf(a), isinf(b)), math.inf, out)
 
 
 @op
