@@ -158,67 +158,76 @@ def _op_name(t: Any) -> str:
 
 
 def show_graph(root: Any, names: Mapping[str, Any] | None = None, title: str | None = None) -> Any:
-    """Draw the computation graph that produced the Tensor ``root``.
+    """Draw the computation graph that produced the Tensor ``root``, top to bottom.
 
-    Leaves are on the left, ``root`` on the right; each tensor is a box (its name from
-    ``names`` if given, its shape, and ``grad`` if it requires one), each op an ellipse between
-    its inputs and its output. Columns are the longest distance from a leaf, so the picture
-    reads in the order the forward pass ran and backward walks it right to left.
+    Leaves are at the top and ``root`` at the bottom, so the picture reads in the order the
+    forward pass ran and backward walks it upwards. Each tensor is a box (its name from
+    ``names`` if given, its shape, and "requires grad"); each op is an ellipse just above the
+    tensor it made, with arrows from its inputs. A tensor's row is its longest distance from a
+    leaf (a leaf sits just above its first consumer). Arrows are clipped to the box edges.
+    Returns the matplotlib figure (about 6.5 inches wide: readable at page width, even as SVG).
     """
     plt = _pyplot()
     label_of = {id(v): k for k, v in (names or {}).items()}
     nodes, edges = _graph(root)
-    depth: dict[int, int] = {}
-    for t in reversed(nodes):  # parents appear after children in ``nodes``; resolve iteratively
-        depth.setdefault(id(t), 0)
+    depth = _depths(nodes, edges)
+    rows: dict[int, list[Any]] = {}
+    for t in nodes:
+        rows.setdefault(depth[id(t)], []).append(t)
+    width = max(len(r) for r in rows.values())
+    fig, ax = plt.subplots(figsize=(max(4.0, min(6.5, 2.2 * width)), 1.25 * (max(rows) + 1) + 0.4))
+    pos = {id(t): (i - (len(row) - 1) / 2, -1.0 * d) for d, row in rows.items() for i, t in enumerate(row)}
+    boxes, ovals = {}, {}
+    for t in nodes:
+        x, y = pos[id(t)]
+        lines = [s for s in (label_of.get(id(t), ""), f"{tuple(t.shape)}" if tuple(t.shape) else "scalar") if s]
+        if getattr(t, "requires_grad", False):
+            lines.append("requires grad")
+        leaf = getattr(t, "grad_fn", None) is None
+        boxes[id(t)] = ax.text(x, y, "\n".join(lines), ha="center", va="center", fontsize=9,
+                               bbox={"boxstyle": "round,pad=0.35", "facecolor": "#dbe9f6" if leaf else "#fdf1d6",
+                                     "edgecolor": "#333333"})
+        if not leaf:
+            ovals[id(t)] = ax.text(x, y + 0.48, _op_name(t), ha="center", va="center", fontsize=9, style="italic",
+                                   bbox={"boxstyle": "round,pad=0.25,rounding_size=0.6", "facecolor": "white",
+                                         "edgecolor": "#999999"})
+    fig.canvas.draw()  # lay the labels out so that arrows can be clipped to their boxes
+    arrow = {"arrowstyle": "-|>", "color": "#555555", "lw": 1, "shrinkA": 1, "shrinkB": 1}
+    for t in nodes:
+        if id(t) in ovals:
+            _connect(ax, ovals[id(t)], boxes[id(t)], arrow)
+    for parent, child in edges:
+        _connect(ax, boxes[id(parent)], ovals[id(child)], arrow)
+    xs = [x for x, _ in pos.values()]
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(-max(rows) - 0.5, 0.5)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=11)
+    return fig
+
+
+def _depths(nodes: list[Any], edges: list[tuple[Any, Any]]) -> dict[int, int]:
+    """Each tensor's row: its longest distance from a leaf; a leaf sits just above its first consumer."""
+    depth = {id(t): 0 for t in nodes}
     changed = True
     while changed:
         changed = False
         for parent, child in edges:
-            d = depth[id(parent)] + 1
-            if depth[id(child)] < d:
-                depth[id(child)] = d
+            if depth[id(child)] < depth[id(parent)] + 1:
+                depth[id(child)] = depth[id(parent)] + 1
                 changed = True
-    for t in nodes:  # draw each leaf just left of its first consumer, not all in column 0
-        if not _parents(t):
-            users = [depth[id(c)] for p, c in edges if p is t]
-            if users:
-                depth[id(t)] = min(users) - 1
-    columns: dict[int, list[Any]] = {}
     for t in nodes:
-        columns.setdefault(depth[id(t)], []).append(t)
-    height = max(len(c) for c in columns.values())
-    fig, ax = plt.subplots(figsize=(2.6 * (max(columns) + 1) + 1, 1.1 * height + 1))
-    pos: dict[int, tuple[float, float]] = {}
-    for d, col in columns.items():
-        for i, t in enumerate(col):
-            pos[id(t)] = (2.6 * d, (height - 1) / 2 - i + (len(col) - 1) / 2 - (height - 1) / 2)
-    for parent, child in edges:
-        (x0, y0), (x1, y1) = pos[id(parent)], pos[id(child)]
-        ax.annotate("", xy=(x1 - 0.75, y1), xytext=(x0 + 0.75, y0),
-                    arrowprops={"arrowstyle": "->", "color": "#555555", "lw": 1})
-    for t in nodes:
-        x, y = pos[id(t)]
-        name = label_of.get(id(t), "")
-        shape = tuple(getattr(t, "shape", ()))
-        lines = [s for s in (name, f"{shape}" if shape else "scalar") if s]
-        if getattr(t, "requires_grad", False):
-            lines.append("requires grad")
-        leaf = getattr(t, "grad_fn", None) is None
-        ax.text(x, y, "\n".join(lines), ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.35", "facecolor": "#dbe9f6" if leaf else "#fdf1d6",
-                      "edgecolor": "#333333"})
-        op = _op_name(t)
-        if op:
-            ax.text(x - 1.25, y, op, ha="center", va="center", fontsize=8, style="italic",
-                    bbox={"boxstyle": "ellipse,pad=0.2", "facecolor": "white", "edgecolor": "#999999"})
-    ax.set_xlim(-1.2, 2.6 * max(columns) + 1.2)
-    ax.set_ylim(-(height + 1) / 2, (height + 1) / 2)
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+        users = [depth[id(c)] for p, c in edges if p is t]
+        if not _parents(t) and users:
+            depth[id(t)] = min(users) - 1
+    return depth
+
+
+def _connect(ax: Any, start: Any, end: Any, arrowprops: dict) -> None:
+    """An arrow from one label to another, clipped to their bounding boxes."""
+    ax.annotate("", xy=end.get_position(), xytext=start.get_position(),
+                arrowprops={**arrowprops, "patchA": start.get_bbox_patch(), "patchB": end.get_bbox_patch()})
 
 
 # --- training curves ------------------------------------------------------------------------------
