@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install build demo tour test test-fast lint bench bench-quick book labs labs-release labs-check clean
+.PHONY: install build demo tour test test-fast lint bench bench-quick book book-check labs labs-release labs-check clean
 
 install:            ## install tinytorch (editable) with the test tools; builds the C backend
 	$(PIP) install -e ".[dev]"
@@ -32,8 +32,12 @@ bench:              ## the benchmark: tinytorch vs numpy and PyTorch (a few minu
 bench-quick:        ## the benchmark's smoke mode (what CI runs)
 	$(PYTHON) benchmarks/run.py --quick
 
-book:               ## build the book: runs every chapter (HTML in book/_build/html/index.html)
+book:               ## build the book: runs every chapter (HTML in book/_build/html/index.html), then checks it
 	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" jupyter-book build --all -W -n --keep-going book/
+	$(PYTHON) scripts/check_book.py book/_build/html
+
+book-check:         ## CI: the built book's checks, with its maths rendered in headless Chromium
+	$(PYTHON) scripts/check_book.py book/_build/html --browser
 
 labs:               ## grade your lab notebooks (one lab: pytest labs/ch02)
 	$(PYTHON) -m pytest labs
