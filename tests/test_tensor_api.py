@@ -216,3 +216,25 @@ def test_isclose_and_allclose_match_torch(a, b, kwargs, device):
 def test_isclose_checks_tolerances():
     with pytest.raises(ValueError, match="rtol=-1"):
         tt.isclose(tt.ones(2), tt.ones(2), rtol=-1)
+
+
+def test_stride_storage_offset_and_sizes_match_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    views = [lambda L: L.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)[1:],
+             lambda L: L.arange(24.0).reshape(4, 6)[1:, ::2],
+             lambda L: L.arange(6.0).reshape(2, 3).t()[:, 1],
+             lambda L: L.zeros(3, 1).expand(3, 5),
+             lambda L: L.tensor(2.0)]
+    for make in views:
+        ours, theirs = make(tt), make(torch)
+        assert ours.stride() == theirs.stride()
+        assert [ours.stride(d) for d in range(-ours.dim(), ours.dim())] == \
+               [theirs.stride(d) for d in range(-theirs.dim(), theirs.dim())]
+        assert ours.storage_offset() == theirs.storage_offset()
+        assert (ours.element_size(), ours.itemsize, ours.nbytes) == \
+               (theirs.element_size(), theirs.itemsize, theirs.nbytes)
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            tt.zeros(2, 3, 4).stride(bad)
+    with pytest.raises(IndexError, match="no dimensions"):
+        tt.tensor(1.0).stride(0)

@@ -230,6 +230,35 @@ class Tensor:
         """True when the elements lie in row-major order with no gaps (the view may start anywhere)."""
         return is_compact(self._data.shape, self._data.strides)
 
+    def stride(self, dim: int | None = None) -> Any:
+        """The strides, counted in elements (chapter 2): a tuple, or one int for ``dim``."""
+        strides = self._data.strides
+        if dim is None:
+            return strides
+        if not strides:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        if not -len(strides) <= dim < len(strides):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-len(strides)}, {len(strides) - 1}], but got {dim})")
+        return strides[dim]
+
+    def storage_offset(self) -> int:
+        """Where this view starts in its buffer, counted in elements."""
+        return self._data.offset
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._data.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements this tensor holds (not of its whole buffer)."""
+        return self._data.size * self._data.dtype.itemsize
+
     @property
     def grad_fn(self) -> Function | None:
         """The node that computed this tensor (None for leaves)."""
