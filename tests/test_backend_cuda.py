@@ -1171,11 +1171,9 @@ def test_integer_division_by_zero_raises_before_the_launch(cuda):
     a, zero_at_2 = cuda.from_numpy(np.array([7, -7, 5], np.int64)), cuda.from_numpy(np.array([2, 3, 0], np.int64))
     out = cuda.from_numpy(np.array([11, 11, 11], np.int64))
     for op in interface.DIVISION_OPS:
-        for call in (lambda: getattr(cuda, f"ewise_{op}")(a, zero_at_2, out),
-                     lambda: getattr(cuda, f"scalar_{op}")(a, 0, out),
-                     lambda: getattr(cuda, f"scalar_r{op}")(zero_at_2, 5, out)):
+        for kind, args in (("ewise_", (a, zero_at_2)), ("scalar_", (a, 0)), ("scalar_r", (zero_at_2, 5))):
             with pytest.raises(ZeroDivisionError):
-                call()
+                getattr(cuda, f"{kind}{op}")(*args, out)
         assert host(cuda, out).tolist() == [11, 11, 11]
     cuda.ewise_floor_divide(a, a, out)  # no zero: it runs
     assert host(cuda, out).tolist() == [1, 1, 1]

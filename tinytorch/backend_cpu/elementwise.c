@@ -105,7 +105,10 @@ static inline int64_t right_shift_i64(int64_t x, int64_t y) { return x >> ((y < 
 #define BIT_NOT(x) (~(x))
 #define BOOL_NOT(x) ((uint8_t)!(x))
 
-/* erfc is libm's (full precision where 1 - erf(x) has none left). erfinv, which libm lacks,
+/* erfc is libm's (full precision where 1 - erf(x) has none left); float32 takes the double one,
+ * rounded once, so its tail (subnormal from x = 9.2 on) rounds as numpy's and PyTorch's. */
+static inline float erfc_f32(float x) { return (float)erfc((double)x); }
+/* erfinv, which libm lacks,
  * is computed in double for both float types: a rational first guess (about 6 digits; one
  * form for |y| <= 0.7, one in sqrt(-log((1 - |y|) / 2)) for the tails), then three Newton
  * steps, on erf(x) = |y| in the centre and on erfc(x) = 1 - |y| in the tails, where 1 - |y|
@@ -238,7 +241,7 @@ UNARY_FLOAT(asinh, asinh)
 UNARY_FLOAT(acosh, acosh)
 UNARY_FLOAT(atanh, atanh)
 
-UNARY(erfc, f32, float, erfc, TT_PAR_MIN_MATH)
+UNARY(erfc, f32, float, erfc_f32, TT_PAR_MIN_MATH)
 UNARY(erfc, f64, double, erfc, TT_PAR_MIN_MATH)
 UNARY(erfinv, f32, float, erfinv_f32, TT_PAR_MIN_MATH)
 UNARY(erfinv, f64, double, erfinv_f64, TT_PAR_MIN_MATH)

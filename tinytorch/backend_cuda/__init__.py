@@ -47,8 +47,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..ndarray.interface import (BITWISE_OPS, COMPARISON_OPS, DIVISION_OPS, FLOAT_BINARY_OPS, SHIFT_OPS,
-                                 UNARY_OPS_FLOAT, Shape, Strides, prod)
+from ..ndarray.interface import (
+    BITWISE_OPS,
+    COMPARISON_OPS,
+    DIVISION_OPS,
+    FLOAT_BINARY_OPS,
+    SHIFT_OPS,
+    UNARY_OPS_FLOAT,
+    Shape,
+    Strides,
+    prod,
+)
 from ..ndarray.strides import check_view
 
 name = "cuda"

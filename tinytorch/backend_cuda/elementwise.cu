@@ -193,7 +193,8 @@ __device__ __forceinline__ float tt_acosh(float x) { return acoshf(x); }
 __device__ __forceinline__ double tt_acosh(double x) { return acosh(x); }
 __device__ __forceinline__ float tt_atanh(float x) { return atanhf(x); }
 __device__ __forceinline__ double tt_atanh(double x) { return atanh(x); }
-__device__ __forceinline__ float tt_erfc(float x) { return erfcf(x); }
+// float32 erfc through the double one, rounded once (its tail is subnormal from x = 9.2 on)
+__device__ __forceinline__ float tt_erfc(float x) { return (float)erfc((double)x); }
 __device__ __forceinline__ double tt_erfc(double x) { return erfc(x); }
 // erfinv in double for both float types, by the steps of the C backend (elementwise.c): a
 // rational first guess, then three Newton steps, on erf(x) = |y| in the centre and on

@@ -121,12 +121,17 @@ class Backend(Protocol):
         """``out[i] = a[i] if cond[i] else b[i]``; ``cond`` is bool, ``a``/``b``/``out`` share a dtype."""
 
     # ewise_<op>(a, b, out), scalar_<op>(a, s, out), scalar_r<op>(a, s, out) and
-    # ewise_<fn>(a, out) for the names in BINARY_OPS / REVERSED_SCALAR_OPS / UNARY_OPS.
+    # ewise_<fn>(a, out) for the names in BINARY_OPS / REVERSED_SCALAR_OPS / UNARY_OPS, and all
+    # three forms for MORE_BINARY_OPS (dtypes and element rules at their definition above).
     # Integer ``div`` does not exist (NDArray promotes to float first, as PyTorch does).
-    # Integer ``pow`` with a negative exponent raises ValueError.
+    # Integer ``pow`` with a negative exponent raises ValueError; an integer fmod, remainder,
+    # floor_divide or trunc_divide by zero raises ZeroDivisionError, before anything is written.
     # Guaranteed: ``out`` may be the very buffer ``a`` (or ``b``). ``out[i]`` depends on element i
     # of the inputs only, and that element is read before ``out[i]`` is written. In-place updates
     # (``x += y``, ``x.relu_()``, the generic optimizer steps) rely on this.
+
+    def ewise_bitwise_not(self, a: Buffer, out: Buffer) -> None:
+        """``out[i] = ~a[i]`` for int64, ``not a[i]`` for bool (TypeError for floats)."""
 
     # --- reductions ----------------------------------------------------------------------
     # reduce_<op>(a, out, reduce_size) on float32/float64/int64 (NDArray casts bools to int64

@@ -23,8 +23,17 @@ from . import strides as st
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
-from .interface import (BITWISE_OPS, FLOAT_BINARY_OPS, MORE_BINARY_OPS, REVERSED_SCALAR_OPS, UNARY_OPS_FLOAT, Backend,
-                        Shape, Strides, prod)
+from .interface import (
+    BITWISE_OPS,
+    FLOAT_BINARY_OPS,
+    MORE_BINARY_OPS,
+    REVERSED_SCALAR_OPS,
+    UNARY_OPS_FLOAT,
+    Backend,
+    Shape,
+    Strides,
+    prod,
+)
 
 Scalar = (int, float, bool, np.number, np.bool_)
 

@@ -693,13 +693,15 @@ def _zero_grad(g: Tensor) -> Tensor:
 
 
 class Atan2(Function):
-    """The angle of the point (b, a). d/da = b / (a² + b²); d/db = -a / (a² + b²)."""
+    """The angle of the point (b, a). d/da = b / (a² + b²); d/db = -a / (a² + b²); both 0 at the
+    origin (as PyTorch)."""
 
     def forward(self, a: Any, b: Any) -> NDArray: return _nd_binary(a, b, "atan2")
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
         r2 = a * a + b * b
+        r2 = where(r2 == 0, 1.0, r2)  # at the origin both numerators are 0
         return (g * b / r2 if self.needs_input_grad[0] else None,
                 -g * a / r2 if self.needs_input_grad[1] else None)
 
