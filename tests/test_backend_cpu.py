@@ -1140,3 +1140,63 @@ def test_adam_step_checks_its_buffers():
         cpu.adam_step(f32, np.zeros(10, np.float32), f32, f32, None, **s)
     with pytest.raises(ValueError, match="sizes differ"):
         cpu.adam_step(f32, f32, f32, f32, cpu.alloc(3, _dt(np.float32)), **s)
+
+
+# --- the further binary ops (interface.MORE_BINARY_OPS) and bitwise_not -------------------------------
+from more_binary_cases import KINDS_NOT, applies, binary_inputs, nonzero, scalars  # noqa: E402
+
+COVERED |= {f"{k}{op}" for op in interface.MORE_BINARY_OPS for k in ("ewise_", "scalar_", "scalar_r")}
+COVERED |= {"ewise_bitwise_not"}
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001, 140_000])  # 140_000: above TT_PAR_MIN_MATH, threaded
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("op", interface.MORE_BINARY_OPS)
+def test_more_binary_ops(rng, op, dtype, n):
+    a, b = binary_inputs(rng, op, dtype, n)
+    (ra, ca), (rb, cb), (ro, co) = both(a), both(b), out_pair(n, dtype)
+    if not applies(op, dtype):
+        for call in (lambda: getattr(cpu, f"ewise_{op}")(ca, cb, co), lambda: getattr(cpu, f"scalar_{op}")(ca, 1, co),
+                     lambda: getattr(cpu, f"scalar_r{op}")(ca, 1, co)):
+            with pytest.raises(TypeError):
+                call()
+        return
+    tol = ulps(dtype) if op == "atan2" else 0.0  # libm's atan2f and numpy's may differ in the last bit
+    getattr(ref, f"ewise_{op}")(ra, rb, ro)
+    getattr(cpu, f"ewise_{op}")(ca, cb, co)
+    assert_same(result(co), ro, tol)
+    (rd, cd) = both(nonzero(a))
+    for s in scalars(op, dtype):
+        getattr(ref, f"scalar_{op}")(ra, s, ro)
+        getattr(cpu, f"scalar_{op}")(ca, s, co)
+        assert_same(result(co), ro, tol)
+        getattr(ref, f"scalar_r{op}")(rd, s, ro)
+        getattr(cpu, f"scalar_r{op}")(cd, s, co)
+        assert_same(result(co), ro, tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_bitwise_not(rng, dtype):
+    x = data(rng, 1001, dtype)
+    (rx, cx), (ro, co) = both(x), out_pair(1001, dtype)
+    if np.dtype(dtype).kind not in KINDS_NOT:
+        with pytest.raises(TypeError):
+            cpu.ewise_bitwise_not(cx, co)
+        return
+    ref.ewise_bitwise_not(rx, ro)
+    cpu.ewise_bitwise_not(cx, co)
+    assert_same(result(co), ro)
+    np.testing.assert_array_equal(result(co), ~x)
+
+
+def test_integer_division_by_zero_raises_before_writing():
+    a, zero_at_2 = cpu.from_numpy(np.array([7, -7, 5], np.int64)), cpu.from_numpy(np.array([2, 3, 0], np.int64))
+    out = cpu.from_numpy(np.array([11, 11, 11], np.int64))
+    for op in interface.DIVISION_OPS:
+        with pytest.raises(ZeroDivisionError, match="position 2"):
+            getattr(cpu, f"ewise_{op}")(a, zero_at_2, out)
+        with pytest.raises(ZeroDivisionError):
+            getattr(cpu, f"scalar_{op}")(a, 0, out)
+        with pytest.raises(ZeroDivisionError, match="position 2"):
+            getattr(cpu, f"scalar_r{op}")(zero_at_2, 5, out)
+        assert result(out).tolist() == [11, 11, 11]

@@ -108,6 +108,10 @@ def _expected_kernels() -> set[str]:
     names |= {f"ewise_{fn}_{t}" for fn in interface.UNARY_OPS_FLOAT for t in floats}
     names |= {f"reduce_{op}_{t}" for op in interface.REDUCE_OPS for t in all_t}
     names |= {f"matmul_{t}" for t in arith}
+    kinds = {**{op: floats for op in interface.FLOAT_BINARY_OPS}, **{op: arith for op in interface.DIVISION_OPS},
+             **{op: ["int64", "bool"] for op in interface.BITWISE_OPS}, **{op: ["int64"] for op in interface.SHIFT_OPS}}
+    names |= {f"{k}{op}_{t}" for op, ts in kinds.items() for t in ts for k in ("ewise_", "scalar_", "scalar_r")}
+    names |= {"ewise_bitwise_not_int64", "ewise_bitwise_not_bool"}
     return names
 
 
@@ -705,7 +709,7 @@ def emulate(gpu: FakeGPU, name: str, grid: tuple, args: tuple) -> None:
     elif kind.startswith(("ewise_", "scalar_")):
         family, op = kind.split("_", 1)
         fn = getattr(ref, kind)
-        if family == "ewise" and op in interface.BINARY_OPS:
+        if family == "ewise" and op in interface.BINARY_OPS + interface.MORE_BINARY_OPS:
             a, b, out, n = args
             out_dt = np.bool_ if op in interface.COMPARISON_OPS else dt
             fn(gpu.view(a, dt, n), gpu.view(b, dt, n), gpu.view(out, out_dt, n))
@@ -1120,6 +1124,59 @@ def test_integer_pow_with_negative_exponent_raises(cuda):
             call()
     cuda.ewise_pow(a, a, out)
     assert host(cuda, out).tolist() == [1, 4, 27]
+
+
+# --- the further binary ops (interface.MORE_BINARY_OPS) and bitwise_not ------------------------------
+@pytest.mark.parametrize("n", [0, 1, 1001])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("op", interface.MORE_BINARY_OPS)
+def test_more_binary_ops(cuda, rng, op, dtype, n):
+    from more_binary_cases import applies, binary_inputs, nonzero, scalars
+    a, b = binary_inputs(rng, op, dtype, n)
+    ca, cb, co = cuda.from_numpy(a), cuda.from_numpy(b), cuda.alloc(n, _dt(dtype))
+    if not applies(op, dtype):
+        for kind, arg in (("ewise_", cb), ("scalar_", 1), ("scalar_r", 1)):
+            with pytest.raises(TypeError):
+                getattr(cuda, f"{kind}{op}")(ca, arg, co)
+        return
+    tol = ULP.get(np.dtype(dtype), 0.0) if op == "atan2" else 0.0  # the GPU's atan2 is not numpy's
+    ro = ref.alloc(n, _dt(dtype))
+    getattr(ref, f"ewise_{op}")(ref.from_numpy(a), ref.from_numpy(b), ro)
+    getattr(cuda, f"ewise_{op}")(ca, cb, co)
+    same(host(cuda, co), ro, tol)
+    d = nonzero(a)
+    rd, cd = ref.from_numpy(d), cuda.from_numpy(d)
+    for s in scalars(op, dtype):
+        getattr(ref, f"scalar_{op}")(ref.from_numpy(a), s, ro)
+        getattr(cuda, f"scalar_{op}")(ca, s, co)
+        same(host(cuda, co), ro, tol)
+        getattr(ref, f"scalar_r{op}")(rd, s, ro)
+        getattr(cuda, f"scalar_r{op}")(cd, s, co)
+        same(host(cuda, co), ro, tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_bitwise_not(cuda, rng, dtype):
+    x = data(rng, 1001, dtype)
+    cx, co = cuda.from_numpy(x), cuda.alloc(x.size, _dt(dtype))
+    if np.dtype(dtype).kind not in "ib":
+        with pytest.raises(TypeError):
+            cuda.ewise_bitwise_not(cx, co)
+        return
+    cuda.ewise_bitwise_not(cx, co)
+    same(host(cuda, co), ~x)
+
+
+def test_integer_division_by_zero_raises_before_the_launch(cuda):
+    a, zero_at_2 = cuda.from_numpy(np.array([7, -7, 5], np.int64)), cuda.from_numpy(np.array([2, 3, 0], np.int64))
+    out = cuda.from_numpy(np.array([11, 11, 11], np.int64))
+    for op in interface.DIVISION_OPS:
+        for kind, args in (("ewise_", (a, zero_at_2)), ("scalar_", (a, 0)), ("scalar_r", (zero_at_2, 5))):
+            with pytest.raises(ZeroDivisionError):
+                getattr(cuda, f"{kind}{op}")(*args, out)
+        assert host(cuda, out).tolist() == [11, 11, 11]
+    cuda.ewise_floor_divide(a, a, out)  # no zero: it runs
+    assert host(cuda, out).tolist() == [1, 1, 1]
 
 
 @pytest.mark.parametrize("n", [0, 1, 1001, 40_000])

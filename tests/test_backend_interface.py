@@ -350,6 +350,44 @@ def test_elementwise_out_may_be_an_input(device, rng, name, dtype):
     np.testing.assert_array_equal(_get(backend, x), _get(backend, separate))
 
 
+# --- the further binary ops and bitwise_not: every backend against the reference, in place too ----------
+def _more_cases():
+    from more_binary_cases import KINDS
+    kinds = {"f": ["float32", "float64"], "i": ["int64"], "b": ["bool"]}
+    cases = [(kind, op, dt) for op in interface.MORE_BINARY_OPS for kind in ("ewise_", "scalar_", "scalar_r")
+             for k in KINDS[op] for dt in kinds[k]]
+    return cases + [("ewise_", "bitwise_not", "int64"), ("ewise_", "bitwise_not", "bool")]
+
+
+@pytest.mark.parametrize("kind,op,dtype", [pytest.param(*c, id=f"{c[0]}{c[1]}-{c[2]}") for c in _more_cases()])
+def test_more_elementwise_kernels_match_the_reference_and_may_write_over_an_input(device, rng, kind, op, dtype):
+    from more_binary_cases import binary_inputs, nonzero, scalars
+    backend = get_backend(device)
+    fn, want_fn = getattr(backend, kind + op), getattr(ref, kind + op)
+    a, b = binary_inputs(rng, "bitwise_and" if op == "bitwise_not" else op, dtype, 1001)
+    if kind == "scalar_r":
+        a = nonzero(a)  # the divisor of an integer division
+    args = [()] if op == "bitwise_not" else [(b,)] if kind == "ewise_" else [(s,) for s in scalars(op, dtype)]
+    for arg in args:
+        want = np.empty(a.size, a.dtype)
+        want_fn(a.copy(), *arg, want)
+        x = _buf(backend, a)
+        bufs = [_buf(backend, v) if isinstance(v, np.ndarray) else v for v in arg]
+        separate = _alloc(backend, a.size, a.dtype)
+        fn(x, *bufs, separate)
+        got = _get(backend, separate)
+        if op == "atan2":  # libm's (or the GPU's) atan2 may differ from numpy's in the last bit
+            np.testing.assert_allclose(got, want, rtol=4e-6 if dtype == "float32" else 1e-14, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(got, want)
+        fn(x, *bufs, x)  # out is the first input itself
+        np.testing.assert_array_equal(_get(backend, x), got)
+        if kind == "ewise_" and bufs:
+            y = bufs[0]
+            fn(_buf(backend, a), y, y)  # out is the second input
+            np.testing.assert_array_equal(_get(backend, y), got)
+
+
 # --- the one bounds check every backend uses ------------------------------------------------------------
 def test_check_view_examples_run():
     runner = doctest.DocTestRunner()

@@ -79,6 +79,18 @@ def np_erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf)(x)
 
 
+def np_erfc(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erfc)(x)
+
+
+def np_erfinv(y: np.ndarray) -> np.ndarray:
+    """erf's inverse by Newton's method from 0 (for |y| < 0.9, where it converges fast)."""
+    x = np.zeros_like(y)
+    for _ in range(50):
+        x = x - (np_erf(x) - y) / (2 / math.sqrt(math.pi) * np.exp(-x * x))
+    return x
+
+
 def np_max_dim(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
     return x.max(axis=axis, keepdims=keepdims)
 
@@ -385,6 +397,51 @@ OPS = [
        lambda x: -np.log(np_softmax(x, 1))[np.arange(3), IDX[:3]].mean(), ((3, 4),)),
     Op("layer_norm", lambda L, x: (x - x.mean(-1, keepdim=True)) / L.sqrt(x.var(-1, keepdim=True, correction=0) + 1e-5),
        lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5), ((3, 4),)),
+    # --- elementwise math (h-math) ---
+    binary("atan2", lambda L, a, b: L.atan2(a, b), np.arctan2, domain="nonzero"),
+    binary("arctan2_method", lambda L, a, b: a.arctan2(b), np.arctan2, domain="nonzero"),
+    binary("copysign", lambda L, a, b: L.copysign(a, b), np.copysign, domain="nonzero"),
+    unary("copysign_scalar", lambda L, a: a.copysign(-1.0), lambda a: np.copysign(a, -1.0), domain="nonzero"),
+    binary("fmod", lambda L, a, b: L.fmod(a, b), np.fmod, domain="nonzero"),
+    unary("fmod_scalar", lambda L, a: a.fmod(-0.6), lambda a: np.fmod(a, -0.6)),
+    binary("remainder", lambda L, a, b: L.remainder(a, b), np.remainder, domain="nonzero"),
+    unary("remainder_mod", lambda L, a: a % 0.75, lambda a: np.remainder(a, 0.75)),
+    # a number on the left: PyTorch has no derivative for remainder(Scalar, Tensor), so forward only here
+    # (tests/test_elementwise_math.py checks the gradient against -floor(s / a))
+    Op("remainder_rmod", lambda L, a: 2.5 % a, lambda a: np.remainder(2.5, a), ((3, 4),), domain="nonzero", grad=False),
+    Op("remainder_scalar_first", lambda L, a: L.remainder(-1.5, a), lambda a: np.remainder(-1.5, a), ((3, 4),),
+       domain="nonzero", grad=False),
+    unary("remainder_tensor_first", lambda L, a: L.remainder(a * 0 + 2.5, a), lambda a: np.remainder(2.5, a),
+          domain="nonzero"),
+    binary("div_floor", lambda L, a, b: L.div(a, b, rounding_mode="floor"), np.floor_divide, domain="nonzero"),
+    binary("div_trunc", lambda L, a, b: a.div(b, rounding_mode="trunc"), lambda a, b: np.trunc(a / b),
+           domain="nonzero"),
+    unary("divide_trunc_scalar", lambda L, a: L.divide(a, 0.3, rounding_mode="trunc"), lambda a: np.trunc(a / 0.3)),
+    Op("floor_divide", lambda L, a, b: L.floor_divide(a, b), np.floor_divide, ((3, 4), (3, 4)),
+       broadcast=((2, 3, 1), (4,)), domain="nonzero", grad=False),
+    Op("floor_divide_operators", lambda L, a: L.stack([a // 0.3, 2 // a]),
+       lambda a: np.stack([np.floor_divide(a, 0.3), np.floor_divide(2, a)]), ((3, 4),), domain="nonzero", grad=False),
+    unary("erfc", lambda L, a: L.erfc(a), np_erfc),
+    unary("erfinv", lambda L, a: a.erfinv(), np_erfinv, domain="inner"),
+    Op("integer_division", lambda L, a, b: L.stack([L.fmod(a.long() * 7, b.long() * 2 + 1),
+                                                     (a.long() * 7) % (b.long() * 2 + 1),
+                                                     (a.long() * 7) // (b.long() * 2 + 1),
+                                                     L.div(a.long() * 7, b.long() * 2 + 1, rounding_mode="trunc")]),
+       lambda a, b: np.stack([np.fmod(7 * a.astype(np.int64), 2 * b.astype(np.int64) + 1),
+                              np.remainder(7 * a.astype(np.int64), 2 * b.astype(np.int64) + 1),
+                              np.floor_divide(7 * a.astype(np.int64), 2 * b.astype(np.int64) + 1),
+                              np.fix(7 * a / (2 * b + 1)).astype(np.int64)]),
+       ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False, domain="ints"),
+    Op("bitwise_int", lambda L, a, b: L.stack([(a.long() & b.long()) | (a.long() ^ 5), ~(a.long() | b.long()),
+                                               (a.long() << 3) >> (b.long() + 2),
+                                               L.bitwise_and(6, b.long() - a.long())]),
+       lambda a, b: np.stack([(a.astype(np.int64) & b.astype(np.int64)) | (a.astype(np.int64) ^ 5),
+                              ~(a.astype(np.int64) | b.astype(np.int64)),
+                              (a.astype(np.int64) << 3) >> (b.astype(np.int64) + 2),
+                              6 & (b.astype(np.int64) - a.astype(np.int64))]),
+       ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False, domain="ints"),
+    Op("bitwise_bool", lambda L, a, b: L.bitwise_xor(L.bitwise_or(a > 0, b > 0), ~(a > b)) & True,
+       lambda a, b: ((a > 0) | (b > 0)) ^ ~(a > b), ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False),
 ]
 
 

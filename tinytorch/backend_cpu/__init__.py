@@ -42,7 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
-from ..ndarray.interface import COMPARISON_OPS, Shape, Strides
+from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Shape, Strides
 from ..ndarray.strides import check_view
 
 name = "cpu"
@@ -86,6 +86,7 @@ _SCALAR_CTYPE = (ctypes.c_float, ctypes.c_double, ctypes.c_int64, ctypes.c_uint8
 ARITHMETIC = (F32, F64, I64)
 FLOATS = (F32, F64)
 ALL = (F32, F64, I64, BOOL)
+BITS = (I64, BOOL)
 
 _P, _N, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
@@ -423,6 +424,7 @@ def scalar_setitem(value: Any, out: Buffer, shape: Shape, strides: Strides, offs
 _CASTS = tuple(_kernels(f"cast_{_SUFFIX[src]}", ALL, lambda s: [_P, _P, _N]) for src in ALL)
 _WHERE = _kernels("where", ALL, lambda s: [_P, _P, _P, _P, _N])
 _FIRST_NEGATIVE = _kernels("first_negative", (I64,), lambda s: [_P, _N], _N)[I64]
+_FIRST_ZERO = _kernels("first_zero", (I64,), lambda s: [_P, _N], _N)[I64]
 
 
 def cast(a: Buffer, out: Buffer) -> None:
@@ -451,6 +453,12 @@ def _check_int_exponents(exponent: Buffer) -> None:
                          f"(exponent {int(exponent._array[bad])} at position {bad})")
 
 
+def _check_int_divisors(divisor: Buffer) -> None:
+    bad = _FIRST_ZERO(divisor.ptr, divisor.size)
+    if bad >= 0:
+        raise ZeroDivisionError(f"integer division by zero (divisor at position {bad})")
+
+
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "eq": "==", "ne": "!=",
            "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
@@ -465,7 +473,7 @@ def _kinds(codes: tuple[int, ...]) -> str:
 
 def _ewise(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
     kernels = _kernels(f"ewise_{op}", codes, lambda s: [_P, _P, _P, _N])
-    compare, int_pow = op in COMPARISON_OPS, op == "pow"
+    compare, int_pow, int_div = op in COMPARISON_OPS, op == "pow", op in DIVISION_OPS
 
     def ewise(a: Buffer, b: Buffer, out: Buffer) -> None:
         _check_buffers(a, b, out)
@@ -478,6 +486,8 @@ def _ewise(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
                                f"{_kinds(codes)} and writes " + ("bool" if compare else "that dtype"))
         if int_pow and code == I64:
             _check_int_exponents(b)
+        if int_div and code == I64:
+            _check_int_divisors(b)
         kernels[code](a.ptr, b.ptr, out.ptr, n)
 
     ewise.__name__ = ewise.__qualname__ = f"ewise_{op}"
@@ -487,7 +497,7 @@ def _ewise(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
 
 def _scalar(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
     kernels = _kernels(f"scalar_{op}", codes, lambda s: [_P, s, _P, _N])
-    compare, int_pow = op in COMPARISON_OPS, op == "pow"
+    compare, int_pow, int_div = op in COMPARISON_OPS, op == "pow", op in DIVISION_OPS
 
     def scalar(a: Buffer, s: Any, out: Buffer) -> None:
         _check_buffers(a, out)
@@ -500,6 +510,8 @@ def _scalar(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
         s = _to_scalar(s, code)
         if int_pow and code == I64 and s < 0:
             raise ValueError(f"integers to negative integer powers are not allowed (exponent {s})")
+        if int_div and code == I64 and s == 0:
+            raise ZeroDivisionError("integer division by zero")
         kernels[code](a.ptr, s, out.ptr, n)
 
     scalar.__name__ = scalar.__qualname__ = f"scalar_{op}"
@@ -517,9 +529,12 @@ def _scalar_r(op: str, codes: tuple[int, ...]) -> Callable[..., None]:
         code = a.code
         if out.code != code or kernels[code] is None:
             raise _dtype_error(f"scalar_r{op}", a, out, expected=f"{op} takes one of {_kinds(codes)}")
+        s = _to_scalar(s, code)
         if op == "pow" and code == I64:
             _check_int_exponents(a)
-        kernels[code](a.ptr, _to_scalar(s, code), out.ptr, a.size)
+        if op in DIVISION_OPS and code == I64:
+            _check_int_divisors(a)
+        kernels[code](a.ptr, s, out.ptr, a.size)
 
     scalar_r.__name__ = scalar_r.__qualname__ = f"scalar_r{op}"
     scalar_r.__doc__ = f"out[i] = {_expr(op, 's', 'a[i]')} (the scalar on the left)."
@@ -601,6 +616,43 @@ ewise_cosh = _unary("cosh", FLOATS)
 ewise_asinh = _unary("asinh", FLOATS)
 ewise_acosh = _unary("acosh", FLOATS)
 ewise_atanh = _unary("atanh", FLOATS)
+ewise_erfc = _unary("erfc", FLOATS)
+ewise_erfinv = _unary("erfinv", FLOATS)
+ewise_bitwise_not = _unary("bitwise_not", BITS)
+
+ewise_atan2 = _ewise("atan2", FLOATS)
+ewise_copysign = _ewise("copysign", FLOATS)
+ewise_fmod = _ewise("fmod", ARITHMETIC)  # integer division by zero: ZeroDivisionError, nothing written
+ewise_remainder = _ewise("remainder", ARITHMETIC)
+ewise_floor_divide = _ewise("floor_divide", ARITHMETIC)
+ewise_trunc_divide = _ewise("trunc_divide", ARITHMETIC)
+ewise_bitwise_and = _ewise("bitwise_and", BITS)
+ewise_bitwise_or = _ewise("bitwise_or", BITS)
+ewise_bitwise_xor = _ewise("bitwise_xor", BITS)
+ewise_left_shift = _ewise("left_shift", (I64,))
+ewise_right_shift = _ewise("right_shift", (I64,))
+scalar_atan2 = _scalar("atan2", FLOATS)
+scalar_copysign = _scalar("copysign", FLOATS)
+scalar_fmod = _scalar("fmod", ARITHMETIC)
+scalar_remainder = _scalar("remainder", ARITHMETIC)
+scalar_floor_divide = _scalar("floor_divide", ARITHMETIC)
+scalar_trunc_divide = _scalar("trunc_divide", ARITHMETIC)
+scalar_bitwise_and = _scalar("bitwise_and", BITS)
+scalar_bitwise_or = _scalar("bitwise_or", BITS)
+scalar_bitwise_xor = _scalar("bitwise_xor", BITS)
+scalar_left_shift = _scalar("left_shift", (I64,))
+scalar_right_shift = _scalar("right_shift", (I64,))
+scalar_ratan2 = _scalar_r("atan2", FLOATS)
+scalar_rcopysign = _scalar_r("copysign", FLOATS)
+scalar_rfmod = _scalar_r("fmod", ARITHMETIC)
+scalar_rremainder = _scalar_r("remainder", ARITHMETIC)
+scalar_rfloor_divide = _scalar_r("floor_divide", ARITHMETIC)
+scalar_rtrunc_divide = _scalar_r("trunc_divide", ARITHMETIC)
+scalar_rbitwise_and = _scalar_r("bitwise_and", BITS)
+scalar_rbitwise_or = _scalar_r("bitwise_or", BITS)
+scalar_rbitwise_xor = _scalar_r("bitwise_xor", BITS)
+scalar_rleft_shift = _scalar_r("left_shift", (I64,))
+scalar_rright_shift = _scalar_r("right_shift", (I64,))
 
 
 # --- reductions over the last axis ------------------------------------------------------------------

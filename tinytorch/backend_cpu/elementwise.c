@@ -57,6 +57,86 @@ static inline double sigmoid_f64(double x) {
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
 
+/* fmod, remainder, floor and truncating division as PyTorch computes them (see interface.py).
+ * Floats: remainder is fmod moved into the divisor's sign; floor division starts from the exact
+ * (a - fmod(a, b)) / b rather than a / b, whose rounding can land on the next whole number. */
+#define FLOAT_DIVISION(T, sfx)                                                           \
+    static inline T remainder_##sfx(T x, T y) {                                          \
+        const T m = fmod(x, y);                                                          \
+        return (m != 0 && (y < 0) != (m < 0)) ? m + y : m;                               \
+    }                                                                                    \
+    static inline T floor_divide_##sfx(T x, T y) {                                       \
+        if (y == 0) return x / y; /* inf or NaN */                                       \
+        const T m = fmod(x, y);                                                          \
+        T d = (x - m) / y;                                                               \
+        if (m != 0 && (y < 0) != (m < 0)) d -= 1;                                        \
+        if (d == 0) return copysign((T)0, x / y);                                        \
+        const T f = floor(d);                                                            \
+        return d - f > (T)0.5 ? f + 1 : f;                                               \
+    }                                                                                    \
+    static inline T trunc_divide_##sfx(T x, T y) { return trunc(x / y); }
+FLOAT_DIVISION(float, f32)
+FLOAT_DIVISION(double, f64)
+#define FMOD(x, y) fmod(x, y)
+
+/* Integers: the binding rejects a zero divisor before calling (tt_first_zero_i64 below).
+ * A divisor of -1 is taken apart: INT64_MIN / -1 overflows, which traps on x86; the answer
+ * wraps around to INT64_MIN (remainder 0), as numpy's. */
+static inline int64_t fmod_i64(int64_t x, int64_t y) { return y == -1 ? 0 : x % y; }
+static inline int64_t remainder_i64(int64_t x, int64_t y) {
+    const int64_t m = fmod_i64(x, y);
+    return (m != 0 && (y < 0) != (m < 0)) ? m + y : m;
+}
+static inline int64_t trunc_divide_i64(int64_t x, int64_t y) { return y == -1 ? INEG(x) : x / y; }
+static inline int64_t floor_divide_i64(int64_t x, int64_t y) {
+    const int64_t q = trunc_divide_i64(x, y);
+    return (fmod_i64(x, y) != 0 && (x < 0) != (y < 0)) ? q - 1 : q;
+}
+
+/* Bitwise ops (int64, and bool bytes, which stay 0 or 1). A shift count outside [0, 64) gives
+ * 0 to the left and the sign to the right, as PyTorch (C leaves those undefined). */
+#define BIT_AND(x, y) ((x) & (y))
+#define BIT_OR(x, y) ((x) | (y))
+#define BIT_XOR(x, y) ((x) ^ (y))
+static inline int64_t left_shift_i64(int64_t x, int64_t y) {
+    return (y < 0 || y >= 64) ? 0 : (int64_t)((uint64_t)x << y);
+}
+static inline int64_t right_shift_i64(int64_t x, int64_t y) { return x >> ((y < 0 || y >= 64) ? 63 : y); }
+#define BIT_NOT(x) (~(x))
+#define BOOL_NOT(x) ((uint8_t)!(x))
+
+/* erfc is libm's (full precision where 1 - erf(x) has none left); float32 takes the double one,
+ * rounded once, so its tail (subnormal from x = 9.2 on) rounds as numpy's and PyTorch's. */
+static inline float erfc_f32(float x) { return (float)erfc((double)x); }
+/* erfinv, which libm lacks,
+ * is computed in double for both float types: a rational first guess (about 6 digits; one
+ * form for |y| <= 0.7, one in sqrt(-log((1 - |y|) / 2)) for the tails), then three Newton
+ * steps, on erf(x) = |y| in the centre and on erfc(x) = 1 - |y| in the tails, where 1 - |y|
+ * is exact. The numpy backend computes the same steps. */
+static double erfinv_f64(double y) {
+    const double v = fabs(y);
+    if (!(v <= 1)) return NAN; /* also NaN in, NaN out */
+    if (v == 1) return copysign(INFINITY, y);
+    const double w = 1 - v;
+    const int tail = v > 0.7;
+    double x;
+    if (!tail) {
+        const double z = v * v;
+        x = v * (((-0.140543331 * z + 0.914624893) * z - 1.645349621) * z + 0.886226899) /
+            ((((0.012229801 * z - 0.329097515) * z + 1.442710462) * z - 2.118377725) * z + 1);
+    } else {
+        const double t = sqrt(-log(fmax(w / 2, 1e-300)));
+        x = (((1.641345311 * t + 3.429567803) * t - 1.624906493) * t - 1.970840454) /
+            ((1.637067800 * t + 3.543889200) * t + 1);
+    }
+    for (int k = 0; k < 3; k++) {
+        const double gap = tail ? w - erfc(x) : erf(x) - v;
+        x -= gap / (1.1283791670955126 * exp(-x * x)); /* 2 / sqrt(pi) */
+    }
+    return copysign(x, y);
+}
+static inline float erfinv_f32(float y) { return (float)erfinv_f64(y); }
+
 /* ---- kernel generators -------------------------------------------------------------- */
 /* ewise_<op>(a, b, out, n) and scalar_<op>(a, s, out, n). */
 #define BINARY(op, sfx, T, OUT, F, MIN)                                                \
@@ -72,6 +152,9 @@ static inline double sigmoid_f64(double x) {
     TT_API void tt_scalar_r##op##_##sfx(const T *a, T s, T *out, int64_t n) {          \
         PARALLEL_FOR(n, MIN, out[i] = F(s, a[i]););                                    \
     }
+
+/* The further binary ops of the interface have all three forms. */
+#define BINARY3(op, sfx, T, F) BINARY(op, sfx, T, T, F, TT_PAR_MIN_MATH) REVERSED(op, sfx, T, F, TT_PAR_MIN_MATH)
 
 #define UNARY(fn, sfx, T, F, MIN)                                                      \
     TT_API void tt_ewise_##fn##_##sfx(const T *a, T *out, int64_t n) {                 \
@@ -157,6 +240,49 @@ UNARY_FLOAT(cosh, cosh)
 UNARY_FLOAT(asinh, asinh)
 UNARY_FLOAT(acosh, acosh)
 UNARY_FLOAT(atanh, atanh)
+
+UNARY(erfc, f32, float, erfc_f32, TT_PAR_MIN_MATH)
+UNARY(erfc, f64, double, erfc, TT_PAR_MIN_MATH)
+UNARY(erfinv, f32, float, erfinv_f32, TT_PAR_MIN_MATH)
+UNARY(erfinv, f64, double, erfinv_f64, TT_PAR_MIN_MATH)
+UNARY(bitwise_not, i64, int64_t, BIT_NOT, TT_PAR_MIN)
+UNARY(bitwise_not, b8, uint8_t, BOOL_NOT, TT_PAR_MIN)
+
+BINARY3(atan2, f32, float, atan2)
+BINARY3(atan2, f64, double, atan2)
+BINARY3(copysign, f32, float, copysign)
+BINARY3(copysign, f64, double, copysign)
+BINARY3(fmod, f32, float, FMOD)
+BINARY3(fmod, f64, double, FMOD)
+BINARY3(fmod, i64, int64_t, fmod_i64)
+BINARY3(remainder, f32, float, remainder_f32)
+BINARY3(remainder, f64, double, remainder_f64)
+BINARY3(remainder, i64, int64_t, remainder_i64)
+BINARY3(floor_divide, f32, float, floor_divide_f32)
+BINARY3(floor_divide, f64, double, floor_divide_f64)
+BINARY3(floor_divide, i64, int64_t, floor_divide_i64)
+BINARY3(trunc_divide, f32, float, trunc_divide_f32)
+BINARY3(trunc_divide, f64, double, trunc_divide_f64)
+BINARY3(trunc_divide, i64, int64_t, trunc_divide_i64)
+BINARY3(bitwise_and, i64, int64_t, BIT_AND)
+BINARY3(bitwise_and, b8, uint8_t, BIT_AND)
+BINARY3(bitwise_or, i64, int64_t, BIT_OR)
+BINARY3(bitwise_or, b8, uint8_t, BIT_OR)
+BINARY3(bitwise_xor, i64, int64_t, BIT_XOR)
+BINARY3(bitwise_xor, b8, uint8_t, BIT_XOR)
+BINARY3(left_shift, i64, int64_t, left_shift_i64)
+BINARY3(right_shift, i64, int64_t, right_shift_i64)
+
+/* The position of the first zero entry of a, or -1: integer division checks its divisors. */
+TT_API int64_t tt_first_zero_i64(const int64_t *a, int64_t n) {
+    int any = 0;
+    TT_OMP("omp simd reduction(|:any)")
+    for (int64_t i = 0; i < n; i++) any |= a[i] == 0;
+    if (any)
+        for (int64_t i = 0; i < n; i++)
+            if (a[i] == 0) return i;
+    return -1;
+}
 
 /* The position of the first negative entry of a, or -1. Integer pow calls this on its
  * exponents first. The OR-reduction is branch-free, so it vectorizes; the scan for the

@@ -47,7 +47,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..ndarray.interface import COMPARISON_OPS, UNARY_OPS_FLOAT, Shape, Strides, prod
+from ..ndarray.interface import (
+    BITWISE_OPS,
+    COMPARISON_OPS,
+    DIVISION_OPS,
+    FLOAT_BINARY_OPS,
+    SHIFT_OPS,
+    UNARY_OPS_FLOAT,
+    Shape,
+    Strides,
+    prod,
+)
 from ..ndarray.strides import check_view
 
 name = "cuda"
@@ -286,6 +296,21 @@ def _min_max(a: Buffer) -> tuple[int, int]:
     return int(host[0]), int(host[1])
 
 
+def _check_int_divisors(divisor: Buffer) -> None:
+    """ZeroDivisionError if the int64 buffer holds a 0: ``divisor == 0`` and its max are
+    computed on the GPU; one byte comes back."""
+    if not divisor.size:
+        return
+    zero = Buffer(divisor.size, _BOOL)
+    _launch_1d("elementwise", "scalar_eq_int64", "PPqq", divisor.size, divisor.ptr, zero.ptr, divisor.size, 0)
+    found = Buffer(1, _BOOL)
+    _reduce_launch("max", zero, found.ptr, 0, 1, zero.size)
+    host = np.zeros(1, dtype=np.bool_)
+    _drv.memcpy_dtoh(host, found.ptr)
+    if host[0]:
+        raise ZeroDivisionError("integer division by zero")
+
+
 # --- views --------------------------------------------------------------------------------------
 def _collapse(shape: Shape, strides: Strides) -> list[tuple[int, int]]:
     """The view's (size, stride) pairs with size-1 axes dropped and each axis merged into
@@ -450,11 +475,18 @@ def where(cond: Buffer, a: Buffer, b: Buffer, out: Buffer) -> None:
     _launch_1d("elementwise", f"where_{_suffix(a)}", "PPPPq", a.size, cond.ptr, a.ptr, b.ptr, out.ptr, a.size)
 
 
+#: the dtype kinds of each further binary op ('f' float, 'i' int64, 'b' bool)
+_KINDS = {**{op: "f" for op in FLOAT_BINARY_OPS}, **{op: "fi" for op in DIVISION_OPS},
+          **{op: "ib" for op in BITWISE_OPS}, **{op: "i" for op in SHIFT_OPS}}
+
+
 def _check_binary_dtypes(op: str, a: Buffer, out: Buffer) -> None:
     if op in COMPARISON_OPS:
         _check_out_dtype(out, _BOOL, op)
         return
-    if op == "div":
+    if op in _KINDS:
+        _check_kind(a, op, _KINDS[op])
+    elif op == "div":
         _check_kind(a, "div (NDArray promotes integers to float first)", "f")
     else:
         _check_kind(a, op, "fi")
@@ -468,6 +500,8 @@ def _ewise(op: str) -> Callable[..., None]:
         _check_binary_dtypes(op, a, out)
         if op == "pow" and a.dtype == _INT64 and b.size and _min_max(b)[0] < 0:
             raise ValueError("integers to negative integer powers are not allowed")
+        if op in DIVISION_OPS and a.dtype == _INT64:
+            _check_int_divisors(b)
         _launch_1d("elementwise", f"ewise_{op}_{_suffix(a)}", "PPPq", a.size, a.ptr, b.ptr, out.ptr, a.size)
 
     ewise.__name__ = ewise.__qualname__ = f"ewise_{op}"
@@ -483,6 +517,8 @@ def _scalar(op: str) -> Callable[..., None]:
             sv = np.asarray(s, dtype=a.dtype)  # the numpy backend's conversion of the scalar
         if op == "pow" and a.dtype == _INT64 and sv < 0:
             raise ValueError("integers to negative integer powers are not allowed")
+        if op in DIVISION_OPS and a.dtype == _INT64 and sv == 0:
+            raise ZeroDivisionError("integer division by zero")
         dt = _suffix(a)
         _launch_1d("elementwise", f"scalar_{op}_{dt}", "PPq" + _SCALAR_FORMAT[dt], a.size,
                    a.ptr, out.ptr, a.size, _scalar_arg(sv))
@@ -500,6 +536,8 @@ def _scalar_r(op: str) -> Callable[..., None]:
             sv = np.asarray(s, dtype=a.dtype)
         if op == "pow" and a.dtype == _INT64 and a.size and _min_max(a)[0] < 0:
             raise ValueError("integers to negative integer powers are not allowed")
+        if op in DIVISION_OPS and a.dtype == _INT64:
+            _check_int_divisors(a)
         dt = _suffix(a)
         _launch_1d("elementwise", f"scalar_r{op}_{dt}", "PPq" + _SCALAR_FORMAT[dt], a.size,
                    a.ptr, out.ptr, a.size, _scalar_arg(sv))
@@ -510,7 +548,7 @@ def _scalar_r(op: str) -> Callable[..., None]:
 
 
 def _unary(fn: str) -> Callable[..., None]:
-    kinds = "f" if fn in UNARY_OPS_FLOAT else "fi"
+    kinds = "f" if fn in UNARY_OPS_FLOAT else "ib" if fn == "bitwise_not" else "fi"
 
     def ewise(a: Buffer, out: Buffer) -> None:
         _check_same_size(a, out)
@@ -582,6 +620,43 @@ ewise_cosh = _unary("cosh")
 ewise_asinh = _unary("asinh")
 ewise_acosh = _unary("acosh")
 ewise_atanh = _unary("atanh")
+ewise_erfc = _unary("erfc")
+ewise_erfinv = _unary("erfinv")
+ewise_bitwise_not = _unary("bitwise_not")
+
+ewise_atan2 = _ewise("atan2")
+ewise_copysign = _ewise("copysign")
+ewise_fmod = _ewise("fmod")  # integer division by zero: ZeroDivisionError before the launch
+ewise_remainder = _ewise("remainder")
+ewise_floor_divide = _ewise("floor_divide")
+ewise_trunc_divide = _ewise("trunc_divide")
+ewise_bitwise_and = _ewise("bitwise_and")
+ewise_bitwise_or = _ewise("bitwise_or")
+ewise_bitwise_xor = _ewise("bitwise_xor")
+ewise_left_shift = _ewise("left_shift")
+ewise_right_shift = _ewise("right_shift")
+scalar_atan2 = _scalar("atan2")
+scalar_copysign = _scalar("copysign")
+scalar_fmod = _scalar("fmod")
+scalar_remainder = _scalar("remainder")
+scalar_floor_divide = _scalar("floor_divide")
+scalar_trunc_divide = _scalar("trunc_divide")
+scalar_bitwise_and = _scalar("bitwise_and")
+scalar_bitwise_or = _scalar("bitwise_or")
+scalar_bitwise_xor = _scalar("bitwise_xor")
+scalar_left_shift = _scalar("left_shift")
+scalar_right_shift = _scalar("right_shift")
+scalar_ratan2 = _scalar_r("atan2")
+scalar_rcopysign = _scalar_r("copysign")
+scalar_rfmod = _scalar_r("fmod")
+scalar_rremainder = _scalar_r("remainder")
+scalar_rfloor_divide = _scalar_r("floor_divide")
+scalar_rtrunc_divide = _scalar_r("trunc_divide")
+scalar_rbitwise_and = _scalar_r("bitwise_and")
+scalar_rbitwise_or = _scalar_r("bitwise_or")
+scalar_rbitwise_xor = _scalar_r("bitwise_xor")
+scalar_rleft_shift = _scalar_r("left_shift")
+scalar_rright_shift = _scalar_r("right_shift")
 
 
 # --- reductions over the last axis ------------------------------------------------------------------

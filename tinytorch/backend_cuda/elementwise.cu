@@ -86,6 +86,69 @@ TT_FLOAT_TYPES(TT_DIV)
 TT_ALL_TYPES(TT_COMPARE)
 
 // ---------------------------------------------------------------------------------------
+// The further binary ops (interface.MORE_BINARY_OPS), each as ewise_, scalar_ and scalar_r.
+__device__ __forceinline__ float tt_atan2(float a, float b) { return atan2f(a, b); }
+__device__ __forceinline__ double tt_atan2(double a, double b) { return atan2(a, b); }
+__device__ __forceinline__ float tt_copysign(float a, float b) { return copysignf(a, b); }
+__device__ __forceinline__ double tt_copysign(double a, double b) { return copysign(a, b); }
+__device__ __forceinline__ float tt_fmod(float a, float b) { return fmodf(a, b); }
+__device__ __forceinline__ double tt_fmod(double a, double b) { return fmod(a, b); }
+__device__ __forceinline__ float tt_floor2(float a) { return floorf(a); }
+__device__ __forceinline__ double tt_floor2(double a) { return floor(a); }
+__device__ __forceinline__ float tt_trunc2(float a) { return truncf(a); }
+__device__ __forceinline__ double tt_trunc2(double a) { return trunc(a); }
+// Integers: the binding rejects a zero divisor before launching. A divisor of -1 is taken
+// apart: INT64_MIN / -1 overflows; the answer wraps around to INT64_MIN (remainder 0).
+__device__ __forceinline__ i64 tt_fmod(i64 a, i64 b) { return b == -1 ? 0 : a % b; }
+
+struct Atan2 { template <class T> __device__ T operator()(T a, T b) const { return tt_atan2(a, b); } };
+struct Copysign { template <class T> __device__ T operator()(T a, T b) const { return tt_copysign(a, b); } };
+struct Fmod { template <class T> __device__ T operator()(T a, T b) const { return tt_fmod(a, b); } };
+// fmod moved into the divisor's sign (-0.0 stays -0.0, as PyTorch)
+struct Remainder { template <class T> __device__ T operator()(T a, T b) const {
+    const T m = tt_fmod(a, b);
+    return (m != T(0) && (b < T(0)) != (m < T(0))) ? T(m + b) : m; } };
+struct TruncDivide { template <class T> __device__ T operator()(T a, T b) const {
+    if constexpr (tt_is_int<T>()) return b == -1 ? tt_wrap_sub(0, a) : a / b; else return tt_trunc2(a / b); } };
+// PyTorch's floor division: for floats from the exact (a - fmod(a, b)) / b, whose floor
+// cannot be pushed onto the next whole number by the rounding of a / b.
+struct FloorDivide { template <class T> __device__ T operator()(T a, T b) const {
+    if constexpr (tt_is_int<T>()) {
+        const i64 q = b == -1 ? tt_wrap_sub(0, a) : a / b;
+        return (tt_fmod(a, b) != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+    } else {
+        if (b == T(0)) return a / b;  // inf or NaN
+        const T m = tt_fmod(a, b);
+        T d = (a - m) / b;
+        if (m != T(0) && (b < T(0)) != (m < T(0))) d -= T(1);
+        if (d == T(0)) return tt_copysign(T(0), a / b);
+        const T f = tt_floor2(d);
+        return d - f > T(0.5) ? f + T(1) : f;
+    } } };
+struct BitAnd { template <class T> __device__ T operator()(T a, T b) const { return a & b; } };
+struct BitOr { template <class T> __device__ T operator()(T a, T b) const { return a | b; } };
+struct BitXor { template <class T> __device__ T operator()(T a, T b) const { return a ^ b; } };
+// A shift count outside [0, 64) gives 0 to the left and the sign to the right, as PyTorch.
+struct LeftShift { __device__ i64 operator()(i64 a, i64 b) const {
+    return (b < 0 || b >= 64) ? 0 : (i64)((u64)a << b); } };
+struct RightShift { __device__ i64 operator()(i64 a, i64 b) const { return a >> ((b < 0 || b >= 64) ? 63 : b); } };
+
+#define TT_BINARY3(NAME, OP, T, SUF) TT_BINARY(NAME, OP, T, SUF, T) TT_RBINARY(NAME, OP, T, SUF)
+#define TT_FLOAT_MATH(T, SUF) TT_BINARY3(atan2, Atan2, T, SUF) TT_BINARY3(copysign, Copysign, T, SUF)
+TT_FLOAT_TYPES(TT_FLOAT_MATH)
+#define TT_DIVISION(T, SUF)                                                                    \
+    TT_BINARY3(fmod, Fmod, T, SUF) TT_BINARY3(remainder, Remainder, T, SUF)                    \
+    TT_BINARY3(floor_divide, FloorDivide, T, SUF) TT_BINARY3(trunc_divide, TruncDivide, T, SUF)
+TT_ARITH_TYPES(TT_DIVISION)
+#define TT_BITWISE(T, SUF)                                                                     \
+    TT_BINARY3(bitwise_and, BitAnd, T, SUF) TT_BINARY3(bitwise_or, BitOr, T, SUF)              \
+    TT_BINARY3(bitwise_xor, BitXor, T, SUF)
+TT_BITWISE(i64, int64)
+TT_BITWISE(bool, bool)
+TT_BINARY3(left_shift, LeftShift, i64, int64)
+TT_BINARY3(right_shift, RightShift, i64, int64)
+
+// ---------------------------------------------------------------------------------------
 // Unary functions. The float32 versions call the single-precision CUDA math functions
 // (expf, ...), which are accurate to a few ulp without --use_fast_math.
 __device__ __forceinline__ float tt_exp(float x) { return expf(x); }
@@ -130,6 +193,35 @@ __device__ __forceinline__ float tt_acosh(float x) { return acoshf(x); }
 __device__ __forceinline__ double tt_acosh(double x) { return acosh(x); }
 __device__ __forceinline__ float tt_atanh(float x) { return atanhf(x); }
 __device__ __forceinline__ double tt_atanh(double x) { return atanh(x); }
+// float32 erfc through the double one, rounded once (its tail is subnormal from x = 9.2 on)
+__device__ __forceinline__ float tt_erfc(float x) { return (float)erfc((double)x); }
+__device__ __forceinline__ double tt_erfc(double x) { return erfc(x); }
+// erfinv in double for both float types, by the steps of the C backend (elementwise.c): a
+// rational first guess, then three Newton steps, on erf(x) = |y| in the centre and on
+// erfc(x) = 1 - |y| (exact there) in the tails.
+__device__ double tt_erfinv(double y) {
+    const double v = fabs(y);
+    if (!(v <= 1.0)) return __longlong_as_double(0x7ff8000000000000LL);  // NaN (for NaN in too)
+    if (v == 1.0) return copysign(__longlong_as_double(0x7ff0000000000000LL), y);  // +-inf
+    const double w = 1.0 - v;
+    const bool tail = v > 0.7;
+    double x;
+    if (!tail) {
+        const double z = v * v;
+        x = v * (((-0.140543331 * z + 0.914624893) * z - 1.645349621) * z + 0.886226899) /
+            ((((0.012229801 * z - 0.329097515) * z + 1.442710462) * z - 2.118377725) * z + 1.0);
+    } else {
+        const double t = sqrt(-log(fmax(w / 2.0, 1e-300)));
+        x = (((1.641345311 * t + 3.429567803) * t - 1.624906493) * t - 1.970840454) /
+            ((1.637067800 * t + 3.543889200) * t + 1.0);
+    }
+    for (int k = 0; k < 3; k++) {
+        const double gap = tail ? w - erfc(x) : erf(x) - v;
+        x -= gap / (1.1283791670955126 * exp(-x * x));  // 2 / sqrt(pi)
+    }
+    return copysign(x, y);
+}
+__device__ __forceinline__ float tt_erfinv(float y) { return (float)tt_erfinv((double)y); }
 __device__ __forceinline__ float tt_fabs(float x) { return fabsf(x); }
 __device__ __forceinline__ double tt_fabs(double x) { return fabs(x); }
 
@@ -163,6 +255,10 @@ struct Cosh { template <class T> __device__ T operator()(T a) const { return tt_
 struct Asinh { template <class T> __device__ T operator()(T a) const { return tt_asinh(a); } };
 struct Acosh { template <class T> __device__ T operator()(T a) const { return tt_acosh(a); } };
 struct Atanh { template <class T> __device__ T operator()(T a) const { return tt_atanh(a); } };
+struct Erfc { template <class T> __device__ T operator()(T a) const { return tt_erfc(a); } };
+struct Erfinv { template <class T> __device__ T operator()(T a) const { return tt_erfinv(a); } };
+struct BitNot { __device__ i64 operator()(i64 a) const { return ~a; }
+                __device__ bool operator()(bool a) const { return !a; } };
 // sigmoid without overflow: exp(-|x|) is at most 1, and each sign takes the form that
 // keeps its precision (the same formula as the numpy backend).
 struct Sigmoid { template <class T> __device__ T operator()(T a) const {
@@ -187,8 +283,11 @@ TT_ARITH_TYPES(TT_UNARY_ANY)
     TT_UNARY(floor, Floor, T, SUF) TT_UNARY(ceil, Ceil, T, SUF) TT_UNARY(trunc, Trunc, T, SUF) TT_UNARY(round, Round, T, SUF) \
     TT_UNARY(log1p, Log1p, T, SUF) TT_UNARY(expm1, Expm1, T, SUF) TT_UNARY(asin, Asin, T, SUF) TT_UNARY(acos, Acos, T, SUF) \
     TT_UNARY(atan, Atan, T, SUF) TT_UNARY(sinh, Sinh, T, SUF) TT_UNARY(cosh, Cosh, T, SUF) TT_UNARY(asinh, Asinh, T, SUF) \
-    TT_UNARY(acosh, Acosh, T, SUF) TT_UNARY(atanh, Atanh, T, SUF)
+    TT_UNARY(acosh, Acosh, T, SUF) TT_UNARY(atanh, Atanh, T, SUF) TT_UNARY(erfc, Erfc, T, SUF)           \
+    TT_UNARY(erfinv, Erfinv, T, SUF)
 TT_FLOAT_TYPES(TT_UNARY_FLOAT)
+TT_UNARY(bitwise_not, BitNot, i64, int64)
+TT_UNARY(bitwise_not, BitNot, bool, bool)
 
 // ---------------------------------------------------------------------------------------
 // where: out[i] = cond[i] ? a[i] : b[i].

@@ -109,6 +109,112 @@ def _div(a: Any, b: Any) -> np.ndarray:
     return np.divide(a, b)
 
 
+def _erfc(a: np.ndarray) -> np.ndarray:
+    from math import erfc
+
+    return np.vectorize(erfc, otypes=[a.dtype])(a) if a.size else a.copy()
+
+
+#: erfinv's first guess: a rational approximation on |y| <= 0.7 and one in sqrt(-log((1-|y|)/2))
+#: for the tails (about 6 correct digits), then polished by Newton steps on erf.
+_ERFINV_CENTRAL = ((0.886226899, -1.645349621, 0.914624893, -0.140543331),
+                   (-2.118377725, 1.442710462, -0.329097515, 0.012229801))
+_ERFINV_TAIL = ((-1.970840454, -1.624906493, 3.429567803, 1.641345311), (3.543889200, 1.637067800))
+
+
+def _erfinv(a: np.ndarray) -> np.ndarray:
+    """The inverse of erf on [-1, 1] (±inf at ±1, NaN outside), computed in float64: the
+    first guess of ``_ERFINV_CENTRAL``/``_ERFINV_TAIL``, then three Newton steps, on
+    ``erf(x) = |y|`` in the centre and on ``erfc(x) = 1 - |y|`` in the tails (where 1 - |y| is
+    exact and erf(x) would have lost the digits that matter)."""
+    from math import erf, erfc
+
+    y = a.astype(np.float64)
+    v = np.abs(y)
+    (a0, a1, a2, a3), (b0, b1, b2, b3) = _ERFINV_CENTRAL
+    (c0, c1, c2, c3), (d0, d1) = _ERFINV_TAIL
+    z = v * v
+    central = v * (((a3 * z + a2) * z + a1) * z + a0) / ((((b3 * z + b2) * z + b1) * z + b0) * z + 1)
+    w = 1 - v
+    t = np.sqrt(-np.log(np.clip(w / 2, 1e-300, 1.0)))
+    tail = (((c3 * t + c2) * t + c1) * t + c0) / ((d1 * t + d0) * t + 1)
+    in_tail = v > 0.7
+    x = np.where(in_tail, tail, central)
+    verf, verfc = np.vectorize(erf, otypes=[np.float64]), np.vectorize(erfc, otypes=[np.float64])
+    for _ in range(3):
+        gap = np.where(in_tail, w - verfc(x), verf(x) - v)  # f(x) - target, both increasing in x
+        x = x - gap / (2 / np.sqrt(np.pi) * np.exp(-x * x))
+    x = np.where(v == 1, np.inf, np.where(v > 1, np.nan, x))
+    return np.copysign(x, y).astype(a.dtype)
+
+
+# --- the division family and bitwise ops, as PyTorch computes each element --------------------
+def _nonzero_divisor(b: Any) -> None:
+    """Integer division by zero raises ZeroDivisionError (float division gives inf or NaN)."""
+    b = np.asarray(b)
+    if b.dtype.kind == "i" and np.any(b == 0):
+        raise ZeroDivisionError("integer division by zero")
+
+
+def _fmod(a: Any, b: Any) -> np.ndarray:
+    _nonzero_divisor(b)
+    return np.fmod(a, b)  # numpy's integer fmod of INT64_MIN by -1 is 0
+
+
+def _remainder(a: Any, b: Any) -> np.ndarray:
+    m = _fmod(a, b)
+    return np.where((m != 0) & ((b < 0) != (m < 0)), m + b, m)
+
+
+def _floor_divide(a: Any, b: Any) -> np.ndarray:
+    _nonzero_divisor(b)
+    if np.asarray(a).dtype.kind == "i":
+        return np.floor_divide(a, b)  # Python's floor division; INT64_MIN // -1 wraps around
+    m = np.fmod(a, b)
+    d = (a - m) / b
+    d = np.where((m != 0) & ((b < 0) != (m < 0)), d - 1, d)
+    f = np.floor(d)
+    f = np.where(d - f > 0.5, f + 1, f)  # (a - m) / b may fall just below a whole number
+    f = np.where(d == 0, np.copysign(0, a / b), f)
+    return np.where(b == 0, a / b, f)
+
+
+def _trunc_divide(a: Any, b: Any) -> np.ndarray:
+    _nonzero_divisor(b)
+    if np.asarray(a).dtype.kind != "i":
+        return np.trunc(a / b)
+    q = np.floor_divide(a, b)
+    return q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))  # the floor is one below
+
+
+_KIND_NAMES = {"f": "float32/float64", "i": "int64", "b": "bool"}
+
+
+def _typed(fn: Callable[[Any, Any], np.ndarray], name: str, kinds: str) -> Callable[[Any, Any], np.ndarray]:
+    """``fn`` for the dtype kinds ``kinds`` ('f', 'i', 'b') only: TypeError for the others."""
+    def checked(a: Any, b: Any) -> np.ndarray:
+        dtype = np.asarray(a).dtype
+        if dtype.kind not in kinds:
+            raise TypeError(f"{name} takes {' or '.join(_KIND_NAMES[k] for k in kinds)}, got {dtype}")
+        return fn(a, b)
+    return checked
+
+
+def _left_shift(a: Any, b: Any) -> np.ndarray:
+    out_of_range = (b < 0) | (b >= 64)
+    return np.where(out_of_range, 0, np.left_shift(a, np.where(out_of_range, 0, b)))
+
+
+def _right_shift(a: Any, b: Any) -> np.ndarray:
+    return np.right_shift(a, np.where((b < 0) | (b >= 64), 63, b))
+
+
+def _bitwise_not(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind not in "ib":
+        raise TypeError(f"bitwise_not needs int64 or bool, got {a.dtype}")
+    return np.invert(a)
+
+
 def _named(fn: Callable[..., None], name: str, doc: str) -> Callable[..., None]:
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -226,6 +332,55 @@ ewise_cosh = _unary("cosh", np.cosh, floats_only=True)
 ewise_asinh = _unary("asinh", np.arcsinh, floats_only=True)
 ewise_acosh = _unary("acosh", np.arccosh, floats_only=True)
 ewise_atanh = _unary("atanh", np.arctanh, floats_only=True)
+ewise_erfc = _unary("erfc", _erfc, floats_only=True)
+ewise_erfinv = _unary("erfinv", _erfinv, floats_only=True)
+ewise_bitwise_not = _unary("bitwise_not", _bitwise_not)
+
+_atan2 = _typed(np.arctan2, "atan2", "f")
+_copysign = _typed(np.copysign, "copysign", "f")
+_and = _typed(np.bitwise_and, "bitwise_and", "ib")
+_or = _typed(np.bitwise_or, "bitwise_or", "ib")
+_xor = _typed(np.bitwise_xor, "bitwise_xor", "ib")
+_lshift = _typed(_left_shift, "left_shift", "i")
+_rshift = _typed(_right_shift, "right_shift", "i")
+_fmod_ = _typed(_fmod, "fmod", "fi")
+_remainder_ = _typed(_remainder, "remainder", "fi")
+_floor_divide_ = _typed(_floor_divide, "floor_divide", "fi")
+_trunc_divide_ = _typed(_trunc_divide, "trunc_divide", "fi")
+
+ewise_atan2 = _ewise("atan2", _atan2)
+ewise_copysign = _ewise("copysign", _copysign)
+ewise_fmod = _ewise("fmod", _fmod_)
+ewise_remainder = _ewise("remainder", _remainder_)
+ewise_floor_divide = _ewise("floor_divide", _floor_divide_)
+ewise_trunc_divide = _ewise("trunc_divide", _trunc_divide_)
+ewise_bitwise_and = _ewise("bitwise_and", _and)
+ewise_bitwise_or = _ewise("bitwise_or", _or)
+ewise_bitwise_xor = _ewise("bitwise_xor", _xor)
+ewise_left_shift = _ewise("left_shift", _lshift)
+ewise_right_shift = _ewise("right_shift", _rshift)
+scalar_atan2 = _scalar("atan2", _atan2)
+scalar_copysign = _scalar("copysign", _copysign)
+scalar_fmod = _scalar("fmod", _fmod_)
+scalar_remainder = _scalar("remainder", _remainder_)
+scalar_floor_divide = _scalar("floor_divide", _floor_divide_)
+scalar_trunc_divide = _scalar("trunc_divide", _trunc_divide_)
+scalar_bitwise_and = _scalar("bitwise_and", _and)
+scalar_bitwise_or = _scalar("bitwise_or", _or)
+scalar_bitwise_xor = _scalar("bitwise_xor", _xor)
+scalar_left_shift = _scalar("left_shift", _lshift)
+scalar_right_shift = _scalar("right_shift", _rshift)
+scalar_ratan2 = _scalar_r("atan2", _atan2)
+scalar_rcopysign = _scalar_r("copysign", _copysign)
+scalar_rfmod = _scalar_r("fmod", _fmod_)
+scalar_rremainder = _scalar_r("remainder", _remainder_)
+scalar_rfloor_divide = _scalar_r("floor_divide", _floor_divide_)
+scalar_rtrunc_divide = _scalar_r("trunc_divide", _trunc_divide_)
+scalar_rbitwise_and = _scalar_r("bitwise_and", _and)
+scalar_rbitwise_or = _scalar_r("bitwise_or", _or)
+scalar_rbitwise_xor = _scalar_r("bitwise_xor", _xor)
+scalar_rleft_shift = _scalar_r("left_shift", _lshift)
+scalar_rright_shift = _scalar_r("right_shift", _rshift)
 
 
 # --- reductions over the last axis ------------------------------------------------------------

@@ -47,8 +47,30 @@ REVERSED_SCALAR_OPS = ("sub", "div", "pow")
 #: ``ewise_<fn>(a, out)``. The first group takes float32/float64/int64; the rest float only.
 UNARY_OPS_ANY = ("neg", "abs", "sign", "relu")
 UNARY_OPS_FLOAT = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf", "floor", "ceil", "trunc", "round",
-                   "log1p", "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")
+                   "log1p", "expm1", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                   "erfc", "erfinv")
 UNARY_OPS = UNARY_OPS_ANY + UNARY_OPS_FLOAT
+#: ``ewise_bitwise_not(a, out)`` on int64 (``~x``) and bool (``not x``).
+UNARY_OPS_BITWISE = ("bitwise_not",)
+
+#: Further binary ops, each with ``ewise_<op>(a, b, out)``, ``scalar_<op>(a, s, out)`` and
+#: ``scalar_r<op>(a, s, out)`` (``op(s, a[i])``), ``out`` of the inputs' dtype, with PyTorch's
+#: element rules:
+#:
+#: * ``atan2``, ``copysign``: float32/float64.
+#: * ``fmod`` (C's, the sign of ``a``), ``remainder`` (the sign of ``b``: ``fmod`` plus ``b`` where
+#:   the two signs differ), ``floor_divide`` (PyTorch's float algorithm: ``(a - fmod(a, b)) / b``
+#:   corrected to the floor, so ``7.0 // 0.7`` is 9 like ``fmod`` says; ``a / b`` when ``b == 0``)
+#:   and ``trunc_divide`` (``trunc(a / b)``): float32/float64/int64. For int64 every result is
+#:   exact, ``INT64_MIN`` by -1 wraps around (to ``INT64_MIN``, remainder 0), and a zero divisor
+#:   raises ``ZeroDivisionError`` before anything is written.
+#: * ``bitwise_and/or/xor``: int64 and bool; ``left_shift``, ``right_shift``: int64, a shift by
+#:   a count outside ``[0, 64)`` gives 0 (left) or the sign (right), as PyTorch.
+FLOAT_BINARY_OPS = ("atan2", "copysign")
+DIVISION_OPS = ("fmod", "remainder", "floor_divide", "trunc_divide")
+BITWISE_OPS = ("bitwise_and", "bitwise_or", "bitwise_xor")
+SHIFT_OPS = ("left_shift", "right_shift")
+MORE_BINARY_OPS = FLOAT_BINARY_OPS + DIVISION_OPS + BITWISE_OPS + SHIFT_OPS
 #: ``reduce_<op>(a, out, reduce_size)`` over the last axis of a compact array.
 REDUCE_OPS = ("sum", "max", "min", "argmax", "argmin")
 
@@ -99,12 +121,17 @@ class Backend(Protocol):
         """``out[i] = a[i] if cond[i] else b[i]``; ``cond`` is bool, ``a``/``b``/``out`` share a dtype."""
 
     # ewise_<op>(a, b, out), scalar_<op>(a, s, out), scalar_r<op>(a, s, out) and
-    # ewise_<fn>(a, out) for the names in BINARY_OPS / REVERSED_SCALAR_OPS / UNARY_OPS.
+    # ewise_<fn>(a, out) for the names in BINARY_OPS / REVERSED_SCALAR_OPS / UNARY_OPS, and all
+    # three forms for MORE_BINARY_OPS (dtypes and element rules at their definition above).
     # Integer ``div`` does not exist (NDArray promotes to float first, as PyTorch does).
-    # Integer ``pow`` with a negative exponent raises ValueError.
+    # Integer ``pow`` with a negative exponent raises ValueError; an integer fmod, remainder,
+    # floor_divide or trunc_divide by zero raises ZeroDivisionError, before anything is written.
     # Guaranteed: ``out`` may be the very buffer ``a`` (or ``b``). ``out[i]`` depends on element i
     # of the inputs only, and that element is read before ``out[i]`` is written. In-place updates
     # (``x += y``, ``x.relu_()``, the generic optimizer steps) rely on this.
+
+    def ewise_bitwise_not(self, a: Buffer, out: Buffer) -> None:
+        """``out[i] = ~a[i]`` for int64, ``not a[i]`` for bool (TypeError for floats)."""
 
     # --- reductions ----------------------------------------------------------------------
     # reduce_<op>(a, out, reduce_size) on float32/float64/int64 (NDArray casts bools to int64
@@ -192,7 +219,8 @@ def interface_functions() -> list[str]:
     names += [f"ewise_{op}" for op in BINARY_OPS]
     names += [f"scalar_{op}" for op in BINARY_OPS]
     names += [f"scalar_r{op}" for op in REVERSED_SCALAR_OPS]
-    names += [f"ewise_{fn}" for fn in UNARY_OPS]
+    names += [f"ewise_{fn}" for fn in UNARY_OPS + UNARY_OPS_BITWISE]
+    names += [f"{kind}{op}" for op in MORE_BINARY_OPS for kind in ("ewise_", "scalar_", "scalar_r")]
     names += [f"reduce_{op}" for op in REDUCE_OPS]
     return names
 

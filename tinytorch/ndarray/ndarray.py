@@ -23,7 +23,17 @@ from . import strides as st
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
-from .interface import UNARY_OPS_FLOAT, Backend, Shape, Strides, prod
+from .interface import (
+    BITWISE_OPS,
+    FLOAT_BINARY_OPS,
+    MORE_BINARY_OPS,
+    REVERSED_SCALAR_OPS,
+    UNARY_OPS_FLOAT,
+    Backend,
+    Shape,
+    Strides,
+    prod,
+)
 
 Scalar = (int, float, bool, np.number, np.bool_)
 
@@ -323,7 +333,7 @@ class NDArray:
             raise ValueError("integers to negative integer powers are not allowed")
         a = self.astype(dtype).compact()
         out = NDArray._new(self.shape, bool_ if op in _COMPARISONS else dtype, self.device)
-        kernel = f"scalar_r{op}" if reverse and op in ("sub", "div", "pow") else f"scalar_{op}"
+        kernel = f"scalar_r{op}" if reverse and op in _REVERSIBLE else f"scalar_{op}"
         getattr(self._backend, kernel)(a._buf, other, out._buf)
         return out
 
@@ -408,6 +418,29 @@ class NDArray:
     def maximum(self, other: Any) -> "NDArray":
         return self._binary(other, "maximum")
 
+    # The further binary ops of the interface (MORE_BINARY_OPS). ``reverse=True`` computes
+    # ``op(other, self)``, for a scalar on the left.
+    def atan2(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "atan2", reverse)
+    def copysign(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "copysign", reverse)
+    def fmod(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "fmod", reverse)
+    def remainder(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "remainder", reverse)
+    def floor_divide(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "floor_divide", reverse)
+    def trunc_divide(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "trunc_divide", reverse)
+    def bitwise_and(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "bitwise_and", reverse)
+    def bitwise_or(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "bitwise_or", reverse)
+    def bitwise_xor(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "bitwise_xor", reverse)
+    def left_shift(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "left_shift", reverse)
+    def right_shift(self, o: Any, reverse: bool = False) -> "NDArray": return self._binary(o, "right_shift", reverse)
+
+    def bitwise_not(self) -> "NDArray":
+        """``~x`` of an int64 array, ``not x`` of a bool one (TypeError for floats)."""
+        if self.dtype.is_floating_point:
+            raise TypeError(f"bitwise_not takes int64 or bool arrays, got {self.dtype.name}")
+        a = self.compact()
+        out = NDArray._new(self.shape, self.dtype, self.device)
+        self._backend.ewise_bitwise_not(a._buf, out._buf)
+        return out
+
     def minimum(self, other: Any) -> "NDArray":
         return self._binary(other, "minimum")
 
@@ -468,6 +501,8 @@ class NDArray:
     def asinh(self) -> "NDArray": return self._unary("asinh")
     def acosh(self) -> "NDArray": return self._unary("acosh")
     def atanh(self) -> "NDArray": return self._unary("atanh")
+    def erfc(self) -> "NDArray": return self._unary("erfc")
+    def erfinv(self) -> "NDArray": return self._unary("erfinv")
     def sign(self) -> "NDArray": return self._unary("sign")
     def abs(self) -> "NDArray": return self._unary("abs")
 
@@ -556,14 +591,18 @@ class NDArray:
 _row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
 _FLOAT_ONLY = set(UNARY_OPS_FLOAT)
+#: the ops with a ``scalar_r<op>`` kernel
+_REVERSIBLE = set(REVERSED_SCALAR_OPS + MORE_BINARY_OPS)
+_TO_FLOAT = {"div", *FLOAT_BINARY_OPS}
+_KEEP_BOOL = _COMPARISONS | set(BITWISE_OPS)
 
 
 def _op_dtype(op: str, dtype: DType) -> DType:
-    """The dtype a binary op computes in: true division of integers is float32;
-    arithmetic on bools runs in int64."""
-    if op == "div" and not dtype.is_floating_point:
+    """The dtype a binary op computes in: true division, atan2 and copysign of integers are
+    float32; arithmetic on bools runs in int64 (bitwise and/or/xor keep bool)."""
+    if op in _TO_FLOAT and not dtype.is_floating_point:
         return float32
-    if op not in _COMPARISONS and dtype is bool_:
+    if op not in _KEEP_BOOL and dtype is bool_:
         return int64
     return dtype
 

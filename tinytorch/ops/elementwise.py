@@ -17,7 +17,7 @@ from ..ndarray import NDArray
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, float64, int64, promote_types
+from ..ndarray.dtypes import DType, bool_, float64, int64, promote_types, result_type_with_scalar
 from ..tensor import Function, Tensor
 from .table import exports, op
 
@@ -310,7 +310,14 @@ def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
 @op(operators=("__mul__",), reflected=("__rmul__",))
 def mul(a: Any, b: Any) -> Tensor: return Mul.apply(*_promote_0d(a, b))
 @op(operators=("__truediv__",), reflected=("__rtruediv__",))
-def div(a: Any, b: Any) -> Tensor: return Div.apply(*_promote_0d(a, b))
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``a / b`` (integers give floats); with ``rounding_mode="trunc"`` the quotient rounded
+    toward zero, with ``"floor"`` rounded down (both keep integer dtypes, exactly; an integer
+    division by zero raises ``RuntimeError("ZeroDivisionError")``, as PyTorch). The rounded
+    quotients have a zero gradient."""
+    if rounding_mode is None:
+        return Div.apply(*_promote_0d(a, b))
+    return _rounded_div(a, b, rounding_mode)
 @op(operators=("__pow__",), reflected=("__rpow__",))
 def pow(a: Any, b: Any) -> Tensor: return Pow.apply(*_promote_0d(a, b))  # noqa: A001
 @op
@@ -580,13 +587,13 @@ def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
 def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
 @op(grad=False)
 def isfinite(x: Tensor) -> Tensor: return _constant((x._data == x._data) & (x._data.abs() != math.inf))
-@op(operators=("__invert__",), grad=False)
+@op(grad=False)
 def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
-@op(operators=("__and__",), grad=False)
+@op(grad=False)
 def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
-@op(operators=("__or__",), grad=False)
+@op(grad=False)
 def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
-@op(operators=("__xor__",), grad=False)
+@op(grad=False)
 def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) != _as_bool(b))
 
 
@@ -657,6 +664,263 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
 def argwhere(x: Tensor) -> Tensor:
     """``nonzero(x)``: the ``(count, ndim)`` indices of the nonzero elements."""
     return nonzero(x)
+
+
+# --- elementwise math (h-math): atan2, copysign, erfc, erfinv, the division family, bitwise ops -----------
+# Each is one backend kernel (see interface.MORE_BINARY_OPS): fmod, remainder and the rounded
+# quotients are exact for int64 and follow PyTorch's float rules (signed zeros, infinities).
+def _nd_binary(a: Any, b: Any, kernel: str) -> NDArray:
+    """The NDArray method ``kernel`` of ``a`` and ``b`` (one may be a Python scalar, either side).
+    An integer division by zero raises ``RuntimeError("ZeroDivisionError")``, as PyTorch's."""
+    try:
+        return getattr(a, kernel)(b) if isinstance(a, NDArray) else getattr(b, kernel)(a, reverse=True)
+    except ZeroDivisionError:
+        raise RuntimeError("ZeroDivisionError") from None
+
+
+def _result_dtype(a: Any, b: Any) -> DType:
+    """The dtype PyTorch gives ``op(a, b)`` (at least one of the two is a Tensor)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return promote_types(a.dtype, b.dtype)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(a).__name__} and {type(b).__name__}")
+    t, other = (a, b) if isinstance(a, Tensor) else (b, a)
+    return result_type_with_scalar(t.dtype, other)
+
+
+def _no_bool(name: str, a: Any, b: Any) -> None:
+    """PyTorch has no bool kernel for the division family (``bool // 2`` is fine: int64)."""
+    if _result_dtype(a, b) is bool_:
+        raise NotImplementedError(f"{name} is not implemented for bool tensors")
+
+
+def _tensor_arg(fn: str, x: Any, position: int) -> None:
+    if not isinstance(x, Tensor):
+        name = "input" if position == 1 else "other"
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not {type(x).__name__}")
+
+
+def _zero_grad(g: Tensor) -> Tensor:
+    return Tensor._make(nd_full(g.shape, 0, g.dtype, g.device), False, None)
+
+
+class Atan2(Function):
+    """The angle of the point (b, a). d/da = b / (a² + b²); d/db = -a / (a² + b²); both 0 at the
+    origin (as PyTorch)."""
+
+    def forward(self, a: Any, b: Any) -> NDArray: return _nd_binary(a, b, "atan2")
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        r2 = a * a + b * b
+        r2 = where(r2 == 0, 1.0, r2)  # at the origin both numerators are 0
+        return (g * b / r2 if self.needs_input_grad[0] else None,
+                -g * a / r2 if self.needs_input_grad[1] else None)
+
+
+class Copysign(Function):
+    """``|a|`` with the sign of ``b``. d/da = copysign(a, b) / a (0 where a == 0, as PyTorch);
+    d/db = 0."""
+
+    def forward(self, a: Any, b: Any) -> NDArray:
+        self.out = _nd_binary(a, b, "copysign")
+        return self.out
+
+    def backward(self, g: Tensor) -> tuple:
+        ga = None
+        if self.needs_input_grad[0]:
+            a = self.inputs[0]._data
+            ga = g * Tensor._make(nd_where(a == 0, 0.0, self.out / a), False, None)  # ±1, a constant
+        return ga, (_zero_grad(g) if self.needs_input_grad[1] else None)
+
+
+class Fmod(Function):
+    """``a - trunc(a / b) * b`` (``kernel="fmod"``, the sign of a) or ``a - floor(a / b) * b``
+    (``kernel="remainder"``, the sign of b). d/da = 1; d/db = -trunc(a / b) or -floor(a / b)."""
+
+    def forward(self, a: Any, b: Any, kernel: str) -> NDArray:
+        self.kernel = kernel
+        return _nd_binary(a, b, kernel)
+
+    def backward(self, g: Tensor) -> tuple:
+        a, b = self.inputs
+        gb = None
+        if self.needs_input_grad[1]:
+            gb = -g * div(a, b, rounding_mode="trunc" if self.kernel == "fmod" else "floor")
+        return (g if self.needs_input_grad[0] else None), gb
+
+
+class RoundedDiv(Function):
+    """``a / b`` rounded toward zero (``kernel="trunc_divide"``) or down (``"floor_divide"``):
+    a step function of the inputs, so both gradients are zero (as PyTorch's ``div``)."""
+
+    def forward(self, a: Any, b: Any, kernel: str) -> NDArray: return _nd_binary(a, b, kernel)
+
+    def backward(self, g: Tensor) -> tuple:
+        return tuple(_zero_grad(g) if need else None for need in self.needs_input_grad)
+
+
+class Erfc(Function):
+    """``1 - erf(x)``, computed without the cancellation (exact where erf(x) rounds to 1)."""
+
+    def forward(self, a: NDArray) -> NDArray: return a.erfc()
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return g * (-2 / math.sqrt(math.pi)) * (-(x * x)).exp()
+
+
+class Erfinv(Function):
+    """The inverse of erf on [-1, 1]. d/dy = sqrt(pi) / 2 * exp(erfinv(y)²)."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = a.erfinv()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        x = self.output()
+        return g * (math.sqrt(math.pi) / 2) * (x * x).exp()
+
+
+_ROUNDING_KERNELS = {"trunc": "trunc_divide", "floor": "floor_divide"}
+
+
+def _rounded_div(a: Any, b: Any, rounding_mode: Any) -> Tensor:
+    kernel = _ROUNDING_KERNELS.get(rounding_mode) if isinstance(rounding_mode, str) else None
+    if kernel is None:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"{rounding_mode!r}")
+    _no_bool(f"div(rounding_mode={rounding_mode!r})", a, b)
+    return RoundedDiv.apply(*_promote_0d(a, b), kernel=kernel)
+
+
+@op
+def atan2(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """The angle of the point (other, input) in (-pi, pi], elementwise with broadcasting
+    (integers give floats). Both arguments are tensors, as in PyTorch."""
+    _tensor_arg("atan2", input, 1)
+    _tensor_arg("atan2", other, 2)
+    return Atan2.apply(*_promote_0d(input, other))
+
+
+arctan2 = op(atan2, name="arctan2")
+
+
+@op
+def copysign(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """``|input|`` with the sign of ``other`` (a tensor or a number; the sign of -0.0 counts).
+    Integers give floats."""
+    _tensor_arg("copysign", input, 1)
+    return Copysign.apply(*_promote_0d(input, other))
+
+
+@op
+def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """C's remainder: ``input - trunc(input / other) * other``, with the sign of ``input``.
+    Exact for int64 (a zero divisor raises ``RuntimeError("ZeroDivisionError")``); for floats a
+    zero divisor gives NaN."""
+    _tensor_arg("fmod", input, 1)
+    _no_bool("fmod", input, other)
+    return Fmod.apply(*_promote_0d(input, other), kernel="fmod")
+
+
+@op(operators=("__mod__",), reflected=("__rmod__",))
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Python's ``%``: ``input - floor(input / other) * other``, with the sign of ``other``
+    (computed as PyTorch does: ``fmod`` plus ``other`` where the two signs differ, so ``-0.0``
+    stays ``-0.0``). Either argument may be a number. Exact for int64; an integer zero divisor
+    raises ``RuntimeError("ZeroDivisionError")``."""
+    _no_bool("remainder", input, other)
+    return Fmod.apply(*_promote_0d(input, other), kernel="remainder")
+
+
+@op(operators=("__floordiv__",), reflected=("__rfloordiv__",), grad=False)
+def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``div(input, other, rounding_mode="floor")``: the quotient rounded down (``//``), exact for
+    int64. Its gradient is zero (PyTorch's raises "derivative not implemented")."""
+    return _rounded_div(input, other, "floor")
+
+
+@op
+def erfc(x: Tensor) -> Tensor: return Erfc.apply(x)
+@op
+def erfinv(x: Tensor) -> Tensor: return Erfinv.apply(x)
+
+
+def _bitwise(name: str, kernel: str, a: Any, b: Any) -> Tensor:
+    dtype = _result_dtype(a, b)
+    if dtype.is_floating_point or (dtype is bool_ and kernel.endswith("shift")):
+        raise NotImplementedError(f"{name} is not implemented for {dtype.name} tensors (it takes integers"
+                                  + (")" if kernel.endswith("shift") else " and bools)"))
+    a, b = _promote_0d(a, b)
+    return _constant(_nd_binary(a._data if isinstance(a, Tensor) else a,
+                                b._data if isinstance(b, Tensor) else b, kernel))
+
+
+@op(operators=("__and__",), grad=False)
+def bitwise_and(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``&`` of integers (int64) or bools (bool stays bool); either side may be a number."""
+    return _bitwise("bitwise_and", "bitwise_and", input, other)
+
+
+@op(operators=("__or__",), grad=False)
+def bitwise_or(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``|`` of integers (int64) or bools (bool stays bool); either side may be a number."""
+    return _bitwise("bitwise_or", "bitwise_or", input, other)
+
+
+@op(operators=("__xor__",), grad=False)
+def bitwise_xor(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``^`` of integers (int64) or bools (bool stays bool); either side may be a number."""
+    return _bitwise("bitwise_xor", "bitwise_xor", input, other)
+
+
+@op(operators=("__lshift__",), grad=False)
+def bitwise_left_shift(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input << other`` on int64 (wrapping around); a count outside [0, 64) gives 0, as PyTorch."""
+    return _bitwise("bitwise_left_shift", "left_shift", input, other)
+
+
+@op(operators=("__rshift__",), grad=False)
+def bitwise_right_shift(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input >> other`` on int64 (arithmetic: the sign fills in); a count outside [0, 64)
+    gives 0 or -1 (the sign), as PyTorch."""
+    return _bitwise("bitwise_right_shift", "right_shift", input, other)
+
+
+@op(grad=False)
+def bitwise_not(x: Tensor) -> Tensor:
+    """``~x`` of int64, ``not x`` of bool (NotImplementedError for floats, as PyTorch)."""
+    if x.dtype.is_floating_point:
+        raise NotImplementedError(f"bitwise_not is not implemented for {x.dtype.name} tensors (it takes integers "
+                                  "and bools)")
+    return _constant(x._data.bitwise_not())
+
+
+def _invert(x: Tensor) -> Tensor:
+    """``~x``: :func:`bitwise_not`, with PyTorch's TypeError for floats."""
+    if x.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(x)
+
+
+def _reflected(fn: Any, name: str) -> Any:
+    """``Tensor.<name>(self, other)`` = ``fn(other, self)``: the operator with a number on the left.
+    An entry of its own, not a ``reflected=`` operator of ``fn``'s entry, because these ops take
+    no floats (the table's test of reflected operators runs them on floats)."""
+    def method(x: Tensor, other: Any) -> Tensor:
+        return fn(other, x)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``other {name}`` ``self``: {fn.__name__}(other, self)."
+    return method
+
+
+op(_invert, name="__invert__", function=False, grad=False)
+op(_reflected(bitwise_and, "__rand__"), name="__rand__", function=False, grad=False)
+op(_reflected(bitwise_or, "__ror__"), name="__ror__", function=False, grad=False)
+op(_reflected(bitwise_xor, "__rxor__"), name="__rxor__", function=False, grad=False)
+op(_reflected(bitwise_left_shift, "__rlshift__"), name="__rlshift__", function=False, grad=False)
+op(_reflected(bitwise_right_shift, "__rrshift__"), name="__rrshift__", function=False, grad=False)
 
 
 __all__ = exports(__name__)
