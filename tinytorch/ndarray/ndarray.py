@@ -23,7 +23,7 @@ from . import strides as st
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
-from .interface import UNARY_OPS_FLOAT, Backend, Shape, Strides, prod
+from .interface import SCATTER_OPS, UNARY_OPS_FLOAT, Backend, Shape, Strides, prod
 
 Scalar = (int, float, bool, np.number, np.bool_)
 
@@ -242,11 +242,20 @@ class NDArray:
         This is the gradient of gathering with ``key``: each selected element receives the
         sum of every value that was read from it.
         """
+        return self.index_reduce_(key, value, "add")
+
+    def index_reduce_(self, key: Any, value: Any, op: str) -> "NDArray":
+        """``self[key] = op(self[key], value)`` element by element, in place, where an element
+        that ``key`` selects several times combines every value sent to it (the backend's
+        ``scatter_<op>``). ``op`` is one of ``interface.SCATTER_OPS``: add, mul, max, min
+        (max/min keep NaN); mul/max/min need float32, float64 or int64."""
+        if op not in SCATTER_OPS:
+            raise ValueError(f"index_reduce_: op must be one of {SCATTER_OPS}, got {op!r}")
         entries = st.expand_key(key, self.ndim)
         offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
             else self._basic_offsets(entries)
         src = self._as_source(value, offsets.shape)
-        self._backend.scatter_add(src._buf, offsets.compact()._buf, self._buf)
+        getattr(self._backend, "scatter_" + op)(src._buf, offsets.compact()._buf, self._buf)
         return self
 
     def _as_source(self, value: Any, shape: Shape) -> "NDArray":

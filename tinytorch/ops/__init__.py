@@ -9,6 +9,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.reduce`            Sum Amax LogSoftmax
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
+:mod:`.scatter`           ScatterPut ScatterReduce
 :mod:`.windows`           Unfold Fold
 ========================  ================================================================
 
@@ -24,6 +25,7 @@ from .matmul import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduce import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .table import exports
 
 __all__ = exports()
