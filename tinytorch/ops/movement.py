@@ -345,6 +345,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 swapaxes = op(transpose, name="swapaxes")
+swapdims = op(transpose, name="swapdims")
 
 
 @op
@@ -767,6 +768,66 @@ def new_full(x: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device
              requires_grad: bool = False) -> Tensor:
     """``fill_value`` everywhere in ``size``, with ``x``'s dtype and device unless given."""
     return _new_filled(x, (size,), fill_value, dtype, device, requires_grad)
+
+class UnfoldDim(Function):
+    """The windows of ``size`` elements every ``step`` along ``dim``, as a strided view: dim
+    ``dim`` becomes the window number and a last dim the position in the window,
+    ``out[..., w, ..., k] = a[..., w * step + k, ...]``. The backward adds each window
+    element back where it was read (windows may overlap)."""
+
+    def forward(self, a: NDArray, dim: int, size: int, step: int) -> NDArray:
+        self.shape, self.dim = a.shape, dim
+        windows = (a.shape[dim] - size) // step + 1
+        self.positions = np.arange(windows)[:, None] * step + np.arange(size)[None, :]
+        shape = a.shape[:dim] + (windows,) + a.shape[dim + 1:] + (size,)
+        strides = a.strides[:dim] + (a.strides[dim] * step,) + a.strides[dim + 1:] + (a.strides[dim],)
+        return a.as_strided(shape, strides)
+
+    def backward(self, g: Tensor) -> Tensor:
+        d = self.dim
+        key = _along(d, len(self.shape), array(self.positions, device=g.device))
+        return IndexBackward.apply(movedim(g, -1, d + 1), shape=self.shape, key=key)
+
+
+@op(name="unfold", function=False)
+def unfold_dim(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: every window of ``size`` elements, ``step`` apart, along
+    ``dimension`` (a view; the window elements become a new last dim)."""
+    d = normalize_dim(dimension, x.ndim)
+    if x.ndim == 0:  # PyTorch: a 0-d tensor is one window of its one element
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        return reshape(x, (1,))
+    if size > x.shape[d]:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {x.shape[d]} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return UnfoldDim.apply(x, dim=d, size=size, step=step)
+
+
+@op
+def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+    """``x`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+    the second (a view: flips and a transpose)."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if x.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {x.ndim}")
+    d0, d1 = normalize_dim(dims[0], x.ndim), normalize_dim(dims[1], x.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
+    turns = k % 4
+    if turns == 1:
+        return transpose(flip(x, d1), d0, d1)
+    if turns == 2:
+        return flip(x, (d0, d1))
+    if turns == 3:
+        return transpose(flip(x, d0), d0, d1)
+    return x
+
 
 @op(function=False)
 def view_as(x: Tensor, other: Tensor) -> Tensor: return view(x, other.shape)
