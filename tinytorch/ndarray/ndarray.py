@@ -236,7 +236,7 @@ class NDArray:
         src = self._as_source(value, offsets.shape)
         self._backend.scatter(src._buf, offsets.compact()._buf, self._buf)
 
-    def index_add_(self, key: Any, value: "NDArray") -> "NDArray":
+    def index_add_(self, key: Any, value: Any) -> "NDArray":
         """``self[key] += value`` where repeated indices accumulate (scatter-add); in place.
 
         This is the gradient of gathering with ``key``: each selected element receives the

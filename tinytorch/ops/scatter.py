@@ -316,10 +316,10 @@ def index_fill(x: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
             raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.ndim} dimension(s).")
         value = to(value, dtype=x.dtype)
-    elif not isinstance(value, (numbers.Number,)):
+    elif not isinstance(value, (numbers.Real,)):
         raise TypeError(f"index_fill(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
     elif not x.dtype.is_floating_point and x.dtype is not bool_:
-        value = int(value)
+        value = int(value)  # PyTorch converts the value to the tensor's dtype
     d, key = _slices_key(x, dim, index, None, "index_fill", wrap=True)
     return _as_flat_result(x, where(_written(_view_1d(x).shape, key, x.device), value, _view_1d(x)))
 
