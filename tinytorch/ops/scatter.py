@@ -22,6 +22,7 @@ of range there), ``IndexError`` for the ``index_*`` family.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -319,7 +320,7 @@ def index_fill(x: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     elif not isinstance(value, (numbers.Real,)):
         raise TypeError(f"index_fill(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
     elif not x.dtype.is_floating_point and x.dtype is not bool_:
-        value = int(value)  # PyTorch converts the value to the tensor's dtype
+        value = math.trunc(value)  # PyTorch converts the value to the tensor's dtype
     d, key = _slices_key(x, dim, index, None, "index_fill", wrap=True)
     return _as_flat_result(x, where(_written(_view_1d(x).shape, key, x.device), value, _view_1d(x)))
 
