@@ -352,7 +352,8 @@ def _scatter_combine(ufunc: np.ufunc, src: np.ndarray, index: np.ndarray, out: n
     if out.dtype == np.bool_:
         raise TypeError("scatter_mul/max/min take float32, float64 or int64, got bool")
     _check_index(index, out.size)
-    ufunc.at(out, index, src)
+    with np.errstate(invalid="ignore"):  # a NaN is a value here, not an accident
+        ufunc.at(out, index, src)
 
 
 def scatter_mul(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
