@@ -37,7 +37,7 @@ from .inplace import check_inplace
 from .movement import Index, IndexBackward, _along, along_dim_key, expand, gather, getitem, reshape, to
 from .table import exports, op
 
-Key = tuple
+Key = tuple  # an advanced-indexing key of NDArrays, one entry per dim (see along_dim_key, _along)
 
 
 # --- the two primitives ------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ class ScatterPut(Function):
         return grad_a, Index.apply(g, key=self.key) if self.needs_input_grad[1] else None
 
 
-#: the backend kernel of each reduction, and the value that leaves an element unchanged by it
+#: the backend's scatter kernel (``scatter_<op>``) of each reduction
 _KERNEL = {"prod": "mul", "amax": "max", "amin": "min"}
 
 
@@ -112,6 +112,8 @@ class ScatterReduce(Function):
 
 
 def _identity(reduce: str, dtype: Any) -> Any:
+    """The value that leaves an element unchanged by ``reduce`` (written first where the
+    input's own elements do not take part)."""
     if reduce == "prod":
         return 1
     if dtype.is_floating_point:
@@ -279,8 +281,8 @@ def _slices_key(x: Tensor, dim: int, index: Any, source: Tensor | None, name: st
     size = x.shape[d] if x.ndim else 1
     n = index.numel()
     if source is not None:
-        expected = x.shape[:d] + (n,) + x.shape[d + 1:] if x.ndim else (() if source.ndim == 0 else (n,))
-        if source.shape != expected and not (x.ndim == 0 and source.numel() == n == 1):
+        expected = x.shape[:d] + (n,) + x.shape[d + 1:] if x.ndim else (n,)
+        if source.shape != expected and not (source.ndim == 0 and math.prod(expected) == 1):  # a scalar fits one
             raise RuntimeError(f"{name}(): Number of indices ({n}) should be equal to source.size(dim) and source "
                                f"should have the shape {list(expected)}, got {list(source.shape)} (dim {d})")
     idx = _check_range(index, size, d, IndexError, wrap)
