@@ -80,6 +80,30 @@ def test_einsum_takes_a_list_of_operands_and_float32(device: str) -> None:
     np.testing.assert_allclose(out.numpy(), a @ b)
 
 
+@pytest.mark.parametrize("sublists", [
+    ([0, 1], [1, 2], [0, 2]),        # a matrix product with an explicit output
+    ([0, 1], [1, 2]),                # implicit output
+    ([Ellipsis, 0, 1], [Ellipsis, 1, 2], [Ellipsis, 2, 0]),
+])
+def test_einsum_sublist_form_matches_torch(device: str, sublists: tuple) -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(4, 3, 5))
+    if Ellipsis not in sublists[0]:
+        a, b = a[0], b[0]
+    args_tt: list = [tt.tensor(a, device=device), sublists[0], tt.tensor(b, device=device), sublists[1]]
+    args_torch: list = [torch.tensor(a), sublists[0], torch.tensor(b), sublists[1]]
+    out, ref = tt.einsum(*args_tt, *sublists[2:]), torch.einsum(*args_torch, *sublists[2:])
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-12)
+
+
+def test_einsum_with_empty_dims_matches_torch(device: str) -> None:
+    for equation, shapes in (("i,i", [(0,), (0,)]), ("ij,jk", [(2, 0), (0, 3)]), ("bij->bj", [(0, 2, 3)])):
+        out = tt.einsum(equation, *[tt.ones(*s, device=device) for s in shapes])
+        ref = torch.einsum(equation, *[torch.ones(*s) for s in shapes])
+        assert out.shape == tuple(ref.shape)
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
 def test_einsum_second_order_gradient_matches_torch(device: str) -> None:
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(2, 3)), rng.normal(size=(4, 3, 5)), rng.normal(size=(2, 5))]

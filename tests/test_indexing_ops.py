@@ -191,6 +191,38 @@ def test_take_along_dim_matches_numpy(device: str) -> None:
     np.testing.assert_array_equal(x.take_along_dim(tt.tensor(flat, device=device)).numpy(), a.reshape(-1)[flat])
 
 
+class OnDevice:
+    """tinytorch's namespace with the creation functions making tensors on ``device``."""
+
+    def __init__(self, device: str):
+        self.device = device
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(tt, name)
+        if name in ("ones", "zeros", "arange"):
+            return lambda *args, **kw: fn(*args, device=self.device, **kw)
+        return fn
+
+
+def test_zero_dim_and_empty_cases_match_torch(device: str) -> None:
+    torch = pytest.importorskip("torch")
+    cases = [
+        lambda L, T: T(1.0).scatter(0, T(0), T(5.0)),
+        lambda L, T: L.ones(2, 3).scatter_add(1, L.zeros(2, 0, dtype=L.int64), L.ones(2, 0)),
+        lambda L, T: L.ones(2, 3).scatter_reduce(1, L.zeros(2, 0, dtype=L.int64), L.ones(2, 0), "amax"),
+        lambda L, T: L.ones(2, 3).index_add(1, T([], dtype=L.int64), L.ones(2, 0)),
+        lambda L, T: L.ones(3).index_copy(0, T(1), T(5.0)),
+        lambda L, T: T(2.0).index_fill(0, T([0]), 7.0),
+        lambda L, T: L.ones(2, 3).masked_scatter(L.zeros(2, 3, dtype=L.bool), L.ones(0)),
+        lambda L, T: L.zeros(3).masked_scatter(T([[True, False, True], [False, True, True]]), L.arange(6.0)),
+    ]
+    for case in cases:
+        ours = case(OnDevice(device), lambda v, **kw: tt.tensor(v, device=device, **kw))
+        theirs = case(torch, torch.tensor)
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 # --- errors: out-of-range indices, shapes, dtypes -----------------------------------------------------------
 def test_out_of_range_indices_raise_pytorchs_errors_before_writing(device: str) -> None:
     x = tt.tensor([1.0, 2.0, 3.0], device=device)

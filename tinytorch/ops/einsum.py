@@ -158,14 +158,41 @@ def _prod(values: Any) -> int:
     return n
 
 
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _sublist_equation(args: tuple) -> tuple[str, tuple]:
+    """PyTorch's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as an equation and its
+    operands: labels 0..51 are the letters A..Z, a..z, and ``...`` (Ellipsis) is the ellipsis."""
+    def term(sublist: Any) -> str:
+        out = []
+        for label in sublist:
+            if label is Ellipsis:
+                out.append("...")
+            elif isinstance(label, int) and 0 <= label < len(_LETTERS):
+                out.append(_LETTERS[label])
+            else:
+                raise RuntimeError(f"einsum(): subscript in subscript list is not within the valid range [0, 52), "
+                                   f"got {label!r}")
+        return "".join(out)
+
+    has_output = len(args) % 2 == 1  # operand, sublist, operand, sublist, ..., [output sublist]
+    pairs = args[:-1] if has_output else args
+    operands, inputs = pairs[0::2], [term(x) for x in pairs[1::2]]
+    return ",".join(inputs) + ("->" + term(args[-1]) if has_output else ""), tuple(operands)
+
+
 @op(method=False)
-def einsum(equation: str, *operands: Any) -> Tensor:
+def einsum(equation: Any, *operands: Any) -> Tensor:
     """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``, ``einsum("ii", a)`` the
     trace, ``einsum("...ij->...ji", a)`` a batched transpose. Operands may also be given as
-    one list. Letters repeated within an operand take a diagonal; letters shared by operands
-    and absent from the output are summed; ``...`` broadcasts. The operands (any number) are
-    contracted left to right, each pair with one batched matrix product (see the module
-    docstring for the plan)."""
+    one list, or in PyTorch's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. Letters
+    repeated within an operand take a diagonal; letters shared by operands and absent from
+    the output are summed; ``...`` broadcasts. The operands (any number) are contracted left
+    to right, each pair with one batched matrix product (see the module docstring for the
+    plan)."""
+    if isinstance(equation, Tensor):
+        equation, operands = _sublist_equation((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not isinstance(equation, str):
