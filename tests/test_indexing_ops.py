@@ -229,7 +229,8 @@ def test_out_of_range_indices_raise_pytorchs_errors_before_writing(device: str) 
     s = tt.tensor([5.0, 6.0], device=device)
     scatter_family = (lambda i: x.scatter(0, i, s), lambda i: x.scatter_add(0, i, s),
                       lambda i: x.scatter_reduce(0, i, s, "amax"), lambda i: x.scatter_(0, i, s),
-                      lambda i: tt.take_along_dim(x, i, 0), lambda i: tt.take_along_dim(x, i))
+                      lambda i: tt.take_along_dim(x, i, 0), lambda i: tt.take_along_dim(x, i),
+                      lambda i: tt.gather(x, 0, i))
     index_family = (lambda i: x.index_add(0, i, s), lambda i: x.index_copy(0, i, s),
                     lambda i: x.index_add_(0, i, s))
     for bad in ([0, 3], [-1, 0]):  # the scatter family does not wrap negative indices

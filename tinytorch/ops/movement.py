@@ -451,14 +451,30 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 @op
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim)."""
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim).
+    An index outside ``[0, x.size(dim))`` raises ``RuntimeError``; negative ones do not wrap."""
     d = normalize_dim(dim, x.ndim)
     if not isinstance(index, Tensor) or index.dtype.is_floating_point:
         raise RuntimeError("gather(): Expected dtype int64 for index")
     if index.ndim != x.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor: "
                            f"index shape {index.shape}, input shape {x.shape}")
-    return Index.apply(x, key=along_dim_key(index._data, d))
+    return Index.apply(x, key=along_dim_key(checked_indices(index, x.shape[d] if x.ndim else 1, d, RuntimeError), d))
+
+
+def checked_indices(index: Tensor, size: int, dim: int, error: type, wrap: bool = False) -> NDArray:
+    """The entries of ``index`` as int64, checked against ``[0, size)`` -- ``[-size, size)``,
+    negatives counted from the end, when ``wrap`` -- before anything reads or writes with
+    them; ``error`` (PyTorch's type for the op) names the first bad one."""
+    idx = index._data.astype(int64)
+    if idx.size:
+        lo, hi = idx.min().item(), idx.max().item()
+        low = -size if wrap else 0
+        if lo < low or hi >= size:
+            raise error(f"index {lo if lo < low else hi} is out of bounds for dimension {dim} with size {size}")
+        if lo < 0:
+            idx = idx + (idx < 0).astype(int64) * size
+    return idx
 
 
 def along_dim_key(index: NDArray, dim: int) -> tuple:

@@ -34,7 +34,7 @@ from ..tensor import Function, Tensor, no_grad
 from .dims import normalize_dim
 from .elementwise import floor, where
 from .inplace import check_inplace
-from .movement import Index, IndexBackward, _along, along_dim_key, expand, gather, getitem, reshape, to
+from .movement import Index, IndexBackward, _along, along_dim_key, checked_indices, expand, gather, getitem, reshape, to
 from .table import exports, op
 
 Key = tuple  # an advanced-indexing key of NDArrays, one entry per dim (see along_dim_key, _along)
@@ -140,20 +140,6 @@ def _index_tensor(index: Any, name: str) -> Tensor:
     return index
 
 
-def _check_range(index: Tensor, size: int, dim: int, error: type, wrap: bool = False) -> NDArray:
-    """The int64 indices, checked against ``[0, size)`` (``[-size, size)`` and wrapped when
-    ``wrap``) before anything is written."""
-    idx = index._data.astype(int64)
-    if idx.size:
-        lo, hi = idx.min().item(), idx.max().item()
-        low = -size if wrap else 0
-        if lo < low or hi >= size:
-            raise error(f"index {lo if lo < low else hi} is out of bounds for dimension {dim} with size {size}")
-        if lo < 0:
-            idx = idx + (idx < 0).astype(int64) * size
-    return idx
-
-
 def _scatter_key(x: Tensor, dim: int, index: Any, src: Tensor | None, name: str) -> tuple[int, Key]:
     """The dim and the advanced key through which ``x.scatter*(dim, index, src)`` writes."""
     index = _index_tensor(index, name)
@@ -170,7 +156,7 @@ def _scatter_key(x: Tensor, dim: int, index: Any, src: Tensor | None, name: str)
         raise RuntimeError(f"Expected index {list(index.shape)} to be no larger than self {list(x.shape)} apart from "
                            f"dimension {d}" + (f" and to be no larger size than src {list(src.shape)}"
                                                if src is not None else ""))
-    idx = _check_range(index, x_shape[d], d, RuntimeError)
+    idx = checked_indices(index, x_shape[d], d, RuntimeError)
     return d, along_dim_key(idx.reshape(i_shape), d)
 
 
@@ -285,7 +271,7 @@ def _slices_key(x: Tensor, dim: int, index: Any, source: Tensor | None, name: st
         if source.shape != expected and not (source.ndim == 0 and math.prod(expected) == 1):  # a scalar fits one
             raise RuntimeError(f"{name}(): Number of indices ({n}) should be equal to source.size(dim) and source "
                                f"should have the shape {list(expected)}, got {list(source.shape)} (dim {d})")
-    idx = _check_range(index, size, d, IndexError, wrap)
+    idx = checked_indices(index, size, d, IndexError, wrap)
     return d, _along(d, max(x.ndim, 1), idx.reshape((n,)))
 
 
@@ -356,12 +342,12 @@ def take_along_dim(x: Tensor, indices: Tensor, dim: int | None = None) -> Tensor
                            f"{getattr(indices, 'dtype', type(indices).__name__)}")
     if dim is None:
         flat = reshape(x, -1)
-        return gather(flat, 0, Tensor(_check_range(indices, flat.shape[0], 0, RuntimeError).reshape(-1)))
+        return gather(flat, 0, Tensor(checked_indices(indices, flat.shape[0], 0, RuntimeError).reshape(-1)))
     if x.ndim != indices.ndim:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
                            f"but got {x.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
     d = normalize_dim(dim, x.ndim)
-    idx = Tensor(_check_range(indices, x.shape[d], d, RuntimeError))
+    idx = Tensor(checked_indices(indices, x.shape[d], d, RuntimeError))
     outer = broadcast_shapes(x.shape[:d] + (1,) + x.shape[d + 1:], idx.shape[:d] + (1,) + idx.shape[d + 1:])
     x = expand(x, outer[:d] + (x.shape[d],) + outer[d + 1:])
     return gather(x, d, expand(idx, outer[:d] + (idx.shape[d],) + outer[d + 1:]))
