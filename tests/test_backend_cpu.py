@@ -44,6 +44,7 @@ ARITH = (np.float32, np.float64, np.int64)
 # the functions the tests below cover; test_every_interface_function_is_covered keeps it honest
 COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
                      "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided",
+                     "scatter_mul", "scatter_max", "scatter_min",
                      "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
@@ -863,6 +864,31 @@ def test_gather_scatter_scatter_add(rng, dtype, n):
     ref.scatter_add(rs, ri, ra)
     cpu.scatter_add(cs, ci, ca)
     assert_same(result(ca), ra, 1e-5 if np.dtype(dtype) == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("op", ["mul", "max", "min"])
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("n", [0, 1, 1001])
+def test_scatter_mul_max_min(rng, op, dtype, n):
+    """Repeated indices combine every value, as numpy's ufunc.at; a NaN wins in max/min."""
+    size = max(n // 3, 1)
+    idx = rng.integers(0, size, n)
+    src = data(rng, n, dtype, "positive")
+    if np.dtype(dtype).kind == "f":
+        src = (src / 4 + 0.5).astype(dtype)
+        if op != "mul" and n > 1:
+            src[rng.integers(0, n, 3)] = np.nan
+    (ra, ca) = both(data(rng, size, dtype, "positive"))
+    getattr(ref, f"scatter_{op}")(ref.from_numpy(src), ref.from_numpy(idx), ra)
+    getattr(cpu, f"scatter_{op}")(cpu.from_numpy(src), cpu.from_numpy(idx), ca)
+    assert_same(result(ca), ra)
+    for be, buf in ((ref, ref.alloc(2, _dt(np.bool_))), (cpu, cpu.alloc(2, _dt(np.bool_)))):
+        with pytest.raises(TypeError):
+            getattr(be, f"scatter_{op}")(buf, be.from_numpy(np.zeros(2, np.int64)), buf)
+    before = result(ca).copy()
+    with pytest.raises(IndexError):
+        getattr(cpu, f"scatter_{op}")(cpu.from_numpy(data(rng, 2, dtype)), cpu.from_numpy(np.array([0, size])), ca)
+    assert_same(result(ca), before)  # nothing is written when an index is bad
 
 
 def test_scatter_repeated_index_writes_one_of_the_values():

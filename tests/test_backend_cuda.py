@@ -98,6 +98,7 @@ def _expected_kernels() -> set[str]:
     all_t, arith, floats = DTYPE_IDS, DTYPE_IDS[:3], DTYPE_IDS[:2]
     names = {f"{k}_{t}" for k in ("fill", "compact", "ewise_setitem", "scalar_setitem", "where", "gather",
                                  "scatter", "scatter_add") for t in all_t}
+    names |= {f"scatter_{op}_{t}" for op in interface.SCATTER_OPS if op != "add" for t in arith}
     names |= {f"cast_{s}_to_{d}" for s in all_t for d in all_t}
     for op in interface.ARITHMETIC_OPS:
         for t in floats if op == "div" else arith:
@@ -325,6 +326,8 @@ inline T __shfl_down_sync(unsigned, T v, int d) {
 
 template <class T>
 inline T atomicAdd(T *p, T v) { T old = *p; *p = old + v; return old; }  // one OS thread: no races
+template <class T>
+inline T atomicCAS(T *p, T expected, T v) { T old = *p; if (old == expected) *p = v; return old; }
 
 inline float __int_as_float(int x) { float f; std::memcpy(&f, &x, 4); return f; }
 inline double __longlong_as_double(long long x) { double f; std::memcpy(&f, &x, 8); return f; }
@@ -706,6 +709,12 @@ def emulate(gpu: FakeGPU, name: str, grid: tuple, args: tuple) -> None:
                 o[idx[ok & gpu.view(a, dt, n)]] = True
             else:
                 np.add.at(o, idx[ok], gpu.view(a, dt, n)[ok])
+    elif kind in ("scatter_mul", "scatter_max", "scatter_min"):
+        a, index, out, n, size = args
+        idx = gpu.view(index, np.int64, n).copy()
+        ok = (idx >= 0) & (idx < size)
+        ufunc = {"scatter_mul": np.multiply, "scatter_max": np.maximum, "scatter_min": np.minimum}[kind]
+        ufunc.at(gpu.view(out, dt, size), idx[ok], gpu.view(a, dt, n)[ok])
     elif kind.startswith(("ewise_", "scalar_")):
         family, op = kind.split("_", 1)
         fn = getattr(ref, kind)
@@ -1396,6 +1405,30 @@ def test_gather_scatter_scatter_add(cuda, rng, dtype, n):
         assert np.all(np.abs(host(cuda, ca).astype(np.float64) - ra) <= tol * scale + 1e-30)
     else:
         same(host(cuda, ca), ra)
+
+
+@pytest.mark.parametrize("op", ["mul", "max", "min"])
+@pytest.mark.parametrize("dtype", ARITH, ids=DTYPE_IDS[:3])
+@pytest.mark.parametrize("n", [0, 1, 1001])
+def test_scatter_mul_max_min(cuda, rng, op, dtype, n):
+    """Repeated indices combine every value (compare-and-swap loops); NaN wins in max/min."""
+    size = max(n // 3, 1)
+    idx = rng.integers(0, size, n)
+    src = data(rng, n, dtype, "positive" if op == "mul" else "normal")
+    if op == "mul" and np.dtype(dtype).kind == "f":
+        src = (src / 2 + 0.75).astype(dtype)  # products of ~3 factors near 1 stay finite
+    if op != "mul" and np.dtype(dtype).kind == "f" and n > 1:
+        src[rng.integers(0, n, 3)] = np.nan
+    start = data(rng, size, dtype, "positive")
+    ra, ca = ref.from_numpy(start), cuda.from_numpy(start)
+    getattr(ref, f"scatter_{op}")(ref.from_numpy(src), ref.from_numpy(idx), ra)
+    getattr(cuda, f"scatter_{op}")(cuda.from_numpy(src), cuda.from_numpy(idx), ca)
+    same(host(cuda, ca), ra, rtol=1e-5 if op == "mul" and np.dtype(dtype) == np.float32 else 1e-13 * (op == "mul"))
+    with pytest.raises(TypeError):
+        getattr(cuda, f"scatter_{op}")(cuda.alloc(1, _dt(np.bool_)), cuda.from_numpy(np.zeros(1, np.int64)),
+                                       cuda.alloc(1, _dt(np.bool_)))
+    with pytest.raises(IndexError, match="out of range"):
+        getattr(cuda, f"scatter_{op}")(ca, cuda.from_numpy(np.full(size, size, np.int64)), ca)
 
 
 def test_bad_indices_raise_before_writing(cuda):

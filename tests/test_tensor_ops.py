@@ -106,6 +106,53 @@ GATHER_IDX = np.array([[0, 2, 2, 1], [1, 1, 0, 0], [2, 0, 1, 2]])
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 
 
+# --- numpy references and constants: indexing and matmul family (h-index) ---
+SCATTER_IDX = np.array([[0, 1, 2, 0], [2, 0, 1, 1]])  # no position twice: scatter's overwrite is then defined
+_NP_REDUCE = {"sum": (np.add, 0.0), "prod": (np.multiply, 1.0), "amax": (np.maximum, -np.inf),
+              "amin": (np.minimum, np.inf)}
+
+
+def np_scatter(a: np.ndarray, axis: int, index: np.ndarray, src: Any, reduce: str | None = None,
+               include_self: bool = True) -> np.ndarray:
+    """torch.scatter / scatter_reduce by their definition: ``out[pos] op= src[j]`` where pos is
+    index[j] along ``axis`` and j's own coordinates elsewhere (ufunc.at: repeats combine)."""
+    out = a.copy()
+    pos = list(np.indices(index.shape))
+    pos[axis] = index
+    where = tuple(pos)
+    vals = np.broadcast_to(src, index.shape) if np.ndim(src) == 0 else src[tuple(slice(0, n) for n in index.shape)]
+    if reduce is None:
+        out[where] = vals
+        return out
+    ufunc, identity = _NP_REDUCE["sum" if reduce == "mean" else reduce]
+    if not include_self:
+        out[where] = identity
+    ufunc.at(out, where, vals)
+    if reduce == "mean":
+        count = np.full(a.shape, 1.0 if include_self else 0.0)
+        np.add.at(count, where, 1.0)
+        out = out / np.maximum(count, 1.0)
+    return out
+
+
+def np_index_add(a: np.ndarray, axis: int, index: np.ndarray, src: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    out = np.moveaxis(a.copy(), axis, 0)
+    np.add.at(out, index, alpha * np.moveaxis(src, axis, 0))
+    return np.moveaxis(out, 0, axis)
+
+
+def np_masked_scatter(a: np.ndarray, mask: np.ndarray, src: np.ndarray) -> np.ndarray:
+    out = a.copy()
+    out[mask] = src.reshape(-1)[: mask.sum()]
+    return out
+
+
+def np_unfold_dim(a: np.ndarray, axis: int, size: int, step: int) -> np.ndarray:
+    """Tensor.unfold: windows along ``axis`` become that axis, their elements a last axis."""
+    windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=axis)
+    return np.take(windows, np.arange(0, windows.shape[axis], step), axis=axis)
+
+
 @dataclass
 class Op:
     """One row of the table.
@@ -442,6 +489,75 @@ OPS = [
        ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False, domain="ints"),
     Op("bitwise_bool", lambda L, a, b: L.bitwise_xor(L.bitwise_or(a > 0, b > 0), ~(a > b)) & True,
        lambda a, b: ((a > 0) | (b > 0)) ^ ~(a > b), ((3, 4), (3, 4)), broadcast=((2, 3, 1), (4,)), grad=False),
+    # --- indexing and matmul family (h-index) ---
+    Op("scatter", lambda L, a, b: L.scatter(a, 0, L.const(SCATTER_IDX), b),
+       lambda a, b: np_scatter(a, 0, SCATTER_IDX, b), ((3, 4), (2, 4))),
+    Op("scatter_larger_src", lambda L, a, b: a.scatter(-1, L.const(SCATTER_IDX[:, :3].T.copy()), b),
+       lambda a, b: np_scatter(a, 1, SCATTER_IDX[:, :3].T, b), ((3, 4), (3, 2))),
+    unary("scatter_value", lambda L, a: L.scatter(a, 1, L.const(GATHER_IDX[:, :2]), 1.5),
+          lambda a: np_scatter(a, 1, GATHER_IDX[:, :2], 1.5)),
+    Op("scatter_with_reduce_add", lambda L, a, b: a.scatter(0, L.const(GATHER_IDX), b, reduce="add"),
+       lambda a, b: np_scatter(a, 0, GATHER_IDX, b, "sum"), ((3, 4), (3, 4)), grad=False,  # torch: no gradient
+       marks=[pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")]),
+    Op("scatter_add", lambda L, a, b: L.scatter_add(a, 0, L.const(GATHER_IDX), b),
+       lambda a, b: np_scatter(a, 0, GATHER_IDX, b, "sum"), ((3, 4), (3, 4))),
+    Op("scatter_add_dim1", lambda L, a, b: a.scatter_add(1, L.const(GATHER_IDX[:, :3]), b),
+       lambda a, b: np_scatter(a, 1, GATHER_IDX[:, :3], b, "sum"), ((3, 4), (3, 3))),
+    *[Op(f"scatter_reduce_{r}{'' if inc else '_exclude_self'}",
+         lambda L, a, b, r=r, inc=inc: L.scatter_reduce(a, 0, L.const(GATHER_IDX), b, r, include_self=inc),
+         lambda a, b, r=r, inc=inc: np_scatter(a, 0, GATHER_IDX, b, r, inc), ((3, 4), (3, 4)))
+      for r in ("sum", "prod", "mean", "amax", "amin") for inc in (True, False)],
+    Op("scatter_reduce_method_dim1", lambda L, a, b: a.scatter_reduce(-1, L.const(GATHER_IDX[:, :3]), b, "amax"),
+       lambda a, b: np_scatter(a, 1, GATHER_IDX[:, :3], b, "amax"), ((3, 4), (3, 3))),
+    Op("index_add", lambda L, a, b: L.index_add(a, 1, L.const(IDX[:3]), b, alpha=2.5),
+       lambda a, b: np_index_add(a, 1, IDX[:3], b, 2.5), ((3, 4), (3, 3))),
+    Op("index_add_method", lambda L, a, b: a.index_add(0, L.const(IDX), b), lambda a, b: np_index_add(a, 0, IDX, b),
+       ((3, 4), (4, 4))),
+    Op("index_copy", lambda L, a, b: L.index_copy(a, 1, L.const(np.array([3, 0])), b),
+       lambda a, b: np_scatter(a, 1, np.array([[3, 0]] * 3), b), ((3, 4), (3, 2))),
+    unary("index_fill", lambda L, a: L.index_fill(a, 1, L.const(np.array([-1, 1])), -2.0),
+          lambda a: np.where(np.isin(np.arange(4), [1, 3]), -2.0, a)),
+    Op("index_fill_tensor_value", lambda L, a, v: a.index_fill(0, L.const(np.array([2])), v[0]),
+       lambda a, v: np.where(np.arange(3)[:, None] == 2, v[0], a), ((3, 4), (1,))),
+    Op("masked_scatter", lambda L, a, b: L.masked_scatter(a, L.const(MASK), b),
+       lambda a, b: np_masked_scatter(a, MASK, b), ((3, 4), (2, 5))),
+    Op("masked_scatter_broadcast", lambda L, a, b: a.masked_scatter(L.const(MASK[0]), b),
+       lambda a, b: np_masked_scatter(a, np.broadcast_to(MASK[0], (3, 4)), b), ((3, 4), (7,))),
+    unary("take_along_dim", lambda L, a: L.take_along_dim(a, L.const(GATHER_IDX[:2]), 0),
+          lambda a: np.take_along_axis(a, GATHER_IDX[:2], 0)),
+    unary("take_along_dim_broadcast", lambda L, a: a.take_along_dim(L.const(IDX[None, :3]), dim=-1),
+          lambda a: np.take_along_axis(a, np.broadcast_to(IDX[None, :3], (3, 3)), 1)),
+    unary("take_along_dim_flat", lambda L, a: L.take_along_dim(a.contiguous(), L.const(IDX2)),  # torch needs a view
+          lambda a: a.reshape(-1)[IDX2.reshape(-1)]),
+    unary("unfold_method", lambda L, a: a.unfold(1, 2, 1), lambda a: np_unfold_dim(a, 1, 2, 1), shape=(2, 5, 3)),
+    unary("unfold_method_step", lambda L, a: a.unfold(-1, 3, 2), lambda a: np_unfold_dim(a, 1, 3, 2), shape=(2, 7)),
+    unary("rot90", lambda L, a: L.rot90(a), lambda a: np.rot90(a)),
+    unary("rot90_k", lambda L, a: a.rot90(-3, [2, 0]), lambda a: np.rot90(a, -3, (2, 0)), shape=(2, 3, 4)),
+    unary("rot90_twice", lambda L, a: L.rot90(a, 2, (1, 0)), lambda a: np.rot90(a, 2, (1, 0))),
+    unary("swapdims", lambda L, a: L.swapdims(a, 0, 2), lambda a: a.swapaxes(0, 2), shape=(2, 3, 4)),
+    unary("swapaxes", lambda L, a: a.swapaxes(-1, 0), lambda a: a.swapaxes(-1, 0), shape=(2, 3, 4)),
+    Op("vdot", lambda L, a, b: L.vdot(a, b), np.vdot, ((4,), (4,))),
+    Op("addmm", lambda L, x, a, b: L.addmm(x, a, b, beta=0.5, alpha=2.0), lambda x, a, b: 0.5 * x + 2 * a @ b,
+       ((3, 5), (3, 4), (4, 5)), broadcast=((5,), (3, 4), (4, 5))),
+    Op("addmm_method_beta0", lambda L, x, a, b: x.addmm(a, b, beta=0), lambda x, a, b: a @ b,
+       ((3, 5), (3, 4), (4, 5))),
+    Op("addmv", lambda L, x, a, b: L.addmv(x, a, b, alpha=-1.5), lambda x, a, b: x - 1.5 * a @ b,
+       ((3,), (3, 4), (4,)), broadcast=((1,), (3, 4), (4,))),
+    Op("addr", lambda L, x, a, b: x.addr(a, b, beta=2.0), lambda x, a, b: 2 * x + np.outer(a, b), ((3, 4), (3,), (4,))),
+    Op("baddbmm", lambda L, x, a, b: L.baddbmm(x, a, b, beta=-1.0, alpha=0.5), lambda x, a, b: -x + 0.5 * a @ b,
+       ((2, 3, 5), (2, 3, 4), (2, 4, 5)), broadcast=((3, 1), (2, 3, 4), (2, 4, 5))),
+    Op("addbmm", lambda L, x, a, b: L.addbmm(x, a, b, alpha=2.0), lambda x, a, b: x + 2 * (a @ b).sum(0),
+       ((3, 5), (2, 3, 4), (2, 4, 5))),
+    Op("einsum_matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), np.matmul, ((3, 4), (4, 5))),
+    unary("einsum_trace", lambda L, a: L.einsum("ii", a), np.trace, shape=(4, 4)),
+    unary("einsum_diagonal_batch", lambda L, a: L.einsum("...ii->...i", a),
+          lambda a: np.einsum("...ii->...i", a), shape=(2, 3, 3)),
+    Op("einsum_bilinear", lambda L, x, w, y: L.einsum("bi,oij,bj->bo", [x, w, y]),
+       lambda x, w, y: np.einsum("bi,oij,bj->bo", x, w, y), ((2, 3), (4, 3, 5), (2, 5))),
+    Op("einsum_batch_broadcast", lambda L, a, b: L.einsum("...ij,...jk", a, b),
+       lambda a, b: np.einsum("...ij,...jk", a, b), ((2, 1, 3, 4), (3, 4, 2))),
+    Op("einsum_outer", lambda L, a, b: L.einsum("i,j->ji", a, b), lambda a, b: np.einsum("i,j->ji", a, b),
+       ((3,), (4,))),
 ]
 
 

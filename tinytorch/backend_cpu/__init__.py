@@ -827,6 +827,9 @@ def matmul_step(step: str, a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p:
 _GATHER = _kernels("gather", ALL, lambda s: [_P, _N, _P, _P, _N], _N)
 _SCATTER = _kernels("scatter", ALL, lambda s: [_P, _P, _P, _N, _N], _N)
 _SCATTER_ADD = _kernels("scatter_add", ALL, lambda s: [_P, _P, _P, _N, _N], _N)
+_SCATTER_MUL = _kernels("scatter_mul", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N], _N)
+_SCATTER_MAX = _kernels("scatter_max", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N], _N)
+_SCATTER_MIN = _kernels("scatter_min", ARITHMETIC, lambda s: [_P, _P, _P, _N, _N], _N)
 
 
 def _check_index(what: str, index: Buffer, data: Buffer, other: Buffer) -> None:
@@ -870,6 +873,32 @@ def scatter_add(src: Buffer, index: Buffer, out: Buffer) -> None:
     bad = _SCATTER_ADD[out.code](src.ptr, index.ptr, out.ptr, out.size, src.size)
     if bad >= 0:
         raise _index_error(index, bad, out.size)
+
+
+def _scatter_combine(what: str, kernels: tuple, src: Buffer, index: Buffer, out: Buffer) -> None:
+    _check_buffers(src, index, out)
+    _check_index(what, index, out, src)
+    if kernels[out.code] is None:
+        raise _dtype_error(what, src, out, expected="float32, float64 or int64")
+    src, index = _not_aliasing(out, src, index)
+    bad = kernels[out.code](src.ptr, index.ptr, out.ptr, out.size, src.size)
+    if bad >= 0:
+        raise _index_error(index, bad, out.size)
+
+
+def scatter_mul(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] *= src[i]`` (repeated indices multiply in); nothing is written if an index is bad."""
+    _scatter_combine("scatter_mul", _SCATTER_MUL, src, index, out)
+
+
+def scatter_max(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] = max(out[index[i]], src[i])``, NaN-propagating."""
+    _scatter_combine("scatter_max", _SCATTER_MAX, src, index, out)
+
+
+def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] = min(out[index[i]], src[i])``, NaN-propagating."""
+    _scatter_combine("scatter_min", _SCATTER_MIN, src, index, out)
 
 
 # --- optimizers ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/* indexing.c -- gather, scatter, scatter_add: integer indexing over flat buffers.
+/* indexing.c -- gather, scatter, scatter_add/mul/max/min: integer indexing over flat buffers.
  *
  * `index` is int64 and comes from user data, so these kernels check every entry against
  * the buffer it addresses *before* touching memory, and return the position of the first
@@ -55,3 +55,30 @@ INDEXING(f32, float, FADD)
 INDEXING(f64, double, FADD)
 INDEXING(i64, int64_t, IADD)
 INDEXING(b8, uint8_t, BOOL_OR)
+
+/* The other combining scatters (scatter_reduce's prod, amax, amin): arithmetic types only.
+ * max/min keep a NaN on either side, as torch.scatter_reduce does: `o != o` is true only for
+ * a NaN already in place, and a NaN source fails every comparison, so it is taken. */
+#define FMUL(o, x) ((o) * (x))
+#define IMUL(o, x) ((int64_t)((uint64_t)(o) * (uint64_t)(x))) /* wraps around, as numpy */
+#define NAN_MAX(o, x) ((o) != (o) || (o) >= (x) ? (o) : (x))
+#define NAN_MIN(o, x) ((o) != (o) || (o) <= (x) ? (o) : (x))
+
+#define SCATTER_COMBINE(name, sfx, T, COMBINE)                                               \
+    TT_API int64_t tt_scatter_##name##_##sfx(const T *src, const int64_t *index, T *out,     \
+                                             int64_t out_size, int64_t n) {                  \
+        const int64_t bad = first_bad_index(index, n, out_size);                             \
+        if (bad >= 0) return bad;                                                            \
+        for (int64_t i = 0; i < n; i++) out[index[i]] = COMBINE(out[index[i]], src[i]);      \
+        return -1;                                                                           \
+    }
+
+SCATTER_COMBINE(mul, f32, float, FMUL)
+SCATTER_COMBINE(mul, f64, double, FMUL)
+SCATTER_COMBINE(mul, i64, int64_t, IMUL)
+SCATTER_COMBINE(max, f32, float, NAN_MAX)
+SCATTER_COMBINE(max, f64, double, NAN_MAX)
+SCATTER_COMBINE(max, i64, int64_t, NAN_MAX)
+SCATTER_COMBINE(min, f32, float, NAN_MIN)
+SCATTER_COMBINE(min, f64, double, NAN_MIN)
+SCATTER_COMBINE(min, i64, int64_t, NAN_MIN)

@@ -10,7 +10,7 @@ function and element type, named like the numpy backend's functions plus the dty
 ``elementwise.cu`` ``ewise_<op>``, ``scalar_<op>``, ``scalar_r<op>``, ``ewise_<fn>``, ``where``
 ``reduce.cu``      ``reduce_sum/max/min/argmax/argmin`` (warp-shuffle tree reductions)
 ``matmul.cu``      ``matmul`` (shared-memory and register tiled, batched)
-``indexing.cu``    ``gather``, ``scatter``, ``scatter_add`` (atomics)
+``indexing.cu``    ``gather``, ``scatter``, ``scatter_add/mul/max/min`` (atomics)
 =================  ==========================================================================
 
 The optional fast paths of the interface (``matmul_strided``, ``reduce_axis_<op>``,
@@ -803,6 +803,27 @@ def scatter(src: Buffer, index: Buffer, out: Buffer) -> None:
 def scatter_add(src: Buffer, index: Buffer, out: Buffer) -> None:
     """``out[index[i]] += src[i]``; repeated indices accumulate (atomicAdd)."""
     _scatter("scatter_add", src, index, out)
+
+
+def _scatter_arithmetic(kernel: str, src: Buffer, index: Buffer, out: Buffer) -> None:
+    if out.dtype == np.bool_ or src.dtype == np.bool_:
+        raise TypeError(f"{kernel} takes float32, float64 or int64, got {src.dtype} and {out.dtype}")
+    _scatter(kernel, src, index, out)
+
+
+def scatter_mul(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] *= src[i]``; repeated indices multiply in (compare-and-swap loops)."""
+    _scatter_arithmetic("scatter_mul", src, index, out)
+
+
+def scatter_max(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] = max(out[index[i]], src[i])``, NaN-propagating (compare-and-swap loops)."""
+    _scatter_arithmetic("scatter_max", src, index, out)
+
+
+def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
+    """``out[index[i]] = min(out[index[i]], src[i])``, NaN-propagating (compare-and-swap loops)."""
+    _scatter_arithmetic("scatter_min", src, index, out)
 
 
 # --- optimizers -------------------------------------------------------------------------------------

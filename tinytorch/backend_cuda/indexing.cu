@@ -3,6 +3,8 @@
 //   gather_<dtype>(a, index, out, n, a_size)          out[i] = a[index[i]]
 //   scatter_<dtype>(src, index, out, n, out_size)     out[index[i]] = src[i]
 //   scatter_add_<dtype>(src, index, out, n, out_size) out[index[i]] += src[i]
+//   scatter_<op>_<dtype>(src, index, out, n, out_size) out[index[i]] = op(out[index[i]], src[i])
+//                                                     for op in mul, max, min (arithmetic types)
 //
 // Launch: 1-D grid of TT_BLOCK-thread blocks, grid-stride loops (see common.cuh).
 // The binding checks on the device that every index lies in [0, size) before launching
@@ -61,3 +63,64 @@ __device__ void scatter_add_kernel(const T *src, const i64 *index, T *out, i64 n
         scatter_add_kernel<T>(src, index, out, n, out_size);                                   \
     }
 TT_ALL_TYPES(TT_INDEXING)
+
+// mul, max and min have no hardware atomic for every type, so each is a compare-and-swap loop
+// on the element's bits: read, combine, and write back only if no other thread wrote in
+// between (else retry with what it wrote). `Bits` is the unsigned integer of T's width.
+template <class T> struct BitsOf;
+template <> struct BitsOf<float> { typedef unsigned int type; };
+template <> struct BitsOf<double> { typedef unsigned long long type; };
+template <> struct BitsOf<i64> { typedef unsigned long long type; };
+
+template <class T, class Combine>
+__device__ void tt_atomic_combine(T *p, T v, Combine combine) {
+    typedef typename BitsOf<T>::type Bits;
+    Bits *bits = reinterpret_cast<Bits *>(p);
+    Bits old = *bits, seen;
+    do {
+        seen = old;
+        T current;
+        memcpy(&current, &seen, sizeof(T));
+        const T next = combine(current, v);
+        Bits next_bits;
+        memcpy(&next_bits, &next, sizeof(T));
+        if (next_bits == seen) return;  // nothing changes (a max below the current value)
+        old = atomicCAS(bits, seen, next_bits);
+    } while (old != seen);
+}
+
+// A NaN on either side wins, as torch.scatter_reduce's amax/amin: `o != o` holds only for a
+// NaN already in place, and a NaN source fails every comparison, so it is taken. Integer
+// products wrap around (computed unsigned).
+struct CombineMul {
+    template <class T> __device__ T operator()(T o, T x) const { return o * x; }
+    __device__ i64 operator()(i64 o, i64 x) const {
+        return (i64)((unsigned long long)o * (unsigned long long)x);
+    }
+};
+struct CombineMax {
+    template <class T> __device__ T operator()(T o, T x) const { return (o != o || o >= x) ? o : x; }
+};
+struct CombineMin {
+    template <class T> __device__ T operator()(T o, T x) const { return (o != o || o <= x) ? o : x; }
+};
+
+template <class T, class Combine>
+__device__ void scatter_combine_kernel(const T *src, const i64 *index, T *out, i64 n, i64 out_size) {
+    TT_GRID_STRIDE(i, n) {
+        const i64 j = index[i];
+        if (j >= 0 && j < out_size) tt_atomic_combine(out + j, src[i], Combine());
+    }
+}
+
+#define TT_SCATTER_COMBINE(T, SUF)                                                             \
+    extern "C" __global__ void scatter_mul_##SUF(const T *src, const i64 *index, T *out, i64 n, i64 out_size) { \
+        scatter_combine_kernel<T, CombineMul>(src, index, out, n, out_size);                   \
+    }                                                                                          \
+    extern "C" __global__ void scatter_max_##SUF(const T *src, const i64 *index, T *out, i64 n, i64 out_size) { \
+        scatter_combine_kernel<T, CombineMax>(src, index, out, n, out_size);                   \
+    }                                                                                          \
+    extern "C" __global__ void scatter_min_##SUF(const T *src, const i64 *index, T *out, i64 n, i64 out_size) { \
+        scatter_combine_kernel<T, CombineMin>(src, index, out, n, out_size);                   \
+    }
+TT_ARITH_TYPES(TT_SCATTER_COMBINE)

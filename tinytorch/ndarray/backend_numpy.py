@@ -500,6 +500,29 @@ def scatter_add(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
     np.add.at(out, index, src)
 
 
+def _scatter_combine(ufunc: np.ufunc, src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """``out[index[i]] = ufunc(out[index[i]], src[i])`` for each i, repeated indices included."""
+    _check_same_size(index, src)
+    _check_same_dtype(src, out)
+    if out.dtype == np.bool_:
+        raise TypeError("scatter_mul/max/min take float32, float64 or int64, got bool")
+    _check_index(index, out.size)
+    with np.errstate(invalid="ignore"):  # a NaN is a value here, not an accident
+        ufunc.at(out, index, src)
+
+
+def scatter_mul(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    _scatter_combine(np.multiply, src, index, out)
+
+
+def scatter_max(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    _scatter_combine(np.maximum, src, index, out)  # np.maximum propagates NaN
+
+
+def scatter_min(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    _scatter_combine(np.minimum, src, index, out)
+
+
 # --- optimizers (optional in the interface) --------------------------------------------------------------
 def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
               max_exp_avg_sq: np.ndarray | None, *, step_size: float, beta1: float, beta2: float, eps: float,

@@ -73,6 +73,9 @@ SHIFT_OPS = ("left_shift", "right_shift")
 MORE_BINARY_OPS = FLOAT_BINARY_OPS + DIVISION_OPS + BITWISE_OPS + SHIFT_OPS
 #: ``reduce_<op>(a, out, reduce_size)`` over the last axis of a compact array.
 REDUCE_OPS = ("sum", "max", "min", "argmax", "argmin")
+#: ``scatter_<op>(src, index, out)``: ``out[index[i]] = op(out[index[i]], src[i])``, repeated
+#: indices combining every value; float32/float64/int64 (``scatter_add`` also takes bool).
+SCATTER_OPS = ("add", "mul", "max", "min")
 
 Buffer = Any
 
@@ -154,6 +157,19 @@ class Backend(Protocol):
     def scatter_add(self, src: Buffer, index: Buffer, out: Buffer) -> None:
         """``out[index[i]] += src[i]`` for each i (repeated indices accumulate)."""
 
+    def scatter_mul(self, src: Buffer, index: Buffer, out: Buffer) -> None:
+        """``out[index[i]] *= src[i]`` for each i (float32/float64/int64; int64 wraps around)."""
+
+    def scatter_max(self, src: Buffer, index: Buffer, out: Buffer) -> None:
+        """``out[index[i]] = max(out[index[i]], src[i])`` for each i (float32/float64/int64); a
+        NaN on either side gives NaN, as ``torch.scatter_reduce(..., "amax")``."""
+
+    def scatter_min(self, src: Buffer, index: Buffer, out: Buffer) -> None:
+        """``out[index[i]] = min(out[index[i]], src[i])``, NaN as in ``scatter_max``."""
+
+    # Every scatter checks all of ``index`` against ``[0, out.size)`` and raises IndexError
+    # before writing anything; ``src`` and ``index`` have one size, ``src`` and ``out`` one dtype.
+
     # --- optional fast paths (OPTIONAL_FUNCTIONS) ---------------------------------------------
     # Every backend defines each of these names: as a function with the contract below, or as
     # ``None`` when it has no such kernel. NDArray calls the function when it is
@@ -215,7 +231,8 @@ class Backend(Protocol):
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
-             "cast", "where", "matmul", "gather", "scatter", "scatter_add"]
+             "cast", "where", "matmul", "gather", "scatter"]
+    names += [f"scatter_{op}" for op in SCATTER_OPS]
     names += [f"ewise_{op}" for op in BINARY_OPS]
     names += [f"scalar_{op}" for op in BINARY_OPS]
     names += [f"scalar_r{op}" for op in REVERSED_SCALAR_OPS]

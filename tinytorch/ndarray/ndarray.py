@@ -28,6 +28,7 @@ from .interface import (
     FLOAT_BINARY_OPS,
     MORE_BINARY_OPS,
     REVERSED_SCALAR_OPS,
+    SCATTER_OPS,
     UNARY_OPS_FLOAT,
     Backend,
     Shape,
@@ -246,17 +247,26 @@ class NDArray:
         src = self._as_source(value, offsets.shape)
         self._backend.scatter(src._buf, offsets.compact()._buf, self._buf)
 
-    def index_add_(self, key: Any, value: "NDArray") -> "NDArray":
+    def index_add_(self, key: Any, value: Any) -> "NDArray":
         """``self[key] += value`` where repeated indices accumulate (scatter-add); in place.
 
         This is the gradient of gathering with ``key``: each selected element receives the
         sum of every value that was read from it.
         """
+        return self.index_reduce_(key, value, "add")
+
+    def index_reduce_(self, key: Any, value: Any, op: str) -> "NDArray":
+        """``self[key] = op(self[key], value)`` element by element, in place, where an element
+        that ``key`` selects several times combines every value sent to it (the backend's
+        ``scatter_<op>``). ``op`` is one of ``interface.SCATTER_OPS``: add, mul, max, min
+        (max/min keep NaN); mul/max/min need float32, float64 or int64."""
+        if op not in SCATTER_OPS:
+            raise ValueError(f"index_reduce_: op must be one of {SCATTER_OPS}, got {op!r}")
         entries = st.expand_key(key, self.ndim)
         offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
             else self._basic_offsets(entries)
         src = self._as_source(value, offsets.shape)
-        self._backend.scatter_add(src._buf, offsets.compact()._buf, self._buf)
+        getattr(self._backend, "scatter_" + op)(src._buf, offsets.compact()._buf, self._buf)
         return self
 
     def _as_source(self, value: Any, shape: Shape) -> "NDArray":

@@ -8,7 +8,8 @@ module                    primitives (the rest of each module composes them)
                           Abs Sin Cos Tanh Sigmoid Relu Erf
 :mod:`.reduce`            Sum Amax LogSoftmax
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
-:mod:`.matmul`            Matmul
+:mod:`.matmul`            Matmul (:mod:`.einsum` plans einsum as views, sums and Matmul)
+:mod:`.scatter`           ScatterPut ScatterReduce
 :mod:`.windows`           Unfold Fold
 ========================  ================================================================
 
@@ -18,12 +19,14 @@ existing ones. Each module registers its public functions in the op table
 """
 
 from .creation import *  # noqa: F403  (each op module's __all__ is its op-table names)
+from .einsum import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .inplace import *  # noqa: F403
 from .matmul import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduce import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .table import exports
 
 __all__ = exports()

@@ -6,10 +6,13 @@ and the engine sums it down, as for any other broadcast.
 
 from __future__ import annotations
 
-from ..ndarray import NDArray
+from typing import Any
+
+from ..ndarray import NDArray, full
+from ..ndarray.strides import broadcast_shapes
 from ..tensor import Function, Tensor
-from .elementwise import mul
-from .movement import squeeze, transpose, unsqueeze
+from .elementwise import mul, where
+from .movement import permute, reshape, squeeze, transpose, unsqueeze
 from .table import exports, op
 
 
@@ -75,13 +78,18 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
 @op
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     """The products of two equal-sized batches of matrices, (B, n, m) @ (B, m, p) -> (B, n, p)."""
+    _check_batches(a, b)
+    return Matmul.apply(a, b)
+
+
+def _check_batches(a: Tensor, b: Tensor) -> None:
+    """PyTorch's checks of ``bmm``'s operands: two 3-D tensors, (B, n, m) and (B, m, p)."""
     for name, x in (("batch1", a), ("batch2", b)):
         if not isinstance(x, Tensor) or x.ndim != 3:
             raise RuntimeError(f"{name} must be a 3D tensor, got {getattr(x, 'shape', type(x).__name__)}")
     if b.shape[:2] != (a.shape[0], a.shape[2]):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    return Matmul.apply(a, b)
 
 
 
@@ -115,6 +123,70 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
     if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim == 1 and b.ndim == 1):
         raise RuntimeError("outer: expected two 1-D tensors")
     return mul(unsqueeze(a, 1), unsqueeze(b, 0))
+
+
+@op
+def vdot(a: Tensor, b: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors, the first conjugated (real tensors: :func:`dot`)."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim == 1 and b.ndim == 1):
+        raise RuntimeError(f"1D tensors expected, but got {getattr(a, 'ndim', '?')}D and {getattr(b, 'ndim', '?')}D "
+                           "tensors")
+    return dot(a, b)
+
+
+def _scaled_sum(x: Tensor, product: Tensor, beta: Any, alpha: Any, name: str) -> Tensor:
+    """``beta * x + alpha * product``, ``x`` broadcast to the product's shape. As in PyTorch,
+    ``beta = 0`` ignores ``x``: its NaN and inf do not reach the result (``x`` still gets a
+    zero gradient of its shape)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    try:
+        shape: tuple | None = broadcast_shapes(x.shape, product.shape)
+    except RuntimeError:
+        shape = None
+    if shape != product.shape:
+        raise RuntimeError(f"{name}(): the input of shape {list(x.shape)} cannot be broadcast to the product's shape "
+                           f"{list(product.shape)}")
+    scaled = product if alpha == 1 else product * alpha
+    if beta == 0:  # where() picks the product everywhere, and gives x a gradient of zeros
+        return where(Tensor(full((1,) * product.ndim, True, device=product.device)), scaled, x)
+    return scaled + (x if beta == 1 else x * beta)
+
+
+@op
+def addmm(x: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * x + alpha * (mat1 @ mat2)`` for matrices; ``x`` broadcasts to the product."""
+    return _scaled_sum(x, mm(mat1, mat2), beta, alpha, "addmm")
+
+
+@op
+def addmv(x: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * x + alpha * (mat @ vec)``."""
+    return _scaled_sum(x, mv(mat, vec), beta, alpha, "addmv")
+
+
+@op
+def addr(x: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * x + alpha * outer(vec1, vec2)``."""
+    return _scaled_sum(x, outer(vec1, vec2), beta, alpha, "addr")
+
+
+@op
+def baddbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * x + alpha * bmm(batch1, batch2)``: a batch of products, each with its term."""
+    return _scaled_sum(x, bmm(batch1, batch2), beta, alpha, "baddbmm")
+
+
+@op
+def addbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * x + alpha * sum_b batch1[b] @ batch2[b]``. The sum of the products is one
+    product: the batch is laid side by side, ``(n, B*m) @ (B*m, p)``."""
+    _check_batches(batch1, batch2)
+    b, n, m = batch1.shape
+    p = batch2.shape[2]
+    side_by_side = reshape(permute(batch1, (1, 0, 2)), (n, b * m))
+    stacked = reshape(batch2, (b * m, p))
+    return _scaled_sum(x, Matmul.apply(side_by_side, stacked), beta, alpha, "addbmm")
 
 
 __all__ = exports(__name__)

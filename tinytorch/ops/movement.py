@@ -345,6 +345,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 swapaxes = op(transpose, name="swapaxes")
+swapdims = op(transpose, name="swapdims")
 
 
 @op
@@ -450,14 +451,30 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 @op
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim)."""
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (and likewise for any dim).
+    An index outside ``[0, x.size(dim))`` raises ``RuntimeError``; negative ones do not wrap."""
     d = normalize_dim(dim, x.ndim)
     if not isinstance(index, Tensor) or index.dtype.is_floating_point:
         raise RuntimeError("gather(): Expected dtype int64 for index")
     if index.ndim != x.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor: "
                            f"index shape {index.shape}, input shape {x.shape}")
-    return Index.apply(x, key=along_dim_key(index._data, d))
+    return Index.apply(x, key=along_dim_key(checked_indices(index, x.shape[d] if x.ndim else 1, d, RuntimeError), d))
+
+
+def checked_indices(index: Tensor, size: int, dim: int, error: type, wrap: bool = False) -> NDArray:
+    """The entries of ``index`` as int64, checked against ``[0, size)`` -- ``[-size, size)``,
+    negatives counted from the end, when ``wrap`` -- before anything reads or writes with
+    them; ``error`` (PyTorch's type for the op) names the first bad one."""
+    idx = index._data.astype(int64)
+    if idx.size:
+        lo, hi = idx.min().item(), idx.max().item()
+        low = -size if wrap else 0
+        if lo < low or hi >= size:
+            raise error(f"index {lo if lo < low else hi} is out of bounds for dimension {dim} with size {size}")
+        if lo < 0:
+            idx = idx + (idx < 0).astype(int64) * size
+    return idx
 
 
 def along_dim_key(index: NDArray, dim: int) -> tuple:
@@ -767,6 +784,66 @@ def new_full(x: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device
              requires_grad: bool = False) -> Tensor:
     """``fill_value`` everywhere in ``size``, with ``x``'s dtype and device unless given."""
     return _new_filled(x, (size,), fill_value, dtype, device, requires_grad)
+
+class UnfoldDim(Function):
+    """The windows of ``size`` elements every ``step`` along ``dim``, as a strided view: dim
+    ``dim`` becomes the window number and a last dim the position in the window,
+    ``out[..., w, ..., k] = a[..., w * step + k, ...]``. The backward adds each window
+    element back where it was read (windows may overlap)."""
+
+    def forward(self, a: NDArray, dim: int, size: int, step: int) -> NDArray:
+        self.shape, self.dim = a.shape, dim
+        windows = (a.shape[dim] - size) // step + 1
+        self.positions = np.arange(windows)[:, None] * step + np.arange(size)[None, :]
+        shape = a.shape[:dim] + (windows,) + a.shape[dim + 1:] + (size,)
+        strides = a.strides[:dim] + (a.strides[dim] * step,) + a.strides[dim + 1:] + (a.strides[dim],)
+        return a.as_strided(shape, strides)
+
+    def backward(self, g: Tensor) -> Tensor:
+        d = self.dim
+        key = _along(d, len(self.shape), array(self.positions, device=g.device))
+        return IndexBackward.apply(movedim(g, -1, d + 1), shape=self.shape, key=key)
+
+
+@op(name="unfold", function=False)
+def unfold_dim(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """``Tensor.unfold``: every window of ``size`` elements, ``step`` apart, along
+    ``dimension`` (a view; the window elements become a new last dim)."""
+    d = normalize_dim(dimension, x.ndim)
+    if x.ndim == 0:  # PyTorch: a 0-d tensor is one window of its one element
+        if size > 1:
+            raise RuntimeError(f"maximum size for tensor at dimension 0 is 1 but size is {size}")
+        return reshape(x, (1,))
+    if size > x.shape[d]:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {x.shape[d]} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return UnfoldDim.apply(x, dim=d, size=size, step=step)
+
+
+@op
+def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+    """``x`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+    the second (a view: flips and a transpose)."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if x.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {x.ndim}")
+    d0, d1 = normalize_dim(dims[0], x.ndim), normalize_dim(dims[1], x.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
+    turns = k % 4
+    if turns == 1:
+        return transpose(flip(x, d1), d0, d1)
+    if turns == 2:
+        return flip(x, (d0, d1))
+    if turns == 3:
+        return transpose(flip(x, d0), d0, d1)
+    return x
+
 
 @op(function=False)
 def view_as(x: Tensor, other: Tensor) -> Tensor: return view(x, other.shape)
