@@ -18,10 +18,10 @@ import math
 from typing import Any
 
 from .ops.dims import normalize_dim
-from .ops.linalg import LinAlgError, cholesky, det, inverse, qr, slogdet, solve
-from .ops.reduce import amax, amin, sum, vector_norm
 from .ops.elementwise import abs as abs_
+from .ops.linalg import LinAlgError, cholesky, det, inverse, qr, slogdet, solve
 from .ops.movement import squeeze
+from .ops.reduce import amax, amin, sum, vector_norm
 from .tensor import Tensor
 
 inv = inverse
@@ -34,7 +34,7 @@ def matrix_norm(a: Tensor, ord: Any = "fro", dim: tuple[int, int] = (-2, -1), ke
     (the largest / smallest row sum). ``'nuc'``, ``2`` and ``-2`` need singular values and raise
     ``NotImplementedError``."""
     if a.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     if not isinstance(dim, (tuple, list)) or len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
     rows, cols = normalize_dim(dim[0], a.ndim), normalize_dim(dim[1], a.ndim)

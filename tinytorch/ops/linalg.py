@@ -205,7 +205,7 @@ class QrQ(Function):
     """The ``Q`` of ``A = QR``; :class:`QrR` is ``R``. Each backward is the part of PyTorch's
     joint formula that its own gradient drives (the formula is linear in ``(gQ, gR)``)."""
 
-    def forward(self, a: NDArray, mode: str) -> NDArray:
+    def forward(self, a: NDArray, mode: Any) -> NDArray:
         self.mode = mode
         self.out = _back(np.linalg.qr(a.numpy(), mode=mode)[0], a)
         return self.out
@@ -217,7 +217,7 @@ class QrQ(Function):
 
 
 class QrR(Function):
-    def forward(self, a: NDArray, mode: str) -> NDArray:
+    def forward(self, a: NDArray, mode: Any) -> NDArray:
         self.mode = mode
         host = np.linalg.qr(a.numpy(), mode=mode)
         self.out = _back(host if mode == "r" else host[1], a)
