@@ -328,3 +328,38 @@ def test_result_names_are_pytorchs(device):
         assert type(r).__name__ == name and r._fields == ("values", "indices")
         values, indices = r
         assert indices.dtype is tt.int64 and values.dtype is tt.float64
+
+
+# --- the NDArray layer underneath: scans and argsort ---------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 17])
+def test_ndarray_scans_match_numpy_for_every_length(device, n):
+    """Hillis-Steele steps at and around powers of two, on a non-contiguous view, along each axis."""
+    from tinytorch.ndarray import array
+
+    x = np.random.default_rng(n).standard_normal((n, 3))
+    view = array(np.ascontiguousarray(x.T), device=device).T  # a transposed (non-compact) view of x
+    for axis in [0, 1, -1]:
+        np.testing.assert_allclose(view.cumsum(axis).numpy(), np.cumsum(x, axis), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(view.cumprod(axis).numpy(), np.cumprod(x, axis), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(view.logcumsumexp(axis).numpy(), np.logaddexp.accumulate(x, axis), rtol=1e-12)
+        np.testing.assert_array_equal(view.cummax(axis)[0].numpy(), np.maximum.accumulate(x, axis))
+        np.testing.assert_array_equal(view.argsort(axis).numpy(), np.argsort(x, axis, kind="stable"))
+
+
+def test_prefix_scan_keeps_the_order_of_a_non_commutative_combine(device):
+    """Composition of affine maps is associative but not commutative: the scan must combine
+    earlier with later, never the other way round."""
+    from tinytorch.ndarray import array
+    from tinytorch.ndarray.ndarray import prefix_scan
+
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(0.5, 1.5, (2, 11)), rng.standard_normal((2, 11))
+    # (a1, b1) then (a2, b2): r -> a2 * (a1 * r + b1) + b2
+    out = prefix_scan((array(a, device=device), array(b, device=device)), 1,
+                      lambda e, l: (l[0] * e[0], l[0] * e[1] + l[1]))[1].numpy()
+    expected = np.zeros_like(b)
+    r = np.zeros(2)
+    for k in range(11):
+        r = a[:, k] * r + b[:, k]
+        expected[:, k] = r
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
