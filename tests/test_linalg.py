@@ -102,6 +102,13 @@ def test_solve_shapes(device, a_shape, b_shape):
     close(tt.linalg.solve(xa, xb), torch.linalg.solve(ya, yb))
 
 
+def test_solve_on_the_right(device):
+    (xa, ya), (xb, yb) = pair(invertible((2, 3, 3)), device), pair(rng(3).standard_normal((4, 3)), device)
+    close(tt.linalg.solve(xa, xb, left=False), torch.linalg.solve(ya, yb, left=False))
+    arrays = [invertible((2, 3, 3)), rng(3).standard_normal((4, 3))]
+    check_grad(lambda L, a, b: [L.linalg.solve(a, b, left=False)], arrays, device)
+
+
 def test_cholesky_and_qr_values(device):
     for shape in [(3, 3), (2, 4, 4)]:
         x, y = pair(positive_definite(shape), device, False)

@@ -178,11 +178,13 @@ def slogdet(x: Tensor) -> Any:
     return _slogdet_result(sign, LogAbsDet.apply(x))
 
 
-def solve(a: Tensor, b: Tensor) -> Tensor:
-    """``X`` with ``A X = B`` (``torch.linalg.solve``, ``left=True``): ``B`` is a batch of vectors
-    when it is 1-D or has ``A``'s shape without the last dim, else of ``(n, k)`` matrices; batch
-    dims broadcast."""
+def solve(a: Tensor, b: Tensor, *, left: bool = True) -> Tensor:
+    """``X`` with ``A X = B`` (``torch.linalg.solve``): ``B`` is a batch of vectors when it is 1-D
+    or has ``A``'s shape without the last dim, else of ``(n, k)`` matrices; batch dims broadcast.
+    ``left=False`` solves ``X A = B`` instead (``B`` a batch of matrices)."""
     check_square(a, "linalg.solve")
+    if not left:
+        return mT(solve(mT(a), mT(b)))
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
     rhs = unsqueeze(b, -1) if vector else b
     if rhs.shape[-2] != a.shape[-1]:
@@ -193,7 +195,7 @@ def solve(a: Tensor, b: Tensor) -> Tensor:
     return out[..., 0] if vector else out
 
 
-def cholesky(a: Tensor, upper: bool = False) -> Tensor:
+def cholesky(a: Tensor, *, upper: bool = False) -> Tensor:
     """The Cholesky factor of each symmetric positive-definite matrix: lower ``L`` with
     ``A = L L^T`` (``upper=True``: ``U = L^T``). Raises :class:`LinAlgError` otherwise."""
     check_square(a, "linalg.cholesky")
