@@ -224,7 +224,8 @@ def test_cholesky_of_a_matrix_that_is_not_positive_definite(device):
 def test_bad_shapes_raise_runtime_error(device):
     for call in [lambda L: L.linalg.inv(L.ones(2, 3)), lambda L: L.linalg.det(L.ones(3)),
                  lambda L: L.linalg.cholesky(L.ones(2, 3)), lambda L: L.linalg.solve(L.eye(3), L.ones(2)),
-                 lambda L: L.linalg.inv(L.ones(3, 3, dtype=L.int64))]:
+                 lambda L: L.linalg.inv(L.ones(3, 3, dtype=L.int64)),
+                 lambda L: L.linalg.solve(L.eye(2), L.ones(2, dtype=L.float64))]:
         with pytest.raises(RuntimeError):
             call(torch)
         with pytest.raises(RuntimeError):

@@ -183,6 +183,11 @@ def solve(a: Tensor, b: Tensor, *, left: bool = True) -> Tensor:
     or has ``A``'s shape without the last dim, else of ``(n, k)`` matrices; batch dims broadcast.
     ``left=False`` solves ``X A = B`` instead (``B`` a batch of matrices)."""
     check_square(a, "linalg.solve")
+    if b.dtype is not a.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+                           f"{a.dtype.name} and B of type {b.dtype.name} instead.")
+    if b.ndim == 0:
+        raise RuntimeError("linalg.solve: The input tensor B must have at least 1 dimension.")
     if not left:
         return mT(solve(mT(a), mT(b)))
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])

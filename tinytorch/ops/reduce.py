@@ -21,8 +21,8 @@ from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
 from .elementwise import abs as abs_
-from .movement import Flip, expand, gather, reshape, squeeze, unsqueeze
-from .scan import Cumprod, shifted
+from .movement import expand, gather, reshape, squeeze, unsqueeze
+from .scan import Cumprod, flip_along, shifted
 from .table import exports, op
 
 
@@ -132,6 +132,7 @@ def std_mean(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = F
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, None if isinstance(dim, bool) else dim,
                                                                        keepdim)
 
+
 class Prod(Function):
     """The product along ``dim``. The gradient of each element is the product of the others,
     ``prod(x[:i]) * prod(x[i+1:])`` from two running products: exact with zeros in ``x`` (no
@@ -152,9 +153,8 @@ class Prod(Function):
             g = unsqueeze(g, d)
         if x.shape[d] == 0:
             return expand(g, x.shape)
-        flip = (lambda t: Flip.apply(t, dims=(d,)))  # noqa: E731
         before = Cumprod.apply(shifted(x, d), dim=d)
-        after = flip(Cumprod.apply(shifted(flip(x), d), dim=d))
+        after = flip_along(Cumprod.apply(shifted(flip_along(x, d), d), dim=d), d)
         return g * (before * after)
 
 

@@ -35,7 +35,8 @@ def _slice(dim: int, start: int, stop: int) -> tuple:
     return (slice(None),) * dim + (slice(start, stop),)
 
 
-def _flip(x: Tensor, dim: int) -> Tensor:
+def flip_along(x: Tensor, dim: int) -> Tensor:
+    """``x`` reversed along ``dim`` (a view)."""
     return Flip.apply(x, dims=(dim,))
 
 
@@ -72,7 +73,7 @@ class Cumsum(Function):
         return a.cumsum(dim)
 
     def backward(self, g: Tensor) -> Tensor:
-        return _flip(Cumsum.apply(_flip(g, self.dim), dim=self.dim), self.dim)
+        return flip_along(Cumsum.apply(flip_along(g, self.dim), dim=self.dim), self.dim)
 
 
 class Cumprod(Function):
@@ -85,7 +86,7 @@ class Cumprod(Function):
         if x.shape[d] == 0:
             return g
         before = Cumprod.apply(shifted(x, d), dim=d)  # prod(x[:i]), exact with zeros
-        after = _flip(linear_recurrence(shifted(_flip(x, d), d), _flip(g, d), d), d)  # s[i] above
+        after = flip_along(linear_recurrence(shifted(flip_along(x, d), d), flip_along(g, d), d), d)  # s[i] above
         return before * after
 
 
@@ -102,7 +103,7 @@ class Logcumsumexp(Function):
         pos, neg = where(gt(g, 0), log_g, lowest), where(lt(g, 0), log_g, lowest)
 
         def reversed_scan(t: Tensor) -> Tensor:
-            return _flip(Logcumsumexp.apply(_flip(t, d), dim=d), d)
+            return flip_along(Logcumsumexp.apply(flip_along(t, d), dim=d), d)
 
         return exp(reversed_scan(pos - out) + x) - exp(reversed_scan(neg - out) + x)
 
