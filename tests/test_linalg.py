@@ -162,26 +162,46 @@ def test_qr_gradient_limits(device):
 
 
 # --- norms ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ord", ["fro", 1, -1, math.inf, -math.inf])
+@pytest.mark.parametrize("ord", ["fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf])
 def test_matrix_norm(device, ord):
     a = rng(14).standard_normal((2, 3, 4))
     for dim, keepdim in [((-2, -1), False), ((0, 2), True), ((2, 1), False)]:
         check_grad(lambda L, x, dim=dim, keepdim=keepdim: [L.linalg.matrix_norm(x, ord, dim, keepdim)], [a], device)
 
 
-def test_matrix_norm_unsupported_orders(device):
-    x = tt.ones(3, 3, device=device)
-    for ord in ["nuc", 2, -2]:
-        with pytest.raises(NotImplementedError):
-            tt.linalg.matrix_norm(x, ord)
-    with pytest.raises(RuntimeError):
-        tt.linalg.matrix_norm(x, 3)
-    with pytest.raises(RuntimeError):
-        tt.linalg.matrix_norm(tt.ones(3, device=device))
+def test_matrix_norm_errors(device):
+    for bad in [lambda L: L.linalg.matrix_norm(L.ones(3, 3), 3), lambda L: L.linalg.matrix_norm(L.ones(3)),
+                lambda L: L.linalg.matrix_norm(L.ones(3, 3), "max"), lambda L: L.linalg.svdvals(L.ones(3)),
+                lambda L: L.linalg.matrix_norm(L.ones(2, 3), dim=(1, 1))]:
+        with pytest.raises(RuntimeError):
+            bad(torch)
+        with pytest.raises(RuntimeError):
+            bad(tt)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (3, 5), (2, 2, 4, 3), (2, 3, 6)])
+def test_svdvals(device, shape):
+    x, y = pair(rng(17).standard_normal(shape), device, False)
+    close(tt.linalg.svdvals(x), torch.linalg.svdvals(y))
+    check_grad(lambda L, a: [L.linalg.svdvals(a)], [rng(18).standard_normal(shape)], device)
+
+
+def test_svdvals_second_order_as_torch(device):
+    """The backward runs through U and V as differentiable factors: its own gradient is PyTorch's."""
+    a = rng(19).standard_normal((2, 4, 3))
+    x, y = pair(a, device)
+    w, r = rng(20).standard_normal((2, 3)), rng(21).standard_normal((2, 4, 3))
+    (gx,) = tt.autograd.grad((tt.linalg.svdvals(x) * tt.tensor(w, device=device)).sum(), x, create_graph=True)
+    (gy,) = torch.autograd.grad((torch.linalg.svdvals(y) * torch.tensor(w)).sum(), y, create_graph=True)
+    close(gx, gy, 1e-9)
+    (hx,) = tt.autograd.grad((gx * tt.tensor(r, device=device)).sum(), x)
+    (hy,) = torch.autograd.grad((gy * torch.tensor(r)).sum(), y)
+    close(hx, hy, 1e-9)
 
 
 @pytest.mark.parametrize("ord,dim", [(None, None), (None, 1), (None, (0, 1)), (2, -1), (math.inf, None),
-                                     (1, None), (-math.inf, (1, 0)), ("fro", None), (0.5, 0)])
+                                     (1, None), (-math.inf, (1, 0)), ("fro", None), (0.5, 0), ("nuc", None),
+                                     (2, None), (-2, (1, 0))])
 def test_linalg_norm(device, ord, dim):
     a = rng(15).standard_normal((3, 4))
     check_grad(lambda L, x: [L.linalg.norm(x, ord, dim)], [a], device)

@@ -302,10 +302,14 @@ def test_norm_defaults_and_errors(device):
     same(tt.norm(ours(x, device), "fro", (0, 2), True), torch.norm(theirs(x), "fro", (0, 2), True))
     same(tt.norm(ours(x, device, tt.float32), dtype=tt.float64), torch.norm(theirs(x, torch.float32),
                                                                            dtype=torch.float64))
-    with pytest.raises(RuntimeError):
-        tt.linalg.vector_norm(ours(INTS, device))
-    with pytest.raises(NotImplementedError):
-        tt.norm(ours(x, device), "nuc")
+    same(tt.norm(ours(x[0], device), "nuc"), torch.norm(theirs(x[0]), "nuc"))
+    same(tt.norm(ours(x, device), "nuc", (2, 0), True), torch.norm(theirs(x), "nuc", (2, 0), True))
+    for bad in [lambda L, t: L.linalg.vector_norm(t.long()), lambda L, t: L.norm(t, "nuc"),
+                lambda L, t: L.norm(t, "max")]:
+        with pytest.raises(RuntimeError):
+            bad(torch, theirs(x))
+        with pytest.raises(RuntimeError):
+            bad(tt, ours(x, device))
 
 
 # --- all / any -----------------------------------------------------------------------------------------

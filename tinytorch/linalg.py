@@ -7,9 +7,8 @@
 
 The ops live in the ops layer (:mod:`tinytorch.ops.linalg`, :mod:`tinytorch.ops.reduce`), with
 their gradients; this module gives them PyTorch's ``linalg`` names. ``inv``, ``det``,
-``slogdet``, ``solve``, ``cholesky`` and ``qr`` compute on the host with numpy's LAPACK (small
-matrices; see :mod:`tinytorch.ops.linalg`). Not provided: the norms that need singular values
-(``matrix_norm`` with ``ord='nuc'``, ``2`` or ``-2``).
+``slogdet``, ``solve``, ``cholesky``, ``qr`` and ``svdvals`` (so the matrix norms ``'nuc'``, ``2``
+and ``-2``) compute on the host with numpy's LAPACK (small matrices; see :mod:`tinytorch.ops.linalg`).
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ from typing import Any
 
 from .ops.dims import normalize_dim
 from .ops.elementwise import abs as abs_
-from .ops.linalg import LinAlgError, cholesky, det, inverse, qr, slogdet, solve
+from .ops.linalg import LinAlgError, cholesky, det, inverse, qr, slogdet, solve, svdvals
 from .ops.movement import squeeze
-from .ops.reduce import amax, amin, sum, vector_norm
+from .ops.reduce import amax, amin, singular_value_norm, sum, vector_norm
 from .tensor import Tensor
 
 inv = inverse
@@ -30,9 +29,9 @@ inv = inverse
 def matrix_norm(a: Tensor, ord: Any = "fro", dim: tuple[int, int] = (-2, -1), keepdim: bool = False, *,  # noqa: A002
                 dtype: Any = None) -> Tensor:
     """The ``ord``-norm of the matrices over the two dims ``dim``: ``'fro'`` (the 2-norm of the
-    elements), ``1`` / ``-1`` (the largest / smallest column sum of ``|a|``), ``inf`` / ``-inf``
-    (the largest / smallest row sum). ``'nuc'``, ``2`` and ``-2`` need singular values and raise
-    ``NotImplementedError``."""
+    elements), ``'nuc'`` (the sum of the singular values), ``2`` / ``-2`` (the largest / smallest
+    singular value), ``1`` / ``-1`` (the largest / smallest column sum of ``|a|``), ``inf`` /
+    ``-inf`` (the largest / smallest row sum)."""
     if a.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     if not isinstance(dim, (tuple, list)) or len(dim) != 2:
@@ -42,16 +41,15 @@ def matrix_norm(a: Tensor, ord: Any = "fro", dim: tuple[int, int] = (-2, -1), ke
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord == "fro":
         return vector_norm(a, 2, (rows, cols), keepdim, dtype=dtype)
-    if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, which tinytorch "
-                                  f"does not compute")
-    if isinstance(ord, str) or ord not in (1, -1, math.inf, -math.inf):
+    if ord not in ("nuc", 2, -2, 1, -1, math.inf, -math.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     if dtype is not None:
         a = a.to(dtype)
     if not a.dtype.is_floating_point:
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. "
                            f"Got {a.dtype.name}")
+    if ord in ("nuc", 2, -2):
+        return singular_value_norm(a, ord, rows, cols, keepdim)
     summed, other = (rows, cols) if abs(ord) == 1 else (cols, rows)  # 1: column sums; inf: row sums
     sums = sum(abs_(a), summed, keepdim=True)
     out = amax(sums, other, keepdim=True) if ord > 0 else amin(sums, other, keepdim=True)
@@ -80,4 +78,5 @@ def norm(a: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, 
     return vector_norm(a, ord, dim, keepdim, dtype=dtype)
 
 
-__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "solve", "inv", "det", "slogdet", "cholesky", "qr"]
+__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "solve", "inv", "det", "slogdet", "cholesky", "qr",
+           "svdvals"]

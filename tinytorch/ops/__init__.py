@@ -11,7 +11,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.sort`              MedianAll (sort, topk, kthvalue, median(dim) gather at sorted indices)
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
-:mod:`.linalg`            Inverse Det LogAbsDet Solve Cholesky QrQ QrR (host LAPACK)
+:mod:`.linalg`            Inverse Det LogAbsDet Solve Cholesky QrQ QrR SvdFactor (host LAPACK)
 :mod:`.windows`           Unfold Fold
 ========================  ================================================================
 

@@ -10,7 +10,8 @@ here), so they are differentiable again; each one is PyTorch's formula:
 * ``inverse``: ``-A^-T g A^-T``;  ``det``: ``g det(A) A^-T``;  ``slogdet``: ``g A^-T``;
 * ``solve`` ``X = A^-1 B``: ``gB = solve(A^T, g)``, ``gA = -gB X^T``;
 * ``cholesky`` ``A = L L^T``: ``gA = L^-T P L^-1`` with ``P = tril(L^T gL)``, its diagonal halved;
-* ``qr`` ``A = QR`` (m >= n): ``gA = (gQ + Q sym(triu(gR R^T - Q^T gQ))) R^-T``.
+* ``qr`` ``A = QR`` (m >= n): ``gA = (gQ + Q sym(triu(gR R^T - Q^T gQ))) R^-T``;
+* ``svdvals``: ``U diag(gS) V^T``, with ``U`` and ``V`` differentiable (the SVD formula for ``gU``, ``gV``).
 
 A singular matrix (an exact zero pivot, as LAPACK finds it) raises :class:`LinAlgError`, a
 ``RuntimeError`` as ``torch.linalg.LinAlgError`` is. The gradients of ``det``/``slogdet`` need
@@ -269,6 +270,53 @@ def qr(a: Tensor, mode: str = "reduced") -> tuple[Tensor, Tensor]:
     r = QrR.apply(a, mode=mode)
     q = QrQ.apply(a, mode=mode) if mode != "r" else _constant(_back(np.zeros((0,)), a._data))
     return _qr_result(q, r)
+
+
+def _svd(a: NDArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(U, S, V)`` of numpy's reduced SVD ``A = U diag(S) V^T`` of the host copy of ``a``."""
+    u, s, vh = np.linalg.svd(a.numpy(), full_matrices=False)
+    return u, s, np.swapaxes(vh, -1, -2)
+
+
+class SvdFactor(Function):
+    """One factor of the reduced SVD of matrices with ``m >= n``: ``part`` 0 is ``U``, 1 is ``S``,
+    2 is ``V`` (numpy's SVD is deterministic, so the three factors of one input agree, signs
+    included). The backward is PyTorch's joint formula restricted to this factor's gradient (it
+    is linear in ``(gU, gS, gV)``), with the other factors as differentiable tensors, so
+    :func:`svdvals` is differentiable twice, as PyTorch's."""
+
+    def forward(self, a: NDArray, part: int) -> NDArray:
+        self.part = part
+        self.out = _back(_svd(a)[part], a)
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        a = self.inputs[0]
+        u, s, v = (self.output() if i == self.part else SvdFactor.apply(a, part=i) for i in range(3))
+        if self.part == 1:  # U diag(gS) V^T
+            return matmul(u * unsqueeze(g, -2), mT(v))
+        square = s * s
+        gaps = unsqueeze(square, -2) - unsqueeze(square, -1)  # s_k^2 - s_j^2 at (j, k); 1 on the diagonal
+        gaps = gaps + _eye_mask(s.shape[-1], s, 1.0) - _eye_mask(s.shape[-1], s, 0.0)
+        if self.part == 0:  # U [(skew(U^T gU) / E) S] V^T + (I - U U^T) gU S^-1 V^T
+            k = matmul(mT(u), g)
+            inner = (k - mT(k)) / gaps * unsqueeze(s, -2)
+            outside = (g - matmul(u, matmul(mT(u), g))) / unsqueeze(s, -2)
+            return matmul(matmul(u, inner) + outside, mT(v))
+        k = matmul(mT(v), g)  # V is square (m >= n): only U [S (skew(V^T gV) / E)] V^T remains
+        return matmul(matmul(u, unsqueeze(s, -1) * ((k - mT(k)) / gaps)), mT(v))
+
+
+def svdvals(a: Tensor) -> Tensor:
+    """The singular values of each matrix of ``a`` (``(..., m, n)`` -> ``(..., min(m, n))``), in
+    descending order (``torch.linalg.svdvals``), by numpy's LAPACK on the host. Differentiable
+    (twice) where the singular values are distinct and nonzero, as PyTorch's."""
+    if a.ndim < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
+    tall = a if a.shape[-2] >= a.shape[-1] else mT(a)  # the same singular values; the formulas want m >= n
+    return SvdFactor.apply(tall, part=1)
 
 
 _qr_result = collections.namedtuple("qr", ["Q", "R"])  # type: ignore[name-match]

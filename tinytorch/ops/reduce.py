@@ -21,7 +21,8 @@ from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
 from .elementwise import abs as abs_
-from .movement import expand, gather, reshape, squeeze, unsqueeze
+from .linalg import svdvals
+from .movement import expand, gather, permute, reshape, squeeze, unsqueeze
 from .scan import Cumprod, flip_along, shifted
 from .table import exports, op
 
@@ -248,15 +249,33 @@ def vector_norm(x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False,
     return VectorNorm.apply(x, p=float(ord), dims=dims, keepdim=keepdim)
 
 
+def singular_value_norm(x: Tensor, ord: Any, rows: int, cols: int, keepdim: bool) -> Tensor:  # noqa: A002
+    """The matrix norms made of singular values, of the matrices over dims ``(rows, cols)``:
+    ``'nuc'`` their sum, ``2`` the largest, ``-2`` the smallest (host SVD, see ``svdvals``)."""
+    rest = [i for i in range(x.ndim) if i not in (rows, cols)]
+    values = svdvals(permute(x, rest + [rows, cols]))
+    out = sum(values, -1) if ord == "nuc" else amax(values, -1) if ord == 2 else amin(values, -1)
+    return reshape(out, _kept_shape(x.shape, (rows, cols))) if keepdim else out
+
+
 @op
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     """``torch.norm``: ``p='fro'`` (default) is the 2-norm of the elements over ``dim`` (all dims
-    when None), a number ``p`` is :func:`vector_norm` with that order. ``p='nuc'`` (which needs
-    singular values) is not supported."""
+    when None), a number ``p`` is :func:`vector_norm` with that order, ``p='nuc'`` the nuclear
+    norm (the sum of the singular values) of the matrices over the two dims ``dim`` (``x`` 2-D
+    when None)."""
     if p == "fro" or p is None:
         p = 2
+    elif p == "nuc":
+        if dtype is not None:
+            x = Cast.apply(x, dtype=dtype)
+        if dim is None and x.ndim != 2:
+            raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have 2 dimensions when dim is None, "
+                               f"got {x.ndim}")
+        rows, cols = (0, 1) if dim is None else (normalize_dim(dim[0], x.ndim), normalize_dim(dim[1], x.ndim))
+        return singular_value_norm(x, "nuc", rows, cols, keepdim)
     elif isinstance(p, str):
-        raise NotImplementedError(f"norm(): p={p!r} is not supported by tinytorch (only 'fro' and numbers)")
+        raise RuntimeError(f"norm(): p={p!r} is not a norm PyTorch knows (use 'fro', 'nuc' or a number)")
     return vector_norm(x, p, dim, keepdim, dtype=dtype)
 
 
