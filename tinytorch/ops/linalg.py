@@ -1,5 +1,5 @@
 """Decompositions and solves of small matrices: ``inverse``, ``det``, ``slogdet``, and the
-primitives of :mod:`tinytorch.linalg` (``solve``, ``cholesky``, ``qr``).
+primitives of :mod:`tinytorch.linalg` (``solve``, ``cholesky``, ``qr``, ``svdvals``).
 
 The forwards compute on the host with numpy's LAPACK (``numpy.linalg``) for every backend: the
 matrices are copied to the host and the results back. That is the right trade for the small
@@ -9,7 +9,7 @@ here), so they are differentiable again; each one is PyTorch's formula:
 
 * ``inverse``: ``-A^-T g A^-T``;  ``det``: ``g det(A) A^-T``;  ``slogdet``: ``g A^-T``;
 * ``solve`` ``X = A^-1 B``: ``gB = solve(A^T, g)``, ``gA = -gB X^T``;
-* ``cholesky`` ``A = L L^T``: ``gA = L^-T P L^-1`` with ``P = tril(L^T gL)``, its diagonal halved;
+* ``cholesky`` ``A = L L^T``: ``gA = L^-T P L^-1`` with ``P = (T + tril(T, -1)^T) / 2``, ``T = tril(L^T gL)``;
 * ``qr`` ``A = QR`` (m >= n): ``gA = (gQ + Q sym(triu(gR R^T - Q^T gQ))) R^-T``;
 * ``svdvals``: ``U diag(gS) V^T``, with ``U`` and ``V`` differentiable (the SVD formula for ``gU``, ``gV``).
 
