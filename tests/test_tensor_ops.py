@@ -151,6 +151,35 @@ def np_unfold_dim(a: np.ndarray, axis: int, size: int, step: int) -> np.ndarray:
     """Tensor.unfold: windows along ``axis`` become that axis, their elements a last axis."""
     windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=axis)
     return np.take(windows, np.arange(0, windows.shape[axis], step), axis=axis)
+# --- reductions and sorting (h-reduce): numpy references and input helpers ---------------------
+def np_running_extreme(x: np.ndarray, axis: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """cummax / cummin by their definition: the running extreme and the last index where it is."""
+    x = np.moveaxis(x, axis, -1)
+    values = (np.maximum if largest else np.minimum).accumulate(x, axis=-1)
+    indices = np.zeros(x.shape, np.int64)
+    for pos in np.ndindex(x.shape[:-1]):
+        for k in range(x.shape[-1]):
+            indices[pos + (k,)] = np.flatnonzero(x[pos][:k + 1] == values[pos + (k,)])[-1]
+    return np.moveaxis(values, -1, axis), np.moveaxis(indices, -1, axis)
+
+
+def np_lower_median(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    if axis is None:
+        return np.sort(x.reshape(-1))[(x.size - 1) // 2]
+    return np.take(np.sort(x, axis), (x.shape[axis] - 1) // 2, axis)
+
+
+def well_conditioned(L: Any, a: Any) -> Any:
+    """``a`` plus 6 on the diagonal: diagonally dominant for inputs in (-2, 2), so invertible."""
+    return a + 6 * L.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+
+
+def spd(L: Any, a: Any) -> Any:
+    """A symmetric positive-definite matrix made from ``a`` (for Cholesky)."""
+    return a @ a.mT + 3 * L.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+
+
+INF = math.inf
 
 
 @dataclass
@@ -558,6 +587,106 @@ OPS = [
        lambda a, b: np.einsum("...ij,...jk", a, b), ((2, 1, 3, 4), (3, 4, 2))),
     Op("einsum_outer", lambda L, a, b: L.einsum("i,j->ji", a, b), lambda a, b: np.einsum("i,j->ji", a, b),
        ((3,), (4,))),
+    # --- reductions and sorting (h-reduce) ---------------------------------------------------------------
+    unary("prod", lambda L, a: a.prod(), np.prod),
+    unary("prod_dim", lambda L, a: L.prod(a, 1), lambda a: a.prod(1), shape=(2, 3, 4)),
+    unary("prod_keepdim_zeros", lambda L, a: a.prod(-1, keepdim=True), lambda a: a.prod(-1, keepdims=True),
+          domain="ints", shape=(4, 5)),
+    unary("prod_all_zeros", lambda L, a: L.prod(a), np.prod, domain="ints", shape=(5,)),
+    unary("cumsum", lambda L, a: L.cumsum(a, 1), lambda a: np.cumsum(a, 1), shape=(2, 5, 3)),
+    unary("cumsum_last", lambda L, a: a.cumsum(-1), lambda a: np.cumsum(a, -1), shape=(3, 7)),
+    unary("cumprod", lambda L, a: L.cumprod(a, 0), lambda a: np.cumprod(a, 0), shape=(5, 3)),
+    unary("cumprod_zeros", lambda L, a: a.cumprod(1), lambda a: np.cumprod(a, 1), domain="ints", shape=(4, 6)),
+    unary("cummax", lambda L, a: L.cummax(a, 1).values, lambda a: np_running_extreme(a, 1, True)[0], shape=(2, 6, 3)),
+    unary("cummin", lambda L, a: a.cummin(0)[0], lambda a: np_running_extreme(a, 0, False)[0], shape=(5, 3)),
+    Op("cummax_indices", lambda L, a: a.cummax(-1).indices, lambda a: np_running_extreme(a, -1, True)[1], ((3, 6),),
+       grad=False),
+    Op("cummin_indices", lambda L, a: L.cummin(a, 0).indices, lambda a: np_running_extreme(a, 0, False)[1], ((5, 3),),
+       grad=False),
+    unary("logcumsumexp", lambda L, a: L.logcumsumexp(a, 1), lambda a: np.logaddexp.accumulate(a, 1), shape=(3, 6)),
+    unary("logcumsumexp_large", lambda L, a: (a * 400).logcumsumexp(0) / 400,
+          lambda a: np.logaddexp.accumulate(a * 400, 0) / 400, shape=(6, 2)),
+    unary("norm", lambda L, a: a.norm(), lambda a: np.sqrt((a * a).sum()), shape=(2, 3, 4)),
+    unary("norm_p3_dim", lambda L, a: L.norm(a, 3, 1), lambda a: (np.abs(a) ** 3).sum(1) ** (1 / 3), shape=(2, 3, 4)),
+    unary("norm_p1_keepdim", lambda L, a: a.norm(1, dim=-1, keepdim=True), lambda a: np.abs(a).sum(-1, keepdims=True)),
+    unary("norm_inf", lambda L, a: L.norm(a, INF, 0), lambda a: np.abs(a).max(0)),
+    unary("norm_neg_inf", lambda L, a: a.norm(-INF, dim=(0, 1)), lambda a: np.abs(a).min((0, 1)), shape=(2, 3, 4)),
+    unary("norm_half", lambda L, a: L.norm(a, 0.5, 1), lambda a: np.sqrt(np.abs(a)).sum(1) ** 2),
+    unary("norm_p1_5", lambda L, a: a.norm(1.5, 1), lambda a: (np.abs(a) ** 1.5).sum(1) ** (1 / 1.5)),
+    unary("norm_fro_dims", lambda L, a: L.norm(a, "fro", (1, 2)), lambda a: np.sqrt((a * a).sum((1, 2))),
+          shape=(2, 3, 4)),
+    Op("norm_p0", lambda L, a: L.norm(a, 0, 1), lambda a: (a != 0).sum(1).astype(a.dtype), ((3, 4),), grad=False,
+       domain="ints"),  # PyTorch gives no gradient for p = 0
+    unary("linalg_vector_norm", lambda L, a: L.linalg.vector_norm(a, 2, dim=-1), lambda a: np.linalg.norm(a, axis=-1),
+          shape=(2, 3, 4)),
+    unary("linalg_vector_norm_p4", lambda L, a: L.linalg.vector_norm(a, 4, (0, 2), True),
+          lambda a: ((a ** 4).sum((0, 2), keepdims=True)) ** 0.25, shape=(2, 3, 4)),
+    unary("linalg_matrix_norm", lambda L, a: L.linalg.matrix_norm(a), lambda a: np.linalg.norm(a, "fro", (-2, -1)),
+          shape=(2, 3, 4)),
+    unary("linalg_matrix_norm_1", lambda L, a: L.linalg.matrix_norm(a, 1), lambda a: np.linalg.norm(a, 1, (-2, -1)),
+          shape=(2, 3, 4)),
+    unary("linalg_matrix_norm_neg1", lambda L, a: L.linalg.matrix_norm(a, -1, dim=(0, 1), keepdim=True),
+          lambda a: np.abs(a).sum(0, keepdims=True).min(1, keepdims=True), shape=(3, 4, 2)),
+    unary("linalg_matrix_norm_inf", lambda L, a: L.linalg.matrix_norm(a, INF), lambda a: np.linalg.norm(a, INF)),
+    unary("linalg_matrix_norm_neg_inf", lambda L, a: L.linalg.matrix_norm(a, -INF),
+          lambda a: np.linalg.norm(a, -INF)),
+    unary("norm_nuc", lambda L, a: L.norm(a, "nuc"), lambda a: np.linalg.norm(a, "nuc"), shape=(4, 3)),
+    unary("linalg_matrix_norm_nuc_dims", lambda L, a: L.linalg.matrix_norm(a, "nuc", (0, 2), True),
+          lambda a: np.linalg.norm(a.transpose(1, 0, 2), "nuc", (1, 2))[None, :, None], shape=(3, 2, 4)),
+    unary("linalg_matrix_norm_2", lambda L, a: L.linalg.matrix_norm(a, 2), lambda a: np.linalg.norm(a, 2, (-2, -1)),
+          shape=(2, 3, 4)),
+    unary("linalg_matrix_norm_neg2", lambda L, a: L.linalg.matrix_norm(a, -2), lambda a: np.linalg.norm(a, -2)),
+    unary("linalg_svdvals", lambda L, a: L.linalg.svdvals(a), lambda a: np.linalg.svd(a, compute_uv=False),
+          shape=(2, 5, 3)),
+    unary("linalg_svdvals_wide", lambda L, a: L.linalg.svdvals(a), lambda a: np.linalg.svd(a, compute_uv=False)),
+    unary("linalg_norm", lambda L, a: L.linalg.norm(a), lambda a: np.linalg.norm(a.reshape(-1)), shape=(2, 3, 4)),
+    unary("linalg_norm_ord_dim", lambda L, a: L.linalg.norm(a, 3, 1), lambda a: np.linalg.norm(a, 3, 1)),
+    unary("linalg_norm_matrix", lambda L, a: L.linalg.norm(a, INF), lambda a: np.linalg.norm(a, INF)),
+    unary("sort", lambda L, a: L.sort(a).values, lambda a: np.sort(a, -1), shape=(2, 3, 5)),
+    unary("sort_descending", lambda L, a: a.sort(0, descending=True)[0], lambda a: np.sort(a, 0)[::-1], shape=(5, 3)),
+    Op("sort_indices", lambda L, a: L.sort(a, dim=1, stable=True).indices, lambda a: np.argsort(a, 1, kind="stable"),
+       ((3, 5),), grad=False, domain="ints"),
+    Op("argsort", lambda L, a: L.argsort(a, dim=1, stable=True), lambda a: np.argsort(a, 1, kind="stable"), ((3, 5),),
+       grad=False, domain="ints"),
+    Op("argsort_descending", lambda L, a: a.argsort(dim=0, descending=True, stable=True),
+       lambda a: np.argsort(-a, 0, kind="stable"), ((6, 3),), grad=False, domain="ints"),
+    unary("msort", lambda L, a: L.msort(a), lambda a: np.sort(a, 0), shape=(5, 3)),
+    unary("topk", lambda L, a: L.topk(a, 2).values, lambda a: -np.sort(-a, -1)[..., :2], shape=(2, 3, 5)),
+    unary("topk_smallest", lambda L, a: a.topk(3, dim=0, largest=False)[0], lambda a: np.sort(a, 0)[:3], shape=(5, 3)),
+    Op("topk_indices", lambda L, a: L.topk(a, 3, 1).indices, lambda a: np.argsort(-a, 1)[:, :3], ((3, 6),), grad=False),
+    unary("kthvalue", lambda L, a: L.kthvalue(a, 2).values, lambda a: np.sort(a, -1)[..., 1], shape=(2, 3, 5)),
+    unary("kthvalue_keepdim", lambda L, a: a.kthvalue(4, 0, keepdim=True)[0], lambda a: np.sort(a, 0)[3:4],
+          shape=(5, 3)),
+    Op("kthvalue_indices", lambda L, a: L.kthvalue(a, 3, 1).indices, lambda a: np.argsort(a, 1)[:, 2], ((3, 6),),
+       grad=False),
+    unary("median", lambda L, a: a.median(), np_lower_median, shape=(3, 4)),
+    unary("median_dim", lambda L, a: L.median(a, 1).values, lambda a: np_lower_median(a, 1), shape=(2, 4, 3)),
+    unary("median_keepdim", lambda L, a: a.median(-1, True)[0], lambda a: np_lower_median(a, -1)[..., None],
+          shape=(3, 5)),
+    Op("median_indices", lambda L, a: L.median(a, 0).indices,
+       lambda a: np.take_along_axis(np.argsort(a, 0), np.full((1, 3), 1), 0)[0], ((4, 3),), grad=False),
+    unary("inverse", lambda L, a: L.inverse(well_conditioned(L, a)), lambda a: np.linalg.inv(a + 6 * np.eye(3)),
+          shape=(3, 3)),
+    unary("linalg_inv_batched", lambda L, a: L.linalg.inv(well_conditioned(L, a)),
+          lambda a: np.linalg.inv(a + 6 * np.eye(3)), shape=(2, 3, 3)),
+    unary("det", lambda L, a: L.det(a), np.linalg.det, shape=(3, 3)),
+    unary("linalg_det_batched", lambda L, a: L.linalg.det(well_conditioned(L, a)),
+          lambda a: np.linalg.det(a + 6 * np.eye(4)), shape=(2, 4, 4)),
+    unary("slogdet", lambda L, a: L.slogdet(a), lambda a: tuple(np.linalg.slogdet(a)), shape=(2, 3, 3)),
+    unary("linalg_slogdet", lambda L, a: L.linalg.slogdet(well_conditioned(L, a)).logabsdet,
+          lambda a: np.linalg.slogdet(a + 6 * np.eye(3))[1], shape=(3, 3)),
+    Op("linalg_solve", lambda L, a, b: L.linalg.solve(well_conditioned(L, a), b),
+       lambda a, b: np.linalg.solve(a + 6 * np.eye(3), b), ((3, 3), (3, 2)), broadcast=((2, 3, 3), (3, 2))),
+    Op("linalg_solve_vector", lambda L, a, b: L.linalg.solve(well_conditioned(L, a), b),
+       lambda a, b: np.linalg.solve(a + 6 * np.eye(3), b[..., None])[..., 0], ((2, 3, 3), (2, 3))),
+    unary("linalg_cholesky", lambda L, a: L.linalg.cholesky(spd(L, a)),
+          lambda a: np.linalg.cholesky(a @ a.swapaxes(-1, -2) + 3 * np.eye(3)), shape=(2, 3, 3)),
+    unary("linalg_cholesky_upper", lambda L, a: L.linalg.cholesky(spd(L, a), upper=True),
+          lambda a: np.linalg.cholesky(a @ a.T + 3 * np.eye(4)).T, shape=(4, 4)),
+    unary("linalg_qr", lambda L, a: tuple(L.linalg.qr(a)), lambda a: tuple(np.linalg.qr(a)), shape=(5, 3)),
+    unary("linalg_qr_square_batched", lambda L, a: L.linalg.qr(a, mode="complete").R,
+          lambda a: np.linalg.qr(a, mode="complete")[1], shape=(2, 3, 3)),
+    unary("linalg_qr_q_only", lambda L, a: L.linalg.qr(a).Q, lambda a: np.linalg.qr(a)[0], shape=(4, 4)),
 ]
 
 

@@ -10,7 +10,7 @@ function (``tt.exp``, ``tt.cat``…) comes from the op table through ``tinytorch
 is imported by name from the module that defines it.
 """
 
-from . import accelerator, autograd, backends, cuda, data, nn, ops, optim, utils
+from . import accelerator, autograd, backends, cuda, data, linalg, nn, ops, optim, utils
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
@@ -29,7 +29,7 @@ long = int64
 __version__ = "0.1.0"
 
 __all__ = [
-    "accelerator", "autograd", "backends", "cuda", "data", "nn", "ops", "optim", "random", "utils",
+    "accelerator", "autograd", "backends", "cuda", "data", "linalg", "nn", "ops", "optim", "random", "utils",
     "Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",

@@ -575,6 +575,71 @@ class NDArray:
             raise TypeError(f"{op} takes a single int axis, got {axis!r}")
         return self._reduce(op, axis, keepdims)
 
+    # --- scans and sorting -----------------------------------------------------------------------------
+    # A scan is ceil(log2 n) array ops over shifted slices (Hillis-Steele, see :func:`prefix_scan`),
+    # built from the mandatory kernels, so it runs on every backend; sorting runs on the host.
+    def cumsum(self, axis: int) -> "NDArray":
+        """Running sums along ``axis`` (bools and integers sum in int64, as in PyTorch)."""
+        a = self if self.dtype.is_floating_point else self.astype(int64)
+        return prefix_scan((a,), axis, lambda e, l: (e[0] + l[0],))[0]
+
+    def cumprod(self, axis: int) -> "NDArray":
+        """Running products along ``axis`` (bools and integers multiply in int64)."""
+        a = self if self.dtype.is_floating_point else self.astype(int64)
+        return prefix_scan((a,), axis, lambda e, l: (e[0] * l[0],))[0]
+
+    def cummax(self, axis: int) -> tuple["NDArray", "NDArray"]:
+        """``(values, indices)``: the running maximum along ``axis`` and where it was last seen
+        (a tie moves the index forward, a NaN wins and stays, as in PyTorch)."""
+        return self._running_extreme(axis, lambda later, earlier: later >= earlier)
+
+    def cummin(self, axis: int) -> tuple["NDArray", "NDArray"]:
+        """``(values, indices)``: the running minimum, with :meth:`cummax`'s rules."""
+        return self._running_extreme(axis, lambda later, earlier: later <= earlier)
+
+    def _running_extreme(self, axis: int, wins: Any) -> tuple["NDArray", "NDArray"]:
+        axis = st.normalize_axis(axis, max(self.ndim, 1))
+        positions = array(np.arange(self.shape[axis] if self.ndim else 1, dtype=np.int64), device=self.device)
+        positions = positions.reshape(tuple(-1 if i == axis else 1 for i in range(self.ndim)))
+
+        def combine(e: tuple, l: tuple) -> tuple:
+            take = wins(l[0], e[0]) | (l[0] != l[0])  # the later window wins ties and NaN
+            return where(take, l[0], e[0]), where(take, l[1], e[1])
+
+        values, indices = prefix_scan((self, positions.broadcast_to(self.shape)), axis, combine)
+        return values, indices
+
+    def logcumsumexp(self, axis: int) -> "NDArray":
+        """``log(cumsum(exp(a)))`` along ``axis`` without overflow: each step combines two
+        partial results as ``max + log1p(exp(-|a - b|))`` (equal infinities give themselves)."""
+        if not self.dtype.is_floating_point:
+            raise TypeError(f"logcumsumexp needs a floating-point array, got {self.dtype.name}")
+
+        def combine(e: tuple, l: tuple) -> tuple:
+            a, b = e[0], l[0]
+            gap = where(a == b, 0.0, -(a - b).abs())
+            return (a.maximum(b) + gap.exp().log1p(),)
+
+        return prefix_scan((self,), axis, combine)[0]
+
+    def argsort(self, axis: int = -1, descending: bool = False, stable: bool = False) -> "NDArray":
+        """The int64 indices that sort the array along ``axis``, NaN ordered as the largest value
+        and equal values in their original order (a stable sort, whatever ``stable`` says: the
+        stable order is one of the orders an unstable sort may give). Sorted on the host with
+        numpy's stable sort for every backend: the values go to the host and the indices come
+        back (the C backend's buffers are host memory; on a GPU it costs two transfers)."""
+        if self.ndim == 0:
+            st.normalize_axis(axis, 1)
+            return zeros((), dtype=int64, device=self.device)
+        axis = st.normalize_axis(axis, self.ndim)
+        host = self.numpy()
+        if descending:  # sort the reversed rows ascending and reverse back: ties keep their order
+            order = np.flip(np.argsort(np.flip(host, axis), axis=axis, kind="stable"), axis)
+            order = host.shape[axis] - 1 - order
+        else:
+            order = np.argsort(host, axis=axis, kind="stable")
+        return array(order.astype(np.int64), device=self.device)
+
     # --- matmul ------------------------------------------------------------------------------------
     def __matmul__(self, other: "NDArray") -> "NDArray":
         return matmul(self, other)
@@ -733,6 +798,31 @@ def _matrix_batch_view(x: NDArray) -> Strides | None:
         return (0,) + x.strides
     batch_strides = st.reshape_view(x.shape[:-2], x.strides[:-2], (prod(x.shape[:-2]),))
     return None if batch_strides is None else batch_strides + x.strides[-2:]
+
+
+def prefix_scan(arrays: tuple[NDArray, ...], axis: int, combine: Any) -> tuple[NDArray, ...]:
+    """The inclusive scan of ``arrays`` (same shape, read together as one sequence of tuples)
+    along ``axis``: element k becomes ``x[0] . x[1] . ... . x[k]`` for the associative
+    ``combine(earlier, later)``, which maps two tuples of equal-shaped arrays to one tuple.
+
+    Hillis-Steele: after the step with shift s, element k holds the combination of the window
+    ``(k - 2s, k]``, so ``ceil(log2 n)`` steps each combine a shifted slice with the state --
+    O(log n) array ops of O(n) work each, no Python loop over elements. Returns new arrays."""
+    state = tuple(a.copy() for a in arrays)
+    if not state[0].ndim:
+        return state
+    axis = st.normalize_axis(axis, state[0].ndim)
+    n = state[0].shape[axis]
+    shift = 1
+    while shift < n:
+        later = tuple(axis * (slice(None),) + (slice(shift, None),))
+        earlier = tuple(axis * (slice(None),) + (slice(0, n - shift),))
+        merged = combine(tuple(s[earlier] for s in state), tuple(s[later] for s in state))
+        state = tuple(s.copy() for s in state)
+        for s, m in zip(state, merged):
+            s[later] = m
+        shift *= 2
+    return state
 
 
 def where(cond: NDArray, a: Any, b: Any) -> NDArray:

@@ -14,12 +14,16 @@ import math
 from typing import Any
 
 from ..ndarray import NDArray
+from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import int64
 from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
-from .elementwise import exp, log, maximum, minimum, sqrt
-from .movement import expand, gather, reshape, squeeze
+from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
+from .elementwise import abs as abs_
+from .linalg import svdvals
+from .movement import expand, gather, permute, reshape, squeeze, unsqueeze
+from .scan import Cumprod, flip_along, shifted
 from .table import exports, op
 
 
@@ -128,6 +132,152 @@ def std_mean(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = F
     """``(std(x, dim), mean(x, dim))`` with :func:`std`'s arguments."""
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, None if isinstance(dim, bool) else dim,
                                                                        keepdim)
+
+
+class Prod(Function):
+    """The product along ``dim``. The gradient of each element is the product of the others,
+    ``prod(x[:i]) * prod(x[i+1:])`` from two running products: exact with zeros in ``x`` (no
+    division), and differentiable again."""
+
+    def forward(self, a: NDArray, dim: int, keepdim: bool) -> NDArray:
+        self.dim, self.keepdim = dim, keepdim
+        kept = _kept_shape(a.shape, (dim,))
+        if a.shape[dim] == 0:
+            out = nd_full(kept, 1, dtype=a.dtype, device=a.device)
+        else:  # the last running product (ceil(log2 n) array ops, every backend)
+            out = a.cumprod(dim)[(slice(None),) * dim + (slice(a.shape[dim] - 1, None),)]
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape) if i != dim))
+
+    def backward(self, g: Tensor) -> Tensor:
+        x, d = self.inputs[0], self.dim
+        if not self.keepdim:
+            g = unsqueeze(g, d)
+        if x.shape[d] == 0:
+            return expand(g, x.shape)
+        before = Cumprod.apply(shifted(x, d), dim=d)
+        after = flip_along(Cumprod.apply(shifted(flip_along(x, d), d), dim=d), d)
+        return g * (before * after)
+
+
+@op
+def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The product of all elements, or along the int ``dim`` (bools and integers give int64).
+    The gradient is exact with zeros in the input."""
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    if dtype is not None:
+        x = Cast.apply(x, dtype=dtype)
+    elif not x.dtype.is_floating_point and x.dtype is not int64:
+        x = Cast.apply(x, dtype=int64)
+    if dim is None:
+        return reshape(Prod.apply(reshape(x, (-1,)), dim=0, keepdim=False), ())
+    d = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return x * 1
+    return Prod.apply(x, dim=d, keepdim=keepdim)
+
+
+class VectorNorm(Function):
+    """``sum(|x|**p, dims) ** (1/p)`` with PyTorch's special cases (``p = inf``: max |x|, ``-inf``:
+    min |x|, ``0``: the count of nonzeros) and PyTorch's gradient, which is 0 (a subgradient)
+    where the norm is 0 and has no 0/0 anywhere."""
+
+    def forward(self, a: NDArray, p: float, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+        self.p, self.dims, self.keepdim = p, dims, keepdim
+        size = a.abs()
+        if p == math.inf:
+            out = size.max(dims, keepdims=True)
+        elif p == -math.inf:
+            out = size.min(dims, keepdims=True)
+        elif p == 0:
+            out = (a != 0).astype(a.dtype).sum(dims, keepdims=True)
+        elif p == 1:
+            out = size.sum(dims, keepdims=True)
+        elif p == 2:
+            out = (a * a).sum(dims, keepdims=True).sqrt()
+        else:
+            out = (size ** p).sum(dims, keepdims=True) ** (1.0 / p)
+        self.out = out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape) if i not in dims))
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        x, norm, p = self.inputs[0], self.output(), self.p
+        if not self.keepdim:
+            kept = _kept_shape(x.shape, self.dims)
+            g, norm = reshape(g, kept), reshape(norm, kept)
+        if p == 0:
+            return Tensor._make(nd_full(x.shape, 0, dtype=x.dtype, device=x.device), False, None)
+        if p == 1:
+            return sign(x) * g
+        if abs(p) == math.inf:  # shared by the elements at the max (min), or by the NaNs
+            size = x._data.abs()
+            chosen = ((size == norm._data) | (size != size)).astype(x.dtype)
+            share = Tensor._make(chosen / chosen.sum(self.dims, keepdims=True), False, None)
+            return sign(x) * g * share
+        zero = Tensor._make(norm._data == 0, False, None)
+        scale = where(zero, 0.0, g / where(zero, 1.0, norm) ** (p - 1))  # 0 where the norm is 0
+        if p == 2:
+            return x * scale
+        size = abs_(x)
+        if p < 1:  # |x|**(p-1) is infinite at 0: those elements get 0, as in PyTorch
+            at_zero = Tensor._make(x._data == 0, False, None)
+            scaled = sign(x) * where(at_zero, 0.0, where(at_zero, 1.0, size) ** (p - 1))
+            return scaled * g * norm ** (1 - p)
+        if p < 2:
+            return sign(x) * size ** (p - 1) * scale
+        return x * size ** (p - 2) * scale
+
+
+def vector_norm(x: Tensor, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+                dtype: Any = None) -> Tensor:
+    """``torch.linalg.vector_norm``: the ``ord``-norm of ``x`` over ``dim`` (all dims when None)
+    as a flat vector. ``ord`` is any float, ``inf`` or ``-inf``; ``0`` counts the nonzeros."""
+    if dtype is not None:
+        x = Cast.apply(x, dtype=dtype)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {x.dtype.name}")
+    if isinstance(ord, str):
+        raise RuntimeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    dims = normalize_dims(dim, x.ndim)
+    if ord < 0 and builtins.any(x.shape[d] == 0 for d in dims):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because the "
+                           f"operation does not have an identity")
+    if abs(ord) == math.inf and builtins.any(x.shape[d] == 0 for d in dims):
+        raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty tensor because the "
+                           "operation does not have an identity")
+    return VectorNorm.apply(x, p=float(ord), dims=dims, keepdim=keepdim)
+
+
+def singular_value_norm(x: Tensor, ord: Any, rows: int, cols: int, keepdim: bool) -> Tensor:  # noqa: A002
+    """The matrix norms made of singular values, of the matrices over dims ``(rows, cols)``:
+    ``'nuc'`` their sum, ``2`` the largest, ``-2`` the smallest (host SVD, see ``svdvals``)."""
+    rest = [i for i in range(x.ndim) if i not in (rows, cols)]
+    values = svdvals(permute(x, rest + [rows, cols]))
+    out = sum(values, -1) if ord == "nuc" else amax(values, -1) if ord == 2 else amin(values, -1)
+    return reshape(out, _kept_shape(x.shape, (rows, cols))) if keepdim else out
+
+
+@op
+def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    """``torch.norm``: ``p='fro'`` (default) is the 2-norm of the elements over ``dim`` (all dims
+    when None), a number ``p`` is :func:`vector_norm` with that order, ``p='nuc'`` the nuclear
+    norm (the sum of the singular values) of the matrices over the two dims ``dim`` (``x`` 2-D
+    when None)."""
+    if p == "fro" or p is None:
+        p = 2
+    elif p == "nuc":
+        if dtype is not None:
+            x = Cast.apply(x, dtype=dtype)
+        if dim is None and x.ndim != 2:
+            raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have 2 dimensions when dim is None, "
+                               f"got {x.ndim}")
+        rows, cols = (0, 1) if dim is None else (normalize_dim(dim[0], x.ndim), normalize_dim(dim[1], x.ndim))
+        return singular_value_norm(x, "nuc", rows, cols, keepdim)
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm(): p={p!r} is not a norm PyTorch knows (use 'fro', 'nuc' or a number)")
+    return vector_norm(x, p, dim, keepdim, dtype=dtype)
+
 
 _max_result = collections.namedtuple("max", ["values", "indices"])  # type: ignore[name-match]  # PyTorch's name
 _min_result = collections.namedtuple("min", ["values", "indices"])  # type: ignore[name-match]
