@@ -71,11 +71,21 @@ FUZZ_OPS = [
     *[U(n, tuple(ALL_DTYPES[:3]), grad=False) for n in ["floor", "ceil", "trunc", "sign"]],
     *[U(n, tuple(ALL_DTYPES), grad=False) for n in ["isnan", "isinf", "isfinite", "logical_not"]],
     *[B(n, tuple(ALL_DTYPES[:3])) for n in ["add", "sub", "mul", "div", "maximum", "minimum"]],
-    *[B(n) for n in ["pow", "hypot", "logaddexp"]],  # integer pow: a documented difference (README)
+    *[B(n) for n in ["pow", "hypot", "logaddexp", "atan2", "copysign"]],  # integer pow: see the README
+    *[B(n, tuple(ALL_DTYPES[:3]), grad=False) for n in ["fmod", "remainder", "floor_divide"]],
+    *[B(n, ("int64", "bool"), grad=False) for n in ["bitwise_and", "bitwise_or", "bitwise_xor"]],
     *[B(n, tuple(ALL_DTYPES[:3]), grad=False) for n in ["eq", "lt", "ge", "ne"]],
     *[R(n) for n in ["sum", "mean", "amax", "amin", "logsumexp"]],
     *[R(n, ("float64",)) for n in ["var", "std"]],
     *[R(n, tuple(ALL_DTYPES[:3]), grad=False) for n in ["argmax", "argmin"]],
+    *[R(n) for n in ["prod"]],
+    FuzzOp("cumsum", lambda L, x, dim, keepdim: L.cumsum(x, dim), "movement", tuple(ALL_DTYPES[:3])),
+    FuzzOp("cumprod", lambda L, x, dim, keepdim: L.cumprod(x, dim), "movement"),
+    FuzzOp("logcumsumexp", lambda L, x, dim, keepdim: L.logcumsumexp(x, dim), "movement", ("float64",)),
+    FuzzOp("sort_values", lambda L, x, dim, keepdim: L.sort(x, dim=dim, descending=keepdim, stable=True).values,
+           "movement", tuple(ALL_DTYPES[:3]), grad=False),
+    FuzzOp("argsort", lambda L, x, dim, keepdim: L.argsort(x, dim=dim, descending=keepdim, stable=True),
+           "movement", tuple(ALL_DTYPES[:3]), grad=False),
     FuzzOp("matmul", lambda L, a, b: L.matmul(a, b), "matmul"),
     FuzzOp("flip_transpose", lambda L, x, dim, keepdim: x.flip(dim).transpose(0, -1) if x.dim() else x.flip([]),
            "movement", tuple(ALL_DTYPES)),
@@ -180,7 +190,7 @@ def check(op: FuzzOp, inputs: list, params: dict, device: str) -> None:
     try:
         theirs, their_leaves = call(torch, op, inputs, params, None, grad)
     except Exception:  # PyTorch refuses this input: tinytorch must refuse it too
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (any exception: PyTorch's types are checked elsewhere)
             call(tt, op, inputs, params, device, grad)
         return
     ours, our_leaves = call(tt, op, inputs, params, device, grad)
