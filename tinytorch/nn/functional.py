@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from .. import ops
-from ..ndarray import float32, float64, int64
+from ..ndarray import NDArray, float32, float64, int64
+from ..ndarray import array as nd_array
+from ..ndarray import full as nd_full
 from ..ndarray.windows import out_size
-from ..ops import arange, cat, erf, full, where
+from ..ndarray.windows import unfold as nd_unfold
+from ..ops import arange, cat, erf, full, tensor, where
 from ..ops.random import rand
-from ..ops.windows import Fold, Unfold
+from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -268,14 +273,70 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 # ---------------------------------------------------------------------- padding, convolution, pooling
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+_size_any = int | Sequence[int]
+
+
+def _ntuple(x: Any, n: int, name: str) -> tuple[int, ...]:
+    """``x`` as an n-tuple of ints: an int is repeated, a sequence must have n ints."""
+    t = (x,) * n if isinstance(x, int) else tuple(x)
+    if len(t) == 1 and n > 1:
+        t = t * n
+    if len(t) != n or not all(isinstance(v, int) for v in t):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {x!r}")
+    return t
+
+
+def _pad_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """The source index of each position of an axis of length ``n`` padded by ``before`` /
+    ``after`` (negative amounts crop) under ``mode``: reflect mirrors about the edge elements,
+    replicate repeats them, circular wraps around."""
+    j = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(j, 0, n - 1)
+    if mode == "circular":
+        return j % n
+    period = 2 * (n - 1)  # reflect: ... 2 1 [0 1 2 ... n-1] n-2 n-3 ...
+    j = np.abs(j) % period if period else np.zeros_like(j)
+    return np.where(j >= n, period - j, j)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` starting from
-    the last dim, as PyTorch. Negative amounts crop. Only ``mode="constant"``."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r} is not implemented (only 'constant')")
+    the last dim, as PyTorch. ``mode`` is ``"constant"`` (``value``, default 0; negative amounts
+    crop, any number of dims), or ``"reflect"``, ``"replicate"``, ``"circular"`` for the last 1, 2
+    or 3 dims of an input with one or two more dims (each a gather with one index vector per
+    padded dim: an element read twice gets both gradients)."""
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError("Padding length must be divisible by 2 and at most 2 * ndim, "
                          f"got {len(pad)} for {input.ndim}D")
+    if mode == "constant":
+        return _pad_constant(input, pad, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    k = len(pad) // 2
+    if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now; "
+                                  f"got a {input.ndim}D input and a pad of length {len(pad)} in mode {mode!r}")
+    out = input
+    for i in range(k):
+        dim = input.ndim - 1 - i
+        before, after, n = pad[2 * i], pad[2 * i + 1], input.shape[dim]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({before}, {after}) at dimension {dim} of input {list(input.shape)}")
+        if mode == "circular" and (before > n or after > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if mode == "replicate" and n == 0:
+            raise RuntimeError(f"padding of dimension {dim} needs a non-empty input, got {list(input.shape)}")
+        if before or after:
+            index = tensor(_pad_index(n, before, after, mode), dtype=int64, device=input.device)
+            out = out.index_select(dim, index)
+    return out
+
+
+def _pad_constant(input: Tensor, pad: Sequence[int], value: float) -> Tensor:
     out = input
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -340,47 +401,221 @@ def fold(input: Tensor, output_size: _size_2, kernel_size: _size_2, dilation: _s
     return Fold.apply(input.reshape(n, ck // (kh * kw), kh, kw, oh, ow), out_hw=hw, **args)
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_2 = 1,
-           padding: _size_2 = 0, dilation: _size_2 = 1) -> Tensor:
-    """2-D cross-correlation of ``input`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
+def _as_2d(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    """An (N, C, *spatial) input with ``nd`` spatial dims (or an unbatched (C, *spatial) one) as
+    (N, C, H, W): a 1-D signal becomes an image of height 1. Also says whether it was batched."""
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
+                           f"but got input of size: {list(input.shape)}")
+    batched = input.ndim == nd + 2
+    x = input if batched else input.unsqueeze(0)
+    return (x.unsqueeze(2) if nd == 1 else x), batched
+
+
+def _from_2d(out: Tensor, nd: int, batched: bool) -> Tensor:
+    """The inverse of :func:`_as_2d` for a result."""
+    out = out.squeeze(2) if nd == 1 else out
+    return out if batched else out.squeeze(0)
+
+
+def _lift(x: Any, nd: int, name: str, one: int) -> tuple[int, int]:
+    """A 1- or 2-D window argument as a pair for the 2-D code: ``(one, x)`` for 1-D."""
+    t = _ntuple(x, nd, name)
+    return (one, t[0]) if nd == 1 else t  # type: ignore[return-value]
+
+
+def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    """``padding='same'``: d * (k - 1) zeros per dim, the odd one on the right, as PyTorch."""
+    return [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
+
+
+def _conv_padding(input: Tensor, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[Tensor, tuple[int, ...]]:
+    """Resolve ``padding`` (ints, ``'valid'`` or ``'same'``) to symmetric amounts; an asymmetric
+    ``'same'`` (even extent) pads the input explicitly and returns zero padding."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return input, (0,) * nd
+        if padding != "same":
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        amounts = _same_padding(kernel, dilation)
+        if all(a == b for a, b in amounts):
+            return input, tuple(a for a, _ in amounts)
+        return pad(input, [v for pair in reversed(amounts) for v in pair]), (0,) * nd
+    return input, _ntuple(padding, nd, "padding")
+
+
+def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
+          groups: int, nd: int) -> Tensor:
+    """N-d (1 or 2) convolution through the 2-D im2col: ``groups`` split the channels into
+    independent convolutions, one batched matmul of (G, O/G, C/G * K) weights with the
+    (N, G, C/G * K, L) columns."""
+    name = f"conv{nd}d"
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride_t, dilation_t = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
+    input, padding_t = _conv_padding(input, padding, kernel, stride_t, dilation_t)
+    x, batched = _as_2d(input, nd, name)
+    n, c, h, w = x.shape
+    o, cg = weight.shape[:2]
+    if groups < 1 or o % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {list(weight.shape)} instead")
+    if c != cg * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
+    args = dict(kernel=_lift(kernel, nd, "kernel_size", 1), stride=_lift(stride_t, nd, "stride", 1),
+                padding=_lift(padding_t, nd, "padding", 0), dilation=_lift(dilation_t, nd, "dilation", 1))
+    oh, ow = _check_windows((h, w), **args)
+    k = cg * math.prod(kernel)
+    cols = Unfold.apply(x, **args).reshape(n, groups, k, oh * ow)        # (N, G, C/G * K, L)
+    out = weight.reshape(groups, o // groups, k) @ cols                  # (N, G, O/G, L)
+    out = out.reshape(n, o, oh, ow)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1)
+    return _from_2d(out, nd, batched)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+           padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of ``input`` (N, C, L) or (C, L) with ``weight`` (O, C / groups, k),
+    plus ``bias`` (O,); ``padding`` an int, ``'valid'`` or ``'same'``. A signal is an image of
+    height 1, so this is :func:`conv2d`'s computation."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+           padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
+    (O, C / groups, kh, kw), plus ``bias`` (O,).
 
     im2col: :func:`unfold` lays every receptive field out as a column of a (C * kh * kw, OH * OW)
     matrix per image; one batched matmul with the (O, C * kh * kw) weight matrix then computes
     all outputs at once, already in (N, O, OH * OW) order.
     Output shape: (N, O, OH, OW) with OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
+    ``padding='same'`` keeps H and W (stride 1; an even extent puts the extra zero on the right).
     """
-    if input.ndim != 4 or weight.ndim != 4:
-        raise RuntimeError(f"conv2d expects a 4D input and weight, got input {tuple(input.shape)} "
-                           f"and weight {tuple(weight.shape)}")
-    n, c, h, w = input.shape
-    o, c_w, kh, kw = weight.shape
-    if c != c_w:
-        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected input{list(input.shape)} "
-                           f"to have {c_w} channels, but got {c} channels instead")
-    args = _window_args((kh, kw), dilation, padding, stride)
-    oh, ow = _check_windows((h, w), **args)
-    cols = Unfold.apply(input, **args).reshape(n, c * kh * kw, oh * ow)  # (N, C*kh*kw, OH*OW)
-    out = weight.reshape(o, c * kh * kw) @ cols                          # (N, O, OH*OW): weight broadcast
-    out = out.reshape(n, o, oh, ow)
-    return out if bias is None else out + bias.reshape(o, 1, 1)
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
-def _pool_windows(input: Tensor, kernel_size: _size_2, stride: _size_2 | None, padding: _size_2,
-                  pad_value: float) -> Tensor:
-    """The pooling windows of ``input`` (N, C, H, W) or (C, H, W) as (N, C, kh * kw, OH, OW)."""
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"pooling expects a 3D or 4D input, got {tuple(input.shape)}")
-    x = input if input.ndim == 4 else input.unsqueeze(0)
-    (kh, kw) = _pair(kernel_size, "kernel_size")
-    stride = (kh, kw) if stride is None or stride == [] else stride
-    args = _window_args((kh, kw), 1, padding, stride)
-    (ph, pw) = args["padding"]
-    if ph > kh // 2 or pw > kw // 2:
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={padding}, "
-                           f"kernel_size={kernel_size}")
-    oh, ow = _check_windows(x.shape[2:], **args)
-    cols = Unfold.apply(x, pad_value=pad_value, **args)                 # (N, C, kh, kw, OH, OW)
-    return cols.reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+                    output_padding: Any, groups: int, dilation: Any, nd: int) -> Tensor:
+    """The adjoint of :func:`_conv` (its gradient with respect to the input): every input pixel
+    scatters ``weight`` times itself into a window of the output. One batched matmul makes the
+    (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is then
+    cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
+    name = f"conv_transpose{nd}d"
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
+    x, batched = _as_2d(input, nd, name)
+    n, c, h, w = x.shape
+    cin, og = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    if groups < 1 or cin % groups or c != cin:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {cin} channels, but got {c} channels instead "
+                           f"(groups={groups})")
+    (kh, kw) = _lift(kernel, nd, "kernel_size", 1)
+    (sh, sw), (ph, pw) = _lift(stride, nd, "stride", 1), _lift(padding, nd, "padding", 0)
+    (oph, opw), (dh, dw) = _lift(output_padding, nd, "output_padding", 0), _lift(dilation, nd, "dilation", 1)
+    if min(sh, sw, dh, dw) < 1 or min(ph, pw, oph, opw) < 0:
+        raise RuntimeError(f"{name}: stride and dilation must be positive, padding and output_padding "
+                           f"non-negative, got stride={stride}, dilation={dilation}, padding={padding}, "
+                           f"output_padding={output_padding}")
+    if not (oph < max(sh, dh) and opw < max(sw, dw)):
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    full_hw = ((h - 1) * sh + dh * (kh - 1) + 1, (w - 1) * sw + dw * (kw - 1) + 1)
+    if full_hw[0] + oph - 2 * ph < 1 or full_hw[1] + opw - 2 * pw < 1:
+        raise RuntimeError(f"{name}: the padding {padding} leaves no output for input {list(input.shape)}")
+    k = og * kh * kw
+    w_t = weight.reshape(groups, cin // groups, k).transpose(1, 2)        # (G, C_out/G * K, C_in/G)
+    cols = (w_t @ x.reshape(n, groups, cin // groups, h * w)).reshape(n, groups * og, kh, kw, h, w)
+    out = Fold.apply(cols, out_hw=full_hw, kernel=(kh, kw), stride=(sh, sw), padding=(0, 0), dilation=(dh, dw))
+    if ph or pw or oph or opw:
+        out = pad(out, (-pw, opw - pw, -ph, oph - ph))
+    if bias is not None:
+        out = out + bias.reshape(groups * og, 1, 1)
+    return _from_2d(out, nd, batched)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+                     padding: _size_any = 0, output_padding: _size_any = 0, groups: int = 1,
+                     dilation: _size_any = 1) -> Tensor:
+    """Transposed 1-D convolution of ``input`` (N, C_in, L) with ``weight`` (C_in, C_out / groups, k):
+    L_out = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+                     padding: _size_any = 0, output_padding: _size_any = 0, groups: int = 1,
+                     dilation: _size_any = 1) -> Tensor:
+    """Transposed 2-D convolution ("deconvolution") of ``input`` (N, C_in, H, W) with ``weight``
+    (C_in, C_out / groups, kh, kw); the gradient of :func:`conv2d` with respect to its input.
+    H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
+
+
+def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output length: with ``ceil_mode`` a last, partial window counts when it
+    starts inside the input or its left padding."""
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class _PoolGeometry(NamedTuple):
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]
+    extra: tuple[int, int]  # positions beyond the right padding that ceil_mode's last window reads
+
+
+def _pool_geometry(hw: tuple[int, int], kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                   nd: int, name: str) -> _PoolGeometry:
+    k = _lift(kernel, nd, "kernel_size", 1)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _lift(stride, nd, "stride", 1)
+    p, d = _lift(padding, nd, "padding", 0), _lift(dilation, nd, "dilation", 1)
+    if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+        raise RuntimeError(f"{name}: kernel_size, stride and dilation must be positive and padding non-negative, "
+                           f"got kernel_size={kernel}, stride={stride}, dilation={dilation}, padding={padding}")
+    if any(p[a] > ((k[a] - 1) * d[a] + 1) // 2 for a in (0, 1)):
+        raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={padding}, "
+                           f"kernel_size={kernel} and dilation={dilation}")
+    out = tuple(_pool_size(hw[a], k[a], s[a], p[a], d[a], ceil_mode) for a in (0, 1))
+    if min(out) < 1:
+        raise RuntimeError(f"{name}: Given input size {hw}, the calculated output size {out} is too small")
+    extra = tuple(max((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 - (hw[a] + 2 * p[a]), 0) for a in (0, 1))
+    return _PoolGeometry(k, s, p, d, out, extra)  # type: ignore[arg-type]
+
+
+def _pad_amounts(g: _PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(before, after) per spatial axis: the padding, plus ceil_mode's extra on the far side."""
+    return ((g.padding[0], g.padding[0] + g.extra[0]), (g.padding[1], g.padding[1] + g.extra[1]))
+
+
+def _window_cols(x: Tensor, g: _PoolGeometry, pad_value: float) -> Tensor:
+    """The pooling windows of ``x`` (N, C, H, W) as (N, C, K, OH, OW), padded with ``pad_value``."""
+    (pt, pb), (pl, pr) = _pad_amounts(g)
+    if pt or pb or pl or pr:
+        x = _pad_constant(x, (pl, pr, pt, pb), pad_value)
+    cols = Unfold.apply(x, kernel=g.kernel, stride=g.stride, padding=(0, 0), dilation=g.dilation)
+    return cols.reshape(x.shape[0], x.shape[1], g.kernel[0] * g.kernel[1], *g.out)
+
+
+def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDArray:
+    """The flat position ``h * W + w`` of every window element as a (1, 1, K, OH, OW) int64 array
+    (-1 in the padding): what ``return_indices`` reports."""
+    pos = nd_array(np.arange(hw[0] * hw[1]).reshape(1, 1, *hw), dtype=int64, device=device)
+    cols = nd_unfold(pos.pad(((0, 0), (0, 0)) + _pad_amounts(g), -1), g.kernel, g.stride, (0, 0), g.dilation)
+    return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
 
 
 def _first_max_mask(cols: Any) -> Any:
@@ -395,19 +630,213 @@ def _first_max_mask(cols: Any) -> Any:
     return mask
 
 
-def max_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
-    """Maximum over each ``kernel_size`` window, moved by ``stride`` (default: ``kernel_size``).
-    The gradient goes to the window's first maximum, as PyTorch's: a one-hot mask of it picks
-    the values (``where`` + ``sum``, both fast elementwise kernels; no gather)."""
-    cols = _pool_windows(input, kernel_size, stride, padding, -math.inf)
-    out = where(Tensor._make(_first_max_mask(cols._data), False, None), cols, 0.0).sum(2)
-    return out if input.ndim == 4 else out.squeeze(0)
+def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
+    """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
+    ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
+    a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
+    mask = _first_max_mask(cols._data)
+    values = where(Tensor._make(mask, False, None), cols, 0.0).sum(2)
+    if positions is None:
+        return values, None
+    index = (mask.astype(int64) * positions).sum(2)
+    return values, Tensor._make(index, False, None)
 
 
-def avg_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
-    """Mean over each ``kernel_size`` window (zero padding counts in the mean, as PyTorch's default)."""
-    out = _pool_windows(input, kernel_size, stride, padding, 0.0).mean(2)
-    return out if input.ndim == 4 else out.squeeze(0)
+def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+              return_indices: bool, nd: int) -> Any:
+    name = f"max_pool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, nd, name)
+    cols = _window_cols(x, g, -math.inf)
+    positions = _window_positions(x.shape[2:], g, x.device) if return_indices else None
+    out, index = _max_of_windows(cols, positions)
+    out = _from_2d(out, nd, batched)
+    return (out, _from_2d(index, nd, batched)) if index is not None else out
+
+
+def max_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               dilation: _size_any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Maximum over each window of ``input`` (N, C, L) or (C, L); see :func:`max_pool2d`."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def max_pool2d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               dilation: _size_any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Maximum over each ``kernel_size`` window (elements ``dilation`` apart), moved by ``stride``
+    (default: ``kernel_size``), of ``input`` (N, C, H, W) or (C, H, W) padded with -inf;
+    ``ceil_mode`` keeps a last partial window. With ``return_indices`` also the flat index
+    ``h * W + w`` of each maximum in its plane (what :func:`max_unpool2d` takes)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+              divisor_override: int | None, nd: int) -> Tensor:
+    name = f"avg_pool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, nd, name)
+    total = _window_cols(x, g, 0.0).sum(2)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        return _from_2d(total / divisor_override, nd, batched)
+    # each window's divisor: the elements it covers of the input (and of the padding when
+    # count_include_pad), never ceil_mode's extra -- the sum of a window over a 0/1 mask
+    (ph, pw), (eh, ew) = g.padding, g.extra
+    inside = nd_full((1, 1) + tuple(x.shape[2:]), 1.0, dtype=x.dtype, device=x.device)
+    if count_include_pad:
+        inside = inside.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), 1.0).pad(((0, 0), (0, 0), (0, eh), (0, ew)), 0.0)
+    else:
+        inside = inside.pad(((0, 0), (0, 0)) + _pad_amounts(g), 0.0)
+    counts = nd_unfold(inside, g.kernel, g.stride, (0, 0), g.dilation).reshape((1, 1, -1) + g.out).sum(2)
+    return _from_2d(total / Tensor._make(counts, False, None), nd, batched)
+
+
+def avg_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of ``input`` (N, C, L) or (C, L); see :func:`avg_pool2d`."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+def avg_pool2d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over each ``kernel_size`` window of ``input`` (N, C, H, W) or (C, H, W). The divisor
+    counts the zero padding when ``count_include_pad`` (the default) but never the part of a
+    ``ceil_mode`` window past the padding; ``divisor_override`` replaces it."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2)
+
+
+def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows: output i covers [floor(i * n_in / n_out), ceil((i + 1) * n_in / n_out))."""
+    i = np.arange(n_out)
+    return (i * n_in) // n_out, ((i + 1) * n_in + n_out - 1) // n_out
+
+
+def _adaptive_sizes(output_size: Any, hw: tuple[int, ...], nd: int) -> tuple[int, ...]:
+    """``output_size`` with each ``None`` replaced by the input's size there."""
+    t = (output_size,) * nd if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(t) == 1 and nd > 1:
+        t = t * nd
+    if len(t) != nd:
+        raise ValueError(f"adaptive pooling expects an output_size of {nd} values, got {output_size!r}")
+    sizes = tuple(hw[a] if v is None else v for a, v in enumerate(t))
+    if min(sizes) < 0 or (min(sizes) == 0 and min(hw) > 0):
+        raise RuntimeError(f"adaptive pooling: output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def _adaptive_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    if input.ndim not in (nd + 1, nd + 2) or 0 in input.shape[-nd:]:
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D tensor with non-zero spatial sizes, "
+                           f"got {list(input.shape)}")
+    return _as_2d(input, nd, name)
+
+
+def _adaptive_avg(input: Tensor, output_size: Any, nd: int) -> Tensor:
+    """Mean over each adaptive window: windows differ in size, so each axis is one matmul with an
+    (out, in) averaging matrix (row i holds 1 / |window i| over window i)."""
+    x, batched = _adaptive_input(input, nd, f"adaptive_avg_pool{nd}d")
+    out_hw = _adaptive_sizes(output_size, tuple(x.shape[2:])[2 - nd:], nd)
+    out_hw = (1,) + out_hw if nd == 1 else out_hw
+    for axis in (0, 1):
+        n_in, n_out = x.shape[2 + axis], out_hw[axis]
+        if n_in == n_out:
+            continue
+        start, end = _adaptive_bounds(n_in, n_out)
+        j = np.arange(n_in)
+        weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
+        m = tensor(weights, dtype=x.dtype, device=x.device)
+        x = m @ x if axis == 0 else x @ m.T
+    return _from_2d(x, nd, batched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
+    """Mean over ``output_size`` windows of ``input`` (N, C, L) or (C, L) that tile it as evenly as
+    possible (PyTorch's adaptive windows, which may overlap by one)."""
+    return _adaptive_avg(input, output_size, 1)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over an ``output_size`` (int, pair, ``None`` keeps a size) grid of adaptive windows of
+    ``input`` (N, C, H, W) or (C, H, W)."""
+    return _adaptive_avg(input, output_size, 2)
+
+
+def _adaptive_max(input: Tensor, output_size: Any, return_indices: bool, nd: int) -> Any:
+    """Maximum over each adaptive window: every window is read as a window of the largest size,
+    its index list padded by repeating its last element (a repeat never changes the maximum,
+    and the first occurrence keeps the gradient), then reduced as a pooling."""
+    x, batched = _adaptive_input(input, nd, f"adaptive_max_pool{nd}d")
+    h, w = x.shape[2:]
+    out_hw = _adaptive_sizes(output_size, (h, w)[2 - nd:], nd)
+    oh, ow = (1,) + out_hw if nd == 1 else out_hw
+    index = []
+    for n_in, n_out in ((h, oh), (w, ow)):
+        start, end = _adaptive_bounds(n_in, n_out)
+        k = int((end - start).max())
+        index.append(np.minimum(start[:, None] + np.arange(k), end[:, None] - 1))   # (out, K)
+    ih, iw = index[0][:, :, None, None], index[1][None, None, :, :]                  # (OH, KH, OW, KW)
+    key = (slice(None), slice(None), tensor(ih, dtype=int64, device=x.device), tensor(iw, dtype=int64, device=x.device))
+    kh, kw = index[0].shape[1], index[1].shape[1]
+    cols = x[key].permute(0, 1, 3, 5, 2, 4).reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+    positions = None
+    if return_indices:
+        flat = np.broadcast_to(ih * w + iw, (oh, kh, ow, kw)).transpose(1, 3, 0, 2).reshape(1, 1, kh * kw, oh, ow)
+        positions = nd_array(np.ascontiguousarray(flat), dtype=int64, device=x.device)
+    out, idx = _max_of_windows(cols, positions)
+    out = _from_2d(out, nd, batched)
+    return (out, _from_2d(idx, nd, batched)) if idx is not None else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int, return_indices: bool = False) -> Any:
+    """Maximum over ``output_size`` adaptive windows of ``input`` (N, C, L) or (C, L)."""
+    return _adaptive_max(input, output_size, return_indices, 1)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Maximum over an ``output_size`` grid of adaptive windows of ``input`` (N, C, H, W) or
+    (C, H, W); with ``return_indices`` also each maximum's flat index ``h * W + w``."""
+    return _adaptive_max(input, output_size, return_indices, 2)
+
+
+def _max_unpool(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any, padding: Any, output_size: Any,
+                nd: int) -> Tensor:
+    name = f"max_unpool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    idx, _ = _as_2d(indices, nd, name)
+    if tuple(idx.shape) != tuple(x.shape) or idx.dtype != int64:
+        raise RuntimeError(f"{name}: Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) and of dtype int64, got {list(indices.shape)} ({indices.dtype})")
+    k = _lift(kernel_size, nd, "kernel_size", 1)
+    s = k if stride is None else _lift(stride, nd, "stride", 1)
+    p = _lift(padding, nd, "padding", 0)
+    n, c, h, w = x.shape
+    size = tuple((x.shape[2 + a] - 1) * s[a] - 2 * p[a] + k[a] for a in (0, 1))
+    if output_size is not None:
+        given = tuple(output_size)[-nd:]
+        size = (1, given[0]) if nd == 1 else (given[0], given[1])
+    plane = size[0] * size[1]
+    flat = idx._data.reshape((n, c, h * w))
+    if flat.size and (int(flat.min().item()) < 0 or int(flat.max().item()) >= plane):
+        raise RuntimeError(f"{name}: Found an invalid max index {int(flat.max().item())} "
+                           f"(output volumes are of size {size[0]}x{size[1]})")
+    rows = nd_array(np.arange(n).reshape(n, 1, 1), dtype=int64, device=x.device)
+    chans = nd_array(np.arange(c).reshape(1, c, 1), dtype=int64, device=x.device)
+    out = Unpool.apply(x.reshape(n, c, h * w), key=(rows, chans, flat), shape=(n, c, plane))
+    return _from_2d(out.reshape(n, c, *size), nd, batched)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: _size_any, stride: _size_any | None = None,
+                 padding: _size_any = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """The partial inverse of :func:`max_pool1d`: each value put back at its index, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: _size_any, stride: _size_any | None = None,
+                 padding: _size_any = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """The partial inverse of :func:`max_pool2d`: an (N, C, H_out, W_out) map of zeros with each
+    input value written at its flat index ``h * W_out + w``; H_out = (H - 1) * stride - 2 * padding
+    + kernel_size unless ``output_size`` says otherwise."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
 
 
 # ---------------------------------------------------------------------- losses

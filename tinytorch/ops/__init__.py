@@ -9,7 +9,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.reduce`            Sum Amax LogSoftmax
 :mod:`.movement`          Reshape Permute Expand Flip Index IndexBackward Cat Clone ToDevice
 :mod:`.matmul`            Matmul
-:mod:`.windows`           Unfold Fold
+:mod:`.windows`           Unfold Fold Unpool
 ========================  ================================================================
 
 :mod:`.creation` and :mod:`.random` make new leaf tensors, :mod:`.inplace` writes into
