@@ -8,6 +8,7 @@ The layers in ``tinytorch.nn`` hold parameters and call these.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -17,6 +18,9 @@ from .. import ops
 from ..ndarray import NDArray, float32, float64, int64
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
+from ..ndarray import where as nd_where
+from ..ndarray import zeros as nd_zeros
+from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import out_size
 from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, tensor, where
@@ -192,16 +196,53 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer tensor ``input``: output shape ``(*input.shape, dim)``.
-    Positions equal to ``padding_idx`` get no gradient."""
+
+    Positions equal to ``padding_idx`` give no gradient. With ``max_norm``, every row looked up
+    whose ``norm_type``-norm exceeds it is first rescaled *in place* to norm ``max_norm`` (as
+    PyTorch, which divides by ``norm + 1e-7``). ``scale_grad_by_freq`` divides each row's gradient
+    by how often it occurs in ``input``. ``sparse`` is accepted; the gradient is always dense."""
+    if input.dtype != int64:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {input.dtype}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise ValueError("Padding_idx must be within num_embeddings")
+        padding_idx %= weight.shape[0]
+    if max_norm is not None:
+        _renorm_rows_(weight, input, max_norm, norm_type)
     out = weight[input]
-    if padding_idx is None:
+    if padding_idx is None and not scale_grad_by_freq:
         return out
-    if padding_idx < 0:
-        padding_idx += weight.shape[0]
-    keep = (input != padding_idx).unsqueeze(-1)
-    return where(keep, out, out.detach())
+    factor = None
+    if scale_grad_by_freq:  # 1 / (the count of each position's index in input), from a scatter-add
+        ids = input._data.reshape((-1,))
+        counts = nd_zeros((weight.shape[0],), dtype=weight.dtype, device=weight.device)
+        counts.index_add_((ids,), nd_full(ids.shape, 1.0, dtype=weight.dtype, device=weight.device))
+        factor = Tensor._make((1.0 / counts[(ids,)]).reshape(tuple(input.shape) + (1,)), False, None)
+    if padding_idx is not None:
+        keep = (input != padding_idx).unsqueeze(-1).to(weight.dtype)
+        factor = keep if factor is None else factor * keep
+    # the value of ``out``, the gradient of ``out`` times ``factor``
+    return out.detach() + (out - out.detach()) * factor
+
+
+def _renorm_rows_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale, in place and outside the graph, each row of ``weight`` indexed by ``input`` whose
+    ``norm_type``-norm exceeds ``max_norm`` by ``max_norm / (norm + 1e-7)``. (A row indexed twice
+    is written twice with the same value.)"""
+    key = (input._data.reshape((-1,)),)
+    w = weight._data
+    rows = abs(w[key])
+    if norm_type == math.inf:
+        norms = rows.max(1, keepdims=True)
+    elif norm_type == 1:
+        norms = rows.sum(1, keepdims=True)
+    else:
+        norms = (rows ** norm_type).sum(1, keepdims=True) ** (1.0 / norm_type)
+    scale = nd_where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    w[key] = w[key] * scale
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -837,6 +878,325 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: _size_any, stride:
     input value written at its flat index ``h * W_out + w``; H_out = (H - 1) * stride - 2 * padding
     + kernel_size unless ``output_size`` says otherwise."""
     return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
+
+
+# ---------------------------------------------------------------------- resampling: interpolate, pixel shuffle
+def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> np.ndarray:
+    """PyTorch's nearest source index per output position, in float32 arithmetic as its kernel:
+    ``min(floor(j * s), n_in - 1)`` (``nearest``) or ``floor((j + 0.5) * s)`` (``nearest-exact``)
+    with s = 1 / scale_factor when one was given, else n_in / n_out."""
+    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
+    j = np.arange(n_out, dtype=np.float32)
+    if exact:
+        j = j + np.float32(0.5)
+    elif n_out in (n_in, 2 * n_in):  # PyTorch's integer shortcuts (copy, halve)
+        return np.arange(n_out) * n_in // n_out
+    return np.minimum(np.floor(j * s).astype(np.int64), n_in - 1)
+
+
+def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
+                    dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For linear interpolation along one axis: each output's two source indices and the weight
+    of the second (PyTorch's source-index rule, computed in the input's float type)."""
+    ft = np.float32 if dtype == float32 else np.float64
+    if align_corners:
+        s = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
+        src = np.arange(n_out, dtype=ft) * s
+    else:
+        s = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
+        src = np.maximum(s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5), ft(0.0))
+    i0 = src.astype(np.int64)
+    i1 = i0 + (i0 < n_in - 1)
+    return i0, i1, (src - i0.astype(ft)).astype(ft)
+
+
+def _interp_axis(x: Tensor, dim: int, n_out: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
+    """Resample ``x`` along ``dim`` to ``n_out`` positions: a gather (nearest) or two gathers
+    blended by per-position weights (linear); both differentiable through ``index_select``."""
+    n_in = x.shape[dim]
+    if mode.startswith("nearest"):
+        index = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
+        return x.index_select(dim, tensor(index, dtype=int64, device=x.device))
+    i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners, x.dtype)
+    shape = (n_out,) + (1,) * (x.ndim - 1 - dim)
+    lam1 = tensor(lam, dtype=x.dtype, device=x.device).reshape(*shape)
+    lam0 = tensor(1 - lam, dtype=x.dtype, device=x.device).reshape(*shape)
+    return (x.index_select(dim, tensor(i0, dtype=int64, device=x.device)) * lam0
+            + x.index_select(dim, tensor(i1, dtype=int64, device=x.device)) * lam1)
+
+
+_LINEAR_MODES = {"linear": 1, "bilinear": 2}
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize ``input`` (N, C, L) or (N, C, H, W) to ``size``, or by ``scale_factor`` (output size
+    floor(in * factor)), with ``mode`` ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D) or
+    ``"bilinear"`` (4-D). ``align_corners`` maps the corner pixels' centres onto each other (linear
+    modes only). A given ``scale_factor`` also sets the source-index step unless
+    ``recompute_scale_factor`` (PyTorch's rule). Each spatial axis is resampled in turn."""
+    nd = input.ndim - 2
+    if mode in ("nearest", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif mode in _LINEAR_MODES:
+        if _LINEAR_MODES[mode] != nd:
+            raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                      f"{_LINEAR_MODES[mode] + 2}D input")
+    else:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, nearest-exact, "
+                                  "linear, bilinear are)")
+    if nd not in (1, 2):
+        raise NotImplementedError(f"Input Error: Only 3D and 4D input Tensors supported (got {input.ndim}D) "
+                                  f"for the modes: nearest | nearest-exact | linear | bilinear (got {mode})")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not implemented")
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        sizes = (size,) * nd if isinstance(size, int) else tuple(size)
+        if len(sizes) != nd:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(in_sizes)} and output size of {size}.")
+        scales: tuple[float | None, ...] = (None,) * nd
+    elif scale_factor is not None:
+        factors = (scale_factor,) * nd if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(factors) != nd:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got "
+                             f"input with spatial dimensions of {list(in_sizes)} and scale_factor of {scale_factor}.")
+        sizes = tuple(math.floor(n * float(f)) for n, f in zip(in_sizes, factors))
+        scales = (None,) * nd if recompute_scale_factor else tuple(float(f) for f in factors)
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if min(sizes) < 1:
+        raise RuntimeError(f"interpolate: output size {sizes} must be positive (input {list(input.shape)})")
+    out = input
+    for a in range(nd):
+        out = _interp_axis(out, 2 + a, sizes[a], scales[a], mode, bool(align_corners))
+    return out
+
+
+def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """The older name of :func:`interpolate`."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r^2, H, W) -> (*, C, H * r, W * r): each group of r^2 channels becomes an r x r
+    block of pixels (a reshape, a permute, a reshape)."""
+    r = upscale_factor
+    if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects a 3D or higher input whose 'channel' dimension is divisible by "
+                           f"the square of upscale_factor={r}, got input of size {list(input.shape)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    k = len(lead)
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)           # (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """The inverse of :func:`pixel_shuffle`: (*, C, H * r, W * r) -> (*, C * r^2, H, W)."""
+    r = downscale_factor
+    if input.ndim < 3 or r < 1 or input.shape[-2] % r or input.shape[-1] % r:
+        raise RuntimeError(f"pixel_unshuffle expects a 3D or higher input whose height and width are divisible by "
+                           f"downscale_factor={r}, got input of size {list(input.shape)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    k = len(lead)
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)           # (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+# ---------------------------------------------------------------------- group, instance and RMS normalisation
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each group of ``C / num_groups`` channels of each example of ``input`` (N, C, *)
+    by its own mean and biased variance, then scale and shift per channel."""
+    if input.ndim < 2 or num_groups < 1 or input.shape[1] % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    n, c = input.shape[:2]
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(2, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(2, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(*input.shape)
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each example of ``input`` (N, C, *) over its spatial dims. With
+    ``use_input_stats`` those statistics are the example's own, and given running buffers are
+    updated (in place) with their mean over the batch -- the variance unbiased there, as
+    PyTorch; otherwise the running statistics are used."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm expects an input with a batch, a channel and a spatial dim, "
+                         f"got input of size {list(input.shape)}")
+    c = input.shape[1]
+    dims = tuple(range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        n = math.prod(input.shape[2:])
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * mean.detach().reshape(-1, c).mean(0)
+                running_var *= 1.0 - momentum
+                running_var += (momentum * n / (n - 1)) * var.detach().reshape(-1, c).mean(0)
+        out = centered * (var + eps).rsqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+_EPS = {float32: 1.1920928955078125e-07, float64: 2.220446049250313e-16}  # each dtype's machine epsilon
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the last ``len(normalized_shape)`` dims; ``eps``
+    None means the machine epsilon of ``input``'s dtype (PyTorch's default)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+                           f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    dims = tuple(range(-len(shape), 0))
+    eps = _EPS.get(input.dtype, _EPS[float32]) if eps is None else eps
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+# ---------------------------------------------------------------------- channel dropout, alpha dropout
+def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:
+    """Zero whole channels: one keep/drop draw per (example, channel), the survivors scaled by
+    1 / (1 - p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    keep = rand(*shape, dtype=input.dtype, device=input.device) < (1.0 - p)
+    return input * (keep.to(input.dtype) * (1.0 / (1.0 - p)))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel-wise dropout of ``input`` (N, C, L) or (C, L): each channel is zeroed whole with
+    probability ``p``; the rest are scaled by 1 / (1 - p)."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    if input.ndim == 2:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel-wise dropout of ``input`` (N, C, H, W): each (example, channel) plane is zeroed whole
+    with probability ``p``. A 3-D input is taken as (N, C, L), as PyTorch does (with its warning)."""
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release.", stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L).", stacklevel=2)
+    return _feature_dropout(input, p, training)
+
+
+_ALPHA = 1.7580993408473766  # -SELU's negative saturation value: scale * alpha of SELU
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: dropped elements are set to SELU's saturation value -alpha', then
+    an affine map ``a x + b`` restores zero mean and unit variance (Klambauer et al., 2017)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = (rand(*input.shape, dtype=input.dtype, device=input.device) < (1.0 - p)).to(input.dtype)
+    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    return input * (keep * a) + ((keep - 1.0) * (_ALPHA * a) + _ALPHA * a * p)
+
+
+# ---------------------------------------------------------------------- bilinear, distances
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_o = x1^T W_o x2 + b_o`` for ``input1`` (*, in1), ``input2`` (*, in2), ``weight``
+    (out, in1, in2): one matmul gives ``x1 W`` for every o at once, (*, out, in2), and a
+    product with ``x2`` summed over in2 finishes it."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] \
+            or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise RuntimeError(f"bilinear: expected input1 (*, {weight.shape[1] if weight.ndim == 3 else '?'}) and "
+                           f"input2 (*, {weight.shape[2] if weight.ndim == 3 else '?'}) with the same leading dims "
+                           f"for weight {list(weight.shape)}, got {list(input1.shape)} and {list(input2.shape)}")
+    o, i1, i2 = weight.shape
+    u = input1 @ weight.permute(1, 0, 2).reshape(i1, o * i2)               # (*, out * in2)
+    out = (u.reshape(*input1.shape[:-1], o, i2) * input2.unsqueeze(-2)).sum(-1)
+    return out if bias is None else out + bias
+
+
+def _norm_clamped(x: Tensor, dim: int, eps: float) -> Tensor:
+    """``max(||x||, eps)`` along ``dim`` (kept), with a zero gradient where the norm is below ``eps``
+    (the square root only sees sums above ``eps^2``, so a zero vector gives no NaN)."""
+    sq = (x * x).sum(dim, keepdim=True)
+    big = sq > eps * eps
+    return where(big, where(big, sq, 1.0).sqrt(), eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps))`` along ``dim``, the inputs broadcast.
+    (PyTorch clamps the norms in place outside the graph, so where a norm is below ``eps`` its
+    gradient differs from this one, which treats the clamped norm as the constant ``eps``.)"""
+    shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    return ((x1 / _norm_clamped(x1, dim, eps)) * (x2 / _norm_clamped(x2, dim, eps))).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of ``x1 - x2 + eps`` along the last dim (``eps`` keeps the gradient finite when
+    the two are equal); p may be ``inf`` (largest difference) or 0 (count of non-zeros)."""
+    d = x1 - x2 + eps
+    dim = -1 if d.ndim else 0
+    if d.ndim == 0:
+        d = d.reshape(1)
+    if p == 2:
+        return (d * d).sum(dim, keepdim=keepdim).sqrt()
+    if p == 1:
+        return d.abs().sum(dim, keepdim=keepdim)
+    if p == math.inf:
+        return d.abs().amax(dim, keepdim=keepdim)
+    if p == -math.inf:
+        return d.abs().amin(dim, keepdim=keepdim)
+    if p == 0:
+        # a count: no gradient, but part of the graph (a zero gradient) as PyTorch's
+        return (d != 0).to(d.dtype).sum(dim, keepdim=keepdim) + (d * 0.0).sum(dim, keepdim=keepdim)
+    return (d.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
 
 
 # ---------------------------------------------------------------------- losses
