@@ -71,5 +71,6 @@ def check_layer(make, inputs, device, dtype_name="float64", call=None, rng=None,
         g, gr = p.grad, ref_params[name].grad
         assert (g is None) == (gr is None), name
         if gr is not None:
+            gr = gr.to_dense() if gr.is_sparse else gr  # PyTorch's sparse=True gradient; ours is dense
             np.testing.assert_allclose(g.numpy(), gr.numpy(), err_msg=name, **tol)
     return mod, ref

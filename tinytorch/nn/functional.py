@@ -1111,7 +1111,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
                            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
                            "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
-    if input.ndim == 2:
+    if input.ndim == 2 and training and p != 0.0:
         return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
     return _feature_dropout(input, p, training)
 
