@@ -86,6 +86,21 @@ POOL = [
     ("pixel_shuffle", lambda m: m.PixelShuffle(2), (2, 8, 3, 4)),
     ("pixel_shuffle_5d", lambda m: m.PixelShuffle(3), (2, 2, 9, 2, 3)),
     ("pixel_unshuffle", lambda m: m.PixelUnshuffle(2), (2, 3, 4, 6)),
+    ("constant_pad1d", lambda m: m.ConstantPad1d((2, 1), 3.5), (2, 3, 4)),
+    ("constant_pad2d", lambda m: m.ConstantPad2d(1, -1.0), (3, 4, 5)),
+    ("constant_pad3d", lambda m: m.ConstantPad3d((1, 0, 0, 2, 1, 1), 0.5), (1, 2, 3, 4, 5)),
+    ("zero_pad1d", lambda m: m.ZeroPad1d(2), (2, 3, 4)),
+    ("zero_pad2d", lambda m: m.ZeroPad2d((1, 0, 2, 1)), (2, 3, 4, 5)),
+    ("zero_pad3d", lambda m: m.ZeroPad3d(1), (2, 3, 4, 5)),
+    ("reflection_pad1d", lambda m: m.ReflectionPad1d((3, 1)), (2, 3, 4)),
+    ("reflection_pad2d", lambda m: m.ReflectionPad2d(2), (2, 3, 4, 5)),
+    ("reflection_pad3d", lambda m: m.ReflectionPad3d((1, 2, 0, 1, 1, 1)), (1, 2, 3, 4, 5)),
+    ("replication_pad1d", lambda m: m.ReplicationPad1d(3), (3, 4)),
+    ("replication_pad2d", lambda m: m.ReplicationPad2d((0, 2, 3, 1)), (2, 3, 4, 5)),
+    ("replication_pad3d", lambda m: m.ReplicationPad3d(2), (1, 2, 3, 4, 5)),
+    ("circular_pad1d", lambda m: m.CircularPad1d((2, 3)), (2, 3, 4)),
+    ("circular_pad2d", lambda m: m.CircularPad2d(1), (2, 3, 4, 5)),
+    ("circular_pad3d", lambda m: m.CircularPad3d((1, 0, 2, 1, 0, 3)), (1, 2, 3, 4, 5)),
 ]
 
 
