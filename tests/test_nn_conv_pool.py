@@ -81,6 +81,8 @@ POOL = [
     ("upsample_linear", lambda m: m.Upsample(size=9, mode="linear"), (2, 3, 5)),
     ("upsample_linear_align", lambda m: m.Upsample(scale_factor=0.5, mode="linear", align_corners=True), (2, 3, 8)),
     ("upsample_nearest_1d", lambda m: m.Upsample(scale_factor=2.5), (2, 3, 5)),
+    ("upsample_area", lambda m: m.Upsample(size=(3, 4), mode="area"), (2, 3, 7, 9)),
+    ("upsample_area_1d", lambda m: m.Upsample(scale_factor=0.6, mode="area"), (2, 3, 8)),
     ("upsampling_nearest2d", lambda m: m.UpsamplingNearest2d(scale_factor=3), (1, 2, 3, 4)),
     ("upsampling_bilinear2d", lambda m: m.UpsamplingBilinear2d(size=(5, 7)), (1, 2, 3, 4)),
     ("pixel_shuffle", lambda m: m.PixelShuffle(2), (2, 8, 3, 4)),
@@ -265,6 +267,18 @@ def test_interpolate_matches_torch(mode, align, kwargs, device, rng):
     _compare_functional(lambda x: F.interpolate(x, mode=mode, align_corners=align, **kwargs),
                         lambda x: torch.nn.functional.interpolate(x, mode=mode, align_corners=align, **kwargs),
                         [rng.standard_normal((2, 3, 5, 7))], device)
+
+
+@pytest.mark.filterwarnings("ignore:.*is deprecated")
+def test_upsample_functional_aliases(device, rng):
+    with pytest.warns(UserWarning, match="deprecated"):
+        F.upsample(tt.zeros(1, 1, 2, 2), scale_factor=2)
+    _compare_functional(lambda x: F.upsample_nearest(x, scale_factor=2),
+                        lambda x: torch.nn.functional.upsample_nearest(x, scale_factor=2),
+                        [rng.standard_normal((1, 2, 3, 4))], device)
+    _compare_functional(lambda x: F.upsample_bilinear(x, size=(5, 6)),
+                        lambda x: torch.nn.functional.upsample_bilinear(x, size=(5, 6)),
+                        [rng.standard_normal((1, 2, 3, 4))], device)
 
 
 def test_interpolate_errors_as_torch():

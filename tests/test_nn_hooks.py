@@ -218,3 +218,29 @@ def test_extra_repr_is_printed_as_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert repr(Scaled()) == repr(ScaledRef()).replace("ScaledRef", "Scaled")
+
+
+def _pre_hooked_run(lib):
+    lin = lib.nn.Linear(2, 2)
+    lin.load_state_dict({"weight": lib.tensor([[1.0, 2.0], [3.0, 4.0]]), "bias": lib.tensor([0.0, 1.0])})
+    seen = []
+    lin.register_full_backward_pre_hook(lambda m, go: seen.append(_np(go)) or (go[0] * 10,))
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append((_np(gi), _np(go))))
+    x = lib.tensor([[1.0, -1.0]], requires_grad=True)
+    (lin(x) * lib.tensor([[1.0, 2.0]])).sum().backward()
+    return seen, x.grad.tolist(), lin.weight.grad.tolist()
+
+
+def test_full_backward_pre_hook_replaces_grad_output_as_torch():
+    assert _pre_hooked_run(tt) == _pre_hooked_run(torch)
+
+
+def test_full_backward_pre_hook_needs_a_single_output():
+    class Two(tt.nn.Module):
+        def forward(self, x):
+            return x * 2, x * 3
+
+    m = Two()
+    m.register_full_backward_pre_hook(lambda mod, go: None)
+    with pytest.raises(NotImplementedError, match="one output"):
+        m(tt.ones(2, requires_grad=True))

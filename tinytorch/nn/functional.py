@@ -932,12 +932,13 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
     """Resize ``input`` (N, C, L) or (N, C, H, W) to ``size``, or by ``scale_factor`` (output size
-    floor(in * factor)), with ``mode`` ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D) or
-    ``"bilinear"`` (4-D). ``align_corners`` maps the corner pixels' centres onto each other (linear
-    modes only). A given ``scale_factor`` also sets the source-index step unless
-    ``recompute_scale_factor`` (PyTorch's rule). Each spatial axis is resampled in turn."""
+    floor(in * factor)), with ``mode`` ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D),
+    ``"bilinear"`` (4-D) or ``"area"`` (adaptive average pooling). ``align_corners`` maps the
+    corner pixels' centres onto each other (linear modes only). A given ``scale_factor`` also
+    sets the source-index step unless ``recompute_scale_factor`` (PyTorch's rule). Each spatial
+    axis is resampled in turn."""
     nd = input.ndim - 2
-    if mode in ("nearest", "nearest-exact"):
+    if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
                              "linear | bilinear | bicubic | trilinear")
@@ -947,10 +948,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       f"{_LINEAR_MODES[mode] + 2}D input")
     else:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, nearest-exact, "
-                                  "linear, bilinear are)")
+                                  "linear, bilinear, area are)")
     if nd not in (1, 2):
         raise NotImplementedError(f"Input Error: Only 3D and 4D input Tensors supported (got {input.ndim}D) "
-                                  f"for the modes: nearest | nearest-exact | linear | bilinear (got {mode})")
+                                  f"for the modes: nearest | nearest-exact | linear | bilinear | area (got {mode})")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not implemented")
     if size is not None and scale_factor is not None:
@@ -973,6 +974,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
         raise ValueError("either size or scale_factor should be defined")
     if min(sizes) < 1:
         raise RuntimeError(f"interpolate: output size {sizes} must be positive (input {list(input.shape)})")
+    if mode == "area":  # the mean over each adaptive window
+        return _adaptive_avg(input, sizes, nd)
     out = input
     for a in range(nd):
         out = _interp_axis(out, 2 + a, sizes[a], scales[a], mode, bool(align_corners))
@@ -982,7 +985,23 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
 def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
              align_corners: bool | None = None) -> Tensor:
     """The older name of :func:`interpolate`."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The older name of ``interpolate(..., mode="nearest")``."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The older name of ``interpolate(..., mode="bilinear", align_corners=True)``."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

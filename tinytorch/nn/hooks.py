@@ -52,9 +52,11 @@ class RemovableHandle:
 class BackwardHookState:
     """One module call's bookkeeping for its full backward hooks."""
 
-    def __init__(self, module: Any, hooks: "OrderedDict[RemovableHandle, Callable]"):
+    def __init__(self, module: Any, hooks: "OrderedDict[RemovableHandle, Callable]",
+                 pre_hooks: "OrderedDict[RemovableHandle, Callable] | None" = None):
         self.module = module
         self.hooks = list(hooks.values())
+        self.pre_hooks = list(pre_hooks.values()) if pre_hooks else []
         self.n_inputs = 0            # positional arguments (grad_input has one entry for each)
         self.input_slots: list[int] = []   # which of them went through the input gate
         self.input_shapes: list[tuple[int, ...]] = []
@@ -112,6 +114,10 @@ class OutputGate(Function):
 
     def backward(self, g: Tensor) -> Tensor:
         s = self.state
+        for pre_hook in s.pre_hooks:  # one gated output (gate_outputs checks): it is all of grad_output
+            result = pre_hook(s.module, (g,))
+            if result is not None:
+                g = result[0] if isinstance(result, (tuple, list)) else result
         s.grad_outputs[self.index] = g
         s.outputs_seen += 1
         if not s.has_input_gate and s.outputs_seen == len(s.grad_outputs):
@@ -147,6 +153,12 @@ def gate_inputs(state: BackwardHookState, args: tuple) -> tuple:
     return tuple(out)
 
 
+def _too_many_outputs_for_pre_hooks(state: BackwardHookState) -> bool:
+    """Backward pre-hooks see (and may replace) every output gradient at once, before any goes
+    on; with one identity gate per output that is only possible for a single output."""
+    return bool(state.pre_hooks) and len(state.grad_outputs) > 1
+
+
 def gate_outputs(state: BackwardHookState, result: Any) -> Any:
     """``result`` (a tensor or a tuple/list of them) with each tensor that requires grad passed
     through an :class:`OutputGate`."""
@@ -160,6 +172,10 @@ def gate_outputs(state: BackwardHookState, result: Any) -> Any:
             state.grad_outputs.append(None)
             item = OutputGate.apply(item, state=state, index=len(state.grad_outputs) - 1)
         gated.append(item)
+    if _too_many_outputs_for_pre_hooks(state):
+        raise NotImplementedError("register_full_backward_pre_hook is supported for modules with one output "
+                                  f"that requires grad; this call of {type(state.module).__name__} has "
+                                  f"{len(state.grad_outputs)}")
     if single:
         return gated[0]
     return type(result)(gated)

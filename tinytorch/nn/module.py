@@ -60,6 +60,7 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
             object.__setattr__(self, hooks, OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
         for flags in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
             object.__setattr__(self, flags, set())
 
@@ -68,7 +69,8 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
-        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks") \
+                or d.get("_backward_pre_hooks"):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -90,8 +92,8 @@ class Module:
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         state = None
-        if self._backward_hooks:
-            state = BackwardHookState(self, self._backward_hooks)
+        if self._backward_hooks or self._backward_pre_hooks:
+            state = BackwardHookState(self, self._backward_hooks, self._backward_pre_hooks)
             args = gate_inputs(state, args)
         try:
             output = self.forward(*args, **kwargs)
@@ -149,6 +151,12 @@ class Module:
         for a non-tensor or one that needs no gradient). A non-None result (a tuple as long as
         ``grad_input``) replaces those gradients. Returns a removable handle."""
         return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradient of the module's output arrives in a
+        backward pass, before it goes on; a non-None result replaces ``grad_output``. (Supported
+        for modules with one output that requires grad.) Returns a removable handle."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
