@@ -925,15 +925,16 @@ def _interp_axis(x: Tensor, dim: int, n_out: int, scale: float | None, mode: str
             + x.index_select(dim, tensor(i1, dtype=int64, device=x.device)) * lam1)
 
 
-_LINEAR_MODES = {"linear": 1, "bilinear": 2}
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
 def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
-    """Resize ``input`` (N, C, L) or (N, C, H, W) to ``size``, or by ``scale_factor`` (output size
-    floor(in * factor)), with ``mode`` ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D),
-    ``"bilinear"`` (4-D) or ``"area"`` (adaptive average pooling). ``align_corners`` maps the
+    """Resize ``input`` (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size``, or by
+    ``scale_factor`` (output size floor(in * factor)), with ``mode`` ``"nearest"``,
+    ``"nearest-exact"``, ``"linear"`` (3-D), ``"bilinear"`` (4-D), ``"trilinear"`` (5-D) or
+    ``"area"`` (adaptive average pooling; 3-D and 4-D). ``align_corners`` maps the
     corner pixels' centres onto each other (linear modes only). A given ``scale_factor`` also
     sets the source-index step unless ``recompute_scale_factor`` (PyTorch's rule). Each spatial
     axis is resampled in turn."""
@@ -948,10 +949,11 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       f"{_LINEAR_MODES[mode] + 2}D input")
     else:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, nearest-exact, "
-                                  "linear, bilinear, area are)")
-    if nd not in (1, 2):
-        raise NotImplementedError(f"Input Error: Only 3D and 4D input Tensors supported (got {input.ndim}D) "
-                                  f"for the modes: nearest | nearest-exact | linear | bilinear | area (got {mode})")
+                                  "linear, bilinear, trilinear, area are)")
+    if nd not in (1, 2, 3) or (mode == "area" and nd == 3):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
+                                  f"for the modes: nearest | nearest-exact | linear | bilinear | trilinear | area "
+                                  f"(area: 3D and 4D) (got {mode})")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not implemented")
     if size is not None and scale_factor is not None:
