@@ -198,6 +198,36 @@ def test_embedding_errors():
         F.embedding(tt.tensor([0.0]), tt.zeros(3, 2))
 
 
+BAG_IDS = np.array([1, 2, 4, 4, 3, 0, 2, 2, 1])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("case", ["2d", "offsets", "empty_bags", "last_offset", "padding", "max_norm"])
+@pytest.mark.parametrize("dtype_name", ["float64", "float32"])
+def test_embedding_bag_matches_torch(mode, case, dtype_name, device):
+    kwargs = dict(mode=mode)
+    if case == "padding":
+        kwargs["padding_idx"] = 2
+    if case == "max_norm":
+        kwargs["max_norm"] = 1.0
+    if case == "last_offset":
+        kwargs["include_last_offset"] = True
+    inputs = {"2d": [BAG_IDS[:8].reshape(2, 4)], "offsets": [BAG_IDS, np.array([0, 3, 4])],
+              "empty_bags": [BAG_IDS, np.array([0, 0, 5, 5])], "last_offset": [BAG_IDS, np.array([0, 2, 2, 9])],
+              "padding": [BAG_IDS, np.array([0, 4, 6])], "max_norm": [BAG_IDS, np.array([0, 4])]}[case]
+    check_layer(lambda m: m.EmbeddingBag(6, 3, **kwargs), inputs, device, dtype_name)
+
+
+def test_embedding_bag_per_sample_weights(device, rng):
+    check_layer(lambda m: m.EmbeddingBag(6, 3, mode="sum"), [BAG_IDS, np.array([0, 3, 3]), rng.random(9)], device)
+    with pytest.raises(NotImplementedError, match="only supported for mode='sum'"):
+        tt.nn.EmbeddingBag(6, 3)(tt.tensor(BAG_IDS), tt.tensor([0, 3]), tt.ones(9))
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor"):
+        tt.nn.EmbeddingBag(6, 3)(tt.tensor(BAG_IDS))
+    with pytest.raises(RuntimeError, match="offsets\\[0\\] has to be 0"):
+        tt.nn.EmbeddingBag(6, 3)(tt.tensor(BAG_IDS), tt.tensor([1, 3]))
+
+
 # --------------------------------------------------------------------------- bilinear, distances
 @pytest.mark.parametrize("dtype_name", ["float64", "float32"])
 @pytest.mark.parametrize("bias,lead", [(True, (4,)), (False, (2, 3)), (True, ())])

@@ -74,7 +74,7 @@ from .pooling import (
     MaxUnpool1d,
     MaxUnpool2d,
 )
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -94,5 +94,5 @@ __all__ = [
     "CosineSimilarity", "PairwiseDistance", "Unflatten",
     "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
-    "CircularPad1d", "CircularPad2d", "CircularPad3d", "Fold", "Unfold",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "Fold", "Unfold", "EmbeddingBag",
 ]

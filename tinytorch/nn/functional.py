@@ -245,6 +245,76 @@ def _renorm_rows_(weight: Tensor, input: Tensor, max_norm: float, norm_type: flo
     w[key] = w[key] * scale
 
 
+def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool) -> tuple[Tensor, np.ndarray, int]:
+    """The indices of ``embedding_bag`` as one flat vector, the bag of each position (-1 for a
+    position after the last bag) and the number of bags. A 2-D input is one bag per row."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences.")
+        b, n = input.shape
+        return input.reshape(-1), np.repeat(np.arange(b), n), b
+    if input.ndim != 1:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    if offsets is None or offsets.ndim != 1:
+        raise ValueError(f"offsets has to be a 1D Tensor but got {None if offsets is None else offsets.ndim}")
+    starts = offsets.numpy().astype(np.int64)
+    n = input.shape[0]
+    if starts.size and starts[0] != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                           f"position 0. However, got {starts[0]}")
+    if include_last_offset:
+        starts, ends = starts[:-1], starts[1:]
+    else:
+        ends = np.append(starts[1:], n)
+    if (ends < starts).any() or (ends > n).any():
+        raise RuntimeError(f"offsets must be non-decreasing and at most the input length {n}, got {starts.tolist()}")
+    bag = np.full(n, -1)
+    bag[:ends[-1] if ends.size else 0] = np.repeat(np.arange(starts.size), ends - starts)
+    return input, bag, int(starts.size)
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """The sum, mean or max of each bag of embeddings, without building the (bags, length, dim)
+    tensor for sum and mean: a (bags, positions) matrix of 0/1 (or 1 / bag size) times the looked-up
+    rows. Bags are the rows of a 2-D ``input``, or the runs of a 1-D one starting at ``offsets``;
+    ``padding_idx`` entries are left out (and not counted); an empty bag gives zeros.
+    ``per_sample_weights`` (``mode='sum'`` only) scales each looked-up row."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}').")
+    flat, bag, n_bags = _bags(input, offsets, include_last_offset)
+    ids = flat.numpy()
+    if padding_idx is not None:
+        padding_idx %= weight.shape[0]
+        bag = np.where(ids == padding_idx, -1, bag)
+    rows = embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)        # (L, D)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1)
+    counts = np.bincount(bag[bag >= 0], minlength=n_bags)
+    if mode != "max":
+        select = (bag[None, :] == np.arange(n_bags)[:, None]).astype(np.float64)
+        if mode == "mean":
+            select /= np.maximum(counts, 1)[:, None]
+        return tensor(select, dtype=weight.dtype, device=weight.device) @ rows
+    # max: each bag's positions padded to the longest bag (the padding masked to -inf)
+    k = max(int(counts.max()) if counts.size else 0, 1)
+    order = np.argsort(np.where(bag >= 0, bag, n_bags), kind="stable")[:int(counts.sum())]
+    slot = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    index, valid = np.zeros((n_bags, k), dtype=np.int64), np.zeros((n_bags, k), dtype=bool)
+    index[bag[order], slot], valid[bag[order], slot] = order, True
+    gathered = rows[tensor(index, dtype=int64, device=weight.device)]                    # (B, K, D)
+    mask = tensor(valid[:, :, None], device=weight.device)
+    cols = where(mask, gathered, -math.inf).unsqueeze(1).unsqueeze(-1)                  # (B, 1, K, D, 1)
+    out, _ = _max_of_windows(cols, None)
+    return where(tensor((counts > 0)[:, None], device=weight.device), out.reshape(n_bags, -1), 0.0)
+
+
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each value's index."""
     if tensor.dtype != int64:
