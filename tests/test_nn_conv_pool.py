@@ -122,6 +122,15 @@ def test_layer_matches_torch_float32(name, make, shape, device, rng):
     check_layer(make, [rng.standard_normal(shape)], device, "float32")
 
 
+RESAMPLE = [spec for spec in POOL if spec[0].startswith(("upsample", "pixel", "adaptive"))]
+
+
+@pytest.mark.parametrize("name,make,shape", RESAMPLE, ids=[s[0] for s in RESAMPLE])
+def test_resampling_matches_torch_float32(name, make, shape, device, rng):
+    # the source indices and weights are computed in the input's float type, as PyTorch's kernels do
+    check_layer(make, [rng.standard_normal(shape)], device, "float32")
+
+
 @pytest.mark.parametrize("return_indices", [False, True])
 @pytest.mark.parametrize("make,shape", [
     (lambda m, r: m.MaxPool1d(3, 2, 1, return_indices=r), (2, 3, 9)),
