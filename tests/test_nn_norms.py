@@ -31,6 +31,9 @@ LAYERS = [
     ("rmsnorm", lambda m: m.RMSNorm(5), (3, 5)),
     ("rmsnorm_shape_eps", lambda m: m.RMSNorm([4, 5], eps=1e-3), (2, 4, 5)),
     ("rmsnorm_no_affine", lambda m: m.RMSNorm(5, elementwise_affine=False), (2, 3, 5)),
+    ("local_response_norm", lambda m: m.LocalResponseNorm(3), (2, 5, 4, 3)),
+    ("local_response_norm_even_3d", lambda m: m.LocalResponseNorm(2, alpha=0.1, beta=0.5, k=2.0), (2, 5, 7)),
+    ("local_response_norm_5d", lambda m: m.LocalResponseNorm(4, alpha=1.0), (1, 6, 2, 3, 2)),
     ("unflatten", lambda m: m.Unflatten(1, (2, 3)), (4, 6, 2)),
     ("identity", lambda m: m.Identity(3, key=1), (2, 3)),
 ]

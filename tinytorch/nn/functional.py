@@ -816,6 +816,36 @@ def avg_pool2d(input: Tensor, kernel_size: _size_any, stride: _size_any | None =
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2)
 
 
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride: int | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The ``norm_type``-norm of each window of ``input`` (N, C, L): ``(sum x^p)^(1/p)``, an average
+    pool of ``x^p`` times the window size (PyTorch's composition; no padding)."""
+    (k,) = _ntuple(kernel_size, 1, "kernel_size")
+    return (avg_pool1d(input ** norm_type, k, stride, 0, ceil_mode) * k) ** (1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size: _size_any, stride: _size_any | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The ``norm_type``-norm of each window of ``input`` (N, C, H, W), as :func:`lp_pool1d`."""
+    kh, kw = _ntuple(kernel_size, 2, "kernel_size")
+    return (avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode) * (kh * kw)) ** (1.0 / norm_type)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Divide each element of ``input`` (N, C, *) by ``(k + alpha * mean of x^2 over the size
+    neighbouring channels)^beta`` (AlexNet's normalisation; the window centred, zero-padded, as
+    PyTorch): the mean is an average pool of height ``size`` over the channel axis."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    n, c = input.shape[:2]
+    sq = (input * input).reshape(n, 1, c, -1)
+    sq = _pad_constant(sq, (0, 0, size // 2, (size - 1) // 2), 0.0)
+    div = avg_pool2d(sq, (size, 1), stride=1).reshape(*input.shape)
+    return input / (div * alpha + k) ** beta
+
+
 def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's adaptive windows: output i covers [floor(i * n_in / n_out), ceil((i + 1) * n_in / n_out))."""
     i = np.arange(n_out)

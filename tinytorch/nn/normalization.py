@@ -330,3 +330,28 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    r"""Local response normalisation across channels (AlexNet):
+    :math:`b_c = a_c / (k + \frac{\alpha}{n} \sum_{c'} a_{c'}^2)^{\beta}`, the sum over the
+    ``size`` channels around c.
+
+    Examples::
+
+        >>> LocalResponseNorm(2)(tt.randn(32, 5, 24, 24)).shape
+        (32, 5, 24, 24)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Any) -> Any:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -136,6 +136,48 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class _LPPool(Module):
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type = norm_type
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPool):
+    """Power-average pooling over an (N, C, L) input: each window's ``(sum x^p)^(1/p)``
+    (p = ``norm_type``; 1 is sum pooling, large p approaches max pooling).
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> LPPool1d(2, 3, stride=2)(tt.randn(20, 16, 50)).shape
+        (20, 16, 24)
+    """
+
+    def forward(self, input: Any) -> Any:
+        return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool2d(_LPPool):
+    """Power-average pooling over an (N, C, H, W) input (see :class:`LPPool1d`).
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> LPPool2d(1.5, (3, 2), stride=(2, 1))(tt.rand(2, 3, 9, 8)).shape
+        (2, 3, 4, 7)
+    """
+
+    def forward(self, input: Any) -> Any:
+        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
 class _AdaptivePool(Module):
     def __init__(self, output_size: Any):
         super().__init__()
