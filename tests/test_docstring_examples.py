@@ -14,6 +14,8 @@ MODULES = [
     "tinytorch.optim.sgd", "tinytorch.optim.adam", "tinytorch.optim.lr_scheduler",
     "tinytorch.data.dataset", "tinytorch.data.dataloader", "tinytorch.data.transforms", "tinytorch.data.datasets",
     "tinytorch.serialization",
+    # --- nn layers (issue 12) ---
+    "tinytorch.nn.upsampling", "tinytorch.nn.distance", "tinytorch.nn.padding", "tinytorch.nn.fold",
 ]
 
 

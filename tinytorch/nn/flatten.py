@@ -1,7 +1,9 @@
-"""``Flatten``: collapse a range of dims into one (typically between conv layers and Linear)."""
+"""``Flatten``: collapse a range of dims into one (typically between conv layers and Linear), and
+``Unflatten``, its inverse."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .module import Module
@@ -35,3 +37,27 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`).
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> Unflatten(1, (2, 5, 5))(tt.zeros(2, 50)).shape
+        (2, 2, 5, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(isinstance(v, int) for v in unflattened_size):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found {unflattened_size!r}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input: Any) -> Any:
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -8,15 +8,24 @@ The layers in ``tinytorch.nn`` hold parameters and call these.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from .. import ops
-from ..ndarray import float32, float64, int64
+from ..ndarray import NDArray, float32, float64, int64
+from ..ndarray import array as nd_array
+from ..ndarray import full as nd_full
+from ..ndarray import where as nd_where
+from ..ndarray import zeros as nd_zeros
+from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import out_size
-from ..ops import arange, cat, erf, full, where
+from ..ndarray.windows import unfold as nd_unfold
+from ..ops import arange, cat, erf, full, tensor, where
 from ..ops.random import rand
-from ..ops.windows import Fold, Unfold
+from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -187,16 +196,123 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer tensor ``input``: output shape ``(*input.shape, dim)``.
-    Positions equal to ``padding_idx`` get no gradient."""
+
+    Positions equal to ``padding_idx`` give no gradient. With ``max_norm``, every row looked up
+    whose ``norm_type``-norm exceeds it is first rescaled *in place* to norm ``max_norm`` (as
+    PyTorch, which divides by ``norm + 1e-7``). ``scale_grad_by_freq`` divides each row's gradient
+    by how often it occurs in ``input``. ``sparse`` is accepted; the gradient is always dense."""
+    if input.dtype != int64:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {input.dtype}")
+    if padding_idx is not None:
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise ValueError("Padding_idx must be within num_embeddings")
+        padding_idx %= weight.shape[0]
+    if max_norm is not None:
+        _renorm_rows_(weight, input, max_norm, norm_type)
     out = weight[input]
-    if padding_idx is None:
+    if padding_idx is None and not scale_grad_by_freq:
         return out
-    if padding_idx < 0:
-        padding_idx += weight.shape[0]
-    keep = (input != padding_idx).unsqueeze(-1)
-    return where(keep, out, out.detach())
+    factor = None
+    if scale_grad_by_freq:  # 1 / (the count of each position's index in input), from a scatter-add
+        ids = input._data.reshape((-1,))
+        counts = nd_zeros((weight.shape[0],), dtype=weight.dtype, device=weight.device)
+        counts.index_add_((ids,), nd_full(ids.shape, 1.0, dtype=weight.dtype, device=weight.device))
+        factor = Tensor._make((1.0 / counts[(ids,)]).reshape(tuple(input.shape) + (1,)), False, None)
+    if padding_idx is not None:
+        keep = (input != padding_idx).unsqueeze(-1).to(weight.dtype)
+        factor = keep if factor is None else factor * keep
+    # the value of ``out``, the gradient of ``out`` times ``factor``
+    return out.detach() + (out - out.detach()) * factor
+
+
+def _renorm_rows_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
+    """Scale, in place and outside the graph, each row of ``weight`` indexed by ``input`` whose
+    ``norm_type``-norm exceeds ``max_norm`` by ``max_norm / (norm + 1e-7)``. (A row indexed twice
+    is written twice with the same value.)"""
+    key = (input._data.reshape((-1,)),)
+    w = weight._data
+    rows = abs(w[key])
+    if norm_type == math.inf:
+        norms = rows.max(1, keepdims=True)
+    elif norm_type == 1:
+        norms = rows.sum(1, keepdims=True)
+    else:
+        norms = (rows ** norm_type).sum(1, keepdims=True) ** (1.0 / norm_type)
+    scale = nd_where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    w[key] = w[key] * scale
+
+
+def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool) -> tuple[Tensor, np.ndarray, int]:
+    """The indices of ``embedding_bag`` as one flat vector, the bag of each position (-1 for a
+    position after the last bag) and the number of bags. A 2-D input is one bag per row."""
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences.")
+        b, n = input.shape
+        return input.reshape(-1), np.repeat(np.arange(b), n), b
+    if input.ndim != 1:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    if offsets is None or offsets.ndim != 1:
+        raise ValueError(f"offsets has to be a 1D Tensor but got {None if offsets is None else offsets.ndim}")
+    starts = offsets.numpy().astype(np.int64)
+    n = input.shape[0]
+    if starts.size and starts[0] != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                           f"position 0. However, got {starts[0]}")
+    if include_last_offset:
+        starts, ends = starts[:-1], starts[1:]
+    else:
+        ends = np.append(starts[1:], n)
+    if (ends < starts).any() or (ends > n).any():
+        raise RuntimeError(f"offsets must be non-decreasing and at most the input length {n}, got {starts.tolist()}")
+    bag = np.full(n, -1)
+    bag[:ends[-1] if ends.size else 0] = np.repeat(np.arange(starts.size), ends - starts)
+    return input, bag, int(starts.size)
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """The sum, mean or max of each bag of embeddings, without building the (bags, length, dim)
+    tensor for sum and mean: a (bags, positions) matrix of 0/1 (or 1 / bag size) times the looked-up
+    rows. Bags are the rows of a 2-D ``input``, or the runs of a 1-D one starting at ``offsets``;
+    ``padding_idx`` entries are left out (and not counted); an empty bag gives zeros.
+    ``per_sample_weights`` (``mode='sum'`` only) scales each looked-up row."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}').")
+    flat, bag, n_bags = _bags(input, offsets, include_last_offset)
+    ids = flat.numpy()
+    if padding_idx is not None:
+        padding_idx %= weight.shape[0]
+        bag = np.where(ids == padding_idx, -1, bag)
+    rows = embedding(flat, weight, None, max_norm, norm_type, scale_grad_by_freq)        # (L, D)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1)
+    counts = np.bincount(bag[bag >= 0], minlength=n_bags)
+    if mode != "max":
+        select = (bag[None, :] == np.arange(n_bags)[:, None]).astype(np.float64)
+        if mode == "mean":
+            select /= np.maximum(counts, 1)[:, None]
+        return tensor(select, dtype=weight.dtype, device=weight.device) @ rows
+    # max: each bag's positions padded to the longest bag (the padding masked to -inf)
+    k = max(int(counts.max()) if counts.size else 0, 1)
+    order = np.argsort(np.where(bag >= 0, bag, n_bags), kind="stable")[:int(counts.sum())]
+    slot = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    index, valid = np.zeros((n_bags, k), dtype=np.int64), np.zeros((n_bags, k), dtype=bool)
+    index[bag[order], slot], valid[bag[order], slot] = order, True
+    gathered = rows[tensor(index, dtype=int64, device=weight.device)]                    # (B, K, D)
+    mask = tensor(valid[:, :, None], device=weight.device)
+    cols = where(mask, gathered, -math.inf).unsqueeze(1).unsqueeze(-1)                  # (B, 1, K, D, 1)
+    out, _ = _max_of_windows(cols, None)
+    return where(tensor((counts > 0)[:, None], device=weight.device), out.reshape(n_bags, -1), 0.0)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -268,14 +384,70 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 # ---------------------------------------------------------------------- padding, convolution, pooling
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+_size_any = int | Sequence[int]
+
+
+def _ntuple(x: Any, n: int, name: str) -> tuple[int, ...]:
+    """``x`` as an n-tuple of ints: an int is repeated, a sequence must have n ints."""
+    t = (x,) * n if isinstance(x, int) else tuple(x)
+    if len(t) == 1 and n > 1:
+        t = t * n
+    if len(t) != n or not all(isinstance(v, int) for v in t):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {x!r}")
+    return t
+
+
+def _pad_index(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """The source index of each position of an axis of length ``n`` padded by ``before`` /
+    ``after`` (negative amounts crop) under ``mode``: reflect mirrors about the edge elements,
+    replicate repeats them, circular wraps around."""
+    j = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(j, 0, n - 1)
+    if mode == "circular":
+        return j % n
+    period = 2 * (n - 1)  # reflect: ... 2 1 [0 1 2 ... n-1] n-2 n-3 ...
+    j = np.abs(j) % period if period else np.zeros_like(j)
+    return np.where(j >= n, period - j, j)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` starting from
-    the last dim, as PyTorch. Negative amounts crop. Only ``mode="constant"``."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r} is not implemented (only 'constant')")
+    the last dim, as PyTorch. ``mode`` is ``"constant"`` (``value``, default 0; negative amounts
+    crop, any number of dims), or ``"reflect"``, ``"replicate"``, ``"circular"`` for the last 1, 2
+    or 3 dims of an input with one or two more dims (each a gather with one index vector per
+    padded dim: an element read twice gets both gradients)."""
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError("Padding length must be divisible by 2 and at most 2 * ndim, "
                          f"got {len(pad)} for {input.ndim}D")
+    if mode == "constant":
+        return _pad_constant(input, pad, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value:
+        raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    k = len(pad) // 2
+    if not 1 <= k <= 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now; "
+                                  f"got a {input.ndim}D input and a pad of length {len(pad)} in mode {mode!r}")
+    out = input
+    for i in range(k):
+        dim = input.ndim - 1 - i
+        before, after, n = pad[2 * i], pad[2 * i + 1], input.shape[dim]
+        if mode == "reflect" and (before >= n or after >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({before}, {after}) at dimension {dim} of input {list(input.shape)}")
+        if mode == "circular" and (before > n or after > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if mode == "replicate" and n == 0:
+            raise RuntimeError(f"padding of dimension {dim} needs a non-empty input, got {list(input.shape)}")
+        if before or after:
+            index = tensor(_pad_index(n, before, after, mode), dtype=int64, device=input.device)
+            out = out.index_select(dim, index)
+    return out
+
+
+def _pad_constant(input: Tensor, pad: Sequence[int], value: float) -> Tensor:
     out = input
     for i in range(len(pad) // 2):
         dim = input.ndim - 1 - i
@@ -340,47 +512,221 @@ def fold(input: Tensor, output_size: _size_2, kernel_size: _size_2, dilation: _s
     return Fold.apply(input.reshape(n, ck // (kh * kw), kh, kw, oh, ow), out_hw=hw, **args)
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_2 = 1,
-           padding: _size_2 = 0, dilation: _size_2 = 1) -> Tensor:
-    """2-D cross-correlation of ``input`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
+def _as_2d(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    """An (N, C, *spatial) input with ``nd`` spatial dims (or an unbatched (C, *spatial) one) as
+    (N, C, H, W): a 1-D signal becomes an image of height 1. Also says whether it was batched."""
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
+                           f"but got input of size: {list(input.shape)}")
+    batched = input.ndim == nd + 2
+    x = input if batched else input.unsqueeze(0)
+    return (x.unsqueeze(2) if nd == 1 else x), batched
+
+
+def _from_2d(out: Tensor, nd: int, batched: bool) -> Tensor:
+    """The inverse of :func:`_as_2d` for a result."""
+    out = out.squeeze(2) if nd == 1 else out
+    return out if batched else out.squeeze(0)
+
+
+def _lift(x: Any, nd: int, name: str, one: int) -> tuple[int, int]:
+    """A 1- or 2-D window argument as a pair for the 2-D code: ``(one, x)`` for 1-D."""
+    t = _ntuple(x, nd, name)
+    return (one, t[0]) if nd == 1 else t  # type: ignore[return-value]
+
+
+def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    """``padding='same'``: d * (k - 1) zeros per dim, the odd one on the right, as PyTorch."""
+    return [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
+
+
+def _conv_padding(input: Tensor, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[Tensor, tuple[int, ...]]:
+    """Resolve ``padding`` (ints, ``'valid'`` or ``'same'``) to symmetric amounts; an asymmetric
+    ``'same'`` (even extent) pads the input explicitly and returns zero padding."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return input, (0,) * nd
+        if padding != "same":
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        amounts = _same_padding(kernel, dilation)
+        if all(a == b for a, b in amounts):
+            return input, tuple(a for a, _ in amounts)
+        return pad(input, [v for pair in reversed(amounts) for v in pair]), (0,) * nd
+    return input, _ntuple(padding, nd, "padding")
+
+
+def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
+          groups: int, nd: int) -> Tensor:
+    """N-d (1 or 2) convolution through the 2-D im2col: ``groups`` split the channels into
+    independent convolutions, one batched matmul of (G, O/G, C/G * K) weights with the
+    (N, G, C/G * K, L) columns."""
+    name = f"conv{nd}d"
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride_t, dilation_t = _ntuple(stride, nd, "stride"), _ntuple(dilation, nd, "dilation")
+    input, padding_t = _conv_padding(input, padding, kernel, stride_t, dilation_t)
+    x, batched = _as_2d(input, nd, name)
+    n, c, h, w = x.shape
+    o, cg = weight.shape[:2]
+    if groups < 1 or o % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {list(weight.shape)} instead")
+    if c != cg * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
+    args = dict(kernel=_lift(kernel, nd, "kernel_size", 1), stride=_lift(stride_t, nd, "stride", 1),
+                padding=_lift(padding_t, nd, "padding", 0), dilation=_lift(dilation_t, nd, "dilation", 1))
+    oh, ow = _check_windows((h, w), **args)
+    k = cg * math.prod(kernel)
+    cols = Unfold.apply(x, **args).reshape(n, groups, k, oh * ow)        # (N, G, C/G * K, L)
+    out = weight.reshape(groups, o // groups, k) @ cols                  # (N, G, O/G, L)
+    out = out.reshape(n, o, oh, ow)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1)
+    return _from_2d(out, nd, batched)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+           padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of ``input`` (N, C, L) or (C, L) with ``weight`` (O, C / groups, k),
+    plus ``bias`` (O,); ``padding`` an int, ``'valid'`` or ``'same'``. A signal is an image of
+    height 1, so this is :func:`conv2d`'s computation."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+           padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
+    (O, C / groups, kh, kw), plus ``bias`` (O,).
 
     im2col: :func:`unfold` lays every receptive field out as a column of a (C * kh * kw, OH * OW)
     matrix per image; one batched matmul with the (O, C * kh * kw) weight matrix then computes
     all outputs at once, already in (N, O, OH * OW) order.
     Output shape: (N, O, OH, OW) with OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
+    ``padding='same'`` keeps H and W (stride 1; an even extent puts the extra zero on the right).
     """
-    if input.ndim != 4 or weight.ndim != 4:
-        raise RuntimeError(f"conv2d expects a 4D input and weight, got input {tuple(input.shape)} "
-                           f"and weight {tuple(weight.shape)}")
-    n, c, h, w = input.shape
-    o, c_w, kh, kw = weight.shape
-    if c != c_w:
-        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected input{list(input.shape)} "
-                           f"to have {c_w} channels, but got {c} channels instead")
-    args = _window_args((kh, kw), dilation, padding, stride)
-    oh, ow = _check_windows((h, w), **args)
-    cols = Unfold.apply(input, **args).reshape(n, c * kh * kw, oh * ow)  # (N, C*kh*kw, OH*OW)
-    out = weight.reshape(o, c * kh * kw) @ cols                          # (N, O, OH*OW): weight broadcast
-    out = out.reshape(n, o, oh, ow)
-    return out if bias is None else out + bias.reshape(o, 1, 1)
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
-def _pool_windows(input: Tensor, kernel_size: _size_2, stride: _size_2 | None, padding: _size_2,
-                  pad_value: float) -> Tensor:
-    """The pooling windows of ``input`` (N, C, H, W) or (C, H, W) as (N, C, kh * kw, OH, OW)."""
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"pooling expects a 3D or 4D input, got {tuple(input.shape)}")
-    x = input if input.ndim == 4 else input.unsqueeze(0)
-    (kh, kw) = _pair(kernel_size, "kernel_size")
-    stride = (kh, kw) if stride is None or stride == [] else stride
-    args = _window_args((kh, kw), 1, padding, stride)
-    (ph, pw) = args["padding"]
-    if ph > kh // 2 or pw > kw // 2:
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={padding}, "
-                           f"kernel_size={kernel_size}")
-    oh, ow = _check_windows(x.shape[2:], **args)
-    cols = Unfold.apply(x, pad_value=pad_value, **args)                 # (N, C, kh, kw, OH, OW)
-    return cols.reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
+                    output_padding: Any, groups: int, dilation: Any, nd: int) -> Tensor:
+    """The adjoint of :func:`_conv` (its gradient with respect to the input): every input pixel
+    scatters ``weight`` times itself into a window of the output. One batched matmul makes the
+    (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is then
+    cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
+    name = f"conv_transpose{nd}d"
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
+    x, batched = _as_2d(input, nd, name)
+    n, c, h, w = x.shape
+    cin, og = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    if groups < 1 or cin % groups or c != cin:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {cin} channels, but got {c} channels instead "
+                           f"(groups={groups})")
+    (kh, kw) = _lift(kernel, nd, "kernel_size", 1)
+    (sh, sw), (ph, pw) = _lift(stride, nd, "stride", 1), _lift(padding, nd, "padding", 0)
+    (oph, opw), (dh, dw) = _lift(output_padding, nd, "output_padding", 0), _lift(dilation, nd, "dilation", 1)
+    if min(sh, sw, dh, dw) < 1 or min(ph, pw, oph, opw) < 0:
+        raise RuntimeError(f"{name}: stride and dilation must be positive, padding and output_padding "
+                           f"non-negative, got stride={stride}, dilation={dilation}, padding={padding}, "
+                           f"output_padding={output_padding}")
+    if not (oph < max(sh, dh) and opw < max(sw, dw)):
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    full_hw = ((h - 1) * sh + dh * (kh - 1) + 1, (w - 1) * sw + dw * (kw - 1) + 1)
+    if full_hw[0] + oph - 2 * ph < 1 or full_hw[1] + opw - 2 * pw < 1:
+        raise RuntimeError(f"{name}: the padding {padding} leaves no output for input {list(input.shape)}")
+    k = og * kh * kw
+    w_t = weight.reshape(groups, cin // groups, k).transpose(1, 2)        # (G, C_out/G * K, C_in/G)
+    cols = (w_t @ x.reshape(n, groups, cin // groups, h * w)).reshape(n, groups * og, kh, kw, h, w)
+    out = Fold.apply(cols, out_hw=full_hw, kernel=(kh, kw), stride=(sh, sw), padding=(0, 0), dilation=(dh, dw))
+    if ph or pw or oph or opw:
+        out = pad(out, (-pw, opw - pw, -ph, oph - ph))
+    if bias is not None:
+        out = out + bias.reshape(groups * og, 1, 1)
+    return _from_2d(out, nd, batched)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+                     padding: _size_any = 0, output_padding: _size_any = 0, groups: int = 1,
+                     dilation: _size_any = 1) -> Tensor:
+    """Transposed 1-D convolution of ``input`` (N, C_in, L) with ``weight`` (C_in, C_out / groups, k):
+    L_out = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+                     padding: _size_any = 0, output_padding: _size_any = 0, groups: int = 1,
+                     dilation: _size_any = 1) -> Tensor:
+    """Transposed 2-D convolution ("deconvolution") of ``input`` (N, C_in, H, W) with ``weight``
+    (C_in, C_out / groups, kh, kw); the gradient of :func:`conv2d` with respect to its input.
+    H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
+
+
+def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output length: with ``ceil_mode`` a last, partial window counts when it
+    starts inside the input or its left padding."""
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class _PoolGeometry(NamedTuple):
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]
+    extra: tuple[int, int]  # positions beyond the right padding that ceil_mode's last window reads
+
+
+def _pool_geometry(hw: tuple[int, int], kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+                   nd: int, name: str) -> _PoolGeometry:
+    k = _lift(kernel, nd, "kernel_size", 1)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _lift(stride, nd, "stride", 1)
+    p, d = _lift(padding, nd, "padding", 0), _lift(dilation, nd, "dilation", 1)
+    if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+        raise RuntimeError(f"{name}: kernel_size, stride and dilation must be positive and padding non-negative, "
+                           f"got kernel_size={kernel}, stride={stride}, dilation={dilation}, padding={padding}")
+    if any(p[a] > ((k[a] - 1) * d[a] + 1) // 2 for a in (0, 1)):
+        raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={padding}, "
+                           f"kernel_size={kernel} and dilation={dilation}")
+    out = tuple(_pool_size(hw[a], k[a], s[a], p[a], d[a], ceil_mode) for a in (0, 1))
+    if min(out) < 1:
+        raise RuntimeError(f"{name}: Given input size {hw}, the calculated output size {out} is too small")
+    extra = tuple(max((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 - (hw[a] + 2 * p[a]), 0) for a in (0, 1))
+    return _PoolGeometry(k, s, p, d, out, extra)  # type: ignore[arg-type]
+
+
+def _pad_amounts(g: _PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(before, after) per spatial axis: the padding, plus ceil_mode's extra on the far side."""
+    return ((g.padding[0], g.padding[0] + g.extra[0]), (g.padding[1], g.padding[1] + g.extra[1]))
+
+
+def _window_cols(x: Tensor, g: _PoolGeometry, pad_value: float) -> Tensor:
+    """The pooling windows of ``x`` (N, C, H, W) as (N, C, K, OH, OW), padded with ``pad_value``."""
+    (pt, pb), (pl, pr) = _pad_amounts(g)
+    if pt or pb or pl or pr:
+        x = _pad_constant(x, (pl, pr, pt, pb), pad_value)
+    cols = Unfold.apply(x, kernel=g.kernel, stride=g.stride, padding=(0, 0), dilation=g.dilation)
+    return cols.reshape(x.shape[0], x.shape[1], g.kernel[0] * g.kernel[1], *g.out)
+
+
+def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDArray:
+    """The flat position ``h * W + w`` of every window element as a (1, 1, K, OH, OW) int64 array
+    (-1 in the padding): what ``return_indices`` reports."""
+    pos = nd_array(np.arange(hw[0] * hw[1]).reshape(1, 1, *hw), dtype=int64, device=device)
+    cols = nd_unfold(pos.pad(((0, 0), (0, 0)) + _pad_amounts(g), -1), g.kernel, g.stride, (0, 0), g.dilation)
+    return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
 
 
 def _first_max_mask(cols: Any) -> Any:
@@ -395,19 +741,583 @@ def _first_max_mask(cols: Any) -> Any:
     return mask
 
 
-def max_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
-    """Maximum over each ``kernel_size`` window, moved by ``stride`` (default: ``kernel_size``).
-    The gradient goes to the window's first maximum, as PyTorch's: a one-hot mask of it picks
-    the values (``where`` + ``sum``, both fast elementwise kernels; no gather)."""
-    cols = _pool_windows(input, kernel_size, stride, padding, -math.inf)
-    out = where(Tensor._make(_first_max_mask(cols._data), False, None), cols, 0.0).sum(2)
-    return out if input.ndim == 4 else out.squeeze(0)
+def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
+    """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
+    ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
+    a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
+    mask = _first_max_mask(cols._data)
+    values = where(Tensor._make(mask, False, None), cols, 0.0).sum(2)
+    if positions is None:
+        return values, None
+    index = (mask.astype(int64) * positions).sum(2)
+    return values, Tensor._make(index, False, None)
 
 
-def avg_pool2d(input: Tensor, kernel_size: _size_2, stride: _size_2 | None = None, padding: _size_2 = 0) -> Tensor:
-    """Mean over each ``kernel_size`` window (zero padding counts in the mean, as PyTorch's default)."""
-    out = _pool_windows(input, kernel_size, stride, padding, 0.0).mean(2)
-    return out if input.ndim == 4 else out.squeeze(0)
+def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+              return_indices: bool, nd: int) -> Any:
+    name = f"max_pool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, nd, name)
+    cols = _window_cols(x, g, -math.inf)
+    positions = _window_positions(x.shape[2:], g, x.device) if return_indices else None
+    out, index = _max_of_windows(cols, positions)
+    out = _from_2d(out, nd, batched)
+    return (out, _from_2d(index, nd, batched)) if index is not None else out
+
+
+def max_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               dilation: _size_any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Maximum over each window of ``input`` (N, C, L) or (C, L); see :func:`max_pool2d`."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def max_pool2d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               dilation: _size_any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Maximum over each ``kernel_size`` window (elements ``dilation`` apart), moved by ``stride``
+    (default: ``kernel_size``), of ``input`` (N, C, H, W) or (C, H, W) padded with -inf;
+    ``ceil_mode`` keeps a last partial window. With ``return_indices`` also the flat index
+    ``h * W + w`` of each maximum in its plane (what :func:`max_unpool2d` takes)."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def _avg_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+              divisor_override: int | None, nd: int) -> Tensor:
+    name = f"avg_pool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, nd, name)
+    total = _window_cols(x, g, 0.0).sum(2)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        return _from_2d(total / divisor_override, nd, batched)
+    # each window's divisor: the elements it covers of the input (and of the padding when
+    # count_include_pad), never ceil_mode's extra -- the sum of a window over a 0/1 mask
+    (ph, pw), (eh, ew) = g.padding, g.extra
+    inside = nd_full((1, 1) + tuple(x.shape[2:]), 1.0, dtype=x.dtype, device=x.device)
+    if count_include_pad:
+        inside = inside.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), 1.0).pad(((0, 0), (0, 0), (0, eh), (0, ew)), 0.0)
+    else:
+        inside = inside.pad(((0, 0), (0, 0)) + _pad_amounts(g), 0.0)
+    counts = nd_unfold(inside, g.kernel, g.stride, (0, 0), g.dilation).reshape((1, 1, -1) + g.out).sum(2)
+    return _from_2d(total / Tensor._make(counts, False, None), nd, batched)
+
+
+def avg_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over each window of ``input`` (N, C, L) or (C, L); see :func:`avg_pool2d`."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+def avg_pool2d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over each ``kernel_size`` window of ``input`` (N, C, H, W) or (C, H, W). The divisor
+    counts the zero padding when ``count_include_pad`` (the default) but never the part of a
+    ``ceil_mode`` window past the padding; ``divisor_override`` replaces it."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride: int | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The ``norm_type``-norm of each window of ``input`` (N, C, L): ``(sum x^p)^(1/p)``, an average
+    pool of ``x^p`` times the window size (PyTorch's composition; no padding)."""
+    (k,) = _ntuple(kernel_size, 1, "kernel_size")
+    return (avg_pool1d(input ** norm_type, k, stride, 0, ceil_mode) * k) ** (1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size: _size_any, stride: _size_any | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The ``norm_type``-norm of each window of ``input`` (N, C, H, W), as :func:`lp_pool1d`."""
+    kh, kw = _ntuple(kernel_size, 2, "kernel_size")
+    return (avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode) * (kh * kw)) ** (1.0 / norm_type)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Divide each element of ``input`` (N, C, *) by ``(k + alpha * mean of x^2 over the size
+    neighbouring channels)^beta`` (AlexNet's normalisation; the window centred, zero-padded, as
+    PyTorch): the mean is an average pool of height ``size`` over the channel axis."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    n, c = input.shape[:2]
+    sq = (input * input).reshape(n, 1, c, -1)
+    sq = _pad_constant(sq, (0, 0, size // 2, (size - 1) // 2), 0.0)
+    div = avg_pool2d(sq, (size, 1), stride=1).reshape(*input.shape)
+    return input / (div * alpha + k) ** beta
+
+
+def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows: output i covers [floor(i * n_in / n_out), ceil((i + 1) * n_in / n_out))."""
+    i = np.arange(n_out)
+    return (i * n_in) // n_out, ((i + 1) * n_in + n_out - 1) // n_out
+
+
+def _adaptive_sizes(output_size: Any, hw: tuple[int, ...], nd: int) -> tuple[int, ...]:
+    """``output_size`` with each ``None`` replaced by the input's size there."""
+    t = (output_size,) * nd if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(t) == 1 and nd > 1:
+        t = t * nd
+    if len(t) != nd:
+        raise ValueError(f"adaptive pooling expects an output_size of {nd} values, got {output_size!r}")
+    sizes = tuple(hw[a] if v is None else v for a, v in enumerate(t))
+    if min(sizes) < 0 or (min(sizes) == 0 and min(hw) > 0):
+        raise RuntimeError(f"adaptive pooling: output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def _adaptive_input(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
+    if input.ndim not in (nd + 1, nd + 2) or 0 in input.shape[-nd:]:
+        raise RuntimeError(f"{name}: Expected {nd + 1}D or {nd + 2}D tensor with non-zero spatial sizes, "
+                           f"got {list(input.shape)}")
+    return _as_2d(input, nd, name)
+
+
+def _adaptive_avg(input: Tensor, output_size: Any, nd: int) -> Tensor:
+    """Mean over each adaptive window: windows differ in size, so each axis is one matmul with an
+    (out, in) averaging matrix (row i holds 1 / |window i| over window i)."""
+    x, batched = _adaptive_input(input, nd, f"adaptive_avg_pool{nd}d")
+    out_hw = _adaptive_sizes(output_size, tuple(x.shape[2:])[2 - nd:], nd)
+    out_hw = (1,) + out_hw if nd == 1 else out_hw
+    for axis in (0, 1):
+        n_in, n_out = x.shape[2 + axis], out_hw[axis]
+        if n_in == n_out:
+            continue
+        start, end = _adaptive_bounds(n_in, n_out)
+        j = np.arange(n_in)
+        weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
+        m = tensor(weights, dtype=x.dtype, device=x.device)
+        x = m @ x if axis == 0 else x @ m.T
+    return _from_2d(x, nd, batched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
+    """Mean over ``output_size`` windows of ``input`` (N, C, L) or (C, L) that tile it as evenly as
+    possible (PyTorch's adaptive windows, which may overlap by one)."""
+    return _adaptive_avg(input, output_size, 1)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over an ``output_size`` (int, pair, ``None`` keeps a size) grid of adaptive windows of
+    ``input`` (N, C, H, W) or (C, H, W)."""
+    return _adaptive_avg(input, output_size, 2)
+
+
+def _adaptive_max(input: Tensor, output_size: Any, return_indices: bool, nd: int) -> Any:
+    """Maximum over each adaptive window: every window is read as a window of the largest size,
+    its index list padded by repeating its last element (a repeat never changes the maximum,
+    and the first occurrence keeps the gradient), then reduced as a pooling."""
+    x, batched = _adaptive_input(input, nd, f"adaptive_max_pool{nd}d")
+    h, w = x.shape[2:]
+    out_hw = _adaptive_sizes(output_size, (h, w)[2 - nd:], nd)
+    oh, ow = (1,) + out_hw if nd == 1 else out_hw
+    index = []
+    for n_in, n_out in ((h, oh), (w, ow)):
+        start, end = _adaptive_bounds(n_in, n_out)
+        k = int((end - start).max())
+        index.append(np.minimum(start[:, None] + np.arange(k), end[:, None] - 1))   # (out, K)
+    ih, iw = index[0][:, :, None, None], index[1][None, None, :, :]                  # (OH, KH, OW, KW)
+    key = (slice(None), slice(None), tensor(ih, dtype=int64, device=x.device), tensor(iw, dtype=int64, device=x.device))
+    kh, kw = index[0].shape[1], index[1].shape[1]
+    cols = x[key].permute(0, 1, 3, 5, 2, 4).reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+    positions = None
+    if return_indices:
+        flat = np.broadcast_to(ih * w + iw, (oh, kh, ow, kw)).transpose(1, 3, 0, 2).reshape(1, 1, kh * kw, oh, ow)
+        positions = nd_array(np.ascontiguousarray(flat), dtype=int64, device=x.device)
+    out, idx = _max_of_windows(cols, positions)
+    out = _from_2d(out, nd, batched)
+    return (out, _from_2d(idx, nd, batched)) if idx is not None else out
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int, return_indices: bool = False) -> Any:
+    """Maximum over ``output_size`` adaptive windows of ``input`` (N, C, L) or (C, L)."""
+    return _adaptive_max(input, output_size, return_indices, 1)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Maximum over an ``output_size`` grid of adaptive windows of ``input`` (N, C, H, W) or
+    (C, H, W); with ``return_indices`` also each maximum's flat index ``h * W + w``."""
+    return _adaptive_max(input, output_size, return_indices, 2)
+
+
+def _max_unpool(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any, padding: Any, output_size: Any,
+                nd: int) -> Tensor:
+    name = f"max_unpool{nd}d"
+    x, batched = _as_2d(input, nd, name)
+    idx, _ = _as_2d(indices, nd, name)
+    if tuple(idx.shape) != tuple(x.shape) or idx.dtype != int64:
+        raise RuntimeError(f"{name}: Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) and of dtype int64, got {list(indices.shape)} ({indices.dtype})")
+    k = _lift(kernel_size, nd, "kernel_size", 1)
+    s = k if stride is None else _lift(stride, nd, "stride", 1)
+    p = _lift(padding, nd, "padding", 0)
+    n, c, h, w = x.shape
+    size = tuple((x.shape[2 + a] - 1) * s[a] - 2 * p[a] + k[a] for a in (0, 1))
+    if output_size is not None:
+        given = tuple(output_size)[-nd:]
+        size = (1, given[0]) if nd == 1 else (given[0], given[1])
+    plane = size[0] * size[1]
+    flat = idx._data.reshape((n, c, h * w))
+    if flat.size and (int(flat.min().item()) < 0 or int(flat.max().item()) >= plane):
+        raise RuntimeError(f"{name}: Found an invalid max index {int(flat.max().item())} "
+                           f"(output volumes are of size {size[0]}x{size[1]})")
+    rows = nd_array(np.arange(n).reshape(n, 1, 1), dtype=int64, device=x.device)
+    chans = nd_array(np.arange(c).reshape(1, c, 1), dtype=int64, device=x.device)
+    out = Unpool.apply(x.reshape(n, c, h * w), key=(rows, chans, flat), shape=(n, c, plane))
+    return _from_2d(out.reshape(n, c, *size), nd, batched)
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: _size_any, stride: _size_any | None = None,
+                 padding: _size_any = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """The partial inverse of :func:`max_pool1d`: each value put back at its index, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: _size_any, stride: _size_any | None = None,
+                 padding: _size_any = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """The partial inverse of :func:`max_pool2d`: an (N, C, H_out, W_out) map of zeros with each
+    input value written at its flat index ``h * W_out + w``; H_out = (H - 1) * stride - 2 * padding
+    + kernel_size unless ``output_size`` says otherwise."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
+
+
+# ---------------------------------------------------------------------- resampling: interpolate, pixel shuffle
+def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> np.ndarray:
+    """PyTorch's nearest source index per output position, in float32 arithmetic as its kernel:
+    ``min(floor(j * s), n_in - 1)`` (``nearest``) or ``floor((j + 0.5) * s)`` (``nearest-exact``)
+    with s = 1 / scale_factor when one was given, else n_in / n_out."""
+    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
+    j = np.arange(n_out, dtype=np.float32)
+    if exact:
+        j = j + np.float32(0.5)
+    elif n_out in (n_in, 2 * n_in):  # PyTorch's integer shortcuts (copy, halve)
+        return np.arange(n_out) * n_in // n_out
+    return np.minimum(np.floor(j * s).astype(np.int64), n_in - 1)
+
+
+def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
+                    dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For linear interpolation along one axis: each output's two source indices and the weight
+    of the second (PyTorch's source-index rule, computed in the input's float type)."""
+    ft = np.float32 if dtype == float32 else np.float64
+    if align_corners:
+        s = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
+        src = np.arange(n_out, dtype=ft) * s
+    else:
+        s = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
+        src = np.maximum(s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5), ft(0.0))
+    i0 = src.astype(np.int64)
+    i1 = i0 + (i0 < n_in - 1)
+    return i0, i1, (src - i0.astype(ft)).astype(ft)
+
+
+def _interp_axis(x: Tensor, dim: int, n_out: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
+    """Resample ``x`` along ``dim`` to ``n_out`` positions: a gather (nearest) or two gathers
+    blended by per-position weights (linear); both differentiable through ``index_select``."""
+    n_in = x.shape[dim]
+    if mode.startswith("nearest"):
+        index = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
+        return x.index_select(dim, tensor(index, dtype=int64, device=x.device))
+    i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners, x.dtype)
+    shape = (n_out,) + (1,) * (x.ndim - 1 - dim)
+    lam1 = tensor(lam, dtype=x.dtype, device=x.device).reshape(*shape)
+    lam0 = tensor(1 - lam, dtype=x.dtype, device=x.device).reshape(*shape)
+    return (x.index_select(dim, tensor(i0, dtype=int64, device=x.device)) * lam0
+            + x.index_select(dim, tensor(i1, dtype=int64, device=x.device)) * lam1)
+
+
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize ``input`` (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size``, or by
+    ``scale_factor`` (output size floor(in * factor)), with ``mode`` ``"nearest"``,
+    ``"nearest-exact"``, ``"linear"`` (3-D), ``"bilinear"`` (4-D), ``"trilinear"`` (5-D) or
+    ``"area"`` (adaptive average pooling; 3-D and 4-D). ``align_corners`` maps the
+    corner pixels' centres onto each other (linear modes only). A given ``scale_factor`` also
+    sets the source-index step unless ``recompute_scale_factor`` (PyTorch's rule). Each spatial
+    axis is resampled in turn."""
+    nd = input.ndim - 2
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif mode in _LINEAR_MODES:
+        if _LINEAR_MODES[mode] != nd:
+            raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                      f"{_LINEAR_MODES[mode] + 2}D input")
+    else:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, nearest-exact, "
+                                  "linear, bilinear, trilinear, area are)")
+    if nd not in (1, 2, 3) or (mode == "area" and nd == 3):
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
+                                  f"for the modes: nearest | nearest-exact | linear | bilinear | trilinear | area "
+                                  f"(area: 3D and 4D) (got {mode})")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not implemented")
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        sizes = (size,) * nd if isinstance(size, int) else tuple(size)
+        if len(sizes) != nd:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(in_sizes)} and output size of {size}.")
+        scales: tuple[float | None, ...] = (None,) * nd
+    elif scale_factor is not None:
+        factors = (scale_factor,) * nd if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        if len(factors) != nd:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got "
+                             f"input with spatial dimensions of {list(in_sizes)} and scale_factor of {scale_factor}.")
+        sizes = tuple(math.floor(n * float(f)) for n, f in zip(in_sizes, factors))
+        scales = (None,) * nd if recompute_scale_factor else tuple(float(f) for f in factors)
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if min(sizes) < 1:
+        raise RuntimeError(f"interpolate: output size {sizes} must be positive (input {list(input.shape)})")
+    if mode == "area":  # the mean over each adaptive window
+        return _adaptive_avg(input, sizes, nd)
+    out = input
+    for a in range(nd):
+        out = _interp_axis(out, 2 + a, sizes[a], scales[a], mode, bool(align_corners))
+    return out
+
+
+def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """The older name of :func:`interpolate`."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The older name of ``interpolate(..., mode="nearest")``."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """The older name of ``interpolate(..., mode="bilinear", align_corners=True)``."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r^2, H, W) -> (*, C, H * r, W * r): each group of r^2 channels becomes an r x r
+    block of pixels (a reshape, a permute, a reshape)."""
+    r = upscale_factor
+    if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects a 3D or higher input whose 'channel' dimension is divisible by "
+                           f"the square of upscale_factor={r}, got input of size {list(input.shape)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    k = len(lead)
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)           # (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """The inverse of :func:`pixel_shuffle`: (*, C, H * r, W * r) -> (*, C * r^2, H, W)."""
+    r = downscale_factor
+    if input.ndim < 3 or r < 1 or input.shape[-2] % r or input.shape[-1] % r:
+        raise RuntimeError(f"pixel_unshuffle expects a 3D or higher input whose height and width are divisible by "
+                           f"downscale_factor={r}, got input of size {list(input.shape)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    k = len(lead)
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)           # (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+# ---------------------------------------------------------------------- group, instance and RMS normalisation
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each group of ``C / num_groups`` channels of each example of ``input`` (N, C, *)
+    by its own mean and biased variance, then scale and shift per channel."""
+    if input.ndim < 2 or num_groups < 1 or input.shape[1] % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    n, c = input.shape[:2]
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(2, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(2, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(*input.shape)
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each example of ``input`` (N, C, *) over its spatial dims. With
+    ``use_input_stats`` those statistics are the example's own, and given running buffers are
+    updated (in place) with their mean over the batch -- the variance unbiased there, as
+    PyTorch; otherwise the running statistics are used."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm expects an input with a batch, a channel and a spatial dim, "
+                         f"got input of size {list(input.shape)}")
+    c = input.shape[1]
+    dims = tuple(range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        n = math.prod(input.shape[2:])
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * mean.detach().reshape(-1, c).mean(0)
+                running_var *= 1.0 - momentum
+                running_var += (momentum * n / (n - 1)) * var.detach().reshape(-1, c).mean(0)
+        out = centered * (var + eps).rsqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(*shape)
+    if bias is not None:
+        out = out + bias.reshape(*shape)
+    return out
+
+
+_EPS = {float32: 1.1920928955078125e-07, float64: 2.220446049250313e-16}  # each dtype's machine epsilon
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the last ``len(normalized_shape)`` dims; ``eps``
+    None means the machine epsilon of ``input``'s dtype (PyTorch's default)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+                           f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    dims = tuple(range(-len(shape), 0))
+    eps = _EPS.get(input.dtype, _EPS[float32]) if eps is None else eps
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+# ---------------------------------------------------------------------- channel dropout, alpha dropout
+def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:
+    """Zero whole channels: one keep/drop draw per (example, channel), the survivors scaled by
+    1 / (1 - p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    keep = rand(*shape, dtype=input.dtype, device=input.device) < (1.0 - p)
+    return input * (keep.to(input.dtype) * (1.0 / (1.0 - p)))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel-wise dropout of ``input`` (N, C, L) or (C, L): each channel is zeroed whole with
+    probability ``p``; the rest are scaled by 1 / (1 - p)."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+                           "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
+                           "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
+    if input.ndim == 2 and training and p != 0.0:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel-wise dropout of ``input`` (N, C, H, W): each (example, channel) plane is zeroed whole
+    with probability ``p``. A 3-D input is taken as (N, C, L), as PyTorch does (with its warning)."""
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release.", stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L).", stacklevel=2)
+    return _feature_dropout(input, p, training)
+
+
+_ALPHA = 1.7580993408473766  # -SELU's negative saturation value: scale * alpha of SELU
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: dropped elements are set to SELU's saturation value -alpha', then
+    an affine map ``a x + b`` restores zero mean and unit variance (Klambauer et al., 2017)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = (rand(*input.shape, dtype=input.dtype, device=input.device) < (1.0 - p)).to(input.dtype)
+    a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+    return input * (keep * a) + ((keep - 1.0) * (_ALPHA * a) + _ALPHA * a * p)
+
+
+# ---------------------------------------------------------------------- bilinear, distances
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_o = x1^T W_o x2 + b_o`` for ``input1`` (*, in1), ``input2`` (*, in2), ``weight``
+    (out, in1, in2): one matmul gives ``x1 W`` for every o at once, (*, out, in2), and a
+    product with ``x2`` summed over in2 finishes it."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] \
+            or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise RuntimeError(f"bilinear: expected input1 (*, {weight.shape[1] if weight.ndim == 3 else '?'}) and "
+                           f"input2 (*, {weight.shape[2] if weight.ndim == 3 else '?'}) with the same leading dims "
+                           f"for weight {list(weight.shape)}, got {list(input1.shape)} and {list(input2.shape)}")
+    o, i1, i2 = weight.shape
+    u = input1 @ weight.permute(1, 0, 2).reshape(i1, o * i2)               # (*, out * in2)
+    out = (u.reshape(*input1.shape[:-1], o, i2) * input2.unsqueeze(-2)).sum(-1)
+    return out if bias is None else out + bias
+
+
+def _norm_clamped(x: Tensor, dim: int, eps: float) -> Tensor:
+    """``max(||x||, eps)`` along ``dim`` (kept), with a zero gradient where the norm is below ``eps``
+    (the square root only sees sums above ``eps^2``, so a zero vector gives no NaN)."""
+    sq = (x * x).sum(dim, keepdim=True)
+    big = sq > eps * eps
+    return where(big, where(big, sq, 1.0).sqrt(), eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps))`` along ``dim``, the inputs broadcast.
+    (PyTorch clamps the norms in place outside the graph, so where a norm is below ``eps`` its
+    gradient differs from this one, which treats the clamped norm as the constant ``eps``.)"""
+    shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    return ((x1 / _norm_clamped(x1, dim, eps)) * (x2 / _norm_clamped(x2, dim, eps))).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of ``x1 - x2 + eps`` along the last dim (``eps`` keeps the gradient finite when
+    the two are equal); p may be ``inf`` (largest difference) or 0 (count of non-zeros)."""
+    d = x1 - x2 + eps
+    dim = -1 if d.ndim else 0
+    if d.ndim == 0:
+        d = d.reshape(1)
+    if p == 2:
+        return (d * d).sum(dim, keepdim=keepdim).sqrt()
+    if p == 1:
+        return d.abs().sum(dim, keepdim=keepdim)
+    if p == math.inf:
+        return d.abs().amax(dim, keepdim=keepdim)
+    if p == -math.inf:
+        return d.abs().amin(dim, keepdim=keepdim)
+    if p == 0:
+        # a count: no gradient, but part of the graph (a zero gradient) as PyTorch's
+        return (d != 0).to(d.dtype).sum(dim, keepdim=keepdim) + (d * 0.0).sum(dim, keepdim=keepdim)
+    return (d.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
 
 
 # ---------------------------------------------------------------------- losses

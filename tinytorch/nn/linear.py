@@ -1,4 +1,4 @@
-"""``Linear`` (a fully connected layer) and ``Identity``."""
+"""``Linear`` (a fully connected layer), ``Bilinear`` (a bilinear map of two inputs) and ``Identity``."""
 
 from __future__ import annotations
 
@@ -69,3 +69,53 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    r"""A bilinear map of two inputs: :math:`y_o = x_1^T A_o x_2 + b_o`.
+
+    Args:
+        in1_features, in2_features: sizes of the two inputs' last dims.
+        out_features: size of the output's last dim.
+        bias: learn an additive bias. Default: True.
+
+    Shape:
+        - Inputs: :math:`(*, H_{in1})` and :math:`(*, H_{in2})` (the same leading dims).
+        - Output: :math:`(*, H_{out})`.
+
+    Attributes:
+        weight: (out_features, in1_features, in2_features), from U(-k, k), k = 1 / sqrt(in1_features).
+        bias: (out_features), from the same U(-k, k).
+
+    Examples::
+
+        >>> m = Bilinear(20, 30, 40)
+        >>> m(tt.randn(128, 20), tt.randn(128, 30)).shape
+        (128, 40)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Any, input2: Any) -> Any:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

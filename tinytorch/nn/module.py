@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from ..ndarray import DType, float32, float64
 from ..ops import zeros_like
 from ..tensor import Tensor, no_grad
+from .hooks import BackwardHookState, RemovableHandle, gate_inputs, gate_outputs
 from .parameter import Parameter
 
 
@@ -57,12 +58,105 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
+            object.__setattr__(self, hooks, OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        for flags in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+            object.__setattr__(self, flags, set())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks") \
+                or d.get("_backward_pre_hooks"):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """``forward`` with the hooks around it, in PyTorch's order: forward pre-hooks (which may
+        replace the arguments), the backward-hook gates on the inputs, ``forward``, forward hooks
+        (which may replace the result), the gates on the outputs."""
+        for handle, hook in list(self._forward_pre_hooks.items()):
+            if handle in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        state = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            state = BackwardHookState(self, self._backward_hooks, self._backward_pre_hooks)
+            args = gate_inputs(state, args)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            for handle, hook in list(self._forward_hooks.items()):
+                if handle in self._forward_hooks_always_called:
+                    self._run_forward_hook(handle, hook, args, kwargs, None)
+            raise
+        for handle, hook in list(self._forward_hooks.items()):
+            result = self._run_forward_hook(handle, hook, args, kwargs, output)
+            if result is not None:
+                output = result
+        return output if state is None else gate_outputs(state, output)
+
+    def _run_forward_hook(self, handle: RemovableHandle, hook: Callable, args: tuple, kwargs: dict,
+                          output: Any) -> Any:
+        if handle in self._forward_hooks_with_kwargs:
+            return hook(self, args, kwargs, output)
+        return hook(self, args, output)
+
+    @staticmethod
+    def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool, flags: tuple[set, ...] = (),
+                  chosen: tuple[bool, ...] = ()) -> RemovableHandle:
+        handle = RemovableHandle(hooks, flags)
+        hooks[handle] = hook
+        for flag, on in zip(flags, chosen):
+            if on:
+                flag.add(handle)
+        if prepend:
+            hooks.move_to_end(handle, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a non-None result replaces the
+        positional arguments (a non-tuple is wrapped in one). With ``with_kwargs``,
+        ``hook(module, args, kwargs)`` returns None or a new ``(args, kwargs)``. ``prepend`` runs
+        it before the hooks already registered. Returns a handle whose ``remove()`` undoes this."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, (self._forward_pre_hooks_with_kwargs,),
+                              (with_kwargs,))
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward`` (``hook(module, args, kwargs,
+        output)`` with ``with_kwargs``); a non-None result replaces the output. ``always_call``
+        runs it (with output None) even when ``forward`` raises. Returns a removable handle."""
+        return self._add_hook(self._forward_hooks, hook, prepend,
+                              (self._forward_hooks_with_kwargs, self._forward_hooks_always_called),
+                              (with_kwargs, always_call))
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the
+        module's inputs have been computed in a backward pass: ``grad_output`` holds the
+        gradients of its outputs, ``grad_input`` one entry per positional argument (None
+        for a non-tensor or one that needs no gradient). A non-None result (a tuple as long as
+        ``grad_input``) replaces those gradients. Returns a removable handle."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradient of the module's output arrives in a
+        backward pass, before it goes on; a non-None result replaces ``grad_output``. (Supported
+        for modules with one output that requires grad.) Returns a removable handle."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -142,16 +236,52 @@ class Module:
         object.__delattr__(self, name)
 
     # ------------------------------------------------------------------ walking the tree
-    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every submodule, depth first, each once, with dotted names."""
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every submodule, depth first, with dotted names; a module reachable
+        twice is listed once unless ``remove_duplicate=False``."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at the dotted path ``target`` (``""`` is this module); ``AttributeError``
+        naming the step that fails."""
+        module = self
+        for item in target.split(".") if target else []:
+            if not hasattr(module, item):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (e.g. ``"net.0.weight"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Any:
+        """The buffer at the dotted path ``target`` (e.g. ``"bn.running_mean"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
 
     def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
@@ -168,26 +298,32 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
         seen = set()
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
         for module_prefix, module in modules:
             for name, value in getattr(module, registry).items():
-                if value is None or id(value) in seen:
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """``(name, parameter)`` pairs, each parameter once even if shared, in registration order."""
-        return self._named_members("_parameters", prefix, recurse)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs in registration order, each parameter once even if shared
+        (unless ``remove_duplicate=False``)."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        """``(name, buffer)`` pairs, as :meth:`named_parameters`."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Any]:
         for _, b in self.named_buffers(recurse=recurse):

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm (statistics over the batch) and LayerNorm (over features)."""
+"""Normalisation layers: BatchNorm (statistics over the batch), LayerNorm and RMSNorm (over
+features), GroupNorm (over groups of channels), InstanceNorm (over each example's own planes)."""
 
 from __future__ import annotations
 
@@ -175,3 +176,182 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    r"""Group normalisation: the channels of each example are split into ``num_groups`` groups,
+    each normalised by its own mean and (biased) variance; then a per-channel affine map.
+    The same computation in training and evaluation.
+
+    Args:
+        num_groups: number of groups (must divide ``num_channels``).
+        num_channels: C.
+        eps: added to the variance. Default: 1e-5.
+        affine: learnable per-channel ``weight`` (init 1) and ``bias`` (init 0). Default: True.
+        bias: (keyword only) with ``affine``, whether to learn the bias. Default: True.
+
+    Shape:
+        - Input: :math:`(N, C, *)`; output: the same.
+
+    Examples::
+
+        >>> m = GroupNorm(3, 6)
+        >>> m(tt.randn(20, 6, 10, 10)).shape
+        (20, 6, 10, 10)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError("num_channels must be divisible by num_groups")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(ones(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(zeros(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Any) -> Any:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Instance normalisation: each channel of each example normalised over its spatial dims.
+    Parameters and buffers as :class:`_BatchNorm`'s (PyTorch's state_dict keys), other defaults."""
+
+    _batched_dims = 3
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input: Any) -> Any:
+        batched = self._batched_dims
+        if input.ndim not in (batched - 1, batched):
+            raise ValueError(f"expected {batched - 1}D or {batched}D input (got {input.ndim}D input)")
+        channel = 1 if input.ndim == batched else 0
+        if self.affine and input.shape[channel] != self.num_features:
+            raise ValueError(f"expected input's size at dim={channel} to match num_features ({self.num_features}), "
+                             f"but got: {input.shape[channel]}.")
+        x = input if input.ndim == batched else input.unsqueeze(0)
+        # the example's own statistics while training, or always when no running ones are kept
+        use_input_stats = self.training or not self.track_running_stats
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if input.ndim == batched else out.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    r"""Instance normalisation of an (N, C, L) or (C, L) input: every (example, channel) signal
+    normalised by its own mean and biased variance.
+
+    Args:
+        num_features: C.
+        eps: added to the variance. Default: 1e-5.
+        momentum: for the running estimates (with ``track_running_stats``). Default: 0.1.
+        affine: learnable per-channel ``weight`` and ``bias``. Default: False.
+        track_running_stats: keep running mean/variance (the batch average of each example's,
+            variance unbiased) and use them in ``eval()`` mode. Default: False.
+
+    Examples::
+
+        >>> m = InstanceNorm1d(100)
+        >>> m(tt.randn(20, 100, 40)).shape
+        (20, 100, 40)
+    """
+
+    _batched_dims = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    r"""Instance normalisation of an (N, C, H, W) or (C, H, W) input: every (example, channel)
+    plane normalised by its own mean and biased variance. Arguments as :class:`InstanceNorm1d`.
+
+    Examples::
+
+        >>> m = InstanceNorm2d(3, affine=True)
+        >>> m(tt.randn(2, 3, 5, 5)).shape
+        (2, 3, 5, 5)
+    """
+
+    _batched_dims = 4
+
+
+class RMSNorm(Module):
+    r"""Root-mean-square normalisation over the trailing ``normalized_shape``:
+    :math:`y = x / \sqrt{mean(x^2) + \epsilon} * \gamma` (no centring, no bias).
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (int or tuple).
+        eps: added to the mean square; None means the machine epsilon of the input's dtype.
+        elementwise_affine: a learnable ``weight`` of that shape (init 1). Default: True.
+
+    Examples::
+
+        >>> m = RMSNorm([2, 3])
+        >>> m(tt.randn(2, 2, 3)).shape
+        (2, 2, 3)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(*self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x: Any) -> Any:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    r"""Local response normalisation across channels (AlexNet):
+    :math:`b_c = a_c / (k + \frac{\alpha}{n} \sum_{c'} a_{c'}^2)^{\beta}`, the sum over the
+    ``size`` channels around c.
+
+    Examples::
+
+        >>> LocalResponseNorm(2)(tt.randn(32, 5, 24, 24)).shape
+        (32, 5, 24, 24)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Any) -> Any:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ndarray import NDArray
+from ..ndarray import NDArray, zeros
 from ..ndarray.windows import Pair, fold, unfold
 from ..tensor import Function, Tensor
+from .movement import Index
 
 
 class Unfold(Function):
@@ -39,3 +40,19 @@ class Fold(Function):
     def backward(self, g: Tensor) -> Tensor:
         kernel, stride, padding, dilation = self.params
         return Unfold.apply(g, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+
+
+class Unpool(Function):
+    """Zeros of ``shape`` with ``values`` written at the integer-array ``key`` (max-unpooling: each
+    pooled maximum put back where it was read). A write, not an add: two windows that chose the
+    same element put its value there once, as PyTorch's ``max_unpool``. The backward reads each
+    value's gradient back from its position (a gather), so both windows get it."""
+
+    def forward(self, values: NDArray, key: Any, shape: tuple[int, ...]) -> NDArray:
+        self.key = key
+        out = zeros(shape, dtype=values.dtype, device=values.device)
+        out[key] = values
+        return out
+
+    def backward(self, g: Tensor) -> Tensor:
+        return Index.apply(g, key=self.key)
