@@ -9,7 +9,7 @@ from typing import Any
 
 from ...ops import cat, reshape, stack, tensor
 from ...tensor import Tensor, no_grad
-from . import rnn
+from . import rnn as rnn  # nn.utils.rnn, as PyTorch's
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
