@@ -619,7 +619,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     scores = (query * scale) @ key.transpose(-2, -1)
     bias = _attention_bias(attn_mask, scores, "attn_mask", true_means_keep=True)
     if is_causal:
-        causal = ops.ones(query.shape[-2], key.shape[-2], dtype=bool_, device=query.device).tril()
+        rows = arange(query.shape[-2], device=query.device).unsqueeze(-1)
+        causal = rows >= arange(key.shape[-2], device=query.device)  # key j <= query i: the lower triangle
         causal_bias = _attention_bias(causal, scores, "attn_mask", true_means_keep=True)
         bias = causal_bias if bias is None else bias + causal_bias
     if bias is not None:
