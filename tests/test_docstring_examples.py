@@ -14,6 +14,8 @@ MODULES = [
     "tinytorch.optim.sgd", "tinytorch.optim.adam", "tinytorch.optim.lr_scheduler",
     "tinytorch.data.dataset", "tinytorch.data.dataloader", "tinytorch.data.transforms", "tinytorch.data.datasets",
     "tinytorch.serialization",
+    # --- sequence models ---
+    "tinytorch.nn.rnn", "tinytorch.nn.attention", "tinytorch.nn.transformer", "tinytorch.nn.utils.rnn",
 ]
 
 

@@ -4,56 +4,14 @@ mask kind and option, on every device."""
 
 import numpy as np
 import pytest
+from nn_helpers import compare_with_torch as _compare
 from nn_helpers import copy_torch_weights, needs_torch, to_torch, to_tt, torch
 
 import tinytorch as tt
 from tinytorch import nn
 from tinytorch.nn import functional as F
 
-pytestmark = needs_torch
-
-
-def _as_torch(a):
-    return torch.tensor(a) if isinstance(a, np.ndarray) else a
-
-
-def _as_tt(a, device, dtype):
-    if not isinstance(a, np.ndarray):
-        return a
-    return to_tt(a, device, dtype=dtype if a.dtype.kind == "f" else None)
-
-
-def _compare(run_tt, run_torch, arrays, device, params=None, kwargs=None, dtype=tt.float64, rtol=1e-9, atol=1e-10):
-    """Outputs (a tensor or a tuple with Nones) and gradients of the float ``arrays`` (leaf inputs)
-    and of the parameters ``params = (tt module, torch module)``; ``kwargs`` numpy masks go along."""
-    rng = np.random.default_rng(1)
-    kwargs = kwargs or {}
-    np_dtype = np.float64 if dtype is tt.float64 else np.float32
-    xs = [to_tt(a, device, dtype=dtype, requires_grad=True) for a in arrays]
-    rs = [to_torch(a.astype(np_dtype), requires_grad=True) for a in arrays]
-    outs = run_tt(*xs, **{k: _as_tt(v, device, dtype) for k, v in kwargs.items()})
-    refs = run_torch(*rs, **{k: _as_torch(v.astype(np_dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
-                                          else v) for k, v in kwargs.items()})
-    outs, refs = (outs if isinstance(outs, tuple) else (outs,)), (refs if isinstance(refs, tuple) else (refs,))
-    loss, loss_ref = 0.0, 0.0
-    for o, r in zip(outs, refs):
-        assert (o is None) == (r is None)
-        if r is None:
-            continue
-        assert tuple(o.shape) == tuple(r.shape)
-        np.testing.assert_allclose(o.detach().numpy(), r.detach().numpy(), rtol=rtol, atol=atol)
-        w = rng.standard_normal(tuple(r.shape))
-        loss = loss + (o * to_tt(w, device, dtype=dtype)).sum()
-        loss_ref = loss_ref + (r * to_torch(w).to(r.dtype)).sum()
-    loss.backward()
-    loss_ref.backward()
-    for i, (a, b) in enumerate(zip(xs, rs)):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"input {i}")
-    if params is not None:
-        ref_params = dict(params[1].named_parameters())
-        for name, p in params[0].named_parameters():
-            np.testing.assert_allclose(p.grad.numpy(), ref_params[name].grad.numpy(), rtol=rtol, atol=atol,
-                                       err_msg=name)
+pytestmark = [needs_torch, pytest.mark.filterwarnings("ignore:Support for mismatched")]  # PyTorch's notice
 
 
 # ----------------------------------------------------------------------------- scaled dot-product attention

@@ -12,6 +12,17 @@ Packing and padding are two gathers (no Python loop over elements): packing pick
 positions of the padded tensor with a boolean mask (row-major order over ``(t, b)`` is exactly
 the packed order), padding gathers rows of ``data`` with an index table that points the padded
 positions at one extra row holding the padding value. Both are differentiable.
+
+Examples::
+
+    >>> a, b = tt.ones(3, 2), tt.zeros(1, 2)
+    >>> pad_sequence([a, b]).shape
+    (3, 2, 2)
+    >>> packed = pack_sequence([a, b])
+    >>> packed.batch_sizes.tolist(), packed.data.shape
+    ([2, 1, 1], (4, 2))
+    >>> pad_packed_sequence(packed, batch_first=True)[1].tolist()
+    [3, 1]
 """
 
 from __future__ import annotations
