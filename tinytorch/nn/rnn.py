@@ -132,7 +132,8 @@ class RNNBase(Module):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, hidden_size)}
+                shapes: dict[str, tuple[int, ...]] = {"weight_ih": (gate_size, layer_input),
+                                                      "weight_hh": (gate_size, hidden_size)}
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 for name, shape in shapes.items():
@@ -185,7 +186,8 @@ class RNNBase(Module):
             for direction in range(directions):
                 index = layer * directions + direction
                 w_ih, w_hh, *biases = self.all_weights[index]
-                b_ih, b_hh = biases if biases else (None, None)
+                b_ih: Tensor | None = biases[0] if biases else None
+                b_hh: Tensor | None = biases[1] if biases else None
                 if self.mode != "GRU" and b_ih is not None:  # both biases in the one projection up front
                     b_ih, b_hh = b_ih + b_hh, None
                 gx = F.linear(x, w_ih, b_ih)  # (T, B, G*H): every step's input projection in one matmul

@@ -64,7 +64,7 @@ class PackedSequence(_PackedSequenceFields):
     def __new__(cls, data: Tensor, batch_sizes: Tensor | None = None, sorted_indices: Tensor | None = None,
                 unsorted_indices: Tensor | None = None) -> PackedSequence:
         if batch_sizes is None:  # PackedSequence((data, batch_sizes, ...)), as PyTorch allows
-            data, batch_sizes, *rest = data  # type: ignore[misc]
+            data, batch_sizes, *rest = data  # type: ignore[misc, attr-defined]
             sorted_indices, unsorted_indices = (list(rest) + [None, None])[:2]
         if unsorted_indices is None and sorted_indices is not None:
             unsorted_indices = _invert_permutation(sorted_indices)
