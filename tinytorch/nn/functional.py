@@ -625,7 +625,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         bias = causal_bias if bias is None else bias + causal_bias
     if bias is not None:
         scores = scores + bias
-    weights = _safe_softmax(scores)
+    # only a given mask can leave a query with nothing to attend (a causal row always has its own key)
+    weights = ops.softmax(scores, -1) if attn_mask is None else _safe_softmax(scores)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
