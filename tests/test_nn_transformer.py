@@ -186,3 +186,27 @@ def test_errors():
         model(tt.zeros(5, 2, D), tt.zeros(4, 3, D))
     with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
         model(tt.zeros(5, 2, D), tt.zeros(4, 2, D + 1))
+
+
+@pytest.mark.parametrize("case", ["fast_path", "grad_wanted", "norm_first", "not_batch_first", "right_aligned_only"])
+def test_encoder_inference_zeros_padded_positions_like_torch(case, device, rng):
+    """PyTorch's nested-tensor inference path returns zeros at padded positions; so do we, under
+    the same conditions, and only then."""
+    opts = {"norm_first": case == "norm_first", "batch_first": case != "not_batch_first"}
+
+    def encoder(m):
+        return m.TransformerEncoder(m.TransformerEncoderLayer(D, HEADS, FF, **opts), 2, norm=m.LayerNorm(D))
+
+    mod, ref = _pair(encoder, device)
+    mod.eval(), ref.eval()
+    padding = _padding(3, 5)
+    if case == "right_aligned_only":
+        padding[1, 0] = True  # padding at the start: not left aligned, so no nested path
+    x = rng.standard_normal(_shape(opts, 5))
+    grad = case == "grad_wanted"
+    with torch.set_grad_enabled(grad), tt.set_grad_enabled(grad):
+        out = mod(to_tt(x, device), src_key_padding_mask=to_tt(padding, device))
+        expected = ref(torch.tensor(x), src_key_padding_mask=torch.tensor(padding))
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-10)
+    zeroed = np.all(out.detach().numpy()[padding if opts["batch_first"] else padding.T] == 0)
+    assert zeroed == (case == "fast_path")

@@ -16,10 +16,12 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from ..ops import full
-from ..tensor import Tensor
+from ..ndarray import bool_
+from ..ops import full, where
+from ..tensor import Tensor, is_grad_enabled
 from . import functional as F
 from . import init
+from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -38,6 +40,10 @@ def _activation(activation: Activation) -> Callable[[Tensor], Tensor]:
     if isinstance(activation, str):
         raise RuntimeError(f"activation should be relu/gelu, not {activation}")
     return activation
+
+
+def _relu_or_gelu(activation: Any) -> bool:
+    return activation in (F.relu, F.gelu) or isinstance(activation, (ReLU, GELU))
 
 
 def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
@@ -184,9 +190,12 @@ class TransformerEncoder(Module):
     """``num_layers`` independent copies of ``encoder_layer`` applied in turn, then ``norm`` if given.
 
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``; ``is_causal=None``
-    means: detect whether ``mask`` is the causal mask. ``enable_nested_tensor`` and ``mask_check``
-    are accepted for compatibility: tinytorch has no nested tensors, so padded positions are
-    computed like any other (PyTorch's nested fast path, in inference, returns zeros there).
+    means: detect whether ``mask`` is the causal mask.
+
+    ``enable_nested_tensor``: PyTorch runs inference (eval mode, no gradients wanted) on a padded
+    batch as a nested tensor when the layers allow it, and so returns zeros at the padded positions;
+    tinytorch has no nested tensors but gives the same zeros under the same conditions (see
+    :meth:`_pads_with_zeros`). ``mask_check``: that path requires padding at the ends only.
 
     Examples::
 
@@ -211,7 +220,28 @@ class TransformerEncoder(Module):
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, is_causal=causal, src_key_padding_mask=src_key_padding_mask)
-        return x if self.norm is None else self.norm(x)
+        x = x if self.norm is None else self.norm(x)
+        if src_key_padding_mask is not None and self._pads_with_zeros(src, mask, src_key_padding_mask):
+            x = where(src_key_padding_mask.unsqueeze(-1), 0.0, x)
+        return x
+
+    def _pads_with_zeros(self, src: Tensor, mask: Tensor | None, padding: Tensor) -> bool:
+        """Whether PyTorch would take its nested-tensor inference path, which returns zeros at the
+        padded positions: the conditions of PyTorch's ``TransformerEncoder`` for it, in its order."""
+        layer = self.layers[0] if self.num_layers else None
+        if not self.enable_nested_tensor or not isinstance(layer, TransformerEncoderLayer):
+            return False
+        attn = layer.self_attn
+        if (layer.norm_first or not attn.batch_first or not attn._qkv_same_embed_dim or attn.in_proj_bias is None
+                or not _relu_or_gelu(layer.activation) or layer.norm1.eps != layer.norm2.eps or attn.num_heads % 2):
+            return False
+        if layer.training or src.ndim != 3 or padding.dtype != bool_ or mask is not None:
+            return False
+        if is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return False
+        # left aligned: in every row the kept positions come first (a row is kept, then padding)
+        kept = padding.logical_not().long()
+        return not self.mask_check or bool((kept[:, 1:] <= kept[:, :-1]).all().item())
 
 
 class TransformerDecoder(Module):
