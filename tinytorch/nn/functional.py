@@ -170,6 +170,9 @@ def _softmax_dim(input: Tensor, dim: int | None) -> int:
 # ---------------------------------------------------------------------- linear, dropout, embedding
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, for ``input`` of shape (*, in_features) and ``weight`` (out_features, in_features)."""
+    if input.ndim > 2:  # one (rows, in) @ (in, out) product: the weight's gradient is then one matmul too,
+        # not a batch of per-row-block products summed afterwards (sequence inputs are (T, N, in))
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*input.shape[:-1], weight.shape[0])
     out = input @ weight.T
     return out if bias is None else out + bias
 
