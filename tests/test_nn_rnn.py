@@ -354,3 +354,12 @@ def test_torch_style_imports():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert nn.utils.rnn.PackedSequence is rnn_utils.PackedSequence
+
+
+def test_all_weights_and_flatten_parameters():
+    lstm = nn.LSTM(3, 4, 2, bidirectional=True, bias=False)
+    ref = torch.nn.LSTM(3, 4, 2, bidirectional=True, bias=False)
+    assert [[tuple(p.shape) for p in ws] for ws in lstm.all_weights] == \
+        [[tuple(p.shape) for p in ws] for ws in ref.all_weights]
+    assert lstm.all_weights[1][0] is lstm.weight_ih_l0_reverse
+    lstm.flatten_parameters()  # a no-op that PyTorch programs call
