@@ -10,7 +10,8 @@ import tinytorch as tt
 from tinytorch import nn
 
 pytestmark = [needs_torch,  # PyTorch's own deprecation and fast-path notices are not under test here
-              pytest.mark.filterwarnings("ignore:Support for mismatched", "ignore:enable_nested_tensor is True")]
+              pytest.mark.filterwarnings("ignore:Support for mismatched", "ignore:enable_nested_tensor is True",
+                                         "ignore:The PyTorch API of nested tensors")]
 
 D, HEADS, FF = 8, 2, 16
 
