@@ -16,6 +16,8 @@ MODULES = [
     "tinytorch.serialization",
     # --- nn layers (issue 12) ---
     "tinytorch.nn.upsampling", "tinytorch.nn.distance", "tinytorch.nn.padding", "tinytorch.nn.fold",
+    # --- sequence models ---
+    "tinytorch.nn.rnn", "tinytorch.nn.attention", "tinytorch.nn.transformer", "tinytorch.nn.utils.rnn",
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import ops
-from ..ndarray import NDArray, float32, float64, int64
+from ..ndarray import NDArray, bool_, float32, float64, int64
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
@@ -179,6 +179,9 @@ def _softmax_dim(input: Tensor, dim: int | None) -> int:
 # ---------------------------------------------------------------------- linear, dropout, embedding
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, for ``input`` of shape (*, in_features) and ``weight`` (out_features, in_features)."""
+    if input.ndim > 2:  # one (rows, in) @ (in, out) product: the weight's gradient is then one matmul too,
+        # not a batch of per-row-block products summed afterwards (sequence inputs are (T, N, in))
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*input.shape[:-1], weight.shape[0])
     out = input @ weight.T
     return out if bias is None else out + bias
 
@@ -1472,3 +1475,194 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------- attention (sequence models)
+def _attention_bias(mask: Tensor | None, like: Tensor, name: str, true_means_keep: bool) -> Tensor | None:
+    """A mask as an additive float bias of ``like``'s dtype: a bool mask becomes 0 where a position
+    may be attended and -inf where it may not (``true_means_keep`` says which way round the bool
+    mask reads: True = attend for scaled_dot_product_attention, True = ignore for the masks of
+    MultiheadAttention); a float mask is added as it is."""
+    if mask is None:
+        return None
+    if mask.dtype == bool_:
+        keep = mask if true_means_keep else mask.logical_not()
+        return where(keep, 0.0, -math.inf).to(like.dtype)
+    if mask.dtype not in (float32, float64):
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask.to(like.dtype)
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """Softmax over the last dim, with rows that are -inf throughout (nothing may be attended)
+    giving zeros rather than NaN, in the forward and the gradient, as PyTorch's attention does."""
+    dead = (scores == -math.inf).all(-1, keepdim=True)
+    if not dead.any().item():
+        return ops.softmax(scores, -1)
+    return where(dead, 0.0, ops.softmax(where(dead, 0.0, scores), -1))
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    r"""Attention as a soft dictionary lookup: ``softmax(Q K^T * scale + bias) V``.
+
+    Args:
+        query: ``(..., L, E)``; key: ``(..., S, E)``; value: ``(..., S, Ev)``; leading dims broadcast.
+        attn_mask: bool (True = may attend) or float (added to the scores), broadcastable to ``(..., L, S)``.
+        dropout_p: dropout on the attention weights (always applied when > 0, as PyTorch's).
+        is_causal: query i attends to keys ``j <= i`` only (the upper-left triangle when L != S);
+            combined with ``attn_mask`` when both are given.
+        scale: the factor of the scores; default ``1 / sqrt(E)``.
+        enable_gqa: grouped-query attention: ``key``/``value`` with fewer heads (dim -3) than ``query``
+            are repeated to match (Hq must be a multiple of Hk).
+
+    Returns ``(..., L, Ev)``. A query row that may attend to nothing gives zeros.
+    """
+    if not (query.dtype == key.dtype == value.dtype):
+        raise RuntimeError("Expected query, key, and value to have the same dtype, but got query.dtype: "
+                           f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead.")
+    if enable_gqa and key.ndim >= 3 and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        if query.shape[-3] % key.shape[-3]:
+            raise RuntimeError(f"number of heads in key/value ({key.shape[-3]}) must divide the number of heads "
+                               f"in query ({query.shape[-3]})")
+        groups = query.shape[-3] // key.shape[-3]
+        key, value = key.repeat_interleave(groups, -3), value.repeat_interleave(groups, -3)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale) @ key.transpose(-2, -1)
+    bias = _attention_bias(attn_mask, scores, "attn_mask", true_means_keep=True)
+    if is_causal:
+        rows = arange(query.shape[-2], device=query.device).unsqueeze(-1)
+        causal = rows >= arange(key.shape[-2], device=query.device)  # key j <= query i: the lower triangle
+        causal_bias = _attention_bias(causal, scores, "attn_mask", true_means_keep=True)
+        bias = causal_bias if bias is None else bias + causal_bias
+    if bias is not None:
+        scores = scores + bias
+    # only a given mask can leave a query with nothing to attend (a causal row always has its own key)
+    weights = ops.softmax(scores, -1) if attn_mask is None else _safe_softmax(scores)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return weights @ value
+
+
+def _check_attention_mask(mask: Tensor, expected: tuple[int, ...]) -> None:
+    if tuple(mask.shape) != expected:
+        raise RuntimeError(f"The shape of the {mask.ndim}D attn_mask is {tuple(mask.shape)}, but should be "
+                           f"{expected}.")
+
+
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
+                                 in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k: Tensor | None,
+                                 bias_v: Tensor | None, add_zero_attn: bool, dropout_p: float,
+                                 out_proj_weight: Tensor, out_proj_bias: Tensor | None, training: bool = True,
+                                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                                 attn_mask: Tensor | None = None, use_separate_proj_weight: bool = False,
+                                 q_proj_weight: Tensor | None = None, k_proj_weight: Tensor | None = None,
+                                 v_proj_weight: Tensor | None = None, static_k: Tensor | None = None,
+                                 static_v: Tensor | None = None, average_attn_weights: bool = True,
+                                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+    """Multi-head attention on time-major ``(L, N, E)`` inputs (or unbatched ``(L, E)``), as
+    ``nn.MultiheadAttention`` computes it: project q, k, v, split ``E`` into ``num_heads`` heads
+    of ``E / num_heads`` (a reshape), attend per head, merge the heads (a reshape) and project out.
+
+    Masks: ``key_padding_mask`` ``(N, S)`` and ``attn_mask`` ``(L, S)`` or ``(N * num_heads, L, S)``;
+    bool True means *not* allowed to attend, a float mask is added to the scores. ``is_causal`` is
+    a hint that ``attn_mask`` is the causal mask (it must then be given). Returns ``(output,
+    weights)``: weights ``(N, L, S)`` averaged over heads (``(N, num_heads, L, S)`` if not
+    ``average_attn_weights``) when ``need_weights``, else None.
+    """
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    head_dim = embed_dim // num_heads
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # the scaled-dot-product path builds the causal mask itself
+    else:
+        is_causal = False  # attn_mask is the causal mask
+    attn_bias = _attention_bias(attn_mask, query, "attn_mask", true_means_keep=False)
+    padding_bias = _attention_bias(key_padding_mask, query, "key_padding_mask", true_means_keep=False)
+
+    # ---- projections: self-attention (one tensor for q, k, v) takes one matmul for all three
+    if not use_separate_proj_weight:
+        assert in_proj_weight is not None
+        if query is key and key is value:
+            q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+        else:
+            w_q, w_kv = in_proj_weight.split([embed_dim, 2 * embed_dim])
+            b_q, b_kv = (None, None) if in_proj_bias is None else in_proj_bias.split([embed_dim, 2 * embed_dim])
+            q = linear(query, w_q, b_q)
+            if key is value:
+                k, v = linear(key, w_kv, b_kv).chunk(2, -1)
+            else:
+                w_k, w_v = w_kv.chunk(2)
+                b_k, b_v = (None, None) if b_kv is None else b_kv.chunk(2)
+                k, v = linear(key, w_k, b_k), linear(value, w_v, b_v)
+    else:
+        assert q_proj_weight is not None and k_proj_weight is not None and v_proj_weight is not None
+        biases = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+        q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value),
+                                                       (q_proj_weight, k_proj_weight, v_proj_weight), biases))
+    if attn_bias is not None:
+        expected = (tgt_len, key.shape[0]) if attn_bias.ndim == 2 else (bsz * num_heads, tgt_len, key.shape[0])
+        if attn_bias.ndim not in (2, 3):
+            raise RuntimeError(f"attn_mask's dimension {attn_bias.ndim} is not supported")
+        _check_attention_mask(attn_bias, expected)
+        attn_bias = attn_bias.unsqueeze(0) if attn_bias.ndim == 2 else attn_bias
+    if bias_k is not None and bias_v is not None:  # one learned key/value appended to every sequence
+        k = cat([k, bias_k.expand(1, bsz, embed_dim)])
+        v = cat([v, bias_v.expand(1, bsz, embed_dim)])
+        attn_bias = None if attn_bias is None else pad(attn_bias, (0, 1))
+        padding_bias = None if padding_bias is None else pad(padding_bias, (0, 1))
+
+    # ---- split the heads: (L, N, E) -> (N * heads, L, head_dim)
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = (k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1) if static_k is None else static_k)
+    v = (v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1) if static_v is None else static_v)
+    if add_zero_attn:  # a key and value of zeros appended: a query may attend to "nothing"
+        k = cat([k, ops.zeros(k.shape[0], 1, head_dim, dtype=k.dtype, device=k.device)], 1)
+        v = cat([v, ops.zeros(v.shape[0], 1, head_dim, dtype=v.dtype, device=v.device)], 1)
+        attn_bias = None if attn_bias is None else pad(attn_bias, (0, 1))
+        padding_bias = None if padding_bias is None else pad(padding_bias, (0, 1))
+    src_len = k.shape[1]
+    if padding_bias is not None:
+        if tuple(padding_bias.shape) != (bsz, src_len):
+            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                                 f"{tuple(padding_bias.shape)}")
+        padding_bias = padding_bias.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        padding_bias = padding_bias.reshape(bsz * num_heads, 1, src_len)
+        attn_bias = padding_bias if attn_bias is None else attn_bias + padding_bias
+    if not training:
+        dropout_p = 0.0
+
+    if need_weights:  # the weights are wanted: softmax written out (a fully masked row gives NaN, as PyTorch)
+        scores = (q * math.sqrt(1.0 / head_dim)) @ k.transpose(-2, -1)
+        weights = ops.softmax(scores if attn_bias is None else scores + attn_bias, -1)
+        if dropout_p > 0.0:
+            weights = dropout(weights, dropout_p)
+        heads = weights @ v  # (N * heads, L, head_dim)
+    else:
+        bias4 = attn_bias  # (1, L, S) broadcasts as it is; (N * heads, ., S) becomes (N, heads, ., S)
+        if attn_bias is not None and attn_bias.shape[0] != 1:
+            bias4 = attn_bias.reshape(bsz, num_heads, -1, src_len)
+        heads = scaled_dot_product_attention(q.reshape(bsz, num_heads, tgt_len, head_dim),
+                                             k.reshape(bsz, num_heads, src_len, head_dim),
+                                             v.reshape(bsz, num_heads, src_len, head_dim),
+                                             bias4, dropout_p, is_causal).reshape(bsz * num_heads, tgt_len, head_dim)
+    # ---- merge the heads: (N * heads, L, head_dim) -> (L, N, E), then the output projection
+    out = linear(heads.transpose(0, 1).reshape(tgt_len, bsz, embed_dim), out_proj_weight, out_proj_bias)
+    attention: Tensor | None = None
+    if need_weights:
+        attention = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        if average_attn_weights:
+            attention = attention.mean(1)
+        if not batched:
+            attention = attention.squeeze(0)
+    return (out if batched else out.squeeze(1)), attention

@@ -30,8 +30,8 @@ from .matmul import *  # noqa: F403
 from .movement import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduce import *  # noqa: F403
-from .scatter import *  # noqa: F403
 from .scan import *  # noqa: F403
+from .scatter import *  # noqa: F403
 from .sort import *  # noqa: F403
 from .table import exports
 

@@ -1,4 +1,5 @@
-"""``nn.utils``: gradient clipping, and parameters as one vector."""
+"""``nn.utils``: gradient clipping, parameters as one vector, and (in ``nn.utils.rnn``) padded and
+packed batches of sequences."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..ops import cat, reshape, stack, tensor
-from ..tensor import Tensor, no_grad
+from ...ops import cat, reshape, stack, tensor
+from ...tensor import Tensor, no_grad
+from . import rnn as rnn  # nn.utils.rnn, as PyTorch's
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
