@@ -252,8 +252,14 @@ def parse_args(argv=None):
     return args
 
 
-def compare_cache(model, tokenizer, args, device, new_tokens=200):
-    """Sample ``new_tokens`` twice from one seed, with and without the KV cache: same text, timed."""
+def compare_cache(model, tokenizer, args, device, new_tokens=None):
+    """Sample ``new_tokens`` twice from one seed, with and without the KV cache: same text, timed.
+
+    The default fills the context exactly (``block_size - 1`` tokens after a one-token prompt):
+    past it the window slides every step and, position embeddings being absolute, the cache
+    must be rebuilt each time, so caching only pays inside one context.
+    """
+    new_tokens = new_tokens or args.block_size - 1
     start = torch.zeros((1, 1), dtype=torch.long, device=device)
     results = {}
     for use_cache in (True, False):
