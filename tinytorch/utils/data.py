@@ -4,15 +4,26 @@
 """
 
 from tinytorch.data import (
-                            DataLoader,
-                            Dataset,
-                            Subset,
-                            TensorDataset,
-                            datasets,
-                            default_collate,
-                            random_split,
-                            transforms,
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    WorkerInfo,
+    datasets,
+    default_collate,
+    default_convert,
+    get_worker_info,
+    random_split,
+    transforms,
 )
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate",
-           "datasets", "transforms"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "default_collate",
+           "default_convert", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets", "transforms"]
