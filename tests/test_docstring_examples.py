@@ -13,6 +13,7 @@ MODULES = [
     "tinytorch.nn.dropout", "tinytorch.nn.sparse", "tinytorch.nn.loss", "tinytorch.nn.container",
     "tinytorch.optim.sgd", "tinytorch.optim.adam", "tinytorch.optim.lr_scheduler", "tinytorch.optim.lbfgs",
     "tinytorch.data.dataset", "tinytorch.data.dataloader", "tinytorch.data.transforms", "tinytorch.data.datasets",
+    "tinytorch.data.sampler",
     "tinytorch.serialization",
 ]
 

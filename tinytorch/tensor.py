@@ -365,7 +365,7 @@ __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "
 
 def _rebuild_tensor(cls: type, values: np.ndarray, device: str, requires_grad: bool, attrs: dict) -> Tensor:
     """Unpickle what :meth:`Tensor.__reduce__` wrote: a fresh leaf of class ``cls``."""
-    t = object.__new__(cls)
+    t: Tensor = object.__new__(cls)
     t._data, t.requires_grad, t.grad, t._ctx = array(values, device=device), requires_grad, None, None
     if attrs:
         t.__dict__.update(attrs)

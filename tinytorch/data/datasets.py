@@ -268,6 +268,7 @@ _PICKLE_ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2: a pure function of a string
 }
 
 
@@ -342,7 +343,7 @@ class CIFAR10:
         self.data: np.ndarray = np.vstack(rows).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         self.targets: list[int] = labels
         meta = load_pickled_batch(self.folder / self.meta_file)
-        self.classes: list[str] = [str(c) for c in meta[self.names_key]]
+        self.classes: list[str] = [c.decode("latin1") if isinstance(c, bytes) else str(c) for c in meta[self.names_key]]
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     @property
