@@ -245,3 +245,16 @@ def test_bce_with_logits_gradient_at_zero_logit(pos_weight, device):
     run_both(lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=pw_tt, reduction="sum"),
              lambda a, b: ref(a, b, pos_weight=pw_ref, reduction="sum"), [x, y], [0], device)
     run_both(F.logsigmoid, torch.nn.functional.logsigmoid, [np.array([0.0, -3.0, 40.0, -40.0])], [0], device)
+
+
+@needs_torch
+def test_cross_entropy_and_nll_take_torch_positional_arguments(device, rng):
+    """PyTorch's argument order, deprecated ``size_average`` / ``reduce`` included:
+    ``CrossEntropyLoss(weight, size_average, ignore_index, reduce, reduction, label_smoothing)``."""
+    x, t, w = rng.standard_normal((5, 4)), rng.integers(0, 4, 5), rng.random(4) + 0.5
+    t[0] = 2
+    for args in [(None, 2), (None, 2, False), (False, -100, None, "mean", 0.2)]:
+        run_both(lambda a, b, args=args: nn.CrossEntropyLoss(to_tt(w, device), *args)(a, b),
+                 lambda a, b, args=args: torch.nn.CrossEntropyLoss(to_torch(w), *args)(a, b), [x, t], [0], device)
+    run_both(lambda a, b: F.nll_loss(a, b, to_tt(w, device), None, 2, False),
+             lambda a, b: torch.nn.functional.nll_loss(a, b, to_torch(w), None, 2, False), [x, t], [0], device)

@@ -442,8 +442,8 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
     return target.unsqueeze(class_dim) == classes, class_dim, class_shape
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+             ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Negative log likelihood: ``-input[n, target[n]]`` for log-probabilities ``input`` of shape
     (C), (N, C) or (N, C, d1, ...) and class indices ``target`` of shape (), (N) or (N, d1, ...).
 
@@ -451,6 +451,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     those weights; targets equal to ``ignore_index`` contribute nothing.
     (Picking ``input[n, target[n]]`` is a ``where`` on a one-hot mask and a sum: no gather needed,
     and a -inf log-probability of a class that is not the target never enters the sum.)"""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     hit, class_dim, class_shape = _class_mask(input, target, ignore_index)
     hit = hit & (target != ignore_index).unsqueeze(class_dim)
     mask = hit.to(input.dtype)
@@ -462,14 +463,16 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return _reduce(losses, reduction)
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """``nll_loss(log_softmax(input, 1), target)`` for class indices; for float ``target`` of
     ``input``'s shape (class probabilities) ``-sum(target * log_softmax(input, 1), 1)``.
 
     ``label_smoothing`` eps replaces the one-hot target by ``(1 - eps) * one_hot + eps / C``.
     Shape: input (N, C) or (C) or (N, C, d1, ...); target (N) / () / (N, d1, ...) class indices.
     A -inf logit (a masked class) gives a finite loss and gradient unless it is the target."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1

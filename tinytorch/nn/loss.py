@@ -8,6 +8,11 @@ from . import functional as F
 from .module import Module
 
 
+def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average`` / ``reduce`` pair, when given, overrides ``reduction``."""
+    return F._legacy_reduction(size_average, reduce, reduction)
+
+
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -33,6 +38,7 @@ class CrossEntropyLoss(_WeightedLoss):
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the total weight of
             the counted targets. Default: ``'mean'``.
         label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) * one_hot + eps / C``. Default: 0.
+        size_average, reduce: PyTorch's deprecated pair; when given they override ``reduction``.
 
     Shape:
         - Input: :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, ...)` logits.
@@ -48,14 +54,15 @@ class CrossEntropyLoss(_WeightedLoss):
         1.6094379425048828
     """
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, _reduction(size_average, reduce, reduction))
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Any, target: Any) -> Any:
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
@@ -64,7 +71,9 @@ class NLLLoss(_WeightedLoss):
     Args:
         weight: a manual rescaling weight per class, shape (C). Default: None.
         ignore_index: a target value that is ignored. Default: -100.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the total weight of
+            the counted targets. Default: ``'mean'``.
+        size_average, reduce: PyTorch's deprecated pair; when given they override ``reduction``.
 
     Shape:
         - Input: :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, ...)` log-probabilities.
@@ -78,12 +87,13 @@ class NLLLoss(_WeightedLoss):
         2.0
     """
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean"):
+        super().__init__(weight, _reduction(size_average, reduce, reduction))
         self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Any:
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -224,10 +234,6 @@ class BCEWithLogitsLoss(_Loss):
 # ---------------------------------------------------------------------- more losses (issue 12)
 # Each takes PyTorch's arguments in PyTorch's order, the deprecated ``size_average`` / ``reduce``
 # included (when given they override ``reduction``, as PyTorch's do).
-def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    return F._legacy_reduction(size_average, reduce, reduction)
-
-
 class PoissonNLLLoss(_Loss):
     r"""Poisson negative log likelihood: :math:`e^{x} - y x` (``log_input``) or :math:`x - y \log(x + eps)`.
 
