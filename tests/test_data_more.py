@@ -286,7 +286,7 @@ class Slow(Dataset):
 
     def __getitem__(self, i):
         import time
-        time.sleep(5)
+        time.sleep(3)
         return i
 
 

@@ -187,6 +187,7 @@ class DataLoader:
         self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
         self.generator, self.persistent_workers, self.in_order = generator, persistent_workers, in_order
         self._pool: WorkerPool | None = None
+        self._seed_stream: np.random.Generator | None = None
         self._initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -206,7 +207,9 @@ class DataLoader:
         """A seed for the workers, drawn from the loader's generator or tinytorch's global RNG."""
         if self.generator is None:
             return int(randint(0, 2**62, (1,)).item())
-        return int(_numpy_generator(self.generator).integers(0, 2**62))
+        if self._seed_stream is None:  # kept, so that each epoch's workers get new seeds
+            self._seed_stream = _numpy_generator(self.generator)
+        return int(self._seed_stream.integers(0, 2**62))
 
     def __iter__(self) -> Iterator[Any]:
         fetch = _Fetcher(self.dataset, self.collate_fn, self._auto_batching)
