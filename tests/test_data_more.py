@@ -375,3 +375,19 @@ def test_download_without_network_names_the_files(cls, tmp_path, monkeypatch):
     assert "no network" in message
     expected = ([cls.filename] if cls is CIFAR10 else [name for name, _ in cls.resources])
     assert all(name in message for name in expected) and str(tmp_path) in message
+
+
+def test_mnist_through_workers_equals_serial(deadline):
+    """The common script: MNIST with ToTensor/Normalize through two workers, and the unbatched
+    form (batch_size=None), give exactly the serial loader's batches."""
+    from tinytorch.data import transforms as T
+    ds = MNIST(train=False, transform=T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))]))
+    ds.data, ds.targets = ds.data[:130], ds.targets[:130]
+    serial = list(DataLoader(ds, batch_size=64))
+    parallel = list(DataLoader(ds, batch_size=64, num_workers=2, pin_memory=True))
+    assert [tuple(x.shape) for x, _ in parallel] == [(64, 1, 28, 28)] * 2 + [(2, 1, 28, 28)]
+    for (x1, y1), (x2, y2) in zip(serial, parallel):
+        np.testing.assert_array_equal(x1.numpy(), x2.numpy())
+        assert y1.tolist() == y2.tolist()
+    single = list(DataLoader(Squares(5), batch_size=None, num_workers=2))
+    assert [s[1] for s in single] == list(range(5)) and isinstance(single[0][0], tt.Tensor)
