@@ -134,6 +134,24 @@ def test_loader_with_sampler_and_batch_sampler_matches_torch():
         assert len(DataLoader(data, **kwargs)) == len(tdata.DataLoader(data, **kwargs))
 
 
+@needs_torch
+def test_default_convert_matches_torch():
+    from tinytorch.data import default_convert
+    cases = [np.float32(1.5), 3, "s", np.array(["a"]), (np.int64(2), [np.zeros(2)]), {"x": np.ones((2, 1))},
+             np.array([True, False])]
+
+    def plain(x):  # tensors of either library as (type tag, values); containers kept
+        if isinstance(x, (tt.Tensor, torch.Tensor)):
+            return ("tensor", np.asarray(x).tolist(), str(x.dtype).split(".")[-1])
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return (type(x).__name__, [plain(v) for v in x])
+        return ("other", np.asarray(x).tolist())
+    for case in cases:
+        assert plain(default_convert(case)) == plain(tdata.default_convert(case)), case
+
+
 CONFLICTS = [dict(sampler=[0, 1], shuffle=True), dict(batch_sampler=[[0]], batch_size=2),
              dict(batch_sampler=[[0]], shuffle=True), dict(batch_sampler=[[0]], sampler=[0]),
              dict(batch_sampler=[[0]], drop_last=True), dict(batch_size=None, drop_last=True),

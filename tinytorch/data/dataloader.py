@@ -59,16 +59,23 @@ def default_collate(batch: list[Any]) -> Any:
 
 
 def default_convert(data: Any) -> Any:
-    """What ``batch_size=None`` (no batching) does to each example: numpy arrays become tensors,
-    containers are converted element by element, anything else is left as it is."""
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return from_numpy(data)
+    """What ``batch_size=None`` (no batching) does to each example, as PyTorch's: numpy arrays and
+    numpy scalars of numbers become tensors, dicts and namedtuples keep their type with converted
+    values, other tuples and lists become lists, anything else is left as it is.
+
+    Examples::
+
+        >>> default_convert((np.float64(1.5), [np.zeros(2)]))
+        [tensor(1.5000, dtype=tinytorch.float64), [tensor([0., 0.], dtype=tinytorch.float64)]]
+    """
+    if isinstance(data, (np.ndarray, np.number, np.bool_)):
+        return from_numpy(np.asarray(data)) if np.asarray(data).dtype.kind in "biuf" else data
     if isinstance(data, Mapping):
         return {key: default_convert(value) for key, value in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # a namedtuple keeps its type
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, (list, tuple)):
-        return type(data)(default_convert(d) for d in data)
+        return [default_convert(d) for d in data]
     return data
 
 
