@@ -413,3 +413,12 @@ def test_mnist_through_workers_equals_serial(deadline):
         assert y1.tolist() == y2.tolist()
     single = list(DataLoader(Squares(5), batch_size=None, num_workers=2))
     assert [s[1] for s in single] == list(range(5)) and isinstance(single[0][0], tt.Tensor)
+
+
+def test_pytorch_import_paths():
+    from tinytorch.utils.data import ConcatDataset as C
+    from tinytorch.utils.data.dataloader import DataLoader as DL
+    from tinytorch.utils.data.dataloader import get_worker_info as gwi
+    from tinytorch.utils.data.dataset import TensorDataset as TD
+    from tinytorch.utils.data.sampler import SubsetRandomSampler as S
+    assert (C, DL, gwi, TD, S) == (ConcatDataset, DataLoader, get_worker_info, TensorDataset, SubsetRandomSampler)

@@ -1,6 +1,7 @@
 """``tinytorch.utils.data`` is :mod:`tinytorch.data` under PyTorch's name.
 
-``from tinytorch.utils.data import DataLoader`` works like ``from torch.utils.data import DataLoader``.
+``from tinytorch.utils.data import DataLoader`` works like ``from torch.utils.data import DataLoader``,
+and the submodules ``sampler``, ``dataset`` and ``dataloader`` answer PyTorch's longer imports.
 """
 
 from tinytorch.data import (
