@@ -422,3 +422,14 @@ def test_pytorch_import_paths():
     from tinytorch.utils.data.dataset import TensorDataset as TD
     from tinytorch.utils.data.sampler import SubsetRandomSampler as S
     assert (C, DL, gwi, TD, S) == (ConcatDataset, DataLoader, get_worker_info, TensorDataset, SubsetRandomSampler)
+
+
+def test_copy_shares_storage_while_pickle_copies():
+    """``copy.copy`` keeps sharing the storage (as PyTorch's); only pickling makes a copy."""
+    import copy
+    a = tt.zeros(3)
+    b = copy.copy(a)
+    b[0] = 1.0
+    c = pickle.loads(pickle.dumps(a))
+    c[1] = 2.0
+    assert a.tolist() == [1.0, 0.0, 0.0] and isinstance(copy.copy(nn.Parameter(a)), nn.Parameter)

@@ -326,6 +326,14 @@ class Tensor:
         memo[id(self)] = new
         return new
 
+    def __copy__(self) -> "Tensor":
+        """``copy.copy``: a tensor of the same class sharing this one's storage (as PyTorch's)."""
+        new = object.__new__(type(self))
+        new._data, new.requires_grad, new.grad, new._ctx = self._data, self.requires_grad, self.grad, self._ctx
+        if hasattr(self, "__dict__"):
+            new.__dict__.update(self.__dict__)
+        return new
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle a tensor as its values (a numpy copy), device and ``requires_grad`` (and a
         subclass's attributes, e.g. nn.Parameter's): it comes back as a leaf with storage of its
