@@ -31,7 +31,7 @@ from tinytorch.data.datasets import MNIST  # noqa: E402
 
 
 def images(ds: MNIST) -> np.ndarray:
-    return ((ds.data.astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
+    return ((ds.data.numpy().astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     ref, ours = build_model(torch.nn, args.model), build_model(nn, args.model).to(args.device)
     ours.load_state_dict({k: tt.tensor(v.numpy()) for k, v in ref.state_dict().items()})
     train, test = MNIST(train=True), MNIST(train=False)
-    x, y, x_test, y_test = images(train), train.targets, images(test), test.targets
+    x, y, x_test, y_test = images(train), train.targets.numpy(), images(test), test.targets.numpy()
     opt_ref, opt = torch.optim.Adam(ref.parameters(), lr=1e-3), optim.Adam(ours.parameters(), lr=1e-3)
     rng = np.random.default_rng(args.seed)
     for epoch in range(1, epochs + 1):

@@ -226,8 +226,8 @@ def _training_step(framework: str, model: str):
     opt = lib.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     ds = MNIST(train=True)
-    images = ((ds.data[:512].astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
-    batches = [(lib.from_numpy(images[i:i + 64].copy()), lib.from_numpy(ds.targets[i:i + 64].copy()))
+    images = ((ds.data[:512].numpy().astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
+    batches = [(lib.from_numpy(images[i:i + 64].copy()), lib.from_numpy(ds.targets[i:i + 64].numpy()))
                for i in range(0, 512, 64)]
     state = {"i": 0}
 

@@ -55,8 +55,8 @@ def load_tensors(torch, device: str, train: bool):
     from tinytorch.data.datasets import MNIST
 
     ds = MNIST(train=train)
-    x = ((ds.data.astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
-    return torch.from_numpy(x).to(device), torch.from_numpy(ds.targets).to(device)
+    x = ((ds.data.numpy().astype(np.float32) / 255.0 - MEAN) / STD)[:, None]
+    return torch.from_numpy(x).to(device), torch.from_numpy(ds.targets.numpy()).to(device)
 
 
 def accuracy(torch, model, loader) -> float:

@@ -56,15 +56,31 @@ def test_parse_idx_rejects_bad_files(data, msg):
 def test_shipped_subset_split():
     train, test = MNIST(train=True), MNIST(train=False)
     assert len(train) == 4000 and len(test) == 1000
-    assert train.data.shape == (4000, 28, 28) and train.data.dtype == np.uint8
-    assert train.targets.dtype == np.int64
-    np.testing.assert_array_equal(np.bincount(train.targets, minlength=10), np.full(10, 400))
-    np.testing.assert_array_equal(np.bincount(test.targets, minlength=10), np.full(10, 100))
-    assert not {a.tobytes() for a in train.data} & {a.tobytes() for a in test.data}
-    assert train.data.max() > 200 and train.data.mean() > 10  # real digits, not blank
+    # data / targets are tensors as torchvision's (data int64 holding 0..255: tinytorch has no uint8)
+    assert isinstance(train.data, tt.Tensor) and isinstance(train.targets, tt.Tensor)
+    assert train.data.shape == (4000, 28, 28) and train.data.dtype == tt.int64
+    assert train.targets.shape == (4000,) and train.targets.dtype == tt.int64
+    pixels, labels = train.data.numpy(), train.targets.numpy()
+    assert pixels.min() >= 0 and pixels.max() <= 255
+    np.testing.assert_array_equal(np.bincount(labels, minlength=10), np.full(10, 400))
+    np.testing.assert_array_equal(np.bincount(test.targets.numpy(), minlength=10), np.full(10, 100))
+    assert not {a.tobytes() for a in pixels} & {a.tobytes() for a in test.data.numpy()}
+    assert pixels.max() > 200 and pixels.mean() > 10  # real digits, not blank
     image, label = test[0]
-    assert image.shape == (28, 28) and isinstance(label, int)
-    np.testing.assert_array_equal(MNIST(train=False).targets, test.targets)  # deterministic
+    assert image.shape == (28, 28) and image.dtype == np.uint8 and isinstance(label, int)
+    np.testing.assert_array_equal(image, test.data[0].numpy())
+    np.testing.assert_array_equal(MNIST(train=False).targets.numpy(), test.targets.numpy())  # deterministic
+    # the PyTorch idioms on them work
+    assert (train.data.float() / 255).max().item() <= 1.0 and int((train.targets == 3).sum()) == 400
+
+
+def test_mnist_data_can_be_replaced():
+    """Slicing ``data`` and ``targets`` (a common torchvision idiom) changes what the dataset serves."""
+    ds = MNIST(train=False)
+    first = ds.data[:10].numpy()
+    ds.data, ds.targets = ds.data[5:10], ds.targets[5:10]
+    assert len(ds) == 5
+    np.testing.assert_array_equal(ds[0][0], first[5])
 
 
 def write_fake_mnist(folder, n_train=6, n_test=4, rng=None, compress=True):
@@ -90,7 +106,8 @@ def test_mnist_reads_idx_root(tmp_path, compress):
     arrays = write_fake_mnist(tmp_path / "MNIST" / "raw", compress=compress)
     for train, prefix in ((True, "train"), (False, "t10k")):
         ds = MNIST(tmp_path, train=train, target_transform=lambda y: y + 100)
-        np.testing.assert_array_equal(ds.data, arrays[prefix][0])
+        np.testing.assert_array_equal(ds.data.numpy(), arrays[prefix][0])
+        np.testing.assert_array_equal(ds.targets.numpy(), arrays[prefix][1])
         assert ds[1][1] == int(arrays[prefix][1][1]) + 100
         assert len(ds) == len(arrays[prefix][1])
 

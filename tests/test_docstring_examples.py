@@ -11,8 +11,9 @@ MODULES = [
     "tinytorch.nn.module", "tinytorch.nn.parameter", "tinytorch.nn.linear", "tinytorch.nn.flatten",
     "tinytorch.nn.activation", "tinytorch.nn.conv", "tinytorch.nn.pooling", "tinytorch.nn.normalization",
     "tinytorch.nn.dropout", "tinytorch.nn.sparse", "tinytorch.nn.loss", "tinytorch.nn.container",
-    "tinytorch.optim.sgd", "tinytorch.optim.adam", "tinytorch.optim.lr_scheduler",
+    "tinytorch.optim.sgd", "tinytorch.optim.adam", "tinytorch.optim.lr_scheduler", "tinytorch.optim.lbfgs",
     "tinytorch.data.dataset", "tinytorch.data.dataloader", "tinytorch.data.transforms", "tinytorch.data.datasets",
+    "tinytorch.data.sampler",
     "tinytorch.serialization",
     # --- nn layers (issue 12) ---
     "tinytorch.nn.upsampling", "tinytorch.nn.distance", "tinytorch.nn.padding", "tinytorch.nn.fold",

@@ -17,8 +17,8 @@ from tinytorch.data.datasets import MNIST  # noqa: E402
 
 def mnist_slice(n, device, train=True):
     ds = MNIST(train=train)
-    x = ((ds.data[:n].astype(np.float32) / 255.0 - 0.1307) / 0.3081).reshape(n, -1)
-    return tt.tensor(x, device=device), tt.tensor(ds.targets[:n], device=device)
+    x = ((ds.data[:n].numpy().astype(np.float32) / 255.0 - 0.1307) / 0.3081).reshape(n, -1)
+    return tt.tensor(x, device=device), ds.targets[:n].to(device)
 
 
 def test_mlp_training_reduces_loss():
@@ -77,8 +77,8 @@ def test_cnn_training_in_lockstep_with_torch():
     ref, ours = build(torch.nn), build(nn)
     copy_torch_weights(ours, ref)
     ds = MNIST(train=True)
-    x = ((ds.data[:256].astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
-    y = ds.targets[:256]
+    x = ((ds.data[:256].numpy().astype(np.float32) / 255.0 - 0.1307) / 0.3081)[:, None]
+    y = ds.targets[:256].numpy()
     opt_ref, opt = torch.optim.Adam(ref.parameters(), 1e-3), optim.Adam(ours.parameters(), 1e-3)
     for step in range(8):
         xb, yb = x[step * 32:(step + 1) * 32], y[step * 32:(step + 1) * 32]

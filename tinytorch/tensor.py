@@ -355,6 +355,22 @@ class Tensor:
         memo[id(self)] = new
         return new
 
+    def __copy__(self) -> "Tensor":
+        """``copy.copy``: a tensor of the same class sharing this one's storage (as PyTorch's)."""
+        new = object.__new__(type(self))
+        new._data, new.requires_grad, new.grad, new._ctx = self._data, self.requires_grad, self.grad, self._ctx
+        if hasattr(self, "__dict__"):
+            new.__dict__.update(self.__dict__)
+        return new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle a tensor as its values (a numpy copy), device and ``requires_grad`` (and a
+        subclass's attributes, e.g. nn.Parameter's): it comes back as a leaf with storage of its
+        own, as PyTorch's pickled tensors do -- what a DataLoader worker process sends back.
+        Sharing between tensors is not kept (``tt.save`` keeps it)."""
+        return (_rebuild_tensor, (type(self), self._data.numpy(), self._data.device.type, self.requires_grad,
+                                  dict(getattr(self, "__dict__", {}))))
+
     if TYPE_CHECKING:  # what the op table (tinytorch/ops/table.py) binds, declared for type checkers only
         def __getattr__(self, name: str) -> Any: ...
         def __add__(self, o: Any) -> Tensor: ...
@@ -382,3 +398,12 @@ class Tensor:
 
 
 __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+
+def _rebuild_tensor(cls: type, values: np.ndarray, device: str, requires_grad: bool, attrs: dict) -> Tensor:
+    """Unpickle what :meth:`Tensor.__reduce__` wrote: a fresh leaf of class ``cls``."""
+    t: Tensor = object.__new__(cls)
+    t._data, t.requires_grad, t.grad, t._ctx = array(values, device=device), requires_grad, None, None
+    if attrs:
+        t.__dict__.update(attrs)
+    return t

@@ -7,6 +7,8 @@ batch and split any dataset.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +35,10 @@ class Dataset:
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: Any) -> "ConcatDataset":
+        """``a + b`` is ``ConcatDataset([a, b])``, as in PyTorch."""
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -76,6 +82,42 @@ class Subset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """The examples of several datasets one after another: index ``i`` goes to the dataset whose
+    range holds it (a binary search over the running lengths ``cumulative_sizes``).
+
+    Args:
+        datasets: the datasets, in order (at least one).
+
+    Examples::
+
+        >>> ds = ConcatDataset([range(3), range(10, 12)])
+        >>> len(ds), ds[3], ds[-1], ds.cumulative_sizes
+        (5, 10, 11, [3, 5])
+    """
+
+    def __init__(self, datasets: Sequence[Any]):
+        self.datasets = list(datasets)
+        if not self.datasets:  # PyTorch's exception type
+            raise AssertionError("datasets should not be an empty iterable")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if index < 0:
+            if -index > n:
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += n
+        if index >= n:
+            raise IndexError(f"index {index} is out of range for a ConcatDataset of length {n}")
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 def _numpy_generator(generator: Any) -> np.random.Generator:

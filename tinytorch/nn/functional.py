@@ -139,9 +139,16 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     return input * hardsigmoid(input)
 
 
+def _softplus_neg(x: Tensor) -> Tensor:
+    """``-log(sigmoid(x)) = log(1 + exp(-x))``, as ``max(-x, 0) + log1p(exp(-|x|))`` so it never
+    overflows. ``|x|`` is written as a ``where`` that takes the ``x`` branch at 0, so the gradient
+    at 0 is the true ``sigmoid(0) - 1 = -0.5`` (``abs`` and ``relu`` would both give 0 there)."""
+    return (-x).relu() + (-where(x >= 0, x, -x)).exp().log1p()
+
+
 def logsigmoid(input: Tensor) -> Tensor:
-    """``log(sigmoid(x))``, computed as ``min(x, 0) - log(1 + exp(-|x|))`` so it never overflows."""
-    return input.clamp(max=0.0) - ((-input.abs()).exp() + 1.0).log()
+    """``log(sigmoid(x))``, computed so that it never overflows (gradient ``1 - sigmoid(x)``, also at 0)."""
+    return -_softplus_neg(input)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -1326,8 +1333,10 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 # ---------------------------------------------------------------------- losses
 def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, int, tuple[int, ...]]:
     """The one-hot of ``target`` along ``input``'s class dim (dim 1, or 0 for a single (C,) example),
-    in ``input``'s dtype; rows whose target is ``ignore_index`` are all zero. Also returns the
-    class dim and the shape that broadcasts a per-class vector along it."""
+    as a bool tensor; rows whose target is ``ignore_index`` are all False. Also returns the class
+    dim and the shape that broadcasts a per-class vector along it.
+
+    A target outside ``[0, C)`` that is not ``ignore_index`` raises ``IndexError``, as PyTorch."""
     if target.dtype != int64:
         raise RuntimeError(f"expected target of dtype int64 (class indices), got {target.dtype}")
     class_dim = 0 if input.ndim == 1 else 1
@@ -1336,38 +1345,47 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
     if tuple(target.shape) != expected:
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
+    bad = ((target < 0) | (target >= c)) & (target != ignore_index)
+    if bad.any().item():
+        first = int(target.reshape(-1)[bad.reshape(-1)][0].item())
+        raise IndexError(f"Target {first} is out of bounds (input has {c} classes).")
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     classes = arange(c, device=input.device).reshape(*class_shape)
-    mask = (target.unsqueeze(class_dim) == classes).to(input.dtype)
-    if 0 <= ignore_index < c:  # negative ignore_index (default -100) already matches no class
-        mask = mask * (target != ignore_index).unsqueeze(class_dim).to(input.dtype)
-    return mask, class_dim, class_shape
+    # ignore_index in [0, C) must match no class; any other value already matches none
+    return target.unsqueeze(class_dim) == classes, class_dim, class_shape
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+             ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Negative log likelihood: ``-input[n, target[n]]`` for log-probabilities ``input`` of shape
     (C), (N, C) or (N, C, d1, ...) and class indices ``target`` of shape (), (N) or (N, d1, ...).
 
     With ``weight`` each term is scaled by ``weight[target[n]]`` and ``mean`` divides by the sum of
     those weights; targets equal to ``ignore_index`` contribute nothing.
-    (Picking ``input[n, target[n]]`` is a multiply by a one-hot mask and a sum: no gather needed.)"""
-    mask, class_dim, class_shape = _class_mask(input, target, ignore_index)
+    (Picking ``input[n, target[n]]`` is a ``where`` on a one-hot mask and a sum: no gather needed,
+    and a -inf log-probability of a class that is not the target never enters the sum.)"""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    hit, class_dim, class_shape = _class_mask(input, target, ignore_index)
+    hit = hit & (target != ignore_index).unsqueeze(class_dim)
+    mask = hit.to(input.dtype)
     if weight is not None:
         mask = mask * weight.reshape(*class_shape)
-    losses = -(input * mask).sum(class_dim)
+    losses = -(where(hit, input, 0.0) * mask).sum(class_dim)
     if reduction == "mean":
         return losses.sum() / mask.sum()
     return _reduce(losses, reduction)
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """``nll_loss(log_softmax(input, 1), target)`` for class indices; for float ``target`` of
     ``input``'s shape (class probabilities) ``-sum(target * log_softmax(input, 1), 1)``.
 
     ``label_smoothing`` eps replaces the one-hot target by ``(1 - eps) * one_hot + eps / C``.
-    Shape: input (N, C) or (C) or (N, C, d1, ...); target (N) / () / (N, d1, ...) class indices."""
+    Shape: input (N, C) or (C) or (N, C, d1, ...); target (N) / () / (N, d1, ...) class indices.
+    A -inf logit (a masked class) gives a finite loss and gradient unless it is the target."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
@@ -1382,18 +1400,22 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         q = target * (1.0 - label_smoothing) + label_smoothing / c if label_smoothing else target
         losses = -(logp * (q if w is None else q * w)).sum(class_dim)
         return _reduce(losses, reduction)
-    mask, _, _ = _class_mask(input, target, ignore_index)
-    q = mask
+    hit, _, _ = _class_mask(input, target, ignore_index)
+    hit = hit & (target != ignore_index).unsqueeze(class_dim)
+    mask = hit.to(input.dtype)
     if label_smoothing:  # mask.sum(class_dim) is 1 for a counted target, 0 for an ignored one
         q = mask * (1.0 - label_smoothing) + mask.sum(class_dim, keepdim=True) * (label_smoothing / c)
+        picked = logp * q
+    else:  # only the target's log-probability: a -inf elsewhere must not make 0 * -inf = nan
+        picked = where(hit, logp, 0.0)
     if w is not None:
-        q, mask = q * w, mask * w
+        picked, mask = picked * w, mask * w
     if reduction == "mean":
         count = mask._data.sum(tuple(range(mask.ndim))).item()  # the number of counted targets (or weights)
         if count:  # the usual case in three graph nodes rather than six (the loss runs every step)
-            return (logp * q).sum() * (-1.0 / count)
-        return (logp * q).sum() * 0.0 + math.nan  # nothing counted: nan with a zero gradient, as PyTorch
-    return _reduce(-(logp * q).sum(class_dim), reduction)
+            return picked.sum() * (-1.0 / count)
+        return picked.sum() * 0.0 + math.nan  # nothing counted: nan with a zero gradient, as PyTorch
+    return _reduce(-picked.sum(class_dim), reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -1464,10 +1486,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """``-[p t log s(x) + (1 - t) log(1 - s(x))]`` with s the sigmoid and p = ``pos_weight`` (default 1),
-    computed stably as ``(1 - t) x + (1 + (p - 1) t) (log(1 + exp(-|x|)) + max(-x, 0))``."""
+    computed stably as ``(1 - t) x + (1 + (p - 1) t) (log(1 + exp(-|x|)) + max(-x, 0))``; the gradient
+    is ``sigmoid(x) - t`` (scaled by p on the positive part) everywhere, at x = 0 too."""
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({list(target.shape)}) must be the same as input size ({list(input.shape)})")
-    log_sigmoid_neg = (1.0 + (-input.abs()).exp()).log() + (-input).relu()  # = -log(sigmoid(x))
+    log_sigmoid_neg = _softplus_neg(input)  # = -log(sigmoid(x)), with the right gradient at x = 0
     if pos_weight is None:
         loss = (1.0 - target) * input + log_sigmoid_neg
     else:
@@ -1666,3 +1689,197 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         if not batched:
             attention = attention.squeeze(0)
     return (out if batched else out.squeeze(1)), attention
+
+
+# ---------------------------------------------------------------------- more losses (issue 12)
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average`` / ``reduce`` pair, when either is given, overrides
+    ``reduction``: ``reduce=False`` is 'none', else ``size_average=False`` is 'sum', else 'mean'."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: bool | None = None, eps: float = 1e-8, reduce: bool | None = None,
+                     reduction: str = "mean") -> Tensor:
+    """Negative log likelihood of ``target`` under a Poisson distribution of rate ``input``:
+    ``exp(x) - t x`` when ``log_input`` (``x`` is the log-rate), else ``x - t log(x + eps)``.
+    ``full`` adds Stirling's approximation of ``log(t!)``, ``t log t - t + log(2 pi t) / 2``, where
+    ``t > 1`` (0 elsewhere, as PyTorch)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        big = target > 1
+        t = where(big, target, 1.0)  # the log only sees t > 1; the masked entries are dropped anyway
+        loss = loss + where(big, t * t.log() - t + 0.5 * (t * (2 * math.pi)).log(), 0.0)
+    return _reduce(loss, reduction)
+
+
+def _gaussian_var(input: Tensor, var: Tensor | float) -> Tensor:
+    """``var`` made broadcastable to ``input`` by PyTorch's rules: the same shape; or ``input``'s
+    shape without its last dim (one variance per row: a trailing 1 is added); or the same number of
+    dims with exactly one dim of size 1 where ``input``'s differs. A float is one variance for all."""
+    if not isinstance(var, Tensor):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        return full(tuple(input.shape), float(var), dtype=input.dtype, device=input.device)
+    if (var < 0).any().item():
+        raise ValueError("var has negative entry/entries")
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs == xs:
+        return var
+    if xs[:-1] == vs:
+        return var.unsqueeze(-1)
+    if len(vs) == len(xs) and sum(v for x, v in zip(xs, vs) if x != v) == 1:
+        return var
+    raise ValueError(f"var is of incorrect size: {vs} for input of size {xs}")
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Negative log likelihood of ``target`` under Gaussians of mean ``input`` and variance ``var``:
+    ``(log(max(var, eps)) + (input - target)^2 / max(var, eps)) / 2`` (+ ``log(2 pi) / 2`` if ``full``).
+
+    ``var`` may have ``input``'s shape, lack its last dim, or have size 1 in one dim (see
+    :func:`_gaussian_var`). As PyTorch, the clamp at ``eps`` changes the value but not the gradient
+    path: the gradient flows to ``var`` as if it were not clamped."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not valid")
+    var = _gaussian_var(input, var)
+    with no_grad():
+        lift = var.clamp(min=eps) - var
+    var = var + lift  # the clamped value, with d/dvar = 1 (PyTorch clamps in place under no_grad)
+    diff = input - target
+    loss = 0.5 * (var.log() + diff * diff / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def _same_ndim(name: str, **tensors: Tensor) -> None:
+    dims = {k: tuple(t.shape) for k, t in tensors.items()}
+    if len({len(s) for s in dims.values()}) > 1:
+        sizes = ", ".join(f"{k}: {list(s)}" for k, s in dims.items())
+        raise RuntimeError(f"{name}: All input tensors should have same dimension but got sizes: {sizes}")
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
+    """``max(0, -y (x1 - x2) + margin)``: ``y = 1`` asks for ``x1`` ranked above ``x2``, ``-1`` below."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average: bool | None = None,
+                         reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1`` (``x`` is usually a distance).
+    As PyTorch, a target that is neither gets both terms."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    hinge = where(target != 1, (margin - input).clamp(min=0.0), 0.0)
+    return _reduce(hinge + where(target != -1, input, 0.0), reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) - margin)`` where ``y = -1``; the
+    cosine is over the last dim, each squared norm lifted by 1e-12 (PyTorch's guard against 0/0)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or input1.ndim != input2.ndim or target.ndim != input1.ndim - 1:
+        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of one shape and a target with one "
+                           f"dim less, got input1 {list(input1.shape)}, input2 {list(input2.shape)}, "
+                           f"target {list(target.shape)}")
+    eps = 1e-12
+    cos = (input1 * input2).sum(-1) / (((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)).sqrt()
+    loss = where(target == 1, 1.0 - cos, 0.0) + where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def _p_distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
+    """``||x1 - x2 + eps||_p`` over the last dim (PyTorch's ``pairwise_distance``)."""
+    d = x1 - x2 + eps
+    if p == 2:
+        return (d * d).sum(-1).sqrt()
+    if p == 1:
+        return d.abs().sum(-1)
+    return (d.abs() ** p).sum(-1) ** (1.0 / p)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """``max(0, d(a, pos) - d(a, neg) + margin)`` with ``d`` the p-norm distance over the last dim;
+    ``swap`` uses ``min(d(a, neg), d(pos, neg))`` as the negative distance (Balntas et al., 2016)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead")
+    _same_ndim("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
+    d_pos = _p_distance(anchor, positive, p, eps)
+    d_neg = _p_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, _p_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+                     reduction: str = "mean") -> Tensor:
+    """The two-class logistic loss ``log(1 + exp(-y x))`` for targets ``y`` in {1, -1}."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce(_softplus_neg(target * input), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
+    """Per-class binary cross entropy on logits (``target`` 0/1 of ``input``'s shape (N, C)),
+    averaged over the C classes: one loss per example, then reduced over the examples."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = target * _softplus_neg(input) + (1.0 - target) * _softplus_neg(-input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(-1) / input.shape[-1], reduction)
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                      size_average: bool | None = None, reduce: bool | None = None,
+                      reduction: str = "mean") -> Tensor:
+    """The multi-class hinge loss of scores (N, C) or (C) and class indices ``y``:
+    ``sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C`` for ``p`` 1 or 2."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    hit, class_dim, _ = _class_mask(input, target, -100)
+    x_y = where(hit, input, 0.0).sum(class_dim, keepdim=True)
+    z = (input - x_y + margin).clamp(min=0.0)
+    z = where(hit, 0.0, z if p == 1 else z * z)
+    if weight is not None:
+        z = z * weight[target].unsqueeze(class_dim)
+    return _reduce(z.sum(class_dim) / input.shape[class_dim], reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """The multi-label hinge loss: ``target`` (N, C) or (C) lists each example's classes, padded
+    after the first -1; the loss is ``sum over listed j, unlisted i of max(0, 1 - (x_j - x_i)) / C``."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape) or input.ndim not in (1, 2):
+        raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(input.shape)}")
+    x, t = (input.unsqueeze(0), target.unsqueeze(0)) if input.ndim == 1 else (input, target)
+    c = x.shape[1]
+    if ((t < -1) | (t >= c)).any().item():
+        raise IndexError(f"multilabel_margin_loss: target values must lie in [-1, {c}), got {t.tolist()}")
+    k = t.shape[1]
+    upto = ops.triu(ops.ones(k, k, dtype=x.dtype, device=x.device))       # upto[k', k] = k' <= k
+    listed = ((t == -1).to(x.dtype) @ upto) == 0                           # (N, K): before the first -1
+    onehot = (t.unsqueeze(2) == arange(c, device=x.device)) & listed.unsqueeze(2)  # (N, K, C)
+    count = onehot.to(x.dtype).sum(1)                                       # (N, C): times j is listed
+    unlisted = (count == 0).to(x.dtype)
+    pair = (1.0 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0.0)           # [n, j, i] = hinge of j over i
+    loss = (pair * count.unsqueeze(2) * unlisted.unsqueeze(1)).sum((1, 2)) / c
+    return _reduce(loss if input.ndim == 2 else loss.squeeze(0), reduction)
