@@ -1,6 +1,6 @@
 """Layer 4c: datasets, loaders and transforms (also importable as ``tinytorch.utils.data``)."""
 
-from . import datasets, transforms
+from . import datasets, text, transforms
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .sampler import (
@@ -15,4 +15,4 @@ from .worker import WorkerInfo, get_worker_info
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "default_collate",
            "default_convert", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets", "transforms"]
+           "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets", "text", "transforms"]

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..ops import from_numpy
 from ..tensor import Tensor
+from .text import Shakespeare  # noqa: F401  (the language-model corpus; defined with its tokenizers)
 
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 SUBSET_PATH = Path(__file__).with_name("mnist_subset.npz")
