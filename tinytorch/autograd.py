@@ -27,8 +27,11 @@ tensor([2., 4., 6.], device='numpy')
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import weakref
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
 
+from .hooks import RemovableHandle
 from .ops.creation import full_like, ones_like
 from .ops.elementwise import add
 from .ops.inplace import add_
@@ -113,11 +116,14 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
         for node in reversed(order):  # the chain rule, from the output back to the leaves
             if id(node) not in node_grads or (wanted is not None and id(node) not in wanted):
                 continue
-            g = seen_grads[id(node)] = node_grads.pop(id(node))
+            g = seen_grads[id(node)] = _tensor_hooks_applied(node, node_grads.pop(id(node)), create_graph)
             for t, tg in _input_grads(node, node.backward(g)):
                 _accumulate(node_grads, leaf_grads, t, tg)
             if not retain_graph:
                 node.release()
+        for key, (t, g) in leaf_grads.items():  # a leaf's hooks see its whole gradient, once
+            if (hooks := _leaf_hooks(t)):
+                leaf_grads[key] = (t, _call_hooks(hooks, g))
     finally:
         _set_grad_enabled(prev)
     for t in targets or ():  # a non-leaf target's gradient is the one its node received
@@ -211,13 +217,95 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     if targets is not None:
         found = {id(t): found[id(t)] for t in targets if id(t) in found}
     for t, g in found.values():
-        if create_graph:
-            t.grad = g if t.grad is None else add(t.grad, g)
-        elif t.grad is None:  # .grad owns fresh memory, detached from any graph
-            t.grad = Tensor._make(g._data.copy(), False, None)
-        else:
-            with no_grad():
-                add_(t.grad, g)
+        _store_grad(t, g, create_graph)
+
+
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Accumulate ``g`` into ``t.grad``: the first gradient is stored, later ones are added."""
+    if create_graph:
+        t.grad = g if t.grad is None else add(t.grad, g)
+    elif t.grad is None:  # .grad owns fresh memory, detached from any graph
+        t.grad = Tensor._make(g._data.copy(), False, None)
+    else:
+        with no_grad():
+            add_(t.grad, g)
+
+
+# --- tensor hooks and retained gradients ------------------------------------------------------------
+#: hooks of leaf tensors, by id (a leaf has no node to hold them; a non-leaf's hooks live on its
+#: node). Keyed by identity, not equality (``==`` on tensors is elementwise); an entry goes away
+#: with its tensor through the weak reference's callback.
+_LEAF_HOOKS: "dict[int, tuple[weakref.ref, OrderedDict]]" = {}
+
+
+def _leaf_hooks(t: Tensor) -> "OrderedDict | None":
+    entry = _LEAF_HOOKS.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
+
+
+def _call_hooks(hooks: "OrderedDict[RemovableHandle, Callable]", g: Tensor) -> Tensor:
+    """Run ``hooks`` in order on the gradient ``g``; a hook that returns a Tensor replaces it."""
+    for hook in list(hooks.values()):
+        out = hook(g)
+        if out is not None:
+            if not isinstance(out, Tensor) or out.shape != g.shape:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned "
+                                   f"{type(out).__name__ if not isinstance(out, Tensor) else tuple(out.shape)}; "
+                                   f"a hook must return None or a Tensor of the gradient's shape {tuple(g.shape)}")
+            g = out
+    return g
+
+
+def _tensor_hooks_applied(node: Function, g: Tensor, create_graph: bool) -> Tensor:
+    """The gradient of ``node``'s output after the output tensor's hooks, also stored in its
+    ``.grad`` if ``retain_grad()`` asked for that."""
+    hooks = node.__dict__.get("_tensor_hooks")
+    if hooks:
+        g = _call_hooks(hooks, g)
+    retained = node.__dict__.get("_retained")
+    if retained is not None and (t := retained()) is not None:
+        _store_grad(t, g, create_graph)
+    return g
+
+
+def _forget_leaf(key: int) -> Callable[[Any], None]:
+    """The callback that drops a leaf's hooks when the leaf is garbage-collected."""
+    return lambda _ref: _LEAF_HOOKS.pop(key, None) and None
+
+
+@op(function=False, grad=False)
+def register_hook(self: Tensor, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+    """Call ``hook(grad)`` each time the gradient with respect to this tensor is computed
+    (once per backward pass, with the whole gradient); if it returns a Tensor, that replaces the
+    gradient from there on. Returns a handle whose ``remove()`` unregisters the hook."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._ctx is None:
+        hooks = _leaf_hooks(self)
+        if hooks is None:
+            hooks = OrderedDict()
+            _LEAF_HOOKS[id(self)] = (weakref.ref(self, _forget_leaf(id(self))), hooks)
+    else:
+        hooks = self._ctx.__dict__.setdefault("_tensor_hooks", OrderedDict())
+    handle = RemovableHandle(hooks)
+    hooks[handle] = hook
+    return handle
+
+
+@op(function=False, grad=False)
+def retain_grad(self: Tensor) -> None:
+    """Make a non-leaf tensor keep its gradient in ``.grad`` after backward (leaves always do)."""
+    if not self.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if self._ctx is not None:
+        self._ctx.__dict__["_retained"] = weakref.ref(self)
+
+
+@op(function=False, prop=True, grad=False)
+def retains_grad(self: Tensor) -> bool:
+    """True for a non-leaf tensor whose ``retain_grad()`` was called."""
+    retained = None if self._ctx is None else self._ctx.__dict__.get("_retained")
+    return retained is not None and retained() is self
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,

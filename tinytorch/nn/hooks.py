@@ -21,32 +21,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..hooks import RemovableHandle
 from ..ndarray import NDArray
 from ..ops import cat
 from ..tensor import Function, Tensor, is_grad_enabled
-
-
-class RemovableHandle:
-    """What ``register_*_hook`` returns: ``remove()`` unregisters the hook (also on leaving a
-    ``with`` block). The handle itself is the hook's key in the module's hook dict (so keys
-    never collide, with no global counter), and in ``flags``, the sets of per-hook options
-    (``with_kwargs``...) it is removed from as well."""
-
-    def __init__(self, hooks_dict: dict, flags: tuple[set, ...] = ()):
-        self.hooks_dict_ref = hooks_dict
-        self.flags = flags
-        self.id = id(self)
-
-    def remove(self) -> None:
-        self.hooks_dict_ref.pop(self, None)
-        for flag in self.flags:
-            flag.discard(self)
-
-    def __enter__(self) -> "RemovableHandle":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
 
 
 class BackwardHookState:
