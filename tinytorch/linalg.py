@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .ops.composite import cross as _cross
+from .ops.composite import matrix_power
 from .ops.dims import normalize_dim
 from .ops.elementwise import abs as abs_
 from .ops.linalg import LinAlgError, cholesky, det, inverse, qr, slogdet, solve, svdvals
@@ -78,5 +80,11 @@ def norm(a: Tensor, ord: Any = None, dim: Any = None, keepdim: bool = False, *, 
     return vector_norm(a, ord, dim, keepdim, dtype=dtype)
 
 
-__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "solve", "inv", "det", "slogdet", "cholesky", "qr",
+def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (default the last, unlike ``tt.cross``)."""
+    return _cross(input, other, dim)
+
+
+__all__ = ["LinAlgError", "cross", "matrix_power",
+           "vector_norm", "matrix_norm", "norm", "solve", "inv", "det", "slogdet", "cholesky", "qr",
            "svdvals"]

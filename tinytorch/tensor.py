@@ -223,6 +223,23 @@ class Tensor:
     def numel(self) -> int:
         return self._data.size
 
+    def nelement(self) -> int:
+        return self._data.size
+
+    def ndimension(self) -> int:
+        return len(self._data.shape)
+
+    def is_same_size(self, other: "Tensor") -> bool:
+        return self._data.shape == other._data.shape
+
+    def is_nonzero(self) -> bool:
+        """The truth of a one-element tensor (an error for any other size, as PyTorch)."""
+        if self._data.size == 0:
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+        if self._data.size > 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.item())
+
     def is_floating_point(self) -> bool:
         return self._data.dtype.is_floating_point
 

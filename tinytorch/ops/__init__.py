@@ -14,6 +14,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.scatter`           ScatterPut ScatterReduce
 :mod:`.linalg`            Inverse Det LogAbsDet Solve Cholesky QrQ QrR SvdFactor (host LAPACK)
 :mod:`.windows`           Unfold Fold Unpool
+:mod:`.composite`         (none: named compositions such as addcmul, xlogy, diff, quantile, kron)
 ========================  ================================================================
 
 :mod:`.creation` and :mod:`.random` make new leaf tensors, :mod:`.inplace` writes into
@@ -21,7 +22,8 @@ existing ones. Each module registers its public functions in the op table
 (:mod:`.table`); this package exports exactly the table's names.
 """
 
-from .creation import *  # noqa: F403  (each op module's __all__ is its op-table names)
+from .composite import *  # noqa: F403  (each op module's __all__ is its op-table names)
+from .creation import *  # noqa: F403
 from .einsum import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .inplace import *  # noqa: F403

@@ -923,4 +923,13 @@ op(_reflected(bitwise_left_shift, "__rlshift__"), name="__rlshift__", function=F
 op(_reflected(bitwise_right_shift, "__rrshift__"), name="__rrshift__", function=False, grad=False)
 
 
+# PyTorch's other names for the comparisons, abs and true division
+greater = op(gt, name="greater", grad=False)
+greater_equal = op(ge, name="greater_equal", grad=False)
+less = op(lt, name="less", grad=False)
+less_equal = op(le, name="less_equal", grad=False)
+not_equal = op(ne, name="not_equal", grad=False)
+absolute = op(abs, name="absolute")
+true_divide = op(div, name="true_divide")
+
 __all__ = exports(__name__)

@@ -867,4 +867,13 @@ def mT(x: Tensor) -> Tensor:  # noqa: N802
     return transpose(x, -2, -1)
 
 
+moveaxis = op(movedim, name="moveaxis")
+
+
+@op
+def ravel(x: Tensor) -> Tensor:
+    """``x`` flattened to 1-D: a view when its elements are in row-major order, else a copy."""
+    return reshape(x, (-1,))
+new_empty = op(new_zeros, name="new_empty", function=False, grad=False)  # "uninitialised": zeros here
+
 __all__ = exports(__name__)
