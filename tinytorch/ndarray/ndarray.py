@@ -211,8 +211,8 @@ class NDArray:
 
     # --- indexing -------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "NDArray":
-        """Basic keys (ints, slices, None, ...) give a view; integer/boolean arrays gather a copy."""
-        entries = st.expand_key(key, self.ndim)
+        """Basic keys (ints, slices, None, ..., bools) give a view; integer/boolean arrays gather a copy."""
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
         if not any(_is_advanced(k) for k in entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             return self._view(shape, strides, offset)
@@ -223,7 +223,7 @@ class NDArray:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """Write ``value`` (array or scalar, broadcast) into the elements ``key`` selects."""
-        entries = st.expand_key(key, self.ndim)
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
         if not any(_is_advanced(k) for k in entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             if _is_scalar(value):
@@ -242,7 +242,7 @@ class NDArray:
         This is the gradient of gathering with ``key``: each selected element receives the
         sum of every value that was read from it.
         """
-        entries = st.expand_key(key, self.ndim)
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
         offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
             else self._basic_offsets(entries)
         src = self._as_source(value, offsets.shape)
@@ -272,9 +272,9 @@ class NDArray:
         entries = _masks_to_indices(entries, self.shape)
         # 1. apply the basic part (slices and None) as a view; advanced axes are kept whole,
         #    so entry i of the key now addresses axis i of the view
-        basic = [k if (k is None or isinstance(k, slice)) else slice(None) for k in entries]
+        basic = [k if (k is None or isinstance(k, (slice, bool))) else slice(None) for k in entries]
         shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, basic)
-        positions = [i for i, k in enumerate(entries) if k is not None and not isinstance(k, slice)]
+        positions = [i for i, k in enumerate(entries) if not (k is None or isinstance(k, (slice, bool)))]
         # 2. sum index * stride over the advanced axes, after bounds checks and wrapping
         idx_arrays = [_index_array(entries[i], shape[i], self.device) for i in positions]
         b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
@@ -406,9 +406,13 @@ class NDArray:
         self.add_(exp_avg / (v.sqrt() / bias2_sqrt + eps) * -step_size)
 
     def maximum(self, other: Any) -> "NDArray":
+        if self.dtype is bool_ and isinstance(other, NDArray) and other.dtype is bool_:
+            return self | other  # numpy's maximum of bools: a bool (the kernels would compute in int64)
         return self._binary(other, "maximum")
 
     def minimum(self, other: Any) -> "NDArray":
+        if self.dtype is bool_ and isinstance(other, NDArray) and other.dtype is bool_:
+            return self & other
         return self._binary(other, "minimum")
 
     def __neg__(self) -> "NDArray":
@@ -572,6 +576,16 @@ def _is_scalar(v: Any) -> bool:
     return isinstance(v, Scalar) or (isinstance(v, np.ndarray) and v.ndim == 0)
 
 
+def _scalar_bools(key: Any) -> Any:
+    """``key`` with each 0-d boolean (``np.True_``, a 0-d bool array) as a Python bool, which
+    the stride arithmetic reads as a new axis of length 1 (True) or 0 (False)."""
+    def plain(k: Any) -> Any:
+        if isinstance(k, (NDArray, np.ndarray, np.bool_)) and k.ndim == 0 and k.dtype in (bool_, np.bool_):
+            return bool(k.item())
+        return k
+    return tuple(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
+
+
 def _is_advanced(k: Any) -> bool:
     return not (k is None or isinstance(k, (slice, numbers.Integral)))
 
@@ -586,6 +600,8 @@ def _is_bool_mask(k: Any) -> bool:
 
 def _index_array(k: Any, n: int, dev: Device) -> NDArray:
     """An int64 index array for an axis of length ``n``, negatives wrapped, bounds checked."""
+    if not isinstance(k, NDArray) and np.size(k) == 0:
+        k = np.zeros(np.shape(k), dtype=np.int64)  # `x[[]]` selects nothing (an empty list has no dtype)
     idx = k if isinstance(k, NDArray) else array(k, device=dev)
     if idx.device != dev:
         raise RuntimeError(f"indices on {idx.device} cannot index an array on {dev}")
@@ -617,7 +633,7 @@ def _masks_to_indices(entries: list[Any], shape: Shape) -> list[Any]:
             axis += mask.ndim
         else:
             out.append(k)
-            axis += k is not None
+            axis += not (k is None or isinstance(k, bool))
     return out
 
 

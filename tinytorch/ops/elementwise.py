@@ -85,7 +85,9 @@ class Div(Function):
 
 
 class Pow(Function):
-    """``a ** b``. d/da = b·a^(b-1) (0 where b == 0); d/db = a^b·log(a) (0 where a == 0 and b >= 0)."""
+    """``a ** b``. d/da = b·a^(b-1) (0 where b == 0); d/db = a^b·log(a) (0 where a == 0 and b >= 0).
+
+    A negative base gives NaN for d/db (its log is NaN), as PyTorch, never an exception."""
 
     def forward(self, a: Any, b: Any) -> NDArray:
         self.out = a ** b
@@ -103,32 +105,43 @@ class Pow(Function):
             if isinstance(a, Tensor):
                 gb = where((a == 0) & (b >= 0), 0.0, g * self.output() * a.log())
             else:
-                gb = g * self.output() * math.log(a) if a != 0 else g * 0.0
+                gb = g * self.output() * _scalar_log(a)
+                gb = where(b >= 0, 0.0, gb) if a == 0 else gb
         return ga, gb
 
 
+def _scalar_log(a: float) -> float:
+    """``log(a)`` with IEEE's answers where :func:`math.log` raises: -inf at 0, NaN below."""
+    return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+
+
 class Maximum(Function):
-    """Elementwise max; on ties each side gets half the gradient (as PyTorch)."""
+    """Elementwise max; on ties each side gets half the gradient, and where either side is NaN
+    (no order) both get all of it (as PyTorch)."""
 
     def forward(self, a: Any, b: Any) -> NDArray: return a.maximum(b) if isinstance(a, NDArray) else b.maximum(a)
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
-        half = (a == b) * 0.5
-        return (g * ((a > b) + half) if self.needs_input_grad[0] else None,
-                g * ((a < b) + half) if self.needs_input_grad[1] else None)
+        return (g * _share(a, b, a < b) if self.needs_input_grad[0] else None,
+                g * _share(a, b, a > b) if self.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
-    """Elementwise min; on ties each side gets half the gradient (as PyTorch)."""
+    """Elementwise min; gradients shared as :class:`Maximum`'s."""
 
     def forward(self, a: Any, b: Any) -> NDArray: return a.minimum(b) if isinstance(a, NDArray) else b.minimum(a)
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
-        half = (a == b) * 0.5
-        return (g * ((a < b) + half) if self.needs_input_grad[0] else None,
-                g * ((a > b) + half) if self.needs_input_grad[1] else None)
+        return (g * _share(a, b, a > b) if self.needs_input_grad[0] else None,
+                g * _share(a, b, a < b) if self.needs_input_grad[1] else None)
+
+
+def _share(a: Any, b: Any, loses: Tensor) -> Tensor:
+    """The share of the gradient one side of maximum/minimum gets: 0 where it ``loses``, 1/2
+    on a tie, else 1 (so also 1 where a NaN makes every comparison false)."""
+    return where(loses, 0.0, where(a == b, 0.5, 1.0))
 
 
 class Where(Function):
@@ -176,6 +189,19 @@ class Sqrt(Function):
         return self.out
 
     def backward(self, g: Tensor) -> Tensor: return g / (self.output() * 2)
+
+
+class Rsqrt(Function):
+    """``1 / sqrt(x)``, not ``x ** -0.5``: pow says ``(-inf) ** -0.5 = 0`` and ``(-0.) ** -0.5 = inf``,
+    PyTorch's rsqrt NaN and -inf, which are ``1 / sqrt`` of them."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = 1.0 / a.sqrt()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        out = self.output()
+        return g * (out * out * out) * -0.5
 
 
 class Abs(Function):
@@ -340,7 +366,7 @@ def relu(x: Tensor) -> Tensor: return Relu.apply(x)
 @op
 def erf(x: Tensor) -> Tensor: return Erf.apply(x)
 @op
-def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
+def rsqrt(x: Tensor) -> Tensor: return Rsqrt.apply(x)
 @op
 def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
 
@@ -428,9 +454,11 @@ def where(cond: Any, a: Any = None, b: Any = None) -> Any:
 @op
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clip into ``[min, max]`` (bounds are scalars or tensors). Gradient flows where
-    ``min <= x <= max``, bounds included, as in PyTorch."""
+    ``min <= x <= max``, bounds included, as in PyTorch: not at a NaN, which stays NaN."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if x.requires_grad:  # a NaN is in no range: its value passes, its gradient does not
+        x = where(x != x, x.detach(), x)
     if min is not None:
         x = where(x < min, min, x)
     if max is not None:
@@ -527,7 +555,21 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
                                f"but got tensor with {value.ndim} dimension(s).")
         value = Cast.apply(value, dtype=x.dtype) if value.dtype is not x.dtype else value
+    else:  # a Python number takes x's dtype first (2.7 fills an int tensor with 2), as PyTorch
+        value = Tensor._make(nd_full((), _as_scalar_of(value, x.dtype), dtype=x.dtype, device=x.device), False, None)
     return where(mask, value, x)
+
+
+def _as_scalar_of(value: Any, dtype: DType) -> Any:
+    """The Python number ``value`` converted to ``dtype`` as PyTorch's fill converts it: toward
+    zero into int64 (``RuntimeError`` for NaN, inf or out of range), nonzero → True for bool."""
+    if dtype is bool_:
+        return bool(value)
+    if dtype is int64:
+        if not (isinstance(value, (int, np.integer)) or math.isfinite(value)) or not -2**63 <= int(value) < 2**63:
+            raise RuntimeError(f"value {value!r} cannot be converted to type int64 without overflow")
+        return int(value)
+    return float(value)
 
 
 # --- no gradient: comparisons, sign, logic ------------------------------------------------------------
@@ -555,8 +597,12 @@ ge = op(_compare(operator.ge), operators=("__ge__",), grad=False)
 
 @op(grad=False)
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere)."""
-    return _constant(x._data.sign())
+    """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere); as PyTorch, NaN and
+    -0.0 give 0 (numpy's sign, the NDArray kernel, keeps NaN and -0.0); bools stay bools."""
+    a = x._data
+    if a.dtype is bool_:
+        return _constant(a.copy())
+    return _constant((a > 0).astype(a.dtype) - (a < 0).astype(a.dtype))
 
 
 sgn = op(sign, name="sgn", grad=False)  # sign for real numbers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -118,14 +119,14 @@ def split_ints_first(key: Any, ndim: int) -> tuple[tuple, tuple] | None:
     if _is_basic(key):
         return None
     entries = expand_key(key, ndim)
-    ints = [isinstance(k, numbers.Integral) for k in entries]
+    ints = [isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in entries]
     if not any(ints):
         return None
     first: list[Any] = []
     for k, is_int in zip(entries, ints):
         if is_int:
             first.append(k)
-        elif k is not None:  # an array consumes one dim, a boolean mask one per mask dim
+        elif k is not None and not isinstance(k, bool):  # an array consumes one dim, a mask one per mask dim
             first.extend([slice(None)] * _dims_consumed(k))
     return tuple(first), tuple(k for k, is_int in zip(entries, ints) if not is_int)
 
@@ -366,6 +367,9 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     shape = list(sizes)
     for i, n in enumerate(sizes):
         old = x.shape[i - lead] if i >= lead else None
+        if n < -1:
+            raise RuntimeError(f"expand: invalid size {n} at dimension {i} (only -1, which keeps the existing "
+                               f"size, may be negative); target sizes: {list(sizes)}")
         if n == -1:
             if old is None:
                 raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
@@ -386,13 +390,14 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 @op
 def flip(x: Tensor, *dims: Any) -> Tensor:
     """Reverse the order of elements along ``dims`` (a view with negative strides)."""
-    return Flip.apply(x, dims=normalize_dims(size_arg(dims), x.ndim))
+    dims_t = normalize_dims(size_arg(dims), x.ndim, empty_means_all=False)
+    return Flip.apply(x, dims=dims_t) if dims_t else x
 
 
 @op
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
-    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
+    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim, empty_means_all=False)
     drop = {d for d in dims if x.shape[d] == 1}
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in drop)) if drop else x
 
@@ -428,7 +433,10 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
             raise RuntimeError(f"split_size must be a positive integer, but got {step}")
         sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = [operator.index(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={sizes}")
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                                f"dimension {d}), but got split_sizes={sizes}")
@@ -444,8 +452,13 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = x.shape[normalize_dim(dim, x.ndim)]
-    return split(x, max(math.ceil(n / chunks), 1), dim)
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    if n == 0:  # PyTorch gives `chunks` empty pieces (the general rule below would give one)
+        return split(x, [0] * chunks, d)
+    return split(x, -(-n // chunks), dim)
 
 
 @op
@@ -457,7 +470,20 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     if index.ndim != x.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor: "
                            f"index shape {index.shape}, input shape {x.shape}")
+    check_index_range(index, x.shape[d] if x.ndim else 1, f"dimension {d}")
     return Index.apply(x, key=along_dim_key(index._data, d))
+
+
+def check_index_range(index: Tensor, n: int, where_: str, error: type[Exception] = RuntimeError) -> None:
+    """Raise ``error`` (PyTorch's type for the calling op) unless every value of ``index`` is in
+    ``[0, n)``. ``x[i]`` counts a negative index from the end, but ``gather`` and ``embedding``
+    take none: PyTorch refuses one, and so does tinytorch rather than wrap it."""
+    if index.numel() == 0:
+        return
+    lo, hi = index._data.min().item(), index._data.max().item()
+    if lo < 0 or hi >= n:
+        bad = lo if lo < 0 else hi
+        raise error(f"index {bad} is out of bounds for {where_} with size {n}")
 
 
 def along_dim_key(index: NDArray, dim: int) -> tuple:
@@ -480,7 +506,8 @@ def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     rows, cols = x.shape[-2:]
     offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]
     keep = offset <= diagonal if lower else offset >= diagonal
-    return where(Tensor._make(array(keep, device=x.device), False, None), x, 0)
+    zero = Tensor._make(zeros((), dtype=x.dtype, device=x.device), False, None)  # keeps x's dtype (bool too)
+    return where(Tensor._make(array(keep, device=x.device), False, None), x, zero)
 
 
 @op

@@ -40,16 +40,26 @@ class Sum(Function):
 
 
 class Amax(Function):
-    """Max over ``dims``; the gradient is shared equally by the elements that tie for the max."""
+    """Max (``op="max"``) or min (``op="min"``) over ``dims``, each computed by its own kernel
+    (never as ``-max(-x)``, which wraps at INT64_MIN and turns bools into ints).
 
-    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
-        self.dims, self.keepdim = dims, keepdim
-        self.kept = a.max(dims, keepdims=True)
+    The gradient is shared equally by the elements equal to the result (``amax``'s rule: a NaN
+    result equals nothing, so its gradient is NaN, as PyTorch's). With ``nan_wins=True``
+    (``max(x)``/``min(x)``, PyTorch's "evenly distribute" rule) a NaN result belongs to the
+    NaN inputs instead."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool, op: str = "max",
+                nan_wins: bool = False) -> NDArray:
+        self.dims, self.keepdim, self.nan_wins = dims, keepdim, nan_wins
+        self.kept = getattr(a, op)(dims, keepdims=True)
         return self.kept if keepdim else self.kept.reshape(tuple(n for i, n in enumerate(a.shape) if i not in dims))
 
     def backward(self, g: Tensor) -> Tensor:
         x = self.inputs[0]._data
-        is_max = (x == self.kept).astype(x.dtype)
+        chosen = x == self.kept
+        if self.nan_wins:
+            chosen = chosen | ((x != x) & (self.kept != self.kept))
+        is_max = chosen.astype(x.dtype)
         share = Tensor._make(is_max / is_max.sum(self.dims, keepdims=True), False, None)
         return (g if self.keepdim else reshape(g, self.kept.shape)) * share
 
@@ -68,11 +78,13 @@ def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 
 @op
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return -amax(-x, dim, keepdim)
+    dims = normalize_dims(dim, x.ndim)
+    _check_nonempty(x, dims, "amin")
+    return Amax.apply(x, dims=dims, keepdim=keepdim, op="min")
 
 
 def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str) -> None:
-    if builtins.any(x.shape[d] == 0 for d in dims):
+    if builtins.any(x.shape[d] == 0 for d in dims if d < x.ndim):
         raise IndexError(f"{name}(): Expected reduction dim to have non-zero size, got shape {x.shape}")
 
 
@@ -104,7 +116,21 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
 
 @op
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    """``sqrt(var(...))`` computed on ``x`` scaled by its largest deviation from the mean, so
+    squaring cannot overflow: float32 ``std([1e20, -1e20])`` is 1.414e20 (as PyTorch), where
+    the variance itself (2e40) is inf. The scale is a constant: it cancels from the gradient."""
+    if isinstance(dim, bool):  # std(unbiased) overload
+        dim, unbiased = None, dim
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"std(): expected a floating point input, got {x.dtype.name}")
+    dims = normalize_dims(dim, x.ndim)
+    if builtins.any(x.shape[d] == 0 for d in dims):
+        return sqrt(var(x, dims, unbiased, keepdim, correction=correction))
+    centered = x - mean(x, dims, keepdim=True)
+    spread = centered._data.abs().max(dims, keepdims=True)
+    scale = Tensor._make(spread + (spread == 0).astype(spread.dtype), False, None)  # 1 where all are equal
+    scaled = sqrt(var(centered / scale, dims, unbiased, keepdim, correction=correction))
+    return scaled * (scale if keepdim else reshape(scale, scaled.shape))
 
 
 
@@ -142,7 +168,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if dim is None:
         if x.numel() == 0:
             raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
-        return amax(x)
+        return Amax.apply(x, dims=tuple(range(x.ndim)), keepdim=False, op="max", nan_wins=True)
     return _select(x, dim, keepdim, argmax, _max_result)
 
 
@@ -154,7 +180,7 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if dim is None:
         if x.numel() == 0:
             raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() == 0.")
-        return amin(x)
+        return Amax.apply(x, dims=tuple(range(x.ndim)), keepdim=False, op="min", nan_wins=True)
     return _select(x, dim, keepdim, argmin, _min_result)
 
 
