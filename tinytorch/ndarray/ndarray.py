@@ -734,6 +734,10 @@ def array(data: Any, dtype: Any = None, device: Any = None) -> NDArray:
             device if device is not None else data.device).copy()
     dev = as_device(device)
     dt = as_dtype(dtype) if dtype is not None else infer_dtype(data)
+    if dt is int64 and isinstance(data, (np.ndarray, np.generic)) and data.dtype == np.uint64 and data.size:
+        top = int(np.max(data))
+        if top > np.iinfo(np.int64).max:  # the cast below would wrap it to a negative number
+            raise ValueError(f"uint64 value {top} does not fit in int64, the widest integer tinytorch stores")
     host = np.asarray(data, dtype=dt.np_dtype, order="C")
     return NDArray(dev.backend.from_numpy(host.reshape(-1)), host.shape,
                    st.row_major_strides(host.shape), 0, dt, dev)

@@ -15,6 +15,7 @@ from .. import ops
 from ..ndarray import float32, float64, int64
 from ..ndarray.windows import out_size
 from ..ops import arange, cat, erf, full, where
+from ..ops.movement import check_index_range
 from ..ops.random import rand
 from ..ops.windows import Fold, Unfold
 from ..tensor import Tensor, no_grad
@@ -189,7 +190,14 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` picked by the integer tensor ``input``: output shape ``(*input.shape, dim)``.
-    Positions equal to ``padding_idx`` get no gradient."""
+    Positions equal to ``padding_idx`` get no gradient. Indices must be integers in
+    ``[0, num_embeddings)``: a bool tensor (a mask, not indices) raises ``RuntimeError`` and a
+    negative or too large index ``IndexError``, as PyTorch (``weight[input]`` would read a bool
+    as a mask and count a negative index from the end)."""
+    if not isinstance(input, Tensor) or input.dtype is not int64:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {getattr(input, 'dtype', type(input).__name__)} instead")
+    check_index_range(input, weight.shape[0], "embedding(): num_embeddings", IndexError)
     out = weight[input]
     if padding_idx is None:
         return out
@@ -203,8 +211,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each value's index."""
     if tensor.dtype != int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if tensor.numel() and tensor.min().item() < 0:
+        raise RuntimeError("Class values must be non-negative.")
     if num_classes == -1:
+        if not tensor.numel():
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1
+    elif tensor.numel() and tensor.max().item() >= num_classes:
+        raise RuntimeError(f"Class values must be smaller than num_classes ({num_classes}); "
+                           f"got {tensor.max().item()}.")
     classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
@@ -218,6 +233,10 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
                            f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(p.shape)} and normalized_shape = {list(shape)}")
     dims = tuple(range(-len(shape), 0))
     mean = input.mean(dims, keepdim=True)
     centered = input - mean
