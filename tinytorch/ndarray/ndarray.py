@@ -71,6 +71,11 @@ class NDArray:
         view reaches): the picture chapter 2 draws."""
         return self._backend.to_numpy(self._buf, (self._buf.size,), (1,), 0)
 
+    def buffer_key(self) -> int:
+        """An int naming the buffer under this view: two live arrays share memory exactly when
+        their keys are equal (``tt.save`` writes a shared buffer once and keeps the sharing)."""
+        return id(self._buf)
+
     def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
         return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
                        self.dtype, self.device)
