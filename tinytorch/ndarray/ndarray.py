@@ -275,14 +275,22 @@ class NDArray:
         Boolean masks become the integer arrays of their ``nonzero()`` positions.
         """
         entries = _masks_to_indices(entries, self.shape)
+        # Next to other advanced indices a bool is a 0-d mask like any other: the index array
+        # [0] (True) or [] (False) over a new axis of length 1 (numpy's and PyTorch's rule).
+        entries = [_BoolIndex(k) if isinstance(k, bool) else k for k in entries]
         # 1. apply the basic part (slices and None) as a view; advanced axes are kept whole,
         #    so entry i of the key now addresses axis i of the view
-        basic = [k if (k is None or isinstance(k, (slice, bool))) else slice(None) for k in entries]
+        basic = [k if (k is None or isinstance(k, slice)) else (True if isinstance(k, _BoolIndex) else slice(None))
+                 for k in entries]
         shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, basic)
-        positions = [i for i, k in enumerate(entries) if not (k is None or isinstance(k, (slice, bool)))]
+        positions = [i for i, k in enumerate(entries) if not (k is None or isinstance(k, slice))]
         # 2. sum index * stride over the advanced axes, after bounds checks and wrapping
         idx_arrays = [_index_array(entries[i], shape[i], self.device) for i in positions]
-        b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
+        try:
+            b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
+        except RuntimeError:
+            raise IndexError("shape mismatch: indexing arrays could not be broadcast together with shapes "
+                             + " ".join(str(a.shape) for a in idx_arrays)) from None
         flat = None
         for i, idx in zip(positions, idx_arrays):
             term = idx * strides[i]
@@ -603,8 +611,17 @@ def _is_bool_mask(k: Any) -> bool:
     return False
 
 
+class _BoolIndex:
+    """A bool among advanced indices: the index array ``[0]`` (True) or ``[]`` (False)."""
+
+    def __init__(self, value: bool):
+        self.indices = np.zeros(int(value), dtype=np.int64)
+
+
 def _index_array(k: Any, n: int, dev: Device) -> NDArray:
     """An int64 index array for an axis of length ``n``, negatives wrapped, bounds checked."""
+    if isinstance(k, _BoolIndex):
+        k = k.indices
     if not isinstance(k, NDArray) and np.size(k) == 0:
         k = np.zeros(np.shape(k), dtype=np.int64)  # `x[[]]` selects nothing (an empty list has no dtype)
     idx = k if isinstance(k, NDArray) else array(k, device=dev)
