@@ -497,6 +497,7 @@ SPECIAL_GRADIENTS = {
     "x ** 0.5 below zero": (lambda t, x: (x ** 0.5).sum(), [-1.0, 4.0]),
     "rsqrt at -0, -inf, 4": (lambda t, x: t.rsqrt(x).sum(), [-0.0, -INF, 4.0]),
     "std of huge values": (lambda t, x: x.std(), [3e18, -3e18, 1e18]),
+    "relu at NaN and 0": (lambda t, x: t.relu(x).sum(), [NAN, 0.0, -1.0, 2.0]),
 }
 
 

@@ -218,7 +218,7 @@ class NDArray:
     def __getitem__(self, key: Any) -> "NDArray":
         """Basic keys (ints, slices, None, ..., bools) give a view; integer/boolean arrays gather a copy."""
         entries = st.expand_key(_scalar_bools(key), self.ndim)
-        if not any(_is_advanced(k) for k in entries):
+        if not _needs_advanced(entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             return self._view(shape, strides, offset)
         offsets = self._advanced_offsets(entries)
@@ -229,7 +229,7 @@ class NDArray:
     def __setitem__(self, key: Any, value: Any) -> None:
         """Write ``value`` (array or scalar, broadcast) into the elements ``key`` selects."""
         entries = st.expand_key(_scalar_bools(key), self.ndim)
-        if not any(_is_advanced(k) for k in entries):
+        if not _needs_advanced(entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             if _is_scalar(value):
                 self._backend.scalar_setitem(value, self._buf, shape, strides, offset)
@@ -248,7 +248,7 @@ class NDArray:
         sum of every value that was read from it.
         """
         entries = st.expand_key(_scalar_bools(key), self.ndim)
-        offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
+        offsets = self._advanced_offsets(entries) if _needs_advanced(entries) \
             else self._basic_offsets(entries)
         src = self._as_source(value, offsets.shape)
         self._backend.scatter_add(src._buf, offsets.compact()._buf, self._buf)
@@ -448,6 +448,8 @@ class NDArray:
         return where(self, True, other)
 
     def _check_logical(self, other: Any) -> None:
+        if isinstance(other, (bool, np.bool_)):
+            return
         if self.dtype is not bool_ or getattr(other, "dtype", None) is not bool_:
             raise TypeError("& and | are only defined between bool arrays here")
 
@@ -597,6 +599,12 @@ def _scalar_bools(key: Any) -> Any:
             return bool(k.item())
         return k
     return tuple(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
+
+
+def _needs_advanced(entries: list[Any]) -> bool:
+    """An expanded key that gathers: one with an array, or with two bools or more (0-d masks
+    broadcast together like arrays; one alone is a new axis, the same as the gather would give)."""
+    return any(_is_advanced(k) for k in entries) or sum(isinstance(k, bool) for k in entries) > 1
 
 
 def _is_advanced(k: Any) -> bool:

@@ -51,6 +51,20 @@ def _keep_bool(out: NDArray, a: Any, b: Any) -> NDArray:
     return out
 
 
+def _no_bool(x: Tensor, message: str, error: type[Exception] = RuntimeError) -> None:
+    """Refuse a bool tensor where PyTorch has no kernel for bools (a mask is not a number)."""
+    if x.dtype is bool_:
+        raise error(message)
+
+
+def _logical(a: Any, b: Any, how: str) -> Tensor:
+    """``a or b`` / ``a and b`` elementwise for two bools (tensors or Python bools), no gradient."""
+    x, y = (v._data if isinstance(v, Tensor) else bool(v) for v in (a, b))
+    if not isinstance(x, NDArray):
+        x, y = y, x  # the tensor first: the operators are symmetric
+    return _constant(x | y if how == "or" else x & y)
+
+
 def _is_bool(v: Any) -> bool:
     return v.dtype is bool_ if isinstance(v, NDArray) else isinstance(v, bool)
 
@@ -240,13 +254,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
+    """max(x, 0); the gradient is 0 where x <= 0 and passes elsewhere, so at 0 it is 0 and at a
+    NaN it passes (PyTorch's threshold rule)."""
 
     def forward(self, a: NDArray) -> NDArray:
         self.out = a.relu()
         return self.out
 
-    def backward(self, g: Tensor) -> Tensor: return g * Tensor._make(self.out > 0, False, None)
+    def backward(self, g: Tensor) -> Tensor: return g * Tensor._make(~(self.out <= 0), False, None)
 
 
 class Erf(Function):
@@ -325,26 +340,60 @@ class Atanh(Function):
 # --- the functional forms ----------------------------------------------------------------------------
 @op(operators=("__add__",), reflected=("__radd__",))
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    if _is_bool(a) and _is_bool(b) and alpha == 1:
+        return _logical(a, b, "or")  # bool + bool stays bool (as PyTorch): a logical or
     return Add.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
 @op(operators=("__sub__",), reflected=("__rsub__",))
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    """``a - alpha * b``; a bool operand raises ``RuntimeError`` (as PyTorch: ``~mask`` inverts a mask)."""
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
     return Sub.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
+def _no_bool(x: Tensor, message: str, error: type[Exception] = RuntimeError) -> None:
+    """Refuse a bool tensor where PyTorch has no kernel for bools (a mask is not a number)."""
+    if x.dtype is bool_:
+        raise error(message)
+
+
+def _logical(a: Any, b: Any, how: str) -> Tensor:
+    """``a or b`` / ``a and b`` elementwise for two bools (tensors or Python bools), no gradient."""
+    x, y = (v._data if isinstance(v, Tensor) else bool(v) for v in (a, b))
+    if not isinstance(x, NDArray):
+        x, y = y, x  # the tensor first: the operators are symmetric
+    return _constant(x | y if how == "or" else x & y)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, (bool, np.bool_)) or (isinstance(v, Tensor) and v.dtype is bool_)
+
+
 @op(operators=("__mul__",), reflected=("__rmul__",))
-def mul(a: Any, b: Any) -> Tensor: return Mul.apply(*_promote_0d(a, b))
+def mul(a: Any, b: Any) -> Tensor:
+    if _is_bool(a) and _is_bool(b):
+        return _logical(a, b, "and")  # bool * bool stays bool (as PyTorch): a logical and
+    return Mul.apply(*_promote_0d(a, b))
 @op(operators=("__truediv__",), reflected=("__rtruediv__",))
 def div(a: Any, b: Any) -> Tensor: return Div.apply(*_promote_0d(a, b))
 @op(operators=("__pow__",), reflected=("__rpow__",))
-def pow(a: Any, b: Any) -> Tensor: return Pow.apply(*_promote_0d(a, b))  # noqa: A001
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is bool_ and b.dtype is bool_:
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
+    return Pow.apply(*_promote_0d(a, b))
 @op
 def maximum(a: Tensor, b: Tensor) -> Tensor: return Maximum.apply(*_promote_0d(a, b))
 @op
 def minimum(a: Tensor, b: Tensor) -> Tensor: return Minimum.apply(*_promote_0d(a, b))
 @op(operators=("__neg__",))
-def neg(x: Tensor) -> Tensor: return Neg.apply(x)
+def neg(x: Tensor) -> Tensor:
+    if x.dtype is bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return Neg.apply(x)
 @op
 def exp(x: Tensor) -> Tensor: return Exp.apply(x)
 @op
@@ -352,7 +401,9 @@ def log(x: Tensor) -> Tensor: return Log.apply(x)
 @op
 def sqrt(x: Tensor) -> Tensor: return Sqrt.apply(x)
 @op(operators=("__abs__",))
-def abs(x: Tensor) -> Tensor: return Abs.apply(x)  # noqa: A001
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    _no_bool(x, '"abs_cpu" not implemented for \'Bool\'', NotImplementedError)
+    return Abs.apply(x)
 @op
 def sin(x: Tensor) -> Tensor: return Sin.apply(x)
 @op
@@ -362,18 +413,26 @@ def tanh(x: Tensor) -> Tensor: return Tanh.apply(x)
 @op
 def sigmoid(x: Tensor) -> Tensor: return Sigmoid.apply(x)
 @op
-def relu(x: Tensor) -> Tensor: return Relu.apply(x)
+def relu(x: Tensor) -> Tensor:
+    _no_bool(x, "Boolean inputs not supported for relu")
+    return Relu.apply(x)
 @op
 def erf(x: Tensor) -> Tensor: return Erf.apply(x)
 @op
 def rsqrt(x: Tensor) -> Tensor: return Rsqrt.apply(x)
 @op
-def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
+def square(x: Tensor) -> Tensor:
+    """``x * x``; bools are squared as int64 (as PyTorch, where square is ``pow(x, 2)``)."""
+    if x.dtype is bool_:
+        x = Cast.apply(x, dtype=int64)
+    return Mul.apply(x, x)
 
 
 
 def _rounded(x: Tensor, fn: str) -> Tensor:
-    """Integers are already whole: they come back as a copy of their own dtype (as PyTorch)."""
+    """Integers are already whole: they come back as a copy of their own dtype (as PyTorch,
+    which refuses bools)."""
+    _no_bool(x, f'"{fn}" not implemented for \'Bool\'', NotImplementedError)
     if not x.dtype.is_floating_point:
         return Tensor._make(x._data.copy(), False, None)
     return Rounding.apply(x, fn=fn)

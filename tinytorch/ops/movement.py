@@ -87,8 +87,11 @@ class IndexBackward(Function):
 
 
 def _is_basic(key: Any) -> bool:
+    """A key of ints, slices, None, ... and at most one bool (two bools are two 0-d masks, which
+    broadcast together as advanced indices do)."""
     keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)) for k in keys)
+    return (all(k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)) for k in keys)
+            and sum(isinstance(k, bool) for k in keys) <= 1)
 
 
 def _nd_key(key: Any) -> Any:
@@ -359,6 +362,8 @@ def t(x: Tensor) -> Tensor:
 @op(function=False)
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes`` without copying; -1 keeps a size; new dims go in front."""
+    if not sizes:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     sizes = size_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:

@@ -188,7 +188,7 @@ def _select(x: Tensor, dim: Any, keepdim: bool, arg: Any, result: Any) -> Any:
     d = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
         return result(x, Tensor._make(x._data.astype(int64) * 0, False, None))
-    indices = arg(x, d, keepdim=True)
+    indices = _arg(x, d, True, arg.__name__, bools=True)
     values = gather(x, d, indices)
     if not keepdim:
         values, indices = squeeze(values, d), squeeze(indices, d)
@@ -206,7 +206,10 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _arg(x, dim, keepdim, "argmin")
 
 
-def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+def _arg(x: Tensor, dim: Any, keepdim: bool, op: str, bools: bool = False) -> Tensor:
+    """argmax/argmin; bools only when ``bools`` (``max(x, dim)`` takes them, ``argmax`` not: PyTorch's rules)."""
+    if x.dtype.name == "bool" and not bools:
+        raise RuntimeError(f"{op}(): does not support bool input")
     axis = None if dim is None else normalize_dim(dim, x.ndim)
     _check_nonempty(x, () if axis is None else (axis,), op)
     if x.ndim == 0:
@@ -217,13 +220,15 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
 @op(grad=False)
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element along ``dim`` is nonzero."""
-    return Tensor._make((x._data == 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) == 0, False, None)
+    dims = normalize_dims(dim, x.ndim, empty_means_all=False)  # all(x, dim=()) reduces nothing, as PyTorch's
+    return Tensor._make((x._data == 0).sum(dims, keepdims=keepdim) == 0, False, None)
 
 
 @op(grad=False)
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element along ``dim`` is nonzero."""
-    return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) > 0, False, None)
+    dims = normalize_dims(dim, x.ndim, empty_means_all=False)
+    return Tensor._make((x._data != 0).sum(dims, keepdims=keepdim) > 0, False, None)
 
 
 def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
