@@ -224,8 +224,8 @@ def random_key(c: Case, shape: tuple[int, ...]) -> list[Any]:
             entries.append(rng.randint(-n - 1, n))
             axis += 1
         elif pick < 0.45:
-            entries.append(slice(rng.choice((None, rng.randint(-n - 1, n + 1))), rng.choice((None, rng.randint(-n - 1, n + 1))),
-                                 rng.choice((None, 1, 2, 3))))
+            start, stop = (rng.choice((None, rng.randint(-n - 1, n + 1))) for _ in range(2))
+            entries.append(slice(start, stop, rng.choice((None, 1, 2, 3))))
             axis += 1
         elif pick < 0.52:
             entries.append(None)
@@ -365,7 +365,8 @@ def fuzz(mode: str, cases: int, seed: int, show: int) -> dict:
                 grads = classify(our_grads, their_grads)
                 # PyTorch's own backward fails at some points (pow with a bool exponent): a note only
                 verdict = None if grads is None else "note: gradient: " + grads.split(": ", 1)[1]
-            detail = f"{name} on {device}, inputs {[a.tolist() for a in arrays]!s:.300}: ours {ours!s:.200} / torch {theirs!s:.200}"
+            inputs = [a.tolist() for a in arrays]
+            detail = f"{name} on {device}, inputs {inputs!s:.300}: ours {ours!s:.200} / torch {theirs!s:.200}"
         counts["cases"] += 1
         if verdict is not None:
             counts[verdict] += 1

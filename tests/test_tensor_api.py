@@ -247,9 +247,9 @@ EDGE_ROWS = {
     "amin(bool)": lambda t, F, d: t.tensor([[True, False]], device=d).amin(1),
     "maximum(bool)": lambda t, F, d: t.maximum(t.tensor([True, False], device=d), t.tensor([False, False], device=d)),
     "minimum(bool)": lambda t, F, d: t.minimum(t.tensor([True, False], device=d), t.tensor([True, True], device=d)),
-    "masked_fill(int, 0.5)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(t.tensor([True, False], device=d), 0.5),
-    "masked_fill(int, -2.7)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(t.tensor([True, False], device=d), -2.7),
-    "masked_fill(bool, 2)": lambda t, F, d: t.tensor([True, False], device=d).masked_fill(t.tensor([False, True], device=d), 2),
+    "masked_fill(int, 0.5)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(_mask(t, d, True, False), 0.5),
+    "masked_fill(int, -2.7)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(_mask(t, d, True, False), -2.7),
+    "masked_fill(bool, 2)": lambda t, F, d: _mask(t, d, True, False).masked_fill(_mask(t, d, False, True), 2),
     # INT64_MIN is exact
     "min(INT64_MIN)": lambda t, F, d: t.tensor([-2**63, 5], device=d).min(),
     "amin(INT64_MIN)": lambda t, F, d: t.tensor([[-2**63, 5, -2**63 + 1]], device=d).amin(1),
@@ -275,6 +275,10 @@ EDGE_ROWS = {
     "argmin(0-d, -1, keepdim)": lambda t, F, d: t.tensor(3.0, device=d).argmin(-1, keepdim=True),
     "max(0-d, 0)": lambda t, F, d: tuple(t.tensor(3.0, device=d).max(0)),
 }
+
+
+def _mask(t, d, *values):
+    return t.tensor(values, device=d)
 
 
 def _assigned(y, key, value):

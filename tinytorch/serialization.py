@@ -199,7 +199,8 @@ def _load_file(fh: IO[bytes], map_location: str | None) -> Any:
         except RuntimeError:
             raise
         except _DAMAGE as e:
-            raise RuntimeError(f"tt.load: the file is truncated, corrupted or malformed ({type(e).__name__}: {e})") from None
+            raise RuntimeError(f"tt.load: the file is truncated, corrupted or malformed "
+                               f"({type(e).__name__}: {e})") from None
 
 
 class _Reader:
@@ -280,7 +281,8 @@ class _Reader:
     # the manifest
     def load(self) -> Any:
         if "manifest.json" not in self.names:
-            hint = " (it looks like a pickle-based torch.save file)" if any(n.endswith(".pkl") for n in self.names) else ""
+            pickled = any(n.endswith(".pkl") for n in self.names)
+            hint = " (it looks like a pickle-based torch.save file)" if pickled else ""
             raise RuntimeError(f"tt.load: archive has no manifest.json{hint}; tinytorch never unpickles")
         try:
             manifest = json.loads(self.read_member("manifest.json"))

@@ -51,20 +51,6 @@ def _keep_bool(out: NDArray, a: Any, b: Any) -> NDArray:
     return out
 
 
-def _no_bool(x: Tensor, message: str, error: type[Exception] = RuntimeError) -> None:
-    """Refuse a bool tensor where PyTorch has no kernel for bools (a mask is not a number)."""
-    if x.dtype is bool_:
-        raise error(message)
-
-
-def _logical(a: Any, b: Any, how: str) -> Tensor:
-    """``a or b`` / ``a and b`` elementwise for two bools (tensors or Python bools), no gradient."""
-    x, y = (v._data if isinstance(v, Tensor) else bool(v) for v in (a, b))
-    if not isinstance(x, NDArray):
-        x, y = y, x  # the tensor first: the operators are symmetric
-    return _constant(x | y if how == "or" else x & y)
-
-
 def _is_bool(v: Any) -> bool:
     return v.dtype is bool_ if isinstance(v, NDArray) else isinstance(v, bool)
 
@@ -340,7 +326,7 @@ class Atanh(Function):
 # --- the functional forms ----------------------------------------------------------------------------
 @op(operators=("__add__",), reflected=("__radd__",))
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
-    if _is_bool(a) and _is_bool(b) and alpha == 1:
+    if _is_bool_operand(a) and _is_bool_operand(b) and alpha == 1:
         return _logical(a, b, "or")  # bool + bool stays bool (as PyTorch): a logical or
     return Add.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
@@ -348,7 +334,7 @@ def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
 @op(operators=("__sub__",), reflected=("__rsub__",))
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     """``a - alpha * b``; a bool operand raises ``RuntimeError`` (as PyTorch: ``~mask`` inverts a mask)."""
-    if _is_bool(a) or _is_bool(b):
+    if _is_bool_operand(a) or _is_bool_operand(b):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
     return Sub.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
@@ -365,16 +351,17 @@ def _logical(a: Any, b: Any, how: str) -> Tensor:
     x, y = (v._data if isinstance(v, Tensor) else bool(v) for v in (a, b))
     if not isinstance(x, NDArray):
         x, y = y, x  # the tensor first: the operators are symmetric
-    return _constant(x | y if how == "or" else x & y)
+    return _constant(x | y if how == "or" else x & y)  # type: ignore[operator]
 
 
-def _is_bool(v: Any) -> bool:
+def _is_bool_operand(v: Any) -> bool:
+    """A bool tensor or a Python/numpy bool (the operands PyTorch's bool rules are about)."""
     return isinstance(v, (bool, np.bool_)) or (isinstance(v, Tensor) and v.dtype is bool_)
 
 
 @op(operators=("__mul__",), reflected=("__rmul__",))
 def mul(a: Any, b: Any) -> Tensor:
-    if _is_bool(a) and _is_bool(b):
+    if _is_bool_operand(a) and _is_bool_operand(b):
         return _logical(a, b, "and")  # bool * bool stays bool (as PyTorch): a logical and
     return Mul.apply(*_promote_0d(a, b))
 @op(operators=("__truediv__",), reflected=("__rtruediv__",))

@@ -430,6 +430,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 @op
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces along ``dim``: of ``split_size`` each (the last may be smaller) or of the given sizes."""
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = normalize_dim(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):

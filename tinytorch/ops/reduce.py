@@ -72,18 +72,23 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
 @op
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     dims = normalize_dims(dim, x.ndim)
-    _check_nonempty(x, dims, "amax")
+    _check_nonempty(x, dims, "amax", all_dims=dim is None or dim == ())
     return Amax.apply(x, dims=dims, keepdim=keepdim)
 
 
 @op
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     dims = normalize_dims(dim, x.ndim)
-    _check_nonempty(x, dims, "amin")
+    _check_nonempty(x, dims, "amin", all_dims=dim is None or dim == ())
     return Amax.apply(x, dims=dims, keepdim=keepdim, op="min")
 
 
-def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str) -> None:
+def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str, all_dims: bool = False) -> None:
+    """PyTorch's errors for reducing nothing: RuntimeError when every dim of an empty tensor is
+    reduced (``all_dims``: no dim was given), IndexError for an empty dim that was named."""
+    if all_dims and x.numel() == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
     if builtins.any(x.shape[d] == 0 for d in dims if d < x.ndim):
         raise IndexError(f"{name}(): Expected reduction dim to have non-zero size, got shape {x.shape}")
 
@@ -211,6 +216,8 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str, bools: bool = False) -> Te
     if x.dtype.name == "bool" and not bools:
         raise RuntimeError(f"{op}(): does not support bool input")
     axis = None if dim is None else normalize_dim(dim, x.ndim)
+    if axis is None and x.numel() == 0:
+        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
     _check_nonempty(x, () if axis is None else (axis,), op)
     if x.ndim == 0:
         return Tensor._make(x._data.astype(int64) * 0, False, None)
