@@ -483,8 +483,8 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def check_index_range(index: Tensor, n: int, where_: str, error: type[Exception] = RuntimeError) -> None:
     """Raise ``error`` (PyTorch's type for the calling op) unless every value of ``index`` is in
-    ``[0, n)``. ``x[i]`` counts a negative index from the end, but ``gather`` and ``embedding``
-    take none: PyTorch refuses one, and so does tinytorch rather than wrap it."""
+    ``[0, n)``. ``x[i]`` counts a negative index from the end, but ``gather``, ``index_select``
+    and ``embedding`` take none: PyTorch refuses one, and so does tinytorch rather than wrap it."""
     if index.numel() == 0:
         return
     lo, hi = index._data.min().item(), index._data.max().item()
@@ -634,6 +634,7 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """The slices of ``dim`` at ``index`` (a 1-D int64 tensor), in that order (a gather)."""
     d = normalize_dim(dim, x.ndim)
     idx = reshape(_index_vector(index, "index_select"), -1)
+    check_index_range(idx, x.shape[d] if x.ndim else 1, f"dimension {d}", IndexError)  # no negatives either
     return getitem(x, _along(d, x.ndim, idx)) if x.ndim else getitem(reshape(x, 1), idx)
 
 
