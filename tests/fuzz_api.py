@@ -56,7 +56,7 @@ from tinytorch.ndarray import is_available  # noqa: E402
 CI_CASES = {"ops": 1500, "index": 800, "load": 500}  # about 25 s together on one core
 DEVICES = [d for d in ("numpy", "cpu") if is_available(d)]
 DTYPES = ("float32", "float64", "int64", "bool")
-SPECIAL = (math.nan, math.inf, -math.inf, -0.0, 0.0, 1e20, -1e20, 1e-30, 3e38, 1.0, -1.0, 0.5)
+SPECIAL = (math.nan, math.inf, -math.inf, -0.0, 0.0, 1e20, -1e20, 1e-30, 1e38, 1.0, -1.0, 0.5)
 INT_SPECIAL = (0, 1, -1, 2, -(2**63), 2**63 - 1, 7, -7)
 
 
@@ -307,13 +307,24 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 
 # --- the loop ---------------------------------------------------------------------------------------------
-def _tolerant_equal(ours: Any, theirs: Any) -> bool:
-    return ours == theirs or close(ours, theirs, rtol=2e-4, atol=1e-5)
+def _tolerant_equal(ours: Any, theirs: Any, atol: float = 1e-5) -> bool:
+    return ours == theirs or close(ours, theirs, rtol=2e-4, atol=atol)
 
 
-def classify(ours: Any, theirs: Any) -> str | None:
+def _rounding_scale(arrays: list[np.ndarray]) -> float:
+    """How far two correct float results may differ after summing in another order: the
+    largest input magnitude times the element count times the precision (1e20 - 1e20 + 0.4
+    is 0.4 or 0 depending on the order)."""
+    floats = [a for a in arrays if a.dtype.kind == "f" and a.size]
+    finite = [np.abs(a[np.isfinite(a)]) for a in floats]
+    top = max((float(f.max()) for f in finite if f.size), default=0.0)
+    eps = max((float(np.finfo(a.dtype).eps) for a in floats), default=0.0)
+    return top * eps * sum(a.size for a in floats)
+
+
+def classify(ours: Any, theirs: Any, atol: float = 1e-5) -> str | None:
     """None when the outcomes agree, else "failure: ..." or "note: ..."."""
-    if _tolerant_equal(ours, theirs):
+    if _tolerant_equal(ours, theirs, atol):
         return None
     ours_raises = isinstance(ours, tuple) and len(ours) == 2 and ours[0] == "raises"
     theirs_raises = isinstance(theirs, tuple) and len(theirs) == 2 and theirs[0] == "raises"
@@ -358,7 +369,7 @@ def fuzz(mode: str, cases: int, seed: int, show: int) -> dict:
             device = rng.choice(DEVICES)
             ours, our_grads = run_op(fn, arrays, tt, ttF, device)
             theirs, their_grads = run_op(fn, arrays, torch, torchF, "cpu")
-            verdict = classify(ours, theirs)
+            verdict = classify(ours, theirs, max(1e-5, _rounding_scale(arrays)))
             if verdict is not None and verdict.startswith("failure") and _quirk(name):
                 verdict = f"note: PyTorch quirk: {_quirk(name)}"
             if verdict is None and our_grads is not None and their_grads is not None:

@@ -62,10 +62,13 @@ def both(fn: Snippet, device: str = "cpu") -> tuple[Any, Any]:
 
 
 def close(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    """Outcomes equal, but floats compared with a tolerance (NaN equals NaN, signs of zero ignored)."""
+    """Outcomes equal, but floats compared with a tolerance (NaN equals NaN; the sign of a zero
+    counts only when ``atol`` is 0, since a tolerance admits values on both sides of 0)."""
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) == 2 and all(isinstance(v, float) for v in a) and all(isinstance(v, float) for v in b):
             x, y = a[0], b[0]
+            if x == y == 0 and atol == 0:
+                return a[1] == b[1]
             return x == y or abs(x - y) <= atol + rtol * abs(y)
         return len(a) == len(b) and all(close(x, y, rtol, atol) for x, y in zip(a, b))
     return a == b

@@ -13,7 +13,10 @@ import collections
 import math
 from typing import Any
 
+import numpy as np
+
 from ..ndarray import NDArray
+from ..ndarray import array as nd_array
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import int64
 from ..tensor import Function, Tensor
@@ -121,9 +124,10 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
 
 @op
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
-    """``sqrt(var(...))`` computed on ``x`` scaled by its largest deviation from the mean, so
-    squaring cannot overflow: float32 ``std([1e20, -1e20])`` is 1.414e20 (as PyTorch), where
-    the variance itself (2e40) is inf. The scale is a constant: it cancels from the gradient."""
+    """``sqrt(var(...))`` computed on ``x`` divided by its largest magnitude, so that neither the
+    sum for the mean nor the squares can overflow: float32 ``std([1e20, -1e20])`` is 1.414e20
+    (as PyTorch), where the variance itself (2e40) is inf. The scale is a constant: it cancels
+    from the gradient."""
     if isinstance(dim, bool):  # std(unbiased) overload
         dim, unbiased = None, dim
     if not x.dtype.is_floating_point:
@@ -131,12 +135,21 @@ def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     dims = normalize_dims(dim, x.ndim)
     if builtins.any(x.shape[d] == 0 for d in dims):
         return sqrt(var(x, dims, unbiased, keepdim, correction=correction))
-    centered = x - mean(x, dims, keepdim=True)
-    spread = centered._data.abs().max(dims, keepdims=True)
-    scale = Tensor._make(spread + (spread == 0).astype(spread.dtype), False, None)  # 1 where all are equal
-    scaled = sqrt(var(centered / scale, dims, unbiased, keepdim, correction=correction))
+    scale = Tensor._make(_power_of_two_above(x._data.abs().max(dims, keepdims=True)), False, None)
+    scaled = sqrt(var(x / scale, dims, unbiased, keepdim, correction=correction))
     return scaled * (scale if keepdim else reshape(scale, scaled.shape))
 
+
+
+def _power_of_two_above(a: NDArray) -> NDArray:
+    """The largest power of two <= each element of ``a`` (>= 0), 1 for 0, NaN and inf kept:
+    dividing by a power of two is exact, so scaling costs no precision. Computed on the host
+    (``frexp``), for the few numbers a reduction leaves."""
+    host = a.numpy()
+    mantissa, exponent = np.frexp(host)
+    powers = np.where(np.isfinite(host) & (host > 0), np.ldexp(np.ones_like(host), exponent - 1), host)
+    powers = np.where(host == 0, 1, powers).astype(host.dtype)
+    return nd_array(powers, device=a.device)
 
 
 @op(grad=False)
