@@ -270,6 +270,8 @@ EDGE_ROWS = {
     "std of huge float32 along a dim": lambda t, F, d: t.tensor([[3e19, -3e19, 1e19], [1., 2., 3.]], device=d).std(1),
     "std of equal values": lambda t, F, d: t.tensor([2.5, 2.5, 2.5], device=d).std(),
     "var of huge float32 (inf, as PyTorch)": lambda t, F, d: t.tensor([1e20, -1e20], device=d).var(),
+    "logsumexp(bool)": lambda t, F, d: t.logsumexp(t.tensor([[True, False], [True, True]], device=d), 1),
+    "logsumexp(int)": lambda t, F, d: t.logsumexp(t.tensor([1, 2, 3], device=d), 0),
     # 0-d tensors take dim 0 and -1
     "argmax(0-d, 0)": lambda t, F, d: t.tensor(3.0, device=d).argmax(0),
     "argmin(0-d, -1, keepdim)": lambda t, F, d: t.tensor(3.0, device=d).argmin(-1, keepdim=True),

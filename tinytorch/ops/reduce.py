@@ -18,7 +18,7 @@ import numpy as np
 from ..ndarray import NDArray
 from ..ndarray import array as nd_array
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import int64
+from ..ndarray.dtypes import float32, int64
 from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
 from .elementwise import exp, log, maximum, minimum, sqrt
@@ -265,7 +265,10 @@ def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 @op
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max."""
+    """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max;
+    integers and bools are read as float32 first (as PyTorch)."""
+    if not x.dtype.is_floating_point:
+        x = x.to(float32)
     dims = normalize_dims(dim, x.ndim)
     if x.numel() == 0:
         return log(sum(exp(x), dims, keepdim))
