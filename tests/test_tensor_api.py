@@ -258,6 +258,7 @@ EDGE_ROWS = {
     # empty pieces
     "chunk(empty, 3)": lambda t, F, d: t.zeros(0, device=d).chunk(3),
     "chunk(empty 2-d, 2, dim=1)": lambda t, F, d: t.zeros(2, 0, device=d).chunk(2, 1),
+    "split(empty, 0)": lambda t, F, d: t.zeros(0, device=d).split(0),
     "chunk(5, 3)": lambda t, F, d: t.arange(5, device=d).chunk(3),
     "chunk(2, 3)": lambda t, F, d: t.arange(2, device=d).chunk(3),
     # special values

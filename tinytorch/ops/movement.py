@@ -432,14 +432,19 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     """Pieces along ``dim``: of ``split_size`` each (the last may be smaller) or of the given sizes."""
     if x.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
-    d = normalize_dim(dim, x.ndim)
-    n = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         step = int(split_size_or_sections)
-        if step <= 0:
-            raise RuntimeError(f"split_size must be a positive integer, but got {step}")
-        sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        if step < 0:  # checked before the dim, as PyTorch
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        d = normalize_dim(dim, x.ndim)
+        n = x.shape[d]
+        if step == 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] if step else [0]
+        sizes = sizes or [0]
     else:
+        d = normalize_dim(dim, x.ndim)
+        n = x.shape[d]
         sizes = [operator.index(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes):
             raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
