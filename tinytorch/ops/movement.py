@@ -440,8 +440,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
         n = x.shape[d]
         if step == 0 and n:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [min(step, n - i) for i in range(0, n, step)] if step else [0]
-        sizes = sizes or [0]
+        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]  # an empty dim: one empty piece
     else:
         d = normalize_dim(dim, x.ndim)
         n = x.shape[d]
