@@ -476,3 +476,40 @@ def test_gradient_of_a_transposed_matmul_operand_keeps_its_layout(device):
     (a.T @ w.T).sum().backward()
     assert a.grad.is_contiguous()
     np.testing.assert_allclose(a.grad.numpy(), (np.ones((5, 3)) @ w.detach().numpy()).T, rtol=1e-12)
+
+
+# --- issue 13: gradients at special points are PyTorch's ------------------------------------------------
+NAN, INF = math.nan, math.inf
+SPECIAL_GRADIENTS = {
+    # max()/min() over everything give a NaN input the gradient (ties share it); amax gives NaN
+    "max() with a NaN": (lambda t, x: x.max(), [1.0, NAN, 2.0]),
+    "min() with two NaNs": (lambda t, x: x.min(), [NAN, 1.0, NAN]),
+    "max() with ties": (lambda t, x: x.max(), [3.0, 1.0, 3.0]),
+    "amax with a NaN": (lambda t, x: x.amax(), [1.0, NAN, 2.0]),
+    "amin along a dim with a NaN": (lambda t, x: x.reshape(2, 2).amin(1).sum(), [1.0, NAN, 2.0, 0.5]),
+    "max along a dim with a NaN": (lambda t, x: x.reshape(2, 2).max(1)[0].sum(), [NAN, 1.0, 2.0, 3.0]),
+    "maximum with NaNs": (lambda t, x: t.maximum(x[:2], x[2:]).sum(), [NAN, 1.0, 1.0, NAN]),
+    "minimum with ties": (lambda t, x: t.minimum(x[:2], x[2:]).sum(), [2.0, 1.0, 2.0, 3.0]),
+    "clamp at NaN": (lambda t, x: x.clamp(0.0, 1.0).sum(), [0.5, NAN, 2.0, 0.0, 1.0]),
+    "clamp_min at NaN": (lambda t, x: x.clamp(min=0.0).sum(), [NAN, -1.0, 3.0]),
+    "negative base ** x": (lambda t, x: ((-2.0) ** x).sum(), [0.5, 2.0, 3.0]),
+    "zero base ** x": (lambda t, x: (0.0 ** x).sum(), [0.0, 2.0, -1.0]),
+    "x ** 0.5 below zero": (lambda t, x: (x ** 0.5).sum(), [-1.0, 4.0]),
+    "rsqrt at -0, -inf, 4": (lambda t, x: t.rsqrt(x).sum(), [-0.0, -INF, 4.0]),
+    "std of huge values": (lambda t, x: x.std(), [3e18, -3e18, 1e18]),
+    "relu at NaN and 0": (lambda t, x: t.relu(x).sum(), [NAN, 0.0, -1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("row", list(SPECIAL_GRADIENTS))
+def test_gradients_at_special_points_match_pytorch(row, device):
+    torch = pytest.importorskip("torch")
+    from torch_compare import close, outcome
+
+    fn, values = SPECIAL_GRADIENTS[row]
+    grads = []
+    for lib, kw in ((tt, {"device": device}), (torch, {})):
+        x = lib.tensor(values, requires_grad=True, **kw)
+        fn(lib, x).backward()
+        grads.append(outcome(x.grad))
+    assert close(grads[0], grads[1]), grads

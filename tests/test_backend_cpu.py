@@ -1226,3 +1226,27 @@ def test_integer_division_by_zero_raises_before_writing():
         with pytest.raises(ZeroDivisionError, match="position 2"):
             getattr(cpu, f"scalar_r{op}")(zero_at_2, 5, out)
         assert result(out).tolist() == [11, 11, 11]
+
+
+# --- issue 13: a Buffer's fields cannot be changed from Python --------------------------------------
+@pytest.mark.parametrize("field", ["ptr", "size", "dtype", "code", "_array", "_raw"])
+def test_buffer_fields_are_read_only(field):
+    """The kernels trust ``ptr``/``size``/``code`` to describe one block of memory: assigning
+    ``size = 10**9`` used to let the next kernel write out of bounds."""
+    buf = cpu.alloc(8, np.float32)
+    before = getattr(buf, field)
+    for assign in (lambda: setattr(buf, field, 10**9), lambda: object.__setattr__(buf, field, 10**9),
+                   lambda: delattr(buf, field)):
+        with pytest.raises(AttributeError):
+            assign()
+    assert getattr(buf, field) is before
+    with pytest.raises(AttributeError):
+        buf.extra = 1  # no new attributes either
+    with pytest.raises(TypeError):
+        import copy
+        copy.copy(buf)
+
+
+def test_buffers_are_equal_only_to_themselves():
+    a, b = cpu.alloc(4, np.float64), cpu.alloc(4, np.float64)
+    assert a == a and a != b and len({a, b}) == 2

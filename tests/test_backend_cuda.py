@@ -1531,3 +1531,16 @@ def test_ndarray_suite_on_the_simulated_device():
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     raise SystemExit(run_suites_on_simulated_cuda(sys.argv[1:]))
+
+
+# --- issue 13: a Buffer's fields cannot be changed from Python --------------------------------------
+def test_buffer_fields_are_read_only(cuda):
+    buf = cuda.alloc(8, _dt(np.float32))
+    for field in ("ptr", "size", "dtype", "nbytes"):
+        before = getattr(buf, field)
+        with pytest.raises(AttributeError):
+            setattr(buf, field, 10**9)
+        with pytest.raises(AttributeError):
+            object.__setattr__(buf, field, 10**9)
+        assert getattr(buf, field) == before
+    assert buf == buf and buf != cuda.alloc(8, _dt(np.float32))

@@ -53,7 +53,7 @@ def test_device_object_compares_with_strings():
 
 def test_set_default_device_rejects_unavailable(monkeypatch):
     from tinytorch.ndarray import devices
-    monkeypatch.setattr(devices, "_default", devices._default)
+    monkeypatch.setattr(devices, "_default", devices._DefaultDevice())  # the default is restored afterwards
     tinytorch.set_default_device("numpy")
     assert tinytorch.get_default_device() == "numpy"
     with pytest.raises(ValueError):

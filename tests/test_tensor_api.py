@@ -3,6 +3,8 @@ and every name in the Tensor section of API.md existing as a method and/or ``tt.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -238,3 +240,81 @@ def test_stride_storage_offset_and_sizes_match_pytorch() -> None:
             tt.zeros(2, 3, 4).stride(bad)
     with pytest.raises(IndexError, match="no dimensions"):
         tt.tensor(1.0).stride(0)
+
+
+# --- issue 13: PyTorch's answer at the edges (each row a reproduction that used to differ) -------------
+EDGE_ROWS = {
+    # a Python bool (or a 0-d bool) as an index is a 0-d mask: a new axis of length 1 or 0
+    "x[True]": lambda t, F, d: t.arange(6, device=d).reshape(2, 3)[True],
+    "x[False]": lambda t, F, d: t.arange(6, device=d).reshape(2, 3)[False],
+    "x[True, 1]": lambda t, F, d: t.arange(6, device=d).reshape(2, 3)[True, 1],
+    "x[1, False, ::2]": lambda t, F, d: t.arange(6, device=d).reshape(2, 3)[1, False, ::2],
+    "x[tensor(True)]": lambda t, F, d: t.arange(3, device=d)[t.tensor(True, device=d)],
+    "x[True, [0, 1]]": lambda t, F, d: t.arange(6, device=d).reshape(2, 3)[True, [0, 1]],
+    "y[True] = 5": lambda t, F, d: _assigned(t.arange(3, device=d), True, 5),
+    "y[False] = 5": lambda t, F, d: _assigned(t.arange(3, device=d), False, 5),
+    "x[[]]": lambda t, F, d: t.arange(3, device=d)[[]],
+    "x2d[[]]": lambda t, F, d: t.zeros(3, 2, device=d)[[]],
+    "x2d[:, []]": lambda t, F, d: t.zeros(3, 2, device=d)[:, []],
+    # empty dim lists change nothing
+    "flip([])": lambda t, F, d: t.arange(4, device=d).reshape(2, 2).flip([]),
+    "flip(())": lambda t, F, d: t.arange(4, device=d).flip(()),
+    "squeeze(())": lambda t, F, d: t.zeros(1, 2, 1, device=d).squeeze(()),
+    "squeeze(dim=[])": lambda t, F, d: t.zeros(1, 2, 1, device=d).squeeze([]),
+    # bools stay bools, ints stay ints
+    "triu(bool)": lambda t, F, d: t.ones(3, 3, dtype=t.bool, device=d).triu(),
+    "tril(bool, -1)": lambda t, F, d: t.ones(3, 3, dtype=t.bool, device=d).tril(-1),
+    "min(bool)": lambda t, F, d: t.tensor([True, False], device=d).min(),
+    "max(bool)": lambda t, F, d: t.tensor([True, False], device=d).max(),
+    "amin(bool)": lambda t, F, d: t.tensor([[True, False]], device=d).amin(1),
+    "maximum(bool)": lambda t, F, d: t.maximum(t.tensor([True, False], device=d), t.tensor([False, False], device=d)),
+    "minimum(bool)": lambda t, F, d: t.minimum(t.tensor([True, False], device=d), t.tensor([True, True], device=d)),
+    "masked_fill(int, 0.5)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(_mask(t, d, True, False), 0.5),
+    "masked_fill(int, -2.7)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(_mask(t, d, True, False), -2.7),
+    "masked_fill(bool, 2)": lambda t, F, d: _mask(t, d, True, False).masked_fill(_mask(t, d, False, True), 2),
+    # INT64_MIN is exact
+    "min(INT64_MIN)": lambda t, F, d: t.tensor([-2**63, 5], device=d).min(),
+    "amin(INT64_MIN)": lambda t, F, d: t.tensor([[-2**63, 5, -2**63 + 1]], device=d).amin(1),
+    "min(INT64_MIN, dim)": lambda t, F, d: t.tensor([[5, -2**63]], device=d).min(1),
+    "max(INT64_MAX)": lambda t, F, d: t.tensor([2**63 - 1, -2**63], device=d).max(),
+    # empty pieces
+    "chunk(empty, 3)": lambda t, F, d: t.zeros(0, device=d).chunk(3),
+    "chunk(empty 2-d, 2, dim=1)": lambda t, F, d: t.zeros(2, 0, device=d).chunk(2, 1),
+    "split(empty, 0)": lambda t, F, d: t.zeros(0, device=d).split(0),
+    "chunk(5, 3)": lambda t, F, d: t.arange(5, device=d).chunk(3),
+    "chunk(2, 3)": lambda t, F, d: t.arange(2, device=d).chunk(3),
+    # special values
+    "rsqrt": lambda t, F, d: t.rsqrt(t.tensor([-math.inf, -0.0, 0.0, -1.0, 4.0, math.inf, math.nan], device=d)),
+    "rsqrt(int)": lambda t, F, d: t.rsqrt(t.tensor([4, 0], device=d)),
+    "sign": lambda t, F, d: t.sign(t.tensor([math.nan, -0.0, 0.0, -2.0, 3.0, -math.inf], device=d)),
+    "sign(int)": lambda t, F, d: t.sign(t.tensor([-5, 0, 7], device=d)),
+    "sign(bool)": lambda t, F, d: t.sign(t.tensor([True, False], device=d)),
+    "std of huge float32": lambda t, F, d: t.tensor([1e20, -1e20], device=d).std(),
+    "std of huge float32 along a dim": lambda t, F, d: t.tensor([[3e19, -3e19, 1e19], [1., 2., 3.]], device=d).std(1),
+    "std of equal values": lambda t, F, d: t.tensor([2.5, 2.5, 2.5], device=d).std(),
+    "var of huge float32 (inf, as PyTorch)": lambda t, F, d: t.tensor([1e20, -1e20], device=d).var(),
+    "logsumexp(bool)": lambda t, F, d: t.logsumexp(t.tensor([[True, False], [True, True]], device=d), 1),
+    "logsumexp(int)": lambda t, F, d: t.logsumexp(t.tensor([1, 2, 3], device=d), 0),
+    # 0-d tensors take dim 0 and -1
+    "argmax(0-d, 0)": lambda t, F, d: t.tensor(3.0, device=d).argmax(0),
+    "argmin(0-d, -1, keepdim)": lambda t, F, d: t.tensor(3.0, device=d).argmin(-1, keepdim=True),
+    "max(0-d, 0)": lambda t, F, d: tuple(t.tensor(3.0, device=d).max(0)),
+}
+
+
+def _mask(t, d, *values):
+    return t.tensor(values, device=d)
+
+
+def _assigned(y, key, value):
+    y[key] = value
+    return y
+
+
+@pytest.mark.parametrize("row", list(EDGE_ROWS))
+def test_edge_rows_match_pytorch(row, device):
+    pytest.importorskip("torch")
+    from torch_compare import both, close
+
+    ours, theirs = both(EDGE_ROWS[row], device)
+    assert close(ours, theirs, rtol=1e-6, atol=0.0), (ours, theirs)  # floats to 1e-6 (std rounds), the rest exact

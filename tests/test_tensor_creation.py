@@ -227,3 +227,58 @@ def test_randint_like(device):
     assert r.shape == (50, 2) and r.dtype is tt.float64 and r.device == device
     assert 3 <= r.min().item() and r.max().item() < 6
     assert tt.randint_like(x, 2).max().item() < 2
+
+
+# --- issue 13: int64 exactness and numpy's dtypes --------------------------------------------------------
+@pytest.mark.parametrize("args", [(10**17, 10**17 + 3), (2**62, 2**62 + 10, 3), (-2**63, -2**63 + 3),
+                                  (2**63 - 4, 2**63 - 1), (5, -5, -3), (0,), (7,)])
+def test_arange_of_large_ints_is_exact(args, device):
+    torch = pytest.importorskip("torch")
+    got = tt.arange(*args, device=device)
+    assert got.dtype == tt.int64 and got.tolist() == torch.arange(*args).tolist()
+
+
+@pytest.mark.parametrize("value,dtype", [(np.float64(0.1), tt.float64), (np.float32(0.1), tt.float32),
+                                         (np.float16(0.1), tt.float32), (np.int8(-3), tt.int64),
+                                         (np.uint32(2**32 - 1), tt.int64), (np.bool_(True), tt.bool),
+                                         ([np.float64(0.1), 2.0], tt.float64), ([np.float32(1.5), 2], tt.float32),
+                                         ([np.int64(3), 2.5], tt.float32), ([], tt.float32)])
+def test_numpy_scalars_keep_their_dtype(value, dtype, device):
+    """As PyTorch (which also has int8/uint32/float16: tinytorch widens them to a dtype it has,
+    values unchanged)."""
+    t = tt.tensor(value, device=device)
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(value, dtype=dtype.np_dtype))
+    assert t.numpy().astype(np.asarray(value).dtype).tolist() == np.asarray(value).tolist()  # nothing rounded
+
+
+@pytest.mark.parametrize("np_dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+                                      np.float16, np.float32, np.float64, np.bool_])
+def test_numpy_arrays_of_every_width_keep_their_values(np_dtype, device):
+    info = np.iinfo(np_dtype) if np.dtype(np_dtype).kind in "iu" else None
+    if info is not None:
+        a = np.array([info.min, 0, 1, min(info.max, 2**63 - 1)], dtype=np_dtype)
+    elif np_dtype is np.bool_:
+        a = np.array([True, False])
+    else:
+        a = np.array([np.finfo(np_dtype).max, -0.5, np.finfo(np_dtype).tiny, np.inf], dtype=np_dtype)
+    for make in (tt.tensor, tt.from_numpy):
+        t = make(a) if make is tt.from_numpy else make(a, device=device)
+        assert t.numpy().tolist() == a.tolist()
+
+
+def test_values_that_do_not_fit_raise_instead_of_wrapping(device):
+    torch = pytest.importorskip("torch")
+    for data in ([-1, 2**63 + 1], [2**64], 2**63):
+        with pytest.raises(ValueError):
+            torch.tensor(data)
+        with pytest.raises(ValueError, match="does not fit in int64"):
+            tt.tensor(data, device=device)
+    with pytest.raises(ValueError, match="18446744073709551615"):
+        tt.tensor(np.array([2**64 - 1], dtype=np.uint64), device=device)
+    with pytest.raises(ValueError):
+        tt.from_numpy(np.array([2**63], dtype=np.uint64))
+    assert tt.tensor([1.5, 2**70], device=device).dtype == tt.float32  # a float list may hold big ints
+    if hasattr(np, "longdouble") and np.dtype(np.longdouble).itemsize > 8:
+        with pytest.raises(TypeError, match="longdouble|float128"):
+            tt.tensor(np.array([1.0], dtype=np.longdouble), device=device)

@@ -110,3 +110,49 @@ def test_mm_and_bmm_take_only_matrices_and_batches_of_them(call, message):
 def test_movement_and_product_errors_name_the_values(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- issue 13: misuse that used to give a silent wrong answer raises PyTorch's exception class ----------
+ERROR_ROWS = {
+    "one_hot(class >= num_classes)": lambda t, F, d: F.one_hot(t.tensor([5], device=d), 3),
+    "one_hot(negative class)": lambda t, F, d: F.one_hot(t.tensor([0, -1], device=d), 3),
+    "one_hot(empty, inferred classes)": lambda t, F, d: F.one_hot(t.tensor([], dtype=t.int64, device=d)),
+    "gather(negative index)": lambda t, F, d: t.gather(t.tensor([1.0, 2, 3], device=d), 0, t.tensor([-1], device=d)),
+    "gather(index too large)": lambda t, F, d: t.tensor([[1.0, 2], [3, 4]], device=d).gather(
+        1, t.tensor([[0], [2]], device=d)),
+    "embedding(negative index)": lambda t, F, d: F.embedding(t.tensor([0, -1], device=d), t.ones(3, 2, device=d)),
+    "embedding(index too large)": lambda t, F, d: F.embedding(t.tensor([3], device=d), t.ones(3, 2, device=d)),
+    "embedding(bool indices)": lambda t, F, d: F.embedding(t.tensor([True, False, True], device=d),
+                                                           t.ones(3, 2, device=d)),
+    "embedding(float indices)": lambda t, F, d: F.embedding(t.tensor([0.0, 1.0], device=d), t.ones(3, 2, device=d)),
+    "Embedding(negative index)": lambda t, F, d: t.nn.Embedding(3, 2).to(d)(t.tensor([-1], device=d)),
+    "index_select(negative index)": lambda t, F, d: t.index_select(t.arange(3.0, device=d), 0,
+                                                                   t.tensor([-1], device=d)),
+    "index_select(index too large)": lambda t, F, d: t.zeros(3, 2, device=d).index_select(0,
+                                                                                           t.tensor([0, 3], device=d)),
+    "split(-1, bad dim)": lambda t, F, d: t.zeros(3, device=d).split(-1, 5),
+    "split(0) of a nonempty dim": lambda t, F, d: t.zeros(3, device=d).split(0),
+    "split([5, -1])": lambda t, F, d: t.zeros(4, device=d).split([5, -1]),
+    "split([-1, 5])": lambda t, F, d: t.zeros(4, device=d).split([-1, 5]),
+    "expand(-2)": lambda t, F, d: t.zeros(1, device=d).expand(-2),
+    "expand(3, -2)": lambda t, F, d: t.zeros(3, 1, device=d).expand(3, -2),
+    "chunk(0-d)": lambda t, F, d: t.tensor(1.0, device=d).chunk(2),
+    "layer_norm(weight of the wrong shape)": lambda t, F, d: F.layer_norm(t.zeros(2, 3, device=d), (3,),
+                                                                          t.ones(4, device=d)),
+    "layer_norm(bias of the wrong shape)": lambda t, F, d: F.layer_norm(t.zeros(2, 3, device=d), (3,), None,
+                                                                        t.ones(1, device=d)),
+    "index arrays that do not broadcast": lambda t, F, d: t.zeros(2, 3, device=d)[[0, 1], [0, 1, 2]],
+    "x[False, [0, 1]]": lambda t, F, d: t.zeros(2, 3, device=d)[False, [0, 1]],
+    "masked_fill(int, nan)": lambda t, F, d: t.tensor([1, 2], device=d).masked_fill(t.tensor([True, False], device=d),
+                                                                                     float("nan")),
+}
+
+
+@pytest.mark.parametrize("row", list(ERROR_ROWS))
+def test_misuse_raises_what_pytorch_raises(row, device):
+    pytest.importorskip("torch")
+    from torch_compare import both
+
+    ours, theirs = both(ERROR_ROWS[row], device)
+    assert theirs[0] == "raises", theirs  # the row is misuse in PyTorch too
+    assert ours == theirs

@@ -90,6 +90,7 @@ BITS = (I64, BOOL)
 
 _P, _N, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_INT_MAX = 2**31 - 1  # C's int
 _MAX_DIMS = 32  # TT_MAX_DIMS in kernels.h
 
 
@@ -118,10 +119,11 @@ _lib.tt_get_num_threads.argtypes, _lib.tt_get_num_threads.restype = [], ctypes.c
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads in the OpenMP kernels from now on (default: ``OMP_NUM_THREADS``
-    or the number of cores)."""
+    or the number of cores). ``ValueError`` unless ``1 <= n <= 2**31 - 1`` (C's int: a larger
+    number would be cut to its low 32 bits)."""
     n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    if not 1 <= n <= _INT_MAX:
+        raise ValueError(f"the number of threads must be an int in [1, {_INT_MAX}], got {n}")
     _lib.tt_set_num_threads(n)
 
 
@@ -130,10 +132,8 @@ def get_num_threads() -> int:
     return _lib.tt_get_num_threads()
 
 
-# A forked child cannot use the parent's OpenMP thread pool (its first parallel kernel would
-# hang): it runs single-threaded. Use multiprocessing's "spawn" start method to get threads.
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _lib.tt_set_num_threads(1))
+# A forked child may use threads: the library's own fork handler (threads.c) releases the OpenMP
+# thread pool before every fork, so parent and child each start a fresh one.
 
 
 # --- buffers ------------------------------------------------------------------------------------
@@ -228,12 +228,15 @@ def empty_cache() -> None:
     _pool.clear()
 
 
-class Buffer:
+class Buffer(tuple):
     """A flat, typed block of memory for the C kernels.
 
     ``ptr`` is its address, ``size`` its number of elements, ``dtype`` its numpy dtype and
-    ``code`` the index of that dtype in this module's tables. Treat all four as read-only:
-    every safety check trusts ``ptr`` and ``size`` to describe the same memory.
+    ``code`` the index of that dtype in this module's tables. Every safety check trusts ``ptr``
+    and ``size`` to describe the same memory, so they are read-only: a Buffer is a tuple, and
+    its fields are properties without setters, so ``buf.size = 10**9`` (or
+    ``object.__setattr__``) raises ``AttributeError`` instead of letting a kernel write out of
+    bounds. Two Buffers are equal only when they are the same Buffer.
 
     The numpy array that owns the memory (``_array``, a view of ``_raw`` for large buffers)
     never leaves this module: everything that reads a buffer copies (``to_numpy``). So when a
@@ -241,23 +244,40 @@ class Buffer:
     (:class:`_Pool`) for the next Buffer of its dtype and size.
     """
 
-    __slots__ = ("ptr", "size", "dtype", "code", "_array", "_raw")
+    __slots__ = ()
 
-    def __init__(self, size: int, code: int):
-        self._raw = None
+    def __new__(cls, size: int, code: int) -> "Buffer":
+        raw = None
         dt = _DTYPES[code]
         if size * dt.itemsize < _ALIGN_FROM:
             arr = np.empty(size or 1, dt)  # even an empty buffer gets a valid address
-            self.ptr = _address(arr)
-            self._array = arr if size else arr[:0]
+            ptr, array = _address(arr), (arr if size else arr[:0])
         else:
             raw = _pool.take((code, size))
             if raw is None:
                 raw = np.empty(size + _ALIGN // dt.itemsize, dt)
             start = _address(raw)
             skip = (-start) % _ALIGN // dt.itemsize  # numpy's memory is 16-byte aligned
-            self._array, self.ptr, self._raw = raw[skip: skip + size], start + skip * dt.itemsize, raw
-        self.size, self.dtype, self.code = size, dt, code
+            array, ptr = raw[skip: skip + size], start + skip * dt.itemsize
+        return tuple.__new__(cls, (ptr, size, dt, code, array, raw))
+
+    ptr = property(operator.itemgetter(0), doc="the address of the first element")
+    size = property(operator.itemgetter(1), doc="the number of elements")
+    dtype = property(operator.itemgetter(2), doc="the numpy dtype of the elements")
+    code = property(operator.itemgetter(3), doc="the index of the dtype in this module's tables")
+    _array = property(operator.itemgetter(4))
+    _raw = property(operator.itemgetter(5))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a backend_cpu Buffer cannot be copied or pickled (copy the NDArray that views it)")
 
     def __del__(self, _put=_pool.put) -> None:
         if self._raw is not None:

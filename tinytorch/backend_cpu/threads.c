@@ -1,11 +1,29 @@
-/* threads.c -- how many threads the OpenMP kernels use.
+/* threads.c -- how many threads the OpenMP kernels use, and fork() safety.
  *
- * The binding calls tt_set_num_threads(1) in a child process right after fork(): GCC's
- * OpenMP runtime keeps a pool of worker threads, which a forked child does not inherit,
- * and the child's first parallel region would wait for them forever. One thread never
- * touches the pool.
+ * GCC's OpenMP runtime keeps a pool of worker threads per thread that starts parallel
+ * regions. fork() copies only the calling thread into the child, but the child's copy of the
+ * runtime still believes that thread's pool exists: its first parallel region would hand work
+ * to workers that are not there and wait for them forever. So a fork handler, registered when
+ * the library loads, releases the forking thread's pool just before every fork()
+ * (omp_pause_resource_all, OpenMP 5.0: the workers are joined and the pool freed). Parent and
+ * child then each start a fresh pool at their next parallel region, so a child can use as
+ * many threads as it likes; the cost is one pool start-up in the parent after each fork.
  */
+#include <pthread.h>
+
 #include "kernels.h"
+
+#ifdef _OPENMP
+static void release_pool_before_fork(void) {
+    /* Inside a parallel region (a fork from a kernel) it refuses and returns nonzero; nothing
+     * better can be done there, and no kernel of this library forks. */
+    (void)omp_pause_resource_all(omp_pause_hard);
+}
+
+__attribute__((constructor)) static void register_fork_handler(void) {
+    pthread_atfork(release_pool_before_fork, NULL, NULL);
+}
+#endif
 
 TT_API void tt_set_num_threads(int n) {
 #ifdef _OPENMP

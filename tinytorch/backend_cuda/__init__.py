@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import operator
 import os
 import shutil
 from functools import lru_cache
@@ -149,22 +150,41 @@ _INT64 = np.dtype(np.int64)
 _BOOL = np.dtype(np.bool_)
 
 
-class Buffer:
+class Buffer(tuple):
     """A flat array of ``size`` elements of ``dtype`` in GPU memory.
 
     The memory comes from a pycuda ``DeviceMemoryPool`` and goes back to it when the
     Buffer is garbage collected, so short-lived temporaries cost no ``cudaMalloc`` and no
     device synchronisation. ``ptr`` is the device address as an int.
+
+    Its fields are read-only (a Buffer is a tuple, the fields properties without setters): the
+    size checks trust ``ptr``, ``size`` and ``dtype`` to describe the same memory, so no Python
+    statement may change one. Two Buffers are equal only when they are the same Buffer.
     """
 
-    __slots__ = ("size", "dtype", "nbytes", "ptr", "_alloc", "__weakref__")
+    __slots__ = ()
 
-    def __init__(self, size: int, dtype: np.dtype):
-        self.size = size
-        self.dtype = dtype
-        self.nbytes = size * dtype.itemsize
-        self._alloc = _pool.allocate(max(self.nbytes, 1))  # the driver refuses 0-byte allocations
-        self.ptr = int(self._alloc)
+    def __new__(cls, size: int, dtype: np.dtype) -> "Buffer":
+        nbytes = size * dtype.itemsize
+        alloc = _pool.allocate(max(nbytes, 1))  # the driver refuses 0-byte allocations
+        return tuple.__new__(cls, (size, dtype, nbytes, int(alloc), alloc))
+
+    size = property(operator.itemgetter(0), doc="the number of elements")
+    dtype = property(operator.itemgetter(1), doc="the numpy dtype of the elements")
+    nbytes = property(operator.itemgetter(2), doc="the size in bytes")
+    ptr = property(operator.itemgetter(3), doc="the device address as an int")
+    _alloc = property(operator.itemgetter(4))
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a cuda Buffer cannot be copied or pickled (copy the NDArray that views it)")
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:

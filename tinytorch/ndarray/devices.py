@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -125,15 +126,22 @@ def unavailable_reason(name: str) -> str | None:
         return str(e)
 
 
-_default = os.environ.get("TINYTORCH_DEVICE", "cpu")
+class _DefaultDevice(threading.local):
+    """The default-device context: one per thread, as PyTorch's. Every thread starts with the
+    device ``TINYTORCH_DEVICE`` names (or "cpu"), whatever the thread that started it chose."""
+
+    name = os.environ.get("TINYTORCH_DEVICE", "cpu")
+
+
+_default = _DefaultDevice()
 
 
 def get_default_device() -> str:
-    """The device new arrays and tensors go to when none is given (``TINYTORCH_DEVICE`` or "cpu")."""
-    return _default
+    """The device new arrays and tensors go to when none is given, in this thread
+    (``TINYTORCH_DEVICE`` or "cpu" until :func:`set_default_device`)."""
+    return _default.name
 
 
 def set_default_device(name: Any) -> None:
-    """Make ``name`` the default device; raises ``RuntimeError`` if it is not available."""
-    global _default
-    _default = device(name).type
+    """Make ``name`` the default device of this thread; raises ``RuntimeError`` if it is not available."""
+    _default.name = device(name).type

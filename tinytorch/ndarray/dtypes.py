@@ -71,10 +71,15 @@ def as_dtype(value: Any) -> DType:
 
 
 def from_numpy_dtype(npd: np.dtype) -> DType:
-    """Map a numpy dtype onto the nearest tinytorch dtype (float16 → float32, int8 → int64...)."""
+    """Map a numpy dtype onto the tinytorch dtype that holds every value of it exactly: float16
+    → float32, int8..int32 and uint8..uint32 → int64, uint64 → int64 (``array`` refuses values
+    above INT64_MAX). ``TypeError`` for anything wider (long double) or not a number."""
     if npd == np.float64:
         return float64
     if npd.kind == "f":
+        if npd.itemsize > 8:
+            raise TypeError(f"unsupported numpy dtype {npd}: tinytorch's widest float is float64, which "
+                            "would round its values")
         return float32
     if npd.kind in _BY_KIND:
         return _BY_KIND[npd.kind]  # type: ignore[return-value]
@@ -117,11 +122,42 @@ def infer_dtype(data: Any) -> DType:
     Floats → float32 (the default float), ints → int64, bools → bool; a numpy array
     keeps its dtype (mapped onto the four).
     """
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype too
         return from_numpy_dtype(data.dtype)
     arr = np.asarray(data)
-    if arr.dtype.kind == "f":
-        return float32
-    if arr.dtype.kind == "O":
-        raise TypeError(f"cannot build an array from {type(data).__name__} data: {data!r:.60}")
+    if arr.dtype.kind in "fuO":  # numpy may have widened: decide from the elements themselves
+        return _dtype_of_elements(np.asarray(data, dtype=object), data)
     return from_numpy_dtype(arr.dtype)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _dtype_of_elements(elements: np.ndarray, data: Any) -> DType:
+    """The dtype PyTorch gives nested data whose elements are ``elements`` (an object array):
+    the highest of each element's own dtype, where a Python float is float32 (the default) but
+    a numpy float keeps its width. A result of int64 must hold every int: ``ValueError`` naming
+    the first that does not (numpy would have gone to uint64 or float64 silently)."""
+    kinds = set(map(type, elements.flat))
+    if not kinds:
+        return float32  # no elements: the default dtype, as PyTorch
+    if np.ndarray in kinds:  # 0-d arrays (tensors inside a list): their dtypes count
+        kinds = (kinds - {np.ndarray}) | {v.dtype.type for v in elements.flat if isinstance(v, np.ndarray)}
+    best = bool_
+    for kind in kinds:
+        if issubclass(kind, (bool, np.bool_)):
+            dt = bool_
+        elif issubclass(kind, (int, np.integer)):
+            dt = int64
+        elif issubclass(kind, np.floating):
+            dt = from_numpy_dtype(np.dtype(kind))
+        elif issubclass(kind, float):
+            dt = float32
+        else:
+            raise TypeError(f"cannot build an array from {kind.__name__} elements: {data!r:.60}")
+        best = promote_types(best, dt)
+    if best is int64:
+        for v in elements.flat:
+            if not _INT64_MIN <= int(v) <= _INT64_MAX:
+                raise ValueError(f"value {int(v)} does not fit in int64 (the range is [{_INT64_MIN}, {_INT64_MAX}])")
+    return best

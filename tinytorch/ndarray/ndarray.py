@@ -82,6 +82,11 @@ class NDArray:
         view reaches): the picture chapter 2 draws."""
         return self._backend.to_numpy(self._buf, (self._buf.size,), (1,), 0)
 
+    def buffer_key(self) -> int:
+        """An int naming the buffer under this view: two live arrays share memory exactly when
+        their keys are equal (``tt.save`` writes a shared buffer once and keeps the sharing)."""
+        return id(self._buf)
+
     def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
         return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
                        self.dtype, self.device)
@@ -222,9 +227,9 @@ class NDArray:
 
     # --- indexing -------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "NDArray":
-        """Basic keys (ints, slices, None, ...) give a view; integer/boolean arrays gather a copy."""
-        entries = st.expand_key(key, self.ndim)
-        if not any(_is_advanced(k) for k in entries):
+        """Basic keys (ints, slices, None, ..., bools) give a view; integer/boolean arrays gather a copy."""
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
+        if not _needs_advanced(entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             return self._view(shape, strides, offset)
         offsets = self._advanced_offsets(entries)
@@ -234,8 +239,8 @@ class NDArray:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """Write ``value`` (array or scalar, broadcast) into the elements ``key`` selects."""
-        entries = st.expand_key(key, self.ndim)
-        if not any(_is_advanced(k) for k in entries):
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
+        if not _needs_advanced(entries):
             shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, entries)
             if _is_scalar(value):
                 self._backend.scalar_setitem(value, self._buf, shape, strides, offset)
@@ -262,8 +267,8 @@ class NDArray:
         (max/min keep NaN); mul/max/min need float32, float64 or int64."""
         if op not in SCATTER_OPS:
             raise ValueError(f"index_reduce_: op must be one of {SCATTER_OPS}, got {op!r}")
-        entries = st.expand_key(key, self.ndim)
-        offsets = self._advanced_offsets(entries) if any(_is_advanced(k) for k in entries) \
+        entries = st.expand_key(_scalar_bools(key), self.ndim)
+        offsets = self._advanced_offsets(entries) if _needs_advanced(entries) \
             else self._basic_offsets(entries)
         src = self._as_source(value, offsets.shape)
         getattr(self._backend, "scatter_" + op)(src._buf, offsets.compact()._buf, self._buf)
@@ -290,14 +295,22 @@ class NDArray:
         Boolean masks become the integer arrays of their ``nonzero()`` positions.
         """
         entries = _masks_to_indices(entries, self.shape)
+        # Next to other advanced indices a bool is a 0-d mask like any other: the index array
+        # [0] (True) or [] (False) over a new axis of length 1 (numpy's and PyTorch's rule).
+        entries = [_BoolIndex(k) if isinstance(k, bool) else k for k in entries]
         # 1. apply the basic part (slices and None) as a view; advanced axes are kept whole,
         #    so entry i of the key now addresses axis i of the view
-        basic = [k if (k is None or isinstance(k, slice)) else slice(None) for k in entries]
+        basic = [k if (k is None or isinstance(k, slice)) else (True if isinstance(k, _BoolIndex) else slice(None))
+                 for k in entries]
         shape, strides, offset = st.index_view(self.shape, self.strides, self.offset, basic)
-        positions = [i for i, k in enumerate(entries) if k is not None and not isinstance(k, slice)]
+        positions = [i for i, k in enumerate(entries) if not (k is None or isinstance(k, slice))]
         # 2. sum index * stride over the advanced axes, after bounds checks and wrapping
         idx_arrays = [_index_array(entries[i], shape[i], self.device) for i in positions]
-        b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
+        try:
+            b_shape = st.broadcast_shapes(*(a.shape for a in idx_arrays))
+        except RuntimeError:
+            raise IndexError("shape mismatch: indexing arrays could not be broadcast together with shapes "
+                             + " ".join(str(a.shape) for a in idx_arrays)) from None
         flat = None
         for i, idx in zip(positions, idx_arrays):
             term = idx * strides[i]
@@ -426,6 +439,8 @@ class NDArray:
         self.add_(exp_avg / (v.sqrt() / bias2_sqrt + eps) * -step_size)
 
     def maximum(self, other: Any) -> "NDArray":
+        if self.dtype is bool_ and isinstance(other, NDArray) and other.dtype is bool_:
+            return self | other  # numpy's maximum of bools: a bool (the kernels would compute in int64)
         return self._binary(other, "maximum")
 
     # The further binary ops of the interface (MORE_BINARY_OPS). ``reverse=True`` computes
@@ -452,6 +467,8 @@ class NDArray:
         return out
 
     def minimum(self, other: Any) -> "NDArray":
+        if self.dtype is bool_ and isinstance(other, NDArray) and other.dtype is bool_:
+            return self & other
         return self._binary(other, "minimum")
 
     def __neg__(self) -> "NDArray":
@@ -474,6 +491,8 @@ class NDArray:
         return where(self, True, other)
 
     def _check_logical(self, other: Any) -> None:
+        if isinstance(other, (bool, np.bool_)):
+            return
         if self.dtype is not bool_ or getattr(other, "dtype", None) is not bool_:
             raise TypeError("& and | are only defined between bool arrays here")
 
@@ -686,6 +705,22 @@ def _is_scalar(v: Any) -> bool:
     return isinstance(v, Scalar) or (isinstance(v, np.ndarray) and v.ndim == 0)
 
 
+def _scalar_bools(key: Any) -> Any:
+    """``key`` with each 0-d boolean (``np.True_``, a 0-d bool array) as a Python bool, which
+    the stride arithmetic reads as a new axis of length 1 (True) or 0 (False)."""
+    def plain(k: Any) -> Any:
+        if isinstance(k, (NDArray, np.ndarray, np.bool_)) and k.ndim == 0 and k.dtype in (bool_, np.bool_):
+            return bool(k.item())
+        return k
+    return tuple(plain(k) for k in key) if isinstance(key, tuple) else plain(key)
+
+
+def _needs_advanced(entries: list[Any]) -> bool:
+    """An expanded key that gathers: one with an array, or with two bools or more (0-d masks
+    broadcast together like arrays; one alone is a new axis, the same as the gather would give)."""
+    return any(_is_advanced(k) for k in entries) or sum(isinstance(k, bool) for k in entries) > 1
+
+
 def _is_advanced(k: Any) -> bool:
     return not (k is None or isinstance(k, (slice, numbers.Integral)))
 
@@ -698,8 +733,19 @@ def _is_bool_mask(k: Any) -> bool:
     return False
 
 
+class _BoolIndex:
+    """A bool among advanced indices: the index array ``[0]`` (True) or ``[]`` (False)."""
+
+    def __init__(self, value: bool):
+        self.indices = np.zeros(int(value), dtype=np.int64)
+
+
 def _index_array(k: Any, n: int, dev: Device) -> NDArray:
     """An int64 index array for an axis of length ``n``, negatives wrapped, bounds checked."""
+    if isinstance(k, _BoolIndex):
+        k = k.indices
+    if not isinstance(k, NDArray) and np.size(k) == 0:
+        k = np.zeros(np.shape(k), dtype=np.int64)  # `x[[]]` selects nothing (an empty list has no dtype)
     idx = k if isinstance(k, NDArray) else array(k, device=dev)
     if idx.device != dev:
         raise RuntimeError(f"indices on {idx.device} cannot index an array on {dev}")
@@ -731,7 +777,7 @@ def _masks_to_indices(entries: list[Any], shape: Shape) -> list[Any]:
             axis += mask.ndim
         else:
             out.append(k)
-            axis += k is not None
+            axis += not (k is None or isinstance(k, bool))
     return out
 
 
@@ -857,6 +903,10 @@ def array(data: Any, dtype: Any = None, device: Any = None) -> NDArray:
             device if device is not None else data.device).copy()
     dev = as_device(device)
     dt = as_dtype(dtype) if dtype is not None else infer_dtype(data)
+    if dt is int64 and isinstance(data, (np.ndarray, np.generic)) and data.dtype == np.uint64 and data.size:
+        top = int(np.max(data))
+        if top > np.iinfo(np.int64).max:  # the cast below would wrap it to a negative number
+            raise ValueError(f"uint64 value {top} does not fit in int64, the widest integer tinytorch stores")
     host = np.asarray(data, dtype=dt.np_dtype, order="C")
     return NDArray(dev.backend.from_numpy(host.reshape(-1)), host.shape,
                    st.row_major_strides(host.shape), 0, dt, dev)

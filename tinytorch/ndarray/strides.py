@@ -260,7 +260,7 @@ def expand_key(key: Any, ndim: int) -> list[Any]:
 
 
 def _axes_consumed(k: Any) -> int:
-    if k is None or k is Ellipsis:
+    if k is None or k is Ellipsis or isinstance(k, bool):
         return 0
     ndim = getattr(k, "ndim", None)
     dtype = getattr(k, "dtype", None)
@@ -273,7 +273,8 @@ def index_view(shape: Shape, strides: Strides, offset: int, key: Sequence[Any]) 
     """Apply an expanded basic key (ints, slices, None) to a view; never copies.
 
     Ints drop their axis (negative ints count from the end); slices keep it; ``None``
-    inserts a new axis of length 1.
+    and ``True`` insert a new axis of length 1, ``False`` one of length 0 (a 0-d mask, as
+    numpy and PyTorch read a bool: ``x[True]`` is ``x[None]``, ``x[False]`` selects nothing).
 
     >>> index_view((4, 5), (5, 1), 0, [1, slice(None, None, 2)])
     ((3,), (2,), 5)
@@ -282,8 +283,8 @@ def index_view(shape: Shape, strides: Strides, offset: int, key: Sequence[Any]) 
     new_strides: list[int] = []
     axis = 0
     for k in key:
-        if k is None:
-            new_shape.append(1)
+        if k is None or isinstance(k, bool):
+            new_shape.append(0 if k is False else 1)
             new_strides.append(0)
             continue
         n, st = shape[axis], strides[axis]

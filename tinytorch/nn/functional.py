@@ -24,6 +24,7 @@ from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import out_size
 from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, tensor, where
+from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import Tensor, no_grad
@@ -210,12 +211,17 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer tensor ``input``: output shape ``(*input.shape, dim)``.
 
-    Positions equal to ``padding_idx`` give no gradient. With ``max_norm``, every row looked up
+    Positions equal to ``padding_idx`` give no gradient. Indices must be integers in
+    ``[0, num_embeddings)``: a bool tensor (a mask, not indices) raises ``RuntimeError`` and a
+    negative or too large index ``IndexError``, as PyTorch (``weight[input]`` would read a bool
+    as a mask and count a negative index from the end). With ``max_norm``, every row looked up
     whose ``norm_type``-norm exceeds it is first rescaled *in place* to norm ``max_norm`` (as
     PyTorch, which divides by ``norm + 1e-7``). ``scale_grad_by_freq`` divides each row's gradient
     by how often it occurs in ``input``. ``sparse`` is accepted; the gradient is always dense."""
-    if input.dtype != int64:
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have scalar type Long; but got {input.dtype}")
+    if not isinstance(input, Tensor) or input.dtype is not int64:
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {getattr(input, 'dtype', type(input).__name__)} instead")
+    checked_indices(input, weight.shape[0], "embedding(): num_embeddings", IndexError)
     if padding_idx is not None:
         if not -weight.shape[0] <= padding_idx < weight.shape[0]:
             raise ValueError("Padding_idx must be within num_embeddings")
@@ -329,8 +335,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each value's index."""
     if tensor.dtype != int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if tensor.numel() and tensor.min().item() < 0:
+        raise RuntimeError("Class values must be non-negative.")
     if num_classes == -1:
+        if not tensor.numel():
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1
+    elif tensor.numel() and tensor.max().item() >= num_classes:
+        raise RuntimeError(f"Class values must be smaller than num_classes ({num_classes}); "
+                           f"got {tensor.max().item()}.")
     classes = arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
@@ -344,6 +357,10 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
     if tuple(input.shape[input.ndim - len(shape):]) != shape:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
                            f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(p.shape)} and normalized_shape = {list(shape)}")
     dims = tuple(range(-len(shape), 0))
     mean = input.mean(dims, keepdim=True)
     centered = input - mean

@@ -120,8 +120,13 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
     if (end - start) * step < 0:
         raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (start={start}, end={end}, "
                            f"step={step})")
-    dt: DType = as_dtype(dtype) if dtype is not None else (
-        int64 if all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, step)) else float32)
+    all_ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in (start, end, step))
+    dt: DType = as_dtype(dtype) if dtype is not None else (int64 if all_ints else float32)
+    if all_ints and dt is int64:  # exact integer arithmetic: 10**17 + 1 has no float64
+        start, end, step = int(start), int(end), int(step)
+        if not -(2**63) <= start < 2**63 or not -(2**63) <= end <= 2**63:
+            raise RuntimeError(f"arange: start={start} and end={end} must lie in the int64 range")
+        return _leaf(array(np.arange(start, end, step, dtype=np.int64), dtype=dt, device=device), requires_grad)
     n = max(math.ceil((end - start) / step), 0)
     return _leaf(array(start + np.arange(n, dtype=np.float64) * step, dtype=dt, device=device), requires_grad)
 

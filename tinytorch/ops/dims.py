@@ -27,9 +27,13 @@ def normalize_dim(dim: Any, ndim: int) -> int:
     return d + n if d < 0 else d
 
 
-def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
-    """``None`` or ``()`` → every dim; an int or a sequence → sorted dims, repeats rejected."""
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+def normalize_dims(dim: Any, ndim: int, empty_means_all: bool = True) -> tuple[int, ...]:
+    """``None`` → every dim; an int or a sequence → sorted dims, repeats rejected.
+
+    An empty sequence means every dim for the reductions (``sum(x, dim=())``, as PyTorch) and
+    no dim at all for the ops that pass ``empty_means_all=False`` (``flip(x, [])`` and
+    ``squeeze(x, ())`` change nothing, as PyTorch)."""
+    if dim is None or (empty_means_all and isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     dims = [dim] if not isinstance(dim, (tuple, list)) else list(dim)
     out = sorted({normalize_dim(d, ndim) for d in dims})

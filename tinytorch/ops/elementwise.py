@@ -85,7 +85,9 @@ class Div(Function):
 
 
 class Pow(Function):
-    """``a ** b``. d/da = b·a^(b-1) (0 where b == 0); d/db = a^b·log(a) (0 where a == 0 and b >= 0)."""
+    """``a ** b``. d/da = b·a^(b-1) (0 where b == 0); d/db = a^b·log(a) (0 where a == 0 and b >= 0).
+
+    A negative base gives NaN for d/db (its log is NaN), as PyTorch, never an exception."""
 
     def forward(self, a: Any, b: Any) -> NDArray:
         self.out = a ** b
@@ -103,32 +105,43 @@ class Pow(Function):
             if isinstance(a, Tensor):
                 gb = where((a == 0) & (b >= 0), 0.0, g * self.output() * a.log())
             else:
-                gb = g * self.output() * math.log(a) if a != 0 else g * 0.0
+                gb = g * self.output() * _scalar_log(a)
+                gb = where(b >= 0, 0.0, gb) if a == 0 else gb
         return ga, gb
 
 
+def _scalar_log(a: float) -> float:
+    """``log(a)`` with IEEE's answers where :func:`math.log` raises: -inf at 0, NaN below."""
+    return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+
+
 class Maximum(Function):
-    """Elementwise max; on ties each side gets half the gradient (as PyTorch)."""
+    """Elementwise max; on ties each side gets half the gradient, and where either side is NaN
+    (no order) both get all of it (as PyTorch)."""
 
     def forward(self, a: Any, b: Any) -> NDArray: return a.maximum(b) if isinstance(a, NDArray) else b.maximum(a)
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
-        half = (a == b) * 0.5
-        return (g * ((a > b) + half) if self.needs_input_grad[0] else None,
-                g * ((a < b) + half) if self.needs_input_grad[1] else None)
+        return (g * _share(a, b, a < b) if self.needs_input_grad[0] else None,
+                g * _share(a, b, a > b) if self.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
-    """Elementwise min; on ties each side gets half the gradient (as PyTorch)."""
+    """Elementwise min; gradients shared as :class:`Maximum`'s."""
 
     def forward(self, a: Any, b: Any) -> NDArray: return a.minimum(b) if isinstance(a, NDArray) else b.minimum(a)
 
     def backward(self, g: Tensor) -> tuple:
         a, b = self.inputs
-        half = (a == b) * 0.5
-        return (g * ((a < b) + half) if self.needs_input_grad[0] else None,
-                g * ((a > b) + half) if self.needs_input_grad[1] else None)
+        return (g * _share(a, b, a > b) if self.needs_input_grad[0] else None,
+                g * _share(a, b, a < b) if self.needs_input_grad[1] else None)
+
+
+def _share(a: Any, b: Any, loses: Tensor) -> Tensor:
+    """The share of the gradient one side of maximum/minimum gets: 0 where it ``loses``, 1/2
+    on a tie, else 1 (so also 1 where a NaN makes every comparison false)."""
+    return where(loses, 0.0, where(a == b, 0.5, 1.0))
 
 
 class Where(Function):
@@ -178,6 +191,19 @@ class Sqrt(Function):
     def backward(self, g: Tensor) -> Tensor: return g / (self.output() * 2)
 
 
+class Rsqrt(Function):
+    """``1 / sqrt(x)``, not ``x ** -0.5``: pow says ``(-inf) ** -0.5 = 0`` and ``(-0.) ** -0.5 = inf``,
+    PyTorch's rsqrt NaN and -inf, which are ``1 / sqrt`` of them."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        self.out = 1.0 / a.sqrt()
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        out = self.output()
+        return g * (out * out * out) * -0.5
+
+
 class Abs(Function):
     def forward(self, a: NDArray) -> NDArray: return a.abs()
     def backward(self, g: Tensor) -> Tensor: return g * sign(self.inputs[0])
@@ -214,13 +240,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
+    """max(x, 0); the gradient is 0 where x <= 0 and passes elsewhere, so at 0 it is 0 and at a
+    NaN it passes (PyTorch's threshold rule)."""
 
     def forward(self, a: NDArray) -> NDArray:
         self.out = a.relu()
         return self.out
 
-    def backward(self, g: Tensor) -> Tensor: return g * Tensor._make(self.out > 0, False, None)
+    def backward(self, g: Tensor) -> Tensor: return g * Tensor._make(~(self.out <= 0), False, None)
 
 
 class Erf(Function):
@@ -299,16 +326,44 @@ class Atanh(Function):
 # --- the functional forms ----------------------------------------------------------------------------
 @op(operators=("__add__",), reflected=("__radd__",))
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    if _is_bool_operand(a) and _is_bool_operand(b) and alpha == 1:
+        return _logical(a, b, "or")  # bool + bool stays bool (as PyTorch): a logical or
     return Add.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
 @op(operators=("__sub__",), reflected=("__rsub__",))
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
+    """``a - alpha * b``; a bool operand raises ``RuntimeError`` (as PyTorch: ``~mask`` inverts a mask)."""
+    if _is_bool_operand(a) or _is_bool_operand(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
     return Sub.apply(*_promote_0d(a, b if alpha == 1 else b * alpha))
 
 
+def _no_bool(x: Tensor, message: str, error: type[Exception] = RuntimeError) -> None:
+    """Refuse a bool tensor where PyTorch has no kernel for bools (a mask is not a number)."""
+    if x.dtype is bool_:
+        raise error(message)
+
+
+def _logical(a: Any, b: Any, how: str) -> Tensor:
+    """``a or b`` / ``a and b`` elementwise for two bools (tensors or Python bools), no gradient."""
+    x, y = (v._data if isinstance(v, Tensor) else bool(v) for v in (a, b))
+    if not isinstance(x, NDArray):
+        x, y = y, x  # the tensor first: the operators are symmetric
+    return _constant(x | y if how == "or" else x & y)  # type: ignore[operator]
+
+
+def _is_bool_operand(v: Any) -> bool:
+    """A bool tensor or a Python/numpy bool (the operands PyTorch's bool rules are about)."""
+    return isinstance(v, (bool, np.bool_)) or (isinstance(v, Tensor) and v.dtype is bool_)
+
+
 @op(operators=("__mul__",), reflected=("__rmul__",))
-def mul(a: Any, b: Any) -> Tensor: return Mul.apply(*_promote_0d(a, b))
+def mul(a: Any, b: Any) -> Tensor:
+    if _is_bool_operand(a) and _is_bool_operand(b):
+        return _logical(a, b, "and")  # bool * bool stays bool (as PyTorch): a logical and
+    return Mul.apply(*_promote_0d(a, b))
 @op(operators=("__truediv__",), reflected=("__rtruediv__",))
 def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
     """``a / b`` (integers give floats); with ``rounding_mode="trunc"`` the quotient rounded
@@ -319,13 +374,20 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
         return Div.apply(*_promote_0d(a, b))
     return _rounded_div(a, b, rounding_mode)
 @op(operators=("__pow__",), reflected=("__rpow__",))
-def pow(a: Any, b: Any) -> Tensor: return Pow.apply(*_promote_0d(a, b))  # noqa: A001
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is bool_ and b.dtype is bool_:
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')
+    return Pow.apply(*_promote_0d(a, b))
 @op
 def maximum(a: Tensor, b: Tensor) -> Tensor: return Maximum.apply(*_promote_0d(a, b))
 @op
 def minimum(a: Tensor, b: Tensor) -> Tensor: return Minimum.apply(*_promote_0d(a, b))
 @op(operators=("__neg__",))
-def neg(x: Tensor) -> Tensor: return Neg.apply(x)
+def neg(x: Tensor) -> Tensor:
+    if x.dtype is bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+    return Neg.apply(x)
 @op
 def exp(x: Tensor) -> Tensor: return Exp.apply(x)
 @op
@@ -333,7 +395,9 @@ def log(x: Tensor) -> Tensor: return Log.apply(x)
 @op
 def sqrt(x: Tensor) -> Tensor: return Sqrt.apply(x)
 @op(operators=("__abs__",))
-def abs(x: Tensor) -> Tensor: return Abs.apply(x)  # noqa: A001
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    _no_bool(x, '"abs_cpu" not implemented for \'Bool\'', NotImplementedError)
+    return Abs.apply(x)
 @op
 def sin(x: Tensor) -> Tensor: return Sin.apply(x)
 @op
@@ -343,18 +407,26 @@ def tanh(x: Tensor) -> Tensor: return Tanh.apply(x)
 @op
 def sigmoid(x: Tensor) -> Tensor: return Sigmoid.apply(x)
 @op
-def relu(x: Tensor) -> Tensor: return Relu.apply(x)
+def relu(x: Tensor) -> Tensor:
+    _no_bool(x, "Boolean inputs not supported for relu")
+    return Relu.apply(x)
 @op
 def erf(x: Tensor) -> Tensor: return Erf.apply(x)
 @op
-def rsqrt(x: Tensor) -> Tensor: return Pow.apply(x, -0.5)
+def rsqrt(x: Tensor) -> Tensor: return Rsqrt.apply(x)
 @op
-def square(x: Tensor) -> Tensor: return Mul.apply(x, x)
+def square(x: Tensor) -> Tensor:
+    """``x * x``; bools are squared as int64 (as PyTorch, where square is ``pow(x, 2)``)."""
+    if x.dtype is bool_:
+        x = Cast.apply(x, dtype=int64)
+    return Mul.apply(x, x)
 
 
 
 def _rounded(x: Tensor, fn: str) -> Tensor:
-    """Integers are already whole: they come back as a copy of their own dtype (as PyTorch)."""
+    """Integers are already whole: they come back as a copy of their own dtype (as PyTorch,
+    which refuses bools)."""
+    _no_bool(x, f'"{fn}" not implemented for \'Bool\'', NotImplementedError)
     if not x.dtype.is_floating_point:
         return Tensor._make(x._data.copy(), False, None)
     return Rounding.apply(x, fn=fn)
@@ -435,9 +507,11 @@ def where(cond: Any, a: Any = None, b: Any = None) -> Any:
 @op
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Clip into ``[min, max]`` (bounds are scalars or tensors). Gradient flows where
-    ``min <= x <= max``, bounds included, as in PyTorch."""
+    ``min <= x <= max``, bounds included, as in PyTorch: not at a NaN, which stays NaN."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if x.requires_grad:  # a NaN is in no range: its value passes, its gradient does not
+        x = where(x != x, x.detach(), x)
     if min is not None:
         x = where(x < min, min, x)
     if max is not None:
@@ -546,7 +620,21 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, "
                                f"but got tensor with {value.ndim} dimension(s).")
         value = Cast.apply(value, dtype=x.dtype) if value.dtype is not x.dtype else value
+    else:  # a Python number takes x's dtype first (2.7 fills an int tensor with 2), as PyTorch
+        value = Tensor._make(nd_full((), _as_scalar_of(value, x.dtype), dtype=x.dtype, device=x.device), False, None)
     return where(mask, value, x)
+
+
+def _as_scalar_of(value: Any, dtype: DType) -> Any:
+    """The Python number ``value`` converted to ``dtype`` as PyTorch's fill converts it: toward
+    zero into int64 (``RuntimeError`` for NaN, inf or out of range), nonzero → True for bool."""
+    if dtype is bool_:
+        return bool(value)
+    if dtype is int64:
+        if not (isinstance(value, (int, np.integer)) or math.isfinite(value)) or not -2**63 <= int(value) < 2**63:
+            raise RuntimeError(f"value {value!r} cannot be converted to type int64 without overflow")
+        return int(value)
+    return float(value)
 
 
 # --- no gradient: comparisons, sign, logic ------------------------------------------------------------
@@ -574,8 +662,12 @@ ge = op(_compare(operator.ge), operators=("__ge__",), grad=False)
 
 @op(grad=False)
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere)."""
-    return _constant(x._data.sign())
+    """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere); as PyTorch, NaN and
+    -0.0 give 0 (numpy's sign, the NDArray kernel, keeps NaN and -0.0); bools stay bools."""
+    a = x._data
+    if a.dtype is bool_:
+        return _constant(a.copy())
+    return _constant((a > 0).astype(a.dtype) - (a < 0).astype(a.dtype))
 
 
 sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
@@ -688,7 +780,7 @@ def _result_dtype(a: Any, b: Any) -> DType:
     return result_type_with_scalar(t.dtype, other)
 
 
-def _no_bool(name: str, a: Any, b: Any) -> None:
+def _no_bool_division(name: str, a: Any, b: Any) -> None:
     """PyTorch has no bool kernel for the division family (``bool // 2`` is fine: int64)."""
     if _result_dtype(a, b) is bool_:
         raise NotImplementedError(f"{name} is not implemented for bool tensors")
@@ -790,7 +882,7 @@ def _rounded_div(a: Any, b: Any, rounding_mode: Any) -> Tensor:
     if kernel is None:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"{rounding_mode!r}")
-    _no_bool(f"div(rounding_mode={rounding_mode!r})", a, b)
+    _no_bool_division(f"div(rounding_mode={rounding_mode!r})", a, b)
     return RoundedDiv.apply(*_promote_0d(a, b), kernel=kernel)
 
 
@@ -820,7 +912,7 @@ def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     Exact for int64 (a zero divisor raises ``RuntimeError("ZeroDivisionError")``); for floats a
     zero divisor gives NaN."""
     _tensor_arg("fmod", input, 1)
-    _no_bool("fmod", input, other)
+    _no_bool_division("fmod", input, other)
     return Fmod.apply(*_promote_0d(input, other), kernel="fmod")
 
 
@@ -830,7 +922,7 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     (computed as PyTorch does: ``fmod`` plus ``other`` where the two signs differ, so ``-0.0``
     stays ``-0.0``). Either argument may be a number. Exact for int64; an integer zero divisor
     raises ``RuntimeError("ZeroDivisionError")``."""
-    _no_bool("remainder", input, other)
+    _no_bool_division("remainder", input, other)
     return Fmod.apply(*_promote_0d(input, other), kernel="remainder")
 
 

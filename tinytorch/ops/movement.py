@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -86,8 +87,11 @@ class IndexBackward(Function):
 
 
 def _is_basic(key: Any) -> bool:
+    """A key of ints, slices, None, ... and at most one bool (two bools are two 0-d masks, which
+    broadcast together as advanced indices do)."""
     keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)) for k in keys)
+    return (all(k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)) for k in keys)
+            and sum(isinstance(k, bool) for k in keys) <= 1)
 
 
 def _nd_key(key: Any) -> Any:
@@ -118,14 +122,14 @@ def split_ints_first(key: Any, ndim: int) -> tuple[tuple, tuple] | None:
     if _is_basic(key):
         return None
     entries = expand_key(key, ndim)
-    ints = [isinstance(k, numbers.Integral) for k in entries]
+    ints = [isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in entries]
     if not any(ints):
         return None
     first: list[Any] = []
     for k, is_int in zip(entries, ints):
         if is_int:
             first.append(k)
-        elif k is not None:  # an array consumes one dim, a boolean mask one per mask dim
+        elif k is not None and not isinstance(k, bool):  # an array consumes one dim, a mask one per mask dim
             first.extend([slice(None)] * _dims_consumed(k))
     return tuple(first), tuple(k for k, is_int in zip(entries, ints) if not is_int)
 
@@ -359,6 +363,8 @@ def t(x: Tensor) -> Tensor:
 @op(function=False)
 def expand(x: Tensor, *sizes: Any) -> Tensor:
     """Broadcast to ``sizes`` without copying; -1 keeps a size; new dims go in front."""
+    if not sizes:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     sizes = size_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
@@ -367,6 +373,9 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     shape = list(sizes)
     for i, n in enumerate(sizes):
         old = x.shape[i - lead] if i >= lead else None
+        if n < -1:
+            raise RuntimeError(f"expand: invalid size {n} at dimension {i} (only -1, which keeps the existing "
+                               f"size, may be negative); target sizes: {list(sizes)}")
         if n == -1:
             if old is None:
                 raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension {i}")
@@ -387,13 +396,14 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 @op
 def flip(x: Tensor, *dims: Any) -> Tensor:
     """Reverse the order of elements along ``dims`` (a view with negative strides)."""
-    return Flip.apply(x, dims=normalize_dims(size_arg(dims), x.ndim))
+    dims_t = normalize_dims(size_arg(dims), x.ndim, empty_means_all=False)
+    return Flip.apply(x, dims=dims_t) if dims_t else x
 
 
 @op
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
-    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
+    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim, empty_means_all=False)
     drop = {d for d in dims if x.shape[d] == 1}
     return Reshape.apply(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in drop)) if drop else x
 
@@ -421,15 +431,24 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 @op
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces along ``dim``: of ``split_size`` each (the last may be smaller) or of the given sizes."""
-    d = normalize_dim(dim, x.ndim)
-    n = x.shape[d]
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     if isinstance(split_size_or_sections, numbers.Integral):
         step = int(split_size_or_sections)
-        if step <= 0:
-            raise RuntimeError(f"split_size must be a positive integer, but got {step}")
-        sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        if step < 0:  # checked before the dim, as PyTorch
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        d = normalize_dim(dim, x.ndim)
+        n = x.shape[d]
+        if step == 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [min(step, n - i) for i in range(0, n, step)] if n else [0]  # an empty dim: one empty piece
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        d = normalize_dim(dim, x.ndim)
+        n = x.shape[d]
+        sizes = [operator.index(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={sizes}")
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
                                f"dimension {d}), but got split_sizes={sizes}")
@@ -445,8 +464,13 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = x.shape[normalize_dim(dim, x.ndim)]
-    return split(x, max(math.ceil(n / chunks), 1), dim)
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    if n == 0:  # PyTorch gives `chunks` empty pieces (the general rule below would give one)
+        return split(x, [0] * chunks, d)
+    return split(x, -(-n // chunks), dim)
 
 
 @op
@@ -462,16 +486,20 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return Index.apply(x, key=along_dim_key(checked_indices(index, x.shape[d] if x.ndim else 1, d, RuntimeError), d))
 
 
-def checked_indices(index: Tensor, size: int, dim: int, error: type, wrap: bool = False) -> NDArray:
+def checked_indices(index: Tensor, size: int, dim: int | str, error: type, wrap: bool = False) -> NDArray:
     """The entries of ``index`` as int64, checked against ``[0, size)`` -- ``[-size, size)``,
     negatives counted from the end, when ``wrap`` -- before anything reads or writes with
-    them; ``error`` (PyTorch's type for the op) names the first bad one."""
+    them; ``error`` (PyTorch's type for the op) names the first bad one and ``dim`` (a dim, or
+    a description such as ``"embedding(): num_embeddings"``). ``x[i]`` counts a negative index
+    from the end, but ``gather``, ``index_select``, ``embedding`` and the scatter family take
+    none: PyTorch refuses one, and so does tinytorch rather than wrap it."""
     idx = index._data.astype(int64)
     if idx.size:
         lo, hi = idx.min().item(), idx.max().item()
         low = -size if wrap else 0
         if lo < low or hi >= size:
-            raise error(f"index {lo if lo < low else hi} is out of bounds for dimension {dim} with size {size}")
+            where_ = f"dimension {dim}" if isinstance(dim, int) else dim
+            raise error(f"index {lo if lo < low else hi} is out of bounds for {where_} with size {size}")
         if lo < 0:
             idx = idx + (idx < 0).astype(int64) * size
     return idx
@@ -497,7 +525,8 @@ def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
     rows, cols = x.shape[-2:]
     offset = np.arange(cols)[None, :] - np.arange(rows)[:, None]
     keep = offset <= diagonal if lower else offset >= diagonal
-    return where(Tensor._make(array(keep, device=x.device), False, None), x, 0)
+    zero = Tensor._make(zeros((), dtype=x.dtype, device=x.device), False, None)  # keeps x's dtype (bool too)
+    return where(Tensor._make(array(keep, device=x.device), False, None), x, zero)
 
 
 @op
@@ -617,6 +646,7 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """The slices of ``dim`` at ``index`` (a 1-D int64 tensor), in that order (a gather)."""
     d = normalize_dim(dim, x.ndim)
     idx = reshape(_index_vector(index, "index_select"), -1)
+    checked_indices(idx, x.shape[d] if x.ndim else 1, d, IndexError)  # no negatives either
     return getitem(x, _along(d, x.ndim, idx)) if x.ndim else getitem(reshape(x, 1), idx)
 
 

@@ -13,10 +13,13 @@ import collections
 import math
 from typing import Any
 
+import numpy as np
+
 from ..ndarray import NDArray
+from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import int64
+from ..ndarray.dtypes import float32, int64
 from ..tensor import Function, Tensor
 from .dims import normalize_dim, normalize_dims
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
@@ -44,16 +47,26 @@ class Sum(Function):
 
 
 class Amax(Function):
-    """Max over ``dims``; the gradient is shared equally by the elements that tie for the max."""
+    """Max (``op="max"``) or min (``op="min"``) over ``dims``, each computed by its own kernel
+    (never as ``-max(-x)``, which wraps at INT64_MIN and turns bools into ints).
 
-    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
-        self.dims, self.keepdim = dims, keepdim
-        self.kept = a.max(dims, keepdims=True)
+    The gradient is shared equally by the elements equal to the result (``amax``'s rule: a NaN
+    result equals nothing, so its gradient is NaN, as PyTorch's). With ``nan_wins=True``
+    (``max(x)``/``min(x)``, PyTorch's "evenly distribute" rule) a NaN result belongs to the
+    NaN inputs instead."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...], keepdim: bool, op: str = "max",
+                nan_wins: bool = False) -> NDArray:
+        self.dims, self.keepdim, self.nan_wins = dims, keepdim, nan_wins
+        self.kept = getattr(a, op)(dims, keepdims=True)
         return self.kept if keepdim else self.kept.reshape(tuple(n for i, n in enumerate(a.shape) if i not in dims))
 
     def backward(self, g: Tensor) -> Tensor:
         x = self.inputs[0]._data
-        is_max = (x == self.kept).astype(x.dtype)
+        chosen = x == self.kept
+        if self.nan_wins:
+            chosen = chosen | ((x != x) & (self.kept != self.kept))
+        is_max = chosen.astype(x.dtype)
         share = Tensor._make(is_max / is_max.sum(self.dims, keepdims=True), False, None)
         return (g if self.keepdim else reshape(g, self.kept.shape)) * share
 
@@ -66,17 +79,24 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
 @op
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     dims = normalize_dims(dim, x.ndim)
-    _check_nonempty(x, dims, "amax")
+    _check_nonempty(x, dims, "amax", all_dims=dim is None or dim == ())
     return Amax.apply(x, dims=dims, keepdim=keepdim)
 
 
 @op
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return -amax(-x, dim, keepdim)
+    dims = normalize_dims(dim, x.ndim)
+    _check_nonempty(x, dims, "amin", all_dims=dim is None or dim == ())
+    return Amax.apply(x, dims=dims, keepdim=keepdim, op="min")
 
 
-def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str) -> None:
-    if builtins.any(x.shape[d] == 0 for d in dims):
+def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str, all_dims: bool = False) -> None:
+    """PyTorch's errors for reducing nothing: RuntimeError when every dim of an empty tensor is
+    reduced (``all_dims``: no dim was given), IndexError for an empty dim that was named."""
+    if all_dims and x.numel() == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+    if builtins.any(x.shape[d] == 0 for d in dims if d < x.ndim):
         raise IndexError(f"{name}(): Expected reduction dim to have non-zero size, got shape {x.shape}")
 
 
@@ -108,8 +128,32 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
 
 @op
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    """``sqrt(var(...))`` computed on ``x`` divided by its largest magnitude, so that neither the
+    sum for the mean nor the squares can overflow: float32 ``std([1e20, -1e20])`` is 1.414e20
+    (as PyTorch), where the variance itself (2e40) is inf. The scale is a constant: it cancels
+    from the gradient."""
+    if isinstance(dim, bool):  # std(unbiased) overload
+        dim, unbiased = None, dim
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"std(): expected a floating point input, got {x.dtype.name}")
+    dims = normalize_dims(dim, x.ndim)
+    if builtins.any(x.shape[d] == 0 for d in dims):
+        return sqrt(var(x, dims, unbiased, keepdim, correction=correction))
+    scale = Tensor._make(_power_of_two_above(x._data.abs().max(dims, keepdims=True)), False, None)
+    scaled = sqrt(var(x / scale, dims, unbiased, keepdim, correction=correction))
+    return scaled * (scale if keepdim else reshape(scale, scaled.shape))
 
+
+
+def _power_of_two_above(a: NDArray) -> NDArray:
+    """The largest power of two <= each element of ``a`` (>= 0), 1 for 0, NaN and inf kept:
+    dividing by a power of two is exact, so scaling costs no precision. Computed on the host
+    (``frexp``), for the few numbers a reduction leaves."""
+    host = a.numpy()
+    mantissa, exponent = np.frexp(host)
+    powers = np.where(np.isfinite(host) & (host > 0), np.ldexp(np.ones_like(host), exponent - 1), host)
+    powers = np.where(host == 0, 1, powers).astype(host.dtype)
+    return nd_array(powers, device=a.device)
 
 
 @op(grad=False)
@@ -292,7 +336,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if dim is None:
         if x.numel() == 0:
             raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
-        return amax(x)
+        return Amax.apply(x, dims=tuple(range(x.ndim)), keepdim=False, op="max", nan_wins=True)
     return _select(x, dim, keepdim, argmax, _max_result)
 
 
@@ -304,7 +348,7 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     if dim is None:
         if x.numel() == 0:
             raise RuntimeError("min(): Expected reduction dim to be specified for input.numel() == 0.")
-        return amin(x)
+        return Amax.apply(x, dims=tuple(range(x.ndim)), keepdim=False, op="min", nan_wins=True)
     return _select(x, dim, keepdim, argmin, _min_result)
 
 
@@ -312,7 +356,7 @@ def _select(x: Tensor, dim: Any, keepdim: bool, arg: Any, result: Any) -> Any:
     d = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
         return result(x, Tensor._make(x._data.astype(int64) * 0, False, None))
-    indices = arg(x, d, keepdim=True)
+    indices = _arg(x, d, True, arg.__name__, bools=True)
     values = gather(x, d, indices)
     if not keepdim:
         values, indices = squeeze(values, d), squeeze(indices, d)
@@ -330,8 +374,13 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _arg(x, dim, keepdim, "argmin")
 
 
-def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+def _arg(x: Tensor, dim: Any, keepdim: bool, op: str, bools: bool = False) -> Tensor:
+    """argmax/argmin; bools only when ``bools`` (``max(x, dim)`` takes them, ``argmax`` not: PyTorch's rules)."""
+    if x.dtype.name == "bool" and not bools:
+        raise RuntimeError(f"{op}(): does not support bool input")
     axis = None if dim is None else normalize_dim(dim, x.ndim)
+    if axis is None and x.numel() == 0:
+        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
     _check_nonempty(x, () if axis is None else (axis,), op)
     if x.ndim == 0:
         return Tensor._make(x._data.astype(int64) * 0, False, None)
@@ -341,13 +390,15 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
 @op(grad=False)
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element along ``dim`` is nonzero."""
-    return Tensor._make((x._data == 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) == 0, False, None)
+    dims = normalize_dims(dim, x.ndim, empty_means_all=False)  # all(x, dim=()) reduces nothing, as PyTorch's
+    return Tensor._make((x._data == 0).sum(dims, keepdims=keepdim) == 0, False, None)
 
 
 @op(grad=False)
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element along ``dim`` is nonzero."""
-    return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim), keepdims=keepdim) > 0, False, None)
+    dims = normalize_dims(dim, x.ndim, empty_means_all=False)
+    return Tensor._make((x._data != 0).sum(dims, keepdims=keepdim) > 0, False, None)
 
 
 def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
@@ -364,7 +415,10 @@ def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 @op
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max."""
+    """``log(sum(exp(x), dim))`` computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max;
+    integers and bools are read as float32 first (as PyTorch)."""
+    if not x.dtype.is_floating_point:
+        x = x.to(float32)
     dims = normalize_dims(dim, x.ndim)
     if x.numel() == 0:
         return log(sum(exp(x), dims, keepdim))
