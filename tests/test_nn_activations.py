@@ -29,6 +29,12 @@ ACTIVATIONS = [
     ("tanhshrink", lambda m: m.Tanhshrink(), lambda F, x: F.tanhshrink(x)),
     ("glu", lambda m: m.GLU(dim=1), lambda F, x: F.glu(x, dim=1)),
     ("glu_last", lambda m: m.GLU(), lambda F, x: F.glu(x)),
+    ("hardshrink", lambda m: m.Hardshrink(1.5), lambda F, x: F.hardshrink(x, 1.5)),
+    ("softshrink", lambda m: m.Softshrink(), lambda F, x: F.softshrink(x)),
+    ("threshold", lambda m: m.Threshold(0.7, -3.0), lambda F, x: F.threshold(x, 0.7, -3.0)),
+    ("softmin", lambda m: m.Softmin(dim=1), lambda F, x: F.softmin(x, dim=-1)),
+    ("softmax2d", lambda m: m.Softmax2d(), lambda F, x: F.softmax(x, 0)),  # dim 0 is -3 for 3-D inputs
+    ("normalize", lambda m: m.Identity(), lambda F, x: F.normalize(x, p=3.0, dim=-1)),
 ]
 IDS = [a[0] for a in ACTIVATIONS]
 # PyTorch's backward of these multiplies by 1/6 rounded to float32, even in float64 (3e-8 relative);
@@ -91,3 +97,29 @@ def test_glu_needs_an_even_dimension(device):
 def test_hardtanh_rejects_inverted_bounds():
     with pytest.raises(ValueError, match="2.0 and 1.0"):
         nn.Hardtanh(2.0, 1.0)
+
+
+
+@needs_torch
+def test_prelu_learns_its_slopes_like_pytorch(device, rng):
+    """PReLU with one shared slope and with one per channel: outputs, input and weight gradients."""
+    import tinytorch as tt
+    x = rng.standard_normal((2, 3, 4)) * 3
+    for n in (1, 3):
+        ours, theirs = nn.PReLU(n).double(), torch.nn.PReLU(n).double()
+        assert [k for k in ours.state_dict()] == [k for k in theirs.state_dict()] == ["weight"]
+        assert ours.weight.tolist() == theirs.weight.tolist() == [0.25] * n
+        w = rng.uniform(-1, 1, n)
+        ours.load_state_dict({"weight": tt.tensor(w)})
+        theirs.load_state_dict({"weight": torch.tensor(w)})
+        ours.to(device)
+        xt, xr = to_tt(x, device, requires_grad=True), to_torch(x, requires_grad=True)
+        out, ref = ours(xt), theirs(xr)
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+        (out ** 2).sum().backward()
+        (ref ** 2).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+        assert repr(ours) == repr(theirs)
+    with pytest.raises(RuntimeError, match="Mismatch"):
+        nn.PReLU(2)(tt.ones(2, 3))

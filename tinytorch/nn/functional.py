@@ -162,6 +162,49 @@ def tanhshrink(input: Tensor) -> Tensor:
     return input - input.tanh()
 
 
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where ``|x| > lambd``, 0 elsewhere."""
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x moved towards 0 by ``lambd`` (``x - lambd`` above it, ``x + lambd`` below ``-lambd``), 0 between."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where ``x > threshold``, ``value`` elsewhere."""
+    return where(input > threshold, input, value)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, ``weight * x`` elsewhere; a 1-element weight is shared, otherwise there is
+    one per channel (dim 1 of the input, or dim 0 of a 1-D input)."""
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim else 1
+        if weight.ndim != 1 or weight.numel() != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {channels}.")
+        if input.ndim >= 2:
+            weight = weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    return where(input > 0, input, weight * input)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """``softmax(-input)`` along ``dim``."""
+    x = -input if dtype is None else -input.to(dtype)
+    return ops.softmax(x, _softmax_dim(input, dim))
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``): unit vectors along ``dim``."""
+    if out is not None:
+        raise TypeError("normalize(): out= is not supported")
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
+
+
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """The gated linear unit: the first half of ``input`` along ``dim`` times the sigmoid of the second."""
     n = input.shape[dim] if input.ndim else 0
