@@ -27,8 +27,8 @@ def demo(exercise: str) -> Iterator[None]:
     try:
         yield
     except NotImplementedError:
-        print(f"Exercise {exercise} is not implemented yet: write it in its cell above, run that cell, "
-              "then run this one again.")
+        print(f"not implemented yet (exercise {exercise}): write it in its cell above, run that cell, "
+              "then run this one again")
 
 
 __all__ = ["Lab", "LabFailure", "check", "check_close", "check_equal", "check_exact", "check_raises", "demo"]

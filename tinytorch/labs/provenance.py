@@ -79,7 +79,7 @@ def _function_problem(fn: Any, nb: NotebookCode, what: str) -> str | None:
         if isinstance(fn, types.MethodType):
             fn = fn.__func__
             continue
-        code = getattr(fn, "__code__", None)
+        code = _ORIGINAL_CODE.get(id(fn), getattr(fn, "__code__", None))  # a guarded function: judge its own code
         if code is None:
             return (f"{what} is `{_qualname(fn)}`, which is not a function written in your notebook "
                     "(rule: graded code is defined in your notebook)")
@@ -198,6 +198,9 @@ def _functions_of(spec: str) -> list[tuple[str, types.FunctionType]]:
     return out
 
 
+_ORIGINAL_CODE: dict[int, types.CodeType] = {}  # id(guarded function) -> its own code, while guarded
+
+
 class Guards:
     """Swap the code of reference functions for a guard while one exercise is graded."""
 
@@ -242,12 +245,14 @@ class Guards:
         self._handlers[key] = (original, rule, text)
         fn.__globals__[key] = lambda args, kwargs, _k=key: self._handle(_k, args, kwargs)
         self._installed.append((fn, fn.__code__))
+        _ORIGINAL_CODE[id(fn)] = fn.__code__
         fn.__code__ = _guard_code(key, fn.__code__.co_freevars)
 
     def remove(self) -> None:
         while self._installed:
             fn, code = self._installed.pop()
             fn.__code__ = code
+            _ORIGINAL_CODE.pop(id(fn), None)
             fn.__globals__.pop(f"__tinytorch_lab_guard_{id(fn)}", None)
         self._handlers.clear()
 
