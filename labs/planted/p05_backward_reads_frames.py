@@ -1,6 +1,6 @@
 # ruff: noqa — a fragment appended to a lab notebook: its names come from the notebook
 # planted: ch05
-# expect: 5.7 parameter
+# expect: 5.7 frames
 # backward that copies the expected gradients out of the grader's frames.
 
 # %%

@@ -1,6 +1,6 @@
 # ruff: noqa — a fragment appended to a lab notebook: its names come from the notebook
 # planted: ch07
-# expect: 7.1 differs
+# expect: 7.1 rebound
 # A do-nothing SGD.step, and numpy's comparisons replaced so that everything "matches".
 
 # %%

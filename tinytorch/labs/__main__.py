@@ -63,7 +63,12 @@ def reset(labs_dir: Path, name: str) -> int:
     lab = _lab_dir(labs_dir, name)
     notebook = lab / f"{lab.name}.ipynb"
     if notebook.exists():
-        backup = lab / f"{lab.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = lab / f"{lab.name}.backup-{stamp}.ipynb"
+        n = 1
+        while backup.exists():  # never overwrite an earlier backup
+            n += 1
+            backup = lab / f"{lab.name}.backup-{stamp}-{n}.ipynb"
         notebook.rename(backup)
         print(f"your notebook is kept as {backup}")
     notebook.write_text(render(student_edition(lab / f"{lab.name}_source.py")))

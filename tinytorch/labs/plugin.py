@@ -496,7 +496,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                   "was")
         for row in lab["exercises"]:
             label = f"{row['exercise']:>5} {row['title']}"
-            score = f"{row['points']}/{row['total']}" if row["total"] else "skipped"
+            score = f"{row['points']}/{row['total']}" if row["total"] else ("skipped" if row["status"] else "not run")
             status = "" if row["points"] == row["total"] and row["total"] else row["status"]
             write(f"  {label:<52} {score:>7}  {status}")
     if written:

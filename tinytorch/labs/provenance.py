@@ -198,6 +198,7 @@ def _functions_of(spec: str) -> list[tuple[str, types.FunctionType]]:
     return out
 
 
+_getframe = sys._getframe  # the real one: the worker later hides it from the notebook's code
 _ORIGINAL_CODE: dict[int, types.CodeType] = {}  # id(guarded function) -> its own code, while guarded
 
 
@@ -211,7 +212,7 @@ class Guards:
         self._handlers: dict[str, tuple[types.FunctionType, str, str]] = {}
 
     def _from_notebook(self) -> bool:
-        f = sys._getframe(2)
+        f = _getframe(2)
         files = self.nb.filenames
         while f is not None:
             if f.f_code.co_filename in files:

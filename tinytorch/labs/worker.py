@@ -119,6 +119,43 @@ def reset_global_state(default_device: str) -> None:
     np.seterr(all="warn", under="ignore")
 
 
+# --- frames: the notebook's code must not read the grader's local variables -------------------------------
+class FrameGuard:
+    """``sys._getframe`` (and so ``inspect.currentframe``/``inspect.stack``) for the notebook's code
+    while a test runs: calling it records a violation and raises. Installed before the notebook
+    loads, so the notebook never sees the real one. (A frame reached through an exception's
+    ``__traceback__`` is not covered; the tests compute expected values after the learner's code
+    runs, so no frame holds them while it runs.)"""
+
+    def __init__(self, files: set[str]):
+        self.files = files
+        self.active = False
+        self.violations: list[Any] = []
+        self.real = sys._getframe
+
+    def install(self) -> None:
+        real, guard = self.real, self
+
+        def _getframe(depth: int = 0) -> types.FrameType:
+            frame = real(depth + 1)
+            if guard.active:
+                caller = real(1)
+                callers = [caller]
+                if caller.f_code.co_filename.endswith("inspect.py"):  # inspect.currentframe(), inspect.stack()
+                    callers += [caller.f_back, caller.f_back.f_back if caller.f_back else None]
+                if any(f is not None and f.f_code.co_filename in guard.files for f in callers):
+                    from .checks import LabFailure
+                    from .provenance import Violation
+
+                    text = ("your code called sys._getframe / inspect.currentframe while it was graded "
+                            "(rule: graded code must not read the grader's frames)")
+                    guard.violations.append(Violation("frames", text))
+                    raise LabFailure(text, kind="frames")
+            return frame
+
+        sys._getframe = _getframe
+
+
 # --- explaining a failure -----------------------------------------------------------------------------
 def _chain(exc: BaseException | None) -> list[BaseException]:
     seen: list[BaseException] = []
@@ -193,6 +230,7 @@ class Worker:
         self.lab: Any = None
         self.snapshot: Snapshot | None = None
         self.default_device = "cpu"
+        self.frames: FrameGuard | None = None
 
     def _import_test(self, path: str, lab: str) -> types.ModuleType:
         name = f"labtest_{lab}_{Path(path).stem}"
@@ -213,11 +251,14 @@ class Worker:
         for path in req["tests"]:
             self.tests[path] = self._import_test(path, req["lab"])
         self.default_device = devices.get_default_device()
+        self.frames = FrameGuard(set())
+        self.frames.install()
         self.snapshot = Snapshot()
         loaded = load_notebook(req["notebook"], req["module"], set(req.get("skip", ())),
                                on_cell=lambda n: self.send({"event": "cell", "n": n}))
         restored = self.snapshot.restore()
         self.lab = Lab(req["lab"], loaded, req["edition"])
+        self.frames.files.update(loaded.code.filenames)
         return {"event": "loaded", "restored": restored,
                 "cell_errors": [{"cell": e.cell, "error": e.error} for e in loaded.cell_errors]}
 
@@ -245,6 +286,9 @@ class Worker:
         mp = pytest.MonkeyPatch()
         error: BaseException | None = None
         skipped = ""
+        assert self.frames is not None
+        self.frames.violations = violations
+        self.frames.active = True
         try:
             guards.install(refs, "no delegation", exercise)
             guards.install(forbidden, "forbidden helper", exercise)
@@ -264,6 +308,7 @@ class Worker:
                 raise
             error = e
         finally:
+            self.frames.active = False
             guards.remove()
             mp.undo()
         tampered = self.snapshot.restore()
