@@ -171,11 +171,12 @@ def mnist_tensors(train):
 
 
 if __name__ == "__main__":
-    tt.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    train_loader = DataLoader(mnist_tensors(True), batch_size=64, shuffle=True, seed=0)
-    test_loader = DataLoader(mnist_tensors(False), batch_size=500)
-    for epoch in range(2):
-        loss = train_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss())
-        print(f"epoch {epoch + 1}: loss {loss:.3f}, test accuracy {evaluate(model, test_loader):.3f}")
+    with demo("8.1 and 8.2"):
+        tt.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        train_loader = DataLoader(mnist_tensors(True), batch_size=64, shuffle=True, seed=0)
+        test_loader = DataLoader(mnist_tensors(False), batch_size=500)
+        for epoch in range(2):
+            loss = train_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss())
+            print(f"epoch {epoch + 1}: loss {loss:.3f}, test accuracy {evaluate(model, test_loader):.3f}")
