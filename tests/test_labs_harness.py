@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import tinytorch.ndarray.strides as strides_module
 import tinytorch.ops.elementwise as elementwise
 from tinytorch.autograd import Function
 from tinytorch.labs import LabFailure
-from tinytorch.labs.provenance import Guards, NotebookCode, provenance_problem
+from tinytorch.labs.provenance import Guards, NotebookCode, function_ids, provenance_problem
 from tinytorch.labs.worker import Snapshot
 from tinytorch.tensor import no_grad
 
@@ -130,3 +131,25 @@ def test_partial_run_writes_a_partial_score_file(tmp_path):
     assert scores["partial"] and scores["points"] == scores["total"] == 5
     assert any("row_major_strides" in name for name in scores["not_run"])
     assert "(partial run)" in proc.stdout
+
+
+def test_a_copy_of_the_reference_code_is_a_violation():
+    """A function made from the reference's code object at load time would escape the guard."""
+    baseline = function_ids()
+    ns, code = notebook("import types\n_clone = types.FunctionType(strides_module.reshape_view.__code__, {})\n",
+                        {"types": types})
+    violations: list = []
+    guards = Guards(code, violations, baseline)
+    guards.install(["tinytorch.ndarray.strides:reshape_view"], "no delegation", "2.4", ns)
+    guards.remove()
+    assert violations and "copy of the code" in violations[0].message
+
+
+def test_library_functions_sharing_code_are_not_copies():
+    """The numpy backend's kernels share one code object (made by one factory): no violation."""
+    ns, code = notebook("x = 1\n")
+    violations: list = []
+    guards = Guards(code, violations, function_ids())
+    guards.install(["tinytorch.ndarray.backend_numpy:ewise_mul"], "no delegation", "3.1", ns)
+    guards.remove()
+    assert violations == []

@@ -205,9 +205,10 @@ _ORIGINAL_CODE: dict[int, types.CodeType] = {}  # id(guarded function) -> its ow
 class Guards:
     """Swap the code of reference functions for a guard while one exercise is graded."""
 
-    def __init__(self, nb: NotebookCode, violations: list[Violation]):
+    def __init__(self, nb: NotebookCode, violations: list[Violation], baseline: set[int] | None = None):
         self.nb = nb
         self.violations = violations
+        self.baseline = baseline or set()  # ids of the functions that existed before the notebook ran
         self._installed: list[tuple[types.FunctionType, types.CodeType]] = []
         self._handlers: dict[str, tuple[types.FunctionType, str, str]] = {}
 
@@ -228,10 +229,31 @@ class Guards:
             raise LabFailure(v.message, kind=rule.replace(" ", "_"))
         return original(*args, **kwargs)
 
-    def install(self, specs: list[str], rule: str, exercise: str) -> None:
+    def install(self, specs: list[str], rule: str, exercise: str, namespace: dict[str, Any] | None = None) -> None:
         for spec in specs:
             for label, fn in _functions_of(spec):
                 self._guard(fn, label, rule, exercise)
+        if namespace is not None:
+            self._find_copies(namespace, exercise)
+
+    def _find_copies(self, namespace: dict[str, Any], exercise: str) -> None:
+        """Copies of a guarded function's code (``types.FunctionType(ref.__code__, ...)``, or the code
+        object itself kept by the notebook) would run without the guard: their existence is a violation."""
+        import gc
+
+        ours = {id(h[0]) for h in self._handlers.values()}
+        for fn, code in self._installed:
+            for holder in gc.get_referrers(code):
+                copy = (isinstance(holder, types.FunctionType) and id(holder) not in ours and holder is not fn
+                        and id(holder) not in self.baseline)
+                kept = holder is namespace or (isinstance(holder, types.CellType) and any(
+                    isinstance(v, types.FunctionType) and v.__closure__ and holder in v.__closure__
+                    for v in namespace.values()))
+                if copy or kept:
+                    text = (f"your notebook holds a copy of the code of `{_qualname(fn)}`, the library's own "
+                            f"implementation of exercise {exercise} (rule: no delegation)")
+                    self.violations.append(Violation("no delegation", text))
+                    return
 
     def _guard(self, fn: types.FunctionType, label: str, rule: str, exercise: str) -> None:
         original = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
@@ -256,6 +278,13 @@ class Guards:
             _ORIGINAL_CODE.pop(id(fn), None)
             fn.__globals__.pop(f"__tinytorch_lab_guard_{id(fn)}", None)
         self._handlers.clear()
+
+
+def function_ids() -> set[int]:
+    """The ids of every function alive now (taken before the notebook runs: later ones are its own)."""
+    import gc
+
+    return {id(o) for o in gc.get_objects() if isinstance(o, types.FunctionType)}
 
 
 def _guard_code(key: str, freevars: tuple[str, ...]) -> types.CodeType:

@@ -231,6 +231,7 @@ class Worker:
         self.snapshot: Snapshot | None = None
         self.default_device = "cpu"
         self.frames: FrameGuard | None = None
+        self.functions: set[int] = set()
 
     def _import_test(self, path: str, lab: str) -> types.ModuleType:
         name = f"labtest_{lab}_{Path(path).stem}"
@@ -244,7 +245,7 @@ class Worker:
     def load(self, req: dict[str, Any]) -> dict[str, Any]:
         from tinytorch.ndarray import devices
 
-        from . import provenance  # noqa: F401 — imported before the notebook, like everything it uses
+        from . import provenance  # imported before the notebook, like everything it uses
         from .checks import Lab
         from .notebook import load_notebook
 
@@ -254,6 +255,7 @@ class Worker:
         self.frames = FrameGuard(set())
         self.frames.install()
         self.snapshot = Snapshot()
+        self.functions = provenance.function_ids()
         loaded = load_notebook(req["notebook"], req["module"], set(req.get("skip", ())),
                                on_cell=lambda n: self.send({"event": "cell", "n": n}))
         restored = self.snapshot.restore()
@@ -281,7 +283,7 @@ class Worker:
         self.snapshot.restore()
         reset_global_state(self.default_device)
         violations: list[Violation] = []
-        guards = Guards(self.lab.notebook.code, violations)
+        guards = Guards(self.lab.notebook.code, violations, self.functions)
         refs, forbidden = guard_specs(module, exercise)
         mp = pytest.MonkeyPatch()
         error: BaseException | None = None
@@ -290,7 +292,7 @@ class Worker:
         self.frames.violations = violations
         self.frames.active = True
         try:
-            guards.install(refs, "no delegation", exercise)
+            guards.install(refs, "no delegation", exercise, self.lab.notebook.namespace)
             guards.install(forbidden, "forbidden helper", exercise)
             kwargs = {}
             for p in inspect.signature(fn).parameters:
