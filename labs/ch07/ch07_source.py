@@ -30,7 +30,10 @@
 # Updates must equal PyTorch's **step for step** (the grader compares with the library's
 # optimizers, which are checked against PyTorch). Update parameters in place under
 # `tt.no_grad()` — `p -= lr * g` or `p.add_(g, alpha=-lr)` — so that the graph does not
-# record the update, and skip parameters whose `.grad` is `None`. Grade with `pytest labs/ch07`.
+# record the update, and skip parameters whose `.grad` is `None`. Read every hyper-parameter from
+# the parameter's **group** (`group["lr"]`), never from `self.defaults`: groups may have settings of
+# their own, and a learning-rate scheduler changes `group["lr"]` between steps (the grader uses
+# both). Grade with `pytest labs/ch07`.
 
 # %%
 import tinytorch as tt

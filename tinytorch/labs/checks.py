@@ -27,23 +27,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .failure import LabFailure
+from .provenance import provenance_problem
+
 if TYPE_CHECKING:
     from .notebook import LoadedNotebook
+
+__all__ = ["Lab", "LabFailure", "check", "check_close", "check_equal", "check_exact", "check_raises"]
 
 # bound once, before any notebook runs (see the module docstring)
 _allclose, _isclose, _argwhere, _asarray = np.allclose, np.isclose, np.argwhere, np.asarray
 _array2string = np.array2string
 _array_equal, _ndarray, _integer = np.array_equal, np.ndarray, np.integer
-
-
-class LabFailure(AssertionError):
-    """A graded check failed: ``message`` says what was expected, ``hint`` how to get there."""
-
-    def __init__(self, message: str, hint: str | None = None, kind: str = "wrong"):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.kind = kind  # "wrong" | "undefined" | "provenance" | "no_delegation" | "forbidden_helper" | ...
 
 
 class Lab:
@@ -65,7 +60,6 @@ class Lab:
         class with a method) that was not written in the notebook's cells — imported from
         tinytorch, inherited from the library's version, built with ``exec`` of copied source.
         """
-        from .provenance import provenance_problem
 
         ns = self.notebook.namespace
         if name not in ns:

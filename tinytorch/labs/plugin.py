@@ -130,7 +130,7 @@ class WorkerProcess:
         self.skip: list[int] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self.loaded: dict[str, Any] = {}
-        self._buf = b""
+        self._pending = b""
         self._log: Any = None
 
     # process plumbing
@@ -142,7 +142,7 @@ class WorkerProcess:
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "tinytorch.labs.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)
-        self._buf = b""
+        self._pending = b""
 
     def _send(self, obj: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -155,7 +155,7 @@ class WorkerProcess:
     def _recv(self, deadline: float) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
+        while b"\n" not in self._pending:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerTimeout()
@@ -165,8 +165,8 @@ class WorkerProcess:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 raise WorkerDied(self._stderr_tail())
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
         try:
             msg = json.loads(line)
         except ValueError as e:

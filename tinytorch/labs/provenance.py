@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..tensor import Function  # its location tells the library's files from the notebook's
-from .checks import LabFailure
+from .failure import LabFailure
 
 #: classes a graded class may inherit from (the bases the exercises give)
 SANCTIONED_BASES = {"builtins.object", "tinytorch.tensor.Function", "tinytorch.nn.module.Module",
@@ -244,7 +244,7 @@ class Guards:
         ours = {id(h[0]) for h in self._handlers.values()}
         for fn, code in self._installed:
             for holder in gc.get_referrers(code):
-                copy = (isinstance(holder, types.FunctionType) and id(holder) not in ours and holder is not fn
+                copy = (type(holder) is types.FunctionType and id(holder) not in ours and holder is not fn
                         and id(holder) not in self.baseline)
                 kept = holder is namespace or (isinstance(holder, types.CellType) and any(
                     isinstance(v, types.FunctionType) and v.__closure__ and holder in v.__closure__
@@ -284,7 +284,7 @@ def function_ids() -> set[int]:
     """The ids of every function alive now (taken before the notebook runs: later ones are its own)."""
     import gc
 
-    return {id(o) for o in gc.get_objects() if isinstance(o, types.FunctionType)}
+    return {id(o) for o in gc.get_objects() if type(o) is types.FunctionType}
 
 
 def _guard_code(key: str, freevars: tuple[str, ...]) -> types.CodeType:
