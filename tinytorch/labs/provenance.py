@@ -192,10 +192,21 @@ def _functions_of(spec: str) -> list[tuple[str, types.FunctionType]]:
             if isinstance(v, property):
                 v = v.fget
             if isinstance(v, types.FunctionType):
-                out.append((f"{spec}.{k}", v))
+                out.append((f"{spec}.{k}", _innermost(v)))
     elif isinstance(value, types.FunctionType):
-        out.append((spec, value))
+        out.append((spec, _innermost(value)))
     return out
+
+
+def _innermost(fn: types.FunctionType) -> types.FunctionType:
+    """The function a decorator (``@no_grad()``, ``functools.wraps``) wraps: its code is the
+    implementation; the wrapper's code is shared by every function the decorator wraps."""
+    for _ in range(10):
+        inner = getattr(fn, "__wrapped__", None)
+        if not isinstance(inner, types.FunctionType):
+            break
+        fn = inner
+    return fn
 
 
 _getframe = sys._getframe  # the real one: the worker later hides it from the notebook's code
