@@ -273,6 +273,8 @@ def _worker_for(config: pytest.Config, item: pytest.Item) -> WorkerProcess:
     workers = config.stash[WORKERS]
     lab_dir = Path(item.path).parent
     if lab_dir.name not in workers:
+        for other in workers.values():  # tests run lab by lab: one worker alive at a time
+            other.close()
         path = _notebook_path(config, lab_dir)
         if not path.exists():
             raise LabTestFailed(f"Exercise ? failed: the notebook {path} does not exist\n"

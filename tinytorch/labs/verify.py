@@ -18,6 +18,7 @@ cheat or a plausible wrong answer. Its header says what must happen::
     # expect: 5.1 inherits          exercise 5.1 loses points, and a failure message of 5.1
                                     contains "inherits" (the rule it broke)
     # expect: full                  (instead) the notebook keeps full marks: an honest variant
+    # lab-timeout: 10               (optional) the per-test time limit for this notebook
 
 The last line reads ``planted: N caught, M missed``.
 """
@@ -75,12 +76,15 @@ class Planted:
     path: Path
     lab: str
     expect: list[tuple[str, str]]  # (exercise, word in the message); empty: full marks expected
+    timeout: float | None = None  # "# lab-timeout: S": the per-test limit for this notebook
 
 
 def read_planted(path: Path) -> Planted:
-    lab, expect, full = "", [], False
+    lab, expect, full, timeout = "", [], False, None
     for line in path.read_text().splitlines():
-        if line.startswith("# planted:"):
+        if line.startswith("# lab-timeout:"):
+            timeout = float(line.split(":", 1)[1])
+        elif line.startswith("# planted:"):
             lab = line.split(":", 1)[1].strip()
         elif line.startswith("# expect:"):
             rest = line.split(":", 1)[1].strip()
@@ -91,7 +95,7 @@ def read_planted(path: Path) -> Planted:
                 expect.append((exercise, word.strip()))
     if not lab or (not expect and not full):
         raise SystemExit(f"{path}: needs a '# planted: chNN' line and '# expect: ...' lines")
-    return Planted(path, lab, expect)
+    return Planted(path, lab, expect, timeout)
 
 
 def planted_notebook(labs_dir: Path, planted: Planted, out: Path) -> Path:
@@ -144,7 +148,8 @@ def check_planted(labs_dir: Path, planted_dir: Path, names: list[str], timeout: 
             scores_dir = Path(tmp, path.stem)
             start = time.monotonic()
             cmd = [sys.executable, "-m", "pytest", str(labs_dir / planted.lab), "-q", "-p", "no:cacheprovider",
-                   "--notebook", str(notebook), "--scores-dir", str(scores_dir), "--lab-timeout", str(timeout)]
+                   "--notebook", str(notebook), "--scores-dir", str(scores_dir),
+                   "--lab-timeout", str(planted.timeout or timeout)]
             subprocess.run(cmd, capture_output=True, text=True)
             elapsed = time.monotonic() - start
             report = scores_dir / f"{planted.lab}.json"
