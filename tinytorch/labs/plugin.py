@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -229,19 +230,43 @@ class WorkerProcess:
         raise WorkerDied("the notebook could not be loaded")
 
     def run(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run one test; its reply must carry this request's nonce, be the only reply, and be
+        followed by the worker's answer to a ping (see :class:`ForgedResult`)."""
         self.ensure_started()
-        self._send(request)
+        nonce = secrets.token_hex(16)
+        self._send({**request, "nonce": nonce})
         deadline = time.monotonic() + timeout
         try:
-            while True:
-                msg = self._recv(deadline)
-                if msg.get("event") == "result":
-                    return msg
-                if msg.get("event") == "crash":
-                    raise WorkerDied(f"{msg.get('error')}\n{msg.get('traceback', '')}")
+            reply = self._await("result", nonce, deadline)
+            ping = secrets.token_hex(16)
+            self._send({"cmd": "ping", "nonce": ping})
+            self._await("pong", ping, time.monotonic() + timeout, after=nonce)
+            return reply
         except (WorkerTimeout, WorkerDied):
             self.kill()
             raise
+
+    def _await(self, event: str, nonce: str, deadline: float, after: str | None = None) -> dict[str, Any]:
+        while True:
+            msg = self._recv(deadline)
+            kind = msg.get("event")
+            if kind == "crash":
+                raise WorkerDied(f"{msg.get('error')}\n{msg.get('traceback', '')}")
+            if kind == event and msg.get("nonce") == nonce:
+                return msg
+            if kind in ("result", "pong"):
+                self.kill()
+                raise ForgedResult("the grading worker sent a second or unexpected reply while this test ran: "
+                                   "something in the notebook wrote to the grader's channel")
+
+
+class ForgedResult(Exception):
+    """A reply that the worker did not send for this request: written by the notebook's code.
+
+    Each request carries a fresh random nonce that the reply must echo, and each reply is
+    followed by a ping whose pong must come next: a reply written by the notebook before the
+    real one (with a guessed or a stolen nonce) shows up as a second reply, and fails the test.
+    """
 
 
 class LabTestFailed(Exception):
@@ -343,6 +368,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         raise LabTestFailed(f"Exercise {result.exercise} failed: {_doc(pyfuncitem)}\n"
                             f"  your code did not finish within {timeout:g} s (an endless loop?); the grader "
                             "stopped it and went on with a fresh process") from None
+    except ForgedResult as e:
+        result.kind = "tampering"
+        raise LabTestFailed(f"Exercise {result.exercise} failed: {_doc(pyfuncitem)}\n  {e} (rule: graded code "
+                            "must not touch the grader)") from None
     except WorkerDied as e:
         result.kind = "crash"
         raise LabTestFailed(f"Exercise {result.exercise} failed: {_doc(pyfuncitem)}\n"
