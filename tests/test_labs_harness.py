@@ -153,3 +153,15 @@ def test_library_functions_sharing_code_are_not_copies():
     guards.install(["tinytorch.ndarray.backend_numpy:ewise_mul"], "no delegation", "3.1", ns)
     guards.remove()
     assert violations == []
+
+
+def test_snapshot_sees_and_undoes_a_code_swap():
+    """``f.__code__ = ...`` changes a library function without rebinding it."""
+    snapshot = Snapshot()
+    original = strides_module.permute_view.__code__
+    strides_module.permute_view.__code__ = (lambda shape, strides, axes: None).__code__
+    try:
+        assert any(label.endswith("permute_view.__code__") for label, *_ in snapshot.changes())
+    finally:
+        snapshot.restore()
+    assert strides_module.permute_view.__code__ is original

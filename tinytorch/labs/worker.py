@@ -47,24 +47,34 @@ def _interesting(value: Any) -> bool:
 
 
 class Snapshot:
-    """The callables bound in the watched modules and the attributes of the library's classes."""
+    """The callables bound in the watched modules and the attributes of the library's classes,
+    and the code of every such function (``f.__code__ = ...`` changes a function in place)."""
 
     def __init__(self) -> None:
         self.modules: dict[str, tuple[types.ModuleType, dict[str, Any]]] = {}
         self.classes: dict[int, tuple[type, dict[str, Any]]] = {}
+        self.codes: dict[int, tuple[types.FunctionType, types.CodeType, str]] = {}
         for name, module in list(sys.modules.items()):
             if module is None or not _watched(name):
                 continue
             values = {k: v for k, v in vars(module).items() if _interesting(v)}
             self.modules[name] = (module, values)
-            for v in values.values():
+            for k, v in values.items():
+                self._code(v, f"{name}.{k}")
                 if isinstance(v, type) and str(getattr(v, "__module__", "")).split(".")[0] in (
                         "tinytorch",) and id(v) not in self.classes:
                     self.classes[id(v)] = (v, dict(vars(v)))
+                    for a, f in vars(v).items():
+                        self._code(f, f"{v.__module__}.{v.__qualname__}.{a}")
+
+    def _code(self, value: Any, label: str) -> None:
+        if type(value) is types.FunctionType and id(value) not in self.codes:
+            self.codes[id(value)] = (value, value.__code__, label)
 
     def changes(self) -> list[tuple[str, Any, str, Any]]:
         """``(label, owner, attribute, original)`` for every binding that differs from the snapshot;
-        ``original`` is ``_MISSING`` for an attribute that was added."""
+        ``original`` is ``_MISSING`` for an attribute that was added; for a function whose code
+        was replaced, ``owner`` is the function and ``attribute`` is ``__code__``."""
         out = []
         for name, (module, values) in self.modules.items():
             current = vars(module)
@@ -78,10 +88,13 @@ class Snapshot:
                     out.append((f"{cls.__module__}.{cls.__qualname__}.{k}", cls, k, v))
             for k in current.keys() - values.keys():
                 out.append((f"{cls.__module__}.{cls.__qualname__}.{k}", cls, k, _MISSING))
+        for fn, code, label in self.codes.values():
+            if fn.__code__ is not code:
+                out.append((f"{label}.__code__", fn, "__code__", code))
         return out
 
     def restore(self) -> list[str]:
-        """Put every changed binding back; return their names."""
+        """Put every changed binding (and function code) back; return their names."""
         labels = []
         for label, owner, attr, original in self.changes():
             labels.append(label)
@@ -90,10 +103,9 @@ class Snapshot:
                     delattr(owner, attr)
                 else:
                     setattr(owner, attr, original)
-            except (AttributeError, TypeError):
+            except (AttributeError, TypeError, ValueError):
                 pass
         return labels
-
 
 class _Missing:
     def __repr__(self) -> str:
