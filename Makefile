@@ -45,9 +45,10 @@ labs:               ## grade your lab notebooks (one lab: pytest labs/ch02)
 labs-release:       ## regenerate the student editions labs/chNN/chNN.ipynb from labs/chNN/chNN_source.py
 	$(PYTHON) -m tinytorch.labs.release
 
-labs-check:         ## CI: student editions up to date; solutions score T/T, student editions 0/T
+labs-check:         ## CI: student editions up to date; solutions T/T, student editions 0/T; planted cheats lose points
 	$(PYTHON) -m tinytorch.labs.release --check
 	$(PYTHON) -m tinytorch.labs.verify
+	$(PYTHON) -m tinytorch.labs.verify --planted
 
 clean:
 	rm -rf build *.egg-info tinytorch/backend_cpu/*.so book/_build

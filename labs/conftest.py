@@ -6,11 +6,12 @@
 """
 
 from tinytorch.labs.plugin import (  # noqa: F401 — pytest finds hooks and fixtures by name here
-    _lab_cache,
     lab,
     pytest_addoption,
     pytest_collection_modifyitems,
     pytest_configure,
+    pytest_pyfunc_call,
     pytest_runtest_makereport,
+    pytest_sessionfinish,
     pytest_unconfigure,
 )

@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 1 — Flat buffers, dtypes and row-major memory
 #
+# *Read [chapter 1](../../book/chapters/ch01_flat_buffers.md) of the book first; this lab builds
+# what it explains.*
+#
 # Chapter 1 showed that every array in tinytorch is a flat, one-dimensional buffer plus a
 # little arithmetic that turns an index like `(i, j, k)` into a position in that buffer.
 # In this lab you write that arithmetic yourself. Four exercises:
@@ -41,6 +44,7 @@ import numpy as np
 
 import tinytorch as tt
 import tinytorch.ndarray.strides as strides_module
+from tinytorch.labs import demo
 from tinytorch.ndarray import array
 
 # %% [markdown]
@@ -52,6 +56,21 @@ from tinytorch.ndarray import array
 # `(12, 4, 1)`. Return a tuple of ints, one per axis; the empty shape `()` has strides `()`.
 # An axis of length 0 should not make the strides of the axes left of it 0 (treat it as 1),
 # which is also what the library does.
+
+# %% [markdown]
+# <details><summary>Hint 1.1 (1 of 2) — click to open</summary>
+#
+# Keep a running product `step`, starting at 1. Walk the shape from the **last** axis to the
+# first: the current axis's stride is `step`, then multiply `step` by that axis's length.
+#
+# </details>
+#
+# <details><summary>Hint 1.1 (2 of 2) — click to open</summary>
+#
+# Build the list backwards and reverse it at the end; `max(n, 1)` keeps a zero-length axis from
+# zeroing the strides to its left.
+#
+# </details>
 
 # %%
 def row_major_strides(shape):
@@ -67,13 +86,22 @@ def row_major_strides(shape):
 
 
 # %%
-row_major_strides((2, 3, 4))  # expect (12, 4, 1)
+with demo("1.1"):
+    print(row_major_strides((2, 3, 4)))  # expect (12, 4, 1)
 
 # %% [markdown]
 # ## Exercise 1.2 — the offset of an element
 #
 # Element `index` of a view lives at `offset + index[0]*strides[0] + index[1]*strides[1] + ...`.
 # Return that position as an `int`.
+
+# %% [markdown]
+# <details><summary>Hint 1.2 — click to open</summary>
+#
+# It is a dot product of two equally long tuples: `zip(index, strides)` pairs them up; then add
+# `offset`.
+#
+# </details>
 
 # %%
 def flat_offset(index, strides, offset=0):
@@ -84,7 +112,8 @@ def flat_offset(index, strides, offset=0):
 
 
 # %%
-flat_offset((1, 2, 3), (12, 4, 1))  # expect 23
+with demo("1.2"):
+    print(flat_offset((1, 2, 3), (12, 4, 1)))  # expect 23
 
 # %% [markdown]
 # ## Exercise 1.3 — from a position back to an index
@@ -92,6 +121,20 @@ flat_offset((1, 2, 3), (12, 4, 1))  # expect 23
 # The inverse question: in a compact row-major array of `shape`, which index sits at buffer
 # position `position`? For shape `(2, 3, 4)`, position 23 is index `(1, 2, 3)`.
 # Raise `IndexError` when `position` is outside `[0, size)`.
+
+# %% [markdown]
+# <details><summary>Hint 1.3 (1 of 2) — click to open</summary>
+#
+# Check the range first: the size is the product of the shape.
+#
+# </details>
+#
+# <details><summary>Hint 1.3 (2 of 2) — click to open</summary>
+#
+# Peel axes off from the last one: `position % n` is that axis's index and `position // n` is what
+# is left for the axes to its left.
+#
+# </details>
 
 # %%
 def unravel(position, shape):
@@ -111,7 +154,8 @@ def unravel(position, shape):
 
 
 # %%
-unravel(23, (2, 3, 4))  # expect (1, 2, 3)
+with demo("1.3"):
+    print(unravel(23, (2, 3, 4)))  # expect (1, 2, 3)
 
 # %% [markdown]
 # ## Exercise 1.4 — bytes
@@ -121,6 +165,19 @@ unravel(23, (2, 3, 4))  # expect (1, 2, 3)
 # tinytorch counts them in elements. Write `nbytes(shape, dtype)` — the size of a compact array
 # in bytes — and `byte_strides(shape, dtype)` — its row-major strides in bytes, as numpy
 # reports them in `np.zeros(shape, dtype).strides`.
+
+# %% [markdown]
+# <details><summary>Hint 1.4 (1 of 2) — click to open</summary>
+#
+# `nbytes` is the number of elements times `dtype.itemsize`.
+#
+# </details>
+#
+# <details><summary>Hint 1.4 (2 of 2) — click to open</summary>
+#
+# `byte_strides` is exercise 1.1 with the running product starting at `itemsize` instead of 1.
+#
+# </details>
 
 # %%
 def nbytes(shape, dtype):
@@ -145,7 +202,8 @@ def byte_strides(shape, dtype):
 
 
 # %%
-nbytes((2, 3, 4), tt.float32), byte_strides((2, 3, 4), tt.float32)  # expect 96, (48, 16, 4)
+with demo("1.4"):
+    print(nbytes((2, 3, 4), tt.float32), byte_strides((2, 3, 4), tt.float32))  # expect 96, (48, 16, 4)
 
 # %% [markdown]
 # ## See your strides at work
@@ -154,10 +212,11 @@ nbytes((2, 3, 4), tt.float32), byte_strides((2, 3, 4), tt.float32)  # expect 96,
 # for yours and builds real arrays.
 
 # %%
-library_version = strides_module.row_major_strides
-strides_module.row_major_strides = row_major_strides
-try:
-    a = array(np.arange(24).reshape(2, 3, 4), device="numpy")
-    print(a.strides, a[1, 2, 3])
-finally:
-    strides_module.row_major_strides = library_version
+with demo("1.1"):
+    library_version = strides_module.row_major_strides
+    strides_module.row_major_strides = row_major_strides
+    try:
+        a = array(np.arange(24).reshape(2, 3, 4), device="numpy")
+        print(a.strides, a[1, 2, 3])
+    finally:
+        strides_module.row_major_strides = library_version

@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 2 — Strides, offsets and zero-copy views
 #
+# *Read [chapter 2](../../book/chapters/ch02_strides_views.md) of the book first; this lab builds
+# what it explains.*
+#
 # Chapter 2 showed that every movement op — transpose, broadcast, slice, reshape — is new
 # metadata over the same buffer, and that one kernel, `compact`, turns any view back into a
 # fresh row-major buffer. You now write those pieces:
@@ -33,6 +36,7 @@
 # %%
 import numpy as np
 
+from tinytorch.labs import demo
 from tinytorch.ndarray import array
 
 # %% [markdown]
@@ -41,6 +45,20 @@ from tinytorch.ndarray import array
 # New axis `i` is old axis `axes[i]`: the shape and the strides are both reordered. Return
 # `(new_shape, new_strides)` as tuples. Raise `ValueError` if `axes` is not a permutation of
 # `0 .. ndim-1`.
+
+# %% [markdown]
+# <details><summary>Hint 2.1 (1 of 2) — click to open</summary>
+#
+# `axes` must contain each of `0 .. ndim-1` exactly once: compare `sorted(axes)` with
+# `list(range(ndim))`.
+#
+# </details>
+#
+# <details><summary>Hint 2.1 (2 of 2) — click to open</summary>
+#
+# New axis `i` takes both its length and its stride from old axis `axes[i]`.
+#
+# </details>
 
 # %%
 def permute_view(shape, strides, axes):
@@ -54,7 +72,8 @@ def permute_view(shape, strides, axes):
 
 
 # %%
-permute_view((2, 3, 4), (12, 4, 1), (2, 0, 1))  # expect ((4, 2, 3), (1, 12, 4))
+with demo("2.1"):
+    print(permute_view((2, 3, 4), (12, 4, 1), (2, 0, 1)))  # expect ((4, 2, 3), (1, 12, 4))
 
 # %% [markdown]
 # ## Exercise 2.2 — broadcasting is a stride of 0
@@ -63,6 +82,20 @@ permute_view((2, 3, 4), (12, 4, 1), (2, 0, 1))  # expect ((4, 2, 3), (1, 12, 4))
 # leading axes and axes of length 1 that grow get stride 0 (every step along them reads the
 # same element); axes that keep their length keep their stride. Raise `RuntimeError` when
 # `shape` cannot broadcast to `new_shape`.
+
+# %% [markdown]
+# <details><summary>Hint 2.2 (1 of 2) — click to open</summary>
+#
+# Count the leading axes `new_shape` has and `shape` lacks: they all get stride 0.
+#
+# </details>
+#
+# <details><summary>Hint 2.2 (2 of 2) — click to open</summary>
+#
+# Then walk the remaining axes pairwise: same length keeps the stride, a 1 that grows gets 0,
+# anything else cannot broadcast.
+#
+# </details>
 
 # %%
 def broadcast_strides(shape, strides, new_shape):
@@ -84,7 +117,8 @@ def broadcast_strides(shape, strides, new_shape):
 
 
 # %%
-broadcast_strides((3, 1), (1, 1), (2, 3, 4))  # expect (0, 1, 0)
+with demo("2.2"):
+    print(broadcast_strides((3, 1), (1, 1), (2, 3, 4)))  # expect (0, 1, 0)
 
 # %% [markdown]
 # ## Exercise 2.3 — one slice on one axis
@@ -95,6 +129,21 @@ broadcast_strides((3, 1), (1, 1), (2, 3, 4))  # expect (0, 1, 0)
 # position of the first selected element; 0 when nothing is selected). `s.indices(n)` and
 # `range` will do the clipping for you. The library calls your function once per sliced axis
 # of every `a[...]`.
+
+# %% [markdown]
+# <details><summary>Hint 2.3 (1 of 2) — click to open</summary>
+#
+# `start, stop, step = s.indices(n)` clips the slice to the axis; `len(range(start, stop, step))`
+# counts the elements.
+#
+# </details>
+#
+# <details><summary>Hint 2.3 (2 of 2) — click to open</summary>
+#
+# The new stride is `stride * step`; the shift is the position of the first selected element — and
+# 0 when nothing is selected.
+#
+# </details>
 
 # %%
 def slice_view(n, stride, s):
@@ -107,7 +156,8 @@ def slice_view(n, stride, s):
 
 
 # %%
-slice_view(10, 1, slice(8, 2, -2))  # expect (3, -2, 8): elements 8, 6, 4
+with demo("2.3"):
+    print(slice_view(10, 1, slice(8, 2, -2)))  # expect (3, -2, 8): elements 8, 6, 4
 
 # %% [markdown]
 # ## Exercise 2.4 — reshape without copying, when possible
@@ -124,6 +174,20 @@ slice_view(10, 1, slice(8, 2, -2))  # expect (3, -2, 8): elements 8, 6, 4
 #   stride. Axes of length 1 can have any stride; ignore them.
 #
 # The sizes are guaranteed to match (`prod(shape) == prod(new_shape)`).
+
+# %% [markdown]
+# <details><summary>Hint 2.4 (1 of 2) — click to open</summary>
+#
+# Drop the axes of length 1 from the old shape first; they never constrain anything.
+#
+# </details>
+#
+# <details><summary>Hint 2.4 (2 of 2) — click to open</summary>
+#
+# Grow a group of old axes and a group of new axes until their products agree; inside the old
+# group each stride must equal the next stride times the next length, else return `None`.
+#
+# </details>
 
 # %%
 def reshape_view(shape, strides, new_shape):
@@ -163,7 +227,8 @@ def reshape_view(shape, strides, new_shape):
 
 
 # %%
-reshape_view((2, 6), (6, 1), (3, 4)), reshape_view((3, 2), (1, 3), (6,))  # expect (4, 1), None
+with demo("2.4"):
+    print(reshape_view((2, 6), (6, 1), (3, 4)), reshape_view((3, 2), (1, 3), (6,)))  # expect (4, 1), None
 
 # %% [markdown]
 # ## Exercise 2.5 — `compact`: the one kernel that understands strides
@@ -177,6 +242,21 @@ reshape_view((2, 6), (6, 1), (3, 4)), reshape_view((3, 2), (1, 3), (6,))  # expe
 # A loop over `np.ndindex(*shape)` is a correct start; for speed, build the array of all
 # buffer positions at once (one `np.arange(n) * stride` per axis, added with broadcasting) and
 # gather with `a[positions]`. Do not use `np.lib.stride_tricks` — that is the library's trick.
+
+# %% [markdown]
+# <details><summary>Hint 2.5 (1 of 2) — click to open</summary>
+#
+# Start from an array of positions shaped like the view, filled with `offset`; add `np.arange(n) *
+# stride` for each axis, reshaped so it broadcasts along that axis.
+#
+# </details>
+#
+# <details><summary>Hint 2.5 (2 of 2) — click to open</summary>
+#
+# Gather with `a[positions.reshape(-1)]` and assign into `out[:]`: no conversion, so every dtype
+# is copied bit for bit.
+#
+# </details>
 
 # %%
 def compact(a, out, shape, strides, offset):
@@ -195,10 +275,11 @@ def compact(a, out, shape, strides, offset):
 
 
 # %%
-buf = np.arange(12.0)
-out = np.empty(6)
-compact(buf, out, (3, 2), (1, 3), 1)  # the transpose of rows 0..1, columns 1..3 of a 3 x 4 matrix
-out  # expect [1, 5, 2, 6, 3, 7]
+with demo("2.5"):
+    buf = np.arange(12.0)
+    out = np.empty(6)
+    compact(buf, out, (3, 2), (1, 4), 1)  # the transpose of rows 0..1, columns 1..3 of a 3 x 4 matrix
+    print(out)  # expect [1, 5, 2, 6, 3, 7]
 
 # %% [markdown]
 # ## Watch your views work
@@ -206,5 +287,6 @@ out  # expect [1, 5, 2, 6, 3, 7]
 # With everything done, these run on your code when the grader plugs it in.
 
 # %%
-x = array(np.arange(12).reshape(3, 4), device="numpy")
-print(permute_view(x.shape, x.strides, (1, 0)), slice_view(4, 1, slice(None, None, -1)))
+with demo("2.1 and 2.3"):
+    x = array(np.arange(12).reshape(3, 4), device="numpy")
+    print(permute_view(x.shape, x.strides, (1, 0)), slice_view(4, 1, slice(None, None, -1)))

@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 3 — Backends: kernels in numpy and in C
 #
+# *Read [chapter 3](../../book/chapters/ch03_backends.md) of the book first; this lab builds what
+# it explains.*
+#
 # A backend is a flat set of functions over flat buffers (chapter 3). `NDArray` does all the
 # shape, stride, broadcast and dtype work, then calls one kernel on **compact** buffers.
 # You write some of those kernels — first for the numpy backend, then one in C:
@@ -35,6 +38,7 @@ import ctypes
 
 import numpy as np
 
+from tinytorch.labs import demo
 from tinytorch.ndarray import array
 
 # %% [markdown]
@@ -43,6 +47,14 @@ from tinytorch.ndarray import array
 # `ewise_mul(a, b, out)`: `out[i] = a[i] * b[i]`. `scalar_add(a, s, out)`: `out[i] = a[i] + s`
 # for a Python scalar `s`. Raise `ValueError` if the buffers' sizes differ. Assign into `out`
 # (`out[:] = ...`); rebinding the name `out` would leave the caller's buffer untouched.
+
+# %% [markdown]
+# <details><summary>Hint 3.1 — click to open</summary>
+#
+# Compare the sizes first and raise `ValueError`; then let numpy write into the caller's buffer:
+# `np.multiply(a, b, out=out)` or `out[:] = ...`.
+#
+# </details>
 
 # %%
 def ewise_mul(a, b, out):
@@ -64,9 +76,10 @@ def scalar_add(a, s, out):
 
 
 # %%
-out = np.empty(3)
-ewise_mul(np.array([1.0, 2, 3]), np.array([4.0, 5, 6]), out)
-out  # expect [4, 10, 18]
+with demo("3.1"):
+    out = np.empty(3)
+    ewise_mul(np.array([1.0, 2, 3]), np.array([4.0, 5, 6]), out)
+    print(out)  # expect [4, 10, 18]
 
 # %% [markdown]
 # ## Exercise 3.2 — reductions over the last axis
@@ -76,6 +89,19 @@ out  # expect [4, 10, 18]
 # writes the position of the largest element of row `i` (the first one on ties) into the
 # int64 buffer `out`. `NDArray.sum(axis=...)` reduces any axes by first permuting them to the
 # end and compacting — so these two kernels serve every reduction.
+
+# %% [markdown]
+# <details><summary>Hint 3.2 (1 of 2) — click to open</summary>
+#
+# `a.reshape(out.size, reduce_size)` shows the buffer as rows: reduce along `axis=1`.
+#
+# </details>
+#
+# <details><summary>Hint 3.2 (2 of 2) — click to open</summary>
+#
+# `argmax` already returns the first position of a tie.
+#
+# </details>
 
 # %%
 def reduce_sum(a, out, reduce_size):
@@ -104,6 +130,14 @@ def reduce_argmax(a, out, reduce_size):
 # (`np.matmul`); your job is the bookkeeping. Raise `ValueError` if a buffer's size does not
 # match.
 
+# %% [markdown]
+# <details><summary>Hint 3.3 — click to open</summary>
+#
+# Reshape the flat buffers to `(batch, m, n)` and `(batch, n, p)`; `np.matmul` multiplies each
+# pair; flatten into `out[:]`.
+#
+# </details>
+
 # %%
 def matmul(a, b, out, m, n, p, batch):
     """out[k] = a[k] @ b[k] for k < batch, all compact row-major."""
@@ -124,6 +158,20 @@ def matmul(a, b, out, m, n, p, batch):
 # Chapter 3 explains why the loop order matters: with `i-k-j` order the innermost loop walks a
 # row of `b` and a row of `out` contiguously, and the compiler can vectorize it. Any correct
 # order gets the points; the fast one gets the speed.
+
+# %% [markdown]
+# <details><summary>Hint 3.4 (1 of 2) — click to open</summary>
+#
+# Row `i` of `out` is `sum over k of a[i][k] * row k of b`: zero the row first, then add `a[i*n +
+# k] * b[k*p + j]` for every `j`.
+#
+# </details>
+#
+# <details><summary>Hint 3.4 (2 of 2) — click to open</summary>
+#
+# With `k` in the middle loop and `j` innermost, both inner accesses walk memory contiguously.
+#
+# </details>
 
 # %%
 MATMUL_C = r"""
@@ -149,16 +197,17 @@ int matmul_f32(const float *a, const float *b, float *out, int64_t m, int64_t n,
 # %%
 from tinytorch.labs.cbuild import c_compiler, call_status, compile_c
 
-if c_compiler():
-    lib = compile_c(MATMUL_C, "matmul")
-    fn = lib.matmul_f32
-    fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3
-    x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    y = np.ones((3, 2), dtype=np.float32)
-    z = np.empty((2, 2), dtype=np.float32)
-    call_status(fn(x.ctypes.data, y.ctypes.data, z.ctypes.data, 2, 3, 2), "matmul_f32")
-    print(z)  # expect [[3, 3], [12, 12]]
+with demo("3.4"):
+    if c_compiler():
+        lib = compile_c(MATMUL_C, "matmul")
+        fn = lib.matmul_f32
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        y = np.ones((3, 2), dtype=np.float32)
+        z = np.empty((2, 2), dtype=np.float32)
+        call_status(fn(x.ctypes.data, y.ctypes.data, z.ctypes.data, 2, 3, 2), "matmul_f32")
+        print(z)  # expect [[3, 3], [12, 12]]
 
 # %% [markdown]
 # ## Your kernels inside the library
@@ -172,7 +221,8 @@ import tinytorch.ndarray.backend_numpy as backend_numpy
 library_kernel = backend_numpy.reduce_sum
 backend_numpy.reduce_sum = reduce_sum
 try:
-    t = array(np.arange(12.0).reshape(3, 4), device="numpy")
-    print(t.sum(axis=0), t.T.sum(axis=1))
+    with demo("3.2"):
+        t = array(np.arange(12.0).reshape(3, 4), device="numpy")
+        print(t.sum(axis=0), t.T.sum(axis=1))
 finally:
     backend_numpy.reduce_sum = library_kernel

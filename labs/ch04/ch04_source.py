@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 4 — The GPU: how CUDA kernels are launched and written
 #
+# *Read [chapter 4](../../book/chapters/ch04_gpu.md) of the book first; this lab builds what it
+# explains.*
+#
 # A CUDA kernel is one function run by thousands of threads at once; each thread finds its
 # element from its block and thread indices. This lab has two parts that run anywhere — the
 # launch arithmetic and the kernel logic, executed by a small Python simulator of a CUDA
@@ -38,6 +41,7 @@ def launch(kernel, grid, block, *args):
         for thread_idx in range(block):
             kernel(block_idx, block, grid, thread_idx, *args)
 
+from tinytorch.labs import demo
 
 # %% [markdown]
 # ## Exercise 4.1 — launch arithmetic
@@ -46,6 +50,13 @@ def launch(kernel, grid, block, *args):
 # cover every element: `num_blocks(1000, 256)` is 4 (the last block is partly idle;
 # `num_blocks(0, 256)` is 0). The thread with index `thread` in block `block` of `block_dim`
 # threads handles element `global_index(block, block_dim, thread) = block * block_dim + thread`.
+
+# %% [markdown]
+# <details><summary>Hint 4.1 — click to open</summary>
+#
+# Round up, without floats: `(n + threads - 1) // threads`.
+#
+# </details>
 
 # %%
 def num_blocks(n, threads_per_block):
@@ -72,6 +83,14 @@ def global_index(block, block_dim, thread):
 # launches it with grids smaller and larger than needed, and with buffers longer than `n`
 # whose extra elements must stay untouched.
 
+# %% [markdown]
+# <details><summary>Hint 4.2 — click to open</summary>
+#
+# Start at your global index; step by the number of threads in the whole grid, `block_dim *
+# grid_dim`; stop before `n`.
+#
+# </details>
+
 # %%
 def scale_add_kernel(block_idx, block_dim, grid_dim, thread_idx, alpha, x, y, out, n):
     ### BEGIN SOLUTION
@@ -83,9 +102,10 @@ def scale_add_kernel(block_idx, block_dim, grid_dim, thread_idx, alpha, x, y, ou
 
 
 # %%
-x, y, out = np.arange(10.0), np.ones(10), np.zeros(10)
-launch(scale_add_kernel, 2, 4, 2.0, x, y, out, 10)  # 8 threads for 10 elements
-out  # expect 2 * x + 1
+with demo("4.2"):
+    x, y, out = np.arange(10.0), np.ones(10), np.zeros(10)
+    launch(scale_add_kernel, 2, 4, 2.0, x, y, out, 10)  # 8 threads for 10 elements
+    print(out)  # expect 2 * x + 1
 
 # %% [markdown]
 # ## Exercise 4.3 — a CUDA kernel
@@ -93,6 +113,20 @@ out  # expect 2 * x + 1
 # Complete the kernel: `out[i] = a[i] * b[i]` for `i < n`, with a grid-stride loop (chapter 4
 # shows the library's version). The grader compiles it with `nvcc --ptx` and, on a machine with
 # a GPU and pycuda, launches it on random data.
+
+# %% [markdown]
+# <details><summary>Hint 4.3 (1 of 2) — click to open</summary>
+#
+# The same grid-stride loop as 4.2, in C: `blockIdx.x * blockDim.x + threadIdx.x` to start,
+# `blockDim.x * gridDim.x` to step.
+#
+# </details>
+#
+# <details><summary>Hint 4.3 (2 of 2) — click to open</summary>
+#
+# Use `long long` for the index so that large `n` does not overflow.
+#
+# </details>
 
 # %%
 EWISE_MUL_CU = r"""

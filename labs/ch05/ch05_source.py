@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 5 — Tensors and reverse-mode autograd
 #
+# *Read [chapter 5](../../book/chapters/ch05_autograd.md) of the book first; this lab builds what
+# it explains.*
+#
 # Chapter 5 built automatic differentiation from two pieces: **ops** that know their own
 # derivative (a `Function` with `forward` on NDArrays and `backward` written in Tensor ops),
 # and an **engine** that orders the graph and runs the chain rule backwards. You write both.
@@ -24,7 +27,7 @@
 # | 5.3 | `Sum` — a reduction over some dims | 5 |
 # | 5.4 | `Matmul` — batched matrix product | 5 |
 # | 5.5 | `unbroadcast(grad, shape)` — the gradient of broadcasting | 5 |
-# | 5.6 | `topo_order(roots)` — the order backward visits the graph | 5 |
+# | 5.6 | `topo_order(roots)` — the order backward visits the graph | 6 |
 # | 5.7 | `backward(loss)` — the whole backward pass | 6 |
 #
 # The grader puts your classes and functions in place of the library's: your `Exp` runs
@@ -49,11 +52,20 @@ import numpy as np
 
 import tinytorch as tt
 from tinytorch.autograd import Function, Tensor
+from tinytorch.labs import demo
 
 # %% [markdown]
 # ## Exercise 5.1 — `Exp`
 #
 # $\frac{d}{dx} e^x = e^x$. Use the saved output rather than recomputing it.
+
+# %% [markdown]
+# <details><summary>Hint 5.1 — click to open</summary>
+#
+# In `forward`, keep the result on `self.out`; in `backward`, `self.output()` gives it back as a
+# Tensor.
+#
+# </details>
 
 # %%
 class Exp(Function):
@@ -70,15 +82,29 @@ class Exp(Function):
 
 
 # %%
-x = tt.tensor([0.0, 1.0, 2.0], requires_grad=True)
-Exp.apply(x).sum().backward()
-x.grad  # expect e^x
+with demo("5.1"):
+    x = tt.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    Exp.apply(x).sum().backward()
+    print(x.grad)  # expect e^x
 
 # %% [markdown]
 # ## Exercise 5.2 — `Mul`
 #
 # `a * b` where either may be a Python scalar (then it needs no gradient) and the two may
 # broadcast. $\partial(ab)/\partial a = b$ and $\partial(ab)/\partial b = a$.
+
+# %% [markdown]
+# <details><summary>Hint 5.2 (1 of 2) — click to open</summary>
+#
+# The two inputs are in `self.inputs`; the gradient for `a` is `grad * b` and for `b` is `grad * a`.
+#
+# </details>
+#
+# <details><summary>Hint 5.2 (2 of 2) — click to open</summary>
+#
+# Return `None` for an input whose `self.needs_input_grad[i]` is False (a Python scalar, say).
+#
+# </details>
 
 # %%
 class Mul(Function):
@@ -103,6 +129,20 @@ class Mul(Function):
 # element is the gradient of the output element it went into: reshape `grad` to the shape
 # with the summed dims kept as 1, then broadcast it (`tt.broadcast_to`) to the input's shape.
 
+# %% [markdown]
+# <details><summary>Hint 5.3 (1 of 2) — click to open</summary>
+#
+# Remember the input's shape and the summed dims in `forward`.
+#
+# </details>
+#
+# <details><summary>Hint 5.3 (2 of 2) — click to open</summary>
+#
+# In `backward`, reshape `grad` to the input's shape with 1 on every summed dim, then
+# `tt.broadcast_to` it to the input's shape.
+#
+# </details>
+
 # %%
 class Sum(Function):
     def forward(self, a, dims, keepdim):
@@ -124,6 +164,19 @@ class Sum(Function):
 # `a @ b` for operands of at least 2 dims (batch dims broadcast). With $C = AB$ and upstream
 # gradient $G$: $\partial L/\partial A = G B^T$ and $\partial L/\partial B = A^T G$, where the
 # transpose swaps the **last two** dims (`tt.transpose(t, -2, -1)`).
+
+# %% [markdown]
+# <details><summary>Hint 5.4 (1 of 2) — click to open</summary>
+#
+# `tt.transpose(t, -2, -1)` swaps the last two dims of any batch of matrices.
+#
+# </details>
+#
+# <details><summary>Hint 5.4 (2 of 2) — click to open</summary>
+#
+# Check the shapes: `grad` is `(..., m, p)`, `a` is `(..., m, n)`, `b` is `(..., n, p)`.
+#
+# </details>
 
 # %%
 class Matmul(Function):
@@ -150,6 +203,20 @@ class Matmul(Function):
 # `shape`. (`tt.sum(t, dims, keepdim=True)` and `tt.reshape` will help.) In the library this
 # function is called in exactly one place: the engine, for every op.
 
+# %% [markdown]
+# <details><summary>Hint 5.5 (1 of 2) — click to open</summary>
+#
+# The dims to sum are the leading ones that `shape` lacks, plus those where `shape` has a 1 and
+# `grad` does not.
+#
+# </details>
+#
+# <details><summary>Hint 5.5 (2 of 2) — click to open</summary>
+#
+# Sum with `keepdim=True`, then `tt.reshape` to exactly `shape`.
+#
+# </details>
+
 # %%
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``, undoing a broadcast."""
@@ -170,6 +237,20 @@ def unbroadcast(grad, shape):
 # leaf), or a Python scalar — in an order where **every node comes after the nodes that made
 # its inputs**. Each node exactly once. Use an explicit stack, not recursion: the grader builds
 # a chain of 5,000 ops.
+
+# %% [markdown]
+# <details><summary>Hint 5.6 (1 of 2) — click to open</summary>
+#
+# Use a stack of `(node, expanded)` pairs: pop a node, push it back as expanded, then push its
+# input nodes; emit a node when it is popped expanded.
+#
+# </details>
+#
+# <details><summary>Hint 5.6 (2 of 2) — click to open</summary>
+#
+# Put **every** root on the stack at the start, and keep a set of the ids you have seen.
+#
+# </details>
 
 # %%
 def topo_order(roots):
@@ -209,6 +290,21 @@ def topo_order(roots):
 # Run it under `with tt.no_grad():`. While 5.7 is graded, the library's own `topo_order` and
 # `unbroadcast` stand in for yours, so this exercise is scored on its own.
 
+# %% [markdown]
+# <details><summary>Hint 5.7 (1 of 2) — click to open</summary>
+#
+# Keep a dict from `id(node)` to the gradient of that node's output; a node's gradient is complete
+# once every node after it in topological order has run.
+#
+# </details>
+#
+# <details><summary>Hint 5.7 (2 of 2) — click to open</summary>
+#
+# For a leaf, add to `.grad` when it already has one — two calls of `backward` must add up — and
+# do the whole pass under `tt.no_grad()`.
+#
+# </details>
+
 # %%
 def backward(loss):
     """Accumulate d loss / d leaf into ``leaf.grad`` for every leaf that requires grad."""
@@ -233,7 +329,8 @@ def backward(loss):
 
 
 # %%
-a = tt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-b = tt.tensor([10.0, 20.0], requires_grad=True)
-backward((a * b).sum() + (a @ a).sum())
-a.grad, b.grad
+with demo("5.7"):
+    a = tt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = tt.tensor([10.0, 20.0], requires_grad=True)
+    backward((a * b).sum() + (a @ a).sum())
+    print(a.grad, b.grad)

@@ -23,6 +23,17 @@ EXERCISES = {
     "5.6": "topo_order",
     "5.7": "backward",
 }
+#: the library's own version of each exercise: it raises if the notebook's code calls it while graded
+REFERENCES = {
+    "5.1": ["tinytorch.ops.elementwise:Exp"],
+    "5.2": ["tinytorch.ops.elementwise:Mul"],
+    "5.3": ["tinytorch.ops.reduce:Sum"],
+    "5.4": ["tinytorch.ops.matmul:Matmul"],
+    "5.5": ["tinytorch.autograd:unbroadcast"],
+    "5.6": ["tinytorch.autograd:topo_order"],
+    "5.7": ["tinytorch.autograd:backward", "tinytorch.autograd:grad", "tinytorch.autograd:_run_backward",
+            "tinytorch.autograd:tensor_backward"],
+}
 RNG = np.random.default_rng(5)
 
 
@@ -180,22 +191,40 @@ def _diamond():
     return x, (b * c + a).sum()
 
 
-@pytest.mark.points(2, exercise="5.6", hint="push a node once to expand its inputs and once more to emit it")
-def test_topo_order(lab):
-    """topo_order lists every node once, each after the nodes of its inputs"""
-    topo_order = lab.defined("topo_order")
-    _, loss = _diamond()
-    order = list(topo_order([loss.grad_fn]))
-    expected = autograd.topo_order([loss.grad_fn])
+def _check_topo(order, roots, what):
+    """``order`` lists every node reachable from ``roots`` once, each after the nodes of its inputs."""
+    order = list(order)
+    expected = autograd.topo_order(roots)  # computed after the learner's call, on purpose
     check(len(order) == len(expected) and {id(n) for n in order} == {id(n) for n in expected},
-          f"topo_order returned {len(order)} nodes ({len({id(n) for n in order})} distinct); "
-          f"the graph has {len(expected)}")
+          f"{what}: topo_order returned {len(order)} nodes ({len({id(n) for n in order})} distinct); "
+          f"the graph has {len(expected)}", hint="start from every root, not just the first")
     position = {id(n): i for i, n in enumerate(order)}
     for node in order:
         for t in node.inputs:
             if isinstance(t, tt.Tensor) and t.grad_fn is not None:
                 check(position[id(t.grad_fn)] < position[id(node)],
-                      f"{node.name()} comes before {t.grad_fn.name()}, which made its input")
+                      f"{what}: {node.name()} comes before {t.grad_fn.name()}, which made its input")
+
+
+@pytest.mark.points(2, exercise="5.6", hint="push a node once to expand its inputs and once more to emit it")
+def test_topo_order(lab):
+    """topo_order lists every node once, each after the nodes of its inputs"""
+    topo_order = lab.defined("topo_order")
+    _, loss = _diamond()
+    _check_topo(topo_order([loss.grad_fn]), [loss.grad_fn], "a diamond")
+
+
+@pytest.mark.points(1, exercise="5.6",
+                    hint="every root starts a search; a node seen from an earlier root is not repeated")
+def test_topo_order_several_roots(lab):
+    """several roots that share part of their graphs: every node of every root, once"""
+    topo_order = lab.defined("topo_order")
+    x = leaf(3)
+    shared = tt.exp(x) * 2.0
+    first, second = (shared * shared).sum(), (tt.sin(shared) + x).sum()
+    roots = [first.grad_fn, second.grad_fn]
+    _check_topo(topo_order(roots), roots, "two roots sharing a subgraph")
+    _check_topo(topo_order(roots[::-1]), roots[::-1], "the same two roots, the other way round")
 
 
 @pytest.mark.points(3, exercise="5.6")
@@ -216,53 +245,97 @@ def test_topo_order_in_the_engine(lab, monkeypatch):
 
 
 # --- 5.7 backward --------------------------------------------------------------------------------------------------
-def _reference_grads(build):
-    leaves, loss = build()
-    loss.backward()
-    return [t.grad for t in leaves]
-
-
-def _learner_grads(lab, monkeypatch, build):
+# The learner's backward always runs before the reference gradients exist, so it cannot find
+# them by looking at the test's frames.
+def _learner_backward(lab, monkeypatch):
     backward = lab.defined("backward")
     monkeypatch.setitem(lab.notebook.namespace, "topo_order", autograd.topo_order)
     monkeypatch.setitem(lab.notebook.namespace, "unbroadcast", autograd.unbroadcast)
-    leaves, loss = build()
-    backward(loss)
-    return [t.grad for t in leaves]
+    return backward
 
 
-def _mlp():
-    RNG_LOCAL = np.random.default_rng(7)
-    x = tt.tensor(RNG_LOCAL.standard_normal((4, 3)), dtype=tt.float64)
-    w1 = tt.tensor(RNG_LOCAL.standard_normal((3, 5)), dtype=tt.float64, requires_grad=True)
-    b1 = tt.tensor(RNG_LOCAL.standard_normal(5), dtype=tt.float64, requires_grad=True)
-    w2 = tt.tensor(RNG_LOCAL.standard_normal((5, 2)), dtype=tt.float64, requires_grad=True)
-    logits = tt.tanh(x @ w1 + b1) @ w2
-    loss = -tt.log_softmax(logits, dim=1)[:, 0].mean()
-    return [w1, b1, w2], loss
+def _reference_grads(build, times=1):
+    for _ in range(times):
+        leaves, loss = build()
+        loss.backward()
+    return [t.grad.detach().numpy().copy() for t in leaves]
+
+
+def _mlp(seed=7):
+    def build():
+        rng = np.random.default_rng(seed)
+        x = tt.tensor(rng.standard_normal((4, 3)), dtype=tt.float64)
+        w1 = tt.tensor(rng.standard_normal((3, 5)), dtype=tt.float64, requires_grad=True)
+        b1 = tt.tensor(rng.standard_normal(5), dtype=tt.float64, requires_grad=True)
+        w2 = tt.tensor(rng.standard_normal((5, 2)), dtype=tt.float64, requires_grad=True)
+        logits = tt.tanh(x @ w1 + b1) @ w2
+        loss = -tt.log_softmax(logits, dim=1)[:, 0].mean()
+        build.leaves = [w1, b1, w2]
+        return build.leaves, loss
+    return build
 
 
 def _shared():
-    RNG_LOCAL = np.random.default_rng(8)
-    x = tt.tensor(RNG_LOCAL.standard_normal(4), dtype=tt.float64, requires_grad=True)
+    rng = np.random.default_rng(8)
+    x = tt.tensor(rng.standard_normal(4), dtype=tt.float64, requires_grad=True)
     y = x * x
     return [x], (y * y + y.exp() + x).sum()
 
 
-@pytest.mark.points(3, exercise="5.7", hint="visit nodes in reverse topological order; add, never overwrite")
+def _check_grads(got, expected, what):
+    for i, (g, e) in enumerate(zip(got, expected)):
+        check(g is not None, f"{what}: parameter {i} has no .grad after your backward")
+        check_close(g, e, f"{what}: gradient of parameter {i}", rtol=1e-6)
+
+
+@pytest.mark.points(2, exercise="5.7", hint="visit nodes in reverse topological order; add, never overwrite")
 def test_backward_mlp(lab, monkeypatch):
     """your backward gives a small MLP's loss the library's gradients"""
-    expected = _reference_grads(_mlp)
-    got = _learner_grads(lab, monkeypatch, _mlp)
-    for i, (g, e) in enumerate(zip(got, expected)):
-        check(g is not None, f"parameter {i} of the MLP has no .grad after your backward")
-        check_close(g, e, f"gradient of MLP parameter {i}", rtol=1e-6)
+    backward = _learner_backward(lab, monkeypatch)
+    leaves, loss = _mlp()()
+    backward(loss)
+    _check_grads([t.grad for t in leaves], _reference_grads(_mlp()), "MLP")
 
 
-@pytest.mark.points(3, exercise="5.7")
+@pytest.mark.points(2, exercise="5.7")
 def test_backward_shared_subexpressions(lab, monkeypatch):
     """a tensor used on several paths gets the sum of their gradients"""
-    expected = _reference_grads(_shared)
-    (g,) = _learner_grads(lab, monkeypatch, _shared)
-    check(g is not None, "x has no .grad after your backward")
-    check_close(g, expected[0], "d/dx of sum(x⁴ + e^(x²) + x)", rtol=1e-6)
+    backward = _learner_backward(lab, monkeypatch)
+    (x,), loss = _shared()
+    backward(loss)
+    check(x.grad is not None, "x has no .grad after your backward")
+    check_close(x.grad, _reference_grads(_shared)[0], "d/dx of sum(x⁴ + e^(x²) + x)", rtol=1e-6)
+
+
+@pytest.mark.points(1, exercise="5.7", hint="a leaf's .grad is set the first time and added to afterwards: "
+                                             "leaf.grad = g if leaf.grad is None else leaf.grad + g")
+def test_backward_accumulates(lab, monkeypatch):
+    """two backward calls (two graphs on the same leaves) add up in .grad, as loss.backward() does"""
+    backward = _learner_backward(lab, monkeypatch)
+    build = _mlp(11)
+    leaves = None
+    for _ in range(2):
+        _, loss = build()
+        if leaves is not None:  # the second graph reuses the first graph's leaves
+            for old, new in zip(leaves, build.leaves):
+                new.grad = old.grad
+        leaves = build.leaves
+        backward(loss)
+    got = [t.grad for t in leaves]
+    _check_grads(got, [2 * g for g in _reference_grads(_mlp(11))], "after two backward calls")
+
+
+@pytest.mark.points(1, exercise="5.7", hint="run the whole pass under `with tt.no_grad():`")
+def test_backward_grads_have_no_graph(lab, monkeypatch):
+    """with grad mode on, the .grad your backward stores is a plain tensor: no graph, no requires_grad"""
+    backward = _learner_backward(lab, monkeypatch)
+    check(tt.is_grad_enabled(), "the grader expected grad mode on at the start of this test")
+    leaves, loss = _mlp(12)()
+    backward(loss)
+    for i, t in enumerate(leaves):
+        check(t.grad is not None, f"parameter {i} has no .grad after your backward")
+        check(t.grad.grad_fn is None and not t.grad.requires_grad,
+              f"the .grad of parameter {i} carries a graph (grad_fn="
+              f"{t.grad.grad_fn.name() if t.grad.grad_fn else None}, requires_grad={t.grad.requires_grad}): "
+              "the backward pass was recorded")
+    check(tt.is_grad_enabled(), "your backward left grad mode off (use `with tt.no_grad():`, which restores it)")

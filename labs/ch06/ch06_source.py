@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 6 — Modules, initialisation and losses
 #
+# *Read [chapter 6](../../book/chapters/ch06_nn.md) of the book first; this lab builds what it
+# explains.*
+#
 # Chapter 6 built `nn`: a `Module` registers the parameters and submodules you assign to it,
 # layers initialise their weights the way PyTorch does, and losses are compositions of Tensor
 # ops written to be numerically safe. You write three of its pieces:
@@ -35,14 +38,30 @@ import numpy as np
 
 import tinytorch as tt
 from tinytorch import nn
+from tinytorch.labs import demo
 
 # %% [markdown]
 # ## Exercise 6.1 — `Linear`
 #
 # `y = x @ weight.T + bias`, with `weight` of shape `(out_features, in_features)` and `bias`
 # of shape `(out_features,)` (no bias parameter when `bias=False`: set `self.bias = None`).
-# Initialise like PyTorch: both drawn uniformly from $[-k, k]$ with $k = 1/\sqrt{\text{in\_features}}$
+# Initialise like PyTorch: both drawn uniformly from $[-k, k]$ with $k =
+# 1/\sqrt{\text{in\_features}}$
 # (`tt.rand(...)` gives $[0, 1)$). Wrap them in `nn.Parameter`.
+
+# %% [markdown]
+# <details><summary>Hint 6.1 (1 of 2) — click to open</summary>
+#
+# `tt.rand(out_features, in_features)` is uniform on [0, 1): scale by `2k` and shift by `-k`.
+#
+# </details>
+#
+# <details><summary>Hint 6.1 (2 of 2) — click to open</summary>
+#
+# Wrap both in `nn.Parameter` and assign them as attributes; `forward` is `x @ self.weight.T +
+# self.bias`.
+#
+# </details>
 
 # %%
 class Linear(nn.Module):
@@ -63,7 +82,8 @@ class Linear(nn.Module):
 
 
 # %%
-Linear(4, 3)(tt.ones(2, 4)).shape  # expect (2, 3)
+with demo("6.1"):
+    print(Linear(4, 3)(tt.ones(2, 4)).shape)  # expect (2, 3)
 
 # %% [markdown]
 # ## Exercise 6.2 — `LayerNorm`
@@ -72,6 +92,20 @@ Linear(4, 3)(tt.ones(2, 4)).shape  # expect (2, 3)
 # $\sqrt{\text{var} + \epsilon}$ with the *biased* variance (`correction=0`), then scale by
 # `weight` (ones) and shift by `bias` (zeros), both parameters of shape `normalized_shape`.
 # `normalized_shape` may be an int or a tuple.
+
+# %% [markdown]
+# <details><summary>Hint 6.2 (1 of 2) — click to open</summary>
+#
+# The dims to normalise are the last `len(normalized_shape)` ones: `range(x.ndim - len(shape),
+# x.ndim)`.
+#
+# </details>
+#
+# <details><summary>Hint 6.2 (2 of 2) — click to open</summary>
+#
+# `x.var(dims, keepdim=True, correction=0)` is the biased variance.
+#
+# </details>
 
 # %%
 class LayerNorm(nn.Module):
@@ -98,10 +132,25 @@ class LayerNorm(nn.Module):
 # ## Exercise 6.3 — cross-entropy
 #
 # `logits` has shape `(N, C)`, `target` holds `N` class indices (int64). Return the mean over
-# the batch of $-\log \operatorname{softmax}(\text{logits})_{\text{target}}$. Compute the log-softmax
+# the batch of $-\log \operatorname{softmax}(\text{logits})_{\text{target}}$. Compute the log-
+# softmax
 # stably: $\log \operatorname{softmax}(z)_i = (z_i - m) - \log \sum_j e^{z_j - m}$ with
 # $m = \max_j z_j$ (detached — it only shifts). Do not call the library's `cross_entropy`,
 # `log_softmax` or `logsumexp`. Picking one entry per row: `t[tt.arange(N), target]`.
+
+# %% [markdown]
+# <details><summary>Hint 6.3 (1 of 2) — click to open</summary>
+#
+# Subtract each row's maximum (detached) before `exp`; the log-softmax is then `shifted -
+# log(sum(exp(shifted)))`.
+#
+# </details>
+#
+# <details><summary>Hint 6.3 (2 of 2) — click to open</summary>
+#
+# Pick each row's target entry with `log_probs[tt.arange(N), target]` and take minus their mean.
+#
+# </details>
 
 # %%
 def cross_entropy(logits, target):
@@ -115,4 +164,5 @@ def cross_entropy(logits, target):
 
 
 # %%
-cross_entropy(tt.tensor([[1000.0, 0.0], [0.0, 0.0]]), tt.tensor([0, 1]))  # expect about 0.3466
+with demo("6.3"):
+    print(cross_entropy(tt.tensor([[1000.0, 0.0], [0.0, 0.0]]), tt.tensor([0, 1])))  # expect about 0.3466

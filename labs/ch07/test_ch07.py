@@ -9,6 +9,11 @@ from tinytorch.labs import check, check_close
 
 TITLE = "optimizers"
 EXERCISES = {"7.1": "SGD with momentum", "7.2": "Adam"}
+#: the library's own version of each exercise: it raises if the notebook's code calls it while graded
+REFERENCES = {
+    "7.1": ["tinytorch.optim.sgd:SGD"],
+    "7.2": ["tinytorch.optim.adam:Adam", "tinytorch.optim.adam:AdamW", "tinytorch.ops.inplace:_fused_adam_"],
+}
 
 
 def _params(seed):
@@ -22,18 +27,41 @@ def _loss(params, step):
     return ((w.sum(0) * (1 + 0.1 * step) + b) ** 2).sum() + (c ** 4).sum() + (w * w).mean()
 
 
-def compare(make_mine, make_ref, steps, what, skip_grad=None, hint=None):
-    mine_params, ref_params = _params(0), _params(0)
-    mine, ref = make_mine(mine_params), make_ref(ref_params)
+def _run(make_opt, steps, skip_grad=None, groups=None, scheduler=None):
+    """Parameter values after each of ``steps`` steps of the optimizer ``make_opt`` builds."""
+    params = _params(0)
+    opt = make_opt(params if groups is None else groups(params))
+    sched = scheduler(opt) if scheduler is not None else None
+    history = []
     for step in range(steps):
-        for params, opt in ((mine_params, mine), (ref_params, ref)):
-            opt.zero_grad()
-            _loss(params, step).backward()
-            if skip_grad is not None:
-                params[skip_grad].grad = None  # a parameter without a gradient this step
-            opt.step()
-        for i, (a, b) in enumerate(zip(mine_params, ref_params)):
+        opt.zero_grad()
+        _loss(params, step).backward()
+        if skip_grad is not None:
+            params[skip_grad].grad = None  # a parameter without a gradient this step
+        opt.step()
+        if sched is not None:
+            sched.step()
+        history.append([p.detach().numpy().copy() for p in params])
+    return history
+
+
+def compare(make_mine, make_ref, steps, what, skip_grad=None, hint=None, groups=None, scheduler=None):
+    """The learner's optimizer runs all its steps first; the library's runs afterwards, so nothing
+    the learner's code can see holds the expected values."""
+    mine = _run(make_mine, steps, skip_grad, groups, scheduler)
+    ref = _run(make_ref, steps, skip_grad, groups, scheduler)
+    for step, (got, expected) in enumerate(zip(mine, ref)):
+        for i, (a, b) in enumerate(zip(got, expected)):
             check_close(a, b, f"{what}: parameter {i} after step {step + 1}", hint, rtol=1e-9, atol=1e-12)
+
+
+def _two_groups(first, second):
+    """Parameter groups: the first two parameters with the settings ``first``, the last with ``second``."""
+    return lambda params: [dict(params=params[:2], **first), dict(params=params[2:], **second)]
+
+
+def _step_lr(opt):
+    return optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
 
 
 # --- 7.1 SGD -------------------------------------------------------------------------------------------
@@ -62,6 +90,16 @@ def test_sgd_skips_params_without_grad(lab):
             "SGD with a parameter that has no gradient", skip_grad=2)
 
 
+@pytest.mark.points(2, exercise="7.1", hint="read lr, momentum and weight_decay from each group "
+                                             "(`for group in self.param_groups: ... group['lr']`), every step")
+def test_sgd_param_groups_and_scheduler(lab):
+    """parameter groups with their own lr, momentum and weight decay, and an lr scheduler changing lr"""
+    SGD = lab.defined("SGD")
+    groups = _two_groups(dict(lr=0.1, momentum=0.5), dict(weight_decay=0.2))
+    compare(lambda p: SGD(p, lr=0.03, momentum=0.9), lambda p: optim.SGD(p, lr=0.03, momentum=0.9), 6,
+            "SGD with two parameter groups and StepLR", groups=groups, scheduler=_step_lr)
+
+
 # --- 7.2 Adam -------------------------------------------------------------------------------------------
 @pytest.mark.points(4, exercise="7.2", hint="count steps per parameter; bias-correct m and v with 1 - beta**t")
 def test_adam_matches(lab):
@@ -79,6 +117,15 @@ def test_adam_skips_params_without_grad(lab):
     Adam = lab.defined("Adam")
     compare(lambda p: Adam(p, lr=0.01), lambda p: optim.Adam(p, lr=0.01), 3,
             "Adam with a parameter that has no gradient", skip_grad=1)
+
+
+@pytest.mark.points(2, exercise="7.2", hint="read lr, betas, eps and weight_decay from each group, every step")
+def test_adam_param_groups_and_scheduler(lab):
+    """parameter groups with their own lr, betas, eps and weight decay, and an lr scheduler changing lr"""
+    Adam = lab.defined("Adam")
+    groups = _two_groups(dict(lr=0.05, betas=(0.5, 0.9)), dict(eps=1e-3, weight_decay=0.1))
+    compare(lambda p: Adam(p, lr=0.01), lambda p: optim.Adam(p, lr=0.01), 6,
+            "Adam with two parameter groups and StepLR", groups=groups, scheduler=_step_lr)
 
 
 @pytest.mark.points(2, exercise="7.2")

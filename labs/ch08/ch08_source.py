@@ -13,6 +13,9 @@
 # %% [markdown]
 # # Lab 8 — Data loading and training MNIST
 #
+# *Read [chapter 8](../../book/chapters/ch08_data_mnist.md) of the book first; this lab builds
+# what it explains.*
+#
 # The last lab puts the library to work: you write the loop that feeds a model mini-batches,
 # and the loop that trains it, and you train a network on real MNIST digits (the 5,000-image
 # subset that ships with tinytorch).
@@ -33,6 +36,7 @@ import tinytorch as tt
 from tinytorch import nn, optim
 from tinytorch.data import TensorDataset
 from tinytorch.data.datasets import MNIST
+from tinytorch.labs import demo
 
 # %% [markdown]
 # ## Exercise 8.1 — a DataLoader
@@ -47,6 +51,21 @@ from tinytorch.data.datasets import MNIST
 #   once, in `__init__`, and draw each epoch's permutation from it).
 # * The last batch may be smaller; with `drop_last=True` it is dropped.
 # * `len(loader)` is the number of batches per epoch.
+
+# %% [markdown]
+# <details><summary>Hint 8.1 (1 of 2) — click to open</summary>
+#
+# Make the order of indices first (`np.arange(n)` or a permutation from `self.rng`), then cut it
+# into slices of `batch_size`.
+#
+# </details>
+#
+# <details><summary>Hint 8.1 (2 of 2) — click to open</summary>
+#
+# For each batch, `zip(*examples)` gives the columns: stack tensors with `tt.stack(column, 0)`,
+# turn ints into one int64 tensor.
+#
+# </details>
 
 # %%
 class DataLoader:
@@ -78,8 +97,9 @@ class DataLoader:
 
 
 # %%
-toy = TensorDataset(tt.arange(10).reshape(5, 2), tt.arange(5))
-[(x.tolist(), y.tolist()) for x, y in DataLoader(toy, batch_size=2)]
+with demo("8.1"):
+    toy = TensorDataset(tt.arange(10).reshape(5, 2), tt.arange(5))
+    print([(x.tolist(), y.tolist()) for x, y in DataLoader(toy, batch_size=2)])
 
 # %% [markdown]
 # ## Exercise 8.2 — the training loop
@@ -91,6 +111,21 @@ toy = TensorDataset(tt.arange(10).reshape(5, 2), tt.arange(5))
 # `evaluate` returns the fraction of examples whose predicted class (the arg-max of the model's
 # output) equals the label, as a float — in evaluation mode (`model.eval()`) and without
 # recording graphs (`with tt.no_grad():`).
+
+# %% [markdown]
+# <details><summary>Hint 8.2 (1 of 2) — click to open</summary>
+#
+# `train_epoch`: `model.train()`, then for every batch zero_grad, forward, loss, backward, step;
+# collect `loss.item()`.
+#
+# </details>
+#
+# <details><summary>Hint 8.2 (2 of 2) — click to open</summary>
+#
+# `evaluate`: `model.eval()` and `with tt.no_grad():`; count `(model(x).argmax(1) ==
+# y).sum().item()` over all batches.
+#
+# </details>
 
 # %%
 def train_epoch(model, loader, optimizer, loss_fn):
@@ -136,11 +171,12 @@ def mnist_tensors(train):
 
 
 if __name__ == "__main__":
-    tt.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    train_loader = DataLoader(mnist_tensors(True), batch_size=64, shuffle=True, seed=0)
-    test_loader = DataLoader(mnist_tensors(False), batch_size=500)
-    for epoch in range(2):
-        loss = train_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss())
-        print(f"epoch {epoch + 1}: loss {loss:.3f}, test accuracy {evaluate(model, test_loader):.3f}")
+    with demo("8.1 and 8.2"):
+        tt.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        train_loader = DataLoader(mnist_tensors(True), batch_size=64, shuffle=True, seed=0)
+        test_loader = DataLoader(mnist_tensors(False), batch_size=500)
+        for epoch in range(2):
+            loss = train_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss())
+            print(f"epoch {epoch + 1}: loss {loss:.3f}, test accuracy {evaluate(model, test_loader):.3f}")

@@ -9,34 +9,42 @@ A test receives the ``lab`` fixture (a :class:`Lab`) and asks it for graded name
         check_equal(row_major_strides((2, 3, 4)), (12, 4, 1), "row_major_strides((2, 3, 4))",
                     hint="the last axis moves by one element")
 
-:meth:`Lab.defined` fails the test unless the name was defined *by the notebook itself*
-(not imported from tinytorch). :meth:`Lab.plug` also puts the learner's object in place of
-the library's for the duration of the test, so the real library runs on the learner's code.
+:meth:`Lab.defined` fails the test unless the name was defined *by the notebook itself*:
+the object, and every method of a class, must run code compiled from the notebook's cells, and
+a class may inherit only from the lab's sanctioned bases (see :mod:`.provenance`).
+:meth:`Lab.plug` also puts the learner's object in place of the library's for the duration of
+the test, so the real library runs on the learner's code.
+
+Tests run inside the grading worker, in the same process as the learner's code; the numpy
+functions the checks compare with are bound here, when the grader imports this module,
+before any notebook runs, so a notebook that rebinds ``np.allclose`` changes nothing here
+(and the worker restores and reports such changes anyway).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .notebook import LoadedNotebook
+from .failure import LabFailure
+from .provenance import provenance_problem
 
+if TYPE_CHECKING:
+    from .notebook import LoadedNotebook
 
-class LabFailure(AssertionError):
-    """A graded check failed: ``message`` says what was expected, ``hint`` how to get there."""
+__all__ = ["Lab", "LabFailure", "check", "check_close", "check_equal", "check_exact", "check_raises"]
 
-    def __init__(self, message: str, hint: str | None = None, kind: str = "wrong"):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.kind = kind  # "wrong" | "undefined" | "imported"
+# bound once, before any notebook runs (see the module docstring)
+_allclose, _isclose, _argwhere, _asarray = np.allclose, np.isclose, np.argwhere, np.asarray
+_array2string = np.array2string
+_array_equal, _ndarray, _integer = np.array_equal, np.ndarray, np.integer
 
 
 class Lab:
     """The learner's notebook, as a graded test sees it."""
 
-    def __init__(self, name: str, notebook: LoadedNotebook, edition: str):
+    def __init__(self, name: str, notebook: "LoadedNotebook", edition: str):
         self.name = name
         self.notebook = notebook
         self.edition = edition  # "student" or "solutions"
@@ -48,9 +56,11 @@ class Lab:
     def defined(self, name: str) -> Any:
         """The object the notebook bound to ``name``; it must be the notebook's own.
 
-        Raises :class:`LabFailure` if the name is missing or if it is a function/class that
-        was defined somewhere else (e.g. imported from tinytorch).
+        Raises :class:`LabFailure` if the name is missing or if it is a function/class (or a
+        class with a method) that was not written in the notebook's cells — imported from
+        tinytorch, inherited from the library's version, built with ``exec`` of copied source.
         """
+
         ns = self.notebook.namespace
         if name not in ns:
             raise LabFailure(
@@ -59,13 +69,10 @@ class Lab:
                      "a cell that fails to run defines nothing",
                 kind="undefined")
         obj = ns[name]
-        origin = getattr(obj, "__module__", None)
-        if (callable(obj) or isinstance(obj, type)) and origin != self.module_name:
-            raise LabFailure(
-                f"`{name}` in your notebook is `{origin}.{getattr(obj, '__qualname__', name)}`, "
-                "defined outside the notebook",
-                hint="the lab grades your own code: define it in the exercise cell instead of importing it",
-                kind="imported")
+        problem = provenance_problem(obj, name, self.notebook.code, self.module_name)
+        if problem:
+            raise LabFailure(problem, hint="the lab grades your own code: write it in the exercise cell",
+                             kind="provenance")
         return obj
 
     def plug(self, monkeypatch: Any, target: Any, attr: str, name: str | None = None) -> Any:
@@ -81,8 +88,8 @@ class Lab:
 
 
 def _fmt(x: Any) -> str:
-    if isinstance(x, np.ndarray):
-        return np.array2string(x, separator=", ", threshold=20, precision=4)
+    if isinstance(x, _ndarray):
+        return _array2string(x, separator=", ", threshold=20, precision=4)
     text = repr(x)
     return text if len(text) < 200 else text[:197] + "..."
 
@@ -91,9 +98,9 @@ def _as_numpy(x: Any) -> np.ndarray:
     """A numpy copy of an array, a Tensor (detached: comparing values needs no graph) or a scalar."""
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         x = x.detach().numpy()
-    elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+    elif hasattr(x, "numpy") and not isinstance(x, _ndarray):
         x = x.numpy()
-    return np.asarray(x)
+    return _asarray(x)
 
 
 def check(condition: Any, message: str, hint: str | None = None) -> None:
@@ -109,7 +116,7 @@ def check_equal(got: Any, expected: Any, what: str, hint: str | None = None) -> 
         g = tuple(g)
     if isinstance(e, list):
         e = tuple(e)
-    if type(g) is not type(e) and not (isinstance(g, (int, np.integer)) and isinstance(e, (int, np.integer))):
+    if type(g) is not type(e) and not (isinstance(g, (int, _integer)) and isinstance(e, (int, _integer))):
         raise LabFailure(f"{what} returned {_fmt(got)} (a {type(got).__name__}), "
                          f"expected {_fmt(expected)} (a {type(expected).__name__})", hint)
     if g != e:
@@ -140,9 +147,23 @@ def check_close(got: Any, expected: Any, what: str, hint: str | None = None,
     g, e = _as_numpy(got), _as_numpy(expected)
     if g.shape != e.shape:
         raise LabFailure(f"{what} has shape {g.shape}, expected {e.shape}", hint)
-    if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
-        bad = np.argwhere(~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True))
+    if not _allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
+        bad = _argwhere(~_isclose(g, e, rtol=rtol, atol=atol, equal_nan=True))
         where = tuple(int(i) for i in bad[0]) if bad.size else ()
         raise LabFailure(f"{what} differs from the expected values at {len(bad)} position(s); "
                          f"first at index {where}: got {g[where]!r}, expected {e[where]!r}\n"
                          f"    got      {_fmt(g)}\n    expected {_fmt(e)}", hint)
+
+
+def check_exact(got: Any, expected: Any, what: str, hint: str | None = None) -> None:
+    """Fail unless the arrays have the same shape, dtype and bit-for-bit equal values (a copy is exact)."""
+    g, e = _as_numpy(got), _as_numpy(expected)
+    if g.shape != e.shape:
+        raise LabFailure(f"{what} has shape {g.shape}, expected {e.shape}", hint)
+    if g.dtype != e.dtype:
+        raise LabFailure(f"{what} has dtype {g.dtype}, expected {e.dtype}", hint)
+    if not _array_equal(g, e):
+        bad = _argwhere(g != e)
+        where = tuple(int(i) for i in bad[0]) if bad.size else ()
+        raise LabFailure(f"{what} is not an exact copy: {len(bad)} element(s) differ; first at index {where}: "
+                         f"got {g[where]!r}, expected {e[where]!r} (copying must not change any bit)", hint)

@@ -9,6 +9,18 @@ Grades every lab twice, each time in a fresh pytest process:
 A test that passes on the student edition is a test that cannot fail: a bug in the lab.
 Tests skipped on this machine (no C compiler, no GPU) are listed and count for neither side.
 Exits non-zero if any lab breaks a rule; the last line reads ``labs: N passed, M failed``.
+
+``--planted`` grades the planted notebooks of ``labs/planted`` instead: each is a lab's source
+edition (the reference solutions) with a few cells appended that replace one exercise by a
+cheat or a plausible wrong answer. Its header says what must happen::
+
+    # planted: ch05                 the lab
+    # expect: 5.1 inherits          exercise 5.1 loses points, and a failure message of 5.1
+                                    contains "inherits" (the rule it broke)
+    # expect: full                  (instead) the notebook keeps full marks: an honest variant
+    # lab-timeout: 10               (optional) the per-test time limit for this notebook
+
+The last line reads ``planted: N caught, M missed``.
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +71,106 @@ def problems(solution: dict[str, Any] | None, student: dict[str, Any] | None) ->
     return out
 
 
+@dataclass
+class Planted:
+    path: Path
+    lab: str
+    expect: list[tuple[str, str]]  # (exercise, word in the message); empty: full marks expected
+    timeout: float | None = None  # "# lab-timeout: S": the per-test limit for this notebook
+
+
+def read_planted(path: Path) -> Planted:
+    lab, expect, full, timeout = "", [], False, None
+    for line in path.read_text().splitlines():
+        if line.startswith("# lab-timeout:"):
+            timeout = float(line.split(":", 1)[1])
+        elif line.startswith("# planted:"):
+            lab = line.split(":", 1)[1].strip()
+        elif line.startswith("# expect:"):
+            rest = line.split(":", 1)[1].strip()
+            if rest == "full":
+                full = True
+            else:
+                exercise, _, word = rest.partition(" ")
+                expect.append((exercise, word.strip()))
+    if not lab or (not expect and not full):
+        raise SystemExit(f"{path}: needs a '# planted: chNN' line and '# expect: ...' lines")
+    return Planted(path, lab, expect, timeout)
+
+
+def planted_notebook(labs_dir: Path, planted: Planted, out: Path) -> Path:
+    """The lab's source edition with the planted cells appended, written as a notebook."""
+    import jupytext
+
+    nb = jupytext.read(str(labs_dir / planted.lab / f"{planted.lab}_source.py"))
+    extra = jupytext.read(str(planted.path))
+    nb.cells.extend(c for c in extra.cells if c.cell_type == "code" and c.source.strip())
+    target = out / f"{planted.path.stem}.ipynb"
+    jupytext.write(nb, str(target))
+    return target
+
+
+def judge_planted(planted: Planted, score: dict[str, Any] | None) -> tuple[bool, str]:
+    """(caught, a one-line account) for one planted notebook's score report."""
+    if score is None:
+        return False, "no score report"
+    total = f"{score['points']}/{score['total']}"
+    if not planted.expect:
+        ok = score["points"] == score["total"] and score["total"] > 0
+        return ok, f"{total} (expected full marks)"
+    notes = []
+    ok = True
+    for exercise, word in planted.expect:
+        row = next((r for r in score["exercises"] if r["exercise"] == exercise), None)
+        tests = [t for t in score["tests"] if t["exercise"] == exercise and t["outcome"] == "failed"]
+        hit = next((t for t in tests if word.lower() in t["message"].lower()
+                    and f"exercise {exercise}".lower() in t["message"].lower()), None)
+        lost = row is not None and row["points"] < row["total"]
+        ok = ok and lost and hit is not None
+        shown = f"{row['points']}/{row['total']}" if row else "-"
+        message = hit["message"] if hit else (tests[0]["message"] if tests else "")
+        first = next((ln.strip() for ln in message.splitlines()[1:] if ln.strip()), "")
+        notes.append(f"{exercise} {shown}" + ("" if hit else f" (no message with '{word}')") + f": {first[:150]}")
+    return ok, f"{total}; " + "; ".join(notes)
+
+
+def check_planted(labs_dir: Path, planted_dir: Path, names: list[str], timeout: float) -> int:
+    files = sorted(p for p in planted_dir.glob("*.py") if not names or p.stem in names)
+    if not files:
+        print(f"no planted notebooks in {planted_dir}", file=sys.stderr)
+        return 1
+    missed = 0
+    print(f"{'planted notebook':<34} {'lab':<5} {'time':>6}  verdict")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            planted = read_planted(path)
+            notebook = planted_notebook(labs_dir, planted, Path(tmp))
+            scores_dir = Path(tmp, path.stem)
+            start = time.monotonic()
+            cmd = [sys.executable, "-m", "pytest", str(labs_dir / planted.lab), "-q", "-p", "no:cacheprovider",
+                   "--notebook", str(notebook), "--scores-dir", str(scores_dir),
+                   "--lab-timeout", str(planted.timeout or timeout)]
+            subprocess.run(cmd, capture_output=True, text=True)
+            elapsed = time.monotonic() - start
+            report = scores_dir / f"{planted.lab}.json"
+            caught, account = judge_planted(planted, json.loads(report.read_text()) if report.exists() else None)
+            missed += not caught
+            print(f"{path.stem:<34} {planted.lab:<5} {elapsed:>5.0f}s  {'caught' if caught else 'MISSED'}  {account}")
+    print(f"planted: {len(files) - missed} caught, {missed} missed")
+    return 1 if missed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("labs", nargs="*", help="lab folders to check, e.g. ch01 ch02 (default: all)")
+    parser.add_argument("labs", nargs="*", help="lab folders to check, e.g. ch01 ch02 (default: all); "
+                                                "with --planted: planted notebook names")
     parser.add_argument("--labs-dir", default="labs", type=Path)
+    parser.add_argument("--planted", action="store_true",
+                        help="grade the planted cheats and wrong answers in LABS_DIR/planted: each must lose points")
+    parser.add_argument("--timeout", default=30.0, type=float, help="--lab-timeout for the planted runs")
     args = parser.parse_args(argv)
+    if args.planted:
+        return check_planted(args.labs_dir, args.labs_dir / "planted", args.labs, args.timeout)
     with tempfile.TemporaryDirectory() as tmp:
         solutions = grade(args.labs_dir, True, Path(tmp, "solutions"), args.labs)
         students = grade(args.labs_dir, False, Path(tmp, "student"), args.labs)
