@@ -737,8 +737,11 @@ OPS = [
     binary("absolute", lambda L, a, b: L.absolute(a) + L.true_divide(a, b), lambda a, b: np.abs(a) + a / b,
            domain="nonzero"),
     Op("moveaxis", lambda L, a: L.moveaxis(a, 0, -1).ravel(), lambda a: np.moveaxis(a, 0, -1).ravel(), ((2, 3, 4),)),
+    Op("max_unpool2d", lambda L, a: L.nn.functional.max_unpool2d(*L.nn.functional.max_pool2d(
+        a.reshape(1, 2, 4, 4), 2, return_indices=True), 2),  # exercises the Unpool primitive
+       lambda a: np.where(a.reshape(1, 2, 2, 2, 2, 2).max((3, 5), keepdims=True) == a.reshape(1, 2, 2, 2, 2, 2),
+                          a.reshape(1, 2, 2, 2, 2, 2), 0).reshape(1, 2, 4, 4), ((2, 16),)),
 ]
-
 # --- the machinery --------------------------------------------------------------------------------------
 class Lib:
     """The namespace an op's ``fn`` sees: tinytorch (on one device) or torch. ``const``

@@ -124,7 +124,7 @@ def reset_global_state(default_device: str) -> None:
     from tinytorch.tensor import _set_grad_enabled
 
     _set_grad_enabled(True)
-    devices._default = default_device
+    devices.set_default_device(default_device)  # this thread's default device (per thread, as PyTorch)
     manual_seed(0)
     np.random.seed(0)
     random.seed(0)
