@@ -404,16 +404,47 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
         if p is not None and tuple(p.shape) != shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                                f"{list(p.shape)} and normalized_shape = {list(shape)}")
-    dims = tuple(range(-len(shape), 0))
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
+    out, _, _ = _standardized(input, tuple(range(-len(shape), 0)), eps)
+    return _affine(out, weight, bias, tuple(shape))
+
+
+def _standardized(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x - mean) / sqrt(var + eps)`` over ``dims`` with the *biased* variance, and the mean and
+    variance themselves (dims kept): the core of every normalisation layer."""
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
     var = (centered * centered).mean(dims, keepdim=True)
-    out = centered * (var + eps).rsqrt()
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _affine(out: Tensor, weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...]) -> Tensor:
+    """``out * weight + bias``, each (when given) reshaped to ``shape`` to broadcast."""
     if weight is not None:
-        out = out * weight
+        out = out * weight.reshape(*shape)
     if bias is not None:
-        out = out + bias
+        out = out + bias.reshape(*shape)
     return out
+
+
+def _update_running(running_mean: Tensor | None, running_var: Tensor | None, mean: Tensor, var: Tensor,
+                    n: int, momentum: float) -> None:
+    """``running = (1 - momentum) * running + momentum * batch``, in place and outside the graph; the
+    variance made *unbiased* on the way (``n / (n - 1)``, ``n`` values per statistic), as PyTorch."""
+    if running_mean is None or running_var is None:
+        return
+    with no_grad():
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean.detach()
+        running_var *= 1.0 - momentum
+        running_var += (momentum * n / (n - 1)) * var.detach()
+
+
+def _normalized_by_running(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                           shape: tuple[int, ...], eps: float, missing: str) -> Tensor:
+    """``input`` standardised with running statistics (evaluation mode)."""
+    if running_mean is None or running_var is None:
+        raise ValueError(missing)
+    return (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -432,25 +463,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if n <= 1:
             raise ValueError("Expected more than 1 value per channel when training, "
                              f"got input size {list(input.shape)}")
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None and running_var is not None:
-            with no_grad():
-                running_mean *= 1.0 - momentum
-                running_mean += momentum * mean.detach().reshape(-1)
-                running_var *= 1.0 - momentum
-                running_var += (momentum * n / (n - 1)) * var.detach().reshape(-1)
-        out = centered * (var + eps).rsqrt()
+        out, mean, var = _standardized(input, dims, eps)
+        _update_running(running_mean, running_var, mean.reshape(-1), var.reshape(-1), n, momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+        out = _normalized_by_running(input, running_mean, running_var, shape, eps,
+                                     "batch_norm in eval mode needs running_mean and running_var")
+    return _affine(out, weight, bias, shape)
 
 
 # ---------------------------------------------------------------------- padding, convolution, pooling
@@ -1212,17 +1230,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
     n, c = input.shape[:2]
-    x = input.reshape(n, num_groups, -1)
-    mean = x.mean(2, keepdim=True)
-    centered = x - mean
-    var = (centered * centered).mean(2, keepdim=True)
-    out = (centered * (var + eps).rsqrt()).reshape(*input.shape)
-    shape = (c,) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+    out, _, _ = _standardized(input.reshape(n, num_groups, -1), (2,), eps)
+    return _affine(out.reshape(*input.shape), weight, bias, (c,) + (1,) * (input.ndim - 2))
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
@@ -1242,25 +1251,13 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         n = math.prod(input.shape[2:])
         if n <= 1:
             raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None and running_var is not None:
-            with no_grad():
-                running_mean *= 1.0 - momentum
-                running_mean += momentum * mean.detach().reshape(-1, c).mean(0)
-                running_var *= 1.0 - momentum
-                running_var += (momentum * n / (n - 1)) * var.detach().reshape(-1, c).mean(0)
-        out = centered * (var + eps).rsqrt()
+        out, mean, var = _standardized(input, dims, eps)
+        _update_running(running_mean, running_var, mean.reshape(-1, c).mean(0), var.reshape(-1, c).mean(0), n,
+                        momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        out = (input - running_mean.reshape(*shape)) * (running_var.reshape(*shape) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(*shape)
-    if bias is not None:
-        out = out + bias.reshape(*shape)
-    return out
+        out = _normalized_by_running(input, running_mean, running_var, shape, eps, "Expected running_mean and "
+                                     "running_var to be defined when use_input_stats is false")
+    return _affine(out, weight, bias, shape)
 
 
 _EPS = {float32: 1.1920928955078125e-07, float64: 2.220446049250313e-16}  # each dtype's machine epsilon
