@@ -12,8 +12,9 @@ Four tables, every tinytorch figure taken through the public API (``tt.matmul``,
    "numpy" and "cpu" (C backend) devices;
 2. the optimization steps of the C matmul (backend_cpu/matmul_steps.h), GFLOP/s of each;
 3. elementwise, unary and reduction kernels on 4M float32 elements, GB/s (bytes read + written);
-4. one training step (forward, loss, backward, Adam) of the MNIST MLP and CNN next to
-   PyTorch's, when torch is installed.
+4. one training step (forward, loss, backward, optimizer) of the MNIST MLP and CNN and of the
+   Shakespeare examples' character GPT and LSTM, next to PyTorch's when torch is installed,
+   with each worker process's peak resident memory.
 
 Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores
 unless ``OMP_NUM_THREADS`` is set, set *before* numpy loads; the training steps also run on
@@ -207,6 +208,50 @@ def bench_elementwise(n, rounds, min_time):
 
 
 # --- 4. training steps vs PyTorch -----------------------------------------------------------------------
+def _example(name: str, framework: str):
+    """``examples/<name>.py`` imported as a module on ``framework`` (its ``--framework`` flag)."""
+    import importlib.util
+    saved, sys.argv = sys.argv, [name, "--framework", framework]
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE.parent / "examples" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.argv = saved
+    return module
+
+
+def _sequence_step(framework: str, model: str):
+    """One training step of the Shakespeare examples' models, on either library: the character GPT
+    (examples/train_gpt.py, its default size: batch 12 x 64 characters, AdamW, clipping) or the
+    2-layer character LSTM (examples/train_charlstm.py: batch 32 x 64, Adam, clipping)."""
+    ex = _example("train_gpt" if model == "gpt" else "train_charlstm", framework)
+    lib = ex.torch
+    lib.manual_seed(0)
+    tokenizer, train_data, _ = ex.load_corpus()
+    if model == "gpt":
+        net = ex.GPT(ex.GPTConfig(vocab_size=tokenizer.vocab_size))
+        opt = lib.optim.AdamW(net.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+        batches = [ex.get_batch(train_data, 12, 64, "cpu") for _ in range(4)]
+        loss_of = lambda x, y: net(x, y)[1]  # noqa: E731
+    else:
+        net = ex.CharLSTM(tokenizer.vocab_size)
+        opt = lib.optim.Adam(net.parameters(), lr=3e-3)
+        batches = [ex.get_batch(train_data, 32, 64) for _ in range(4)]
+        loss_of = lambda x, y: net(x, targets=y)[2]  # noqa: E731
+    state = {"i": 0}
+
+    def step():
+        x, y = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss_of(x, y).backward()
+        lib.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
 def _training_step(framework: str, model: str):
     """One step (zero_grad, forward, cross entropy, backward, Adam) of the MNIST example's model,
     written once against the PyTorch API and run on either library."""
@@ -215,6 +260,8 @@ def _training_step(framework: str, model: str):
         lib.set_num_threads(int(THREADS))
     else:
         lib = tt
+    if model in ("gpt", "lstm"):
+        return _sequence_step(framework, model)
     from tinytorch.data.datasets import MNIST
 
     sys.path.insert(0, str(HERE.parent / "examples"))
@@ -244,11 +291,14 @@ def _training_step(framework: str, model: str):
 
 def _worker(framework: str, model: str, conn) -> None:
     """A worker process: builds the step, then times ``n`` steps each time the parent asks."""
+    import resource
+
     step = _training_step(framework, model)
     conn.send("ready")
     while True:
         n = conn.recv()
         if n is None:
+            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # peak resident MB (Linux: KiB)
             return
         t = time.perf_counter()
         for _ in range(n):
@@ -293,12 +343,17 @@ def bench_training(models, rounds, min_time, thread_counts):
             for fw, (_, conn) in workers.items():
                 conn.send(counts[fw])
                 samples["torch" if fw == "torch" else "tt-cpu"].append(conn.recv())
-        for proc, conn in workers.values():
+        peak = {}
+        for fw, (proc, conn) in workers.items():
             conn.send(None)
+            peak["torch" if fw == "torch" else "tt-cpu"] = conn.recv()
             proc.join()
-        name = "MLP 784-256-10" if model == "mlp" else "CNN (MNIST example)"
-        rows.append(row(f"{name}: one Adam step, batch 64, {threads} thread{'s' * (threads > 1)}", "steps/s", 1.0,
-                        samples))
+        name = {"mlp": "MLP 784-256-10: one Adam step, batch 64", "cnn": "CNN (MNIST example): one Adam step, batch 64",
+                "gpt": "char GPT (4 x 128, ctx 64): one AdamW step, batch 12",
+                "lstm": "char LSTM (2 x 256): one Adam step, batch 32 x 64"}[model]
+        r = row(f"{name}, {threads} thread{'s' * (threads > 1)}", "steps/s", 1.0, samples)
+        r["peak"] = peak
+        rows.append(r)
     return rows
 
 
@@ -306,7 +361,7 @@ def bench_training(models, rounds, min_time, thread_counts):
 def format_table(rows, cols: list[str] | None = None) -> str:
     if not rows:
         return "(nothing to measure on this machine)"
-    cols = cols or [c for c in rows[0] if c not in ("kernel", "unit", "range")]
+    cols = cols or [c for c in rows[0] if c not in ("kernel", "unit", "range", "peak")]
     ref, others = cols[0], cols[1:]
     has_range = any("range" in r for r in rows)
     head = ["kernel", "unit"] + cols + [f"{c} / {ref}" for c in others] + (
@@ -318,6 +373,18 @@ def format_table(rows, cols: list[str] | None = None) -> str:
         if has_range:
             cells.append(f"{r['range'][0]:.2f}–{r['range'][1]:.2f}" if "range" in r else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_peaks(rows) -> str:
+    """Peak resident memory of each training worker process (library, model, batches, optimizer
+    state, and the whole interpreter: PyTorch's import alone is a few hundred MB)."""
+    lines = ["| training worker | tt-cpu peak MB | torch peak MB | tt-cpu / torch |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        p = r.get("peak", {})
+        if "tt-cpu" in p:
+            ratio = f"{p['tt-cpu'] / p['torch']:.2f}×" if "torch" in p else "-"
+            lines.append(f"| {r['kernel']} | {p['tt-cpu']:.0f} | {p.get('torch', float('nan')):.0f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -353,6 +420,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes, one round: checks the benchmark runs")
     p.add_argument("--out", type=Path, default=HERE, help="where results.md and matmul.png go (full mode)")
+    p.add_argument("--only", choices=["matmul", "steps", "elementwise", "training"],
+                   help="run one table and print it (results.md is written only by a run of all four)")
     args = p.parse_args(argv)
     if args.quick:
         sizes, step_sizes, dtypes, n_ew, rounds, min_time = [64], [64], [np.float32], 1 << 14, 1, 0.002
@@ -371,16 +440,21 @@ def main(argv=None) -> None:
                       (f"elementwise, unary and reductions ({n_ew:,} float32 elements; bytes read + written)",
                        lambda: bench_elementwise(n_ew, rounds, min_time)),
                       ("one training step vs PyTorch (separate processes, alternating rounds)",
-                       lambda: bench_training(["mlp", "cnn"], train_rounds, train_time,
+                       lambda: bench_training(["mlp", "cnn", "gpt", "lstm"], train_rounds, train_time,
                                               sorted({1, int(THREADS)})))]:
+        key = {"matmul (": "matmul", "the steps": "steps", "elementwise": "elementwise", "one training": "training"}
+        if args.only and next(v for k, v in key.items() if title.startswith(k)) != args.only:
+            continue
         print(f"## {title}\n")
         rows = fn()
         table = format_table(rows)
+        if any("peak" in r for r in rows):
+            table += "\n\n" + format_peaks(rows)
         print(table, "\n", flush=True)
         sections.append((title, rows, table))
     load_after = load_average()
     print(load_after)
-    if not args.quick:
+    if not args.quick and not args.only:
         args.out.mkdir(parents=True, exist_ok=True)
         body = "\n\n".join(f"## {title}\n\n{table}" for title, _, table in sections)
         (args.out / "results.md").write_text(
