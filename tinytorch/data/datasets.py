@@ -134,6 +134,15 @@ def _fetch_all(raw_folder: Path, mirrors: list[str], resources: list[tuple[str, 
                                "(then download=False is enough).")
 
 
+def _transformed(ds: Any, image: Any, target: Any) -> tuple[Any, Any]:
+    """``(transform(image), target_transform(target))`` with a dataset's optional transforms."""
+    if ds.transform is not None:
+        image = ds.transform(image)
+    if ds.target_transform is not None:
+        target = ds.target_transform(target)
+    return image, target
+
+
 class MNIST:
     """The MNIST handwritten digits: 28x28 grayscale images with labels 0-9.
 
@@ -226,12 +235,7 @@ class MNIST:
         return self._pixels[1][index]
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = self._image(index), int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return _transformed(self, self._image(index), int(self.targets[index]))
 
     def __len__(self) -> int:
         return len(self.data)
@@ -371,12 +375,7 @@ class CIFAR10:
             tar.extractall(self.root, filter="data")  # the "data" filter refuses absolute paths and links out
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = self.data[index], self.targets[index]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return _transformed(self, self.data[index], self.targets[index])
 
     def __len__(self) -> int:
         return len(self.data)

@@ -250,6 +250,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
+def padding_index(padding_idx: int | None, num_embeddings: int, what: str = "Padding_idx") -> int | None:
+    """``padding_idx`` counted from 0 (a negative one from the end), or None; ``ValueError`` naming
+    ``what`` (PyTorch's capitalisation differs between its callers) when it is out of range."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{what} must be within num_embeddings")
+    return padding_idx % num_embeddings
+
+
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer tensor ``input``: output shape ``(*input.shape, dim)``.
@@ -265,10 +275,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {getattr(input, 'dtype', type(input).__name__)} instead")
     checked_indices(input, weight.shape[0], "embedding(): num_embeddings", IndexError)
-    if padding_idx is not None:
-        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
-            raise ValueError("Padding_idx must be within num_embeddings")
-        padding_idx %= weight.shape[0]
+    padding_idx = padding_index(padding_idx, weight.shape[0])
     if max_norm is not None:
         _renorm_rows_(weight, input, max_norm, norm_type)
     out = weight[input]
