@@ -105,6 +105,71 @@ class set_grad_enabled(_GradMode):
         return wrapper
 
 
+# --- dispatch modes: the one hook into every op ---------------------------------------------------
+class _ModeStack(threading.local):
+    """The active dispatch modes of this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[DispatchMode] = []
+
+
+_modes = _ModeStack()
+
+
+class DispatchMode:
+    """A context manager that sees every op run through :meth:`Function.apply` while it is
+    active (in this thread): the profiler, graph capture for export and compilation, and
+    batching for ``vmap`` are dispatch modes.
+
+    Subclasses override :meth:`dispatch`. Modes nest: the innermost handles a call first, and
+    the ``run`` it is given passes the call on to the next mode out (and at the bottom runs
+    the op). Inside ``dispatch`` the mode itself is not active, so ops it runs go straight to
+    the modes outside it. With no mode active ``apply`` pays one check of an empty list.
+
+    >>> class Count(DispatchMode):
+    ...     n = 0
+    ...     def dispatch(self, op, args, params, run):
+    ...         self.n += 1
+    ...         return run(args, params)
+    """
+
+    def dispatch(self, op: "type[Function]", args: tuple[Any, ...], params: dict[str, Any],
+                 run: "Callable[[tuple[Any, ...], dict[str, Any]], Tensor]") -> "Tensor":
+        """Handle one call ``op.apply(*args, **params)``; the default passes it on unchanged."""
+        return run(args, params)
+
+    def __enter__(self) -> "DispatchMode":
+        _modes.stack.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self not in _modes.stack:
+            raise RuntimeError(f"{type(self).__name__} exited but is not active in this thread")
+        # a mode exits from inside out; one left open by an error above it goes with it
+        del _modes.stack[_modes.stack.index(self):]
+
+
+def _dispatch(op: "type[Function]", args: tuple[Any, ...], params: dict[str, Any], i: int) -> "Tensor":
+    """Give the call to mode ``i``; its ``run`` goes to mode ``i - 1``, and below mode 0 runs
+    the op. Mode ``i`` and the modes inside it are inactive while it handles the call."""
+    stack = _modes.stack
+    mode, inner = stack[i], stack[i:]
+    del stack[i:]
+
+    def run(a: tuple[Any, ...], p: dict[str, Any]) -> "Tensor":
+        return _dispatch(op, a, p, i - 1) if i > 0 else op._run(*a, **p)
+
+    try:
+        return mode.dispatch(op, args, params, run)
+    finally:
+        stack[i:] = inner
+
+
+def active_modes() -> tuple["DispatchMode", ...]:
+    """The dispatch modes active in this thread, outermost first."""
+    return tuple(_modes.stack)
+
+
 # --- Function: one node of the graph ---------------------------------------------------------------
 class Function:
     """An op: ``forward`` computes on NDArrays, ``backward`` maps the output's gradient to the
@@ -136,7 +201,17 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> "Tensor":
         """Run the op on ``args``; record it in the graph if grad mode is on and an input
-        requires grad. Only floating-point results can require grad."""
+        requires grad. Only floating-point results can require grad.
+
+        While a :class:`DispatchMode` is active the call goes to the innermost mode instead,
+        which may observe, rewrite or replace it (see :class:`DispatchMode`)."""
+        if _modes.stack:
+            return _dispatch(cls, args, params, len(_modes.stack) - 1)
+        return cls._run(*args, **params)
+
+    @classmethod
+    def _run(cls, *args: Any, **params: Any) -> "Tensor":
+        """``apply`` with no mode: run ``forward`` and record the node."""
         node = cls()
         out = node.forward(*[a._data if isinstance(a, Tensor) else a for a in args], **params)
         if _grad.enabled and out.dtype.is_floating_point:
