@@ -171,6 +171,6 @@ with demo("11.3"):
     y = tt.cat([tt.zeros(1, 4, 1), x[:-1]])
     echo = Echo()
     opt = optim.Adam(echo.parameters(), lr=0.02)
-    for epoch in range(5):
+    for _ in range(5):
         losses = train_tbptt(echo, x, y, 10, opt)
     print([round(v, 3) for v in losses])  # the losses of the last pass: well below 1 (the variance of y)
