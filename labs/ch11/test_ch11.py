@@ -145,6 +145,26 @@ def compare_layer(monkeypatch, kind, fn):
         check_close(x2.grad, x1.grad, f"the input's gradient through {what}", rtol=1e-9, atol=1e-11)
         for (name, p), q in zip(ref.named_parameters(), mine.parameters()):
             check_close(q.grad, p.grad, f"the gradient of {name} in {what}", rtol=1e-9, atol=1e-11)
+        compare_layer_with_pytorch(mine, x2, hx, g, out_mine, what)
+
+
+def compare_layer_with_pytorch(mine, x, hx, g, out_mine, what):
+    """Where PyTorch is installed: its layer, given the same weights through load_state_dict,
+    gives the outputs and parameter gradients the layer running the learner's cell gave."""
+    if torch is None:
+        return
+    cls = getattr(torch.nn, type(mine).__name__)
+    theirs = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True, bias=mine.bias, dtype=torch.float64)
+    theirs.load_state_dict({k: torch.from_numpy(v.detach().numpy().copy()) for k, v in mine.state_dict().items()})
+    as_torch = lambda t: torch.from_numpy(t.detach().numpy().copy())  # noqa: E731
+    t_hx = as_torch(hx) if isinstance(hx, tt.Tensor) else tuple(as_torch(h) for h in hx)
+    out, _ = theirs(as_torch(x), t_hx)
+    check_close(out_mine, out.detach().numpy(), f"the output of {what}, against PyTorch's", rtol=1e-10,
+                atol=1e-12)
+    (out * as_torch(g)).sum().backward()
+    for (name, p), q in zip(theirs.named_parameters(), mine.parameters()):
+        check_close(q.grad, p.grad.numpy(), f"the gradient of {name} in {what}, against PyTorch's",
+                    rtol=1e-9, atol=1e-11)
 
 
 # --- 11.1 rnn_tanh_cell ---------------------------------------------------------------------------------
