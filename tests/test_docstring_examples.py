@@ -20,7 +20,7 @@ MODULES = [
     # --- sequence models ---
     "tinytorch.nn.rnn", "tinytorch.nn.attention", "tinytorch.nn.transformer", "tinytorch.nn.utils.rnn",
     # --- seeing inside (issue 19) ---
-    "tinytorch.profiler",
+    "tinytorch.profiler", "tinytorch.viz.explorer",
 ]
 
 

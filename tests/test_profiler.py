@@ -166,7 +166,7 @@ def test_bytes_and_memory():
     with profile(profile_memory=True) as prof:
         with record_function("r"):
             c = a + b
-            c.T
+            c.t()
     add, view = (e for e in prof.events() if e.kind == "cpu_op")
     assert add.bytes_moved == 3 * 8 * 4 * 4 and add.cpu_memory_usage == 8 * 4 * 4
     assert view.bytes_moved == 0 and view.cpu_memory_usage == 0  # a transpose is a view: nothing moves

@@ -8,13 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from chromium_cdp import Chromium, find_chromium
 
 import tinytorch as tt
 from tinytorch import nn
 from tinytorch.viz import explore, keep_graphs, plot_training, show_graph, show_view
 from tinytorch.viz.explorer import _positions
-
-from chromium_cdp import Chromium, find_chromium
 
 
 def small_graph():
@@ -201,6 +200,7 @@ def test_explorer_in_chromium(tmp_path):
         running = browser.eval(f"document.querySelector('{first} g.ttx-running').getAttribute('data-index')")
         assert int(running) == ex.data["backward_order"][nodes[weight]["grad_step"] - 1]
         # the second explorer on the page flags the op that made the NaN
-        origin = browser.eval("document.querySelector('div.ttx:nth-of-type(2) g.ttx-origin').getAttribute('data-index')")
+        origin = browser.eval("document.querySelector('div.ttx:nth-of-type(2) g.ttx-origin')"
+                              ".getAttribute('data-index')")
         assert nan_ex.data["nodes"][int(origin)]["label"] == "LogBackward0"
         assert browser.errors() == []

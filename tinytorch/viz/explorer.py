@@ -285,7 +285,7 @@ def _snapshot(roots: Sequence[Tensor], names: Mapping[str, Tensor]) -> dict[str,
     tensors, edges, intact = _walk(roots)
     name_of = {id(v): k for k, v in names.items() if isinstance(v, Tensor)}
     nodes = [_describe(t, name_of.get(id(t))) for t in tensors]
-    for t, node, g in zip(tensors, nodes, _gradients(roots, tensors, intact)):
+    for node, g in zip(nodes, _gradients(roots, tensors, intact)):
         if g is not None:
             node["grad"] = {"shape": list(g.shape), "values": [_number(v) for v in g.numpy().ravel()[:MAX_VALUES]],
                             "stats": _stats(g.numpy())}
