@@ -123,7 +123,7 @@ var tinytorchExplore = window.tinytorchExplore || function (root) {
   function bufferPicture(n) {
     var b = n.buffer, box = el("div", { "class": "ttx-buffer" });
     var used = {};
-    b.used.forEach(function (p) { used[p] = true; });
+    b.used.forEach(function (run) { for (var p = run[0]; p <= run[1]; p++) used[p] = true; });
     b.cells.forEach(function (v, k) {
       var p = b.start + k;
       var c = el("div", { "class": "ttx-cell" + (used[p] ? " ttx-used" : ""), "data-pos": String(p) }, fmt(v));

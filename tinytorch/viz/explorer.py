@@ -51,8 +51,8 @@ from ..tensor import DispatchMode, Function, Tensor, active_modes
 
 __all__ = ["explore", "Explorer", "keep_graphs", "MAX_BUFFER", "MAX_VALUES"]
 
-MAX_BUFFER = 256  #: buffer cells drawn per tensor (a window of a larger buffer)
-MAX_VALUES = 64  #: values (and gradient values) listed per tensor
+MAX_BUFFER = 128  #: buffer cells drawn per tensor (a window of a larger buffer)
+MAX_VALUES = 48  #: values (and gradient values) listed per tensor
 _MAX_POSITIONS = 1 << 20  # views larger than this are not mapped element by element
 
 
@@ -163,7 +163,17 @@ def _buffer_picture(t: Tensor) -> dict[str, Any]:
     stop = min(buf.size, start + MAX_BUFFER)
     used = np.unique(pos[(pos >= start) & (pos < stop)])
     return {**info, "start": start, "cells": [_number(v) for v in buf[start:stop]],
-            "used": used.tolist(), "view_pos": pos[:MAX_VALUES].tolist()}
+            "used": _runs(used), "view_pos": pos[:MAX_VALUES].tolist()}
+
+
+def _runs(sorted_positions: np.ndarray) -> list[list[int]]:
+    """Sorted distinct ints as ``[first, last]`` runs of consecutive values (a compact view is one run)."""
+    if not sorted_positions.size:
+        return []
+    breaks = np.flatnonzero(np.diff(sorted_positions) != 1)
+    firsts = np.concatenate([[sorted_positions[0]], sorted_positions[breaks + 1]])
+    lasts = np.concatenate([sorted_positions[breaks], [sorted_positions[-1]]])
+    return [[int(a), int(b)] for a, b in zip(firsts, lasts)]
 
 
 def _describe(t: Tensor, name: str | None) -> dict[str, Any]:
