@@ -63,7 +63,7 @@ class ProfilerActivity(enum.Enum):
 
 
 # --- events -----------------------------------------------------------------------------------------
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class FunctionEvent:
     """One op call or ``record_function`` range: name, start and end in microseconds since the
     profile started, and what was counted for it."""
@@ -229,7 +229,8 @@ def _op_flops(op: type[Function], args: tuple[Any, ...]) -> int:
 
 
 def _tensor_bytes(t: Tensor) -> int:
-    return t.numel() * t.element_size()
+    a = t._data
+    return a.size * a.dtype.itemsize
 
 
 # --- recording ----------------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ class profile(DispatchMode):
         self._events: list[FunctionEvent] = []
         self._open: list[FunctionEvent] = []  # the events running now, outermost first
         self._t0 = 0
+        self._thread = 0
         self._step: FunctionEvent | None = None
         self._steps = 0
 
@@ -282,6 +284,7 @@ class profile(DispatchMode):
         if _active.profile is not None:
             raise RuntimeError("a profiler is already recording in this thread")
         self._t0 = time.perf_counter_ns()
+        self._thread = threading.get_ident()
         _active.profile = self
         super().__enter__()
         return self
@@ -307,7 +310,7 @@ class profile(DispatchMode):
         return (time.perf_counter_ns() - self._t0) / 1e3
 
     def _begin(self, name: str, kind: str) -> FunctionEvent:
-        e = FunctionEvent(name, self._now_us(), kind=kind, thread=threading.get_ident(), depth=len(self._open))
+        e = FunctionEvent(name, self._now_us(), kind=kind, thread=self._thread, depth=len(self._open))
         (self._open[-1].children if self._open else self._events).append(e)
         self._open.append(e)
         return e
@@ -329,15 +332,19 @@ class profile(DispatchMode):
             out = run(args, params)
         finally:
             self._end(e)
-        tensors = [a for a in args if isinstance(a, Tensor)]
         if self.record_shapes:
             e.input_shapes = [list(a.shape) if isinstance(a, Tensor) else [] for a in args]
         if self.with_flops:
             e.flops = _op_flops(op, args)
-        if out._data.buffer_key() not in {t._data.buffer_key() for t in tensors}:  # a view moves nothing
-            e.bytes_moved = sum(_tensor_bytes(t) for t in tensors) + _tensor_bytes(out)
-            if self.profile_memory:
-                e.cpu_memory_usage = _tensor_bytes(out)
+        key, moved = out._data.buffer_key(), _tensor_bytes(out)
+        for a in args:
+            if isinstance(a, Tensor):
+                if a._data.buffer_key() == key:  # a view moves nothing
+                    return out
+                moved += _tensor_bytes(a)
+        e.bytes_moved = moved
+        if self.profile_memory:
+            e.cpu_memory_usage = _tensor_bytes(out)
         return out
 
     # --- results ---
