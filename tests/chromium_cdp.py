@@ -71,6 +71,7 @@ class Chromium:
 
     def open(self, path: Path) -> None:
         """Load a local file and wait for its load event."""
+        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
         self.call("Page.navigate", url=path.resolve().as_uri())
         deadline = time.monotonic() + 30
         while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
