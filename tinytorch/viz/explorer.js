@@ -148,7 +148,7 @@ var tinytorchExplore = window.tinytorchExplore || function (root) {
     row(t, "offset", String(n.offset), "ttx-offset");
     row(t, "dtype / device", n.dtype + " / " + n.device);
     row(t, "contiguous", n.contiguous ? "yes" : "no", "ttx-contiguous");
-    row(t, "compact", n.compact ? "yes (owns its whole buffer)" : "no (a view into a larger buffer)");
+    row(t, "compact", n.compact ? "yes: row-major over its whole buffer" : "no: compact() would copy it");
     row(t, "elements", n.numel + " of a buffer of " + n.buffer.size);
     panel.appendChild(t);
     panel.appendChild(el("div", { "class": "ttx-note" }, "buffer" + (n.buffer.cells.length < n.buffer.size ?
