@@ -251,7 +251,8 @@ class profile(DispatchMode):
     (:class:`ProfilerActivity` values; all are timed on the host), ``record_shapes`` (keep the
     input shapes of each op), ``profile_memory`` (bytes each op allocated), ``with_flops``
     (FLOPs of matrix products), ``on_trace_ready`` (called with the profile when it stops).
-    ``schedule`` is not supported (a profile records everything between enter and exit).
+    ``schedule`` is not supported (a profile records everything between enter and exit);
+    ``with_stack``, ``with_modules`` and torch's other options are accepted and ignored.
     """
 
     def __init__(self, *, activities: Iterable[ProfilerActivity] | None = None, schedule: Any = None,
