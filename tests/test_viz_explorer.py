@@ -2,9 +2,11 @@
 ``python -m tinytorch.viz run``, and the page driven in headless Chromium."""
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,6 +139,14 @@ def test_static_figures_still_importable():
     assert tt.viz.explore is explore
 
 
+def run_viz(*args):
+    """``python -m tinytorch.viz`` in a fresh interpreter that imports this checkout."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "tinytorch.viz", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
 def test_run_a_script(tmp_path):
     script = tmp_path / "train.py"
     script.write_text("import tinytorch as tt\n"
@@ -144,16 +154,14 @@ def test_run_a_script(tmp_path):
                       "loss = (w * w).sum()\n"
                       "loss.backward()\n")
     out = tmp_path / "out.html"
-    r = subprocess.run([sys.executable, "-m", "tinytorch.viz", "run", "-o", str(out), "--no-open", str(script)],
-                       capture_output=True, text=True, timeout=120)
+    r = run_viz("run", "-o", out, "--no-open", script)
     assert r.returncode == 0, r.stderr
     assert "exploring the globals loss" in r.stdout
     data = json.loads(re.search(r'class="ttx-data">(.*?)</script>', out.read_text(), re.S).group(1))
     assert [n["label"] for n in data["nodes"]] == ["w", "MulBackward0", "SumBackward0"]
     script.write_text("import tinytorch as tt\nx = tt.ones(2, requires_grad=True)\n"
                       "tt.viz.explore(x.exp().sum())\ntt.viz.explore((x * 2).sum())\n")
-    r = subprocess.run([sys.executable, "-m", "tinytorch.viz", "run", "-o", str(out), "--no-open", str(script)],
-                       capture_output=True, text=True, timeout=120)
+    r = run_viz("run", "-o", out, "--no-open", script)
     assert r.returncode == 0 and "2 explorer(s)" in r.stdout and out.read_text().count('class="ttx"') == 2
 
 
