@@ -58,7 +58,8 @@ def normalised(calls, what):
 
 
 # --- 16.1 OpRecorder ----------------------------------------------------------------------------------------
-@pytest.mark.points(3, exercise="16.1", hint="append (op.__name__, the shapes of the Tensor args), then return run(args, params)")
+@pytest.mark.points(3, exercise="16.1",
+                    hint="append (op.__name__, the shapes of the Tensor args), then return run(args, params)")
 def test_records_the_forward_pass(lab):
     """an MLP's forward pass: every op, in order, with its input shapes; the output unchanged"""
     OpRecorder = lab.defined("OpRecorder")

@@ -27,8 +27,9 @@ layout needs no system binary and no JavaScript build step (``docs/architecture.
 **Gradients.** While the graph is intact, the explorer computes the gradient of the roots
 (of the sum of their elements: for a loss, of the loss) with respect to every tensor in the
 graph with :func:`tinytorch.autograd.grad` (``retain_graph=True``): nothing is written to
-``.grad`` (hooks registered on the tensors run, as in any backward pass). After ``backward()`` has freed the graph, only a graph recorded under
-:class:`keep_graphs` can be drawn, and then the gradients shown are the leaves' ``.grad``.
+``.grad`` (hooks registered on the tensors run, as in any backward pass). After
+``backward()`` has freed the graph, only a graph recorded under :class:`keep_graphs` can be
+drawn, and then the gradients shown are the leaves' ``.grad``.
 """
 
 from __future__ import annotations
