@@ -1,4 +1,4 @@
-"""Pictures the library draws of itself (matplotlib): memory layouts, graphs, training curves.
+"""Static pictures the library draws of itself (matplotlib): memory layouts, graphs, training curves.
 
 Every figure in the book is made by these functions at build time, from real objects:
 
@@ -18,8 +18,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .ndarray.ndarray import NDArray
-from .ndarray.strides import flat_offset
+from ..ndarray.ndarray import NDArray
+from ..ndarray.strides import flat_offset
 
 _UNUSED = "#e8e8e8"
 
