@@ -131,7 +131,8 @@ def test_attention_gradients(lab):
     compare_attention(lab.defined("scaled_dot_product_attention"), masks=True, gradients=True)
 
 
-@pytest.mark.points(2, exercise="12.1", hint="keep PyTorch's argument order: (q, k, v, attn_mask, dropout_p, is_causal, scale)")
+@pytest.mark.points(2, exercise="12.1",
+                    hint="keep PyTorch's argument order: (q, k, v, attn_mask, dropout_p, is_causal, scale)")
 def test_attention_inside_the_library(lab, monkeypatch):
     """installed as F.scaled_dot_product_attention: nn.MultiheadAttention (padding mask) and a causal
     nn.TransformerEncoderLayer give the library's outputs and gradients"""
@@ -372,7 +373,7 @@ def gpt_pair(Attention, seed):
     tt.manual_seed(seed)
     ref = TinyGPT(RefAttention)
     with tt.no_grad():  # larger weights than the default: greedy choices that depend on the context
-        for name, p in ref.named_parameters():
+        for p in ref.parameters():
             if p.ndim == 2:
                 p.normal_(0.0, 0.3)
     mine = TinyGPT(Attention)
