@@ -134,24 +134,29 @@ def test_attention_gradients(lab):
 @pytest.mark.points(2, exercise="12.1",
                     hint="keep PyTorch's argument order: (q, k, v, attn_mask, dropout_p, is_causal, scale)")
 def test_attention_inside_the_library(lab, monkeypatch):
-    """installed as F.scaled_dot_product_attention: nn.MultiheadAttention (padding mask) and a causal
-    nn.TransformerEncoderLayer give the library's outputs and gradients"""
+    """installed as F.scaled_dot_product_attention: nn.MultiheadAttention (padding mask), a causal
+    nn.TransformerEncoderLayer and a small GPT give the library's outputs and gradients"""
     sdpa = lab.defined("scaled_dot_product_attention")
     tt.manual_seed(0)
     mha = nn.MultiheadAttention(8, 2, batch_first=True).double()
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True).double()
+    gpt = TinyGPT(SdpaAttention, n_embd=16, n_head=4).double()
     x = rand((3, 5, 8), 40)
+    tokens = tt.tensor(np.random.default_rng(41).integers(0, 16, (2, 9)))
     pad = tt.tensor(np.arange(5)[None, :] >= np.array([5, 2, 4])[:, None])  # True = padding (MHA's way)
     causal = nn.Transformer.generate_square_subsequent_mask(5, dtype=tt.float64)
 
     def run():
         x.grad = None
-        for p in (*mha.parameters(), *layer.parameters()):
+        for p in (*mha.parameters(), *layer.parameters(), *gpt.parameters()):
             p.grad = None
         out1 = mha(x, x, x, key_padding_mask=pad, need_weights=False)[0]
         out2 = layer(x, src_mask=causal, is_causal=True)
-        (out1.sum() + (out2 * out2).sum()).backward()
-        return out1.detach(), out2.detach(), x.grad.clone(), mha.in_proj_weight.grad.clone()
+        logits = gpt(tokens)
+        (out1.sum() + (out2 * out2).sum() + F.cross_entropy(logits[:, :-1].flatten(0, 1),
+                                                             tokens[:, 1:].flatten())).backward()
+        return (out1.detach(), out2.detach(), logits.detach(), x.grad.clone(), mha.in_proj_weight.grad.clone(),
+                gpt.blocks[0].attn.c_attn.weight.grad.clone())
 
     expected = run()
     calls = []
@@ -162,9 +167,10 @@ def test_attention_inside_the_library(lab, monkeypatch):
 
     monkeypatch.setattr(F, "scaled_dot_product_attention", counted)
     got = run()
-    check(len(calls) >= 2, "the library's layers did not call your attention (is it defined as asked?)")
-    for name, a, b in zip(("MultiheadAttention's output", "the encoder layer's output", "the input's gradient",
-                           "in_proj_weight's gradient"), got, expected):
+    check(len(calls) >= 4, "the library's layers did not call your attention (is it defined as asked?)")
+    names = ("MultiheadAttention's output", "the encoder layer's output", "the GPT's logits",
+             "the input's gradient", "in_proj_weight's gradient", "the GPT's first c_attn.weight gradient")
+    for name, a, b in zip(names, got, expected):
         check_close(a, b, f"{name} with your attention inside", rtol=1e-9, atol=1e-10)
 
 
@@ -325,6 +331,18 @@ class RefAttention(nn.Module):
             self.c_attn.weight, self.c_attn.bias, None, None, False, 0.0, self.c_proj.weight, self.c_proj.bias,
             need_weights=False, attn_mask=nn.Transformer.generate_square_subsequent_mask(T, dtype=x.dtype))[0]
         return out.transpose(0, 1)
+
+
+class SdpaAttention(RefAttention):
+    """The same attention written as the GPT example writes it, on F.scaled_dot_product_attention
+    (looked up when called, so a test can put the learner's in its place)."""
+
+    def forward(self, x, cache=None):
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+                   for t in self.c_attn(x).split(C, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
 class Block(nn.Module):
