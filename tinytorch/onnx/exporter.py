@@ -1,1 +1,638 @@
-def export(*a, **k): raise NotImplementedError
+"""Writing a tinytorch model as an ONNX file: :func:`export` (``torch.onnx.export``'s signature).
+
+Export traces one call of the model. A :class:`~tinytorch.tensor.DispatchMode` records every op
+run through the op table (``Function.apply``) with its inputs, parameters and output; then each
+recorded op becomes ONNX node(s) through :data:`EMITTERS`, one entry per Function class. A
+tensor that no recorded op produced is a graph input (an argument of the call), an
+initializer (a parameter or buffer of the model, under its ``state_dict`` name) or a constant
+(an initializer named ``const_N``: shapes, index arrays, Python scalars).
+
+Layers that ONNX has one operator for (:data:`LAYERS`: Linear on a matrix, Conv, BatchNorm in
+evaluation, LayerNorm, max and average pooling, GELU) are written as that operator: a forward
+pre-hook pauses the recording and a forward hook writes the node, so the file reads like the
+model and max pooling's window mask (computed outside the op table) is not needed.
+
+A value computed from the input outside the op table would be recorded as a constant and be
+wrong for every other input. Export therefore traces the model a second time on perturbed
+inputs and raises if a constant (or the sequence of ops) changed, naming the op that read it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import operator
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ndarray import NDArray, bool_, int64
+from ..ndarray.dtypes import DType, promote_types, result_type_with_scalar
+from ..nn import (
+    GELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv1d,
+    Conv2d,
+    LayerNorm,
+    Linear,
+    MaxPool1d,
+    MaxPool2d,
+    Module,
+)
+from ..nn import functional as F
+from ..ops import elementwise as ew
+from ..ops import movement as mv
+from ..ops import reduce as rd
+from ..ops.matmul import Matmul
+from ..ops.windows import Unfold
+from ..tensor import DispatchMode, Function, Tensor, no_grad
+from .importer import OnnxModule
+from .proto import FROM_DTYPE, require
+
+#: the opset and IR version PyTorch 2.13's exporter writes (``model.opset_import``, ``ir_version``)
+DEFAULT_OPSET, IR_VERSION = 20, 10
+SUPPORTED_OPSETS = range(18, 21)
+INT64_MAX = 2 ** 63 - 1
+#: options of ``torch.onnx.export`` that do not change what this exporter writes
+IGNORED_OPTIONS = frozenset({"dynamo", "verbose", "external_data", "optimize", "verify", "report", "profile",
+                             "do_constant_folding", "training", "keep_initializers_as_inputs", "dynamic_shapes",
+                             "export_params", "operator_export_type", "autograd_inlining", "dump_exported_program",
+                             "artifacts_dir"})
+
+
+@dataclass
+class Call:
+    """One recorded op (``op`` a Function class) or layer (``layer`` a Module), and its output."""
+
+    op: type[Function] | None
+    args: tuple[Any, ...]
+    params: dict[str, Any]
+    out: Any
+    layer: Module | None = None
+
+    @property
+    def what(self) -> str:
+        return type(self.layer).__name__ if self.layer is not None else self.op.__name__  # type: ignore[union-attr]
+
+
+class Recorder(DispatchMode):
+    """Records every op run through ``Function.apply`` while active, except inside a layer that
+    :data:`LAYERS` writes as one node (its hooks pause the recording and record the layer)."""
+
+    def __init__(self, opset: int) -> None:
+        self.calls: list[Call] = []
+        self.opset = opset
+        self.depth = 0  # > 0 inside a layer recorded as one node
+        self.paused: list[bool] = []
+
+    def dispatch(self, op: Any, args: tuple, params: dict, run: Callable) -> Any:
+        out = run(args, params)
+        if self.depth == 0:
+            self.calls.append(Call(op, args, params, out))
+        return out
+
+    def before(self, module: Module, args: tuple) -> None:
+        rule = LAYERS.get(type(module))
+        as_node = self.depth == 0 and rule is not None and rule.applies(module, args, self.opset)
+        self.paused.append(as_node)
+        self.depth += as_node
+
+    def after(self, module: Module, args: tuple, out: Any) -> None:
+        if self.paused.pop():
+            self.depth -= 1
+            self.calls.append(Call(None, args, {}, out, module))
+
+
+# --------------------------------------------------------------------- the graph being written
+class Graph:
+    """ONNX nodes, initializers and value names for one trace.
+
+    Values are found by the identity of their NDArray (a detached tensor shares its producer's),
+    so :attr:`keep` holds every array named here: an id is never reused while the graph exists."""
+
+    def __init__(self, opset: int, named: dict[int, tuple[str, Tensor]], dynamic: bool) -> None:
+        self.onnx = require()
+        self.opset, self.named, self.dynamic = opset, named, dynamic
+        self.names: dict[int, str] = {}
+        self.keep: list[Any] = []
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.constants: list[tuple[str, np.ndarray]] = []  # (the op that read it, its value)
+        self.counter = itertools.count()
+        self.reading = ""  # the op being written, for constants' provenance
+
+    def fresh(self, base: str) -> str:
+        return f"{base}_{next(self.counter)}"
+
+    def bind(self, out: Any, name: str) -> None:
+        """``out`` (a Tensor or NDArray) is the value ``name``."""
+        array = out._data if isinstance(out, Tensor) else out
+        self.keep.append(array)
+        self.names[id(array)] = name
+
+    def constant(self, value: np.ndarray, base: str = "const") -> str:
+        """A new initializer holding ``value``, recorded for the data-dependence check."""
+        name = self.fresh(base)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value), name))
+        self.constants.append((self.reading, np.asarray(value)))
+        return name
+
+    def ints(self, values: Sequence[int]) -> str:
+        return self.constant(np.asarray(list(values), dtype=np.int64))
+
+    def value(self, x: Any, dtype: DType | None = None) -> str:
+        """The name of ``x`` (a Tensor, NDArray or Python scalar), cast to ``dtype`` if given."""
+        array = x._data if isinstance(x, Tensor) else x
+        if isinstance(array, NDArray):
+            key = id(array)
+            if key not in self.names:
+                if key in self.named:
+                    name, t = self.named[key]
+                    self.initializers.append(self.onnx.numpy_helper.from_array(t.detach().numpy(), name))
+                    self.bind(array, name)
+                else:
+                    self.bind(array, self.constant(array.numpy()))
+            name = self.names[key]
+            return name if dtype is None or array.dtype is dtype else self.node("Cast", [name], to=FROM_DTYPE[dtype])
+        if dtype is None:
+            raise TypeError(f"{self.reading}: a Python scalar {x!r} needs a dtype to become a constant")
+        return self.constant(np.asarray(x, dtype=dtype.np_dtype))
+
+    def node(self, op_type: str, inputs: Sequence[str], outputs: int = 1, **attrs: Any) -> Any:
+        """Append a node; returns its output name (a list of names when ``outputs > 1``)."""
+        names = [self.fresh(op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, name=self.fresh(f"n_{op_type}"),
+                                                     **attrs))
+        return names[0] if outputs == 1 else names
+
+
+def dtype(x: Any) -> DType:
+    return x.dtype
+
+
+# --------------------------------------------------------------------- one emitter per Function class
+Emitter = Callable[[Graph, Call], str]
+EMITTERS: dict[type, Emitter] = {}
+
+
+def unary(op_type: str) -> Emitter:
+    return lambda g, c: g.node(op_type, [g.value(c.args[0])])
+
+
+def binary(op_type: str) -> Emitter:
+    """Both operands cast to the result's dtype (ONNX's arithmetic takes one type)."""
+    def emit(g: Graph, c: Call) -> str:
+        if c.out.dtype is bool_:
+            raise NotImplementedError(f"ONNX export: {c.op.__name__} of bool tensors is not supported")
+        return g.node(op_type, [g.value(a, c.out.dtype) for a in c.args])
+    return emit
+
+
+for _cls, _name in ((ew.Neg, "Neg"), (ew.Exp, "Exp"), (ew.Log, "Log"), (ew.Sqrt, "Sqrt"), (ew.Abs, "Abs"),
+                    (ew.Sin, "Sin"), (ew.Cos, "Cos"), (ew.Tanh, "Tanh"), (ew.Sigmoid, "Sigmoid"), (ew.Relu, "Relu"),
+                    (ew.Erf, "Erf"), (mv.Clone, "Identity"), (mv.ToDevice, "Identity")):
+    EMITTERS[_cls] = unary(_name)
+for _cls, _name in ((ew.Add, "Add"), (ew.Sub, "Sub"), (ew.Mul, "Mul"), (ew.Div, "Div"), (ew.Pow, "Pow"),
+                    (ew.Maximum, "Max"), (ew.Minimum, "Min")):
+    EMITTERS[_cls] = binary(_name)
+
+EMITTERS[Matmul] = lambda g, c: g.node("MatMul", [g.value(a) for a in c.args])
+EMITTERS[ew.Rsqrt] = lambda g, c: g.node("Reciprocal", [g.node("Sqrt", [g.value(c.args[0])])])
+EMITTERS[ew.Log1p] = lambda g, c: g.node("Log", [g.node("Add", [g.value(c.args[0]), g.value(1, c.out.dtype)])])
+EMITTERS[ew.Expm1] = lambda g, c: g.node("Sub", [g.node("Exp", [g.value(c.args[0])]), g.value(1, c.out.dtype)])
+EMITTERS[ew.Cast] = lambda g, c: g.node("Cast", [g.value(c.args[0])], to=FROM_DTYPE[c.params["dtype"]])
+EMITTERS[ew.Where] = lambda g, c: g.node("Where", [g.value(c.params["cond"])] + [g.value(a, c.out.dtype)
+                                                                                  for a in c.args])
+EMITTERS[mv.Permute] = lambda g, c: g.node("Transpose", [g.value(c.args[0])], perm=list(c.params["dims"]))
+EMITTERS[mv.Cat] = lambda g, c: g.node("Concat", [g.value(a, c.out.dtype) for a in c.args], axis=c.params["dim"])
+EMITTERS[rd.Softmax] = lambda g, c: g.node("Softmax", [g.value(c.args[0])], axis=_one_axis(c))
+EMITTERS[rd.LogSoftmax] = lambda g, c: g.node("LogSoftmax", [g.value(c.args[0])], axis=_one_axis(c))
+
+
+def _one_axis(c: Call) -> int:
+    dims = c.params["dims"]
+    if len(dims) != 1:
+        raise NotImplementedError(f"ONNX export: {c.op.__name__} over several dims {dims} is not supported")
+    return int(dims[0])
+
+
+_COMPARE = {operator.eq: "Equal", operator.lt: "Less", operator.le: "LessOrEqual", operator.gt: "Greater",
+            operator.ge: "GreaterOrEqual", operator.ne: "Equal"}
+
+
+@lambda f: EMITTERS.__setitem__(ew.Compare, f)
+def _compare(g: Graph, c: Call) -> str:
+    """Both sides cast to the dtype the comparison computes in; ``!=`` is ``Not(Equal)``."""
+    a, b = c.args
+    fn = c.params["fn"]
+    if fn not in _COMPARE:
+        raise NotImplementedError(f"ONNX export: comparison {fn!r} is not supported")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        common = promote_types(a.dtype, b.dtype)
+    else:
+        t, s = (a, b) if isinstance(a, Tensor) else (b, a)
+        common = result_type_with_scalar(t.dtype, s)
+    out = g.node(_COMPARE[fn], [g.value(a, common), g.value(b, common)])
+    return g.node("Not", [out]) if fn is operator.ne else out
+
+
+@lambda f: EMITTERS.__setitem__(ew.Rounding, f)
+def _rounding(g: Graph, c: Call) -> str:
+    names = {"floor": "Floor", "ceil": "Ceil", "round": "Round"}
+    if c.params["fn"] not in names:
+        raise NotImplementedError(f"ONNX export: rounding {c.params['fn']!r} is not supported")
+    return g.node(names[c.params["fn"]], [g.value(c.args[0])])
+
+
+@lambda f: EMITTERS.__setitem__(mv.Reshape, f)
+def _reshape(g: Graph, c: Call) -> str:
+    """With a dynamic batch axis the first size is copied (0) or inferred (-1), not recorded."""
+    x, shape = c.args[0], list(c.params["shape"])
+    if g.dynamic and shape and x.ndim and -1 not in shape:
+        shape[0] = 0 if shape[0] == x.shape[0] else -1
+    return g.node("Reshape", [g.value(x), g.ints(shape)])
+
+
+@lambda f: EMITTERS.__setitem__(mv.Expand, f)
+def _expand(g: Graph, c: Call) -> str:
+    """ONNX's Expand broadcasts both ways, so a size the input already has may be written as 1
+    (which keeps a dynamic axis dynamic)."""
+    x, shape = c.args[0], list(c.params["shape"])
+    if g.dynamic:
+        lead = len(shape) - x.ndim
+        shape = [1 if i >= lead and x.shape[i - lead] == n else n for i, n in enumerate(shape)]
+    return g.node("Expand", [g.value(x), g.ints(shape)])
+
+
+@lambda f: EMITTERS.__setitem__(mv.Flip, f)
+def _flip(g: Graph, c: Call) -> str:
+    dims = list(c.params["dims"])
+    n = len(dims)
+    return g.node("Slice", [g.value(c.args[0]), g.ints([-1] * n), g.ints([-INT64_MAX - 1] * n), g.ints(dims),
+                            g.ints([-1] * n)])
+
+
+@lambda f: EMITTERS.__setitem__(rd.Sum, f)
+def _sum(g: Graph, c: Call) -> str:
+    x, dims = c.args[0], list(c.params["dims"])
+    if not dims:
+        return g.node("Identity", [g.value(x)])
+    return g.node("ReduceSum", [g.value(x), g.ints(dims)], keepdims=int(c.params["keepdim"]))
+
+
+@lambda f: EMITTERS.__setitem__(rd.Amax, f)
+def _amax(g: Graph, c: Call) -> str:
+    x, dims = c.args[0], list(c.params["dims"])
+    op_type = "ReduceMax" if c.params.get("op", "max") == "max" else "ReduceMin"
+    if not dims:
+        return g.node("Identity", [g.value(x)])
+    return g.node(op_type, [g.value(x), g.ints(dims)], keepdims=int(c.params["keepdim"]))
+
+
+@lambda f: EMITTERS.__setitem__(mv.Index, f)
+def _index(g: Graph, c: Call) -> str:
+    """``x[key]`` for keys of ints, slices with positive steps, None, Ellipsis and one integer
+    index array: each item one node (Gather, Slice, Unsqueeze) on the running result."""
+    x, key = c.args[0], c.params["key"]
+    items = list(key) if isinstance(key, tuple) else [key]
+    if any(i is Ellipsis for i in items):
+        at = items.index(Ellipsis)
+        used = sum(1 for i in items if i is not None and i is not Ellipsis)
+        items[at:at + 1] = [slice(None)] * (x.ndim - used)
+    out, axis, arrays = g.value(x), 0, 0
+    for item in items:
+        if item is None:
+            out = g.node("Unsqueeze", [out, g.ints([axis])])
+            axis += 1
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            out = g.node("Gather", [out, g.constant(np.asarray(int(item), dtype=np.int64))], axis=axis)
+        elif isinstance(item, slice):
+            start, stop, step = item.start, item.stop, item.step or 1
+            if step <= 0:
+                raise NotImplementedError(f"ONNX export: indexing with step {step} is not supported")
+            if (start, stop, step) != (None, None, 1):
+                out = g.node("Slice", [out, g.ints([start or 0]), g.ints([INT64_MAX if stop is None else stop]),
+                                       g.ints([axis]), g.ints([step])])
+            axis += 1
+        elif isinstance(item, (NDArray, Tensor)) and item.dtype is int64 and arrays == 0:
+            out = g.node("Gather", [out, g.value(item)], axis=axis)
+            axis, arrays = axis + item.ndim, 1
+        else:
+            raise NotImplementedError(f"ONNX export: indexing with {type(item).__name__} "
+                                      f"{getattr(item, 'dtype', '')} (or a second index array) is not supported")
+    return out
+
+
+@lambda f: EMITTERS.__setitem__(Unfold, f)
+def _unfold(g: Graph, c: Call) -> str:
+    """im2col as data movement: pad, flatten each plane, and Gather every window element by
+    its flat position ``(i * sh + ki * dh) * Wp + (j * sw + kj * dw)`` -> (N, C, kh, kw, OH, OW)."""
+    x = c.args[0]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (c.params[k] for k in ("kernel", "stride", "padding", "dilation"))
+    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    oh, ow = c.out.shape[4], c.out.shape[5]
+    rows = (np.arange(oh)[None, None, :, None] * sh + np.arange(kh)[:, None, None, None] * dh)
+    cols = (np.arange(ow)[None, None, None, :] * sw + np.arange(kw)[None, :, None, None] * dw)
+    index = (rows * wp + cols).astype(np.int64)
+    value = g.value(c.params.get("pad_value", 0), x.dtype)
+    padded = g.node("Pad", [g.value(x), g.ints([0, 0, ph, pw, 0, 0, ph, pw]), value])
+    flat = g.node("Reshape", [padded, g.ints([0, 0, hp * wp])])
+    return g.node("Gather", [flat, g.constant(index)], axis=2)
+
+
+# --------------------------------------------------------------------- layers written as one node
+@dataclass(frozen=True)
+class Layer:
+    """How a layer becomes one ONNX node: ``applies(module, args, opset)`` and ``emit(g, module, x)``."""
+
+    applies: Callable[[Any, tuple, int], bool]
+    emit: Callable[[Graph, Any, Tensor], str]
+
+
+def _batched(nd: int) -> Callable[[Any, tuple, int], bool]:
+    return lambda m, args, opset: bool(args) and isinstance(args[0], Tensor) and args[0].ndim == nd + 2
+
+
+def _linear(g: Graph, m: Any, x: Tensor) -> str:
+    inputs = [g.value(x), g.value(m.weight)] + ([g.value(m.bias)] if m.bias is not None else [])
+    return g.node("Gemm", inputs, transB=1)
+
+
+def _conv(g: Graph, m: Any, x: Tensor) -> str:
+    nd = len(m.kernel_size)
+    if m.padding == "same":
+        amounts = F._same_padding(m.kernel_size, m.dilation)
+        pads = [a for a, _ in amounts] + [b for _, b in amounts]
+    else:
+        pads = [0] * 2 * nd if m.padding == "valid" else list(m.padding) * 2
+    inputs = [g.value(x), g.value(m.weight)] + ([g.value(m.bias)] if m.bias is not None else [])
+    return g.node("Conv", inputs, kernel_shape=list(m.kernel_size), strides=list(m.stride), pads=pads,
+                  dilations=list(m.dilation), group=m.groups)
+
+
+def _batch_norm(g: Graph, m: Any, x: Tensor) -> str:
+    n = m.num_features
+    scale = g.value(m.weight) if m.weight is not None else g.constant(np.ones(n, dtype=x.dtype.np_dtype))
+    bias = g.value(m.bias) if m.bias is not None else g.constant(np.zeros(n, dtype=x.dtype.np_dtype))
+    return g.node("BatchNormalization", [g.value(x), scale, bias, g.value(m.running_mean), g.value(m.running_var)],
+                  epsilon=float(m.eps))
+
+
+def _layer_norm(g: Graph, m: Any, x: Tensor) -> str:
+    shape = tuple(m.normalized_shape)
+    weight = getattr(m, "weight", None)
+    bias = getattr(m, "bias", None)
+    scale = g.value(weight) if weight is not None else g.constant(np.ones(shape, dtype=x.dtype.np_dtype))
+    return g.node("LayerNormalization", [g.value(x), scale] + ([g.value(bias)] if bias is not None else []),
+                  axis=-len(shape), epsilon=float(m.eps))
+
+
+def _pool_args(m: Any, nd: int, dilation: bool) -> dict[str, Any]:
+    kernel = F._ntuple(m.kernel_size, nd, "kernel_size")
+    stride = F._ntuple(m.stride if m.stride is not None else m.kernel_size, nd, "stride")
+    padding = F._ntuple(m.padding, nd, "padding")
+    out = dict(kernel_shape=list(kernel), strides=list(stride), pads=list(padding) * 2, ceil_mode=int(m.ceil_mode))
+    if dilation:
+        out["dilations"] = list(F._ntuple(m.dilation, nd, "dilation"))
+    return out
+
+
+def _max_pool(nd: int) -> Layer:
+    return Layer(lambda m, args, opset: _batched(nd)(m, args, opset) and not m.return_indices,
+                 lambda g, m, x: g.node("MaxPool", [g.value(x)], **_pool_args(m, nd, True)))
+
+
+LAYERS: dict[type, Layer] = {
+    Linear: Layer(lambda m, args, opset: bool(args) and isinstance(args[0], Tensor) and args[0].ndim == 2, _linear),
+    Conv1d: Layer(lambda m, args, opset: _batched(1)(m, args, opset) and m.padding_mode == "zeros", _conv),
+    Conv2d: Layer(lambda m, args, opset: _batched(2)(m, args, opset) and m.padding_mode == "zeros", _conv),
+    BatchNorm1d: Layer(lambda m, args, opset: not m.training and m.running_mean is not None, _batch_norm),
+    BatchNorm2d: Layer(lambda m, args, opset: not m.training and m.running_mean is not None, _batch_norm),
+    LayerNorm: Layer(lambda m, args, opset: True, _layer_norm),
+    MaxPool1d: _max_pool(1),
+    MaxPool2d: _max_pool(2),
+    AvgPool2d: Layer(lambda m, args, opset: _batched(2)(m, args, opset) and m.divisor_override is None,
+                     lambda g, m, x: g.node("AveragePool", [g.value(x)], count_include_pad=int(m.count_include_pad),
+                                            **_pool_args(m, 2, False))),
+    AdaptiveAvgPool2d: Layer(lambda m, args, opset: _batched(2)(m, args, opset)
+                             and F._ntuple(m.output_size, 2, "output_size") == (1, 1),
+                             lambda g, m, x: g.node("GlobalAveragePool", [g.value(x)])),
+    GELU: Layer(lambda m, args, opset: opset >= 20,
+                lambda g, m, x: g.node("Gelu", [g.value(x)], approximate=m.approximate)),
+}
+
+
+# --------------------------------------------------------------------- tracing and writing
+def _as_tuple(args: Any) -> tuple[Any, ...]:
+    return args if isinstance(args, tuple) else (args,)
+
+
+def _outputs(out: Any) -> list[Tensor]:
+    items = list(out) if isinstance(out, (tuple, list)) else [out]
+    if not items or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"ONNX export: the model must return a Tensor or a tuple of Tensors, got {type(out).__name__}")
+    return items
+
+
+def trace(model: Module, args: tuple[Any, ...], kwargs: dict[str, Any], opset: int) -> tuple[list[Call], Any]:
+    """Run ``model(*args, **kwargs)`` once, recording its ops and layers; returns the calls and the output."""
+    recorder = Recorder(opset)
+    handles = []
+    for m in model.modules():
+        if type(m) in LAYERS:
+            handles.append(m.register_forward_pre_hook(lambda mod, a: recorder.before(mod, a)))
+            handles.append(m.register_forward_hook(lambda mod, a, out: recorder.after(mod, a, out)))
+    try:
+        with no_grad(), recorder:
+            out = model(*args, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return recorder.calls, out
+
+
+def write_calls(g: Graph, calls: list[Call]) -> None:
+    """Each call as ONNX node(s), its output bound to the name of the last one."""
+    for k, c in enumerate(calls):
+        g.reading = f"op #{k} ({c.what})"
+        if c.layer is not None:
+            x = c.args[0]
+            g.bind(c.out, LAYERS[type(c.layer)].emit(g, c.layer, x))
+            continue
+        emit = EMITTERS.get(c.op)  # type: ignore[arg-type]
+        if emit is None:
+            raise NotImplementedError(f"ONNX export: the op {c.op.__name__} ({c.op.__module__}) has no ONNX "  # type: ignore[union-attr]
+                                      "translation in tinytorch.onnx.exporter.EMITTERS")
+        g.bind(c.out, emit(g, c))
+
+
+def _value_info(onnx: Any, name: str, t: Tensor, dims: dict[int, str]) -> Any:
+    shape = [dims.get(i, n) for i, n in enumerate(t.shape)]
+    return onnx.helper.make_tensor_value_info(name, FROM_DTYPE[t.dtype], shape)
+
+
+def _dynamic_dims(dynamic_axes: Any, name: str) -> dict[int, str]:
+    axes = (dynamic_axes or {}).get(name, {})
+    return dict(axes) if isinstance(axes, dict) else {int(a): f"{name}_dim_{a}" for a in axes}
+
+
+def build(model: Module, args: tuple[Any, ...], kwargs: dict[str, Any], opset: int,
+          input_names: list[str], output_names: list[str] | None, dynamic_axes: Any) -> tuple[Any, Graph, list[str]]:
+    """Trace and write: returns the ModelProto, the Graph it came from and the op sequence."""
+    onnx = require()
+    calls, out = trace(model, args, kwargs, opset)
+    named = {id(t._data): (n, t) for n, t in itertools.chain(model.named_parameters(), model.named_buffers())
+             if t is not None}
+    g = Graph(opset, named, dynamic=bool(dynamic_axes))
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    inputs = []
+    for name, t in zip(input_names, tensors):
+        g.bind(t, name)
+        inputs.append(_value_info(onnx, name, t, _dynamic_dims(dynamic_axes, name)))
+    write_calls(g, calls)
+    results = _outputs(out)
+    output_names = list(output_names or (["output"] if len(results) == 1 else
+                                         [f"output_{i}" for i in range(len(results))]))
+    if len(output_names) != len(results):
+        raise ValueError(f"output_names has {len(output_names)} names for {len(results)} outputs")
+    outputs = []
+    for name, t in zip(output_names, results):
+        g.reading = f"output {name!r}"
+        g.nodes.append(onnx.helper.make_node("Identity", [g.value(t)], [name], name=g.fresh("n_output")))
+        outputs.append(_value_info(onnx, name, t, _dynamic_dims(dynamic_axes, name)))
+    graph = onnx.helper.make_graph(g.nodes, type(model).__name__, inputs, outputs, g.initializers)
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
+                                   producer_name="tinytorch", ir_version=IR_VERSION)
+    return proto, g, [c.what for c in calls]
+
+
+def _perturbed(args: tuple[Any, ...], seed: int = 0) -> tuple[Any, ...]:
+    """The floating-point tensors of ``args`` moved by noise of their own scale (integer inputs,
+    indices and masks, are kept)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in args:
+        if isinstance(a, Tensor) and a.dtype.is_floating_point:
+            x = a.detach().numpy()
+            scale = np.abs(x).mean() + 0.5 if x.size else 1.0
+            a = ops.tensor(x + rng.standard_normal(x.shape) * scale, dtype=a.dtype, device=a.device)
+        out.append(a)
+    return tuple(out)
+
+
+def check_no_data_constants(first: Graph, first_ops: list[str], second: Graph, second_ops: list[str]) -> None:
+    """Raise if the two traces ran different ops or recorded a constant with different values:
+    the model computes something from its input outside the op table (or branches on it)."""
+    if first_ops != second_ops:
+        at = next((i for i, (a, b) in enumerate(zip(first_ops, second_ops)) if a != b), min(len(first_ops),
+                                                                                           len(second_ops)))
+        raise RuntimeError(f"ONNX export: the model runs different ops for different input values (from op #{at}: "
+                           "control flow that depends on the data), which one ONNX graph cannot express")
+    for (where, a), (_, b) in zip(first.constants, second.constants):
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            raise RuntimeError(f"ONNX export: {where} reads a value computed from the input outside the op table "
+                               "(e.g. a mask or an .item() made from the data, or random numbers such as dropout "
+                               "in training mode); the ONNX graph would hold it as a constant")
+
+
+def _forward_names(model: Module, n: int) -> list[str]:
+    """The names of the first ``n`` parameters of ``model.forward`` (PyTorch's default input names)."""
+    try:
+        params = [p.name for p in inspect.signature(model.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return params[:n] if len(params) >= n else [f"input_{i}" for i in range(n)]
+
+
+def export(model: Module, args: Any = (), f: Any = None, *, kwargs: dict[str, Any] | None = None,
+           input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
+           opset_version: int | None = None, dynamic_axes: Any = None, **options: Any) -> Any:
+    """Write ``model`` called on ``args`` as an ONNX model to ``f`` (a path or a binary file
+    object; None writes nothing) and return the ``onnx.ModelProto``.
+
+    Args:
+        model: a Module (put in evaluation mode for the trace, as ``torch.onnx.export``'s
+            default ``training=EVAL``, and restored afterwards).
+        args: a Tensor or a tuple of the model's positional arguments; its tensors are the
+            graph inputs, named ``input_names`` (default: the names of ``forward``'s parameters).
+        output_names: the graph outputs' names (default ``output`` or ``output_0``, ``output_1``...).
+        opset_version: 18 to 20; default 20, the opset PyTorch 2.13 writes.
+        dynamic_axes: ``{name: {axis: "name"}}`` or ``{name: [axis]}``: sizes left symbolic (the
+            batch axis: reshapes copy or infer it; the file is checked on a second size).
+        dynamo, verbose, optimize, ...: ``torch.onnx.export``'s other options are accepted and
+            ignored: there is one way to export here, the trace through the op table.
+
+    The model is traced twice (the second time on perturbed inputs) and RuntimeError is raised
+    if a value computed from the data outside the op table would become a constant;
+    NotImplementedError names an op or layer without an ONNX translation.
+    """
+    onnx = require()
+    unknown = set(options) - IGNORED_OPTIONS
+    if unknown:
+        raise TypeError(f"export() got unexpected keyword arguments {sorted(unknown)}")
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if opset not in SUPPORTED_OPSETS:
+        raise ValueError(f"opset_version {opset} is not supported: tinytorch.onnx writes opsets "
+                         f"{SUPPORTED_OPSETS.start} to {SUPPORTED_OPSETS.stop - 1}")
+    args, kwargs = _as_tuple(args), dict(kwargs or {})
+    if any(isinstance(v, Tensor) for v in kwargs.values()):
+        raise NotImplementedError("ONNX export: tensors in kwargs are not supported; pass them in args")
+    n_inputs = sum(isinstance(a, Tensor) for a in args)
+    names = list(input_names) if input_names is not None else _forward_names(model, n_inputs)
+    if len(names) != n_inputs:
+        raise ValueError(f"input_names has {len(names)} names for {n_inputs} tensor inputs")
+    was_training = model.training
+    model.eval()
+    try:
+        proto, g, ops_run = build(model, args, kwargs, opset, names, list(output_names or []) or None, dynamic_axes)
+        _, g2, ops2 = build(model, _perturbed(args), kwargs, opset, names, list(output_names or []) or None,
+                            dynamic_axes)
+        check_no_data_constants(g, ops_run, g2, ops2)
+        if dynamic_axes:
+            _check_dynamic(model, proto, args, kwargs, names, dynamic_axes)
+    finally:
+        model.train(was_training)
+    onnx.checker.check_model(proto)
+    if f is not None:
+        data = proto.SerializeToString()
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "wb") as fh:
+                fh.write(data)
+        else:
+            f.write(data)
+    return proto
+
+
+def _check_dynamic(model: Module, proto: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str],
+                   dynamic_axes: Any) -> None:
+    """Run the written graph and the model on inputs whose dynamic axes are one longer; raise
+    ValueError if they differ (a size of the example input was recorded)."""
+    longer = []
+    k = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            x = a.detach().numpy()
+            for axis in _dynamic_dims(dynamic_axes, names[k]):
+                x = np.concatenate([x, x.take([0], axis=axis)], axis=axis)
+            a = ops.tensor(x, dtype=a.dtype, device=a.device)
+            k += 1
+        longer.append(a)
+    with no_grad():
+        want = _outputs(model(*longer, **kwargs))
+        got = OnnxModule(proto).to(want[0].device)(*[a for a in longer if isinstance(a, Tensor)])
+    got = got if isinstance(got, tuple) else (got,)
+    for w, o in zip(want, got):
+        if tuple(w.shape) != tuple(o.shape) or not np.allclose(w.numpy(), o.numpy(), rtol=1e-4, atol=1e-5):
+            raise ValueError("ONNX export: with dynamic_axes the graph does not reproduce the model on a larger "
+                             "input; an op records a size of the example input (only the batch axis is handled)")
+
+
+__all__ = ["export", "EMITTERS", "LAYERS", "DEFAULT_OPSET"]

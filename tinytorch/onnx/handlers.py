@@ -203,7 +203,8 @@ def conv_transpose(node: Any, x: list, attrs: dict) -> Tensor:
     bias = x[2] if len(x) > 2 else None
     nd = weight.ndim - 2
     pads = list(attrs.get("pads", [0] * 2 * nd))
-    if nd not in (1, 2) or pads[:nd] != pads[nd:] or "output_shape" in attrs or attrs.get("auto_pad", "NOTSET") != "NOTSET":
+    auto = attrs.get("auto_pad", "NOTSET")
+    if nd not in (1, 2) or pads[:nd] != pads[nd:] or "output_shape" in attrs or auto != "NOTSET":
         raise NotImplementedError(f"ConvTranspose node {node.name!r}: only 1-D/2-D with symmetric pads is supported")
     fn = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
     return fn(data, weight, bias, _spatial(attrs, "strides", nd, 1), pads[:nd],

@@ -38,7 +38,7 @@ def topological_order(nodes: Iterable[Any], known: Iterable[str]) -> list[Any]:
     available = set(known) | {""}
     producer = {out: i for i, n in enumerate(nodes) for out in n.output}
     waiting = []
-    for i, n in enumerate(nodes):
+    for n in nodes:
         missing = [name for name in n.input if name not in available]
         for name in missing:
             if name not in producer:
