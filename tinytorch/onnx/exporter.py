@@ -127,6 +127,7 @@ class Graph:
         self.constants: list[tuple[str, np.ndarray]] = []  # (the op that read it, its value)
         self.counter = itertools.count()
         self.reading = ""  # the op being written, for constants' provenance
+        self.other: Call | None = None  # the same op in the second trace (other values and sizes)
 
     def fresh(self, base: str) -> str:
         return f"{base}_{next(self.counter)}"
@@ -137,15 +138,18 @@ class Graph:
         self.keep.append(array)
         self.names[id(array)] = name
 
-    def constant(self, value: np.ndarray, base: str = "const") -> str:
-        """A new initializer holding ``value``, recorded for the data-dependence check."""
+    def constant(self, value: np.ndarray, base: str = "const", data: bool = True) -> str:
+        """A new initializer holding ``value``; ``data``: it might come from the input's values
+        (a tensor or scalar the trace met), so the data-dependence check compares it."""
         name = self.fresh(base)
         self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value), name))
-        self.constants.append((self.reading, np.asarray(value)))
+        if data:
+            self.constants.append((self.reading, np.asarray(value)))
         return name
 
     def ints(self, values: Sequence[int]) -> str:
-        return self.constant(np.asarray(list(values), dtype=np.int64))
+        """An int64 constant the exporter computed (shapes, axes, indices): not data."""
+        return self.constant(np.asarray(list(values), dtype=np.int64), data=False)
 
     def value(self, x: Any, dtype: DType | None = None) -> str:
         """The name of ``x`` (a Tensor, NDArray or Python scalar), cast to ``dtype`` if given."""
@@ -251,23 +255,35 @@ def _rounding(g: Graph, c: Call) -> str:
     return g.node(names[c.params["fn"]], [g.value(c.args[0])])
 
 
+def _varying(g: Graph, c: Call, key: str) -> list[int]:
+    """The positions where the shape parameter ``key`` differs in the second trace, whose
+    dynamic axes are longer: the sizes that must not be written as numbers."""
+    if g.other is None:
+        return []
+    a, b = tuple(c.params[key]), tuple(g.other.params[key])
+    return [i for i, (m, n) in enumerate(zip(a, b)) if m != n] if len(a) == len(b) else list(range(len(a)))
+
+
 @lambda f: EMITTERS.__setitem__(mv.Reshape, f)
 def _reshape(g: Graph, c: Call) -> str:
-    """With a dynamic batch axis the first size is copied (0) or inferred (-1), not recorded."""
+    """One size that varies with a dynamic axis is written -1 (inferred); more cannot be."""
     x, shape = c.args[0], list(c.params["shape"])
-    if g.dynamic and shape and x.ndim and -1 not in shape:
-        shape[0] = 0 if shape[0] == x.shape[0] else -1
+    varying = _varying(g, c, "shape")
+    if len(varying) > 1:
+        raise NotImplementedError(f"ONNX export: {g.reading} reshapes to {tuple(shape)} with {len(varying)} sizes "
+                                  "that follow dynamic axes; only one can be inferred")
+    for i in varying:
+        shape[i] = -1
     return g.node("Reshape", [g.value(x), g.ints(shape)])
 
 
 @lambda f: EMITTERS.__setitem__(mv.Expand, f)
 def _expand(g: Graph, c: Call) -> str:
-    """ONNX's Expand broadcasts both ways, so a size the input already has may be written as 1
-    (which keeps a dynamic axis dynamic)."""
+    """ONNX's Expand broadcasts both ways: a size that follows a dynamic axis is written 1 and
+    taken from the input."""
     x, shape = c.args[0], list(c.params["shape"])
-    if g.dynamic:
-        lead = len(shape) - x.ndim
-        shape = [1 if i >= lead and x.shape[i - lead] == n else n for i, n in enumerate(shape)]
+    for i in _varying(g, c, "shape"):
+        shape[i] = 1
     return g.node("Expand", [g.value(x), g.ints(shape)])
 
 
@@ -312,7 +328,7 @@ def _index(g: Graph, c: Call) -> str:
             out = g.node("Unsqueeze", [out, g.ints([axis])])
             axis += 1
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            out = g.node("Gather", [out, g.constant(np.asarray(int(item), dtype=np.int64))], axis=axis)
+            out = g.node("Gather", [out, g.constant(np.asarray(int(item), dtype=np.int64), data=False)], axis=axis)
         elif isinstance(item, slice):
             start, stop, step = item.start, item.stop, item.step or 1
             if step <= 0:
@@ -344,7 +360,7 @@ def _unfold(g: Graph, c: Call) -> str:
     value = g.value(c.params.get("pad_value", 0), x.dtype)
     padded = g.node("Pad", [g.value(x), g.ints([0, 0, ph, pw, 0, 0, ph, pw]), value])
     flat = g.node("Reshape", [padded, g.ints([0, 0, hp * wp])])
-    return g.node("Gather", [flat, g.constant(index)], axis=2)
+    return g.node("Gather", [flat, g.constant(index, data=False)], axis=2)
 
 
 # --------------------------------------------------------------------- layers written as one node
@@ -458,9 +474,9 @@ def trace(model: Module, args: tuple[Any, ...], kwargs: dict[str, Any], opset: i
     return recorder.calls, out
 
 
-def write_calls(g: Graph, calls: list[Call]) -> None:
+def write_calls(g: Graph, calls: list[Call], other: list[Call]) -> None:
     """Each call as ONNX node(s), its output bound to the name of the last one."""
-    for k, c in enumerate(calls):
+    for k, (c, g.other) in enumerate(zip(calls, other)):
         g.reading = f"op #{k} ({c.what})"
         if c.layer is not None:
             x = c.args[0]
@@ -483,11 +499,11 @@ def _dynamic_dims(dynamic_axes: Any, name: str) -> dict[int, str]:
     return dict(axes) if isinstance(axes, dict) else {int(a): f"{name}_dim_{a}" for a in axes}
 
 
-def build(model: Module, args: tuple[Any, ...], kwargs: dict[str, Any], opset: int,
-          input_names: list[str], output_names: list[str] | None, dynamic_axes: Any) -> tuple[Any, Graph, list[str]]:
-    """Trace and write: returns the ModelProto, the Graph it came from and the op sequence."""
+def build(model: Module, calls: list[Call], out: Any, other: list[Call], other_out: Any, args: tuple[Any, ...], opset: int,
+          input_names: list[str], output_names: list[str] | None, dynamic_axes: Any) -> tuple[Any, Graph]:
+    """Write the traced ``calls`` (which returned ``out``) as a ModelProto; ``other`` are the
+    calls of the second trace (other values, longer dynamic axes). Returns the proto and its Graph."""
     onnx = require()
-    calls, out = trace(model, args, kwargs, opset)
     named = {id(t._data): (n, t) for n, t in itertools.chain(model.named_parameters(), model.named_buffers())
              if t is not None}
     g = Graph(opset, named, dynamic=bool(dynamic_axes))
@@ -496,21 +512,23 @@ def build(model: Module, args: tuple[Any, ...], kwargs: dict[str, Any], opset: i
     for name, t in zip(input_names, tensors):
         g.bind(t, name)
         inputs.append(_value_info(onnx, name, t, _dynamic_dims(dynamic_axes, name)))
-    write_calls(g, calls)
+    write_calls(g, calls, other)
     results = _outputs(out)
     output_names = list(output_names or (["output"] if len(results) == 1 else
                                          [f"output_{i}" for i in range(len(results))]))
     if len(output_names) != len(results):
         raise ValueError(f"output_names has {len(output_names)} names for {len(results)} outputs")
     outputs = []
-    for name, t in zip(output_names, results):
+    for name, t, t2 in zip(output_names, results, _outputs(other_out)):
         g.reading = f"output {name!r}"
         g.nodes.append(onnx.helper.make_node("Identity", [g.value(t)], [name], name=g.fresh("n_output")))
-        outputs.append(_value_info(onnx, name, t, _dynamic_dims(dynamic_axes, name)))
+        # sizes that followed the dynamic input axes are symbolic, named as given or after the output
+        dims = {i: f"{name}_dim_{i}" for i, (m, n) in enumerate(zip(t.shape, t2.shape)) if m != n}
+        outputs.append(_value_info(onnx, name, t, {**dims, **_dynamic_dims(dynamic_axes, name)}))
     graph = onnx.helper.make_graph(g.nodes, type(model).__name__, inputs, outputs, g.initializers)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="tinytorch", ir_version=IR_VERSION)
-    return proto, g, [c.what for c in calls]
+    return proto, g
 
 
 def _perturbed(args: tuple[Any, ...], seed: int = 0) -> tuple[Any, ...]:
@@ -527,14 +545,19 @@ def _perturbed(args: tuple[Any, ...], seed: int = 0) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def check_no_data_constants(first: Graph, first_ops: list[str], second: Graph, second_ops: list[str]) -> None:
-    """Raise if the two traces ran different ops or recorded a constant with different values:
-    the model computes something from its input outside the op table (or branches on it)."""
+def check_same_ops(first: list[Call], second: list[Call]) -> None:
+    """Raise if two traces ran different ops: the model branches on its input's values."""
+    first_ops, second_ops = [c.what for c in first], [c.what for c in second]
     if first_ops != second_ops:
         at = next((i for i, (a, b) in enumerate(zip(first_ops, second_ops)) if a != b), min(len(first_ops),
                                                                                            len(second_ops)))
         raise RuntimeError(f"ONNX export: the model runs different ops for different input values (from op #{at}: "
                            "control flow that depends on the data), which one ONNX graph cannot express")
+
+
+def check_no_data_constants(first: Graph, second: Graph) -> None:
+    """Raise if the two traces recorded a constant with different values: the model computes
+    something from its input outside the op table."""
     for (where, a), (_, b) in zip(first.constants, second.constants):
         if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
             raise RuntimeError(f"ONNX export: {where} reads a value computed from the input outside the op table "
@@ -592,10 +615,14 @@ def export(model: Module, args: Any = (), f: Any = None, *, kwargs: dict[str, An
     was_training = model.training
     model.eval()
     try:
-        proto, g, ops_run = build(model, args, kwargs, opset, names, list(output_names or []) or None, dynamic_axes)
-        _, g2, ops2 = build(model, _perturbed(args), kwargs, opset, names, list(output_names or []) or None,
-                            dynamic_axes)
-        check_no_data_constants(g, ops_run, g2, ops2)
+        calls, out = trace(model, args, kwargs, opset)
+        args2 = _perturbed(_lengthened(args, names, dynamic_axes))
+        calls2, out2 = trace(model, args2, kwargs, opset)
+        check_same_ops(calls, calls2)
+        outs = list(output_names or []) or None
+        proto, g = build(model, calls, out, calls2, out2, args, opset, names, outs, dynamic_axes)
+        _, g2 = build(model, calls2, out2, calls, out, args2, opset, names, outs, dynamic_axes)
+        check_no_data_constants(g, g2)
         if dynamic_axes:
             _check_dynamic(model, proto, args, kwargs, names, dynamic_axes)
     finally:
@@ -611,28 +638,40 @@ def export(model: Module, args: Any = (), f: Any = None, *, kwargs: dict[str, An
     return proto
 
 
-def _check_dynamic(model: Module, proto: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str],
-                   dynamic_axes: Any) -> None:
-    """Run the written graph and the model on inputs whose dynamic axes are one longer; raise
-    ValueError if they differ (a size of the example input was recorded)."""
-    longer = []
-    k = 0
+def _lengthened(args: tuple[Any, ...], names: list[str], dynamic_axes: Any) -> tuple[Any, ...]:
+    """``args`` with each dynamic axis of each tensor one longer (its first slice repeated)."""
+    out, k = [], 0
     for a in args:
         if isinstance(a, Tensor):
-            x = a.detach().numpy()
-            for axis in _dynamic_dims(dynamic_axes, names[k]):
-                x = np.concatenate([x, x.take([0], axis=axis)], axis=axis)
-            a = ops.tensor(x, dtype=a.dtype, device=a.device)
+            axes = _dynamic_dims(dynamic_axes, names[k])
+            if axes:
+                x = a.detach().numpy()
+                for axis in axes:
+                    x = np.concatenate([x, x.take([0], axis=axis)], axis=axis)
+                a = ops.tensor(x, dtype=a.dtype, device=a.device)
             k += 1
-        longer.append(a)
+        out.append(a)
+    return tuple(out)
+
+
+def _check_dynamic(model: Module, proto: Any, args: tuple[Any, ...], kwargs: dict[str, Any], names: list[str],
+                   dynamic_axes: Any) -> None:
+    """Run the written graph and the model on inputs whose dynamic axes are two longer; raise
+    ValueError if they differ (a size of the example input was recorded)."""
+    longer = _lengthened(_lengthened(args, names, dynamic_axes), names, dynamic_axes)
     with no_grad():
         want = _outputs(model(*longer, **kwargs))
-        got = OnnxModule(proto).to(want[0].device)(*[a for a in longer if isinstance(a, Tensor)])
+        try:
+            got = OnnxModule(proto).to(want[0].device)(*[a for a in longer if isinstance(a, Tensor)])
+        except (RuntimeError, ValueError) as e:
+            got = e
     got = got if isinstance(got, tuple) else (got,)
     for w, o in zip(want, got):
-        if tuple(w.shape) != tuple(o.shape) or not np.allclose(w.numpy(), o.numpy(), rtol=1e-4, atol=1e-5):
+        if (not isinstance(o, Tensor) or tuple(w.shape) != tuple(o.shape)
+                or not np.allclose(w.numpy(), o.numpy(), rtol=1e-4, atol=1e-5)):
             raise ValueError("ONNX export: with dynamic_axes the graph does not reproduce the model on a larger "
-                             "input; an op records a size of the example input (only the batch axis is handled)")
+                             f"input ({o if isinstance(o, Exception) else 'other values'}): an op records a size "
+                             "of the example input")
 
 
 __all__ = ["export", "EMITTERS", "LAYERS", "DEFAULT_OPSET"]
