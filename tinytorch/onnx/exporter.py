@@ -499,8 +499,8 @@ def _dynamic_dims(dynamic_axes: Any, name: str) -> dict[int, str]:
     return dict(axes) if isinstance(axes, dict) else {int(a): f"{name}_dim_{a}" for a in axes}
 
 
-def build(model: Module, calls: list[Call], out: Any, other: list[Call], other_out: Any, args: tuple[Any, ...], opset: int,
-          input_names: list[str], output_names: list[str] | None, dynamic_axes: Any) -> tuple[Any, Graph]:
+def build(model: Module, calls: list[Call], out: Any, other: list[Call], other_out: Any, args: tuple[Any, ...],
+          opset: int, input_names: list[str], output_names: list[str] | None, dynamic_axes: Any) -> tuple[Any, Graph]:
     """Write the traced ``calls`` (which returned ``out``) as a ModelProto; ``other`` are the
     calls of the second trace (other values, longer dynamic axes). Returns the proto and its Graph."""
     onnx = require()
