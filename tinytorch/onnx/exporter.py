@@ -518,6 +518,10 @@ def build(model: Module, calls: list[Call], out: Any, other: list[Call], other_o
                                          [f"output_{i}" for i in range(len(results))]))
     if len(output_names) != len(results):
         raise ValueError(f"output_names has {len(output_names)} names for {len(results)} outputs")
+    unknown = set(dynamic_axes or {}) - set(input_names) - set(output_names)
+    if unknown:
+        raise ValueError(f"dynamic_axes names {sorted(unknown)}, which are neither inputs {input_names} "
+                         f"nor outputs {output_names}")
     outputs = []
     for name, t, t2 in zip(output_names, results, _outputs(other_out)):
         g.reading = f"output {name!r}"
