@@ -117,7 +117,8 @@ class OnnxModule(Module):
     """An ONNX graph as a Module: ``forward(*inputs)`` runs the graph with tinytorch ops.
 
     Floating-point initializers are :class:`~tinytorch.nn.Parameter` s (named after the ONNX
-    value, dots made underscores; :attr:`onnx_names` maps back), everything else buffers.
+    value, dots made underscores; :attr:`onnx_names` maps back), except BatchNormalization's
+    running statistics; those, integer initializers and Constant nodes' values are buffers.
     Returns one Tensor for a graph with one output, else a tuple."""
 
     def __init__(self, model: Any) -> None:
@@ -126,8 +127,9 @@ class OnnxModule(Module):
         self.model_proto = model
         self.onnx_names: dict[str, str] = {}
         taken: set[str] = set()
-        for init in graph.initializer:
-            self._add_constant(init.name, to_array(init), taken, trainable=True)
+        statistics = {name for node in graph.node if node.op_type == "BatchNormalization" for name in node.input[3:5]}
+        for init in graph.initializer:  # running statistics are state, not weights: buffers
+            self._add_constant(init.name, to_array(init), taken, trainable=init.name not in statistics)
         nodes = []
         for node in graph.node:  # Constant nodes hold fixed values: keep them as buffers
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
