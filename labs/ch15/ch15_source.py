@@ -38,7 +38,7 @@ import tinytorch.onnx
 from tinytorch import nn
 from tinytorch.labs import demo
 from tinytorch.onnx.handlers import HANDLERS  # the library's handlers, for the other operators
-from tinytorch.onnx.importer import attributes  # a node's attributes as Python values
+from tinytorch.onnx.importer import attributes  # noqa: F401 — a node's attributes, for your run_graph
 
 # %% [markdown]
 # A node of an ONNX graph (an `onnx.NodeProto`) has `node.op_type` (`"Gemm"`), `node.name`,
