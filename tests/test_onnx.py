@@ -379,3 +379,76 @@ def test_pytorch_program_spelling(tmp_path):
     np.testing.assert_allclose(loaded(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
     with pytest.raises(TypeError, match="no_such_option"):
         torch.onnx.export(model, (x,), path, no_such_option=1)
+
+
+# --------------------------------------------------------------------- single operators against onnxruntime
+def _f32(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _single_node_cases():
+    """(id, op_type, attrs, inputs as (name, array), constant inputs as (name, array))."""
+    rng = np.random.default_rng(7)
+    x4 = _f32(rng, 2, 4, 7, 6)
+    return [
+        ("conv_same_groups", "Conv", dict(auto_pad="SAME_UPPER", group=2, strides=[2, 2]),
+         [("x", x4)], [("w", _f32(rng, 6, 2, 3, 2)), ("b", _f32(rng, 6))]),
+        ("conv_asymmetric_pads", "Conv", dict(pads=[0, 1, 2, 1], dilations=[2, 1]), [("x", x4)],
+         [("w", _f32(rng, 3, 4, 2, 3))]),
+        ("conv1d", "Conv", dict(pads=[1, 1]), [("x", _f32(rng, 2, 3, 9))], [("w", _f32(rng, 4, 3, 3))]),
+        ("conv_transpose", "ConvTranspose", dict(strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 0]),
+         [("x", x4)], [("w", _f32(rng, 4, 3, 3, 3)), ("b", _f32(rng, 3))]),
+        ("maxpool_ceil", "MaxPool", dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+         [("x", x4)], []),
+        ("maxpool_asymmetric_pads", "MaxPool", dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1]),
+         [("x", x4)], []),
+        ("avgpool_exclude_pad", "AveragePool", dict(kernel_shape=[3, 3], strides=[2, 1], pads=[1, 1, 1, 1],
+                                                    count_include_pad=0), [("x", x4)], []),
+        ("global_max", "GlobalMaxPool", {}, [("x", x4)], []),
+        ("pad_reflect", "Pad", dict(mode="reflect"), [("x", x4)], [("pads", np.array([0, 0, 1, 2, 0, 0, 2, 1]))]),
+        ("pad_constant", "Pad", {}, [("x", x4)], [("pads", np.array([0, 1, 0, 2, 1, 0, 3, 0])),
+                                                  ("value", np.array(1.5, dtype=np.float32))]),
+        ("tile", "Tile", {}, [("x", _f32(rng, 2, 3))], [("repeats", np.array([2, 3]))]),
+        ("flatten", "Flatten", dict(axis=2), [("x", x4)], []),
+        ("squeeze_all", "Squeeze", {}, [("x", _f32(rng, 1, 3, 1, 2))], []),
+        ("leaky_relu", "LeakyRelu", dict(alpha=0.2), [("x", x4)], []),
+        ("argmax", "ArgMax", dict(axis=2, keepdims=0), [("x", x4)], []),
+        ("max3", "Max", {}, [("x", _f32(rng, 3, 1)), ("y", _f32(rng, 1, 4)), ("z", _f32(rng, 3, 4))], []),
+        ("floor", "Floor", {}, [("x", x4 * 3)], []),
+        ("reduce_min_noop", "ReduceMin", dict(keepdims=0), [("x", x4)], [("axes", np.array([1, -1]))]),
+        ("log_softmax", "LogSoftmax", dict(axis=1), [("x", x4)], []),
+        ("int_div", "Div", {}, [("x", np.array([7, -7, 9, -9])), ("y", np.array([2, 2, -4, -4]))], []),
+    ]
+
+
+@pytest.mark.parametrize("case", _single_node_cases(), ids=lambda c: c[0])
+def test_single_operator_matches_onnxruntime(case, device):
+    onnx = _onnx()
+    _ort()
+    h = onnx.helper
+    _, op_type, attrs, inputs, constants = case
+    names = [n for n, _ in inputs] + [n for n, _ in constants]
+    node = h.make_node(op_type, names, ["out"], **attrs)
+    integer = op_type == "ArgMax" or inputs[0][1].dtype == np.int64
+    out_type = onnx.TensorProto.INT64 if integer else onnx.TensorProto.FLOAT
+    graph = h.make_graph([node], "g", [h.make_tensor_value_info(n, h.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                                       for n, a in inputs], [h.make_tensor_value_info("out", out_type, None)],
+                         [onnx.numpy_helper.from_array(a, n) for n, a in constants])
+    model = onnx.shape_inference.infer_shapes(h.make_model(graph, opset_imports=[h.make_opsetid("", 20)]))
+    arrays = [a for _, a in inputs]
+    want = run_ort(model, *arrays)[0]
+    got = ours(tonnx.load(model).to(device), *arrays, device=device)[0]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_export_argument_errors():
+    _onnx()
+    model = nn.Linear(3, 2)
+    x = tt.randn(2, 3)
+    with pytest.raises(ValueError, match="dynamic_axes.*'nope'"):
+        tonnx.export(model, (x,), None, dynamic_axes={"nope": [0]})
+    with pytest.raises(ValueError, match="opset_version 12"):
+        tonnx.export(model, (x,), None, opset_version=12)
+    with pytest.raises(ValueError, match="input_names has 2 names for 1"):
+        tonnx.export(model, (x,), None, input_names=["a", "b"])

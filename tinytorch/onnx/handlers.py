@@ -416,9 +416,12 @@ def pad(node: Any, x: list, attrs: dict) -> Tensor:
     value = x[2].item() if len(x) > 2 and x[2] is not None else 0.0
     axes = ints(x[3]) if len(x) > 3 and x[3] is not None else list(range(data.ndim))
     axes = [_axis(a, data.ndim) for a in axes]
-    per_axis = {a: (amounts[i], amounts[i + len(axes)]) for i, a in enumerate(axes)}
-    last = max(per_axis) if per_axis else 0
-    flat = [v for a in range(last, -1, -1) for v in per_axis.get(a, (0, 0))]
+    per_axis = {a: (amounts[i], amounts[i + len(axes)]) for i, a in enumerate(axes) if amounts[i] or
+                amounts[i + len(axes)]}
+    if not per_axis:
+        return data
+    # F.pad's order: pairs from the last dim backwards, down to the first dim that is padded
+    flat = [v for a in range(data.ndim - 1, min(per_axis) - 1, -1) for v in per_axis.get(a, (0, 0))]
     mode = attrs.get("mode", "constant")
     return F.pad(data, flat, mode={"edge": "replicate"}.get(mode, mode), value=value if mode == "constant" else None)
 
