@@ -418,6 +418,20 @@ def _single_node_cases():
         ("reduce_min_noop", "ReduceMin", dict(keepdims=0), [("x", x4)], [("axes", np.array([1, -1]))]),
         ("log_softmax", "LogSoftmax", dict(axis=1), [("x", x4)], []),
         ("int_div", "Div", {}, [("x", np.array([7, -7, 9, -9])), ("y", np.array([2, 2, -4, -4]))], []),
+        ("elu", "Elu", dict(alpha=0.7), [("x", x4)], []),
+        ("selu", "Selu", {}, [("x", x4)], []),
+        ("hard_sigmoid", "HardSigmoid", dict(alpha=0.3), [("x", x4)], []),
+        ("hard_swish", "HardSwish", {}, [("x", x4 * 4)], []),
+        ("softplus", "Softplus", {}, [("x", x4 * 4)], []),
+        ("prelu", "PRelu", {}, [("x", x4)], [("slope", _f32(rng, 4, 1, 1))]),
+        ("cumsum", "CumSum", {}, [("x", x4)], [("axis", np.array(2))]),
+        ("instance_norm", "InstanceNormalization", dict(epsilon=1e-3), [("x", x4)],
+         [("scale", _f32(rng, 4)), ("bias", _f32(rng, 4))]),
+        ("resize_nearest", "Resize", dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                                          nearest_mode="floor"), [("x", x4)],
+         [("", None), ("scales", np.array([1, 1, 2, 3], dtype=np.float32))]),
+        ("resize_linear", "Resize", dict(mode="linear", coordinate_transformation_mode="half_pixel"), [("x", x4)],
+         [("", None), ("", None), ("sizes", np.array([2, 4, 9, 13]))]),
     ]
 
 
@@ -433,7 +447,7 @@ def test_single_operator_matches_onnxruntime(case, device):
     out_type = onnx.TensorProto.INT64 if integer else onnx.TensorProto.FLOAT
     graph = h.make_graph([node], "g", [h.make_tensor_value_info(n, h.np_dtype_to_tensor_dtype(a.dtype), a.shape)
                                        for n, a in inputs], [h.make_tensor_value_info("out", out_type, None)],
-                         [onnx.numpy_helper.from_array(a, n) for n, a in constants])
+                         [onnx.numpy_helper.from_array(a, n) for n, a in constants if n])
     model = onnx.shape_inference.infer_shapes(h.make_model(graph, opset_imports=[h.make_opsetid("", 20)]))
     arrays = [a for _, a in inputs]
     want = run_ort(model, *arrays)[0]

@@ -110,6 +110,59 @@ def leaky_relu(node: Any, x: list, attrs: dict) -> Tensor:
     return F.leaky_relu(x[0], attrs.get("alpha", 0.01))
 
 
+@handler("Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus", "PRelu")
+def activation(node: Any, x: list, attrs: dict) -> Tensor:
+    """The activations with parameters, by the ONNX definitions (HardSigmoid's alpha and beta
+    default to 0.2 and 0.5, not PyTorch's 1/6 and 1/2)."""
+    v, op = x[0], node.op_type
+    if op == "Elu":
+        return F.elu(v, attrs.get("alpha", 1.0))
+    if op == "Selu":
+        alpha, gamma = attrs.get("alpha", 1.67326319217681884765625), attrs.get("gamma", 1.05070102214813232421875)
+        return ops.where(v > 0, v, (ops.exp(v.clamp(max=0.0)) - 1.0) * alpha) * gamma
+    if op == "HardSigmoid":
+        return (v * attrs.get("alpha", 0.2) + attrs.get("beta", 0.5)).clamp(0.0, 1.0)
+    if op == "HardSwish":
+        return v * (v / 6.0 + 0.5).clamp(0.0, 1.0)
+    if op == "Softplus":
+        return F.softplus(v)
+    return ops.where(v >= 0, v, v * x[1])  # PRelu: the slope broadcasts
+
+
+@handler("CumSum")
+def cumsum(node: Any, x: list, attrs: dict) -> Tensor:
+    if attrs.get("exclusive", 0) or attrs.get("reverse", 0):
+        raise NotImplementedError(f"CumSum node {node.name!r}: exclusive and reverse are not supported")
+    return ops.cumsum(x[0], int(x[1].item()))
+
+
+@handler("InstanceNormalization")
+def instance_norm(node: Any, x: list, attrs: dict) -> Tensor:
+    return F.instance_norm(x[0], weight=x[1], bias=x[2], eps=attrs.get("epsilon", 1e-5))
+
+
+@handler("Resize")
+def resize(node: Any, x: list, attrs: dict) -> Tensor:
+    """The two resizes PyTorch writes: ``nearest`` (asymmetric coordinates, floor) and ``linear``
+    (half-pixel, i.e. ``align_corners=False``; ``align_corners`` for that transformation), over
+    the spatial dims of a 3-D or 4-D input."""
+    data = x[0]
+    sizes = ints(x[3]) if len(x) > 3 and x[3] is not None else None
+    if sizes is None:
+        scales = [float(v) for v in x[2].reshape(-1).tolist()]
+        sizes = [int(math.floor(n * s)) for n, s in zip(data.shape, scales)]
+    if sizes[:2] != list(data.shape[:2]) or data.ndim not in (3, 4):
+        raise NotImplementedError(f"Resize node {node.name!r}: only spatial resizing of 3-D/4-D inputs is supported")
+    mode, transform = attrs.get("mode", "nearest"), attrs.get("coordinate_transformation_mode", "half_pixel")
+    if mode == "nearest" and transform == "asymmetric" and attrs.get("nearest_mode", "round_prefer_floor") == "floor":
+        return F.interpolate(data, size=sizes[2:], mode="nearest")
+    if mode == "linear" and transform in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        kind = "linear" if data.ndim == 3 else "bilinear"
+        return F.interpolate(data, size=sizes[2:], mode=kind, align_corners=transform == "align_corners")
+    raise NotImplementedError(f"Resize node {node.name!r}: mode={mode!r} with coordinate_transformation_mode="
+                              f"{transform!r} is not supported")
+
+
 @handler("Gelu")
 def gelu(node: Any, x: list, attrs: dict) -> Tensor:
     return F.gelu(x[0], approximate=attrs.get("approximate", "none"))
