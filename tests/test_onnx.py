@@ -289,10 +289,14 @@ def _tt_models():
         "encoder": (Encoder(), lambda: rng.integers(0, 20, (2, 7))),
         "encoder_layer": (nn.TransformerEncoderLayer(16, 4, 32, batch_first=True),
                           lambda: rng.standard_normal((2, 5, 16)).astype(np.float32)),
+        "upsampling": (nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+                                     nn.GroupNorm(1, 3), nn.Upsample(scale_factor=2), nn.PReLU(), nn.SiLU()),
+                       lambda: rng.standard_normal((1, 2, 4, 4)).astype(np.float32)),
+        "recurrent": (nn.GRU(3, 4, num_layers=2), lambda: rng.standard_normal((5, 2, 3)).astype(np.float32)),
     }
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer", "upsampling", "recurrent"])
 def test_tinytorch_export_passes_checker_and_runs_in_onnxruntime(name, tmp_path, device):
     onnx = _onnx()
     model, make = _tt_models()[name]
@@ -303,8 +307,10 @@ def test_tinytorch_export_passes_checker_and_runs_in_onnxruntime(name, tmp_path,
     onnx.checker.check_model(onnx.load(path), full_check=True)
     assert proto.opset_import[0].version == tonnx.exporter.DEFAULT_OPSET
     fresh = make()
-    want = ours(model.eval(), fresh, device=device)[0]
-    np.testing.assert_allclose(run_ort(path, fresh)[0], want, rtol=1e-4, atol=1e-5)
+    want = ours(model.eval(), fresh, device=device)
+    for theirs, w in zip(run_ort(path, fresh), want):
+        np.testing.assert_allclose(theirs, w, rtol=1e-4, atol=1e-5)
+    want = want[0]
     np.testing.assert_allclose(ours(tonnx.load(path).to(device), fresh, device=device)[0], want, rtol=1e-5,
                                atol=1e-6)
 
@@ -466,3 +472,15 @@ def test_export_argument_errors():
         tonnx.export(model, (x,), None, opset_version=12)
     with pytest.raises(ValueError, match="input_names has 2 names for 1"):
         tonnx.export(model, (x,), None, input_names=["a", "b"])
+
+
+def test_export_two_inputs_transformer_decoder(tmp_path):
+    _onnx()
+    model = nn.TransformerDecoderLayer(8, 2, 16, batch_first=True)
+    tgt, memory = tt.randn(2, 3, 8), tt.randn(2, 4, 8)
+    path = str(tmp_path / "dec.onnx")
+    proto = tonnx.export(model, (tgt, memory), path)
+    assert [i.name for i in proto.graph.input] == ["tgt", "memory"]
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 3, 8)).astype(np.float32), rng.standard_normal((2, 4, 8)).astype(np.float32)
+    np.testing.assert_allclose(run_ort(path, a, b)[0], ours(model.eval(), a, b)[0], rtol=1e-4, atol=1e-5)

@@ -40,6 +40,8 @@ from ..nn import (
     BatchNorm2d,
     Conv1d,
     Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
     LayerNorm,
     Linear,
     MaxPool1d,
@@ -393,6 +395,13 @@ def _conv(g: Graph, m: Any, x: Tensor) -> str:
                   dilations=list(m.dilation), group=m.groups)
 
 
+def _conv_transpose(g: Graph, m: Any, x: Tensor) -> str:
+    inputs = [g.value(x), g.value(m.weight)] + ([g.value(m.bias)] if m.bias is not None else [])
+    return g.node("ConvTranspose", inputs, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+                  pads=list(m.padding) * 2, dilations=list(m.dilation), group=m.groups,
+                  output_padding=list(m.output_padding))
+
+
 def _batch_norm(g: Graph, m: Any, x: Tensor) -> str:
     n = m.num_features
     scale = g.value(m.weight) if m.weight is not None else g.constant(np.ones(n, dtype=x.dtype.np_dtype))
@@ -429,6 +438,8 @@ LAYERS: dict[type, Layer] = {
     Linear: Layer(lambda m, args, opset: bool(args) and isinstance(args[0], Tensor) and args[0].ndim == 2, _linear),
     Conv1d: Layer(lambda m, args, opset: _batched(1)(m, args, opset) and m.padding_mode == "zeros", _conv),
     Conv2d: Layer(lambda m, args, opset: _batched(2)(m, args, opset) and m.padding_mode == "zeros", _conv),
+    ConvTranspose1d: Layer(_batched(1), _conv_transpose),
+    ConvTranspose2d: Layer(_batched(2), _conv_transpose),
     BatchNorm1d: Layer(lambda m, args, opset: not m.training and m.running_mean is not None, _batch_norm),
     BatchNorm2d: Layer(lambda m, args, opset: not m.training and m.running_mean is not None, _batch_norm),
     LayerNorm: Layer(lambda m, args, opset: True, _layer_norm),
