@@ -273,6 +273,19 @@ class Encoder(nn.Module):
         return self.head(self.layer(self.embed(tokens)).mean(1))
 
 
+class OpMix(nn.Module):
+    """Ops the layers do not cover: indexing of every kind, flips, products, comparisons and masks,
+    broadcasting and casts."""
+
+    def forward(self, x):
+        a = tt.stack([x, x * 2], 1).flatten(1)                      # (3, 8)
+        b = F.silu(a) + F.elu(a) + F.softplus(a) + a.clamp(-1, 1) + a.abs().sqrt() + F.leaky_relu(a, 0.2)
+        c = tt.cat(b.chunk(2, 1), 0)                                 # (6, 4)
+        d = c.flip(0)[1:5, None, [0, 2]] + c[2:, -1:].unsqueeze(1)   # (4, 1, 2)
+        e = tt.where(d > 0.5, d, d.exp()) * (d != 0).float() + d.prod(2, keepdim=True)
+        return e.expand(4, 3, 2).permute(2, 0, 1).amax(-1) - e.mean() + c.var(0).sum()
+
+
 def _tt_models():
     tt.manual_seed(0)
     cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
@@ -293,10 +306,11 @@ def _tt_models():
                                      nn.GroupNorm(1, 3), nn.Upsample(scale_factor=2), nn.PReLU(), nn.SiLU()),
                        lambda: rng.standard_normal((1, 2, 4, 4)).astype(np.float32)),
         "recurrent": (nn.GRU(3, 4, num_layers=2), lambda: rng.standard_normal((5, 2, 3)).astype(np.float32)),
+        "ops": (OpMix(), lambda: rng.standard_normal((3, 4)).astype(np.float32)),
     }
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer", "upsampling", "recurrent"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer", "upsampling", "recurrent", "ops"])
 def test_tinytorch_export_passes_checker_and_runs_in_onnxruntime(name, tmp_path, device):
     onnx = _onnx()
     model, make = _tt_models()[name]
@@ -360,6 +374,24 @@ def test_export_refuses_values_computed_from_the_data_outside_the_op_table():
         tonnx.export(Item(), (tt.randn(3),), None)
 
 
+def test_export_refuses_in_place_updates():
+    """In-place ops are not recorded: the written graph would miss them, and export says so."""
+    _onnx()
+
+    class Shift(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+
+        def forward(self, x):
+            y = self.lin(x)
+            y += 1.0
+            return y
+
+    with pytest.raises(RuntimeError, match="in place"):
+        tonnx.export(Shift(), (tt.randn(2, 3),), None)
+
+
 def test_export_unsupported_op_names_it():
     _onnx()
 
@@ -421,6 +453,8 @@ def _single_node_cases():
         ("argmax", "ArgMax", dict(axis=2, keepdims=0), [("x", x4)], []),
         ("max3", "Max", {}, [("x", _f32(rng, 3, 1)), ("y", _f32(rng, 1, 4)), ("z", _f32(rng, 3, 4))], []),
         ("floor", "Floor", {}, [("x", x4 * 3)], []),
+        ("slice_backwards", "Slice", {}, [("x", x4)], [("starts", np.array([-1, 5])), ("ends", np.array([-100, 0])),
+                                                      ("axes", np.array([2, 3])), ("steps", np.array([-2, -1]))]),
         ("reduce_min_noop", "ReduceMin", dict(keepdims=0), [("x", x4)], [("axes", np.array([1, -1]))]),
         ("log_softmax", "LogSoftmax", dict(axis=1), [("x", x4)], []),
         ("int_div", "Div", {}, [("x", np.array([7, -7, 9, -9])), ("y", np.array([2, 2, -4, -4]))], []),

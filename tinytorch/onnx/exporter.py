@@ -305,6 +305,11 @@ def _sum(g: Graph, c: Call) -> str:
     return g.node("ReduceSum", [g.value(x), g.ints(dims)], keepdims=int(c.params["keepdim"]))
 
 
+@lambda f: EMITTERS.__setitem__(rd.Prod, f)
+def _prod(g: Graph, c: Call) -> str:
+    return g.node("ReduceProd", [g.value(c.args[0]), g.ints([c.params["dim"]])], keepdims=int(c.params["keepdim"]))
+
+
 @lambda f: EMITTERS.__setitem__(rd.Amax, f)
 def _amax(g: Graph, c: Call) -> str:
     x, dims = c.args[0], list(c.params["dims"])
@@ -339,6 +344,10 @@ def _index(g: Graph, c: Call) -> str:
                 out = g.node("Slice", [out, g.ints([start or 0]), g.ints([INT64_MAX if stop is None else stop]),
                                        g.ints([axis]), g.ints([step])])
             axis += 1
+        elif isinstance(item, (list, np.ndarray)) and np.asarray(item).dtype.kind == "i" and arrays == 0:
+            index = np.asarray(item, dtype=np.int64)
+            out = g.node("Gather", [out, g.constant(index, data=False)], axis=axis)
+            axis, arrays = axis + index.ndim, 1
         elif isinstance(item, (NDArray, Tensor)) and item.dtype is int64 and arrays == 0:
             out = g.node("Gather", [out, g.value(item)], axis=axis)
             axis, arrays = axis + item.ndim, 1
@@ -580,6 +589,23 @@ def check_no_data_constants(first: Graph, second: Graph) -> None:
                                "in training mode); the ONNX graph would hold it as a constant")
 
 
+def check_reproduces(proto: Any, args: tuple[Any, ...], out: Any) -> None:
+    """Run the written graph on the example input: it must give the traced output. Work that no
+    op recorded (an in-place update, ``x[...] = v``, a tensor changed through ``.data``) would
+    be missing from the graph."""
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    want = _outputs(out)
+    with no_grad():
+        got = OnnxModule(proto).to(want[0].device)(*tensors)
+    got = got if isinstance(got, tuple) else (got,)
+    for name, w, o in zip([o.name for o in proto.graph.output], want, got):
+        a, b = w.numpy(), o.numpy()
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-5 * (np.abs(a).max() + 1), equal_nan=True):
+            raise RuntimeError(f"ONNX export: the graph does not reproduce the model's output {name!r} on the example "
+                               "input: the model changes a tensor in place (x += ..., x[...] = ..., .data) or "
+                               "otherwise works outside the op table")
+
+
 def _forward_names(model: Module, n: int) -> list[str]:
     """The names of the first ``n`` parameters of ``model.forward`` (PyTorch's default input names)."""
     try:
@@ -638,6 +664,7 @@ def export(model: Module, args: Any = (), f: Any = None, *, kwargs: dict[str, An
         proto, g = build(model, calls, out, calls2, out2, args, opset, names, outs, dynamic_axes)
         _, g2 = build(model, calls2, out2, calls, out, args2, opset, names, outs, dynamic_axes)
         check_no_data_constants(g, g2)
+        check_reproduces(proto, args, out)
         if dynamic_axes:
             _check_dynamic(model, proto, args, kwargs, names, dynamic_axes)
     finally:

@@ -341,6 +341,17 @@ HANDLERS["ReduceMax"] = _reducer(ops.amax)
 HANDLERS["ReduceMin"] = _reducer(ops.amin)
 
 
+@handler("ReduceProd")
+def reduce_prod(node: Any, x: list, attrs: dict) -> Tensor:
+    axes = _reduce_axes(node, x, attrs)
+    if axes is None:
+        return x[0]
+    out, keep = x[0], bool(attrs.get("keepdims", 1))
+    for axis in sorted(axes, reverse=True):  # prod takes one dim at a time
+        out = ops.prod(out, axis, keepdim=keep)
+    return out
+
+
 @handler("ArgMax", "ArgMin")
 def arg_max_min(node: Any, x: list, attrs: dict) -> Tensor:
     if attrs.get("select_last_index", 0):
@@ -429,12 +440,23 @@ def slice_(node: Any, x: list, attrs: dict) -> Tensor:
     axes = ints(x[3]) if len(x) > 3 and x[3] is not None else list(range(len(starts)))
     steps = ints(x[4]) if len(x) > 4 and x[4] is not None else [1] * len(starts)
     key: list[Any] = [slice(None)] * data.ndim
+    backwards = []
     for start, end, axis, step in zip(starts, ends, axes, steps):
-        if step <= 0:
-            raise NotImplementedError(f"Slice node {node.name!r}: step {step} is not supported (positive steps are)")
-        n = data.shape[_axis(axis, data.ndim)]
-        key[_axis(axis, data.ndim)] = slice(max(-n, min(start, n)), max(-n, min(end, n)), step)
-    return data[tuple(key)]
+        axis = _axis(axis, data.ndim)
+        n = data.shape[axis]
+        if step == 0:
+            raise ValueError(f"Slice node {node.name!r}: step 0")
+        if step > 0:
+            key[axis] = slice(max(-n, min(start, n)), max(-n, min(end, n)), step)
+            continue
+        # a negative step: ONNX clamps start to [0, n - 1] and end to [-1, n - 1] (-1: past the front)
+        start = min(max(start + n if start < 0 else start, 0), n - 1)
+        end = min(max(end + n if end < 0 else end, -1), n - 1)
+        backwards.append((axis, list(range(start, end, step))))
+    out = data[tuple(key)]
+    for axis, positions in backwards:
+        out = out.index_select(axis, ops.tensor(positions, dtype=int64, device=data.device))
+    return out
 
 
 @handler("Gather")
