@@ -518,3 +518,35 @@ def test_export_two_inputs_transformer_decoder(tmp_path):
     rng = np.random.default_rng(8)
     a, b = rng.standard_normal((2, 3, 8)).astype(np.float32), rng.standard_normal((2, 4, 8)).astype(np.float32)
     np.testing.assert_allclose(run_ort(path, a, b)[0], ours(model.eval(), a, b)[0], rtol=1e-4, atol=1e-5)
+
+
+def _example():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "onnx_roundtrip.py"
+    spec = importlib.util.spec_from_file_location("onnx_roundtrip_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_tinytorch_model_runs_in_onnxruntime(tmp_path, capsys):
+    _onnx()
+    _ort()
+    _example().tinytorch_to_onnxruntime(str(tmp_path))
+    out = capsys.readouterr().out
+    assert "onnxruntime agrees" in out
+    assert float(out.rsplit("|difference|", 1)[1].split()[0]) < 1e-4
+
+
+@pytest.mark.slow
+def test_example_pytorch_model_fine_tuned_here(tmp_path, capsys):
+    _torch()
+    _ort()
+    _example().pytorch_to_tinytorch(str(tmp_path))
+    out = capsys.readouterr().out
+    first = float(out.split("max |difference| of the logits ")[1].split(",")[0])
+    losses = [float(line.rsplit("loss", 1)[1]) for line in out.splitlines() if "fine-tuning" in line]
+    assert first < 1e-4 and losses[-1] < losses[0] / 2, out
+    assert float(out.rsplit("|difference|", 1)[1].split()[0]) < 1e-4
