@@ -13,8 +13,11 @@ pre-hook pauses the recording and a forward hook writes the node, so the file re
 model and max pooling's window mask (computed outside the op table) is not needed.
 
 A value computed from the input outside the op table would be recorded as a constant and be
-wrong for every other input. Export therefore traces the model a second time on perturbed
-inputs and raises if a constant (or the sequence of ops) changed, naming the op that read it.
+wrong for every other input. Export therefore traces the model a second time, on perturbed
+inputs whose dynamic axes (if any) are longer, and raises if a constant (or the sequence of
+ops) changed, naming the op that read it; the shape parameters that changed are the sizes
+that follow the dynamic axes. Finally the written graph is run on the example input by
+:mod:`tinytorch.onnx.importer`: work no op recorded (an in-place update) would show there.
 """
 
 from __future__ import annotations
@@ -119,9 +122,9 @@ class Graph:
     Values are found by the identity of their NDArray (a detached tensor shares its producer's),
     so :attr:`keep` holds every array named here: an id is never reused while the graph exists."""
 
-    def __init__(self, opset: int, named: dict[int, tuple[str, Tensor]], dynamic: bool) -> None:
+    def __init__(self, opset: int, named: dict[int, tuple[str, Tensor]]) -> None:
         self.onnx = require()
-        self.opset, self.named, self.dynamic = opset, named, dynamic
+        self.opset, self.named = opset, named
         self.names: dict[int, str] = {}
         self.keep: list[Any] = []
         self.nodes: list[Any] = []
@@ -179,13 +182,19 @@ class Graph:
         return names[0] if outputs == 1 else names
 
 
-def dtype(x: Any) -> DType:
-    return x.dtype
-
-
 # --------------------------------------------------------------------- one emitter per Function class
 Emitter = Callable[[Graph, Call], str]
+#: Function class -> its emitter ``(graph, call) -> the name of the output``; :func:`emitter` fills it
 EMITTERS: dict[type, Emitter] = {}
+
+
+def emitter(*classes: type) -> Callable[[Emitter], Emitter]:
+    """Register the decorated function as the emitter of the Function ``classes``."""
+    def register(fn: Emitter) -> Emitter:
+        for cls in classes:
+            EMITTERS[cls] = fn
+        return fn
+    return register
 
 
 def unary(op_type: str) -> Emitter:
@@ -233,7 +242,7 @@ _COMPARE = {operator.eq: "Equal", operator.lt: "Less", operator.le: "LessOrEqual
             operator.ge: "GreaterOrEqual", operator.ne: "Equal"}
 
 
-@lambda f: EMITTERS.__setitem__(ew.Compare, f)
+@emitter(ew.Compare)
 def _compare(g: Graph, c: Call) -> str:
     """Both sides cast to the dtype the comparison computes in; ``!=`` is ``Not(Equal)``."""
     a, b = c.args
@@ -249,7 +258,7 @@ def _compare(g: Graph, c: Call) -> str:
     return g.node("Not", [out]) if fn is operator.ne else out
 
 
-@lambda f: EMITTERS.__setitem__(ew.Rounding, f)
+@emitter(ew.Rounding)
 def _rounding(g: Graph, c: Call) -> str:
     names = {"floor": "Floor", "ceil": "Ceil", "round": "Round"}
     if c.params["fn"] not in names:
@@ -266,7 +275,7 @@ def _varying(g: Graph, c: Call, key: str) -> list[int]:
     return [i for i, (m, n) in enumerate(zip(a, b)) if m != n] if len(a) == len(b) else list(range(len(a)))
 
 
-@lambda f: EMITTERS.__setitem__(mv.Reshape, f)
+@emitter(mv.Reshape)
 def _reshape(g: Graph, c: Call) -> str:
     """One size that varies with a dynamic axis is written -1 (inferred); more cannot be."""
     x, shape = c.args[0], list(c.params["shape"])
@@ -279,7 +288,7 @@ def _reshape(g: Graph, c: Call) -> str:
     return g.node("Reshape", [g.value(x), g.ints(shape)])
 
 
-@lambda f: EMITTERS.__setitem__(mv.Expand, f)
+@emitter(mv.Expand)
 def _expand(g: Graph, c: Call) -> str:
     """ONNX's Expand broadcasts both ways: a size that follows a dynamic axis is written 1 and
     taken from the input."""
@@ -289,7 +298,7 @@ def _expand(g: Graph, c: Call) -> str:
     return g.node("Expand", [g.value(x), g.ints(shape)])
 
 
-@lambda f: EMITTERS.__setitem__(mv.Flip, f)
+@emitter(mv.Flip)
 def _flip(g: Graph, c: Call) -> str:
     dims = list(c.params["dims"])
     n = len(dims)
@@ -297,7 +306,7 @@ def _flip(g: Graph, c: Call) -> str:
                             g.ints([-1] * n)])
 
 
-@lambda f: EMITTERS.__setitem__(rd.Sum, f)
+@emitter(rd.Sum)
 def _sum(g: Graph, c: Call) -> str:
     x, dims = c.args[0], list(c.params["dims"])
     if not dims:
@@ -305,12 +314,12 @@ def _sum(g: Graph, c: Call) -> str:
     return g.node("ReduceSum", [g.value(x), g.ints(dims)], keepdims=int(c.params["keepdim"]))
 
 
-@lambda f: EMITTERS.__setitem__(rd.Prod, f)
+@emitter(rd.Prod)
 def _prod(g: Graph, c: Call) -> str:
     return g.node("ReduceProd", [g.value(c.args[0]), g.ints([c.params["dim"]])], keepdims=int(c.params["keepdim"]))
 
 
-@lambda f: EMITTERS.__setitem__(rd.Amax, f)
+@emitter(rd.Amax)
 def _amax(g: Graph, c: Call) -> str:
     x, dims = c.args[0], list(c.params["dims"])
     op_type = "ReduceMax" if c.params.get("op", "max") == "max" else "ReduceMin"
@@ -319,7 +328,7 @@ def _amax(g: Graph, c: Call) -> str:
     return g.node(op_type, [g.value(x), g.ints(dims)], keepdims=int(c.params["keepdim"]))
 
 
-@lambda f: EMITTERS.__setitem__(mv.Index, f)
+@emitter(mv.Index)
 def _index(g: Graph, c: Call) -> str:
     """``x[key]`` for keys of ints, slices with positive steps, None, Ellipsis and one integer
     index array: each item one node (Gather, Slice, Unsqueeze) on the running result."""
@@ -357,7 +366,7 @@ def _index(g: Graph, c: Call) -> str:
     return out
 
 
-@lambda f: EMITTERS.__setitem__(Unfold, f)
+@emitter(Unfold)
 def _unfold(g: Graph, c: Call) -> str:
     """im2col as data movement: pad, flatten each plane, and Gather every window element by
     its flat position ``(i * sh + ki * dh) * Wp + (j * sw + kj * dw)`` -> (N, C, kh, kw, OH, OW)."""
@@ -526,7 +535,7 @@ def build(model: Module, calls: list[Call], out: Any, other: list[Call], other_o
     onnx = require()
     named = {id(t._data): (n, t) for n, t in itertools.chain(model.named_parameters(), model.named_buffers())
              if t is not None}
-    g = Graph(opset, named, dynamic=bool(dynamic_axes))
+    g = Graph(opset, named)
     tensors = [a for a in args if isinstance(a, Tensor)]
     inputs = []
     for name, t in zip(input_names, tensors):
