@@ -211,6 +211,16 @@ def test_unsupported_operator_names_operator_and_node():
         tonnx.load(h.make_model(graph, opset_imports=[h.make_opsetid("", 20)]))
 
 
+def test_old_opset_is_refused_with_a_way_out():
+    onnx = _onnx()
+    h = onnx.helper
+    graph = h.make_graph([h.make_node("Softmax", ["x"], ["y"])], "g",
+                         [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])])
+    with pytest.raises(NotImplementedError, match="opset 11.*convert_version"):
+        tonnx.load(h.make_model(graph, opset_imports=[h.make_opsetid("", 11)]))
+
+
 def test_nodes_out_of_order_are_sorted_and_cycles_refused():
     onnx = _onnx()
     h = onnx.helper
@@ -425,7 +435,8 @@ def _f32(rng, *shape):
 
 
 def _single_node_cases():
-    """(id, op_type, attrs, inputs as (name, array), constant inputs as (name, array))."""
+    """(id, op_type, attrs (a numpy array is a tensor attribute), inputs as (name, array), constant
+    inputs as (name, array))."""
     rng = np.random.default_rng(7)
     x4 = _f32(rng, 2, 4, 7, 6)
     return [
@@ -459,6 +470,11 @@ def _single_node_cases():
         ("log_softmax", "LogSoftmax", dict(axis=1), [("x", x4)], []),
         ("int_div", "Div", {}, [("x", np.array([7, -7, 9, -9])), ("y", np.array([2, 2, -4, -4]))], []),
         ("elu", "Elu", dict(alpha=0.7), [("x", x4)], []),
+        ("constant_of_shape", "ConstantOfShape", dict(value=np.array([2.5], dtype=np.float32)),
+         [("shape", np.array([2, 3]))], []),
+        ("range", "Range", {}, [("start", np.array(2)), ("limit", np.array(11)), ("delta", np.array(3))], []),
+        ("size", "Size", {}, [("x", x4)], []),
+        ("cast_truncates", "Cast", dict(to=7), [("x", x4 * 3)], []),
         ("selu", "Selu", {}, [("x", x4)], []),
         ("hard_sigmoid", "HardSigmoid", dict(alpha=0.3), [("x", x4)], []),
         ("hard_swish", "HardSwish", {}, [("x", x4 * 4)], []),
@@ -482,8 +498,10 @@ def test_single_operator_matches_onnxruntime(case, device):
     h = onnx.helper
     _, op_type, attrs, inputs, constants = case
     names = [n for n, _ in inputs] + [n for n, _ in constants]
-    node = h.make_node(op_type, names, ["out"], **attrs)
-    integer = op_type == "ArgMax" or inputs[0][1].dtype == np.int64
+    tensors = {k: onnx.numpy_helper.from_array(v) for k, v in attrs.items() if isinstance(v, np.ndarray)}
+    node = h.make_node(op_type, names, ["out"], **{**attrs, **tensors})
+    integer = op_type in ("ArgMax", "Size") or inputs[0][1].dtype == np.int64 or attrs.get("to") == 7
+    integer = integer and op_type != "ConstantOfShape"
     out_type = onnx.TensorProto.INT64 if integer else onnx.TensorProto.FLOAT
     graph = h.make_graph([node], "g", [h.make_tensor_value_info(n, h.np_dtype_to_tensor_dtype(a.dtype), a.shape)
                                        for n, a in inputs], [h.make_tensor_value_info("out", out_type, None)],

@@ -27,6 +27,11 @@ from .handlers import HANDLERS, Handler, constant_value
 from .proto import dtype_of, require, to_array
 
 
+#: the oldest opset whose operators the handlers implement (13 changed Softmax, Split, Squeeze/Unsqueeze
+#: and ReduceSum; the handlers accept both the older attribute and the newer input forms since then)
+MIN_OPSET = 13
+
+
 def topological_order(nodes: Iterable[Any], known: Iterable[str]) -> list[Any]:
     """``nodes`` in an order in which every node comes after the nodes that make its inputs
     (Kahn's algorithm, keeping the file's order among nodes that are ready together).
@@ -185,6 +190,11 @@ def load(f: Any) -> OnnxModule:
     else:
         model = onnx.load(os.fspath(f) if isinstance(f, (str, os.PathLike)) else f)
     onnx.checker.check_model(model)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None and opset < MIN_OPSET:
+        raise NotImplementedError(f"the model uses opset {opset}; tinytorch.onnx runs opset {MIN_OPSET} and later "
+                                  "(Softmax, Split, Squeeze and the reductions changed meaning before it): "
+                                  "onnx.version_converter.convert_version can update the file")
     for node in model.graph.node:
         if node.op_type not in HANDLERS or node.domain not in ("", "ai.onnx"):
             raise NotImplementedError(f"ONNX operator {node.domain + '::' if node.domain else ''}{node.op_type} "
