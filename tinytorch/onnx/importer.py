@@ -26,7 +26,6 @@ from ..tensor import Tensor
 from .handlers import HANDLERS, Handler, constant_value
 from .proto import dtype_of, require, to_array
 
-
 #: the oldest opset whose operators the handlers implement (13 changed Softmax, Split, Squeeze/Unsqueeze
 #: and ReduceSum; the handlers accept both the older attribute and the newer input forms since then)
 MIN_OPSET = 13
