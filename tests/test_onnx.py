@@ -13,6 +13,7 @@ onnx.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -425,6 +426,10 @@ def test_pytorch_program_spelling(tmp_path):
     loaded = torch.onnx.load(path)
     assert loaded.input_names == ["x"] and loaded.output_names == ["y"]
     np.testing.assert_allclose(loaded(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
+    buffer = io.BytesIO()
+    torch.onnx.export(model, (x,), buffer)
+    from_bytes = torch.onnx.load(buffer.getvalue())
+    np.testing.assert_allclose(from_bytes(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
     with pytest.raises(TypeError, match="no_such_option"):
         torch.onnx.export(model, (x,), path, no_such_option=1)
 
