@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ndarray import bool_, float32, int64
+from ..ndarray import bool_, int64
 from ..nn import functional as F
 from ..tensor import Tensor
 from .proto import dtype_of
@@ -520,13 +520,15 @@ def constant(node: Any, x: list, attrs: dict) -> Tensor:
 
 @handler("ConstantOfShape")
 def constant_of_shape(node: Any, x: list, attrs: dict) -> Tensor:
+    """A tensor of the given shape filled with ``value`` (a one-element tensor; float 0 by default)."""
     fill = np.asarray(attrs.get("value", np.zeros(1, dtype=np.float32))).reshape(-1)
-    out = ops.tensor(fill, device=x[0].device)
-    return out.expand(*ints(x[0])).contiguous() if ints(x[0]) else out.reshape(())
+    shape = ints(x[0])
+    value = ops.tensor(fill, device=x[0].device).reshape(())
+    return value.expand(*shape).contiguous() if shape else value
 
 
 @handler("Range")
 def range_(node: Any, x: list, attrs: dict) -> Tensor:
+    """``start, start + delta, ...`` below ``limit``, in the dtype of ``start``."""
     start, limit, delta = (t.item() for t in x)
-    dtype = x[0].dtype if x[0].dtype.is_floating_point else int64
-    return ops.arange(start, limit, delta, dtype=dtype if dtype is not float32 else float32, device=x[0].device)
+    return ops.arange(start, limit, delta, dtype=x[0].dtype, device=x[0].device)
