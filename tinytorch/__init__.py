@@ -10,7 +10,7 @@ function (``tt.exp``, ``tt.cat``…) comes from the op table through ``tinytorch
 is imported by name from the module that defines it.
 """
 
-from . import (  # seeing inside: the explorer and the profiler (chapter 16)
+from . import (
     accelerator,
     autograd,
     backends,
@@ -18,6 +18,7 @@ from . import (  # seeing inside: the explorer and the profiler (chapter 16)
     data,
     linalg,
     nn,
+    onnx,
     ops,
     optim,
     profiler,
@@ -47,5 +48,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "profiler", "viz",
+    "profiler", "viz", "onnx",
 ] + ops.exports()

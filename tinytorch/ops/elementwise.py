@@ -8,6 +8,7 @@ Comparisons, ``sign`` and the logical ops have no gradient and are plain functio
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from typing import Any
 
@@ -643,9 +644,20 @@ def _constant(data: Any) -> Any:
     return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
 
 
+class Compare(Function):
+    """A comparison ``fn(a, b)`` (``operator.lt``…): a bool array, so never part of autograd, but a
+    node all the same so that a graph capture (ONNX export) sees the mask that a ``where``
+    then reads instead of recording it as a constant."""
+
+    def forward(self, a: Any, b: Any, fn: Any) -> NDArray: return fn(a, b)
+
+
 def _compare(fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         a, b = _promote_0d(a, b)
+        if all(isinstance(v, (Tensor, numbers.Number)) for v in (a, b)):
+            return Compare.apply(a, b, fn=fn)
+        # other operands (None, strings...): the NDArray answers (NotImplemented passes through)
         return _constant(fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
     compare.__name__ = compare.__qualname__ = fn.__name__
     compare.__doc__ = f"Elementwise ``{fn.__name__}`` with broadcasting: a bool tensor, no gradient."

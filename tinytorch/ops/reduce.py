@@ -427,14 +427,30 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return out if keepdim else squeeze(out, dims)
 
 
+class Softmax(Function):
+    """``softmax`` as one node, as :class:`LogSoftmax`: the max it subtracts is computed from the
+    data outside the graph, so as a composite a graph capture (ONNX export) would record it as a
+    constant. Forward ``e / sum(e)`` with ``e = exp(x - m)``; backward ``y * (g - sum(g * y))``
+    with ``y`` the output, kept differentiable."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        self.dims = dims
+        e = (a - _finite_max(a, dims)).exp()
+        self.out = e / e.sum(dims, keepdims=True)
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        y = self.output()
+        return y * (g - sum(g * y, self.dims, keepdim=True))
+
+
 @op
 def softmax(x: Tensor, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, with the max subtracted first so large inputs cannot overflow."""
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
     if x.numel() == 0:
         return exp(x)
-    e = exp(x - _row_max(x, d))
-    return e / sum(e, d, keepdim=True)
+    return Softmax.apply(x, dims=d)
 
 
 class LogSoftmax(Function):
