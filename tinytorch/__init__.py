@@ -11,6 +11,7 @@ is imported by name from the module that defines it.
 """
 
 from . import accelerator, autograd, backends, cuda, data, linalg, nn, ops, optim, utils
+from . import distributed as distributed  # torch.distributed on MPI (mpi4py imported on first use)
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
