@@ -10,9 +10,11 @@ runs this module again as a small *rank bootstrap*, which
   leave the others waiting in a collective forever), and
 * runs ``script.py`` as ``__main__`` with ``args``.
 
-The exit status is ``mpiexec``'s: non-zero when any rank failed. ``mpiexec -n N python script.py``
-works as well; then ``init_process_group`` installs the same guard. Only one machine: for several,
-call ``mpiexec`` with a host file yourself.
+Like ``torchrun``, it sets ``OMP_NUM_THREADS=1`` for the ranks unless it is already set:
+ranks that share a machine's cores should not each start a thread per core. The exit status is
+``mpiexec``'s: non-zero when any rank failed. ``mpiexec -n N python script.py`` works as well;
+then ``init_process_group`` installs the same guard. Only one machine: for several, call
+``mpiexec`` with a host file yourself.
 """
 
 from __future__ import annotations
@@ -94,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         exe = find_mpiexec(opts.mpiexec)
     except FileNotFoundError as e:
         raise SystemExit(str(e)) from None
-    return subprocess.call(command(opts.nproc, opts.script, opts.args, exe))
+    env = dict(os.environ)
+    if opts.nproc > 1:  # as torchrun: ranks sharing a machine's cores should not each start one thread per core
+        env.setdefault("OMP_NUM_THREADS", "1")
+    return subprocess.call(command(opts.nproc, opts.script, opts.args, exe), env=env)
 
 
 if __name__ == "__main__":
