@@ -333,3 +333,11 @@ def test_launcher_errors():
         main(["--nnodes", "2", __file__])
     with pytest.raises(SystemExit, match="no such script"):
         main(["--nproc-per-node", "2", "/nonexistent/script.py"])
+
+
+def test_example_matches_one_process_on_the_same_global_batches():
+    """examples/train_mnist_ddp.py --check, small: 2 ranks vs one process, equal weights"""
+    proc, _ = _run([sys.executable, str(ROOT / "examples/train_mnist_ddp.py"), "--check", "--train-size", "128",
+                    "--batch-size", "16"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "weights match" in proc.stdout and "speed-up" in proc.stdout
