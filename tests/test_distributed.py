@@ -24,6 +24,7 @@ import tinytorch as tt
 import tinytorch.distributed as dist
 import tinytorch.nn.functional as F
 from tinytorch.data.distributed import DistributedSampler
+from tinytorch.distributed.run import run_job
 
 pytest.importorskip("mpi4py", reason="tinytorch.distributed needs mpi4py (pip install 'tinytorch[distributed]')")
 
@@ -55,7 +56,7 @@ def _env() -> dict[str, str]:
 def _run(args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, env=_env(), cwd=ROOT)
+        proc = run_job(args, TIMEOUT, env=_env(), cwd=ROOT)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the MPI job did not finish within {TIMEOUT} s (a hang): {args}\n{e.stderr}")
     return proc, time.monotonic() - start

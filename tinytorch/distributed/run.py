@@ -23,6 +23,7 @@ import argparse
 import os
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,22 @@ def find_mpiexec(explicit: str | None = None) -> str:
 def command(nproc: int, script: str, args: list[str], mpiexec: str) -> list[str]:
     """The ``mpiexec`` command line that starts ``nproc`` ranks of ``script``."""
     return [mpiexec, "-n", str(nproc), sys.executable, "-m", "tinytorch.distributed.run", _WORKER_FLAG, script, *args]
+
+
+def run_job(args: list[str], timeout: float, env: dict[str, str] | None = None,
+            cwd: str | os.PathLike[str] | None = None) -> subprocess.CompletedProcess:
+    """Run the command line ``args`` (an ``mpiexec`` job), capturing its text output; if it runs past
+    ``timeout`` seconds, kill it together with every process it started (the ranks, which would
+    otherwise go on waiting in a collective) and raise ``subprocess.TimeoutExpired``."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                            start_new_session=True)  # its own process group: one signal reaches every rank
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(args, timeout, out, err) from e
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def _parser() -> argparse.ArgumentParser:
