@@ -30,14 +30,15 @@
 # `pytest labs/ch17` (it needs `mpiexec`: `pip install 'tinytorch[distributed]'`).
 
 # %%
-import math
+# the names the grader's ranks also provide (some are for your own experiments)
+import math  # noqa: F401
 
-import numpy as np
+import numpy as np  # noqa: F401
 
 import tinytorch as tt
-import tinytorch.distributed as dist
-import tinytorch.nn.functional as F
-from tinytorch import nn
+import tinytorch.distributed as dist  # noqa: F401
+import tinytorch.nn.functional as F  # noqa: F401
+from tinytorch import nn  # noqa: F401
 from tinytorch.labs import demo
 
 # %% [markdown]
