@@ -342,3 +342,15 @@ def test_example_matches_one_process_on_the_same_global_batches():
                     "--batch-size", "16"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "weights match" in proc.stdout and "speed-up" in proc.stdout
+
+
+def test_run_job_ends_every_rank_of_a_job_past_its_time(tmp_path):
+    """a job whose ranks wait for each other forever: run_job kills mpiexec and the ranks, then raises"""
+    script = tmp_path / "hang_forever.py"
+    script.write_text("import time\nfrom mpi4py import MPI\n"
+                      "MPI.COMM_WORLD.recv(source=1) if MPI.COMM_WORLD.Get_rank() == 0 else time.sleep(600)\n")
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_job([_mpiexec(), "-n", "2", sys.executable, str(script)], timeout=4, env=_env())
+    time.sleep(0.5)
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(script) not in left, "ranks of the killed job are still running"
