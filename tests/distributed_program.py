@@ -160,6 +160,19 @@ def ddp_unused(rank: int, world: int) -> dict:
     return {"grads": {n: p.grad.numpy() for n, p in model.named_parameters()}}
 
 
+def ddp_unused_error(rank: int, world: int) -> dict:
+    """Without find_unused_parameters, a parameter that got no gradient fails the next forward."""
+    tt.manual_seed(5)
+    ddp = nn.parallel.DistributedDataParallel(Branchy())
+    x = tt.tensor(values(0, "float32", (3, 4)))
+    ddp(x, use_b=False).sum().backward()
+    try:
+        ddp(x, use_b=False)
+    except RuntimeError as e:
+        return {"error": str(e)}
+    return {"error": None}
+
+
 def sampler(rank: int, world: int) -> dict:
     s = DistributedSampler(range(23), shuffle=True, seed=4)  # rank and world from the process group
     epochs = {}
@@ -173,7 +186,7 @@ def main(out_dir: str) -> None:
     dist.init_process_group(backend="mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     results = {"rank": rank, "world": world, "initialized": dist.is_initialized()}
-    for check in (collectives, ddp_training, ddp_no_sync, ddp_unused, sampler):
+    for check in (collectives, ddp_training, ddp_no_sync, ddp_unused, ddp_unused_error, sampler):
         results[check.__name__] = check(rank, world)
     dist.destroy_process_group()
     results["after_destroy"] = dist.is_initialized()

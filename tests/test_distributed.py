@@ -214,6 +214,13 @@ def test_ddp_find_unused_parameters(ranks):
             np.testing.assert_allclose(got, (grads[0][name] + grads[1][name]) / WORLD, rtol=1e-6)
 
 
+def test_ddp_unused_parameter_without_find_unused_fails_the_next_forward(ranks):
+    for r in ranks:
+        error = r["ddp_unused_error"]["error"]
+        assert error is not None and "Expected to have finished reduction in the prior iteration" in error
+        assert "find_unused_parameters=True" in error and "b.weight" in error and "b.bias" in error
+
+
 def test_ddp_needs_a_process_group():
     with pytest.raises(ValueError, match="init_process_group"):
         tt.nn.parallel.DistributedDataParallel(tt.nn.Linear(2, 2))

@@ -19,6 +19,8 @@ MODULES = [
     "tinytorch.nn.upsampling", "tinytorch.nn.distance", "tinytorch.nn.padding", "tinytorch.nn.fold",
     # --- sequence models ---
     "tinytorch.nn.rnn", "tinytorch.nn.attention", "tinytorch.nn.transformer", "tinytorch.nn.utils.rnn",
+    # --- distributed (no process group needed) ---
+    "tinytorch.data.distributed", "tinytorch.distributed.collectives",
 ]
 
 

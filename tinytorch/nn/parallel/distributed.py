@@ -135,8 +135,7 @@ class DistributedDataParallel(Module):
             with no_grad():
                 for t in list(module.parameters()) + list(module.buffers()):
                     broadcast(t, src=0, group=process_group)
-        for i, p in enumerate(self._params):
-            p.register_hook(self._hook_for(i))
+        self._hook_handles = [p.register_hook(self._hook_for(i)) for i, p in enumerate(self._params)]
 
     # --- forward: prepare the reduction of the backward that follows --------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
