@@ -134,16 +134,20 @@ def _forbid(references: list[str]) -> None:
                     setattr(module, key, stub)
 
 
+#: what the learner's source finds already imported on every rank, as in the lab's notebook
+PRELUDE = """import math
+import numpy as np
+import tinytorch as tt
+import tinytorch.distributed as dist
+import tinytorch.nn.functional as F
+from tinytorch import nn
+"""
+
+
 def _main(directory: str, checks_file: str, checks: str, references: str) -> None:
     import importlib.util
-    import math
 
-    import numpy as np
-
-    import tinytorch as tt
     import tinytorch.distributed as dist
-    import tinytorch.nn.functional as F
-    from tinytorch import nn
 
     dist.init_process_group(backend="mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -152,8 +156,8 @@ def _main(directory: str, checks_file: str, checks: str, references: str) -> Non
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     _forbid([r for r in references.split(",") if r])
-    namespace: dict[str, Any] = {"__name__": "learner", "tt": tt, "dist": dist, "nn": nn, "F": F, "np": np,
-                                 "math": math}
+    namespace: dict[str, Any] = {"__name__": "learner"}
+    exec(compile(PRELUDE, "the lab's imports", "exec"), namespace)
     path = str(Path(directory, LEARNER_FILE))
     results: dict[str, Any] = {}
     try:
