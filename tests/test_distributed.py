@@ -361,3 +361,8 @@ def test_run_job_ends_every_rank_of_a_job_past_its_time(tmp_path):
     time.sleep(0.5)
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(script) not in left, "ranks of the killed job are still running"
+
+
+def test_ddp_rejects_unknown_keywords():
+    with pytest.raises(TypeError, match="unexpected keyword.*'bucket_size'"):
+        tt.nn.parallel.DistributedDataParallel(tt.nn.Linear(2, 2), bucket_size=3)

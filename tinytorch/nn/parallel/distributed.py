@@ -89,6 +89,10 @@ class _Bucket:
         return len(self.grads) == len(self.members)
 
 
+#: PyTorch's keyword arguments that only tune its implementation: accepted, not used here
+_HINTS = frozenset({"check_reduction", "gradient_as_bucket_view", "static_graph"})
+
+
 class DistributedDataParallel(Module):
     """Wrap ``module`` so that training it on every rank of the process group is data-parallel.
 
@@ -102,12 +106,17 @@ class DistributedDataParallel(Module):
             gradient, and count them as ready (contributing zeros) instead of waiting for them.
 
     ``ddp.module`` is the wrapped model; ``ddp.state_dict()`` keys start with ``module.``.
+    ``output_device``, ``dim`` and PyTorch's tuning flags ``gradient_as_bucket_view``,
+    ``static_graph``, ``check_reduction`` are accepted and change nothing here.
     """
 
     def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None, dim: int = 0,
                  broadcast_buffers: bool = True, init_sync: bool = True, process_group: Any = None,
                  bucket_cap_mb: float | None = None, find_unused_parameters: bool = False, **kwargs: Any):
         super().__init__()
+        unknown = sorted(set(kwargs) - _HINTS)
+        if unknown:
+            raise TypeError(f"DistributedDataParallel got unexpected keyword argument(s) {unknown}")
         if not is_initialized():
             raise ValueError("DistributedDataParallel needs the default process group: call "
                              "tinytorch.distributed.init_process_group() first")
