@@ -114,6 +114,13 @@ def ddp_training(rank: int, world: int) -> dict:
     ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=600 / 2**20)
     out = {"initial": weights(model), "buckets": [b.members for b in ddp._buckets],
            "keys": list(ddp.state_dict()), "module_is": ddp.module is model}
+    # when the gradient reaches the first layer's output, how many buckets have started?
+    started: list[int] = []
+
+    def watch(module, inputs, output):
+        output.register_hook(lambda g: started.append(ddp._next))
+
+    model[1].register_forward_hook(watch)
     opt = tt.optim.SGD(ddp.parameters(), lr=0.5, momentum=0.9)
     x, y = batch()
     share = len(x) // world
@@ -122,6 +129,7 @@ def ddp_training(rank: int, world: int) -> dict:
         F.cross_entropy(ddp(x[rank * share:(rank + 1) * share]), y[rank * share:(rank + 1) * share]).backward()
         opt.step()
     out["final"] = weights(model)
+    out["started_before_first_layer"] = started
     return out
 
 

@@ -177,6 +177,8 @@ def test_ddp_broadcasts_and_matches_one_process_on_the_full_batch(ranks):
     assert len(runs[0]["buckets"]) > 1 and sorted(sum(runs[0]["buckets"], [])) == list(range(6))
     assert runs[0]["buckets"][0][0] == 5  # the last parameter first: backward's order
     assert runs[0]["keys"][:2] == ["module.0.weight", "module.0.bias"] and runs[0]["module_is"]
+    # overlap: the first bucket's all-reduce had started when backward reached the first layer
+    assert all(r["started_before_first_layer"] == [1] * 4 for r in runs), runs[0]["started_before_first_layer"]
 
 
 def test_ddp_no_sync_accumulates_locally_then_averages_the_sum(ranks):

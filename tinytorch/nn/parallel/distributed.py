@@ -19,12 +19,12 @@ backward waits for the outstanding ones and writes the averages into ``.grad``. 
 started strictly in order, so every rank issues the same sequence of collectives even when
 gradients arrive in a different order.
 
-How much that overlaps depends on the engine. It reaches the wrapper through gradient hooks
-(``Tensor.register_hook`` on every parameter); tinytorch's engine calls a leaf's hooks once
-the whole graph has been run back (so each hook sees the leaf's complete gradient), so
-communication overlaps the bucketing work of later buckets, not the gradient computation
-itself, as it does in PyTorch, whose engine fires a parameter's hook as soon as its gradient
-is final. (MPICH also makes most of its progress inside MPI calls.)
+The wrapper reaches the engine through gradient hooks (``Tensor.register_hook`` on every
+parameter). The engine runs a leaf's hooks as soon as the last node that uses the leaf has run
+backward, as PyTorch's does, so a bucket's all-reduce starts while backward is still computing
+the gradients of earlier layers. Each later hook also polls the started requests, because MPICH
+moves data mostly inside MPI calls: how much of the transfer really overlaps the computation
+depends on the MPI library (an MPI with an asynchronous progress thread overlaps more).
 
 ``no_sync()`` skips the averaging for the backward passes of forwards run inside it: the
 gradients accumulate locally, and the first synchronised backward afterwards averages the
@@ -200,6 +200,9 @@ class DistributedDataParallel(Module):
         while self._next < len(self._buckets) and self._buckets[self._next].ready:
             self._start(self._buckets[self._next])
             self._next += 1
+        for started in self._buckets[:self._next]:  # let MPI move the started buckets along
+            assert started.work is not None
+            started.work.is_completed()
         if self._next == len(self._buckets):
             self._finish()
 
