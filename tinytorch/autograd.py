@@ -50,30 +50,19 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 def topo_order(roots: list[Function]) -> list[Function]:
     """Every node reachable from ``roots``, each after all the nodes that made its inputs.
 
-    An iterative depth-first search (:func:`_depth_first`): a node is pushed once to expand
-    its inputs and once more to be emitted after them, so no recursion limit applies to deep
-    graphs.
+    An iterative depth-first search: a node is pushed once to expand its inputs and once
+    more to be emitted after them, so no recursion limit applies to deep graphs.
 
-    Which of a node's inputs is expanded first does not change what backward computes, but it
-    changes *when* a parameter's gradient is complete. Backward walks the order reversed; so
-    the inputs are expanded deepest first (the depth of a node: the longest chain of nodes
-    below it, found by a first search), and backward reaches a node's shallow inputs -- the
-    weights, behind at most a transpose or a reshape, as in ``x @ w.t()`` or a convolution --
-    right after the node, before the earlier layers behind its deep input. Each layer's
-    parameters then get their complete gradients (and run their hooks) as early as they can,
-    which lets data-parallel training start averaging them during backward. PyTorch gets the
-    same effect by running the most recently created node first.
+    Which input is expanded first does not change what backward computes, but it changes
+    *when* a parameter's gradient is complete. Backward walks the order reversed, so inputs
+    made by a node of leaves only -- a weight's transpose or reshape, as in ``x @ w.t()`` or
+    a convolution -- are expanded last: backward reaches them right after the node that uses
+    them, before the earlier layers behind its other inputs. Each layer's parameters then get
+    their complete gradients (and run their hooks) as early as they can, which lets
+    data-parallel training start averaging them during backward. (PyTorch gets the same
+    effect by running the most recently created node first.) Otherwise the first input is
+    expanded first.
     """
-    depth: dict[int, int] = {}
-    for node in _depth_first(roots, None):  # inputs come first: their depths are known
-        depth[id(node)] = 1 + max((depth[id(t._ctx)] for t in node.inputs  # type: ignore[union-attr]
-                                   if isinstance(t, Tensor) and t._ctx is not None), default=0)
-    return _depth_first(roots, depth)
-
-
-def _depth_first(roots: list[Function], depth: dict[int, int] | None) -> list[Function]:
-    """Post-order of the nodes reachable from ``roots``; with ``depth``, a node's deepest input
-    is expanded (so emitted) first, else its first input."""
     order: list[Function] = []
     seen: set[int] = set()
     stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
@@ -90,10 +79,15 @@ def _depth_first(roots: list[Function], depth: dict[int, int] | None) -> list[Fu
         stack.append((node, True))
         inputs = [t._ctx for t in reversed(node.inputs) if isinstance(t, Tensor) and t._ctx is not None
                   and id(t._ctx) not in seen]
-        if depth is not None:  # pushed shallowest first: the deepest is popped, so expanded, first
-            inputs.sort(key=lambda n: depth[id(n)])
+        if len(inputs) > 1:  # pushed first, popped (expanded) last: the nodes made of leaves only
+            inputs.sort(key=_made_of_other_nodes)
         stack.extend((n, False) for n in inputs)
     return order
+
+
+def _made_of_other_nodes(node: Function) -> bool:
+    """False for a node whose tensor inputs are all leaves (a weight's transpose, say)."""
+    return node.inputs is None or any(isinstance(t, Tensor) and t._ctx is not None for t in node.inputs)
 
 
 def _check_grad_shape(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> None:
