@@ -368,3 +368,15 @@ def test_run_job_ends_every_rank_of_a_job_past_its_time(tmp_path):
 def test_ddp_rejects_unknown_keywords():
     with pytest.raises(TypeError, match="unexpected keyword.*'bucket_size'"):
         tt.nn.parallel.DistributedDataParallel(tt.nn.Linear(2, 2), bucket_size=3)
+
+
+def test_environment_that_disagrees_with_mpi_is_refused():
+    """RANK / WORLD_SIZE set (as a launcher would) but the process is a world of one under MPI"""
+    code = ("import tinytorch.distributed as d\n"
+            "try:\n    d.init_process_group('mpi')\nexcept ValueError as e:\n    print('ValueError:', e)\n"
+            "else:\n    print('initialized', d.get_rank(), d.get_world_size())\n")
+    proc = run_job([sys.executable, "-c", code], TIMEOUT, env=dict(_env(), RANK="1", WORLD_SIZE="2"))
+    assert proc.returncode == 0, proc.stderr
+    assert "ValueError: init_process_group: RANK=1 but MPI started this process with rank 0" in proc.stdout
+    proc = run_job([sys.executable, "-c", code], TIMEOUT, env=dict(_env(), RANK="0", WORLD_SIZE="1"))
+    assert "initialized 0 1" in proc.stdout, proc.stdout + proc.stderr
