@@ -325,8 +325,9 @@ def test_a_failing_rank_aborts_the_job_with_its_error(tmp_path, launcher):
 
 def test_launcher_sets_torchruns_variables(tmp_path):
     script = tmp_path / "env.py"
-    script.write_text("import os, sys\nprint('R', os.environ['RANK'], os.environ['LOCAL_RANK'], "
-                      "os.environ['WORLD_SIZE'], sys.argv[1:])\n")
+    # one write per rank: the two ranks share the pipe, and separate writes could interleave
+    script.write_text("import os, sys\nsys.stdout.write(f\"R {os.environ['RANK']} {os.environ['LOCAL_RANK']} "
+                      "{os.environ['WORLD_SIZE']} {sys.argv[1:]}\\n\")\n")
     proc, _ = _run([sys.executable, "-m", "tinytorch.distributed.run", "--nproc-per-node", "2", str(script), "--x",
                     "1"])
     assert proc.returncode == 0, proc.stderr
