@@ -21,6 +21,8 @@ MODULES = [
     "tinytorch.nn.rnn", "tinytorch.nn.attention", "tinytorch.nn.transformer", "tinytorch.nn.utils.rnn",
     # --- seeing inside (issue 19) ---
     "tinytorch.profiler", "tinytorch.viz.explorer",
+    # --- distributed (no process group needed) ---
+    "tinytorch.data.distributed", "tinytorch.distributed.collectives",
 ]
 
 

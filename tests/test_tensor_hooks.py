@@ -93,3 +93,22 @@ def test_hooks_in_the_hook_handle_work_as_context_managers() -> None:
         (x * 2).sum().backward()
     (x * 2).sum().backward()
     assert calls == [1]
+
+
+# --- when a leaf's hooks run (data-parallel training starts communicating there) ---
+def test_a_leaf_hook_runs_as_soon_as_its_gradient_is_final() -> None:
+    """The last layer's weight hook fires before the gradient reaches the first layer, as in
+    PyTorch; a leaf used twice (the bias) fires once, after its last use (the first layer's add,
+    which runs before the first layer's matmul gives w1 its gradient)."""
+    def events(lib):
+        order = []
+        w1, w2 = leaf(lib, [[0.5, -1.0], [2.0, 0.3]]), leaf(lib, [[1.0], [-0.5]])
+        bias = leaf(lib, [0.1, 0.2])
+        for name, t in (("w1", w1), ("w2", w2), ("bias", bias)):
+            t.register_hook(lambda g, name=name: order.append(name))
+        h = lib.tensor([[1.0, 2.0]], dtype=lib.float64) @ w1 + bias
+        h.register_hook(lambda g: order.append("h"))
+        (((h.tanh() + bias) @ w2).sum()).backward()  # bias: used in both layers
+        return order
+
+    assert events(tt) == events(torch) == ["w2", "h", "bias", "w1"]

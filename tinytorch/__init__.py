@@ -16,6 +16,7 @@ from . import (
     backends,
     cuda,
     data,
+    distributed,
     linalg,
     nn,
     onnx,
@@ -48,5 +49,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "profiler", "viz", "onnx",
+    "profiler", "viz", "onnx", "distributed",
 ] + ops.exports()

@@ -52,6 +52,16 @@ def topo_order(roots: list[Function]) -> list[Function]:
 
     An iterative depth-first search: a node is pushed once to expand its inputs and once
     more to be emitted after them, so no recursion limit applies to deep graphs.
+
+    Which input is expanded first does not change what backward computes, but it changes
+    *when* a parameter's gradient is complete. Backward walks the order reversed, so inputs
+    made by a node of leaves only -- a weight's transpose or reshape, as in ``x @ w.t()`` or
+    a convolution -- are expanded last: backward reaches them right after the node that uses
+    them, before the earlier layers behind its other inputs. Each layer's parameters then get
+    their complete gradients (and run their hooks) as early as they can, which lets
+    data-parallel training start averaging them during backward. (PyTorch gets the same
+    effect by running the most recently created node first.) Otherwise the first input is
+    expanded first.
     """
     order: list[Function] = []
     seen: set[int] = set()
@@ -67,10 +77,17 @@ def topo_order(roots: list[Function]) -> list[Function]:
         if node.inputs is None:
             raise RuntimeError(_FREED)
         stack.append((node, True))
-        for t in node.inputs:
-            if isinstance(t, Tensor) and t._ctx is not None and id(t._ctx) not in seen:
-                stack.append((t._ctx, False))
+        inputs = [t._ctx for t in reversed(node.inputs) if isinstance(t, Tensor) and t._ctx is not None
+                  and id(t._ctx) not in seen]
+        if len(inputs) > 1:  # pushed first, popped (expanded) last: the nodes made of leaves only
+            inputs.sort(key=_made_of_other_nodes)
+        stack.extend((n, False) for n in inputs)
     return order
+
+
+def _made_of_other_nodes(node: Function) -> bool:
+    """False for a node whose tensor inputs are all leaves (a weight's transpose, say)."""
+    return node.inputs is None or any(isinstance(t, Tensor) and t._ctx is not None for t in node.inputs)
 
 
 def _check_grad_shape(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> None:
@@ -109,27 +126,57 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}  # id(leaf) -> (leaf, its gradient)
     wanted = None if targets is None else _nodes_reaching(order, targets)
     seen_grads: dict[int, Tensor] = {}
+    uses = _hooked_leaf_uses(order)  # a leaf's hooks run once the last node using it is done
     prev = _set_grad_enabled(create_graph)
     try:
         for r, g in zip(roots, root_grads):
             _accumulate(node_grads, leaf_grads, r, g)
         for node in reversed(order):  # the chain rule, from the output back to the leaves
-            if id(node) not in node_grads or (wanted is not None and id(node) not in wanted):
-                continue
-            g = seen_grads[id(node)] = _tensor_hooks_applied(node, node_grads.pop(id(node)), create_graph)
-            for t, tg in _input_grads(node, node.backward(g)):
-                _accumulate(node_grads, leaf_grads, t, tg)
-            if not retain_graph:
-                node.release()
-        for key, (t, g) in leaf_grads.items():  # a leaf's hooks see its whole gradient, once
-            if (hooks := _leaf_hooks(t)):
-                leaf_grads[key] = (t, _call_hooks(hooks, g))
+            inputs = node.inputs
+            if id(node) in node_grads and (wanted is None or id(node) in wanted):
+                g = seen_grads[id(node)] = _tensor_hooks_applied(node, node_grads.pop(id(node)), create_graph)
+                for t, tg in _input_grads(node, node.backward(g)):
+                    _accumulate(node_grads, leaf_grads, t, tg)
+                if not retain_graph:
+                    node.release()
+            _leaf_hooks_when_final(inputs, uses, leaf_grads)
+        for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
+            if key not in uses:
+                _run_leaf_hooks(leaf_grads, key)
     finally:
         _set_grad_enabled(prev)
     for t in targets or ():  # a non-leaf target's gradient is the one its node received
         if t._ctx is not None and id(t._ctx) in seen_grads:
             leaf_grads[id(t)] = (t, seen_grads[id(t._ctx)])
     return leaf_grads
+
+
+def _hooked_leaf_uses(order: list[Function]) -> dict[int, int]:
+    """``{id(leaf): number of inputs of the nodes in order that are that leaf}`` for the leaves
+    that have hooks: when the count reaches zero, the leaf's gradient is complete."""
+    uses: dict[int, int] = {}
+    for node in order:
+        for t in node.inputs:  # type: ignore[union-attr]
+            if isinstance(t, Tensor) and t._ctx is None and _leaf_hooks(t):
+                uses[id(t)] = uses.get(id(t), 0) + 1
+    return uses
+
+
+def _leaf_hooks_when_final(inputs: Any, uses: dict[int, int], leaf_grads: dict) -> None:
+    """Count down the uses of the hooked leaves among a finished node's ``inputs``; a leaf whose
+    last use this was has its whole gradient: run its hooks now, while backward goes on (so that,
+    say, data-parallel training can start communicating that gradient early)."""
+    for t in inputs or ():
+        if isinstance(t, Tensor) and id(t) in uses:
+            uses[id(t)] -= 1
+            if uses[id(t)] == 0 and id(t) in leaf_grads:
+                _run_leaf_hooks(leaf_grads, id(t))
+
+
+def _run_leaf_hooks(leaf_grads: dict, key: int) -> None:
+    t, g = leaf_grads[key]
+    if (hooks := _leaf_hooks(t)):
+        leaf_grads[key] = (t, _call_hooks(hooks, g))
 
 
 def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:

@@ -1,6 +1,7 @@
 """Layer 4a: ``tinytorch.nn`` -- modules, layers, losses, initialisation, as PyTorch's."""
 
 from . import functional, init, utils
+from . import parallel as parallel  # DistributedDataParallel, over tinytorch.distributed
 from .activation import (
     CELU,
     ELU,
