@@ -138,6 +138,10 @@ class DispatchMode:
         """Handle one call ``op.apply(*args, **params)``; the default passes it on unchanged."""
         return run(args, params)
 
+    def random_op(self, name: str) -> None:
+        """Called before a random op draws (random ops make new tensors outside ``apply``):
+        ``vmap`` raises here under ``randomness='error'``. The default does nothing."""
+
     def __enter__(self) -> "DispatchMode":
         _modes.stack.append(self)
         return self
@@ -163,6 +167,12 @@ def _dispatch(op: "type[Function]", args: tuple[Any, ...], params: dict[str, Any
         return mode.dispatch(op, args, params, run)
     finally:
         stack[i:] = inner
+
+
+def announce_random(name: str) -> None:
+    """Tell the active dispatch modes, innermost first, that random op ``name`` is about to draw."""
+    for mode in reversed(_modes.stack):
+        mode.random_op(name)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:

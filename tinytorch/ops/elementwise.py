@@ -7,9 +7,10 @@ Comparisons, ``sign`` and the logical ops have no gradient and are plain functio
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -643,10 +644,26 @@ def _constant(data: Any) -> Any:
     return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
 
 
+class Untracked(Function):
+    """An op without a gradient, ``fn`` applied to the arrays (comparisons, logic, bit
+    operations). It runs through ``apply`` so that dispatch modes see it: ``vmap`` batches
+    it like any elementwise op. Its results are bool or integer, so it is never recorded."""
+
+    def forward(self, *arrays: Any, fn: Callable[..., NDArray]) -> NDArray: return fn(*arrays)
+
+
+def _untracked(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` of the arrays of ``args`` (tensors or numbers) through :class:`Untracked`;
+    anything else (NotImplemented from ``fn``) the way ``fn`` answers it directly."""
+    if all(isinstance(a, (Tensor, bool, int, float)) for a in args):
+        return Untracked.apply(*args, fn=fn)
+    return _constant(fn(*(a._data if isinstance(a, Tensor) else a for a in args)))
+
+
 def _compare(fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         a, b = _promote_0d(a, b)
-        return _constant(fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
+        return _untracked(fn, a, b)
     compare.__name__ = compare.__qualname__ = fn.__name__
     compare.__doc__ = f"Elementwise ``{fn.__name__}`` with broadcasting: a bool tensor, no gradient."
     return compare
@@ -674,19 +691,19 @@ sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
 
 
 @op(grad=False)
-def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
+def isnan(x: Tensor) -> Tensor: return _untracked(lambda a: a != a, x)
 @op(grad=False)
-def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
+def isinf(x: Tensor) -> Tensor: return _untracked(lambda a: a.abs() == math.inf, x)
 @op(grad=False)
-def isfinite(x: Tensor) -> Tensor: return _constant((x._data == x._data) & (x._data.abs() != math.inf))
+def isfinite(x: Tensor) -> Tensor: return _untracked(lambda a: (a == a) & (a.abs() != math.inf), x)
 @op(grad=False)
-def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
+def logical_not(x: Tensor) -> Tensor: return _untracked(lambda a: a.astype(bool_) == False, _need_tensor(x))  # noqa: E712
 @op(grad=False)
-def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
+def logical_and(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) & y.astype(bool_), _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+def logical_or(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) | y.astype(bool_), _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) != _as_bool(b))
+def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) != y.astype(bool_), _need_tensor(a), _need_tensor(b))
 
 
 @op(grad=False)
@@ -723,10 +740,10 @@ def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_
     return bool(isclose(a, b, rtol, atol, equal_nan).all())
 
 
-def _as_bool(x: Any) -> NDArray:
+def _need_tensor(x: Any) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor, got {type(x).__name__}")
-    return x._data.astype(bool_)
+    return x
 
 
 @op(name="where", function=False)
@@ -945,8 +962,7 @@ def _bitwise(name: str, kernel: str, a: Any, b: Any) -> Tensor:
         raise NotImplementedError(f"{name} is not implemented for {dtype.name} tensors (it takes integers"
                                   + (")" if kernel.endswith("shift") else " and bools)"))
     a, b = _promote_0d(a, b)
-    return _constant(_nd_binary(a._data if isinstance(a, Tensor) else a,
-                                b._data if isinstance(b, Tensor) else b, kernel))
+    return _untracked(functools.partial(_nd_binary, kernel=kernel), a, b)
 
 
 @op(operators=("__and__",), grad=False)
@@ -986,7 +1002,7 @@ def bitwise_not(x: Tensor) -> Tensor:
     if x.dtype.is_floating_point:
         raise NotImplementedError(f"bitwise_not is not implemented for {x.dtype.name} tensors (it takes integers "
                                   "and bools)")
-    return _constant(x._data.bitwise_not())
+    return _untracked(NDArray.bitwise_not, x)
 
 
 def _invert(x: Tensor) -> Tensor:
