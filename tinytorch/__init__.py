@@ -10,8 +10,9 @@ function (``tt.exp``, ``tt.cat``…) comes from the op table through ``tinytorch
 is imported by name from the module that defines it.
 """
 
-from . import accelerator, autograd, backends, cuda, data, linalg, nn, ops, optim, utils
+from . import accelerator, autograd, backends, cuda, data, func, linalg, nn, ops, optim, utils
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
+from .func import vmap
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
 from .ndarray.dtypes import DType as dtype
@@ -34,4 +35,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
+    "func", "vmap",
 ] + ops.exports()
