@@ -29,10 +29,11 @@ import warnings
 from typing import Any, Callable
 
 from ..ndarray import NDArray
+from ..ndarray.strides import is_compact
 from ..ops.elementwise import (
     Abs, Acos, Acosh, Add, Asin, Asinh, Atan, Atan2, Atanh, Cast, Copysign, Cos, Cosh, Div, Erf, Erfc, Erfinv,
     Exp, Expm1, Fmod, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow, Relu, RoundedDiv, Rounding, Rsqrt, Sigmoid,
-    Sin, Sinh, Sqrt, Sub, Tanh, Where,
+    Sin, Sinh, Sqrt, Sub, Tanh, Untracked, Where,
 )
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, Solve, SvdFactor
 from ..ops.matmul import Matmul
@@ -40,7 +41,7 @@ from ..ops.movement import (
     Cat, Clone, Expand, Flip, Index, IndexBackward, Permute, Reshape, ToDevice, UnfoldDim, expand, movedim,
     reshape, select, stack, unsqueeze,
 )
-from ..ops.reduce import Amax, LogSoftmax, Prod, Sum, VectorNorm
+from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
 from ..ops.windows import Fold, Unfold
 from ..tensor import DispatchMode, Function, Tensor, active_modes
@@ -91,11 +92,24 @@ class BatchedTensor(Tensor):
         return self.shape[0]
 
     def is_contiguous(self) -> bool:
-        return False
+        return is_compact(self.shape, self.stride())
+
+    def detach(self) -> Tensor:
+        return wrap(self._value.detach(), self._bdim, self._level)
+
+    @property
+    def data(self) -> Tensor:  # type: ignore[override]
+        return self.detach()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        raise RuntimeError("vmap: requires_grad_ on a tensor inside vmap is not supported; differentiate "
+                           "with tinytorch.func.grad inside the vmapped function instead")
 
     def stride(self, dim: int | None = None) -> Any:
-        raise RuntimeError("vmap: strides of a batched tensor are not defined (each example is a view "
-                           "into the batch); call .contiguous() or work with shapes")
+        """One example's strides: the value's, without the batch dimension's."""
+        s = self._value.stride()
+        s = s[:self._bdim] + s[self._bdim + 1:]
+        return s if dim is None else s[dim]
 
     def _no_values(self, what: str) -> Any:
         raise RuntimeError(f"vmap: It looks like you're calling {what} on a Tensor inside vmap. We don't "
@@ -145,9 +159,12 @@ class VmapLevel(DispatchMode):
     def __init__(self, size: int, randomness: str):
         self.size, self.randomness = size, randomness
         self.arrays: dict[int, BatchedTensor] = {}
+        self.physical = False  # True while a transform differentiates physical tensors: ops pass
         self.depth = 1 + sum(isinstance(m, VmapLevel) for m in active_modes())
 
     def dispatch(self, op: type[Function], args: tuple[Any, ...], params: dict[str, Any], run: Run) -> Tensor:
+        if self.physical:
+            return run(args, params)
         batched_args = any(isinstance(a, BatchedTensor) and a._level is self for a in args)
         batched_params = _params_batched(params, self)
         if not batched_args and not batched_params:
@@ -415,13 +432,13 @@ def index_backward_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[st
 POINTWISE: tuple[type[Function], ...] = (
     Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sin, Cos, Tanh,
     Sigmoid, Relu, Erf, Rounding, Log1p, Expm1, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Atan2,
-    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice,
+    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice, Untracked,
 )
 
 #: the batching rule of each op (Function class) that has one; every other op takes the fallback
 RULES: dict[type[Function], Rule] = {
     **{f: pointwise_rule for f in POINTWISE},
-    Sum: dims_rule, Amax: dims_rule, VectorNorm: dims_rule, LogSoftmax: dims_rule,
+    Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, VectorNorm: dims_rule, LogSoftmax: dims_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,
@@ -450,6 +467,24 @@ def remove_rule(op: type[Function]) -> Rule | None:
 
 
 # --- vmap itself -----------------------------------------------------------------------------------------
+class physical_region:
+    """While active, the given vmap levels pass every op through unchanged: a transform runs
+    the engine on physical tensors (whose arrays the levels may still know from the forward
+    pass, which must not make them look batched)."""
+
+    def __init__(self, levels: list[VmapLevel]):
+        self.levels = levels
+
+    def __enter__(self) -> None:
+        self.saved = [level.physical for level in self.levels]
+        for level in self.levels:
+            level.physical = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for level, flag in zip(self.levels, self.saved):
+            level.physical = flag
+
+
 def active_levels() -> list[VmapLevel]:
     """The vmap levels active in this thread, outermost first."""
     return [m for m in active_modes() if isinstance(m, VmapLevel)]

@@ -28,7 +28,7 @@ from ..autograd import grad as autograd_grad
 from ..ops.creation import eye, ones_like, zeros_like
 from ..ops.movement import movedim, narrow, reshape, stack
 from ..tensor import Tensor, enable_grad
-from .batching import VmapLevel, active_levels, materialize, note_fallback, unwrap, vmap, wrap
+from .batching import VmapLevel, active_levels, materialize, note_fallback, physical_region, unwrap, vmap, wrap
 from .pytree import tree_flatten, tree_map, tree_unflatten
 
 
@@ -89,8 +89,9 @@ def _vjp(outs: list[Tensor], ins: list[Tensor], seeds: list[Tensor]) -> list[Ten
     pairs = [(o, s) for o, s in zip(outs, seeds) if o.requires_grad]
     if not pairs or not ins:
         return [zeros_like(x) for x in ins]
-    grads = autograd_grad([o for o, _ in pairs], ins, [s for _, s in pairs], retain_graph=True,
-                          create_graph=True, allow_unused=True)
+    with physical_region(active_levels()):
+        grads = autograd_grad([o for o, _ in pairs], ins, [s for _, s in pairs], retain_graph=True,
+                              create_graph=True, allow_unused=True)
     return [zeros_like(x) if g is None else g for g, x in zip(grads, ins)]
 
 
@@ -316,8 +317,9 @@ def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, has_aux: bool 
         pairs = [(g, t) for g, t in zip(gs, ts) if g.requires_grad]
         wanted = [u for u in us if u.requires_grad]
         if pairs and wanted:
-            found = autograd_grad([g for g, _ in pairs], wanted, [t for _, t in pairs], retain_graph=True,
-                                  create_graph=True, allow_unused=True)
+            with physical_region(levels):
+                found = autograd_grad([g for g, _ in pairs], wanted, [t for _, t in pairs], retain_graph=True,
+                                      create_graph=True, allow_unused=True)
             by_u = dict(zip(map(id, wanted), found))
             jv = [zeros_like(u) if by_u.get(id(u)) is None else by_u[id(u)] for u in us]
         else:

@@ -408,9 +408,18 @@ def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
     return nd_where(m.abs() == math.inf, 0.0, m)
 
 
+class FiniteMax(Function):
+    """:func:`_finite_max` over ``dims`` (kept): the shift that keeps ``exp`` from overflowing.
+    It is a constant of the graph (no gradient flows through it), but an op, so that dispatch
+    modes see it (``vmap`` shifts its ``dims``)."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray: return _finite_max(a, dims)
+    def backward(self, g: Tensor) -> None: return None
+
+
 def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     """:func:`_finite_max` of ``x`` as a constant tensor."""
-    return Tensor._make(_finite_max(x._data, dims), False, None)
+    return FiniteMax.apply(x, dims=dims).detach()
 
 
 @op
