@@ -1475,6 +1475,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if w is not None:
         picked, mask = picked * w, mask * w
     if reduction == "mean":
+        if type(mask) is not Tensor:  # under vmap (a batched tensor) each example has its own count
+            return picked.sum() / -mask.sum()
         count = mask._data.sum(tuple(range(mask.ndim))).item()  # the number of counted targets (or weights)
         if count:  # the usual case in three graph nodes rather than six (the loss runs every step)
             return picked.sum() * (-1.0 / count)
