@@ -6,9 +6,8 @@ vmap too). ``test_fallback_ops_are_listed`` prints which ops had no batching rul
 
 from __future__ import annotations
 
-from typing import Any
-
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,7 +132,7 @@ def test_fallback_ops_are_listed(capsys: Any) -> None:
                 continue
             xs = tensors(batch_of(op))
             try:
-                vmap(lambda *a: op.fn(L, *a))(*xs)
+                vmap(lambda *a, op=op: op.fn(L, *a))(*xs)
             except Exception:  # noqa: BLE001  (the parametrized tests report failures)
                 pass
     looped_ops = fallback_ops()

@@ -11,8 +11,8 @@ is imported by name from the module that defines it.
 """
 
 from . import accelerator, autograd, backends, cuda, data, func, linalg, nn, ops, optim, utils
-from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .func import vmap
+from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
 from .ndarray.dtypes import DType as dtype

@@ -699,11 +699,14 @@ def isfinite(x: Tensor) -> Tensor: return _untracked(lambda a: (a == a) & (a.abs
 @op(grad=False)
 def logical_not(x: Tensor) -> Tensor: return _untracked(lambda a: a.astype(bool_) == False, _need_tensor(x))  # noqa: E712
 @op(grad=False)
-def logical_and(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) & y.astype(bool_), _need_tensor(a), _need_tensor(b))
+def logical_and(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(lambda x, y: x.astype(bool_) & y.astype(bool_), _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_or(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) | y.astype(bool_), _need_tensor(a), _need_tensor(b))
+def logical_or(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(lambda x, y: x.astype(bool_) | y.astype(bool_), _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _untracked(lambda x, y: x.astype(bool_) != y.astype(bool_), _need_tensor(a), _need_tensor(b))
+def logical_xor(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(lambda x, y: x.astype(bool_) != y.astype(bool_), _need_tensor(a), _need_tensor(b))
 
 
 @op(grad=False)

@@ -136,7 +136,8 @@ def randint(low: int = 0, high: Any = None, size: Any = None, *, generator: Gene
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = int64 if dtype is None else as_dtype(dtype)
-    return _leaf(_rng(generator, "randint").integers(low, high, size=size_arg((size,)), dtype=np.int64), dt, device, requires_grad)
+    draw = _rng(generator, "randint").integers(low, high, size=size_arg((size,)), dtype=np.int64)
+    return _leaf(draw, dt, device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -166,8 +167,8 @@ def randint_like(x: Tensor, low: int = 0, high: int | None = None, *, generator:
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = x.dtype if dtype is None else as_dtype(dtype)
-    return _leaf(_rng(generator, "randint_like").integers(low, high, size=x.shape, dtype=np.int64), dt, device or x.device,
-                 requires_grad)
+    draw = _rng(generator, "randint_like").integers(low, high, size=x.shape, dtype=np.int64)
+    return _leaf(draw, dt, device or x.device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -201,7 +202,8 @@ def bernoulli(p: Tensor, *, generator: Generator | None = None) -> Tensor:
     probs = p.detach().numpy()
     if probs.size and (probs.min() < 0 or probs.max() > 1):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false")
-    return _leaf((_rng(generator, "bernoulli").random(probs.shape) < probs).astype(np.float64), p.dtype, p.device, False)
+    draw = _rng(generator, "bernoulli").random(probs.shape)
+    return _leaf((draw < probs).astype(np.float64), p.dtype, p.device, False)
 
 
 @op(grad=False)
