@@ -657,7 +657,7 @@ def _unbatch(out: Any, out_dim: int | None, level: VmapLevel, func: Any) -> Any:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {out_dim})")
     if bdim is None:
         value, bdim = expand(unsqueeze(value, 0), (level.size,) + tuple(value.shape)), 0
-    return movedim(value, bdim, out_dim % n)
+    return value if bdim == out_dim % n else movedim(value, bdim, out_dim % n)
 
 
 def _chunked(func: Callable[..., Any], leaves: list[Any], dims: list[int | None], spec: Any, kwargs: dict[str, Any],
