@@ -28,8 +28,7 @@ _SHAPE = "its output shape depends on the values (PyTorch's vmap refuses it too)
 #: fail (strictly: a fix makes the test say so) and README's Limits lists them
 UNSUPPORTED: dict[str, str] = {
     **{name: _DIRECT for name in (
-        "std", "std_dim", "std_mean", "max_dim", "max_dim_keep", "min_dim", "max_indices", "argmax",
-        "argmax_dim", "argmin_dim", "count_nonzero", "sign", "sgn", "any_all", "cummax", "cummin",
+        "max_dim", "max_dim_keep", "min_dim", "max_indices", "sign", "sgn", "cummax", "cummin",
         "cummax_indices", "cummin_indices", "sort", "sort_descending", "sort_indices", "argsort",
         "argsort_descending", "msort", "topk", "topk_smallest", "topk_indices", "kthvalue", "kthvalue_keepdim",
         "kthvalue_indices", "median_dim", "median_keepdim", "median_indices", "quantile", "nanquantile",
