@@ -116,8 +116,9 @@ def test_vmap_of_grad_matches_a_loop(op: Any) -> None:
 
 
 #: the ops (Function classes) that run in vmap's loop over the batch somewhere in the table:
-#: no rule (MedianAll, the scatters), or a case their rule sends to the loop (Index and its
-#: adjoint with a batched index array or split advanced indices)
+#: no rule (MedianAll, the scatters: scatter, scatter_reduce, index_copy), or a case their rule
+#: sends to the loop (Index and its adjoint with a boolean mask: masked_select, masked_scatter,
+#: x[mask])
 EXPECTED_FALLBACK = {"Index", "IndexBackward", "MedianAll", "ScatterPut", "ScatterReduce"}
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from ..ndarray import NDArray
 from ..ndarray.strides import is_compact
+from ..ops.creation import arange
 from ..ops.elementwise import (
     Abs,
     Acos,
@@ -150,6 +151,10 @@ class BatchedTensor(Tensor):
     @property
     def data(self) -> Tensor:  # type: ignore[override]
         return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        raise RuntimeError("vmap: setting .data of a tensor inside vmap is not supported")
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         raise RuntimeError("vmap: requires_grad_ on a tensor inside vmap is not supported; differentiate "
@@ -459,24 +464,48 @@ def _as_key_tuple(key: Any) -> tuple[Any, ...]:
     return key if isinstance(key, tuple) else (key,)
 
 
+def _gather_key(key: tuple[Any, ...], level: VmapLevel) -> tuple[Any, ...] | None:
+    """For a key whose integer arrays come first (positions 0..k-1, some maybe batched): a key
+    that indexes a front-batched value so that example ``i`` is read with example ``i``'s arrays
+    -- an ``arange`` over the batch leads, shaped to broadcast against them. None for other
+    keys (the loop handles those)."""
+    n = sum(isinstance(k, NDArray) for k in key)
+    if n == 0 or not all(isinstance(k, NDArray) and k.dtype.name != "bool" for k in key[:n]):
+        return None
+    parts = [_param_tensor(k, level) for k in key[:n]]
+    rank = max(v.ndim - (b is not None) for v, b in parts)
+    device = next(v.device for v, _ in parts)
+    batch = reshape(arange(level.size, device=device), (level.size,) + (1,) * rank)
+    arrays = [v if b is None else pad_logical(front(v, b), rank)._data for v, b in parts]
+    return (batch._data, *arrays) + key[n:]
+
+
 def index_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
-    """Indexing: a leading ``:`` keeps the batch dimension and indexes each example."""
+    """Indexing: a leading ``:`` keeps the batch dimension and indexes each example; with
+    batched index arrays (or split ones) a leading batch ``arange`` pairs example with arrays."""
     key = _as_key_tuple(params["key"])
-    if not _basic_or_adjacent(key, level):
+    value, bdim = unwrap(args[0], level)
+    if bdim is not None and _basic_or_adjacent(key, level):
+        return run((front(value, bdim),), {**params, "key": (slice(None),) + key}), 0
+    gathered = _gather_key(key, level)
+    if gathered is None:
         return fallback(level, Index, args, params, run)
-    value, _ = _unary_front(level, args)
-    return run((value,), {**params, "key": (slice(None),) + key}), 0
+    return run((materialize(value, bdim, level.size),), {**params, "key": gathered}), 0
 
 
 def index_backward_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
                         run: Run) -> tuple[Tensor, int]:
-    """The adjoint of indexing (values added into zeros of ``shape`` at ``key``), per example."""
+    """The adjoint of indexing (values added into zeros of ``shape`` at ``key``), per example,
+    with the key rewritten as :func:`index_rule` rewrites it."""
     key = _as_key_tuple(params["key"])
-    if not _basic_or_adjacent(key, level):
+    value, bdim = unwrap(args[0], level)
+    shape = (level.size,) + tuple(params["shape"])
+    if bdim is not None and _basic_or_adjacent(key, level):
+        return run((front(value, bdim),), {**params, "key": (slice(None),) + key, "shape": shape}), 0
+    gathered = _gather_key(key, level)
+    if gathered is None:
         return fallback(level, IndexBackward, args, params, run)
-    value, _ = _unary_front(level, args)
-    new = {**params, "key": (slice(None),) + key, "shape": (level.size,) + tuple(params["shape"])}
-    return run((value,), new), 0
+    return run((materialize(value, bdim, level.size),), {**params, "key": gathered, "shape": shape}), 0
 
 
 POINTWISE: tuple[type[Function], ...] = (
@@ -488,7 +517,8 @@ POINTWISE: tuple[type[Function], ...] = (
 #: the batching rule of each op (Function class) that has one; every other op takes the fallback
 RULES: dict[type[Function], Rule] = {
     **{f: pointwise_rule for f in POINTWISE},
-    Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule, LogSoftmax: dims_rule,
+    Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule,
+    LogSoftmax: dims_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,

@@ -320,8 +320,8 @@ def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, has_aux: bool 
             with physical_region(levels):
                 found = autograd_grad([g for g, _ in pairs], wanted, [t for _, t in pairs], retain_graph=True,
                                       create_graph=True, allow_unused=True)
-            by_u = dict(zip(map(id, wanted), found))
-            jv = [zeros_like(u) if by_u.get(id(u)) is None else by_u[id(u)] for u in us]
+            by_u = {id(u): g for u, g in zip(wanted, found) if g is not None}
+            jv = [by_u.get(id(u), zeros_like(u)) for u in us]
         else:
             jv = [zeros_like(u) for u in us]
         fresh = inputs.ids | {id(u) for u in us}
