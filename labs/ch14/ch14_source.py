@@ -45,7 +45,8 @@ from tinytorch.labs import demo
 #   already does (an outer `grad` is differentiating it), use `x` itself so the outer `grad` sees
 #   the graph.
 # * Record even inside `tt.no_grad()`: wrap the work in `with tt.enable_grad():`.
-# * If `f` returns anything but a one-element tensor raise `RuntimeError` (as `torch.func.grad`).
+# * If `f` returns anything but a 0-d tensor (a scalar) raise `RuntimeError`, as `torch.func.grad`
+#   does -- even for a tensor of shape `(1,)`.
 #
 # Do not use `tinytorch.func`.
 
@@ -64,8 +65,8 @@ def grad(f):
             if not x.requires_grad:
                 x = x.detach().requires_grad_()
             out = f(x, *rest)
-            if not isinstance(out, tt.Tensor) or out.numel() != 1:
-                raise RuntimeError("grad(f)(x): f must return a scalar (one-element) tensor")
+            if not isinstance(out, tt.Tensor) or out.ndim != 0:
+                raise RuntimeError("grad(f)(x): f must return a scalar (0-d) tensor")
             (dx,) = tt.autograd.grad(out, x, create_graph=True)
         return dx
     return g

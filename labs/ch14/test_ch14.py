@@ -71,13 +71,14 @@ def test_grad_of_grad(lab):
         check_close(grad(lambda x: (x ** 2).sum())(t([3.0])), t([6.0]), "grad(f)(x) inside tt.no_grad()")
 
 
-@pytest.mark.points(2, exercise="14.1", hint="check out.numel() == 1 before differentiating")
+@pytest.mark.points(2, exercise="14.1", hint="check out.ndim == 0 before differentiating")
 def test_grad_of_a_non_scalar_raises(lab):
-    """a function returning a tensor of several numbers: RuntimeError, as torch.func.grad"""
+    """a function returning a tensor with dims (several numbers, or one number of shape (1,)):
+    RuntimeError, as torch.func.grad; a 0-d result works"""
     grad = lab.defined("grad")
     check_raises(RuntimeError, grad(lambda x: x * 2), t([1.0, 2.0]))
-    check_close(grad(lambda x: (x * 2).sum().reshape(1, 1))(t([1.0, 2.0])), t([2.0, 2.0]),
-                "grad of a (1, 1)-shaped output (one element is a scalar)")
+    check_raises(RuntimeError, grad(lambda x: (x * 2).sum().reshape(1)), t([1.0, 2.0]))
+    check_close(grad(lambda x: (x * 2).sum())(t([1.0, 2.0])), t([2.0, 2.0]), "grad of sum(2x)")
 
 
 # --- 14.2 vjp ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ def grad(f):
             if not x.requires_grad:
                 x = x.detach().requires_grad_()
             out = f(x, *rest)
-            if out.numel() != 1:
+            if out.ndim != 0:
                 raise RuntimeError("grad(f)(x): f must return a scalar tensor")
             (dx,) = tt.autograd.grad(out, x)
         return dx

@@ -363,11 +363,8 @@ def pointwise_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, An
     for a in args:
         value, bdim = unwrap(a, level)
         new_args.append(value if bdim is None else pad_logical(front(value, bdim), ndim))
-    if isinstance(cond, NDArray) and c_bdim is not None:
+    if isinstance(cond, NDArray) and c_bdim is not None:  # a batched condition lines up the same way
         params = {**params, "cond": pad_logical(front(c_value, c_bdim), ndim)._data}
-    elif isinstance(cond, NDArray) and not any(unwrap(a, level)[1] is not None for a in args):
-        # only the condition is batched: give the operands its batch so the result has it
-        pass
     return run(tuple(new_args), params), 0
 
 

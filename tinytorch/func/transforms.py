@@ -158,7 +158,7 @@ def _detached_aux(aux: Any, fresh: set[int], levels: list[VmapLevel]) -> Any:
 def grad_and_value(func: Callable[..., Any], argnums: Any = 0, has_aux: bool = False) -> Callable[..., Any]:
     """``func`` -> a function returning ``(gradient, value)`` of ``func`` (``torch.func.grad_and_value``).
 
-    ``func`` must return a one-element tensor (or ``(that, aux)`` with ``has_aux``, and then the
+    ``func`` must return a 0-d tensor (or ``(that, aux)`` with ``has_aux``, and then the
     value is ``(value, aux)``). The gradient is taken with respect to argument ``argnums`` (an
     int, or a tuple of ints for a tuple of gradients); an argument may be a tuple, list or dict
     of tensors, and its gradient has the same structure."""
@@ -171,7 +171,7 @@ def grad_and_value(func: Callable[..., Any], argnums: Any = 0, has_aux: bool = F
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
                                    f"{type(out)}")
-            if out.numel() != 1:
+            if out.ndim != 0:
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
                                    f"tensor with {out.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs "
                                    "instead?")
@@ -190,7 +190,7 @@ def grad_and_value(func: Callable[..., Any], argnums: Any = 0, has_aux: bool = F
 
 def grad(func: Callable[..., Any], argnums: Any = 0, has_aux: bool = False) -> Callable[..., Any]:
     """``func`` -> the function computing its gradient (``torch.func.grad``): ``grad(f)(x)`` is
-    ``df/dx`` for an ``f`` returning a one-element tensor. With ``has_aux`` ``f`` returns
+    ``df/dx`` for an ``f`` returning a 0-d tensor. With ``has_aux`` ``f`` returns
     ``(output, aux)`` and ``grad(f)(x)`` returns ``(gradient, aux)``.
 
     >>> import tinytorch as tt
@@ -236,10 +236,10 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         if len(ct_leaves) != len(outs_p):
             raise RuntimeError(f"Expected pytree structure of cotangents to be the same as pytree structure of "
                                f"outputs to the function: {len(ct_leaves)} cotangents for {len(outs_p)} outputs")
-        for c, s in zip(ct_leaves, shapes):
+        for i, (c, s) in enumerate(zip(ct_leaves, shapes)):
             if not isinstance(c, Tensor) or c.shape != s:
-                raise RuntimeError(f"Mismatch in shape: grad_output has a shape of "
-                                   f"{getattr(c, 'shape', type(c).__name__)} and output has a shape of {s}")
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{getattr(c, 'shape', type(c).__name__)} and output[{i}] has a shape of {s}.")
         now = active_levels()
         with enable_grad():
             if now == levels:

@@ -35,12 +35,13 @@ def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
     ``ones(3) + tensor(1.0, dtype=float64)`` is float32; ``tensor([1, 2]) + tensor(1.5)`` is float32.
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a._data, b._data
-        if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
-            if not da.shape and _category(da.dtype) <= _category(db.dtype):
-                a = Cast.apply(a, dtype=db.dtype)
-            elif not db.shape and _category(db.dtype) <= _category(da.dtype):
-                b = Cast.apply(b, dtype=da.dtype)
+        da, db = a.dtype, b.dtype
+        sa, sb = a.shape, b.shape  # one example's shapes inside vmap
+        if da is not db and (not sa) != (not sb):
+            if not sa and _category(da) <= _category(db):
+                a = Cast.apply(a, dtype=db)
+            elif not sb and _category(db) <= _category(da):
+                b = Cast.apply(b, dtype=da)
     return a, b
 
 
