@@ -249,6 +249,10 @@ def test_vmap_errors_like_torch(device: str) -> None:
         ttf.vmap(lambda a: a.sum().item())(x)
     with pytest.raises(ValueError, match="must only return Tensors"):
         ttf.vmap(lambda a: 3)(x)
+    with pytest.raises(RuntimeError, match="in-place"):
+        ttf.vmap(lambda a: (a * 1).mul_(2))(x)
+    with pytest.raises(RuntimeError, match="in-place"):
+        ttf.vmap(lambda a: tt.zeros(4, device=device, dtype=tt.float64).add_(a))(x)
     same = ttf.vmap(lambda a: a * 0 + tt.randn(4, device=device, dtype=tt.float64), randomness="same")(x)
     np.testing.assert_array_equal(same.numpy()[0], same.numpy()[1])  # one draw for every example
 

@@ -239,6 +239,17 @@ class VmapLevel(DispatchMode):
                                "randomness operation out of vmap")
 
 
+    def inplace_op(self, target: Tensor, values: tuple[Any, ...]) -> None:
+        """In-place ops write into storage outside ``apply``, so no batching rule sees them:
+        refuse them on batched tensors rather than write the wrong elements."""
+        if self.physical:
+            return
+        if isinstance(target, BatchedTensor) or any(isinstance(v, BatchedTensor) for v in values):
+            raise RuntimeError("vmap: in-place operations on batched tensors are not supported by tinytorch "
+                               "(they write into storage outside Function.apply, where no batching rule runs); "
+                               "use the out-of-place op (x = x * 2, torch.where, torch.cat...)")
+
+
 def _params_batched(params: dict[str, Any], level: VmapLevel) -> bool:
     return any(_batched_array(v, level) for v in params.values())
 
