@@ -208,8 +208,9 @@ def unwrap(x: Any, level: "VmapLevel") -> tuple[Any, int | None]:
 class VmapLevel(DispatchMode):
     """One ``vmap``: the batch ``size``, the ``randomness`` policy and the arrays of this level's
     BatchedTensors (``arrays``, by id, so that an op given ``t._data`` as a parameter -- the
-    condition of ``where``, an index array -- is recognised as batched). ``depth`` counts the
-    vmap levels around it (1 for the outermost)."""
+    condition of ``where``, an index array -- is recognised as batched; the level keeps them
+    until its ``vmap`` call returns). ``depth`` counts the vmap levels around it (1 for the
+    outermost)."""
 
     def __init__(self, size: int, randomness: str):
         self.size, self.randomness = size, randomness
@@ -237,7 +238,6 @@ class VmapLevel(DispatchMode):
             raise RuntimeError(f"vmap: called random operation {name} while in randomness error mode. Please "
                                "either use the 'same' or 'different' randomness flags on vmap or perform the "
                                "randomness operation out of vmap")
-
 
     def inplace_op(self, target: Tensor, values: tuple[Any, ...]) -> None:
         """In-place ops write into storage outside ``apply``, so no batching rule sees them:
