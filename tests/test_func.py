@@ -310,3 +310,28 @@ def test_functional_call_swaps_and_restores(device: str) -> None:
     stats = {"running_mean": tt.ones(3, device=device), "running_var": tt.ones(3, device=device) * 4}
     out = ttf.functional_call(bn, stats, tt.full((2, 3), 3.0, device=device))
     np.testing.assert_allclose(out.detach().numpy(), np.full((2, 3), 1.0), rtol=1e-4)
+
+
+@needs_torch
+def test_an_ensemble_under_vmap_matches_torch(device: str) -> None:
+    """stack_module_state + functional_call + vmap over the models: five MLPs in one call."""
+    torch.manual_seed(1)
+    tmodels = [torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2)).double()
+               for _ in range(5)]
+    models = []
+    for tm in tmodels:
+        m = tt.nn.Sequential(tt.nn.Linear(3, 6), tt.nn.Tanh(), tt.nn.Linear(6, 2)).to(device).double()
+        m.load_state_dict({k: tt.tensor(v.detach().numpy(), device=device) for k, v in tm.state_dict().items()})
+        models.append(m)
+    x = arr(4, 3, seed=27)
+    params, buffers = ttf.stack_module_state(models)
+    tparams, tbuffers = torch.func.stack_module_state(tmodels)
+    assert all(p.requires_grad and p.is_leaf for p in params.values())
+    base, tbase = models[0], tmodels[0]
+    ours = ttf.vmap(lambda p, b, x: ttf.functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))(
+        params, buffers, T(x, device))
+    theirs = torch.func.vmap(lambda p, b, x: torch.func.functional_call(tbase, (p, b), (x,)), in_dims=(0, 0, None))(
+        tparams, tbuffers, P(x))
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="at least one model"):
+        ttf.stack_module_state([])

@@ -18,7 +18,8 @@ ops that had none and ran in a loop.
 
 from ..nn.utils.stateless import functional_call
 from .batching import BatchedTensor, fallback_ops, register_rule, remove_rule, reset_fallback_ops, vmap
+from .modules import stack_module_state
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap", "functional_call",
-           "fallback_ops", "reset_fallback_ops", "register_rule", "remove_rule", "BatchedTensor"]
+           "stack_module_state", "fallback_ops", "reset_fallback_ops", "register_rule", "remove_rule", "BatchedTensor"]
