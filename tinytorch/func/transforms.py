@@ -28,7 +28,7 @@ from ..autograd import grad as autograd_grad
 from ..ops.creation import eye, ones_like, zeros_like
 from ..ops.movement import movedim, narrow, reshape, stack
 from ..tensor import Tensor, enable_grad
-from .batching import VmapLevel, active_levels, materialize, note_fallback, physical_region, unwrap, vmap, wrap
+from .batching import BatchedTensor, VmapLevel, active_levels, materialize, note_fallback, physical_region, unwrap, vmap, wrap
 from .pytree import tree_flatten, tree_map, tree_unflatten
 
 
@@ -81,15 +81,24 @@ def _reaches_outside(t: Tensor, fresh: set[int]) -> bool:
 def _finish(p: Tensor, fresh: set[int], levels: list[VmapLevel]) -> Tensor:
     """A physical result handed back: cut from the graph unless it leads to tensors outside
     this transform (then an outer transform or ``backward`` still needs the graph)."""
-    return from_physical(p if _reaches_outside(p, fresh) else p.detach(), levels)
+    return from_physical(p if _reaches_outside(_bottom(p), fresh) else p.detach(), levels)
 
 
-def _vjp(outs: list[Tensor], ins: list[Tensor], seeds: list[Tensor]) -> list[Tensor]:
-    """``Σ_k J_kᵀ seed_k`` for each input, as differentiable tensors (zeros where unused)."""
+def _bottom(t: Tensor) -> Tensor:
+    """The plain tensor under any BatchedTensors (where the graph is recorded)."""
+    while isinstance(t, BatchedTensor):
+        t = t._value
+    return t
+
+
+def _vjp(outs: list[Tensor], ins: list[Tensor], seeds: list[Tensor], physical: bool = True) -> list[Tensor]:
+    """``Σ_k J_kᵀ seed_k`` for each input, as differentiable tensors (zeros where unused).
+    ``physical``: the seeds are physical tensors and the active vmap levels let every op pass;
+    otherwise batched seeds make the levels batch the backward pass itself."""
     pairs = [(o, s) for o, s in zip(outs, seeds) if o.requires_grad]
     if not pairs or not ins:
         return [zeros_like(x) for x in ins]
-    with physical_region(active_levels()):
+    with physical_region(active_levels() if physical else []):
         grads = autograd_grad([o for o, _ in pairs], ins, [s for _, s in pairs], retain_graph=True,
                               create_graph=True, allow_unused=True)
     return [zeros_like(x) if g is None else g for g, x in zip(grads, ins)]
@@ -216,9 +225,10 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     primal, ``Jᵀ cotangent`` -- a tuple with one entry per primal. ``cotangents`` has the
     structure and shapes of the output. With ``has_aux``: ``(output, vjp_fn, aux)``.
 
-    ``vjp_fn`` may be called many times. Called inside a ``vmap`` that was not active when
-    ``vjp`` ran (``vmap(vjp_fn)(cotangents)``), it loops over that vmap's batch (reported by
-    :func:`~tinytorch.func.fallback_ops` as ``vjp_fn``)."""
+    ``vjp_fn`` may be called many times, also under a ``vmap`` that was not active when
+    ``vjp`` ran (``vmap(vjp_fn)(cotangents)``): the vmap then batches the backward pass. If
+    ``vjp`` itself ran inside another ``vmap``, such a call loops over the new batch instead
+    (reported by :func:`~tinytorch.func.fallback_ops` as ``vjp_fn``)."""
     levels = active_levels()
     with enable_grad():
         inputs = _Inputs(list(primals), levels, "vjp(f, *primals)")
@@ -247,6 +257,9 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
                 return tuple(inputs.results(grads))
             if now[:len(levels)] != levels:
                 raise RuntimeError("vjp_fn: called outside a vmap that was active when vjp was called")
+            if not levels:  # the graph holds no batch: the new levels batch the backward ops
+                grads = _vjp(outs_p, inputs.fresh, ct_leaves, physical=False)
+                return tuple(inputs.results(grads))
             return tuple(_vjp_looping(outs_p, inputs, ct_leaves, now))
 
     value = tree_unflatten([_finish(p, inputs.ids, levels) for p in outs_p], out_spec)
@@ -344,8 +357,9 @@ def jacrev(func: Callable[..., Any], argnums: Any = 0, *, has_aux: bool = False,
     Jacobian of an output of shape ``S`` with respect to an input of shape ``T`` has shape
     ``S + T``; several outputs or argnums give nested tuples (outputs outside, inputs inside).
 
-    Cost: a forward and a backward pass over a batch of ``m`` rows (``m`` = number of outputs),
-    so reverse mode suits wide Jacobians (many inputs, few outputs)."""
+    Cost: one forward pass and a backward pass over a batch of ``m`` rows (``m`` = number of
+    outputs), so reverse mode suits wide Jacobians (many inputs, few outputs). Inside ``vmap``
+    the forward pass is repeated under the batch of rows."""
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
         diff = tuple(args[i] for i in nums)
@@ -353,6 +367,7 @@ def jacrev(func: Callable[..., Any], argnums: Any = 0, *, has_aux: bool = False,
         def f(*d: Any) -> Any:
             return _call_with(func, args, nums, list(d), kwargs)
 
+        levels = active_levels()
         probe = vjp(f, *diff, has_aux=has_aux)
         out, aux = probe[0], (probe[2] if has_aux else None)
         out_leaves, out_spec = tree_flatten(out)
@@ -365,7 +380,9 @@ def jacrev(func: Callable[..., Any], argnums: Any = 0, *, has_aux: bool = False,
             start += n
 
         def one_row(*ct: Any) -> Any:
-            fn = vjp(f, *diff, has_aux=has_aux)[1]
+            # outside vmap, vmap batches the backward pass of the one forward pass made above;
+            # inside, that graph holds this level's batch, so the forward runs again per row
+            fn = probe[1] if not levels else vjp(f, *diff, has_aux=has_aux)[1]
             return fn(tree_unflatten(list(ct), out_spec))
 
         per_input = vmap(one_row, chunk_size=chunk_size)(*cts)  # tuple over argnums: (m, *in_shape)
