@@ -28,7 +28,17 @@ from ..autograd import grad as autograd_grad
 from ..ops.creation import eye, ones_like, zeros_like
 from ..ops.movement import movedim, narrow, reshape, stack
 from ..tensor import Tensor, enable_grad
-from .batching import BatchedTensor, VmapLevel, active_levels, materialize, note_fallback, physical_region, unwrap, vmap, wrap
+from .batching import (
+    BatchedTensor,
+    VmapLevel,
+    active_levels,
+    materialize,
+    note_fallback,
+    physical_region,
+    unwrap,
+    vmap,
+    wrap,
+)
 from .pytree import tree_flatten, tree_map, tree_unflatten
 
 
