@@ -290,9 +290,18 @@ def test_per_sample_gradients_of_an_mlp_through_functional_call(device: str) -> 
 def test_vmap_of_jacrev_and_of_vjp_fn(device: str) -> None:
     x = arr(3, 4, seed=26)
     close(ttf.vmap(ttf.jacrev(bind(v_out, tt)))(T(x, device)), torch.vmap(torch.func.jacrev(bind(v_out, torch)))(P(x)))
+    ttf.reset_fallback_ops()
     _, fn = ttf.vjp(bind(v_out, tt), T(x[0], device))
     _, tfn = torch.func.vjp(bind(v_out, torch), P(x[0]))
     close(ttf.vmap(fn)(T(x, device)), torch.vmap(tfn)(P(x)))
+    assert "vjp_fn" not in ttf.fallback_ops()  # batched, not looped
+    # a vjp taken inside one vmap, its vjp_fn mapped by another: the loop path
+
+    def rows(L: Any, F: Any) -> Callable:
+        return lambda v: F.vmap(F.vjp(bind(v_out, L), v)[1])(L.eye(4, dtype=L.float64, device=v.device))
+    with pytest.warns(UserWarning, match="vjp_fn"):
+        ours = ttf.vmap(rows(tt, ttf))(T(x, device))
+    close(ours, torch.vmap(rows(torch, torch.func))(P(x)))
 
 
 # --- functional_call ---------------------------------------------------------------------------------------
