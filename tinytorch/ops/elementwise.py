@@ -692,22 +692,22 @@ sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
 
 
 @op(grad=False)
-def isnan(x: Tensor) -> Tensor: return _untracked(lambda a: a != a, x)
+def isnan(x: Tensor) -> Tensor: return _untracked(_isnan_of, x)
 @op(grad=False)
-def isinf(x: Tensor) -> Tensor: return _untracked(lambda a: a.abs() == math.inf, x)
+def isinf(x: Tensor) -> Tensor: return _untracked(_isinf_of, x)
 @op(grad=False)
-def isfinite(x: Tensor) -> Tensor: return _untracked(lambda a: (a == a) & (a.abs() != math.inf), x)
+def isfinite(x: Tensor) -> Tensor: return _untracked(_isfinite_of, x)
 @op(grad=False)
-def logical_not(x: Tensor) -> Tensor: return _untracked(lambda a: a.astype(bool_) == False, _need_tensor(x))  # noqa: E712
+def logical_not(x: Tensor) -> Tensor: return _untracked(_logical_not_of, _need_tensor(x))
 @op(grad=False)
 def logical_and(a: Tensor, b: Tensor) -> Tensor:
-    return _untracked(lambda x, y: x.astype(bool_) & y.astype(bool_), _need_tensor(a), _need_tensor(b))
+    return _untracked(_logical_and_of, _need_tensor(a), _need_tensor(b))
 @op(grad=False)
 def logical_or(a: Tensor, b: Tensor) -> Tensor:
-    return _untracked(lambda x, y: x.astype(bool_) | y.astype(bool_), _need_tensor(a), _need_tensor(b))
+    return _untracked(_logical_or_of, _need_tensor(a), _need_tensor(b))
 @op(grad=False)
 def logical_xor(a: Tensor, b: Tensor) -> Tensor:
-    return _untracked(lambda x, y: x.astype(bool_) != y.astype(bool_), _need_tensor(a), _need_tensor(b))
+    return _untracked(_logical_xor_of, _need_tensor(a), _need_tensor(b))
 
 
 @op(grad=False)
@@ -742,6 +742,17 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
 def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
     """True when every element of ``a`` is :func:`isclose` to ``b`` (a Python bool)."""
     return bool(isclose(a, b, rtol, atol, equal_nan).all())
+
+
+# what the no-gradient ops compute on the arrays (named, so that a tool seeing an Untracked op
+# can tell which one it is from ``fn.__name__``)
+def _isnan_of(a: NDArray) -> NDArray: return a != a
+def _isinf_of(a: NDArray) -> NDArray: return a.abs() == math.inf
+def _isfinite_of(a: NDArray) -> NDArray: return (a == a) & (a.abs() != math.inf)
+def _logical_not_of(a: NDArray) -> NDArray: return a.astype(bool_) == False  # noqa: E712
+def _logical_and_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) & b.astype(bool_)
+def _logical_or_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) | b.astype(bool_)
+def _logical_xor_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) != b.astype(bool_)
 
 
 def _need_tensor(x: Any) -> Tensor:
