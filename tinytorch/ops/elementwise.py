@@ -648,9 +648,17 @@ def _constant(data: Any) -> Any:
 class Untracked(Function):
     """An op without a gradient, ``fn`` applied to the arrays (comparisons, logic, bit
     operations). It runs through ``apply`` so that dispatch modes see it: ``vmap`` batches
-    it like any elementwise op. Its results are bool or integer, so it is never recorded."""
+    it like any elementwise op. Its results carry no gradient (``sign``'s floats have a zero one)."""
 
-    def forward(self, *arrays: Any, fn: Callable[..., NDArray]) -> NDArray: return fn(*arrays)
+    def forward(self, *arrays: Any, fn: Callable[..., NDArray]) -> NDArray:
+        self.kind = getattr(fn, "__name__", "untracked").strip("_").removesuffix("_of")
+        return fn(*arrays)
+
+    def backward(self, g: Tensor) -> tuple[None, ...]:
+        return (None,) * len(self.inputs)  # sign's floats: a zero gradient, as PyTorch's
+
+    def name(self) -> str:
+        return f"{self.kind.capitalize()}Backward0"  # SignBackward0, as PyTorch names it
 
 
 def _untracked(fn: Callable[..., Any], *args: Any) -> Any:
@@ -682,10 +690,13 @@ ge = op(_compare(operator.ge), operators=("__ge__",), grad=False)
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere); as PyTorch, NaN and
     -0.0 give 0 (numpy's sign, the NDArray kernel, keeps NaN and -0.0); bools stay bools."""
-    a = x._data
+    return _untracked(_sign_of, x)
+
+
+def _sign_of(a: NDArray) -> NDArray:
     if a.dtype is bool_:
-        return _constant(a.copy())
-    return _constant((a > 0).astype(a.dtype) - (a < 0).astype(a.dtype))
+        return a.copy()
+    return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
 
 
 sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
