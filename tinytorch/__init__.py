@@ -17,6 +17,7 @@ from . import (
     cuda,
     data,
     distributed,
+    func,
     linalg,
     nn,
     onnx,
@@ -26,6 +27,7 @@ from . import (
     utils,
     viz,
 )
+from .func import vmap
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
@@ -49,5 +51,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "profiler", "viz", "onnx", "distributed",
+    "profiler", "viz", "onnx", "distributed", "func", "vmap",
 ] + ops.exports()

@@ -193,9 +193,9 @@ def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:
         if not isinstance(tg, Tensor):
             raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
                             f"backward must return Tensors (or None)")
-        if tg._data.shape != t._data.shape:
-            _check_grad_shape(tg, t._data.shape, node, i)
-            tg = unbroadcast(tg, t._data.shape)
+        if tg.shape != t.shape:  # shapes, not arrays': under vmap a gradient is one example's
+            _check_grad_shape(tg, t.shape, node, i)
+            tg = unbroadcast(tg, t.shape)
         out.append((t, tg if tg._data.dtype is t._data.dtype else to(tg, dtype=t._data.dtype)))
     return out
 

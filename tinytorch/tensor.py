@@ -138,6 +138,15 @@ class DispatchMode:
         """Handle one call ``op.apply(*args, **params)``; the default passes it on unchanged."""
         return run(args, params)
 
+    def random_op(self, name: str) -> None:
+        """Called before a random op draws (random ops make new tensors outside ``apply``):
+        ``vmap`` raises here under ``randomness='error'``. The default does nothing."""
+
+    def inplace_op(self, target: "Tensor", values: tuple[Any, ...]) -> None:
+        """Called before an in-place op writes ``values`` into ``target`` (in-place ops write
+        into storage outside ``apply``): ``vmap`` refuses batched tensors here. The default
+        does nothing."""
+
     def __enter__(self) -> "DispatchMode":
         _modes.stack.append(self)
         return self
@@ -163,6 +172,18 @@ def _dispatch(op: "type[Function]", args: tuple[Any, ...], params: dict[str, Any
         return mode.dispatch(op, args, params, run)
     finally:
         stack[i:] = inner
+
+
+def announce_random(name: str) -> None:
+    """Tell the active dispatch modes, innermost first, that random op ``name`` is about to draw."""
+    for mode in reversed(_modes.stack):
+        mode.random_op(name)
+
+
+def announce_inplace(target: "Tensor", values: tuple[Any, ...] = ()) -> None:
+    """Tell the active dispatch modes, innermost first, that an in-place op will write into ``target``."""
+    for mode in reversed(_modes.stack):
+        mode.inplace_op(target, values)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:

@@ -1410,7 +1410,7 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
     bad = ((target < 0) | (target >= c)) & (target != ignore_index)
-    if bad.any().item():
+    if bad._data.sum().item():  # on the array: every example at once, also under vmap
         first = int(target.reshape(-1)[bad.reshape(-1)][0].item())
         raise IndexError(f"Target {first} is out of bounds (input has {c} classes).")
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
@@ -1475,6 +1475,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if w is not None:
         picked, mask = picked * w, mask * w
     if reduction == "mean":
+        if type(mask) is not Tensor:  # under vmap (a batched tensor) each example has its own count
+            return picked.sum() / -mask.sum()
         count = mask._data.sum(tuple(range(mask.ndim))).item()  # the number of counted targets (or weights)
         if count:  # the usual case in three graph nodes rather than six (the loss runs every step)
             return picked.sum() * (-1.0 / count)

@@ -242,13 +242,16 @@ _COMPARE = {operator.eq: "Equal", operator.lt: "Less", operator.le: "LessOrEqual
             operator.ge: "GreaterOrEqual", operator.ne: "Equal"}
 
 
-@emitter(ew.Compare)
+@emitter(ew.Untracked)
 def _compare(g: Graph, c: Call) -> str:
-    """Both sides cast to the dtype the comparison computes in; ``!=`` is ``Not(Equal)``."""
-    a, b = c.args
+    """A comparison (the ``Untracked`` ops without a gradient that export supports): both sides
+    cast to the dtype the comparison computes in; ``!=`` is ``Not(Equal)``."""
     fn = c.params["fn"]
     if fn not in _COMPARE:
-        raise NotImplementedError(f"ONNX export: comparison {fn!r} is not supported")
+        name = getattr(fn, "__name__", repr(fn))
+        raise NotImplementedError(f"ONNX export: the op {name!r} (no gradient: logic, bit or test ops) is not "
+                                  "supported; comparisons are")
+    a, b = c.args
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         common = promote_types(a.dtype, b.dtype)
     else:

@@ -7,10 +7,10 @@ Comparisons, ``sign`` and the logical ops have no gradient and are plain functio
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,12 +35,13 @@ def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
     ``ones(3) + tensor(1.0, dtype=float64)`` is float32; ``tensor([1, 2]) + tensor(1.5)`` is float32.
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a._data, b._data
-        if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
-            if not da.shape and _category(da.dtype) <= _category(db.dtype):
-                a = Cast.apply(a, dtype=db.dtype)
-            elif not db.shape and _category(db.dtype) <= _category(da.dtype):
-                b = Cast.apply(b, dtype=da.dtype)
+        da, db = a.dtype, b.dtype
+        sa, sb = a.shape, b.shape  # one example's shapes inside vmap
+        if da is not db and (not sa) != (not sb):
+            if not sa and _category(da) <= _category(db):
+                a = Cast.apply(a, dtype=db)
+            elif not sb and _category(db) <= _category(da):
+                b = Cast.apply(b, dtype=da)
     return a, b
 
 
@@ -644,21 +645,34 @@ def _constant(data: Any) -> Any:
     return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
 
 
-class Compare(Function):
-    """A comparison ``fn(a, b)`` (``operator.lt``…): a bool array, so never part of autograd, but a
-    node all the same so that a graph capture (ONNX export) sees the mask that a ``where``
-    then reads instead of recording it as a constant."""
+class Untracked(Function):
+    """An op without a gradient, ``fn`` applied to the arrays (comparisons, logic, bit
+    operations). It runs through ``apply`` so that dispatch modes see it: ``vmap`` batches
+    it like any elementwise op. Its results carry no gradient (``sign``'s floats have a zero one)."""
 
-    def forward(self, a: Any, b: Any, fn: Any) -> NDArray: return fn(a, b)
+    def forward(self, *arrays: Any, fn: Callable[..., NDArray]) -> NDArray:
+        self.kind = getattr(fn, "__name__", "untracked").strip("_").removesuffix("_of")
+        return fn(*arrays)
+
+    def backward(self, g: Tensor) -> tuple[None, ...]:
+        return (None,) * len(self.inputs)  # sign's floats: a zero gradient, as PyTorch's
+
+    def name(self) -> str:
+        return f"{self.kind.capitalize()}Backward0"  # SignBackward0, as PyTorch names it
+
+
+def _untracked(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn`` of the arrays of ``args`` (tensors or numbers) through :class:`Untracked`;
+    anything else (NotImplemented from ``fn``) the way ``fn`` answers it directly."""
+    if all(isinstance(a, (Tensor, bool, int, float)) for a in args):
+        return Untracked.apply(*args, fn=fn)
+    return _constant(fn(*(a._data if isinstance(a, Tensor) else a for a in args)))
 
 
 def _compare(fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         a, b = _promote_0d(a, b)
-        if all(isinstance(v, (Tensor, numbers.Number)) for v in (a, b)):
-            return Compare.apply(a, b, fn=fn)
-        # other operands (None, strings...): the NDArray answers (NotImplemented passes through)
-        return _constant(fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
+        return _untracked(fn, a, b)
     compare.__name__ = compare.__qualname__ = fn.__name__
     compare.__doc__ = f"Elementwise ``{fn.__name__}`` with broadcasting: a bool tensor, no gradient."
     return compare
@@ -676,29 +690,35 @@ ge = op(_compare(operator.ge), operators=("__ge__",), grad=False)
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise (no gradient: it is zero almost everywhere); as PyTorch, NaN and
     -0.0 give 0 (numpy's sign, the NDArray kernel, keeps NaN and -0.0); bools stay bools."""
-    a = x._data
+    return _untracked(_sign_of, x)
+
+
+def _sign_of(a: NDArray) -> NDArray:
     if a.dtype is bool_:
-        return _constant(a.copy())
-    return _constant((a > 0).astype(a.dtype) - (a < 0).astype(a.dtype))
+        return a.copy()
+    return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
 
 
 sgn = op(sign, name="sgn", grad=False)  # sign for real numbers
 
 
 @op(grad=False)
-def isnan(x: Tensor) -> Tensor: return _constant(x._data != x._data)
+def isnan(x: Tensor) -> Tensor: return _untracked(_isnan_of, x)
 @op(grad=False)
-def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
+def isinf(x: Tensor) -> Tensor: return _untracked(_isinf_of, x)
 @op(grad=False)
-def isfinite(x: Tensor) -> Tensor: return _constant((x._data == x._data) & (x._data.abs() != math.inf))
+def isfinite(x: Tensor) -> Tensor: return _untracked(_isfinite_of, x)
 @op(grad=False)
-def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
+def logical_not(x: Tensor) -> Tensor: return _untracked(_logical_not_of, _need_tensor(x))
 @op(grad=False)
-def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
+def logical_and(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(_logical_and_of, _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+def logical_or(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(_logical_or_of, _need_tensor(a), _need_tensor(b))
 @op(grad=False)
-def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) != _as_bool(b))
+def logical_xor(a: Tensor, b: Tensor) -> Tensor:
+    return _untracked(_logical_xor_of, _need_tensor(a), _need_tensor(b))
 
 
 @op(grad=False)
@@ -735,10 +755,21 @@ def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_
     return bool(isclose(a, b, rtol, atol, equal_nan).all())
 
 
-def _as_bool(x: Any) -> NDArray:
+# what the no-gradient ops compute on the arrays (named, so that a tool seeing an Untracked op
+# can tell which one it is from ``fn.__name__``)
+def _isnan_of(a: NDArray) -> NDArray: return a != a
+def _isinf_of(a: NDArray) -> NDArray: return a.abs() == math.inf
+def _isfinite_of(a: NDArray) -> NDArray: return (a == a) & (a.abs() != math.inf)
+def _logical_not_of(a: NDArray) -> NDArray: return a.astype(bool_) == False  # noqa: E712
+def _logical_and_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) & b.astype(bool_)
+def _logical_or_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) | b.astype(bool_)
+def _logical_xor_of(a: NDArray, b: NDArray) -> NDArray: return a.astype(bool_) != b.astype(bool_)
+
+
+def _need_tensor(x: Any) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor, got {type(x).__name__}")
-    return x._data.astype(bool_)
+    return x
 
 
 @op(name="where", function=False)
@@ -957,8 +988,7 @@ def _bitwise(name: str, kernel: str, a: Any, b: Any) -> Tensor:
         raise NotImplementedError(f"{name} is not implemented for {dtype.name} tensors (it takes integers"
                                   + (")" if kernel.endswith("shift") else " and bools)"))
     a, b = _promote_0d(a, b)
-    return _constant(_nd_binary(a._data if isinstance(a, Tensor) else a,
-                                b._data if isinstance(b, Tensor) else b, kernel))
+    return _untracked(functools.partial(_nd_binary, kernel=kernel), a, b)
 
 
 @op(operators=("__and__",), grad=False)
@@ -998,7 +1028,7 @@ def bitwise_not(x: Tensor) -> Tensor:
     if x.dtype.is_floating_point:
         raise NotImplementedError(f"bitwise_not is not implemented for {x.dtype.name} tensors (it takes integers "
                                   "and bools)")
-    return _constant(x._data.bitwise_not())
+    return _untracked(NDArray.bitwise_not, x)
 
 
 def _invert(x: Tensor) -> Tensor:

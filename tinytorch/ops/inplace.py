@@ -18,14 +18,16 @@ from typing import Any
 from ..ndarray import NDArray
 from ..ndarray.dtypes import scalar_category
 from ..ndarray.strides import broadcast_shapes
-from ..tensor import Tensor, is_grad_enabled
+from ..tensor import Tensor, announce_inplace, is_grad_enabled
 from .elementwise import _category, clamp
 from .movement import _nd_key, split_ints_first, to
 from .table import exports, op
 
 
 def check_inplace(t: Tensor, values: tuple = (), view: bool = False) -> None:
-    """Raise ``RuntimeError`` if writing into ``t`` (from ``values``) would escape autograd."""
+    """Raise ``RuntimeError`` if writing into ``t`` (from ``values``) would escape autograd (or
+    an active dispatch mode refuses the write: ``vmap`` does for batched tensors)."""
+    announce_inplace(t, values)
     if not is_grad_enabled():
         return
     if t.requires_grad:

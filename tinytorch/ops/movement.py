@@ -317,7 +317,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 def view(x: Tensor, *shape: Any) -> Tensor:
     """Like :func:`reshape`, but raises instead of copying when no view can express it."""
     new_shape = infer_shape(x.numel(), size_arg(shape))
-    if reshape_view(x.shape, x._data.strides, new_shape) is None:
+    if reshape_view(x.shape, x.stride(), new_shape) is None:  # stride(): one example's, inside vmap
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
     return Reshape.apply(x, shape=new_shape)

@@ -19,7 +19,7 @@ import numpy as np
 from ..ndarray import NDArray, array, as_dtype
 from ..ndarray.dtypes import DType, float32, int64
 from ..ndarray.strides import broadcast_shapes
-from ..tensor import Tensor
+from ..tensor import Tensor, announce_random
 from .dims import size_arg
 from .inplace import _write
 from .table import exports, op
@@ -71,7 +71,10 @@ def initial_seed() -> int:
     return default_generator.initial_seed()
 
 
-def _rng(generator: Generator | None) -> np.random.Generator:
+def _rng(generator: Generator | None, name: str) -> np.random.Generator:
+    """The numpy generator random op ``name`` draws from; the active dispatch modes hear of the
+    draw first (``vmap`` refuses random ops under ``randomness='error'``)."""
+    announce_random(name)
     return (generator if generator is not None else default_generator).rng
 
 
@@ -91,14 +94,14 @@ def _leaf(host: np.ndarray, dtype: DType, device: Any, requires_grad: bool) -> T
 def _uniform_array(shape: tuple[int, ...], low: float, high: float, dtype: DType, generator: Any = None,
             device: Any = None) -> NDArray:
     """Uniform numbers in ``[low, high)`` of ``shape``."""
-    u = _rng(generator).random(shape, dtype=_float_dtype(dtype).np_dtype)
+    u = _rng(generator, "uniform_").random(shape, dtype=_float_dtype(dtype).np_dtype)
     return array(low + (high - low) * u, dtype=dtype, device=device)
 
 
 def _normal_array(shape: tuple[int, ...], mean: float, std: float, dtype: DType, generator: Any = None,
            device: Any = None) -> NDArray:
     """Normal numbers with ``mean`` and ``std`` of ``shape``."""
-    z = _rng(generator).standard_normal(shape, dtype=_float_dtype(dtype).np_dtype)
+    z = _rng(generator, "normal_").standard_normal(shape, dtype=_float_dtype(dtype).np_dtype)
     return array(mean + std * z, dtype=dtype, device=device)
 
 
@@ -108,7 +111,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
          requires_grad: bool = False) -> Tensor:
     """Uniform numbers in ``[0, 1)``."""
     dt = _float_dtype(dtype)
-    return _leaf(_rng(generator).random(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
+    return _leaf(_rng(generator, "rand").random(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -116,7 +119,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
           requires_grad: bool = False) -> Tensor:
     """Standard normal numbers."""
     dt = _float_dtype(dtype)
-    return _leaf(_rng(generator).standard_normal(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
+    return _leaf(_rng(generator, "randn").standard_normal(size_arg(size), dtype=dt.np_dtype), dt, device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -133,7 +136,8 @@ def randint(low: int = 0, high: Any = None, size: Any = None, *, generator: Gene
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = int64 if dtype is None else as_dtype(dtype)
-    return _leaf(_rng(generator).integers(low, high, size=size_arg((size,)), dtype=np.int64), dt, device, requires_grad)
+    draw = _rng(generator, "randint").integers(low, high, size=size_arg((size,)), dtype=np.int64)
+    return _leaf(draw, dt, device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -141,7 +145,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, d
              requires_grad: bool = False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
     dt = int64 if dtype is None else as_dtype(dtype)
-    return _leaf(_rng(generator).permutation(int(n)), dt, device, requires_grad)
+    return _leaf(_rng(generator, "randperm").permutation(int(n)), dt, device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -163,8 +167,8 @@ def randint_like(x: Tensor, low: int = 0, high: int | None = None, *, generator:
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = x.dtype if dtype is None else as_dtype(dtype)
-    return _leaf(_rng(generator).integers(low, high, size=x.shape, dtype=np.int64), dt, device or x.device,
-                 requires_grad)
+    draw = _rng(generator, "randint_like").integers(low, high, size=x.shape, dtype=np.int64)
+    return _leaf(draw, dt, device or x.device, requires_grad)
 
 
 @op(method=False, grad=False)
@@ -188,7 +192,7 @@ def normal(mean: Any, std: Any = 1.0, size: Any = None, *, generator: Generator 
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         shape, m, sd, dt, dev = size_arg((size,)), mean, std, _float_dtype(dtype), device
-    z = _rng(generator).standard_normal(shape)
+    z = _rng(generator, "normal").standard_normal(shape)
     return _leaf(m + sd * z, dt if dtype is None else as_dtype(dtype), dev, requires_grad)
 
 
@@ -198,7 +202,8 @@ def bernoulli(p: Tensor, *, generator: Generator | None = None) -> Tensor:
     probs = p.detach().numpy()
     if probs.size and (probs.min() < 0 or probs.max() > 1):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false")
-    return _leaf((_rng(generator).random(probs.shape) < probs).astype(np.float64), p.dtype, p.device, False)
+    draw = _rng(generator, "bernoulli").random(probs.shape)
+    return _leaf((draw < probs).astype(np.float64), p.dtype, p.device, False)
 
 
 @op(grad=False)
@@ -216,7 +221,7 @@ def multinomial(weights: Tensor, num_samples: int, replacement: bool = False, *,
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement and num_samples > int((rows > 0).sum(1).min()):
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    rng = _rng(generator)
+    rng = _rng(generator, "multinomial")
     out = np.stack([rng.choice(len(r), num_samples, replace=replacement, p=r / r.sum()) for r in rows])
     return _leaf(out.reshape(w.shape[:-1] + (num_samples,)), int64, weights.device, False)
 

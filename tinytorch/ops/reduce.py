@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import math
 from typing import Any
 
@@ -139,10 +140,15 @@ def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     dims = normalize_dims(dim, x.ndim)
     if builtins.any(x.shape[d] == 0 for d in dims):
         return sqrt(var(x, dims, unbiased, keepdim, correction=correction))
-    scale = Tensor._make(_power_of_two_above(x._data.abs().max(dims, keepdims=True)), False, None)
+    scale = ReducedConstant.apply(x, fn=_scale_of, dims=dims, keepdim=True).detach()
     scaled = sqrt(var(x / scale, dims, unbiased, keepdim, correction=correction))
     return scaled * (scale if keepdim else reshape(scale, scaled.shape))
 
+
+
+def _scale_of(a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+    """The power of two :func:`std` divides by: at or below the largest magnitude over ``dims``."""
+    return _power_of_two_above(a.abs().max(dims, keepdims=keepdim))
 
 
 def _power_of_two_above(a: NDArray) -> NDArray:
@@ -159,7 +165,11 @@ def _power_of_two_above(a: NDArray) -> NDArray:
 @op(grad=False)
 def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
     """The number of nonzero elements over ``dim`` (all dims when None), as int64."""
-    return Tensor._make((x._data != 0).sum(normalize_dims(dim, x.ndim)), False, None)
+    return ReducedConstant.apply(x, fn=_count_nonzero_of, dims=normalize_dims(dim, x.ndim), keepdim=False)
+
+
+def _count_nonzero_of(a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+    return (a != 0).sum(dims, keepdims=keepdim)
 
 
 @op(method=False)
@@ -384,21 +394,37 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str, bools: bool = False) -> Te
     _check_nonempty(x, () if axis is None else (axis,), op)
     if x.ndim == 0:
         return Tensor._make(x._data.astype(int64) * 0, False, None)
-    return Tensor._make(getattr(x._data, op)(axis, keepdims=keepdim), False, None)
+    pick = functools.partial(_arg_of, op)
+    if axis is None:  # over the flattened tensor; keepdim keeps every dim, of size 1
+        flat = ReducedConstant.apply(reshape(x, (-1,)), fn=pick, dims=(0,), keepdim=False)
+        return reshape(flat, (1,) * x.ndim) if keepdim else flat
+    return ReducedConstant.apply(x, fn=pick, dims=(axis,), keepdim=keepdim)
+
+
+def _arg_of(op: str, a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+    return getattr(a, op)(dims[0], keepdims=keepdim)
 
 
 @op(grad=False)
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element along ``dim`` is nonzero."""
     dims = normalize_dims(dim, x.ndim, empty_means_all=False)  # all(x, dim=()) reduces nothing, as PyTorch's
-    return Tensor._make((x._data == 0).sum(dims, keepdims=keepdim) == 0, False, None)
+    return ReducedConstant.apply(x, fn=_all_of, dims=dims, keepdim=keepdim)
+
+
+def _all_of(a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+    return (a == 0).sum(dims, keepdims=keepdim) == 0
+
+
+def _any_of(a: NDArray, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+    return (a != 0).sum(dims, keepdims=keepdim) > 0
 
 
 @op(grad=False)
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element along ``dim`` is nonzero."""
     dims = normalize_dims(dim, x.ndim, empty_means_all=False)
-    return Tensor._make((x._data != 0).sum(dims, keepdims=keepdim) > 0, False, None)
+    return ReducedConstant.apply(x, fn=_any_of, dims=dims, keepdim=keepdim)
 
 
 def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
@@ -408,9 +434,29 @@ def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
     return nd_where(m.abs() == math.inf, 0.0, m)
 
 
+class ReducedConstant(Function):
+    """``fn(a, dims, keepdim)``: a reduction over ``dims`` whose result carries no gradient
+    (indices, counts, truth values, a scale). An op rather than arithmetic on ``x._data`` so that
+    dispatch modes see it (``vmap`` shifts its ``dims``)."""
+
+    def forward(self, a: NDArray, fn: Any, dims: tuple[int, ...], keepdim: bool) -> NDArray:
+        return fn(a, dims, keepdim)
+
+    def backward(self, g: Tensor) -> None: return None
+
+
+class FiniteMax(Function):
+    """:func:`_finite_max` over ``dims`` (kept): the shift that keeps ``exp`` from overflowing.
+    It is a constant of the graph (no gradient flows through it), but an op, so that dispatch
+    modes see it (``vmap`` shifts its ``dims``)."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray: return _finite_max(a, dims)
+    def backward(self, g: Tensor) -> None: return None
+
+
 def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     """:func:`_finite_max` of ``x`` as a constant tensor."""
-    return Tensor._make(_finite_max(x._data, dims), False, None)
+    return FiniteMax.apply(x, dims=dims).detach()
 
 
 @op

@@ -10,6 +10,7 @@ from typing import Any
 from ...ops import cat, reshape, stack, tensor
 from ...tensor import Tensor, no_grad
 from . import rnn as rnn  # nn.utils.rnn, as PyTorch's
+from . import stateless as stateless  # nn.utils.stateless.functional_call
 
 
 def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
