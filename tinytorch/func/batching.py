@@ -92,7 +92,7 @@ from ..ops.movement import (
     stack,
     unsqueeze,
 )
-from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Sum, VectorNorm
+from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
 from ..ops.windows import Fold, Unfold
 from ..tensor import DispatchMode, Function, Tensor, active_modes
@@ -526,7 +526,7 @@ POINTWISE: tuple[type[Function], ...] = (
 RULES: dict[type[Function], Rule] = {
     **{f: pointwise_rule for f in POINTWISE},
     Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule,
-    LogSoftmax: dims_rule,
+    LogSoftmax: dims_rule, Softmax: dims_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,
