@@ -4,7 +4,8 @@ How a call goes (:class:`Compiled`):
 
 1. The call's *signature* -- each tensor argument's shape, dtype, device and
    ``requires_grad``, which arguments are the same tensor, the other arguments' values, grad
-   mode, and the ``training`` flag of every module involved -- picks an entry of a cache.
+   mode, the ``training`` flag and the parameter and buffer objects of every module involved,
+   and the tensors the function names -- picks an entry of a cache.
 2. The first two calls of a signature run eagerly while a :class:`~.capture.Recorder` (a
    ``DispatchMode``) writes down every op. :func:`~.capture.compare` checks that the two
    traces agree (same ops, same params, outside tensors that are weights or constants, no
@@ -87,6 +88,16 @@ def modules_used(fn: Callable[..., Any]) -> list[Module]:
     return list(unique.values())
 
 
+def _named_tensors(fn: Callable[..., Any]) -> list[Tensor]:
+    """The tensors a function reaches by name (closure and globals): a name rebound to
+    another tensor is a new signature."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    cells = [c.cell_contents for c in (fn.__closure__ or ()) if _has_contents(c)]
+    return [t for t in cells + [fn.__globals__.get(n) for n in code.co_names] if isinstance(t, Tensor)]
+
+
 def _has_contents(cell: Any) -> bool:
     try:
         return cell.cell_contents is not cell  # reading an empty cell raises
@@ -128,8 +139,9 @@ class Compiled:
     def signature(self, args: tuple, kwargs: dict, tensors: list[Tensor]) -> Any:
         """The cache key of a call (filling ``tensors`` with its tensor arguments)."""
         skeleton = _flatten((args, kwargs), tensors)
-        flags = tuple(m.training for top in self._modules() for m in top.modules())
-        return skeleton, is_grad_enabled(), flags
+        state = tuple((m.training, tuple(map(id, m._parameters.values())), tuple(map(id, m._buffers.values())))
+                      for top in self._modules() for m in top.modules())
+        return skeleton, is_grad_enabled(), state, tuple(map(id, _named_tensors(self.fn)))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.eager:

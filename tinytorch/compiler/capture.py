@@ -29,6 +29,42 @@ from ..tensor import DispatchMode, Function, Tensor
 
 
 @dataclass(frozen=True)
+class SlotRef:
+    """An array inside an op's params (an index key, say) that is the value of slot ``k``:
+    a replay passes that slot's new array in its place."""
+
+    k: int
+
+
+def mark_slots(value: Any, slot_of: Callable[[NDArray], int | None]) -> Any:
+    """``value`` (a param) with each NDArray that is a known slot replaced by its SlotRef."""
+    if isinstance(value, NDArray):
+        k = slot_of(value)
+        return value if k is None else SlotRef(k)
+    if isinstance(value, (tuple, list)):
+        return type(value)(mark_slots(v, slot_of) for v in value)
+    return value
+
+
+def fill_slots(value: Any, env: dict[int, Any]) -> Any:
+    """The inverse of :func:`mark_slots` at replay: each SlotRef becomes its slot's array."""
+    if isinstance(value, SlotRef):
+        return env[value.k]._data
+    if isinstance(value, (tuple, list)):
+        return type(value)(fill_slots(v, env) for v in value)
+    return value
+
+
+def slots_in(value: Any) -> list[int]:
+    """The slots a param refers to."""
+    if isinstance(value, SlotRef):
+        return [value.k]
+    if isinstance(value, (tuple, list)):
+        return [k for v in value for k in slots_in(v)]
+    return []
+
+
+@dataclass(frozen=True)
 class Step:
     """One op of a trace: ``op.apply(*args, **params)`` whose result is slot ``out``.
 
@@ -98,13 +134,23 @@ class Recorder(DispatchMode):
     def dispatch(self, op: type[Function], args: tuple[Any, ...], params: dict[str, Any],
                  run: Callable[[tuple[Any, ...], dict[str, Any]], Tensor]) -> Tensor:
         refs = tuple(("slot", self.slot_of(a)) if isinstance(a, Tensor) else ("value", a) for a in args)
+        marked = {k: mark_slots(v, lambda a: self._slot.get(id(a))) for k, v in params.items()}
         out = run(args, params)
-        self.trace.steps.append(Step(op, refs, dict(params), self._new_slot(out._data)))
+        self.trace.steps.append(Step(op, refs, marked, self._new_slot(out._data)))
         return out
+
+    def read_values(self, t: Tensor) -> None:
+        """Python read a tensor's values (``item()``, ``bool()``...): what follows may depend on
+        the data, which a replay would not see."""
+        if self.trace.side_effect is None:
+            self.trace.side_effect = (f"it reads the values of a tensor of shape {tuple(t.shape)} in Python "
+                                      "(.item(), bool(), .tolist(), .numpy(): control flow on data?)")
 
     def finish(self, result: Any) -> Trace:
         """Record the function's ``result`` and check for side effects; return the trace."""
         self.trace.outputs = self._outputs(result)
+        if self.trace.side_effect is not None:
+            return self.trace
         for i, t in enumerate(self.args):
             if not np.array_equal(self._first_values[i], t._data.numpy(), equal_nan=True):
                 self.trace.side_effect = f"it changed its argument {i} in place"
@@ -132,7 +178,14 @@ class Recorder(DispatchMode):
 
 
 def _equal(a: Any, b: Any) -> bool:
-    """Equality of recorded Python values (params, scalars) that never raises."""
+    """Equality of recorded Python values (params, scalars) that never raises. An array
+    param (an index, a mask) is equal when it is the same array or has equal values: a
+    constant; one that differs depends on the data, and the trace is not replayable."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a, b = a._data, b._data
+    if isinstance(a, NDArray) and isinstance(b, NDArray):
+        return a is b or (a.shape == b.shape and a.dtype is b.dtype
+                          and np.array_equal(a.numpy(), b.numpy(), equal_nan=True))
     if isinstance(a, (NDArray, Tensor)) or isinstance(b, (NDArray, Tensor)):
         return a is b
     try:

@@ -21,7 +21,7 @@ from typing import Any
 from ..ndarray.dtypes import float32, float64
 from ..ndarray.fused import can_call_fused
 from ..ops import elementwise as ew
-from .capture import Step, Trace
+from .capture import Step, Trace, slots_in
 
 #: The C expression of each fusible op, over its positional inputs ``{0}``, ``{1}``; ``{f}`` is
 #: the libm suffix of the dtype ("f" for float32), ``{v}`` the vmath.h prefix (float32 only).
@@ -57,6 +57,8 @@ def consumers(trace: Trace) -> dict[int, int]:
         for kind, v in s.args:
             if kind == "slot":
                 count[v] = count.get(v, 0) + 1
+        for k in [k for p in s.params.values() for k in slots_in(p)]:
+            count[k] = count.get(k, 0) + 1
     for k in output_slots(trace.outputs):
         count[k] = count.get(k, 0) + 1
     return count

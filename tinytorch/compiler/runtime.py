@@ -20,7 +20,7 @@ from ..autograd import grad as autograd_grad
 from ..ndarray import NDArray
 from ..ndarray.fused import call_fused
 from ..tensor import Function, Tensor, enable_grad, is_grad_enabled
-from .capture import Trace
+from .capture import Trace, fill_slots, slots_in
 from .fusion import Group, consumers, describe, output_slots
 
 
@@ -77,9 +77,11 @@ class Plan:
                 shape = trace.meta[g.out][0]
                 reads = [_size(trace.meta[v][0]) for v in g.leaves]
                 self.instructions.append((FusedKernel, tuple(("slot", v) for v in g.leaves),
-                                          {"group": g, "kernel": k, "shape": shape, "reads": reads}, g.out, True))
+                                          {"group": g, "kernel": k, "shape": shape, "reads": reads}, g.out, False))
             else:
-                self.instructions.append((s.op, s.args, s.params, s.out, False))
+                refs = [k for v in s.params.values() for k in slots_in(v)]
+                self.instructions.append((s.op, s.args + tuple(("param", k) for k in refs), s.params, s.out,
+                                          bool(refs)))
         self._frees = self._last_uses()
 
     def _last_uses(self) -> list[list[int]]:
@@ -88,7 +90,7 @@ class Plan:
         last: dict[int, int] = {}
         for i, (_, args, _, _, _) in enumerate(self.instructions):
             for kind, v in args:
-                if kind == "slot":
+                if kind in ("slot", "param"):
                     last[v] = i
         frees: list[list[int]] = [[] for _ in self.instructions]
         for v, i in last.items():
@@ -100,13 +102,15 @@ class Plan:
         """Replay on ``inputs`` (the call's tensor arguments, then the outside tensors)."""
         env: dict[int, Any] = dict(zip(self.input_slots, inputs))
         record = is_grad_enabled()
-        for (op, args, params, out, fused), frees in zip(self.instructions, self._frees):
-            xs = [env[v] if kind == "slot" else v for kind, v in args]
+        for (op, args, params, out, special), frees in zip(self.instructions, self._frees):
+            xs = [env[v] if kind == "slot" else v for kind, v in args if kind != "param"]
             node = op()
-            if fused:
+            if op is FusedKernel:
                 node.__dict__.update(params)
                 data = node.forward(*[x._data for x in xs])
             else:
+                if special:  # params that hold arrays of this call (an index key)
+                    params = {k: fill_slots(v, env) for k, v in params.items()}
                 data = node.forward(*[x._data if isinstance(x, Tensor) else x for x in xs], **params)
             if record and data.dtype.is_floating_point:
                 needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in xs])

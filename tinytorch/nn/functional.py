@@ -27,7 +27,7 @@ from ..ops import arange, cat, erf, full, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.windows import Fold, Unfold, Unpool
-from ..tensor import Tensor, no_grad
+from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
 
@@ -836,12 +836,21 @@ def _first_max_mask(cols: Any) -> Any:
     return mask
 
 
+class FirstMaxMask(Function):
+    """:func:`_first_max_mask` as an op (bool, no gradient), so that recording tools
+    (``tt.compile``) see the mask and make it again from new values."""
+
+    def forward(self, cols: NDArray) -> NDArray:
+        return _first_max_mask(cols)
+
+
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
     a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
-    mask = _first_max_mask(cols._data)
-    values = where(Tensor._make(mask, False, None), cols, 0.0).sum(2)
+    hit = FirstMaxMask.apply(cols)
+    mask = hit._data
+    values = where(hit, cols, 0.0).sum(2)
     if positions is None:
         return values, None
     index = (mask.astype(int64) * positions).sum(2)

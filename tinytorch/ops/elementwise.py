@@ -148,13 +148,12 @@ class Where(Function):
     """``a`` where ``cond`` else ``b``: the gradient goes to the side that was chosen."""
 
     def forward(self, a: Any, b: Any, cond: NDArray) -> NDArray:
-        self.cond = cond
         return nd_where(cond, a, b)
 
     def backward(self, g: Tensor) -> tuple:
-        cond = Tensor._make(self.cond, False, None)
+        cond = self.inputs[2]
         return (where(cond, g, 0.0) if self.needs_input_grad[0] else None,
-                where(cond, 0.0, g) if self.needs_input_grad[1] else None)
+                where(cond, 0.0, g) if self.needs_input_grad[1] else None, None)
 
 
 # --- unary primitives --------------------------------------------------------------------------------
@@ -501,7 +500,7 @@ def where(cond: Any, a: Any = None, b: Any = None) -> Any:
     c = cond._data if isinstance(cond, Tensor) else cond
     if not isinstance(c, NDArray) or c.dtype is not bool_:
         raise TypeError(f"where expected condition to be a boolean tensor, got {getattr(c, 'dtype', type(c))}")
-    return Where.apply(*_promote_0d(a, b), cond=c)
+    return Where.apply(*_promote_0d(a, b), cond if isinstance(cond, Tensor) else Tensor._make(c, False, None))
 
 
 @op
@@ -643,10 +642,21 @@ def _constant(data: Any) -> Any:
     return Tensor._make(data, False, None) if isinstance(data, NDArray) else data
 
 
+class Compare(Function):
+    """A comparison (``fn`` is the name of an :mod:`operator` function): a bool result with no
+    gradient. It is a Function, not a plain NDArray call, so that tools that record ops
+    (``tt.compile``'s capture) see the mask it makes and can compute it again."""
+
+    def forward(self, a: Any, b: Any, fn: str) -> NDArray:
+        return getattr(operator, fn)(a, b)
+
+
 def _compare(fn: Any) -> Any:
     def compare(a: Any, b: Any) -> Tensor:
         a, b = _promote_0d(a, b)
-        return _constant(fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b))
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # NotImplemented for foreign operands
+            return _constant(fn(a, b))
+        return Compare.apply(a, b, fn=fn.__name__)
     compare.__name__ = compare.__qualname__ = fn.__name__
     compare.__doc__ = f"Elementwise ``{fn.__name__}`` with broadcasting: a bool tensor, no gradient."
     return compare

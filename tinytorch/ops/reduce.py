@@ -408,9 +408,21 @@ def _finite_max(a: NDArray, dims: tuple[int, ...]) -> NDArray:
     return nd_where(m.abs() == math.inf, 0.0, m)
 
 
+class RowMax(Function):
+    """:func:`_finite_max` as an op whose result is a constant of the graph (no gradient flows
+    through the shift that keeps ``exp`` from overflowing). An op rather than a plain NDArray
+    call so that recording tools (``tt.compile``) see it and compute it again."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        return _finite_max(a, dims)
+
+    def backward(self, g: Tensor) -> None:
+        return None
+
+
 def _row_max(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     """:func:`_finite_max` of ``x`` as a constant tensor."""
-    return Tensor._make(_finite_max(x._data, dims), False, None)
+    return RowMax.apply(x, dims=dims).detach()
 
 
 @op
