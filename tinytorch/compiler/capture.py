@@ -188,6 +188,10 @@ def _equal(a: Any, b: Any) -> bool:
                           and np.array_equal(a.numpy(), b.numpy(), equal_nan=True))
     if isinstance(a, (NDArray, Tensor)) or isinstance(b, (NDArray, Tensor)):
         return a is b
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:
