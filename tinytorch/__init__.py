@@ -22,7 +22,7 @@ from .ops.random import Generator, default_generator
 from .serialization import load, save
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 # --- compilation (issue 15) ---
-from .compiler import compile  # noqa: A004  (PyTorch spells it torch.compile)
+from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
 
 float = float32  # noqa: A001
 double = float64
@@ -36,5 +36,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "compile",
+    "compile", "lazy",
 ] + ops.exports()

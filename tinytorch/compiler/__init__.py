@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 import warnings
 from typing import Any, Callable
 
@@ -35,6 +36,7 @@ from ..tensor import Tensor, is_grad_enabled
 from . import codegen
 from .capture import Recorder, Trace, compare
 from .fusion import plan_groups
+from .lazy import LazyTensor, lazy
 from .runtime import Plan
 
 BACKENDS = (None, "inductor", "tinytorch", "eager")
@@ -71,15 +73,18 @@ def _flatten(obj: Any, out: list[Tensor]) -> Any:
         return ("id", id(obj))
 
 
-def modules_used(fn: Callable[..., Any]) -> list[Module]:
-    """The modules a function can reach by name: in its closure and the globals it names
-    (outermost only: a module inside another one found is left to it)."""
+def modules_used(fn: Callable[..., Any], depth: int = 3) -> list[Module]:
+    """The modules a function can reach by name: in its closure and the globals it names, and
+    in the closures of the functions in its closure (``loss_of = lambda x, y: net(x, y)``),
+    outermost only: a module inside another one found is left to it."""
     code = getattr(fn, "__code__", None)
     found: list[Module] = []
     if code is not None:
         cells = [c.cell_contents for c in (fn.__closure__ or ()) if _has_contents(c)]
         names = [fn.__globals__.get(n) for n in code.co_names]
         found = [m for m in cells + names if isinstance(m, Module)]
+        if depth > 1:
+            found += [m for f in cells if isinstance(f, types.FunctionType) for m in modules_used(f, depth - 1)]
     inner = {id(s) for m in found for s in m.modules() if s is not m}
     unique: dict[int, Module] = {}
     for m in found:
@@ -293,4 +298,7 @@ def compile(model: Any = None, *, fullgraph: bool = False, dynamic: bool | None 
     return Compiled(model, fullgraph=fullgraph, debug=debug, eager=eager)
 
 
-__all__ = ["compile", "Compiled", "CompiledModule"]
+if os.environ.get("TINYTORCH_LAZY") == "1":  # the main thread starts in lazy mode
+    lazy().__enter__()
+
+__all__ = ["compile", "Compiled", "CompiledModule", "lazy", "LazyTensor"]

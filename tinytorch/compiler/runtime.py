@@ -49,7 +49,10 @@ class FusedKernel(Function):
         with enable_grad():
             env = dict(zip(self.group.leaves, leaves))
             for s in self.group.steps:
-                env[s.out] = s.op.apply(*[env[v] if kind == "slot" else v for kind, v in s.args])
+                # ``_run``, not ``apply``: the recomputation is this node's own business, and under a
+                # lazy mode ``apply`` would defer it into another fused kernel (whose backward
+                # would recompute again, without end)
+                env[s.out] = s.op._run(*[env[v] if kind == "slot" else v for kind, v in s.args])
             wanted = [t for t, n in zip(leaves, self.needs_input_grad) if n]
             grads = iter(autograd_grad([env[self.group.out]], wanted, [g], create_graph=create_graph,
                                        allow_unused=True))

@@ -34,7 +34,7 @@ def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
     ``ones(3) + tensor(1.0, dtype=float64)`` is float32; ``tensor([1, 2]) + tensor(1.5)`` is float32.
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a._data, b._data
+        da, db = a, b  # shape and dtype through the Tensor (a lazy tensor knows them before its values)
         if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
             if not da.shape and _category(da.dtype) <= _category(db.dtype):
                 a = Cast.apply(a, dtype=db.dtype)
