@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_tensor_ops import OPS, Lib, as_list, make_inputs, view_of, weights
 
 import tinytorch as tt
 import tinytorch.nn as nn
@@ -26,8 +27,6 @@ import tinytorch.nn.functional as F
 from tinytorch.cflags import c_compiler
 from tinytorch.compiler import Compiled, codegen
 from tinytorch.compiler.fusion import plan_groups
-
-from test_tensor_ops import OPS, Lib, as_list, make_inputs, view_of, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_cc = pytest.mark.skipif(c_compiler() is None, reason="no C compiler on this machine")
@@ -81,7 +80,7 @@ def test_elementwise_chain_is_one_generated_kernel_and_replays():
         return ((x * 2.0 + b).tanh() - x).exp() / (1.0 + x * x)
 
     compiled = tt.compile(f)
-    for seed in range(4):
+    for _ in range(4):
         x, b = tt.randn(16, 8), tt.randn(8)
         np.testing.assert_allclose(compiled(x, b).numpy(), f(x, b).numpy(), rtol=1e-5, atol=1e-6)
     assert (compiled.captures, compiled.compiles, compiled.replays) == (2, 1, 2)

@@ -11,6 +11,7 @@ is imported by name from the module that defines it.
 """
 
 from . import accelerator, autograd, backends, cuda, data, linalg, nn, ops, optim, utils
+from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile; issue 15)
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
@@ -21,8 +22,6 @@ from .ops import random
 from .ops.random import Generator, default_generator
 from .serialization import load, save
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-# --- compilation (issue 15) ---
-from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
 
 float = float32  # noqa: A001
 double = float64

@@ -34,8 +34,9 @@ from .capture import Step, Trace
 from .fusion import EXPRESSIONS, FLOATS, describe, plan_groups
 from .runtime import Plan
 
-_data_slot = Tensor._data  # the slot descriptors of the base class (a LazyTensor fills them when realised)
-_ctx_slot = Tensor._ctx
+# the slot descriptors of the base class, which a LazyTensor fills when it is realised
+_data_slot: Any = Tensor.__dict__["_data"]
+_ctx_slot: Any = Tensor.__dict__["_ctx"]
 
 
 class LazyTensor(Tensor):
@@ -47,7 +48,7 @@ class LazyTensor(Tensor):
         self.realised = False
         self.requires_grad, self.grad = requires_grad, None
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override,misc]
     def _data(self) -> Any:
         if not self.realised:
             realise(self)
@@ -57,7 +58,7 @@ class LazyTensor(Tensor):
     def _data(self, value: Any) -> None:
         _data_slot.__set__(self, value)
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override,misc]
     def _ctx(self) -> Any:
         if not self.realised:
             realise(self)
@@ -139,7 +140,7 @@ def realise(t: LazyTensor) -> None:
     """Compute ``t`` (and nothing else that is pending): schedule, then run the plan."""
     trace, leaves = build_trace(t)
     out = _plan(trace).run(leaves)
-    _data_slot.__set__(t, out._data if not isinstance(out, LazyTensor) else out._data)
+    _data_slot.__set__(t, out._data)
     _ctx_slot.__set__(t, _ctx_slot.__get__(out))
     t.requires_grad = out.requires_grad
     t.realised = True

@@ -1404,6 +1404,19 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 
 # ---------------------------------------------------------------------- losses
+class CheckedTargets(Function):
+    """The class indices ``target``, unchanged, after checking each is in ``[0, classes)`` or is
+    ``ignore_index`` (``IndexError`` naming the first that is not, as PyTorch). An op rather
+    than a check in Python, so that a replay of a recorded loss (``tt.compile``) checks too."""
+
+    def forward(self, target: NDArray, classes: int, ignore_index: int) -> NDArray:
+        bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
+        if bad.astype(int64).sum().item():
+            first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
+            raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
+        return target
+
+
 def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, int, tuple[int, ...]]:
     """The one-hot of ``target`` along ``input``'s class dim (dim 1, or 0 for a single (C,) example),
     as a bool tensor; rows whose target is ``ignore_index`` are all False. Also returns the class
@@ -1418,10 +1431,7 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
     if tuple(target.shape) != expected:
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
-    bad = ((target < 0) | (target >= c)) & (target != ignore_index)
-    if bad.any().item():
-        first = int(target.reshape(-1)[bad.reshape(-1)][0].item())
-        raise IndexError(f"Target {first} is out of bounds (input has {c} classes).")
+    target = CheckedTargets.apply(target, classes=c, ignore_index=ignore_index)
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     classes = arange(c, device=input.device).reshape(*class_shape)
     # ignore_index in [0, C) must match no class; any other value already matches none
