@@ -690,13 +690,13 @@ def isinf(x: Tensor) -> Tensor: return _constant(x._data.abs() == math.inf)
 @op(grad=False)
 def isfinite(x: Tensor) -> Tensor: return _constant((x._data == x._data) & (x._data.abs() != math.inf))
 @op(grad=False)
-def logical_not(x: Tensor) -> Tensor: return _constant(x._data.astype(bool_) == False)  # noqa: E712
+def logical_not(x: Tensor) -> Tensor: return Logical.apply(_as_tensor(x), fn="not")
 @op(grad=False)
-def logical_and(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) & _as_bool(b))
+def logical_and(a: Tensor, b: Tensor) -> Tensor: return Logical.apply(_as_tensor(a), _as_tensor(b), fn="and")
 @op(grad=False)
-def logical_or(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) | _as_bool(b))
+def logical_or(a: Tensor, b: Tensor) -> Tensor: return Logical.apply(_as_tensor(a), _as_tensor(b), fn="or")
 @op(grad=False)
-def logical_xor(a: Tensor, b: Tensor) -> Tensor: return _constant(_as_bool(a) != _as_bool(b))
+def logical_xor(a: Tensor, b: Tensor) -> Tensor: return Logical.apply(_as_tensor(a), _as_tensor(b), fn="xor")
 
 
 @op(grad=False)
@@ -733,10 +733,10 @@ def allclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_
     return bool(isclose(a, b, rtol, atol, equal_nan).all())
 
 
-def _as_bool(x: Any) -> NDArray:
+def _as_tensor(x: Any) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor, got {type(x).__name__}")
-    return x._data.astype(bool_)
+    return x
 
 
 @op(name="where", function=False)
@@ -955,8 +955,26 @@ def _bitwise(name: str, kernel: str, a: Any, b: Any) -> Tensor:
         raise NotImplementedError(f"{name} is not implemented for {dtype.name} tensors (it takes integers"
                                   + (")" if kernel.endswith("shift") else " and bools)"))
     a, b = _promote_0d(a, b)
-    return _constant(_nd_binary(a._data if isinstance(a, Tensor) else a,
-                                b._data if isinstance(b, Tensor) else b, kernel))
+    return Bitwise.apply(a, b, kernel=kernel)
+
+
+class Bitwise(Function):
+    """A bitwise kernel (``bitwise_and``, ``left_shift``...) on integers or bools, no gradient; a
+    Function so that recording tools see the masks it combines (see :class:`Compare`)."""
+
+    def forward(self, a: Any, b: Any, kernel: str) -> NDArray:
+        return _nd_binary(a, b, kernel)
+
+
+class Logical(Function):
+    """``logical_and/or/xor/not`` on the truth of each element (bool result, no gradient)."""
+
+    def forward(self, a: NDArray, b: Any = None, fn: str = "and") -> NDArray:
+        x = a.astype(bool_)
+        if fn == "not":
+            return x == False  # noqa: E712
+        y = b.astype(bool_)
+        return x & y if fn == "and" else x | y if fn == "or" else x != y
 
 
 @op(operators=("__and__",), grad=False)
