@@ -121,6 +121,7 @@ def plan_groups(trace: Trace) -> list[Group]:
         g.steps.sort(key=lambda x: position[x.out])
         group_of[step.out] = g
         groups.append(g)
+    groups = _merge_shared(groups, used, position, trace)
     result = [g for g in groups if len(g.steps) > 1]
     for g in result:
         inside = {s.out for s in g.steps}
@@ -129,6 +130,27 @@ def plan_groups(trace: Trace) -> list[Group]:
                 if kind == "slot" and v not in inside and v not in g.leaves:
                     g.leaves.append(v)
     return result
+
+
+def _merge_shared(groups: list[Group], used: dict[int, int], position: dict[int, int], trace: Trace) -> list[Group]:
+    """Merge a group into the group that reads its result when *every* read is there (a value
+    used twice by one chain, ``y * tanh(y)``): it then never needs storing either."""
+    changed = True
+    while changed:
+        changed = False
+        for g in groups:
+            reads = {id(h): sum(1 for s in h.steps for kind, v in s.args if kind == "slot" and v == g.out)
+                     for h in groups if h is not g}
+            for h in groups:
+                if h is not g and reads[id(h)] == used.get(g.out) and \
+                        trace.meta[h.out][0] == trace.meta[g.out][0]:
+                    h.steps = sorted(g.steps + h.steps, key=lambda x: position[x.out])
+                    groups.remove(g)
+                    changed = True
+                    break
+            if changed:
+                break
+    return groups
 
 
 def describe(trace: Trace, groups: list[Group]) -> str:
