@@ -91,7 +91,8 @@ class Trace:
     ``outside_slots[i]`` (numbered when first seen, between the steps' results).
     ``meta[k]`` is ``(shape, dtype, device)`` of slot ``k``.
     ``outputs`` is the function's result with each tensor replaced by ``("slot", k)``.
-    ``side_effect`` names what the function did that replay would not repeat (or is None)."""
+    ``side_effect`` names what the function did that replay would not repeat (or is None);
+    ``grad_slots`` are the steps whose results require grad."""
 
     n_args: int
     outside: list[Tensor] = field(default_factory=list)
@@ -100,6 +101,7 @@ class Trace:
     meta: list[tuple[Any, Any, Any]] = field(default_factory=list)
     outputs: Any = None
     side_effect: str | None = None
+    grad_slots: set[int] = field(default_factory=set)
 
 
 class Recorder(DispatchMode):
@@ -136,7 +138,10 @@ class Recorder(DispatchMode):
         refs = tuple(("slot", self.slot_of(a)) if isinstance(a, Tensor) else ("value", a) for a in args)
         marked = {k: mark_slots(v, lambda a: self._slot.get(id(a))) for k, v in params.items()}
         out = run(args, params)
-        self.trace.steps.append(Step(op, refs, marked, self._new_slot(out._data)))
+        k = self._new_slot(out._data)
+        self.trace.steps.append(Step(op, refs, marked, k))
+        if out.requires_grad:
+            self.trace.grad_slots.add(k)
         return out
 
     def read_values(self, t: Tensor) -> None:

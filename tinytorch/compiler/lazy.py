@@ -120,6 +120,8 @@ def build_trace(root: LazyTensor) -> tuple[Trace, list[Tensor]]:
     for node in order:
         slot[id(node)] = len(trace.meta)
         trace.meta.append(node.meta)
+        if node.requires_grad:
+            trace.grad_slots.add(slot[id(node)])
         args = tuple(("slot", slot[id(a)]) if isinstance(a, Tensor) else ("value", a) for a in node.args)
         trace.steps.append(Step(node.op, args, {}, slot[id(node)]))
     trace.outputs = ("slot", slot[id(root)])
