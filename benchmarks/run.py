@@ -553,12 +553,19 @@ def format_compiled(rows) -> str:
 def main_compiled(argv=None) -> None:
     """``python benchmarks/run.py --compiled [--quick]``: only the compiled-step table."""
     quick = "--quick" in (argv or sys.argv)
-    print(f"machine: {describe_machine()}\n{load_average()}\n")
+    print(f"machine: {describe_machine()}\n{load_average()}\n", flush=True)
     rows = compiled_rows(("mlp",) if quick else ("mlp", "cnn", "gpt"), 1 if quick else 9, 0.0 if quick else 1.0,
                          (1,) if quick else (1, 2))
-    print("## compiled training steps vs PyTorch eager (steps/s; separate processes, alternating rounds)\n")
-    print(format_compiled(rows))
-    print(load_average())
+    title = "## compiled training steps vs PyTorch eager (steps/s; separate processes, alternating rounds)"
+    table = format_compiled(rows)
+    load_after = load_average()
+    print(f"{title}\n\n{table}\n\n{load_after}")
+    if not quick:
+        (HERE / "compiled_results.md").write_text(
+            f"# Compiled training steps (tt.compile)\n\nMachine: {describe_machine()}\n\n{load_after} at the end "
+            f"(the machine is shared: ratios come from one interleaved run).\n\nCommand: "
+            f"`python benchmarks/run.py --compiled` (medians of 9 rounds; higher is better).\n\n{title[3:]}\n\n"
+            f"{table}\n")
 
 
 if __name__ == "__main__":
