@@ -103,6 +103,12 @@ def _named_tensors(fn: Callable[..., Any]) -> list[Tensor]:
     return [t for t in cells + [fn.__globals__.get(n) for n in code.co_names] if isinstance(t, Tensor)]
 
 
+def _calls_backward(fn: Callable[..., Any]) -> bool:
+    """True when the function's own code calls a method named ``backward``."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and "backward" in code.co_names
+
+
 def _has_contents(cell: Any) -> bool:
     try:
         return cell.cell_contents is not cell  # reading an empty cell raises
@@ -159,6 +165,13 @@ class Compiled:
         if entry is None:
             entry = self.cache[key] = _Entry()
         if entry.eager:
+            return self.fn(*args, **kwargs)
+        if self.modules is None and entry.first is None and entry.plan is None and _calls_backward(self.fn):
+            # a training step: recording it whole would keep every array of forward, backward and
+            # optimizer alive only to find the side effects; compile its modules straight away
+            self._give_up(entry, "it calls backward() (a training step)", side_effect=True)
+            if self.fallback is not None:
+                return self._call_with_compiled_modules(args, kwargs)
             return self.fn(*args, **kwargs)
         if entry.plan is not None:
             outside = entry.plan.trace.outside
