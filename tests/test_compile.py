@@ -116,6 +116,23 @@ def test_fused_kernel_backward_equals_eager():
     np.testing.assert_allclose(ggx.numpy(), wgx.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [tt.float32, tt.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("dim,keepdim", [(-1, False), ((1, 2), True), (None, False), (0, False)])
+def test_sum_over_trailing_axes_fuses_into_its_chain(dim, keepdim, dtype):
+    def f(x, b):
+        y = ((x * b).exp() + 1.0).log()
+        return y.sum(keepdim=keepdim) if dim is None else y.sum(dim, keepdim=keepdim)
+
+    compiled = tt.compile(f)
+    with tt.no_grad():
+        for _ in range(3):
+            x, b = tt.randn(6, 5, 70, dtype=dtype), tt.randn(70, dtype=dtype)
+            np.testing.assert_allclose(compiled(x, b).numpy(), f(x, b).numpy(), rtol=1e-5)
+    text = compiled.plans()[0].describe()
+    assert ("-> Sum]" in text) == (dim != 0)  # a sum over the leading axis is its own kernel
+    assert text.count("kernel") == (1 if dim != 0 else 2)
+
+
 def test_leaf_index_covers_the_broadcasts():
     out = (2, 3, 4)
     for shape in [(2, 3, 4), (4,), (3, 1), (2, 1, 4), (1,), (), (2, 1, 1), (1, 3, 4)]:

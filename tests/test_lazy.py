@@ -90,6 +90,15 @@ def test_values_that_need_grad_are_not_fused_the_others_are():
                                rtol=1e-5)
 
 
+def test_a_sum_is_fused_into_the_chain_that_makes_its_input():
+    x, b = tt.randn(8, 50), tt.randn(50)
+    with tt.lazy():
+        s = ((x * b).exp() + 1.0).log().sum(-1)
+        assert isinstance(s, LazyTensor) and s.shape == (8,)
+        assert tt.lazy.schedule(s).count("kernel") == 1 and "-> Sum]" in tt.lazy.schedule(s)
+    np.testing.assert_allclose(s.numpy(), ((x * b).exp() + 1.0).log().sum(-1).numpy(), rtol=1e-6)
+
+
 def test_a_shared_intermediate_is_right_in_both_readers():
     x = tt.randn(5)
     with tt.lazy():

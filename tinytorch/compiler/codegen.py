@@ -80,17 +80,22 @@ def _literal(v: Any) -> str:
 
 
 def _body(group: Group, trace: Trace, suffix: str, indent: str) -> list[str]:
-    """The loop body: load the leaves, one temporary per step, store the result."""
-    out_shape = trace.meta[group.out][0]
-    lines = [f"{indent}const T x{j} = in{j}[{leaf_index(trace.meta[k][0], out_shape)}];"
+    """The loop body: load the leaves, one temporary per step, store the result (or, for a
+    group that ends in a sum, add it to the row's accumulator)."""
+    chain = group.steps[:-1] if group.reduce else group.steps
+    domain = trace.meta[chain[-1].out][0]  # the shape the elementwise loop runs over
+    lines = [f"{indent}const T x{j} = in{j}[{leaf_index(trace.meta[k][0], domain)}];"
              for j, k in enumerate(group.leaves)]
     names = {k: f"x{j}" for j, k in enumerate(group.leaves)}
-    for s in group.steps:
+    for s in chain:
         args = [names[v] if kind == "slot" else _literal(v) for kind, v in s.args]
         expr = EXPRESSIONS[s.op].format(*args, f=suffix)
         names[s.out] = f"t{s.out}"
         lines.append(f"{indent}const T t{s.out} = {expr};  /* {s.op.__name__} */")
-    lines.append(f"{indent}out[i] = t{group.out};")
+    if group.reduce:
+        lines.append(f"{indent}acc += t{chain[-1].out};  /* Sum */")
+    else:
+        lines.append(f"{indent}out[i] = t{group.out};")
     return lines
 
 
@@ -107,6 +112,17 @@ def c_source(group: Group, trace: Trace) -> str:
     head += [f"#define {m} {fn}" for m, fn in macros.items()]
     sig = ["", "void tt_fused(int64_t n, void **p) {", "    T *restrict out = (T *)p[0];"]
     sig += [f"    const T *restrict in{j} = (const T *)p[{j + 1}];" for j in range(len(group.leaves))]
+    if group.reduce:  # n rows of m elements, one sum per row (accumulated in double)
+        m = group.reduce[1]
+        loop = [f"    const int64_t m = {m};",
+                "#pragma omp parallel for schedule(static) if (n * m >= 65536)",
+                "    for (int64_t r = 0; r < n; r++) {",
+                "        double acc = 0;",
+                "#pragma omp simd reduction(+:acc)",
+                "        for (int64_t j = 0; j < m; j++) {",
+                "            const int64_t i = r * m + j;"]
+        body = _body(group, trace, suffix, " " * 12)
+        return "\n".join(head + sig + loop + body + ["        }", "        out[r] = (T)acc;", "    }", "}", ""])
     loop = ["#pragma omp parallel for simd schedule(static) if (n >= 65536)",
             "    for (int64_t i = 0; i < n; i++) {"]
     return "\n".join(head + sig + loop + _body(group, trace, suffix, " " * 8) + ["    }", "}", ""])
@@ -114,7 +130,9 @@ def c_source(group: Group, trace: Trace) -> str:
 
 def cuda_source(group: Group, trace: Trace) -> str:
     """The same kernel for the CUDA backend: one thread per output position
-    (``tt_fused<<<blocks, threads>>>(n, out, in0, in1, ...)``)."""
+    (``tt_fused<<<blocks, threads>>>(n, out, in0, in1, ...)``); elementwise groups only."""
+    if group.reduce:
+        raise NotImplementedError("the CUDA code generator writes elementwise kernels only, not fused sums")
     dtype = trace.meta[group.out][1]
     ctype, suffix = ("float", "f") if dtype is float32 else ("double", "")
     head = [f"typedef {ctype} T;",

@@ -22,12 +22,14 @@ chapter 13). Inference, ``no_grad`` code and values that need no gradient are fu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ndarray.dtypes import float32, float64
 from ..ndarray.fused import can_call_fused
 from ..ops import elementwise as ew
+from ..ops import reduce as rd
 from .capture import Step, Trace, slots_in
 
 #: The C expression of each fusible op, over its positional inputs ``{0}``, ``{1}``; ``{f}`` is
@@ -47,10 +49,15 @@ FLOATS = (float32, float64)
 
 @dataclass
 class Group:
-    """A fused kernel: ``steps`` (in trace order) computing slot ``out`` from ``leaves``."""
+    """A fused kernel: ``steps`` (in trace order) computing slot ``out`` from ``leaves``.
+
+    ``reduce`` is ``(rows, m)`` when the last step is a sum over the trailing axes of the
+    elementwise chain before it (``m`` elements per row): the kernel then writes one value per
+    row and the chain's values never leave registers either."""
 
     steps: list[Step] = field(default_factory=list)
     leaves: list[int] = field(default_factory=list)
+    reduce: tuple[int, int] | None = None
 
     @property
     def out(self) -> int:
@@ -82,7 +89,7 @@ def output_slots(outputs: Any) -> list[int]:
     return []
 
 
-def fusible(step: Step, meta: list[tuple[Any, Any, Any]], grad_slots: set[int] = frozenset()) -> bool:
+def fusible(step: Step, meta: list[tuple[Any, Any, Any]], grad_slots: frozenset[int] | set[int] = frozenset()) -> bool:
     """True when ``step`` can be part of a generated kernel (see the module docstring)."""
     if step.op not in EXPRESSIONS or step.params or step.out in grad_slots:
         return False
@@ -129,6 +136,7 @@ def plan_groups(trace: Trace) -> list[Group]:
         group_of[step.out] = g
         groups.append(g)
     groups = _merge_shared(groups, used, position, trace)
+    _fuse_sums(groups, used, trace)
     result = [g for g in groups if len(g.steps) > 1]
     for g in result:
         inside = {s.out for s in g.steps}
@@ -137,6 +145,28 @@ def plan_groups(trace: Trace) -> list[Group]:
                 if kind == "slot" and v not in inside and v not in g.leaves:
                     g.leaves.append(v)
     return result
+
+
+def _fuse_sums(groups: list[Group], used: dict[int, int], trace: Trace) -> None:
+    """Append to a group a ``Sum`` over the trailing axes of its result when that sum is the
+    result's only reader (a reduction fused into its producer)."""
+    by_out = {g.out: g for g in groups}
+    for step in trace.steps:
+        if step.op is not rd.Sum or step.out in trace.grad_slots or step.args[0][0] != "slot":
+            continue
+        v = step.args[0][1]
+        g = by_out.get(v)
+        shape = trace.meta[v][0]
+        dims = step.params.get("dims")
+        if g is None or g.reduce is not None or used.get(v) != 1 or not shape or dims is None:
+            continue
+        if tuple(sorted(dims)) != tuple(range(len(shape) - len(dims), len(shape))):
+            continue
+        m = math.prod(shape[len(shape) - len(dims):])
+        if m == 0:
+            continue
+        g.steps.append(step)
+        g.reduce = (math.prod(shape) // m, m)
 
 
 def _merge_shared(groups: list[Group], used: dict[int, int], position: dict[int, int], trace: Trace) -> list[Group]:

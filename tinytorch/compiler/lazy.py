@@ -17,9 +17,10 @@ The ``_data`` of a lazy tensor is a property that realises it: the layers below 
 unfinished array (nothing above the NDArray layer touches buffers; imports still point
 down). ``TINYTORCH_LAZY=1`` in the environment makes the main thread start in lazy mode.
 
-What is not lazy: reductions, matmul, movement and every op outside the fusible table run
-when called (so a reduction is not fused into its producer here; ``tt.compile`` plans
-whole functions); a value read from a lazy tensor inside the block realises it then.
+A ``sum`` of a pending tensor is deferred too, so that the scheduler can fuse a sum over the
+trailing axes into the chain that makes its input (one kernel writes one value per row).
+What is not lazy: other reductions, matmul, movement and every op outside the fusible table
+run when called; a value read from a lazy tensor inside the block realises it then.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import weakref
 from typing import Any, Callable
 
 from ..ndarray.strides import broadcast_shapes
+from ..ops.reduce import Sum
 from ..tensor import DispatchMode, Function, Tensor, is_grad_enabled
 from . import codegen
 from .capture import Step, Trace
@@ -43,8 +45,8 @@ class LazyTensor(Tensor):
     """A Tensor whose values are computed when first needed (see the module docstring)."""
 
     def __init__(self, op: type[Function], args: tuple[Any, ...], shape: tuple[int, ...], dtype: Any, device: Any,
-                 requires_grad: bool):
-        self.op, self.args, self.meta = op, args, (shape, dtype, device)
+                 requires_grad: bool, params: dict[str, Any] | None = None):
+        self.op, self.args, self.meta, self.params = op, args, (shape, dtype, device), params or {}
         self.realised = False
         self.requires_grad, self.grad = requires_grad, None
 
@@ -123,7 +125,7 @@ def build_trace(root: LazyTensor) -> tuple[Trace, list[Tensor]]:
         if node.requires_grad:
             trace.grad_slots.add(slot[id(node)])
         args = tuple(("slot", slot[id(a)]) if isinstance(a, Tensor) else ("value", a) for a in node.args)
-        trace.steps.append(Step(node.op, args, {}, slot[id(node)]))
+        trace.steps.append(Step(node.op, args, dict(node.params), slot[id(node)]))
     trace.outputs = ("slot", slot[id(root)])
     return trace, leaves
 
@@ -168,11 +170,14 @@ class lazy(DispatchMode):
 
     def dispatch(self, op: type[Function], args: tuple[Any, ...], params: dict[str, Any],
                  run: Callable[[tuple[Any, ...], dict[str, Any]], Tensor]) -> Tensor:
-        meta = None if params or op not in EXPRESSIONS else _elementwise_meta(args)
+        if op is Sum:
+            meta = _sum_meta(args, params)
+        else:
+            meta = None if params or op not in EXPRESSIONS else _elementwise_meta(args)
         if meta is None:
             return run(args, params)
         needs = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
-        t = LazyTensor(op, args, *meta, requires_grad=needs)
+        t = LazyTensor(op, args, *meta, requires_grad=needs, params=params)
         self.created.append(weakref.ref(t))
         return t
 
@@ -183,6 +188,17 @@ class lazy(DispatchMode):
             if t is not None and not t.realised:
                 realise(t)
         self.created.clear()
+
+
+def _sum_meta(args: tuple[Any, ...], params: dict[str, Any]) -> tuple[tuple[int, ...], Any, Any] | None:
+    """The (shape, dtype, device) of a sum of a pending lazy tensor (deferred so that the
+    scheduler can fuse it into the chain that makes its input), or None: run it now."""
+    x = args[0]
+    if not _pending(x) or x.dtype not in FLOATS or "dims" not in params or "keepdim" not in params:
+        return None
+    dims, keep = tuple(params["dims"]), params["keepdim"]
+    shape = tuple(1 if d in dims else n for d, n in enumerate(x.shape) if keep or d not in dims)
+    return shape, x.dtype, x.device
 
 
 def _elementwise_meta(args: tuple[Any, ...]) -> tuple[tuple[int, ...], Any, Any] | None:

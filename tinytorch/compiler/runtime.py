@@ -52,7 +52,7 @@ class FusedKernel(Function):
                 # ``_run``, not ``apply``: the recomputation is this node's own business, and under a
                 # lazy mode ``apply`` would defer it into another fused kernel (whose backward
                 # would recompute again, without end)
-                env[s.out] = s.op._run(*[env[v] if kind == "slot" else v for kind, v in s.args])
+                env[s.out] = s.op._run(*[env[v] if kind == "slot" else v for kind, v in s.args], **s.params)
             wanted = [t for t, n in zip(leaves, self.needs_input_grad) if n]
             grads = iter(autograd_grad([env[self.group.out]], wanted, [g], create_graph=create_graph,
                                        allow_unused=True))
