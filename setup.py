@@ -4,29 +4,20 @@ The library is an ordinary setuptools ``Extension`` so that ``pip install`` buil
 Python side loads it with :mod:`ctypes` (see ``tinytorch/backend_cpu/__init__.py``).
 After editing a kernel, rebuild in place with ``make build`` (``python setup.py build_ext --inplace``).
 
-Environment knobs:
-  TINYTORCH_PORTABLE=1   build without ``-march=native`` (for a wheel that runs on any x86-64)
-  TINYTORCH_NO_OPENMP=1  build single-threaded (e.g. a compiler without OpenMP)
+Environment knobs (see tinytorch/cflags.py): TINYTORCH_PORTABLE=1 builds without
+``-march=native``, TINYTORCH_NO_OPENMP=1 single-threaded.
 """
 
 import glob
 import os
-import sys
+import runpy
 
 from setuptools import Extension, setup
 
-flags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-         "-fno-math-errno",     # sqrt/fabs/... become instructions (we never read errno)
-         "-fno-trapping-math",  # ternaries on floats may become vector selects (we never read FP flags)
-         "-ffp-contract=fast"]  # fuse a * b + c into one FMA instruction (ISO C mode forbids it by default)
-link = []
-if os.environ.get("TINYTORCH_PORTABLE") != "1" and sys.platform != "darwin":
-    flags.append("-march=native")
-if os.environ.get("TINYTORCH_NO_OPENMP") != "1":
-    flags.append("-fopenmp")
-    link.append("-fopenmp")
-else:  # keep `omp simd` (vectorized reductions); the `omp parallel` pragmas are then ignored
-    flags += ["-fopenmp-simd", "-Wno-unknown-pragmas"]
+# the flags live in tinytorch/cflags.py, which the run-time compilers share
+_cflags = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tinytorch", "cflags.py"))
+flags = _cflags["compile_flags"]()
+link = _cflags["link_flags"]()
 
 kernels = Extension(
     "tinytorch.backend_cpu._kernels",

@@ -466,5 +466,107 @@ def main(argv=None) -> None:
         print(f"wrote {args.out / 'results.md'} and {args.out / 'matmul.png'}")
 
 
+# --- 5. compiled training steps (tt.compile, issue 15) -------------------------------------------------
+def _compiled_worker(kind: str, model: str, conn) -> None:
+    """A worker for :func:`compiled_rows`: ``kind`` is "torch" (eager), "tt-eager" or
+    "tt-compiled" (the same step function through ``tt.compile``)."""
+    import resource
+
+    step = _training_step("torch" if kind == "torch" else "tinytorch", model)
+    if kind == "tt-compiled":
+        step = tt.compile(step)
+    conn.send("ready")
+    while True:
+        n = conn.recv()
+        if n is None:
+            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            return
+        t = time.perf_counter()
+        for _ in range(n):
+            step()
+        conn.send((time.perf_counter() - t) / n)
+
+
+def compiled_rows(models=("mlp", "cnn", "gpt"), rounds=9, min_time=1.0, thread_counts=(1, 2)):
+    """Steps per second of the compiled tinytorch step (``tt.compile(step)``), the eager one and
+    PyTorch's eager step, each in its own process, rounds alternating; with each worker's peak
+    resident memory (compiled vs eager is the figure the issue asks for)."""
+    import importlib.util
+    if "cpu" not in available():
+        return []
+    kinds = (["torch"] if importlib.util.find_spec("torch") else []) + ["tt-eager", "tt-compiled"]
+    ctx = mp.get_context("spawn")
+    rows = []
+    for model, threads in [(m, t) for m in models for t in thread_counts]:
+        saved = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update({v: str(threads) for v in saved})
+        workers = {}
+        try:
+            for kind in kinds:
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_compiled_worker, args=(kind, model, child), daemon=True)
+                proc.start()
+                workers[kind] = (proc, parent)
+        finally:
+            os.environ.update(saved)
+        for _, conn in workers.values():
+            assert conn.recv() == "ready"
+        counts = {}
+        for kind, (_, conn) in workers.items():  # warm up (the compiled step captures twice), size a round
+            conn.send(4)
+            per_step = conn.recv()
+            counts[kind] = max(1, int(min_time / per_step))
+        samples: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(rounds):
+            for kind, (_, conn) in workers.items():
+                conn.send(counts[kind])
+                samples[kind].append(conn.recv())
+        peak = {}
+        for kind, (proc, conn) in workers.items():
+            conn.send(None)
+            peak[kind] = conn.recv()
+            proc.join()
+        name = {"mlp": "MLP 784-256-10, batch 64", "cnn": "CNN (MNIST example), batch 64",
+                "gpt": "char GPT (4 x 128, ctx 64), batch 12"}[model]
+        r = row(f"{name}, {threads} thread{'s' * (threads > 1)}", "steps/s", 1.0, samples)
+        r.pop("range", None)
+        r["peak"] = peak
+        rows.append(r)
+    return rows
+
+
+def format_compiled(rows) -> str:
+    """The compiled-step table: speeds, ratios to PyTorch eager, and peak memory per worker."""
+    if not rows:
+        return "(nothing to measure on this machine)"
+    ref = "torch" if "torch" in rows[0] else "tt-eager"
+    lines = ["| step | torch | tt-eager | tt-compiled | eager / torch | compiled / torch | "
+             "peak MB torch / eager / compiled |", "|" + " --- |" * 7]
+    for r in rows:
+        p = r["peak"]
+        lines.append(f"| {r['kernel']} | {r.get('torch', float('nan')):.1f} | {r['tt-eager']:.1f} | "
+                     f"{r['tt-compiled']:.1f} | {r['tt-eager'] / r[ref]:.2f}× | {r['tt-compiled'] / r[ref]:.2f}× | "
+                     f"{p.get('torch', float('nan')):.0f} / {p['tt-eager']:.0f} / {p['tt-compiled']:.0f} |")
+    return "\n".join(lines)
+
+
+def main_compiled(argv=None) -> None:
+    """``python benchmarks/run.py --compiled [--quick]``: only the compiled-step table."""
+    quick = "--quick" in (argv or sys.argv)
+    print(f"machine: {describe_machine()}\n{load_average()}\n", flush=True)
+    rows = compiled_rows(("mlp",) if quick else ("mlp", "cnn", "gpt"), 1 if quick else 9, 0.0 if quick else 1.0,
+                         (1,) if quick else (1, 2))
+    title = "## compiled training steps vs PyTorch eager (steps/s; separate processes, alternating rounds)"
+    table = format_compiled(rows)
+    load_after = load_average()
+    print(f"{title}\n\n{table}\n\n{load_after}")
+    if not quick:
+        (HERE / "compiled_results.md").write_text(
+            f"# Compiled training steps (tt.compile)\n\nMachine: {describe_machine()}\n\n{load_after} at the end "
+            f"(the machine is shared: ratios come from one interleaved run).\n\nCommand: "
+            f"`python benchmarks/run.py --compiled` (medians of 9 rounds; higher is better).\n\n{title[3:]}\n\n"
+            f"{table}\n")
+
+
 if __name__ == "__main__":
-    main()
+    main_compiled() if "--compiled" in sys.argv else main()

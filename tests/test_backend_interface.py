@@ -86,7 +86,8 @@ def test_interface_module_imports():
 # --- the optional fast paths ---------------------------------------------------------------------------
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
-    assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"]
+    assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
+                        "call_fused"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:

@@ -28,6 +28,7 @@ from . import (
     viz,
 )
 from .func import vmap
+from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
@@ -51,5 +52,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "profiler", "viz", "onnx", "distributed", "func", "vmap",
+    "profiler", "viz", "onnx", "distributed", "func", "vmap", "compile", "lazy",
 ] + ops.exports()

@@ -147,6 +147,10 @@ class DispatchMode:
         into storage outside ``apply``): ``vmap`` refuses batched tensors here. The default
         does nothing."""
 
+    def read_values(self, t: "Tensor") -> None:
+        """Told when Python reads ``t``'s values (``item``, ``bool``, ``tolist``, ``numpy``...)
+        while the mode is active: a recorder learns that the code may branch on data."""
+
     def __enter__(self) -> "DispatchMode":
         _modes.stack.append(self)
         return self
@@ -184,6 +188,13 @@ def announce_inplace(target: "Tensor", values: tuple[Any, ...] = ()) -> None:
     """Tell the active dispatch modes, innermost first, that an in-place op will write into ``target``."""
     for mode in reversed(_modes.stack):
         mode.inplace_op(target, values)
+
+
+def _values_read(t: "Tensor") -> None:
+    """Tell the active modes, innermost first, that Python reads ``t``'s values (only called
+    when one is active)."""
+    for mode in reversed(_modes.stack):
+        mode.read_values(t)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:
@@ -330,6 +341,8 @@ class Tensor:
 
     def is_nonzero(self) -> bool:
         """The truth of a one-element tensor (an error for any other size, as PyTorch)."""
+        if _modes.stack:
+            _values_read(self)
         if self._data.size == 0:
             raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
         if self._data.size > 1:
@@ -413,21 +426,31 @@ class Tensor:
         """A numpy copy of the values (PyTorch shares memory; tinytorch copies)."""
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if _modes.stack:
+            _values_read(self)
         return self._data.numpy()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _modes.stack:
+            _values_read(self)
         a = self._data.numpy()
         return a if dtype is None else a.astype(dtype)
 
     def item(self) -> Any:
+        if _modes.stack:
+            _values_read(self)
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.item()
 
     def tolist(self) -> Any:
+        if _modes.stack:
+            _values_read(self)
         return self._data.tolist()
 
     def __bool__(self) -> bool:
+        if _modes.stack:
+            _values_read(self)
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.item())
@@ -436,6 +459,8 @@ class Tensor:
     def __int__(self) -> int: return int(self.item())
 
     def __index__(self) -> int:
+        if _modes.stack:
+            _values_read(self)
         if self._data.dtype.is_floating_point or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._data.item())

@@ -848,3 +848,7 @@ def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
 
 # --- optimizers -------------------------------------------------------------------------------------
 adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path
+
+
+# --- generated kernels -------------------------------------------------------------------------------
+call_fused = None  # host C cannot address device memory: compiled code runs the ops one by one

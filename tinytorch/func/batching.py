@@ -92,6 +92,7 @@ from ..ops.movement import (
     stack,
     unsqueeze,
 )
+from ..nn.functional import CheckedTargets
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
 from ..ops.windows import Fold, Unfold
@@ -364,18 +365,11 @@ def pointwise_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, An
     """Elementwise ops (any number of broadcasting operands, parameters that are not dims):
     batched operands go to the front, padded to the result's logical rank, so that numpy's
     broadcasting lines them up example by example with the unbatched ones."""
-    cond = params.get("cond")
-    ranks = [_logical_ndim(a, level) for a in args if isinstance(a, Tensor)]
-    if isinstance(cond, NDArray):
-        c_value, c_bdim = _param_tensor(cond, level)
-        ranks.append(c_value.ndim - (c_bdim is not None))
-    ndim = max(ranks, default=0)
+    ndim = max((_logical_ndim(a, level) for a in args if isinstance(a, Tensor)), default=0)
     new_args = []
     for a in args:
         value, bdim = unwrap(a, level)
         new_args.append(value if bdim is None else pad_logical(front(value, bdim), ndim))
-    if isinstance(cond, NDArray) and c_bdim is not None:  # a batched condition lines up the same way
-        params = {**params, "cond": pad_logical(front(c_value, c_bdim), ndim)._data}
     return run(tuple(new_args), params), 0
 
 
@@ -519,7 +513,7 @@ def index_backward_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[st
 POINTWISE: tuple[type[Function], ...] = (
     Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sin, Cos, Tanh,
     Sigmoid, Relu, Erf, Rounding, Log1p, Expm1, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Atan2,
-    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice, Untracked,
+    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice, Untracked, CheckedTargets,
 )
 
 #: the batching rule of each op (Function class) that has one; every other op takes the fallback
@@ -538,7 +532,7 @@ RULES: dict[type[Function], Rule] = {
 
 #: the rules that understand batched arrays among the parameters (``where``'s condition; the
 #: index rules send batched index arrays to the fallback themselves)
-PARAM_RULES: frozenset[type[Function]] = frozenset({Where, Index, IndexBackward})
+PARAM_RULES: frozenset[type[Function]] = frozenset({Index, IndexBackward})
 
 
 def register_rule(op: type[Function], rule: Rule) -> Rule | None:

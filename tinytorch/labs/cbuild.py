@@ -10,13 +10,11 @@ function whose body is still the student-edition stub, so an unfinished C exerci
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
 import subprocess
-import sysconfig
 import tempfile
 from pathlib import Path
 
+from ..cflags import c_compiler
 from .checks import LabFailure
 
 TT_NOT_IMPLEMENTED = -2
@@ -26,15 +24,6 @@ PRELUDE = f"""#include <stddef.h>
 #define TT_NOT_IMPLEMENTED ({TT_NOT_IMPLEMENTED})
 #line 1 "your C source"
 """
-
-
-def c_compiler() -> str | None:
-    """The C compiler to use: $CC, Python's own, or cc/gcc/clang on PATH (None if none)."""
-    candidates = [os.environ.get("CC"), (sysconfig.get_config_var("CC") or "").split(" ")[0], "cc", "gcc", "clang"]
-    for cand in candidates:
-        if cand and shutil.which(cand):
-            return shutil.which(cand)
-    return None
 
 
 def compile_c(source: str, name: str = "lab") -> ctypes.CDLL:

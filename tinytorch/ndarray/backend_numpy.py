@@ -543,3 +543,12 @@ def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_
     param[:] = param * t(decay) + t(-step_size) * (m / (np.sqrt(vh) / t(bias2_sqrt) + t(eps)))
     exp_avg[:] = m
     exp_avg_sq[:] = v
+
+
+# --- generated kernels (optional in the interface) -----------------------------------------------------------
+def call_fused(kernel: Any, n: int, bufs: list[np.ndarray], offsets: list[int]) -> None:
+    """Call a generated kernel ``void kernel(int64_t n, void **ptrs)`` on these buffers from
+    their offsets (numpy owns host memory, so its address is the buffer's ``ctypes.data``)."""
+    import ctypes
+    ptrs = (ctypes.c_void_p * len(bufs))(*[b.ctypes.data + o * b.itemsize for b, o in zip(bufs, offsets)])
+    kernel(n, ptrs)

@@ -195,6 +195,14 @@ class Backend(Protocol):
     reduce_axis_min: Callable[..., None] | None
     """See ``reduce_axis_sum``."""
 
+    call_fused: Callable[..., None] | None
+    """``call_fused(kernel, n, bufs, offsets)``: call ``kernel``, a ctypes function of C type
+    ``void kernel(int64_t n, void **ptrs)`` compiled at run time by :mod:`tinytorch.compiler`,
+    with ``ptrs[i]`` the address of element ``offsets[i]`` of ``bufs[i]``. The caller (``ndarray.fused``) checks
+    that every buffer holds the elements the kernel reads and writes; the backend only turns
+    buffers into addresses. ``None`` on a backend whose memory the host cannot address (CUDA):
+    compiled code then runs the ops one by one."""
+
     matmul_strided: Callable[..., None] | None
     """``matmul_strided(a, a_strides, a_offset, b, b_strides, b_offset, out, m, n, p, batch)``:
     the product ``matmul`` computes, of two strided views straight from their buffers. ``a`` is
@@ -243,7 +251,8 @@ def interface_functions() -> list[str]:
 
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
-OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step")
+OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
+                      "call_fused")
 
 
 def optional_functions() -> list[str]:

@@ -27,7 +27,7 @@ from ..ops import arange, cat, erf, full, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.windows import Fold, Unfold, Unpool
-from ..tensor import Tensor, no_grad
+from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
 
@@ -836,12 +836,21 @@ def _first_max_mask(cols: Any) -> Any:
     return mask
 
 
+class FirstMaxMask(Function):
+    """:func:`_first_max_mask` as an op (bool, no gradient), so that recording tools
+    (``tt.compile``) see the mask and make it again from new values."""
+
+    def forward(self, cols: NDArray) -> NDArray:
+        return _first_max_mask(cols)
+
+
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
     a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
-    mask = _first_max_mask(cols._data)
-    values = where(Tensor._make(mask, False, None), cols, 0.0).sum(2)
+    hit = FirstMaxMask.apply(cols)
+    mask = hit._data
+    values = where(hit, cols, 0.0).sum(2)
     if positions is None:
         return values, None
     index = (mask.astype(int64) * positions).sum(2)
@@ -1395,6 +1404,19 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 
 # ---------------------------------------------------------------------- losses
+class CheckedTargets(Function):
+    """The class indices ``target``, unchanged, after checking each is in ``[0, classes)`` or is
+    ``ignore_index`` (``IndexError`` naming the first that is not, as PyTorch). An op rather
+    than a check in Python, so that a replay of a recorded loss (``tt.compile``) checks too."""
+
+    def forward(self, target: NDArray, classes: int, ignore_index: int) -> NDArray:
+        bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
+        if bad.astype(int64).sum().item():
+            first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
+            raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
+        return target
+
+
 def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, int, tuple[int, ...]]:
     """The one-hot of ``target`` along ``input``'s class dim (dim 1, or 0 for a single (C,) example),
     as a bool tensor; rows whose target is ``ignore_index`` are all False. Also returns the class
@@ -1409,10 +1431,7 @@ def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tenso
     if tuple(target.shape) != expected:
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
-    bad = ((target < 0) | (target >= c)) & (target != ignore_index)
-    if bad._data.sum().item():  # on the array: every example at once, also under vmap
-        first = int(target.reshape(-1)[bad.reshape(-1)][0].item())
-        raise IndexError(f"Target {first} is out of bounds (input has {c} classes).")
+    target = CheckedTargets.apply(target, classes=c, ignore_index=ignore_index)
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     classes = arange(c, device=input.device).reshape(*class_shape)
     # ignore_index in [0, C) must match no class; any other value already matches none

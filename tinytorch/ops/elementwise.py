@@ -35,13 +35,12 @@ def _promote_0d(a: Any, b: Any) -> tuple[Any, Any]:
     ``ones(3) + tensor(1.0, dtype=float64)`` is float32; ``tensor([1, 2]) + tensor(1.5)`` is float32.
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.dtype, b.dtype
-        sa, sb = a.shape, b.shape  # one example's shapes inside vmap
-        if da is not db and (not sa) != (not sb):
-            if not sa and _category(da) <= _category(db):
-                a = Cast.apply(a, dtype=db)
-            elif not sb and _category(db) <= _category(da):
-                b = Cast.apply(b, dtype=da)
+        da, db = a, b  # shape and dtype through the Tensor (a lazy tensor knows them before its values)
+        if da.dtype is not db.dtype and (not da.shape) != (not db.shape):
+            if not da.shape and _category(da.dtype) <= _category(db.dtype):
+                a = Cast.apply(a, dtype=db.dtype)
+            elif not db.shape and _category(db.dtype) <= _category(da.dtype):
+                b = Cast.apply(b, dtype=da.dtype)
     return a, b
 
 
@@ -150,13 +149,12 @@ class Where(Function):
     """``a`` where ``cond`` else ``b``: the gradient goes to the side that was chosen."""
 
     def forward(self, a: Any, b: Any, cond: NDArray) -> NDArray:
-        self.cond = cond
         return nd_where(cond, a, b)
 
     def backward(self, g: Tensor) -> tuple:
-        cond = Tensor._make(self.cond, False, None)
+        cond = self.inputs[2]
         return (where(cond, g, 0.0) if self.needs_input_grad[0] else None,
-                where(cond, 0.0, g) if self.needs_input_grad[1] else None)
+                where(cond, 0.0, g) if self.needs_input_grad[1] else None, None)
 
 
 # --- unary primitives --------------------------------------------------------------------------------
@@ -503,7 +501,7 @@ def where(cond: Any, a: Any = None, b: Any = None) -> Any:
     c = cond._data if isinstance(cond, Tensor) else cond
     if not isinstance(c, NDArray) or c.dtype is not bool_:
         raise TypeError(f"where expected condition to be a boolean tensor, got {getattr(c, 'dtype', type(c))}")
-    return Where.apply(*_promote_0d(a, b), cond=c)
+    return Where.apply(*_promote_0d(a, b), cond if isinstance(cond, Tensor) else Tensor._make(c, False, None))
 
 
 @op
