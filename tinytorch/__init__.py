@@ -27,8 +27,8 @@ from . import (
     utils,
     viz,
 )
-from .func import vmap
 from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
+from .func import vmap
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from ..ndarray import NDArray
 from ..ndarray.strides import is_compact
+from ..nn.functional import CheckedTargets
 from ..ops.creation import arange
 from ..ops.elementwise import (
     Abs,
@@ -92,7 +93,6 @@ from ..ops.movement import (
     stack,
     unsqueeze,
 )
-from ..nn.functional import CheckedTargets
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
 from ..ops.windows import Fold, Unfold
