@@ -209,8 +209,16 @@ def test_pass_inside_tt_compile(lab):
     for fn, inputs in cases:
         name = getattr(fn, "__name__", type(fn).__name__)
         expected_groups = len(expected_partition(capture(fn, *inputs)))
-        with installed(compiler, "plan_groups", fuse):
+        planned = []
+
+        def learner_pass(trace, planned=planned):
+            planned.append(fuse(trace))
+            return planned[-1]
+
+        with installed(compiler, "plan_groups", learner_pass):
             out, plan = compiled_run(fn, *inputs)
+        check(len(planned) == 1 and plan.groups is planned[0],
+              f"the compile path of {name} did not run your pass once (the grader's installation failed)")
         check_equal(fused_kernels(plan), expected_groups, f"fused kernels in the compiled plan of {name}")
         for got, want in zip(as_list(out), eager(fn, *inputs)):
             check_close(got, want, f"tt.compile({name}) with your pass", rtol=1e-5, atol=1e-6)
