@@ -28,11 +28,7 @@ _SHAPE = "its output shape depends on the values (PyTorch's vmap refuses it too)
 #: fail (strictly: a fix makes the test say so) and README's Limits lists them
 UNSUPPORTED: dict[str, str] = {
     **{name: _DIRECT for name in (
-        "max_dim", "max_dim_keep", "min_dim", "max_indices", "cummax", "cummin",
-        "cummax_indices", "cummin_indices", "sort", "sort_descending", "sort_indices", "argsort",
-        "argsort_descending", "msort", "topk", "topk_smallest", "topk_indices", "kthvalue", "kthvalue_keepdim",
-        "kthvalue_indices", "median_dim", "median_keepdim", "median_indices", "quantile", "nanquantile",
-        "slogdet", "logdet", "max_unpool2d")},
+        "quantile", "nanquantile", "slogdet", "logdet", "max_unpool2d")},
     **{name: _SHAPE for name in ("nonzero", "argwhere", "where_one_argument", "index_value_mask")},
 }
 

@@ -93,7 +93,7 @@ from ..ops.movement import (
     unsqueeze,
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
-from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
+from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
 from ..ops.windows import Fold, Unfold
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
@@ -528,6 +528,7 @@ RULES: dict[type[Function], Rule] = {
     Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule,
     LogSoftmax: dims_rule, Softmax: dims_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
+    IndicesAlong: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
