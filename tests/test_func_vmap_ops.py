@@ -28,7 +28,7 @@ _SHAPE = "its output shape depends on the values (PyTorch's vmap refuses it too)
 #: fail (strictly: a fix makes the test say so) and README's Limits lists them
 UNSUPPORTED: dict[str, str] = {
     **{name: _DIRECT for name in (
-        "quantile", "nanquantile", "slogdet", "logdet", "max_unpool2d")},
+        "max_unpool2d",)},
     **{name: _SHAPE for name in ("nonzero", "argwhere", "where_one_argument", "index_value_mask")},
 }
 

@@ -72,7 +72,7 @@ from ..ops.elementwise import (
     Untracked,
     Where,
 )
-from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, Solve, SvdFactor
+from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul
 from ..ops.movement import (
     Cat,
@@ -532,6 +532,7 @@ RULES: dict[type[Function], Rule] = {
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
+    SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
     Index: index_rule, IndexBackward: index_backward_rule,
