@@ -20,15 +20,11 @@ B = 3  # examples per batch
 DEVICE = "numpy"
 L = Lib(tt, DEVICE)
 
-_DIRECT = ("computes on the arrays directly, outside Function.apply, so no dispatch mode sees it "
-           "(vmap cannot batch it)")
 _SHAPE = "its output shape depends on the values (PyTorch's vmap refuses it too)"
 
 #: rows whose function vmap gets wrong or cannot run, with the reason: they are expected to
 #: fail (strictly: a fix makes the test say so) and README's Limits lists them
 UNSUPPORTED: dict[str, str] = {
-    **{name: _DIRECT for name in (
-        "max_unpool2d",)},
     **{name: _SHAPE for name in ("nonzero", "argwhere", "where_one_argument", "index_value_mask")},
 }
 

@@ -94,7 +94,7 @@ from ..ops.movement import (
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
-from ..ops.windows import Fold, Unfold
+from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
@@ -501,19 +501,26 @@ def index_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], 
     return run((materialize(value, bdim, level.size),), {**params, "key": gathered}), 0
 
 
-def index_backward_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
-                        run: Run) -> tuple[Tensor, int]:
-    """The adjoint of indexing (values added into zeros of ``shape`` at ``key``), per example,
-    with the key rewritten as :func:`index_rule` rewrites it."""
-    key = _as_key_tuple(params["key"])
-    value, bdim = unwrap(args[0], level)
-    shape = (level.size,) + tuple(params["shape"])
-    if bdim is not None and _basic_or_adjacent(key, level):
-        return run((front(value, bdim),), {**params, "key": (slice(None),) + key, "shape": shape}), 0
-    gathered = _gather_key(key, level)
-    if gathered is None:
-        return fallback(level, IndexBackward, args, params, run)
-    return run((materialize(value, bdim, level.size),), {**params, "key": gathered, "shape": shape}), 0
+def _written_at_key_rule(op: type[Function]) -> Rule:
+    """The rule of an op that puts values into zeros of ``shape`` at ``key`` (the adjoint of
+    indexing adds them, max-unpooling writes them): per example, with the key rewritten as
+    :func:`index_rule` rewrites it."""
+    def rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
+        key = _as_key_tuple(params["key"])
+        value, bdim = unwrap(args[0], level)
+        shape = (level.size,) + tuple(params["shape"])
+        if bdim is not None and _basic_or_adjacent(key, level):
+            return run((front(value, bdim),), {**params, "key": (slice(None),) + key, "shape": shape}), 0
+        gathered = _gather_key(key, level)
+        if gathered is None:
+            return fallback(level, op, args, params, run)
+        return run((materialize(value, bdim, level.size),), {**params, "key": gathered, "shape": shape}), 0
+    rule.__name__ = rule.__qualname__ = f"{op.__name__.lower()}_rule"
+    return rule
+
+
+index_backward_rule = _written_at_key_rule(IndexBackward)
+unpool_rule = _written_at_key_rule(Unpool)
 
 
 POINTWISE: tuple[type[Function], ...] = (
@@ -535,12 +542,12 @@ RULES: dict[type[Function], Rule] = {
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
-    Index: index_rule, IndexBackward: index_backward_rule,
+    Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
 }
 
 #: the rules that understand batched arrays among the parameters (``where``'s condition; the
-#: index rules send batched index arrays to the fallback themselves)
-PARAM_RULES: frozenset[type[Function]] = frozenset({Where, Index, IndexBackward})
+#: index rules, max-unpooling's among them, send keys they cannot rewrite to the fallback themselves)
+PARAM_RULES: frozenset[type[Function]] = frozenset({Where, Index, IndexBackward, Unpool})
 
 
 def register_rule(op: type[Function], rule: Rule) -> Rule | None:

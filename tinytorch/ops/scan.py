@@ -144,8 +144,9 @@ _cummin_result = collections.namedtuple("cummin", ["values", "indices"])  # type
 
 
 class IndicesAlong(Function):
-    """``fn(a, dim)``: int64 positions along ``dim`` found from the values (the sort order,
-    where a running maximum was seen, the median's place). They carry no gradient; the op
+    """``fn(a, dim)``: where along ``dim`` something is, found from the values: int64 positions
+    (the sort order, where a running maximum was seen, the median's place) or a bool mask
+    (each pooling window's first maximum). They carry no gradient; the op
     exists so that dispatch modes see the computation (``vmap`` shifts ``dim``, the profiler
     counts it) instead of it running on the arrays behind their back."""
 
