@@ -147,6 +147,11 @@ class DispatchMode:
         into storage outside ``apply``): ``vmap`` refuses batched tensors here. The default
         does nothing."""
 
+    def mask_op(self, name: str, masks: tuple["Tensor", ...]) -> None:
+        """Called before an op reads boolean ``masks`` whose values decide its result's shape
+        (indexing with a mask: the mask's arrays become part of an index key, where their shape
+        counts dims): ``vmap`` refuses batched masks here. The default does nothing."""
+
     def __enter__(self) -> "DispatchMode":
         _modes.stack.append(self)
         return self
@@ -184,6 +189,12 @@ def announce_inplace(target: "Tensor", values: tuple[Any, ...] = ()) -> None:
     """Tell the active dispatch modes, innermost first, that an in-place op will write into ``target``."""
     for mode in reversed(_modes.stack):
         mode.inplace_op(target, values)
+
+
+def announce_masks(name: str, masks: tuple["Tensor", ...]) -> None:
+    """Tell the active dispatch modes, innermost first, that op ``name`` indexes with boolean ``masks``."""
+    for mode in reversed(_modes.stack):
+        mode.mask_op(name, masks)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:

@@ -58,6 +58,7 @@ from ..ops.elementwise import (
     Minimum,
     Mul,
     Neg,
+    Nonzero,
     Pow,
     Relu,
     RoundedDiv,
@@ -238,6 +239,14 @@ class VmapLevel(DispatchMode):
             raise RuntimeError(f"vmap: called random operation {name} while in randomness error mode. Please "
                                "either use the 'same' or 'different' randomness flags on vmap or perform the "
                                "randomness operation out of vmap")
+
+    def mask_op(self, name: str, masks: tuple[Tensor, ...]) -> None:
+        """A boolean mask that differs between examples would keep a different number of
+        elements in each: refused, as PyTorch's vmap refuses it."""
+        if not self.physical and any(isinstance(m, BatchedTensor) and m._level is self for m in masks):
+            raise RuntimeError(f"vmap: We do not support batching operators that can support dynamic shape. "
+                               f"Attempting to batch over {name} (x[mask], masked_select) whose mask differs "
+                               "between examples.")
 
     def inplace_op(self, target: Tensor, values: tuple[Any, ...]) -> None:
         """In-place ops write into storage outside ``apply``, so no batching rule sees them:
@@ -488,9 +497,18 @@ def _gather_key(key: tuple[Any, ...], level: VmapLevel) -> tuple[Any, ...] | Non
     return (batch._data, *arrays) + key[n:]
 
 
+def dynamic_shape_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                       run: Run) -> tuple[Tensor, int]:
+    """Ops whose result's shape depends on the values (``nonzero``, ``argwhere``, one-argument
+    ``where``): each example would have its own shape, so vmap refuses them, as PyTorch's."""
+    raise RuntimeError("vmap: We do not support batching operators that can output dynamic shape. "
+                       "Attempted to vmap over nonzero (nonzero, argwhere, where(condition)).")
+
+
 def index_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
     """Indexing: a leading ``:`` keeps the batch dimension and indexes each example; with
-    batched index arrays (or split ones) a leading batch ``arange`` pairs example with arrays."""
+    batched index arrays (or split ones) a leading batch ``arange`` pairs example with arrays.
+    (A batched boolean mask never gets here: :meth:`VmapLevel.mask_op` refuses it first.)"""
     key = _as_key_tuple(params["key"])
     value, bdim = unwrap(args[0], level)
     if bdim is not None and _basic_or_adjacent(key, level):
@@ -543,6 +561,7 @@ RULES: dict[type[Function], Rule] = {
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
+    Nonzero: dynamic_shape_rule,
 }
 
 #: the rules that understand batched arrays among the parameters (``where``'s condition; the

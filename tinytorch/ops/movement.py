@@ -20,7 +20,7 @@ from ..ndarray import device as as_device
 from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..ndarray.strides import broadcast_shapes, expand_key, infer_shape, reshape_view
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, announce_masks
 from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, where
 from .table import exports, op
@@ -104,6 +104,10 @@ def _nd_key(key: Any) -> Any:
 @op(function=False, method=False, operators=("__getitem__",))
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``x[key]`` with ints, slices (any step), None, ``...``, integer and boolean tensors."""
+    masks = tuple(k for k in (key if isinstance(key, tuple) else (key,))
+                  if isinstance(k, Tensor) and k.dtype is bool_ and k.ndim)
+    if masks:
+        announce_masks("indexing with a boolean mask", masks)
     key = _nd_key(key)
     split = split_ints_first(key, x.ndim)
     if split is not None:
