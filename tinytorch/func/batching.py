@@ -17,9 +17,11 @@ slices each batched argument, runs the op per example and stacks the results. It
 correct but slow, so it warns once per op and :func:`fallback_ops` lists the ops that took
 it. Which ops have rules: :data:`RULES`.
 
-Ops that do not go through ``Function.apply`` (creation ops such as ``zeros``, the in-place
-updates of ``tinytorch/ops/inplace.py``, and the ops that compute on arrays directly) do not
-reach the batching rules; random ops are caught by the ``randomness`` check.
+Ops that do not go through ``Function.apply`` (creation ops such as ``zeros`` and the in-place
+updates of ``tinytorch/ops/inplace.py``) do not reach the batching rules; random ops are caught
+by the ``randomness`` check, in-place writes into batched tensors and indexing with batched
+boolean masks are refused through their :class:`~tinytorch.tensor.DispatchMode` hooks, and ops
+whose result's shape depends on the values (``nonzero``) have a rule that refuses them.
 """
 
 from __future__ import annotations
