@@ -195,3 +195,13 @@ def test_gather_with_batched_indices() -> None:
     check(_named("gather"), lambda a, i: tt.gather(a, 0, i), [x, idx], (0, 0))
     check(_named("gather"), lambda a, i: tt.gather(a, 0, i), [x[0], idx], (None, 0))
     check(_named("gather"), lambda a, i: tt.gather(a, 1, i), [x, tt.movedim(idx, 0, 2)[:, :4]], (0, 2))
+
+
+def test_isclose_matches_a_loop() -> None:
+    """isclose runs through an op (Untracked), so each example is compared with its own values."""
+    rng = np.random.default_rng(7)
+    x = tt.tensor(rng.normal(size=(3, 4)), device=DEVICE)
+    y = tt.tensor(np.where(rng.uniform(size=(3, 4)) < 0.5, x.numpy(), x.numpy() + 1e-3), device=DEVICE)
+    check(_named("isclose"), lambda a, b: tt.isclose(a, b, rtol=1e-6), [x, y], (0, 0))
+    check(_named("isclose"), lambda a, b: tt.isclose(a, b, rtol=1e-6), [x, y[0]], (1, None))
+    check(_named("isclose"), lambda a: tt.isclose(a, a[0]), [x], (0,))

@@ -730,7 +730,13 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
         raise ValueError(f"rtol and atol must be non-negative, got rtol={rtol} and atol={atol}")
     if not isinstance(a, Tensor):
         raise TypeError(f"isclose(): expected a Tensor as the first argument, got {type(a).__name__}")
-    x, y = a._data, (b._data if isinstance(b, Tensor) else b)
+    close = functools.partial(_isclose_of, rtol, atol, equal_nan)
+    close.__name__ = "isclose"  # type: ignore[attr-defined]  # Untracked's node name
+    return _untracked(close, a, b)  # an op, so that dispatch modes (vmap) see it
+
+
+def _isclose_of(rtol: float, atol: float, equal_nan: bool, x: NDArray, y: Any) -> NDArray:
+    """:func:`isclose` on an array ``x`` and an array or number ``y``."""
     if not x.dtype.is_floating_point:
         x = x.astype(float64)
     if isinstance(y, NDArray) and not y.dtype.is_floating_point:
@@ -746,7 +752,7 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
             close = close | ((x != x) & y_nan)
         elif y_nan:
             close = close | (x != x)
-    return _constant(close)
+    return close  # type: ignore[no-any-return]
 
 
 @op(grad=False)
