@@ -64,3 +64,24 @@ def test_exit_of_inactive_mode_is_an_error():
     m = Log("a", [])
     with pytest.raises(RuntimeError, match="not active"):
         m.__exit__(None, None, None)
+
+
+def test_order_statistics_and_their_indices_run_through_ops():
+    """The ops that find indices from values (sort order, running and pooled maxima, the
+    median's place, slogdet's sign, nonzero) run through Function.apply, so a mode sees them."""
+    F = tt.nn.functional
+    x = tt.tensor(np.random.default_rng(0).normal(size=(2, 3, 4)))
+    calls = {
+        "sort": (lambda: tt.sort(x, 1), "IndicesAlong"), "topk": (lambda: tt.topk(x, 2), "IndicesAlong"),
+        "median": (lambda: tt.median(x, 0), "IndicesAlong"), "cummax": (lambda: tt.cummax(x, 2), "IndicesAlong"),
+        "max": (lambda: tt.max(x, 1), "ReducedConstant"), "slogdet": (lambda: tt.linalg.slogdet(x[:, :, :3]),
+                                                                    "SlogdetSign"),
+        "nonzero": (lambda: tt.nonzero(x > 0), "Nonzero"),
+        "max_pool2d": (lambda: F.max_pool2d(x, 2, return_indices=True), "IndicesAlong"),
+        "max_unpool2d": (lambda: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2), "Unpool"),
+    }
+    for name, (call, op) in calls.items():
+        log = []
+        with Log("m", log):
+            call()
+        assert op in [n for _, n in log], name

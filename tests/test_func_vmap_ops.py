@@ -6,6 +6,7 @@ vmap too). ``test_fallback_ops_are_listed`` prints which ops had no batching rul
 
 from __future__ import annotations
 
+import types
 import warnings
 from typing import Any
 
@@ -20,19 +21,11 @@ B = 3  # examples per batch
 DEVICE = "numpy"
 L = Lib(tt, DEVICE)
 
-_DIRECT = ("computes on the arrays directly, outside Function.apply, so no dispatch mode sees it "
-           "(vmap cannot batch it)")
-_SHAPE = "its output shape depends on the values (PyTorch's vmap refuses it too)"
+_SHAPE = "its output shape depends on the values: vmap refuses it (RuntimeError), as PyTorch's vmap does"
 
 #: rows whose function vmap gets wrong or cannot run, with the reason: they are expected to
 #: fail (strictly: a fix makes the test say so) and README's Limits lists them
 UNSUPPORTED: dict[str, str] = {
-    **{name: _DIRECT for name in (
-        "max_dim", "max_dim_keep", "min_dim", "max_indices", "cummax", "cummin",
-        "cummax_indices", "cummin_indices", "sort", "sort_descending", "sort_indices", "argsort",
-        "argsort_descending", "msort", "topk", "topk_smallest", "topk_indices", "kthvalue", "kthvalue_keepdim",
-        "kthvalue_indices", "median_dim", "median_keepdim", "median_indices", "quantile", "nanquantile",
-        "slogdet", "logdet", "max_unpool2d")},
     **{name: _SHAPE for name in ("nonzero", "argwhere", "where_one_argument", "index_value_mask")},
 }
 
@@ -152,3 +145,63 @@ class _quiet:
 
     def __exit__(self, *exc: Any) -> None:
         self._w.__exit__(*exc)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, why in UNSUPPORTED.items() if why == _SHAPE))
+def test_dynamic_shape_ops_raise_under_vmap(name: str) -> None:
+    """nonzero, argwhere, where(cond) and x[mask] with a mask that differs between examples
+    raise a clear error under vmap (as PyTorch's) instead of giving a wrong batch."""
+    op = next(o for o in OPS if o.name == name)
+    xs = tensors(batch_of(op))
+    with pytest.raises(RuntimeError, match="vmap: We do not support batching operators that can"):
+        vmap(lambda *a: op.fn(L, *a))(*xs)
+
+
+def test_a_mask_shared_by_every_example_still_indexes() -> None:
+    """An unbatched mask keeps the same elements of each example: allowed, as in PyTorch."""
+    x = tt.tensor(np.arange(12.0).reshape(3, 4), dtype=tt.float64, device=DEVICE)
+    mask = tt.tensor([True, False, True, True], device=DEVICE)
+    with _quiet():
+        for fn in (lambda a: a[mask], lambda a: tt.masked_select(a, mask)):
+            np.testing.assert_array_equal(vmap(fn)(x).numpy(), x.numpy()[:, [0, 2, 3]])
+
+
+def _named(name: str) -> Any:
+    """A stand-in for a table row in :func:`check`'s messages."""
+    return types.SimpleNamespace(name=name)
+
+
+@pytest.mark.parametrize("in_dim", [0, 2])
+def test_pooling_with_indices_matches_a_loop(in_dim: int) -> None:
+    """max pooling's values and indices (the first maximum of each window), adaptive max
+    pooling and unpooling, batched over a dimension of the input: each equals a loop."""
+    F = tt.nn.functional
+    rng = np.random.default_rng(5)
+    x = tt.tensor(rng.integers(0, 3, (3, 2, 3, 6)).astype(np.float64), device=DEVICE)  # ties in windows
+    fns = [lambda a: F.max_pool2d(a, 2), lambda a: F.max_pool2d(a, 2, return_indices=True)[1],
+           lambda a: F.max_pool1d(a[0], 3, 2, return_indices=True)[1],
+           lambda a: F.adaptive_max_pool2d(a, (3, 2), return_indices=True)[1],
+           lambda a: F.max_unpool2d(*F.max_pool2d(a, 2, return_indices=True), 2)]
+    for fn in fns:
+        check(_named("pooling"), fn, [x], (in_dim,))
+
+
+def test_gather_with_batched_indices() -> None:
+    """gather with an index that differs between examples (as sort's values are read): each
+    example gathers with its own index; the unbatched-input case too."""
+    rng = np.random.default_rng(6)
+    x = tt.tensor(rng.normal(size=(3, 4, 5)), device=DEVICE)
+    idx = tt.tensor(rng.integers(0, 4, (3, 2, 5)), dtype=tt.int64, device=DEVICE)
+    check(_named("gather"), lambda a, i: tt.gather(a, 0, i), [x, idx], (0, 0))
+    check(_named("gather"), lambda a, i: tt.gather(a, 0, i), [x[0], idx], (None, 0))
+    check(_named("gather"), lambda a, i: tt.gather(a, 1, i), [x, tt.movedim(idx, 0, 2)[:, :4]], (0, 2))
+
+
+def test_isclose_matches_a_loop() -> None:
+    """isclose runs through an op (Untracked), so each example is compared with its own values."""
+    rng = np.random.default_rng(7)
+    x = tt.tensor(rng.normal(size=(3, 4)), device=DEVICE)
+    y = tt.tensor(np.where(rng.uniform(size=(3, 4)) < 0.5, x.numpy(), x.numpy() + 1e-3), device=DEVICE)
+    check(_named("isclose"), lambda a, b: tt.isclose(a, b, rtol=1e-6), [x, y], (0, 0))
+    check(_named("isclose"), lambda a, b: tt.isclose(a, b, rtol=1e-6), [tt.movedim(x, 0, 1), y[0]], (1, None))
+    check(_named("isclose"), lambda a: tt.isclose(a, a[0]), [x], (0,))

@@ -367,9 +367,9 @@ def test_export_with_dynamic_batch_runs_other_batch_sizes(tmp_path):
 
 
 def test_export_refuses_values_computed_from_the_data_outside_the_op_table():
-    """``.item()`` turns data into a Python number, which would be a frozen constant; and
-    F.max_pool2d called as a function picks each window's maximum with a mask op
-    (``FirstMaxMask``) that has no ONNX translation (``nn.MaxPool2d`` is written as MaxPool)."""
+    """F.max_pool2d picks each window's maximum with a mask found from the values (an
+    IndicesAlong op, which has no ONNX translation); ``.item()`` turns data into a Python
+    number, which would be a frozen constant. Both are refused."""
     _onnx()
 
     class Pool(nn.Module):
@@ -380,7 +380,7 @@ def test_export_refuses_values_computed_from_the_data_outside_the_op_table():
         def forward(self, x):
             return x * x.max().item()
 
-    with pytest.raises(NotImplementedError, match="FirstMaxMask.*no ONNX translation"):
+    with pytest.raises(NotImplementedError, match="IndicesAlong.*has no ONNX translation"):
         tonnx.export(Pool(), (tt.randn(1, 1, 4, 4),), None)
     with pytest.raises(RuntimeError, match="Mul.*outside the op table"):
         tonnx.export(Item(), (tt.randn(3),), None)

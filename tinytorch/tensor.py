@@ -151,6 +151,11 @@ class DispatchMode:
         """Told when Python reads ``t``'s values (``item``, ``bool``, ``tolist``, ``numpy``...)
         while the mode is active: a recorder learns that the code may branch on data."""
 
+    def mask_op(self, name: str, masks: tuple["Tensor", ...]) -> None:
+        """Called before an op reads boolean ``masks`` whose values decide its result's shape
+        (indexing with a mask: the mask's arrays become part of an index key, where their shape
+        counts dims): ``vmap`` refuses batched masks here. The default does nothing."""
+
     def __enter__(self) -> "DispatchMode":
         _modes.stack.append(self)
         return self
@@ -195,6 +200,11 @@ def _values_read(t: "Tensor") -> None:
     when one is active)."""
     for mode in reversed(_modes.stack):
         mode.read_values(t)
+
+def announce_masks(name: str, masks: tuple["Tensor", ...]) -> None:
+    """Tell the active dispatch modes, innermost first, that op ``name`` indexes with boolean ``masks``."""
+    for mode in reversed(_modes.stack):
+        mode.mask_op(name, masks)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:

@@ -17,9 +17,11 @@ slices each batched argument, runs the op per example and stacks the results. It
 correct but slow, so it warns once per op and :func:`fallback_ops` lists the ops that took
 it. Which ops have rules: :data:`RULES`.
 
-Ops that do not go through ``Function.apply`` (creation ops such as ``zeros``, the in-place
-updates of ``tinytorch/ops/inplace.py``, and the ops that compute on arrays directly) do not
-reach the batching rules; random ops are caught by the ``randomness`` check.
+Ops that do not go through ``Function.apply`` (creation ops such as ``zeros`` and the in-place
+updates of ``tinytorch/ops/inplace.py``) do not reach the batching rules; random ops are caught
+by the ``randomness`` check, in-place writes into batched tensors and indexing with batched
+boolean masks are refused through their :class:`~tinytorch.tensor.DispatchMode` hooks, and ops
+whose result's shape depends on the values (``nonzero``) have a rule that refuses them.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from ..ops.elementwise import (
     Minimum,
     Mul,
     Neg,
+    Nonzero,
     Pow,
     Relu,
     RoundedDiv,
@@ -73,7 +76,7 @@ from ..ops.elementwise import (
     Untracked,
     Where,
 )
-from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, Solve, SvdFactor
+from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul
 from ..ops.movement import (
     Cat,
@@ -94,8 +97,8 @@ from ..ops.movement import (
     unsqueeze,
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
-from ..ops.scan import Cumprod, Cumsum, Logcumsumexp
-from ..ops.windows import Fold, Unfold
+from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
+from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
@@ -239,6 +242,14 @@ class VmapLevel(DispatchMode):
             raise RuntimeError(f"vmap: called random operation {name} while in randomness error mode. Please "
                                "either use the 'same' or 'different' randomness flags on vmap or perform the "
                                "randomness operation out of vmap")
+
+    def mask_op(self, name: str, masks: tuple[Tensor, ...]) -> None:
+        """A boolean mask that differs between examples would keep a different number of
+        elements in each: refused, as PyTorch's vmap refuses it."""
+        if not self.physical and any(isinstance(m, BatchedTensor) and m._level is self for m in masks):
+            raise RuntimeError(f"vmap: We do not support batching operators that can support dynamic shape. "
+                               f"Attempting to batch over {name} (x[mask], masked_select) whose mask differs "
+                               "between examples.")
 
     def inplace_op(self, target: Tensor, values: tuple[Any, ...]) -> None:
         """In-place ops write into storage outside ``apply``, so no batching rule sees them:
@@ -482,9 +493,18 @@ def _gather_key(key: tuple[Any, ...], level: VmapLevel) -> tuple[Any, ...] | Non
     return (batch._data, *arrays) + key[n:]
 
 
+def dynamic_shape_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                       run: Run) -> tuple[Tensor, int]:
+    """Ops whose result's shape depends on the values (``nonzero``, ``argwhere``, one-argument
+    ``where``): each example would have its own shape, so vmap refuses them, as PyTorch's."""
+    raise RuntimeError("vmap: We do not support batching operators that can output dynamic shape. "
+                       "Attempted to vmap over nonzero (nonzero, argwhere, where(condition)).")
+
+
 def index_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
     """Indexing: a leading ``:`` keeps the batch dimension and indexes each example; with
-    batched index arrays (or split ones) a leading batch ``arange`` pairs example with arrays."""
+    batched index arrays (or split ones) a leading batch ``arange`` pairs example with arrays.
+    (A batched boolean mask never gets here: :meth:`VmapLevel.mask_op` refuses it first.)"""
     key = _as_key_tuple(params["key"])
     value, bdim = unwrap(args[0], level)
     if bdim is not None and _basic_or_adjacent(key, level):
@@ -495,19 +515,26 @@ def index_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], 
     return run((materialize(value, bdim, level.size),), {**params, "key": gathered}), 0
 
 
-def index_backward_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
-                        run: Run) -> tuple[Tensor, int]:
-    """The adjoint of indexing (values added into zeros of ``shape`` at ``key``), per example,
-    with the key rewritten as :func:`index_rule` rewrites it."""
-    key = _as_key_tuple(params["key"])
-    value, bdim = unwrap(args[0], level)
-    shape = (level.size,) + tuple(params["shape"])
-    if bdim is not None and _basic_or_adjacent(key, level):
-        return run((front(value, bdim),), {**params, "key": (slice(None),) + key, "shape": shape}), 0
-    gathered = _gather_key(key, level)
-    if gathered is None:
-        return fallback(level, IndexBackward, args, params, run)
-    return run((materialize(value, bdim, level.size),), {**params, "key": gathered, "shape": shape}), 0
+def _written_at_key_rule(op: type[Function]) -> Rule:
+    """The rule of an op that puts values into zeros of ``shape`` at ``key`` (the adjoint of
+    indexing adds them, max-unpooling writes them): per example, with the key rewritten as
+    :func:`index_rule` rewrites it."""
+    def rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
+        key = _as_key_tuple(params["key"])
+        value, bdim = unwrap(args[0], level)
+        shape = (level.size,) + tuple(params["shape"])
+        if bdim is not None and _basic_or_adjacent(key, level):
+            return run((front(value, bdim),), {**params, "key": (slice(None),) + key, "shape": shape}), 0
+        gathered = _gather_key(key, level)
+        if gathered is None:
+            return fallback(level, op, args, params, run)
+        return run((materialize(value, bdim, level.size),), {**params, "key": gathered, "shape": shape}), 0
+    rule.__name__ = rule.__qualname__ = f"{op.__name__.lower()}_rule"
+    return rule
+
+
+index_backward_rule = _written_at_key_rule(IndexBackward)
+unpool_rule = _written_at_key_rule(Unpool)
 
 
 POINTWISE: tuple[type[Function], ...] = (
@@ -522,17 +549,20 @@ RULES: dict[type[Function], Rule] = {
     Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule,
     LogSoftmax: dims_rule, Softmax: dims_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
+    IndicesAlong: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
     Matmul: matmul_rule,
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
+    SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
-    Index: index_rule, IndexBackward: index_backward_rule,
+    Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
+    Nonzero: dynamic_shape_rule,
 }
 
 #: the rules that understand batched arrays among the parameters (``where``'s condition; the
-#: index rules send batched index arrays to the fallback themselves)
-PARAM_RULES: frozenset[type[Function]] = frozenset({Index, IndexBackward})
+#: index rules, max-unpooling's among them, send keys they cannot rewrite to the fallback themselves)
+PARAM_RULES: frozenset[type[Function]] = frozenset({Index, IndexBackward, Unpool})
 
 
 def register_rule(op: type[Function], rule: Rule) -> Rule | None:

@@ -26,6 +26,7 @@ from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
+from ..ops.scan import IndicesAlong
 from ..ops.windows import Fold, Unfold, Unpool
 from ..tensor import Function, Tensor, no_grad
 
@@ -824,37 +825,30 @@ def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDA
     return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
 
 
-def _first_max_mask(cols: Any) -> Any:
-    """A bool NDArray of ``cols``' shape (N, C, K, OH, OW): True at the first maximum along axis 2
-    of each window (a NaN counts as the maximum), False elsewhere. Built from K slabs with
-    elementwise ops: a reduction over rows of K = 4 elements costs far more per element."""
-    hit = (cols == cols.max(2, keepdims=True)) | (cols != cols)
-    mask, taken = hit.copy(), hit[:, :, 0]
-    for k in range(1, cols.shape[2]):
-        mask[:, :, k] = hit[:, :, k] & ~taken
-        taken = taken | hit[:, :, k]
+def _first_max_mask(cols: NDArray, dim: int) -> NDArray:
+    """A bool NDArray of ``cols``' shape: True at the first maximum along ``dim`` (the window
+    axis K of (N, C, K, OH, OW)) of each window (a NaN counts as the maximum), False
+    elsewhere. Built from K slabs with elementwise ops: a reduction over rows of K = 4
+    elements costs far more per element."""
+    def at(k: int) -> tuple:
+        return (slice(None),) * dim + (k,)
+    hit = (cols == cols.max(dim, keepdims=True)) | (cols != cols)
+    mask, taken = hit.copy(), hit[at(0)]
+    for k in range(1, cols.shape[dim]):
+        mask[at(k)] = hit[at(k)] & ~taken
+        taken = taken | hit[at(k)]
     return mask
-
-
-class FirstMaxMask(Function):
-    """:func:`_first_max_mask` as an op (bool, no gradient), so that recording tools
-    (``tt.compile``) see the mask and make it again from new values."""
-
-    def forward(self, cols: NDArray) -> NDArray:
-        return _first_max_mask(cols)
 
 
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
     a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
-    hit = FirstMaxMask.apply(cols)
-    mask = hit._data
-    values = where(hit, cols, 0.0).sum(2)
+    mask = IndicesAlong.apply(cols, fn=_first_max_mask, dim=2)  # an op: dispatch modes (vmap) see it
+    values = where(mask, cols, 0.0).sum(2)
     if positions is None:
         return values, None
-    index = (mask.astype(int64) * positions).sum(2)
-    return values, Tensor._make(index, False, None)
+    return values, (mask.to(int64) * Tensor._make(positions, False, None)).sum(2)
 
 
 def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
@@ -1060,13 +1054,13 @@ def _max_unpool(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any, p
         given = tuple(output_size)[-nd:]
         size = (1, given[0]) if nd == 1 else (given[0], given[1])
     plane = size[0] * size[1]
-    flat = idx._data.reshape((n, c, h * w))
-    if flat.size and (int(flat.min().item()) < 0 or int(flat.max().item()) >= plane):
-        raise RuntimeError(f"{name}: Found an invalid max index {int(flat.max().item())} "
+    flat = idx.reshape(n, c, h * w)  # an op, so that under vmap the key's array is known as batched
+    if flat.numel() and (int(flat._data.min().item()) < 0 or int(flat._data.max().item()) >= plane):
+        raise RuntimeError(f"{name}: Found an invalid max index {int(flat._data.max().item())} "
                            f"(output volumes are of size {size[0]}x{size[1]})")
     rows = nd_array(np.arange(n).reshape(n, 1, 1), dtype=int64, device=x.device)
     chans = nd_array(np.arange(c).reshape(1, c, 1), dtype=int64, device=x.device)
-    out = Unpool.apply(x.reshape(n, c, h * w), key=(rows, chans, flat), shape=(n, c, plane))
+    out = Unpool.apply(x.reshape(n, c, h * w), key=(rows, chans, flat._data), shape=(n, c, plane))
     return _from_2d(out.reshape(n, c, *size), nd, batched)
 
 

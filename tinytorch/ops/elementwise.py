@@ -728,7 +728,13 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
         raise ValueError(f"rtol and atol must be non-negative, got rtol={rtol} and atol={atol}")
     if not isinstance(a, Tensor):
         raise TypeError(f"isclose(): expected a Tensor as the first argument, got {type(a).__name__}")
-    x, y = a._data, (b._data if isinstance(b, Tensor) else b)
+    close = functools.partial(_isclose_of, rtol, atol, equal_nan)
+    close.__name__ = "isclose"  # type: ignore[attr-defined]  # Untracked's node name
+    return _untracked(close, a, b)  # an op, so that dispatch modes (vmap) see it
+
+
+def _isclose_of(rtol: float, atol: float, equal_nan: bool, x: NDArray, y: Any) -> NDArray:
+    """:func:`isclose` on an array ``x`` and an array or number ``y``."""
     if not x.dtype.is_floating_point:
         x = x.astype(float64)
     if isinstance(y, NDArray) and not y.dtype.is_floating_point:
@@ -744,7 +750,7 @@ def isclose(a: Tensor, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_n
             close = close | ((x != x) & y_nan)
         elif y_nan:
             close = close | (x != x)
-    return _constant(close)
+    return close  # type: ignore[no-any-return]
 
 
 @op(grad=False)
@@ -782,15 +788,26 @@ def positive(x: Tensor) -> Tensor:
     return x
 
 
+class Nonzero(Function):
+    """The ``(count, ndim)`` int64 indices of the nonzero elements of ``a`` (at least 1-D), found
+    on the host: the count, a value, decides the result's shape. No gradient. An op so that
+    dispatch modes see it (``vmap`` refuses it, as PyTorch's: each example has its own count)."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        found = np.argwhere(a.numpy())
+        return nd_array(found.astype(np.int64).reshape(len(found), a.ndim), device=a.device)
+
+    def backward(self, g: Tensor) -> None: return None
+
+
 @op(grad=False)
 def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
     """The indices of the nonzero elements: an int64 ``(count, ndim)`` tensor, or with ``as_tuple``
-    one 1-D tensor per dim (read on the host: the count decides the result's shape)."""
-    found = np.argwhere(x.detach().numpy())
+    one 1-D tensor per dim (the columns; a 0-d ``x`` gives one column of zeros, as PyTorch)."""
+    found = Nonzero.apply(x if x.ndim else x.reshape(1))
     if as_tuple:
-        cols = found.T if x.ndim else np.zeros((1, len(found)), np.int64)
-        return tuple(Tensor(nd_array(c.astype(np.int64), device=x.device)) for c in cols)
-    return Tensor(nd_array(found.astype(np.int64).reshape(len(found), x.ndim), device=x.device))
+        return tuple(found[:, i] for i in range(found.shape[1]))
+    return found if x.ndim else found[:, :0]
 
 
 @op(grad=False)

@@ -103,6 +103,16 @@ class LogAbsDet(Function):
         return unsqueeze(unsqueeze(g, -1), -1) * mT(inverse(self.inputs[0]))
 
 
+class SlogdetSign(Function):
+    """The sign of ``det A`` (-1, 0 or 1, in A's dtype): a constant of the graph (callers
+    detach it), but an op, so that dispatch modes see it (``vmap`` puts the batch in front)."""
+
+    def forward(self, a: NDArray) -> NDArray:
+        return _back(np.linalg.slogdet(a.numpy())[0], a)
+
+    def backward(self, g: Tensor) -> None: return None
+
+
 class Solve(Function):
     """``X = A^-1 B`` for ``A`` ``(..., n, n)`` and ``B`` ``(..., n, k)`` of one batch shape."""
 
@@ -175,7 +185,7 @@ def slogdet(x: Tensor) -> Any:
     """``(sign, logabsdet)`` of each square matrix: ``det = sign * exp(logabsdet)`` without
     overflow. The gradient flows through ``logabsdet``."""
     check_square(x, "linalg.slogdet")
-    sign = _constant(_back(np.linalg.slogdet(x._data.numpy())[0], x._data))
+    sign = SlogdetSign.apply(x).detach()
     return _slogdet_result(sign, LogAbsDet.apply(x))
 
 

@@ -20,7 +20,7 @@ from ..ndarray import device as as_device
 from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..ndarray.strides import broadcast_shapes, expand_key, infer_shape, reshape_view
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, announce_masks
 from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, where
 from .table import exports, op
@@ -104,6 +104,10 @@ def _nd_key(key: Any) -> Any:
 @op(function=False, method=False, operators=("__getitem__",))
 def getitem(x: Tensor, key: Any) -> Tensor:
     """``x[key]`` with ints, slices (any step), None, ``...``, integer and boolean tensors."""
+    masks = tuple(k for k in (key if isinstance(key, tuple) else (key,))
+                  if isinstance(k, Tensor) and k.dtype is bool_ and k.ndim)
+    if masks:
+        announce_masks("indexing with a boolean mask", masks)
     key = _nd_key(key)
     split = split_ints_first(key, x.ndim)
     if split is not None:
@@ -483,7 +487,11 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     if index.ndim != x.ndim:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor: "
                            f"index shape {index.shape}, input shape {x.shape}")
-    return Index.apply(x, key=along_dim_key(checked_indices(index, x.shape[d] if x.ndim else 1, d, RuntimeError), d))
+    idx = checked_indices(index, x.shape[d] if x.ndim else 1, d, RuntimeError)
+    # the key is built for index's logical shape and keeps index's own array (checked_indices
+    # returns it unchanged when it is int64 without negatives): under vmap a batched index is
+    # then recognised in the key and the Index rule reads each example with its own indices
+    return Index.apply(x, key=along_dim_key(idx, d, index.shape))
 
 
 def checked_indices(index: Tensor, size: int, dim: int | str, error: type, wrap: bool = False) -> NDArray:
@@ -505,17 +513,19 @@ def checked_indices(index: Tensor, size: int, dim: int | str, error: type, wrap:
     return idx
 
 
-def along_dim_key(index: NDArray, dim: int) -> tuple:
+def along_dim_key(index: NDArray, dim: int, shape: tuple[int, ...] | None = None) -> tuple:
     """An advanced-indexing key that picks ``index`` along ``dim`` and the matching position
-    along every other dim: the key of ``gather``."""
-    key = []
-    for i, n in enumerate(index.shape):
+    along every other dim: the key of ``gather``. ``shape`` is the index's shape (default: the
+    array's; gather passes its index tensor's, which inside vmap is one example's)."""
+    key: list[Any] = []
+    sizes = index.shape if shape is None else tuple(shape)
+    for i, n in enumerate(sizes):
         if i == dim:
             key.append(index)
         else:
-            shape = [1] * index.ndim
-            shape[i] = n
-            key.append(array(np.arange(n).reshape(shape), device=index.device))
+            ones = [1] * len(sizes)
+            ones[i] = n
+            key.append(array(np.arange(n).reshape(ones), device=index.device))
     return tuple(key)
 
 

@@ -365,7 +365,7 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
 def _select(x: Tensor, dim: Any, keepdim: bool, arg: Any, result: Any) -> Any:
     d = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
-        return result(x, Tensor._make(x._data.astype(int64) * 0, False, None))
+        return result(x, _arg(x, d, False, arg.__name__, bools=True))
     indices = _arg(x, d, True, arg.__name__, bools=True)
     values = gather(x, d, indices)
     if not keepdim:
@@ -392,8 +392,8 @@ def _arg(x: Tensor, dim: Any, keepdim: bool, op: str, bools: bool = False) -> Te
     if axis is None and x.numel() == 0:
         raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
     _check_nonempty(x, () if axis is None else (axis,), op)
-    if x.ndim == 0:
-        return Tensor._make(x._data.astype(int64) * 0, False, None)
+    if x.ndim == 0:  # index 0, found by the op on the one element as a 1-d tensor
+        return reshape(_arg(reshape(x, (1,)), 0, False, op, bools), ())
     pick = functools.partial(_arg_of, op)
     if axis is None:  # over the flattened tensor; keepdim keeps every dim, of size 1
         flat = ReducedConstant.apply(reshape(x, (-1,)), fn=pick, dims=(0,), keepdim=False)

@@ -17,6 +17,7 @@ differentiable again:
 from __future__ import annotations
 
 import collections
+import functools
 from typing import Any
 
 import numpy as np
@@ -142,13 +143,35 @@ _cummax_result = collections.namedtuple("cummax", ["values", "indices"])  # type
 _cummin_result = collections.namedtuple("cummin", ["values", "indices"])  # type: ignore[name-match]
 
 
+class IndicesAlong(Function):
+    """``fn(a, dim)``: where along ``dim`` something is, found from the values: int64 positions
+    (the sort order, where a running maximum was seen, the median's place) or a bool mask
+    (each pooling window's first maximum). They carry no gradient; the op
+    exists so that dispatch modes see the computation (``vmap`` shifts ``dim``, the profiler
+    counts it) instead of it running on the arrays behind their back."""
+
+    def forward(self, a: NDArray, fn: Any, dim: int) -> NDArray:
+        return fn(a, dim)
+
+    def backward(self, g: Tensor) -> None: return None
+
+
+def indices_along(x: Tensor, fn: Any, dim: int) -> Tensor:
+    """:class:`IndicesAlong` of ``x`` (``dim`` normalized); a 0-d ``x`` is read as one element
+    along dim 0 and gives a 0-d result."""
+    if x.ndim == 0:
+        return reshape(IndicesAlong.apply(reshape(x, (1,)), fn=fn, dim=0), ())
+    return IndicesAlong.apply(x, fn=fn, dim=dim)
+
+
+def _running_arg(which: str, a: NDArray, dim: int) -> NDArray:
+    return getattr(a, which)(dim)[1]  # type: ignore[no-any-return]
+
+
 def _running_extreme(x: Tensor, dim: Any, which: str, result: Any) -> Any:
     d = normalize_dim(dim, x.ndim)
-    if x.ndim == 0:
-        indices = getattr(x._data.reshape((1,)), which)(0)[1]
-        return result(clone(x), Tensor._make(indices.reshape(()), False, None))
-    indices = Tensor._make(getattr(x._data, which)(d)[1], False, None)
-    return result(gather(x, d, indices), indices)
+    indices = indices_along(x, functools.partial(_running_arg, which), d)
+    return result(clone(x) if x.ndim == 0 else gather(x, d, indices), indices)
 
 
 @op

@@ -11,16 +11,17 @@ the order of ties unspecified).
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from typing import Any
 
 from ..ndarray import NDArray
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import int64
 from ..tensor import Function, Tensor
 from .dims import normalize_dim
 from .movement import along_dim_key, clone, gather, squeeze
+from .scan import indices_along
 from .table import exports, op
 
 _sort_result = collections.namedtuple("sort", ["values", "indices"])  # type: ignore[name-match]  # PyTorch's names
@@ -38,8 +39,14 @@ def _take(x: Tensor, dim: int, indices: Tensor) -> Tensor:
     return clone(x) if x.ndim == 0 else gather(x, dim, indices)
 
 
+def _argsort_of(descending: bool, a: NDArray, dim: int) -> NDArray:
+    return a.argsort(dim, descending=descending)
+
+
 def _order(x: Tensor, dim: int, descending: bool = False) -> Tensor:
-    return _constant(x._data.argsort(dim, descending=descending))
+    """The stable sort order of ``x`` along ``dim`` (int64, no gradient), through an op that
+    dispatch modes see (:class:`~tinytorch.ops.scan.IndicesAlong`)."""
+    return indices_along(x, functools.partial(_argsort_of, descending), dim)
 
 
 def _first(indices: Tensor, dim: int, k: int) -> Tensor:
@@ -89,7 +96,7 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} (k={k}, size {n})")
     if x.ndim == 0:
-        return _kthvalue_result(clone(x), _constant(nd_full((), 0, dtype=int64, device=x.device)))
+        return _kthvalue_result(clone(x), _order(x, 0))
     indices = _order(x, d)[(slice(None),) * d + (slice(k - 1, k),)]
     values = gather(x, d, indices)
     return _kthvalue_result(values, indices) if keepdim else _kthvalue_result(squeeze(values, d), squeeze(indices, d))
@@ -122,6 +129,12 @@ def _median_position(a: NDArray, dim: int) -> NDArray:
     return nd_where(nans > 0, n - nans, (n - 1) // 2)
 
 
+def _median_index(a: NDArray, dim: int) -> NDArray:
+    """The index of the lower median of ``a`` along ``dim`` (kept as length 1; the first NaN's
+    index when the row has one)."""
+    return a.argsort(dim)[along_dim_key(_median_position(a, dim), dim)]
+
+
 @op
 def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """``median(x)``: the lower median of all elements (NaN if there is a NaN). ``median(x, dim)``:
@@ -130,11 +143,10 @@ def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
         return MedianAll.apply(x)
     d = normalize_dim(dim, x.ndim)
     if x.ndim == 0:
-        return _median_result(clone(x), _constant(nd_full((), 0, dtype=int64, device=x.device)))
+        return _median_result(clone(x), _order(x, 0))
     if x.shape[d] == 0:
         raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    order = x._data.argsort(d)
-    indices = _constant(order[along_dim_key(_median_position(x._data, d), d)])
+    indices = indices_along(x, _median_index, d)
     values = gather(x, d, indices)
     return _median_result(values, indices) if keepdim else _median_result(squeeze(values, d), squeeze(indices, d))
 
