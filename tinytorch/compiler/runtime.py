@@ -144,8 +144,9 @@ def _rebuild(outputs: Any, env: dict[int, Any]) -> Any:
     kind, v = outputs
     if kind == "slot":
         return env[v]
-    if kind in (tuple, list):
-        return kind(_rebuild(o, env) for o in v)
+    if isinstance(kind, type) and issubclass(kind, (tuple, list)):
+        items = [_rebuild(o, env) for o in v]
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)  # a named tuple takes fields
     if kind is dict:
         return {k: _rebuild(o, env) for k, o in v.items()}
     return v
