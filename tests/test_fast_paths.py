@@ -102,3 +102,17 @@ def test_in_place_update_must_keep_the_shape(device, variant):
     x = array(np.zeros(3), device=device)
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         x.add_(array(np.zeros((2, 3)), device=device))
+
+
+# --- eager speed work: kernels with special cases ------------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("e", [2, 3, 0.5, -0.5, -1, -2, 1, 1.5, 0, -3])
+def test_scalar_pow_special_exponents(device, dt, e):
+    """The C backend computes x ** 2, x ** 0.5, x ** -1... without libm's pow; the values (signs,
+    zeros, infinities, NaN included) must be PyTorch's (which takes sqrt for 0.5, as numpy)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.5, -1.0, -0.0, 0.0, 0.3, 1.0, 2.0, 7.5, np.inf, -np.inf, np.nan], dtype=dt)
+    expected = (torch.from_numpy(x) ** e).numpy()
+    got = (array(x, device=device) ** e).numpy()
+    np.testing.assert_allclose(got, expected, rtol=2e-7 if dt is np.float32 else 1e-15, equal_nan=True)
+    assert got.dtype == dt

@@ -100,6 +100,8 @@ def _int_pow(a: np.ndarray, b: Any) -> np.ndarray:
 def _pow(a: Any, b: Any) -> np.ndarray:
     if np.asarray(a).dtype.kind == "i":
         return _int_pow(a, b)
+    if np.ndim(b) == 0 and b == -0.5:  # PyTorch's rsqrt: (-0) ** -0.5 is -inf, (-inf) ** -0.5 NaN
+        return 1 / np.sqrt(a)
     return np.power(a, b)
 
 
