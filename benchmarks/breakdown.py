@@ -84,6 +84,7 @@ def build(framework: str, model: str):
         clip = True
     else:
         import numpy as np
+
         from tinytorch.data.datasets import MNIST
         sys.path.insert(0, str(HERE.parent / "examples"))
         from train_mnist import build_model

@@ -20,7 +20,7 @@ from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import float32, int64
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .dims import normalize_dim, normalize_dims
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
 from .elementwise import abs as abs_
@@ -427,14 +427,35 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return out if keepdim else squeeze(out, dims)
 
 
+class Softmax(Function):
+    """``softmax`` as one node (attention computes one per head and layer; as a composite it was
+    five nodes and their backward passes). Forward ``e / sum(e)`` with ``e = exp(x - m)``, ``m``
+    the max over ``dims``; backward ``y * (g - sum(g * y))`` with ``y`` the output, computed on
+    arrays unless the backward pass is recorded (then with ``y`` kept differentiable)."""
+
+    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
+        self.dims = dims
+        e = (a - _finite_max(a, dims)).exp()
+        self.out = e / e.sum(dims, keepdims=True)
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        if is_grad_enabled():
+            y = self.output()
+            return y * (g - sum(g * y, self.dims, keepdim=True))
+        ya, ga = self.out, g._data
+        return Tensor._make(ya * (ga - (ga * ya).sum(self.dims, keepdims=True)), False, None)
+
+
 @op
 def softmax(x: Tensor, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, with the max subtracted first so large inputs cannot overflow."""
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
     if x.numel() == 0:
         return exp(x)
-    e = exp(x - _row_max(x, d))
-    return e / sum(e, d, keepdim=True)
+    if not x.dtype.is_floating_point:
+        x = x.to(float32)
+    return Softmax.apply(x, dims=d)
 
 
 class LogSoftmax(Function):
