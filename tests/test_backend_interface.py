@@ -86,7 +86,8 @@ def test_interface_module_imports():
 # --- the optional fast paths ---------------------------------------------------------------------------
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
-    assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"]
+    assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
+                        "fold_windows"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -415,3 +416,60 @@ def test_check_view_errors_name_the_values():
         check_view(10, (np.int64(3),), (np.int64(2**62),), np.int64(0))
     with pytest.raises(TypeError):
         check_view(10, (2,), (1.0,), 0)
+
+
+# --- fold_windows (col2im) ----------------------------------------------------------------------------------
+FOLD_CASES = [  # (nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)
+    (3, 5, 6, 3, 3, 3, 4, 1, 1, 1, 1),   # overlapping 3x3 windows
+    (2, 7, 9, 3, 2, 3, 3, 2, 3, 1, 2),   # strides and dilation
+    (4, 4, 4, 2, 2, 2, 2, 2, 2, 1, 1),   # no overlap (2x2 pooling)
+    (1, 9, 4, 1, 1, 5, 4, 2, 1, 1, 1),   # 1x1 kernel, positions skipped
+    (0, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1),   # nothing to fold
+    (70, 30, 30, 3, 3, 28, 28, 1, 1, 1, 1),  # large enough to split across threads
+]
+
+
+def _fold_reference(cols, nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw):
+    """The sum of every window element at its position, one element at a time (numpy)."""
+    out = np.zeros((nc, out_h, out_w), cols.dtype)
+    c = cols.reshape(nc, kh, kw, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            for y in range(oh):
+                for x in range(ow):
+                    out[:, y * sh + i * dh, x * sw + j * dw] += c[:, i, j, y, x]
+    return out.reshape(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", FOLD_CASES, ids=str)
+def test_fold_windows_adds_each_window_element_where_it_was_read(device, rng, dtype, case):
+    backend, fold = _optional(device, "fold_windows")
+    nc, out_h, out_w, kh, kw, oh, ow = case[:7]
+    cols = _random(rng, nc * kh * kw * oh * ow, dtype)
+    start = _random(rng, nc * out_h * out_w, dtype)  # fold adds into what out holds
+    out = _buf(backend, start)
+    fold(_buf(backend, cols), out, *case)
+    want = start + _fold_reference(cols, *case)
+    np.testing.assert_allclose(_get(backend, out), want, rtol=1e-5 if dtype is np.float32 else 1e-12, atol=1e-5)
+
+
+def test_fold_windows_checks_before_writing(device):
+    backend, fold = _optional(device, "fold_windows")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):  # cols size does not fit
+        fold(f32(10), f32(25), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # out size does not fit
+        fold(f32(81), f32(24), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # windows reach past the plane: 3 positions of a 3-window need 5 rows
+        fold(f32(81), f32(20), 1, 4, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # stride 0
+        fold(f32(81), f32(25), 1, 5, 5, 3, 3, 3, 3, 0, 1, 1, 1)
+    with pytest.raises(TypeError):
+        fold(f32(81), _alloc(backend, 25, np.float64), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(TypeError):
+        fold(_alloc(backend, 81, np.int64), _alloc(backend, 25, np.int64), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    out = _buf(backend, np.arange(25, dtype=np.float32))
+    with pytest.raises(ValueError):
+        fold(f32(81), out, 1, 4, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    np.testing.assert_array_equal(_get(backend, out), np.arange(25, dtype=np.float32))  # untouched

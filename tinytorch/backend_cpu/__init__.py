@@ -22,7 +22,7 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``) in C. Besides the interface this module offers ``matmul_naive``, the plain
+``adam_step``, ``fold_windows``) in C. Besides the interface this module offers ``matmul_naive``, the plain
 triple loop, which the tests and the book compare the fast ``matmul`` with, ``matmul_step``
 to run each optimization step between the two (the benchmark and the book time them), and
 ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -919,6 +919,37 @@ def scatter_max(src: Buffer, index: Buffer, out: Buffer) -> None:
 def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
     """``out[index[i]] = min(out[index[i]], src[i])``, NaN-propagating."""
     _scatter_combine("scatter_min", _SCATTER_MIN, src, index, out)
+
+
+# --- sliding windows -----------------------------------------------------------------------------------
+_FOLD_WINDOWS = _kernels("fold_windows", FLOATS, lambda s: [_P, _P] + [_N] * 11, _INT)
+
+
+def fold_windows(cols: Buffer, out: Buffer, nc: int, out_h: int, out_w: int, kh: int, kw: int, oh: int, ow: int,
+                 sh: int, sw: int, dh: int, dw: int) -> None:
+    """col2im in one pass (windows.c): ``out[p, y*sh + i*dh, x*sw + j*dw] += cols[p, i, j, y, x]``
+    for the compact ``cols`` (nc, kh, kw, oh, ow) and ``out`` (nc, out_h, out_w), float32 or
+    float64. Every size and the windows' reach are checked here, before C writes anything (an
+    optional extension of the interface)."""
+    _check_buffers(cols, out)
+    dims = [operator.index(v) for v in (nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)]
+    nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw = dims
+    if min(nc, out_h, out_w, kh, kw, oh, ow) < 0 or min(sh, sw, dh, dw) < 1:
+        raise ValueError(f"fold_windows: sizes must be >= 0 and strides, dilations >= 1, got {dims}")
+    if cols.size != nc * kh * kw * oh * ow or out.size != nc * out_h * out_w:
+        raise ValueError(f"fold_windows: cols has {cols.size} elements and out {out.size}; (nc, kh, kw, oh, ow) = "
+                         f"{(nc, kh, kw, oh, ow)} and (nc, out_h, out_w) = {(nc, out_h, out_w)} need "
+                         f"{nc * kh * kw * oh * ow} and {nc * out_h * out_w}")
+    if cols.code != out.code or _FOLD_WINDOWS[cols.code] is None:
+        raise _dtype_error("fold_windows", cols, out, expected="cols and out both float32 or both float64")
+    windows = nc and kh and kw and oh and ow
+    if windows and ((kh - 1) * dh + (oh - 1) * sh >= out_h or (kw - 1) * dw + (ow - 1) * sw >= out_w):
+        raise ValueError(f"fold_windows: windows of kernel {(kh, kw)}, stride {(sh, sw)}, dilation {(dh, dw)} at "
+                         f"{(oh, ow)} positions reach past the {(out_h, out_w)} plane")
+    if cols is out:  # distinct Buffers never share memory
+        raise ValueError("fold_windows: cols must not be out")
+    if windows and _FOLD_WINDOWS[cols.code](cols.ptr, out.ptr, *dims) != 0:
+        raise ValueError(f"fold_windows: the kernel rejected the sizes {dims}")
 
 
 # --- optimizers ----------------------------------------------------------------------------------------

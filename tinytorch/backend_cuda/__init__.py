@@ -848,3 +848,6 @@ def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
 
 # --- optimizers -------------------------------------------------------------------------------------
 adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path
+
+# --- sliding windows -------------------------------------------------------------------------------------
+fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions

@@ -525,6 +525,27 @@ def scatter_min(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
     _scatter_combine(np.minimum, src, index, out)
 
 
+# --- sliding windows (optional in the interface) ---------------------------------------------------------
+def fold_windows(cols: np.ndarray, out: np.ndarray, nc: int, out_h: int, out_w: int, kh: int, kw: int, oh: int,
+                 ow: int, sh: int, sw: int, dh: int, dw: int) -> None:
+    if min(nc, out_h, out_w, kh, kw, oh, ow) < 0 or min(sh, sw, dh, dw) < 1:
+        raise ValueError("fold_windows: sizes must be >= 0 and strides, dilations >= 1")
+    if cols.size != nc * kh * kw * oh * ow or out.size != nc * out_h * out_w:
+        raise ValueError(f"fold_windows: cols has {cols.size} elements and out {out.size}, which do not fit "
+                         f"{(nc, kh, kw, oh, ow)} and {(nc, out_h, out_w)}")
+    if cols.dtype != out.dtype or cols.dtype.kind != "f":
+        raise TypeError(f"fold_windows: cols and out must both be float32 or both float64, got {cols.dtype}, "
+                        f"{out.dtype}")
+    if not (nc and kh and kw and oh and ow):
+        return
+    if (kh - 1) * dh + (oh - 1) * sh >= out_h or (kw - 1) * dw + (ow - 1) * sw >= out_w:
+        raise ValueError("fold_windows: the windows reach past the output plane")
+    windows, planes = cols.reshape(nc, kh, kw, oh, ow), out.reshape(nc, out_h, out_w)
+    for i in range(kh):  # each kernel offset's values, an (nc, oh, ow) slab, added where they were read
+        for j in range(kw):
+            planes[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw] += windows[:, i, j]
+
+
 # --- optimizers (optional in the interface) --------------------------------------------------------------
 def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
               max_exp_avg_sq: np.ndarray | None, *, step_size: float, beta1: float, beta2: float, eps: float,

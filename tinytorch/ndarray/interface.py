@@ -228,6 +228,23 @@ class Backend(Protocol):
     float dtype (the gradient is compacted first), instead of ~10 elementwise array ops."""
 
 
+    fold_windows: Callable[..., None] | None
+    """``fold_windows(cols, out, nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)``: col2im, the
+    adjoint of the window view of ``ndarray/windows.py``. Adds every element of the compact
+    ``cols`` seen as ``(nc, kh, kw, oh, ow)`` into the compact ``out`` seen as ``(nc, out_h,
+    out_w)``, at the position it was read from::
+
+        out[p, y * sh + i * dh, x * sw + j * dw] += cols[p, i, j, y, x]
+
+    (windows that overlap add up). ``cols`` and ``out`` share a dtype, float32 or float64
+    (TypeError otherwise); ``cols.size == nc * kh * kw * oh * ow``, ``out.size == nc * out_h *
+    out_w``, strides and dilations >= 1, and every window inside the plane (``(kh - 1) * dh +
+    (oh - 1) * sh < out_h``, likewise for the width, when there are windows): ValueError
+    otherwise, checked before anything is written. ``cols`` is only read and must not be
+    ``out``. NDArray's ``fold`` (the gradient of a convolution's input, of an average pooling)
+    calls it instead of ``kh * kw`` strided additions."""
+
+
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
@@ -243,7 +260,8 @@ def interface_functions() -> list[str]:
 
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
-OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step")
+OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
+                      "fold_windows")
 
 
 def optional_functions() -> list[str]:
