@@ -87,7 +87,7 @@ def test_interface_module_imports():
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                        "fold_windows"]
+                        "fold_windows", "ewise_strided"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -473,3 +473,49 @@ def test_fold_windows_checks_before_writing(device):
     with pytest.raises(ValueError):
         fold(f32(81), out, 1, 4, 5, 3, 3, 3, 3, 1, 1, 1, 1)
     np.testing.assert_array_equal(_get(backend, out), np.arange(25, dtype=np.float32))  # untouched
+
+
+# --- ewise_strided (broadcasting arithmetic of two views) ---------------------------------------------------
+STRIDED_CASES = [  # (shape, a's (buffer size, strides, offset), b's)
+    ((4, 5), (20, (5, 1), 0), (5, (0, 1), 0)),              # a bias added to every row
+    ((4, 5), (20, (5, 1), 0), (4, (1, 0), 0)),              # a per-row statistic
+    ((3, 4, 5), (60, (20, 5, 1), 0), (60, (1, 3, 12), 0)),  # a transposed operand
+    ((2, 3, 4), (30, (12, -4, 1), 9), (1, (0, 0, 0), 0)),   # a negative step, a constant
+    ((6, 1, 7), (7, (0, 0, 1), 0), (6, (1, 0, 0), 0)),      # an outer sum, length-1 axis
+    ((0, 3), (0, (3, 1), 0), (3, (0, 1), 0)),               # empty
+    ((1100, 2048), (2048, (0, 1), 0), (1100, (1, 0), 0)),   # large enough to split across threads
+]
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", STRIDED_CASES, ids=lambda c: str(c[0]))
+def test_ewise_strided_is_the_op_of_the_compacted_views(device, rng, op, dtype, case):
+    backend, strided = _optional(device, "ewise_strided")
+    shape, (na, sa, oa), (nb, sb, ob) = case
+    xa, xb = _random(rng, na, dtype), _random(rng, nb, dtype) + 3.0
+    out = _alloc(backend, int(np.prod(shape)), dtype)
+    strided(op, _buf(backend, xa), sa, oa, _buf(backend, xb), sb, ob, out, shape)
+    item = np.dtype(dtype).itemsize
+    va = np.lib.stride_tricks.as_strided(xa[oa:], shape, [s * item for s in sa]) if na else np.zeros(shape, dtype)
+    vb = np.lib.stride_tricks.as_strided(xb[ob:], shape, [s * item for s in sb])
+    want = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op](va, vb).reshape(-1)
+    np.testing.assert_allclose(_get(backend, out), want, rtol=1e-6 if dtype is np.float32 else 1e-14)
+
+
+def test_ewise_strided_checks_before_reading(device):
+    backend, strided = _optional(device, "ewise_strided")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):  # no such op
+        strided("pow", f32(4), (1,), 0, f32(4), (1,), 0, f32(4), (4,))
+    with pytest.raises(IndexError):  # a's view reaches past its buffer
+        strided("add", f32(4), (2,), 0, f32(4), (1,), 0, f32(4), (4,))
+    with pytest.raises(IndexError):  # b's offset
+        strided("add", f32(4), (1,), 0, f32(4), (1,), 1, f32(4), (4,))
+    with pytest.raises(ValueError):  # out's size
+        strided("add", f32(4), (1,), 0, f32(4), (1,), 0, f32(3), (4,))
+    with pytest.raises(TypeError):
+        strided("add", f32(4), (1,), 0, _alloc(backend, 4, np.float64), (1,), 0, f32(4), (4,))
+    with pytest.raises(TypeError):
+        i64 = lambda n: _alloc(backend, n, np.int64)  # noqa: E731
+        strided("add", i64(4), (1,), 0, i64(4), (1,), 0, i64(4), (4,))

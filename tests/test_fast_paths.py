@@ -116,3 +116,22 @@ def test_scalar_pow_special_exponents(device, dt, e):
     got = (array(x, device=device) ** e).numpy()
     np.testing.assert_allclose(got, expected, rtol=2e-7 if dt is np.float32 else 1e-15, equal_nan=True)
     assert got.dtype == dt
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_broadcast_arithmetic_of_views(device, variant, rng, dt):
+    """Broadcasting add/sub/mul/div (ewise_strided where the backend has it) equal numpy's, for
+    rows, columns, transposed and reversed views, scalars-as-arrays and mixed dtypes."""
+    a = rng.standard_normal((4, 6, 5)).astype(dt)
+    b = rng.standard_normal((6, 1)).astype(dt)
+    c = rng.standard_normal(5).astype(np.float32)
+    na, nb, nc = (array(x, device=device) for x in (a, b, c))
+    tol = dict(rtol=1e-6 if dt is np.float32 else 1e-14)
+    for f in (np.add, np.subtract, np.multiply, np.divide):
+        nd = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__", np.divide: "__truediv__"}[f]
+        np.testing.assert_allclose(getattr(na, nd)(nb).numpy(), f(a, b), **tol)
+        np.testing.assert_allclose(getattr(nb, nd)(na).numpy(), f(b, a), **tol)
+        np.testing.assert_allclose(getattr(na, nd)(nc).numpy(), f(a, c), rtol=1e-6)  # promotes c
+        view = na.permute((2, 0, 1))[::-1, :, ::2]
+        np.testing.assert_allclose(getattr(view, nd)(nb[::2].permute((1, 0))).numpy(),
+                                   f(a.transpose(2, 0, 1)[::-1, :, ::2], b[::2].T), **tol)

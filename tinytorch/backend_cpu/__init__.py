@@ -22,7 +22,7 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``, ``fold_windows``) in C. Besides the interface this module offers ``matmul_naive``, the plain
+``adam_step``, ``fold_windows``, ``ewise_strided``) in C. Besides the interface this module offers ``matmul_naive``, the plain
 triple loop, which the tests and the book compare the fast ``matmul`` with, ``matmul_step``
 to run each optimization step between the two (the benchmark and the book time them), and
 ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -919,6 +919,49 @@ def scatter_max(src: Buffer, index: Buffer, out: Buffer) -> None:
 def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
     """``out[index[i]] = min(out[index[i]], src[i])``, NaN-propagating."""
     _scatter_combine("scatter_min", _SCATTER_MIN, src, index, out)
+
+
+# --- broadcasting binary arithmetic ---------------------------------------------------------------------
+_STRIDED_OPS = ("add", "sub", "mul", "div")
+_EWISE_STRIDED = {op: _kernels(f"ewise_strided_{op}", FLOATS, lambda s: [_P, _P, _P, _INT, _P], _INT)
+                  for op in _STRIDED_OPS}
+
+
+def ewise_strided(op: str, a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_strides: Strides,
+                  b_offset: int, out: Buffer, shape: Shape) -> None:
+    """``out = a <op> b`` for two strided views of one ``shape`` (strides in elements, 0 where an
+    operand is broadcast) into the compact ``out``, without copying either view first
+    (broadcast.c). ``op`` is add, sub, mul or div; float32 or float64, one dtype for all three.
+    Both views are checked against their buffers and ``out``'s size against ``shape`` before C
+    reads anything (an optional extension of the interface)."""
+    _check_buffers(a, b, out)
+    kernels = _EWISE_STRIDED.get(op)
+    if kernels is None:
+        raise ValueError(f"ewise_strided: op must be one of {_STRIDED_OPS}, got {op!r}")
+    if not (a.code == b.code == out.code) or kernels[a.code] is None:
+        raise _dtype_error(f"ewise_strided_{op}", a, b, out, expected="one dtype, float32 or float64")
+    shape = tuple(shape)
+    if len(a_strides) != len(shape) or len(b_strides) != len(shape):
+        raise ValueError(f"ewise_strided: {len(shape)} axes, but strides {tuple(a_strides)} and {tuple(b_strides)}")
+    size_a, dims_a = _view(a, shape, a_strides, a_offset)
+    _view(b, shape, b_strides, b_offset)
+    if out.size != size_a:
+        raise ValueError(f"ewise_strided: out has {out.size} elements, the shape {shape} has {size_a}")
+    if not size_a:
+        return
+    if a is out or b is out:
+        a, b = _not_aliasing(out, a, b)
+    ndim = len(shape)
+    # lengths, then a's strides, then b's (an axis of length 1 is never stepped along: stride 0)
+    dims = _DIMS3_TYPES[ndim](*shape, *(s if n > 1 else 0 for s, n in zip(a_strides, shape)),
+                              *(s if n > 1 else 0 for s, n in zip(b_strides, shape)))
+    item = a.dtype.itemsize
+    if kernels[a.code](a.ptr + operator.index(a_offset) * item, b.ptr + operator.index(b_offset) * item, out.ptr,
+                       ndim, dims) != 0:
+        raise ValueError(f"ewise_strided: the kernel rejected the shape {shape}")
+
+
+_DIMS3_TYPES = [ctypes.c_int64 * (3 * k) for k in range(_MAX_DIMS + 1)]
 
 
 # --- sliding windows -----------------------------------------------------------------------------------

@@ -851,3 +851,4 @@ adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path
 
 # --- sliding windows -------------------------------------------------------------------------------------
 fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions
+ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first

@@ -474,6 +474,22 @@ def matmul_strided(a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarr
     matmul(ca, cb, out, m, n, p, batch)
 
 
+def ewise_strided(op: str, a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarray, b_strides: Strides,
+                  b_offset: int, out: np.ndarray, shape: Shape) -> None:
+    if op not in ("add", "sub", "mul", "div"):
+        raise ValueError(f"ewise_strided: op must be add, sub, mul or div, got {op!r}")
+    _check_same_dtype(a, b, out)
+    if a.dtype.kind != "f":
+        raise TypeError(f"ewise_strided takes float32 or float64, got {a.dtype}")
+    size = prod(shape)
+    if out.size != size:
+        raise ValueError(f"ewise_strided: out has {out.size} elements, the shape {tuple(shape)} has {size}")
+    ca, cb = np.empty(size, a.dtype), np.empty(size, b.dtype)
+    compact(a, ca, shape, a_strides, a_offset)  # each view is checked before anything is read
+    compact(b, cb, shape, b_strides, b_offset)
+    {"add": ewise_add, "sub": ewise_sub, "mul": ewise_mul, "div": ewise_div}[op](ca, cb, out)
+
+
 def _check_index(index: np.ndarray, size: int) -> None:
     if index.dtype != np.int64:
         raise TypeError(f"index buffer must be int64, got {index.dtype}")

@@ -245,6 +245,18 @@ class Backend(Protocol):
     calls it instead of ``kh * kw`` strided additions."""
 
 
+    ewise_strided: Callable[..., None] | None
+    """``ewise_strided(op, a, a_strides, a_offset, b, b_strides, b_offset, out, shape)``: ``out =
+    a <op> b`` for two strided views of one ``shape`` (strides in elements; 0 where an operand
+    is broadcast, negative steps backwards) into the compact ``out``; ``op`` is ``"add"``,
+    ``"sub"``, ``"mul"`` or ``"div"`` (ValueError otherwise). ``a``, ``b`` and ``out`` share a
+    dtype, float32 or float64 (TypeError otherwise); ``out.size`` is the shape's size
+    (ValueError otherwise); each view must lie inside its buffer (IndexError, see
+    ``strides.check_view``), all checked before anything is read. The values are those of
+    ``ewise_<op>`` on the compacted views. NDArray calls it for float arithmetic whose operands
+    broadcast (a bias added to every row), instead of compacting the broadcast operand first."""
+
+
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
@@ -261,7 +273,7 @@ def interface_functions() -> list[str]:
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                      "fold_windows")
+                      "fold_windows", "ewise_strided")
 
 
 def optional_functions() -> list[str]:

@@ -340,8 +340,14 @@ class NDArray:
                 a, b = a.compact(), b.compact()
             else:
                 shape = st.broadcast_shapes(a.shape, b.shape)
-                a = a.astype(dtype).broadcast_to(shape).compact()
-                b = b.astype(dtype).broadcast_to(shape).compact()
+                a = a.astype(dtype).broadcast_to(shape)
+                b = b.astype(dtype).broadcast_to(shape)
+                strided = self._backend.ewise_strided if op in _STRIDED_OPS and dtype.is_floating_point else None
+                if strided is not None:  # optional: the broadcast views as they are, no copies
+                    out = NDArray._new(shape, dtype, self.device)
+                    strided(op, a._buf, a.strides, a.offset, b._buf, b.strides, b.offset, out._buf, shape)
+                    return out
+                a, b = a.compact(), b.compact()
             out = NDArray._new(shape, bool_ if op in _COMPARISONS else dtype, self.device)
             getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
             return out
@@ -684,6 +690,7 @@ class NDArray:
 #: row_major_strides, remembered for the few hundred shapes a program uses over and over
 _row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
+_STRIDED_OPS = {"add", "sub", "mul", "div"}  # the ops of the optional ewise_strided
 _FLOAT_ONLY = set(UNARY_OPS_FLOAT)
 #: the ops with a ``scalar_r<op>`` kernel
 _REVERSIBLE = set(REVERSED_SCALAR_OPS + MORE_BINARY_OPS)
