@@ -22,10 +22,10 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``, ``fold_windows``, ``ewise_strided``) in C. Besides the interface this module offers ``matmul_naive``, the plain
-triple loop, which the tests and the book compare the fast ``matmul`` with, ``matmul_step``
-to run each optimization step between the two (the benchmark and the book time them), and
-``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
+``adam_step``, ``fold_windows``, ``ewise_strided``) in C. Besides the interface this module
+offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
+fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
+benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
 """
 
 from __future__ import annotations
