@@ -87,7 +87,7 @@ def test_interface_module_imports():
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                        "fold_windows", "ewise_strided"]
+                        "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -519,3 +519,61 @@ def test_ewise_strided_checks_before_reading(device):
     with pytest.raises(TypeError):
         i64 = lambda n: _alloc(backend, n, np.int64)  # noqa: E731
         strided("add", i64(4), (1,), 0, i64(4), (1,), 0, i64(4), (4,))
+
+
+# --- softmax_rows, softmax_rows_backward ------------------------------------------------------------------
+def _softmax_reference(x):
+    """PyTorch's softmax along the last axis (the oracle), or numpy's formula without it."""
+    try:
+        import torch
+        return torch.softmax(torch.from_numpy(x), -1).numpy()
+    except ImportError:
+        m = x.max(-1, keepdims=True)
+        e = np.exp(x - np.where(np.isinf(m), 0, m))
+        return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 64), (2, 1000), (600, 300)], ids=str)
+def test_softmax_rows_forward_and_backward(device, rng, dtype, shape):
+    backend, softmax = _optional(device, "softmax_rows")
+    _, backward = _optional(device, "softmax_rows_backward")
+    rows, cols = shape
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    out = _alloc(backend, x.size, dtype)
+    softmax(_buf(backend, x.reshape(-1)), out, rows, cols)
+    y = _get(backend, out).reshape(shape)
+    tol = dict(rtol=2e-6 if dtype is np.float32 else 1e-13, atol=1e-7 if dtype is np.float32 else 1e-15)
+    np.testing.assert_allclose(y, _softmax_reference(x), **tol)
+    g = rng.standard_normal(shape).astype(dtype)
+    gout = _alloc(backend, x.size, dtype)
+    backward(_buf(backend, y.reshape(-1)), _buf(backend, g.reshape(-1)), gout, rows, cols)
+    want = y * (g - (g * y).sum(-1, keepdims=True))
+    np.testing.assert_allclose(_get(backend, gout).reshape(shape), want, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_rows_special_values(device):
+    """Rows of -inf, with +inf, with NaN give NaN; a -inf entry beside finite ones gives 0."""
+    backend, softmax = _optional(device, "softmax_rows")
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [1.0, inf, 0.0], [1.0, nan, 2.0], [-inf, 0.0, 0.0], [1e30, 1e30, -1e30]],
+                 np.float32)
+    out = _alloc(backend, x.size, np.float32)
+    softmax(_buf(backend, x.reshape(-1)), out, 5, 3)
+    np.testing.assert_allclose(_get(backend, out).reshape(5, 3), _softmax_reference(x), equal_nan=True)
+
+
+def test_softmax_rows_checks_sizes_and_dtypes(device):
+    backend, softmax = _optional(device, "softmax_rows")
+    _, backward = _optional(device, "softmax_rows_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):
+        softmax(f32(6), f32(5), 2, 3)
+    with pytest.raises(ValueError):
+        softmax(f32(6), f32(6), 2, 4)
+    with pytest.raises(TypeError):
+        softmax(f32(6), _alloc(backend, 6, np.float64), 2, 3)
+    with pytest.raises(TypeError):
+        softmax(_alloc(backend, 6, np.int64), _alloc(backend, 6, np.int64), 2, 3)
+    with pytest.raises(ValueError):
+        backward(f32(6), f32(6), f32(5), 2, 3)

@@ -135,3 +135,20 @@ def test_broadcast_arithmetic_of_views(device, variant, rng, dt):
         view = na.permute((2, 0, 1))[::-1, :, ::2]
         np.testing.assert_allclose(getattr(view, nd)(nb[::2].permute((1, 0))).numpy(),
                                    f(a.transpose(2, 0, 1)[::-1, :, ::2], b[::2].T), **tol)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_and_its_backward(device, variant, rng, axis):
+    """NDArray.softmax / softmax_backward (softmax_rows[_backward] along the last axis where the
+    backend has them) equal the formula, on a transposed view too."""
+    x = rng.standard_normal((4, 6, 5)).astype(np.float32) * 3
+    g = rng.standard_normal((4, 6, 5)).astype(np.float32)
+    e = np.exp(x - x.max(axis, keepdims=True))
+    y = e / e.sum(axis, keepdims=True)
+    got = array(x, device=device).softmax(axis)
+    np.testing.assert_allclose(got.numpy(), y, rtol=1e-5, atol=1e-7)
+    back = got.softmax_backward(array(g, device=device), axis)
+    np.testing.assert_allclose(back.numpy(), y * (g - (g * y).sum(axis, keepdims=True)), rtol=1e-4, atol=1e-6)
+    xt = array(x, device=device).permute((2, 0, 1))
+    et = np.exp(x.transpose(2, 0, 1) - x.transpose(2, 0, 1).max(-1, keepdims=True))
+    np.testing.assert_allclose(xt.softmax(-1).numpy(), et / et.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)

@@ -22,7 +22,7 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``, ``fold_windows``, ``ewise_strided``) in C. Besides the interface this module
+``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
 fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
 benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -962,6 +962,41 @@ def ewise_strided(op: str, a: Buffer, a_strides: Strides, a_offset: int, b: Buff
 
 
 _DIMS3_TYPES = [ctypes.c_int64 * (3 * k) for k in range(_MAX_DIMS + 1)]
+
+
+# --- softmax along rows ---------------------------------------------------------------------------------
+_SOFTMAX_ROWS = _kernels("softmax_rows", FLOATS, lambda s: [_P, _P, _N, _N], _INT)
+_SOFTMAX_ROWS_BACKWARD = _kernels("softmax_rows_backward", FLOATS, lambda s: [_P, _P, _P, _N, _N], _INT)
+
+
+def _rows_args(name: str, rows: int, cols: int, *bufs: Buffer) -> tuple[int, int]:
+    """``rows`` and ``cols`` as ints after checking them against every buffer (sizes, one float dtype)."""
+    _check_buffers(*bufs)
+    rows, cols = operator.index(rows), operator.index(cols)
+    if rows < 0 or cols < 0 or any(b.size != rows * cols for b in bufs):
+        raise ValueError(f"{name}: buffers of {[b.size for b in bufs]} elements do not fit ({rows}, {cols})")
+    if len({b.code for b in bufs}) != 1 or _SOFTMAX_ROWS[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+    return rows, cols
+
+
+def softmax_rows(a: Buffer, out: Buffer, rows: int, cols: int) -> None:
+    """Softmax of each row of the compact ``a`` (rows, cols) into ``out``, one pass per row
+    (softmax.c; an optional extension of the interface)."""
+    rows, cols = _rows_args("softmax_rows", rows, cols, a, out)
+    if a is out:
+        a, = _not_aliasing(out, a)
+    if rows * cols and _SOFTMAX_ROWS[a.code](a.ptr, out.ptr, rows, cols) != 0:
+        raise ValueError(f"softmax_rows: the kernel rejected ({rows}, {cols})")
+
+
+def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: int) -> None:
+    """``out = y * (g - rowsum(g * y))`` row by row: softmax's input gradient (softmax.c)."""
+    rows, cols = _rows_args("softmax_rows_backward", rows, cols, y, g, out)
+    if y is out or g is out:
+        y, g = _not_aliasing(out, y, g)
+    if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols) != 0:
+        raise ValueError(f"softmax_rows_backward: the kernel rejected ({rows}, {cols})")
 
 
 # --- sliding windows -----------------------------------------------------------------------------------

@@ -852,3 +852,5 @@ adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path
 # --- sliding windows -------------------------------------------------------------------------------------
 fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions
 ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first
+softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
+softmax_rows_backward = None  # likewise

@@ -490,6 +490,28 @@ def ewise_strided(op: str, a: np.ndarray, a_strides: Strides, a_offset: int, b: 
     {"add": ewise_add, "sub": ewise_sub, "mul": ewise_mul, "div": ewise_div}[op](ca, cb, out)
 
 
+def _check_rows(name: str, rows: int, cols: int, *bufs: np.ndarray) -> None:
+    if rows < 0 or cols < 0 or any(b.size != rows * cols for b in bufs):
+        raise ValueError(f"{name}: buffers of {[b.size for b in bufs]} elements do not fit ({rows}, {cols})")
+    if len({b.dtype for b in bufs}) != 1 or bufs[0].dtype.kind != "f":
+        raise TypeError(f"{name}: buffers must be all float32 or all float64, got {[str(b.dtype) for b in bufs]}")
+
+
+def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+    _check_rows("softmax_rows", rows, cols, a, out)
+    x = a.reshape(rows, cols)
+    with np.errstate(all="ignore"):
+        m = x.max(axis=1, keepdims=True) if cols else np.zeros((rows, 1), x.dtype)
+        e = np.exp(x - m)
+        out[:] = (e / e.sum(axis=1, keepdims=True)).reshape(-1)
+
+
+def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+    _check_rows("softmax_rows_backward", rows, cols, y, g, out)
+    yr, gr = y.reshape(rows, cols), g.reshape(rows, cols)
+    out[:] = (yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
+
+
 def _check_index(index: np.ndarray, size: int) -> None:
     if index.dtype != np.int64:
         raise TypeError(f"index buffer must be int64, got {index.dtype}")

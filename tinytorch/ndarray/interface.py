@@ -257,6 +257,21 @@ class Backend(Protocol):
     broadcast (a bias added to every row), instead of compacting the broadcast operand first."""
 
 
+    softmax_rows: Callable[..., None] | None
+    """``softmax_rows(a, out, rows, cols)``: for each row of the compact ``a`` seen as ``(rows,
+    cols)``, ``out[r, j] = exp(a[r, j] - m) / sum_k exp(a[r, k] - m)`` with ``m`` the row's max
+    (a row of -inf, or one holding +inf or NaN, gives NaN throughout, as PyTorch). ``a`` and the
+    compact ``out`` share a dtype, float32 or float64 (TypeError otherwise), and have ``rows *
+    cols`` elements (ValueError otherwise). ``NDArray.softmax`` calls it along the last axis
+    instead of five array passes."""
+
+    softmax_rows_backward: Callable[..., None] | None
+    """``softmax_rows_backward(y, g, out, rows, cols)``: the gradient of softmax's input from its
+    output ``y`` and that output's gradient ``g``, row by row: ``out[r, j] = y[r, j] * (g[r, j] -
+    sum_k g[r, k] * y[r, k])``. Three compact buffers of one dtype (float32 or float64) and
+    ``rows * cols`` elements, checked as for ``softmax_rows``."""
+
+
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
@@ -273,7 +288,7 @@ def interface_functions() -> list[str]:
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                      "fold_windows", "ewise_strided")
+                      "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward")
 
 
 def optional_functions() -> list[str]:

@@ -412,6 +412,31 @@ class NDArray:
     def mul_(self, other: Any) -> "NDArray": return self._update(other, "mul")
     def div_(self, other: Any) -> "NDArray": return self._update(other, "div")
 
+    def softmax(self, axis: int) -> "NDArray":
+        """``exp(a - m) / sum(exp(a - m))`` along ``axis`` (a float array), ``m`` the max along it
+        (rows of -inf, or holding +inf or NaN, give NaN, as PyTorch). One pass per row in the
+        backend's optional ``softmax_rows`` for the last axis; else max, subtract, exp, sum, divide."""
+        axis = st.normalize_axis(axis, self.ndim)
+        kernel = self._backend.softmax_rows if axis == self.ndim - 1 and self.size else None
+        if kernel is not None:
+            a, out = self.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(a._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            return out
+        e = (self - self.max((axis,), keepdims=True)).exp()
+        return e / e.sum((axis,), keepdims=True)
+
+    def softmax_backward(self, grad: "NDArray", axis: int) -> "NDArray":
+        """The gradient of softmax's input from its output (this array) and the output's
+        gradient: ``y * (g - sum(g * y))`` along ``axis`` (``softmax_rows_backward`` in one pass
+        per row for the last axis where the backend has it)."""
+        axis = st.normalize_axis(axis, self.ndim)
+        kernel = self._backend.softmax_rows_backward if axis == self.ndim - 1 and self.size else None
+        if kernel is not None and grad.shape == self.shape and grad.dtype is self.dtype:
+            y, g, out = self.compact(), grad.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(y._buf, g._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            return out
+        return self * (grad - (grad * self).sum((axis,), keepdims=True))
+
     def adam_step_(self, grad: "NDArray", exp_avg: "NDArray", exp_avg_sq: "NDArray",
                    max_exp_avg_sq: "NDArray | None", *, step_size: float, beta1: float, beta2: float, eps: float,
                    bias2_sqrt: float, decay: float = 1.0, l2: float = 0.0) -> None:

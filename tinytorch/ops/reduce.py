@@ -430,21 +430,20 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 class Softmax(Function):
     """``softmax`` as one node (attention computes one per head and layer; as a composite it was
     five nodes and their backward passes). Forward ``e / sum(e)`` with ``e = exp(x - m)``, ``m``
-    the max over ``dims``; backward ``y * (g - sum(g * y))`` with ``y`` the output, computed on
-    arrays unless the backward pass is recorded (then with ``y`` kept differentiable)."""
+    the max over ``dim`` (``NDArray.softmax``, one backend pass per row along the last dim);
+    backward ``y * (g - sum(g * y))`` with ``y`` the output, computed on arrays unless the
+    backward pass is recorded (then with ``y`` kept differentiable)."""
 
-    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
-        self.dims = dims
-        e = (a - _finite_max(a, dims)).exp()
-        self.out = e / e.sum(dims, keepdims=True)
+    def forward(self, a: NDArray, dim: int) -> NDArray:
+        self.dim = dim
+        self.out = a.softmax(dim)
         return self.out
 
     def backward(self, g: Tensor) -> Tensor:
         if is_grad_enabled():
             y = self.output()
-            return y * (g - sum(g * y, self.dims, keepdim=True))
-        ya, ga = self.out, g._data
-        return Tensor._make(ya * (ga - (ga * ya).sum(self.dims, keepdims=True)), False, None)
+            return y * (g - sum(g * y, self.dim, keepdim=True))
+        return Tensor._make(self.out.softmax_backward(g._data, self.dim), False, None)
 
 
 @op
@@ -455,7 +454,7 @@ def softmax(x: Tensor, dim: int) -> Tensor:
         return exp(x)
     if not x.dtype.is_floating_point:
         x = x.to(float32)
-    return Softmax.apply(x, dims=d)
+    return Softmax.apply(x, dim=d[0])
 
 
 class LogSoftmax(Function):
