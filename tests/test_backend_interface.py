@@ -87,7 +87,8 @@ def test_interface_module_imports():
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                        "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward"]
+                        "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
+                        "gelu", "gelu_backward"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -577,3 +578,41 @@ def test_softmax_rows_checks_sizes_and_dtypes(device):
         softmax(_alloc(backend, 6, np.int64), _alloc(backend, 6, np.int64), 2, 3)
     with pytest.raises(ValueError):
         backward(f32(6), f32(6), f32(5), 2, 3)
+
+
+# --- gelu, gelu_backward -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("n", [0, 1, 7, 1001, (1 << 17) + 5], ids=str)
+def test_gelu_and_its_derivative(device, rng, dtype, n):
+    backend, gelu = _optional(device, "gelu")
+    _, gelu_backward = _optional(device, "gelu_backward")
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    if n >= 7:
+        x[:7] = [0.0, -0.0, 40.0, -40.0, 1e-30, np.inf, -np.inf]
+    g = rng.standard_normal(n).astype(dtype)
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    x64 = x.astype(np.float64)
+    cdf = (erf(x64 / math.sqrt(2)) + 1) / 2
+    with np.errstate(all="ignore"):  # PyTorch's values at +-inf too: gelu(-inf) and both slopes there are NaN
+        want = x64 * cdf
+        dwant = g * (cdf + x64 * np.exp(-x64 * x64 / 2) / math.sqrt(2 * math.pi))
+    out, dout = _alloc(backend, n, dtype), _alloc(backend, n, dtype)
+    gelu(_buf(backend, x), out)
+    gelu_backward(_buf(backend, x), _buf(backend, g), dout)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype is np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_get(backend, out), want, equal_nan=True, **tol)
+    np.testing.assert_allclose(_get(backend, dout), dwant, equal_nan=True, **tol)
+
+
+def test_gelu_checks_sizes_and_dtypes(device):
+    backend, gelu = _optional(device, "gelu")
+    _, gelu_backward = _optional(device, "gelu_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):
+        gelu(f32(4), f32(5))
+    with pytest.raises(TypeError):
+        gelu(f32(4), _alloc(backend, 4, np.float64))
+    with pytest.raises(TypeError):
+        gelu(_alloc(backend, 4, np.int64), _alloc(backend, 4, np.int64))
+    with pytest.raises(ValueError):
+        gelu_backward(f32(4), f32(4), f32(3))

@@ -22,7 +22,8 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``) in C. Besides the interface this module
+``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
+``gelu[_backward]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
 fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
 benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -997,6 +998,32 @@ def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: in
         y, g = _not_aliasing(out, y, g)
     if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols) != 0:
         raise ValueError(f"softmax_rows_backward: the kernel rejected ({rows}, {cols})")
+
+
+# --- GELU ---------------------------------------------------------------------------------------------
+_GELU = _kernels("gelu", FLOATS, lambda s: [_P, _P, _N])
+_GELU_BACKWARD = _kernels("gelu_backward", FLOATS, lambda s: [_P, _P, _P, _N])
+
+
+def _float_buffers(name: str, *bufs: Buffer) -> None:
+    """Every buffer a Buffer, of one size and one float dtype (ValueError / TypeError otherwise)."""
+    _check_buffers(*bufs)
+    if len({b.size for b in bufs}) != 1:
+        raise _size_error(name, *bufs)
+    if len({b.code for b in bufs}) != 1 or _GELU[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+
+
+def gelu(a: Buffer, out: Buffer) -> None:
+    """``out = a * (1 + erf(a / sqrt 2)) / 2`` in one pass (gelu.c; an optional extension)."""
+    _float_buffers("gelu", a, out)
+    _GELU[a.code](a.ptr, out.ptr, a.size)
+
+
+def gelu_backward(a: Buffer, g: Buffer, out: Buffer) -> None:
+    """``out = g * (Phi(a) + a * phi(a))``: the GELU's input gradient in one pass (gelu.c)."""
+    _float_buffers("gelu_backward", a, g, out)
+    _GELU_BACKWARD[a.code](a.ptr, g.ptr, out.ptr, a.size)
 
 
 # --- sliding windows -----------------------------------------------------------------------------------

@@ -854,3 +854,5 @@ fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided 
 ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first
 softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
 softmax_rows_backward = None  # likewise
+gelu = None  # no CUDA kernel yet: NDArray.gelu takes array passes
+gelu_backward = None  # likewise

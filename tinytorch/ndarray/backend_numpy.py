@@ -512,6 +512,26 @@ def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: i
     out[:] = (yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
 
 
+def _check_floats(name: str, *bufs: np.ndarray) -> None:
+    if len({b.size for b in bufs}) != 1:
+        raise ValueError(f"{name}: buffer sizes differ: {[b.size for b in bufs]}")
+    if len({b.dtype for b in bufs}) != 1 or bufs[0].dtype.kind != "f":
+        raise TypeError(f"{name}: buffers must be all float32 or all float64, got {[str(b.dtype) for b in bufs]}")
+
+
+def gelu(a: np.ndarray, out: np.ndarray) -> None:
+    _check_floats("gelu", a, out)
+    out[:] = a * ((_erf(a * a.dtype.type(0.7071067811865476)) + 1) * a.dtype.type(0.5))
+
+
+def gelu_backward(a: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
+    _check_floats("gelu_backward", a, g, out)
+    t = a.dtype.type
+    cdf = (_erf(a * t(0.7071067811865476)) + 1) * t(0.5)
+    with np.errstate(over="ignore", under="ignore"):
+        out[:] = g * (cdf + a * (np.exp(a * a * t(-0.5)) * t(0.3989422804014327)))
+
+
 def _check_index(index: np.ndarray, size: int) -> None:
     if index.dtype != np.int64:
         raise TypeError(f"index buffer must be int64, got {index.dtype}")

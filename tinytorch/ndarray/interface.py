@@ -272,6 +272,17 @@ class Backend(Protocol):
     ``rows * cols`` elements, checked as for ``softmax_rows``."""
 
 
+    gelu: Callable[..., None] | None
+    """``gelu(a, out)``: ``out[i] = x * (1 + erf(x / sqrt 2)) / 2`` with ``x = a[i]``, the exact GELU;
+    ``gelu_backward(a, g, out)``: ``out[i] = g[i] * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))``,
+    ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``. Compact buffers of one size (ValueError otherwise) and
+    one dtype, float32 or float64 (TypeError otherwise). ``NDArray.gelu`` / ``gelu_backward``
+    call them instead of five and seven array passes."""
+
+    gelu_backward: Callable[..., None] | None
+    """See ``gelu``."""
+
+
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
@@ -288,7 +299,8 @@ def interface_functions() -> list[str]:
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                      "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward")
+                      "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
+                      "gelu", "gelu_backward")
 
 
 def optional_functions() -> list[str]:

@@ -412,6 +412,28 @@ class NDArray:
     def mul_(self, other: Any) -> "NDArray": return self._update(other, "mul")
     def div_(self, other: Any) -> "NDArray": return self._update(other, "div")
 
+    def gelu(self) -> "NDArray":
+        """The exact GELU ``x * (1 + erf(x / sqrt 2)) / 2`` of a float array: one pass in the
+        backend's optional ``gelu``, else five array passes."""
+        kernel = self._backend.gelu if self.size else None
+        if kernel is not None:
+            a, out = self.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(a._buf, out._buf)
+            return out
+        return self * (((self * _SQRT_HALF).erf() + 1.0) * 0.5)
+
+    def gelu_backward(self, grad: "NDArray") -> "NDArray":
+        """``grad * (Phi(x) + x * phi(x))`` for this array ``x``: the gradient of GELU's input
+        (``Phi`` the standard normal CDF, ``phi`` its density); one pass in the backend's optional
+        ``gelu_backward`` when ``grad`` has this shape and dtype."""
+        kernel = self._backend.gelu_backward if self.size else None
+        if kernel is not None and grad.shape == self.shape and grad.dtype is self.dtype:
+            x, g, out = self.compact(), grad.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(x._buf, g._buf, out._buf)
+            return out
+        cdf = ((self * _SQRT_HALF).erf() + 1.0) * 0.5
+        return grad * (cdf + self * ((self * self * -0.5).exp() * _INV_SQRT_2PI))
+
     def softmax(self, axis: int) -> "NDArray":
         """``exp(a - m) / sum(exp(a - m))`` along ``axis`` (a float array), ``m`` the max along it
         (rows of -inf, or holding +inf or NaN, give NaN, as PyTorch). One pass per row in the
@@ -716,6 +738,8 @@ class NDArray:
 _row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
 _STRIDED_OPS = {"add", "sub", "mul", "div"}  # the ops of the optional ewise_strided
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2), for the GELU
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi), the normal density's factor
 _FLOAT_ONLY = set(UNARY_OPS_FLOAT)
 #: the ops with a ``scalar_r<op>`` kernel
 _REVERSIBLE = set(REVERSED_SCALAR_OPS + MORE_BINARY_OPS)
