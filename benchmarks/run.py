@@ -388,6 +388,57 @@ def format_peaks(rows) -> str:
     return "\n".join(lines)
 
 
+# --- eager targets: the ratios to PyTorch (and numpy) that issues 14 and 15 ask of eager mode --------
+EAGER_TARGETS = [  # (label, table row prefix, reference column, target ratio)
+    ("eager MLP step / PyTorch", "MLP 784-256-10", "torch", 1.0),
+    ("eager CNN step / PyTorch", "CNN (MNIST example)", "torch", 0.8),
+    ("eager GPT step / PyTorch", "char GPT", "torch", 0.8),
+    ("eager LSTM step / PyTorch", "char LSTM", "torch", None),
+]
+
+
+def eager_targets(training_rows, matmul_rows) -> str:
+    """One table of the eager targets, 1 and 2 threads side by side: the speed ratio of tinytorch
+    (C backend) to PyTorch's eager step for each model, with the per-round range, the GPT
+    worker's peak resident memory next to PyTorch's (target <= 1.5x), and float32 matmul next to
+    numpy at 512-2048 (target >= 0.95x). Ratios come from this run's interleaved rounds."""
+    lines = ["| row | 1 thread | 2 threads | target | met |", "| --- | --- | --- | --- | --- |"]
+
+    def cell(r, ref):
+        if r is None or ref not in r or "tt-cpu" not in r:
+            return "-", None
+        ratio = r["tt-cpu"] / r[ref]
+        lo, hi = r.get("range", (ratio, ratio))
+        return f"{ratio:.2f}× ({lo:.2f}–{hi:.2f})", ratio
+
+    def find(prefix, threads):
+        suffix = f", {threads} thread{'s' * (threads > 1)}"
+        return next((r for r in training_rows if r["kernel"].startswith(prefix) and r["kernel"].endswith(suffix)),
+                    None)
+
+    for label, prefix, ref, target in EAGER_TARGETS:
+        cells = [cell(find(prefix, t), ref) for t in (1, 2)]
+        if all(c[1] is None for c in cells):
+            continue
+        met = "-" if target is None else ("yes" if all(c[1] is None or c[1] >= target for c in cells) else "no")
+        lines.append(f"| {label} | {cells[0][0]} | {cells[1][0]} | {'-' if target is None else f'≥ {target}×'} "
+                     f"| {met} |")
+    for t in (1, 2):
+        r = find("char GPT", t)
+        peak = (r or {}).get("peak", {})
+        if "tt-cpu" in peak and "torch" in peak:
+            ratio = peak["tt-cpu"] / peak["torch"]
+            lines.append(f"| GPT peak RSS tt / torch, {t} thread{'s' * (t > 1)} | {peak['tt-cpu']:.0f} MB | "
+                         f"{peak['torch']:.0f} MB | ≤ 1.5× | {'yes' if ratio <= 1.5 else 'no'} ({ratio:.2f}×) |")
+    for r in matmul_rows:
+        n = int(r["kernel"].split()[-1].rstrip("²"))
+        if "float32" in r["kernel"] and 512 <= n <= 2048 and "tt-cpu" in r:
+            ratio = r["tt-cpu"] / r["numpy"]
+            lines.append(f"| matmul float32 {n}² / numpy, {THREADS} thread{'s' * (THREADS != '1')} | "
+                         f"{ratio:.2f}× | | ≥ 0.95× | {'yes' if ratio >= 0.95 else 'no'} |")
+    return "\n".join(lines)
+
+
 def plot_matmul(rows, steps, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -441,7 +492,7 @@ def main(argv=None) -> None:
                        lambda: bench_elementwise(n_ew, rounds, min_time)),
                       ("one training step vs PyTorch (separate processes, alternating rounds)",
                        lambda: bench_training(["mlp", "cnn", "gpt", "lstm"], train_rounds, train_time,
-                                              sorted({1, int(THREADS)})))]:
+                                              sorted({1, 2, int(THREADS)})))]:
         key = {"matmul (": "matmul", "the steps": "steps", "elementwise": "elementwise", "one training": "training"}
         if args.only and next(v for k, v in key.items() if title.startswith(k)) != args.only:
             continue
@@ -452,6 +503,11 @@ def main(argv=None) -> None:
             table += "\n\n" + format_peaks(rows)
         print(table, "\n", flush=True)
         sections.append((title, rows, table))
+    by_key = {title.split(" ")[0]: rows for title, rows, _ in sections}
+    if "one" in by_key:  # the training table ran: the eager targets, 1 and 2 threads side by side
+        targets = eager_targets(by_key["one"], by_key.get("matmul", []))
+        print("## eager targets (issues 14 and 15)\n\n" + targets + "\n", flush=True)
+        sections.append(("eager targets (issues 14 and 15)", [], targets))
     load_after = load_average()
     print(load_after)
     if not args.quick and not args.only:

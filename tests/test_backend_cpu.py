@@ -45,7 +45,8 @@ ARITH = (np.float32, np.float64, np.int64)
 COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
                      "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided",
                      "scatter_mul", "scatter_max", "scatter_min",
-                     "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step"}
+                     "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step", "fold_windows",
+                     "ewise_strided", "softmax_rows", "softmax_rows_backward", "gelu", "gelu_backward"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}

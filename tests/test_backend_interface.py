@@ -87,7 +87,8 @@ def test_interface_module_imports():
 def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                        "call_fused"]
+                        "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
+                        "gelu", "gelu_backward"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -416,3 +417,202 @@ def test_check_view_errors_name_the_values():
         check_view(10, (np.int64(3),), (np.int64(2**62),), np.int64(0))
     with pytest.raises(TypeError):
         check_view(10, (2,), (1.0,), 0)
+
+
+# --- fold_windows (col2im) ----------------------------------------------------------------------------------
+FOLD_CASES = [  # (nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)
+    (3, 5, 6, 3, 3, 3, 4, 1, 1, 1, 1),   # overlapping 3x3 windows
+    (2, 7, 9, 3, 2, 3, 3, 2, 3, 1, 2),   # strides and dilation
+    (4, 4, 4, 2, 2, 2, 2, 2, 2, 1, 1),   # no overlap (2x2 pooling)
+    (1, 9, 4, 1, 1, 5, 4, 2, 1, 1, 1),   # 1x1 kernel, positions skipped
+    (0, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1),   # nothing to fold
+    (70, 30, 30, 3, 3, 28, 28, 1, 1, 1, 1),  # large enough to split across threads
+]
+
+
+def _fold_reference(cols, nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw):
+    """The sum of every window element at its position, one element at a time (numpy)."""
+    out = np.zeros((nc, out_h, out_w), cols.dtype)
+    c = cols.reshape(nc, kh, kw, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            for y in range(oh):
+                for x in range(ow):
+                    out[:, y * sh + i * dh, x * sw + j * dw] += c[:, i, j, y, x]
+    return out.reshape(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", FOLD_CASES, ids=str)
+def test_fold_windows_adds_each_window_element_where_it_was_read(device, rng, dtype, case):
+    backend, fold = _optional(device, "fold_windows")
+    nc, out_h, out_w, kh, kw, oh, ow = case[:7]
+    cols = _random(rng, nc * kh * kw * oh * ow, dtype)
+    start = _random(rng, nc * out_h * out_w, dtype)  # fold adds into what out holds
+    out = _buf(backend, start)
+    fold(_buf(backend, cols), out, *case)
+    want = start + _fold_reference(cols, *case)
+    np.testing.assert_allclose(_get(backend, out), want, rtol=1e-5 if dtype is np.float32 else 1e-12, atol=1e-5)
+
+
+def test_fold_windows_checks_before_writing(device):
+    backend, fold = _optional(device, "fold_windows")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):  # cols size does not fit
+        fold(f32(10), f32(25), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # out size does not fit
+        fold(f32(81), f32(24), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # windows reach past the plane: 3 positions of a 3-window need 5 rows
+        fold(f32(81), f32(20), 1, 4, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(ValueError):  # stride 0
+        fold(f32(81), f32(25), 1, 5, 5, 3, 3, 3, 3, 0, 1, 1, 1)
+    with pytest.raises(TypeError):
+        fold(f32(81), _alloc(backend, 25, np.float64), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    with pytest.raises(TypeError):
+        fold(_alloc(backend, 81, np.int64), _alloc(backend, 25, np.int64), 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    out = _buf(backend, np.arange(25, dtype=np.float32))
+    with pytest.raises(ValueError):
+        fold(f32(81), out, 1, 4, 5, 3, 3, 3, 3, 1, 1, 1, 1)
+    np.testing.assert_array_equal(_get(backend, out), np.arange(25, dtype=np.float32))  # untouched
+
+
+# --- ewise_strided (broadcasting arithmetic of two views) ---------------------------------------------------
+STRIDED_CASES = [  # (shape, a's (buffer size, strides, offset), b's)
+    ((4, 5), (20, (5, 1), 0), (5, (0, 1), 0)),              # a bias added to every row
+    ((4, 5), (20, (5, 1), 0), (4, (1, 0), 0)),              # a per-row statistic
+    ((3, 4, 5), (60, (20, 5, 1), 0), (60, (1, 3, 12), 0)),  # a transposed operand
+    ((2, 3, 4), (30, (12, -4, 1), 9), (1, (0, 0, 0), 0)),   # a negative step, a constant
+    ((6, 1, 7), (7, (0, 0, 1), 0), (6, (1, 0, 0), 0)),      # an outer sum, length-1 axis
+    ((0, 3), (0, (3, 1), 0), (3, (0, 1), 0)),               # empty
+    ((1100, 2048), (2048, (0, 1), 0), (1100, (1, 0), 0)),   # large enough to split across threads
+]
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", STRIDED_CASES, ids=lambda c: str(c[0]))
+def test_ewise_strided_is_the_op_of_the_compacted_views(device, rng, op, dtype, case):
+    backend, strided = _optional(device, "ewise_strided")
+    shape, (na, sa, oa), (nb, sb, ob) = case
+    xa, xb = _random(rng, na, dtype), _random(rng, nb, dtype) + 3.0
+    out = _alloc(backend, int(np.prod(shape)), dtype)
+    strided(op, _buf(backend, xa), sa, oa, _buf(backend, xb), sb, ob, out, shape)
+    item = np.dtype(dtype).itemsize
+    va = np.lib.stride_tricks.as_strided(xa[oa:], shape, [s * item for s in sa]) if na else np.zeros(shape, dtype)
+    vb = np.lib.stride_tricks.as_strided(xb[ob:], shape, [s * item for s in sb])
+    want = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op](va, vb).reshape(-1)
+    np.testing.assert_allclose(_get(backend, out), want, rtol=1e-6 if dtype is np.float32 else 1e-14)
+
+
+def test_ewise_strided_checks_before_reading(device):
+    backend, strided = _optional(device, "ewise_strided")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):  # no such op
+        strided("pow", f32(4), (1,), 0, f32(4), (1,), 0, f32(4), (4,))
+    with pytest.raises(IndexError):  # a's view reaches past its buffer
+        strided("add", f32(4), (2,), 0, f32(4), (1,), 0, f32(4), (4,))
+    with pytest.raises(IndexError):  # b's offset
+        strided("add", f32(4), (1,), 0, f32(4), (1,), 1, f32(4), (4,))
+    with pytest.raises(ValueError):  # out's size
+        strided("add", f32(4), (1,), 0, f32(4), (1,), 0, f32(3), (4,))
+    with pytest.raises(TypeError):
+        strided("add", f32(4), (1,), 0, _alloc(backend, 4, np.float64), (1,), 0, f32(4), (4,))
+    with pytest.raises(TypeError):
+        i64 = lambda n: _alloc(backend, n, np.int64)  # noqa: E731
+        strided("add", i64(4), (1,), 0, i64(4), (1,), 0, i64(4), (4,))
+
+
+# --- softmax_rows, softmax_rows_backward ------------------------------------------------------------------
+def _softmax_reference(x):
+    """PyTorch's softmax along the last axis (the oracle), or numpy's formula without it."""
+    try:
+        import torch
+        return torch.softmax(torch.from_numpy(x), -1).numpy()
+    except ImportError:
+        m = x.max(-1, keepdims=True)
+        e = np.exp(x - np.where(np.isinf(m), 0, m))
+        return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 64), (2, 1000), (600, 300)], ids=str)
+def test_softmax_rows_forward_and_backward(device, rng, dtype, shape):
+    backend, softmax = _optional(device, "softmax_rows")
+    _, backward = _optional(device, "softmax_rows_backward")
+    rows, cols = shape
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    out = _alloc(backend, x.size, dtype)
+    softmax(_buf(backend, x.reshape(-1)), out, rows, cols)
+    y = _get(backend, out).reshape(shape)
+    tol = dict(rtol=2e-6 if dtype is np.float32 else 1e-13, atol=1e-7 if dtype is np.float32 else 1e-15)
+    np.testing.assert_allclose(y, _softmax_reference(x), **tol)
+    g = rng.standard_normal(shape).astype(dtype)
+    gout = _alloc(backend, x.size, dtype)
+    backward(_buf(backend, y.reshape(-1)), _buf(backend, g.reshape(-1)), gout, rows, cols)
+    want = y * (g - (g * y).sum(-1, keepdims=True))
+    np.testing.assert_allclose(_get(backend, gout).reshape(shape), want, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_rows_special_values(device):
+    """Rows of -inf, with +inf, with NaN give NaN; a -inf entry beside finite ones gives 0."""
+    backend, softmax = _optional(device, "softmax_rows")
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [1.0, inf, 0.0], [1.0, nan, 2.0], [-inf, 0.0, 0.0], [1e30, 1e30, -1e30]],
+                 np.float32)
+    out = _alloc(backend, x.size, np.float32)
+    softmax(_buf(backend, x.reshape(-1)), out, 5, 3)
+    np.testing.assert_allclose(_get(backend, out).reshape(5, 3), _softmax_reference(x), equal_nan=True)
+
+
+def test_softmax_rows_checks_sizes_and_dtypes(device):
+    backend, softmax = _optional(device, "softmax_rows")
+    _, backward = _optional(device, "softmax_rows_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):
+        softmax(f32(6), f32(5), 2, 3)
+    with pytest.raises(ValueError):
+        softmax(f32(6), f32(6), 2, 4)
+    with pytest.raises(TypeError):
+        softmax(f32(6), _alloc(backend, 6, np.float64), 2, 3)
+    with pytest.raises(TypeError):
+        softmax(_alloc(backend, 6, np.int64), _alloc(backend, 6, np.int64), 2, 3)
+    with pytest.raises(ValueError):
+        backward(f32(6), f32(6), f32(5), 2, 3)
+
+
+# --- gelu, gelu_backward -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("n", [0, 1, 7, 1001, (1 << 17) + 5], ids=str)
+def test_gelu_and_its_derivative(device, rng, dtype, n):
+    backend, gelu = _optional(device, "gelu")
+    _, gelu_backward = _optional(device, "gelu_backward")
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    if n >= 7:
+        x[:7] = [0.0, -0.0, 40.0, -40.0, 1e-30, np.inf, -np.inf]
+    g = rng.standard_normal(n).astype(dtype)
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    x64 = x.astype(np.float64)
+    cdf = (erf(x64 / math.sqrt(2)) + 1) / 2
+    with np.errstate(all="ignore"):  # PyTorch's values at +-inf too: gelu(-inf) and both slopes there are NaN
+        want = x64 * cdf
+        dwant = g * (cdf + x64 * np.exp(-x64 * x64 / 2) / math.sqrt(2 * math.pi))
+    out, dout = _alloc(backend, n, dtype), _alloc(backend, n, dtype)
+    gelu(_buf(backend, x), out)
+    gelu_backward(_buf(backend, x), _buf(backend, g), dout)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype is np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_get(backend, out), want, equal_nan=True, **tol)
+    np.testing.assert_allclose(_get(backend, dout), dwant, equal_nan=True, **tol)
+
+
+def test_gelu_checks_sizes_and_dtypes(device):
+    backend, gelu = _optional(device, "gelu")
+    _, gelu_backward = _optional(device, "gelu_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):
+        gelu(f32(4), f32(5))
+    with pytest.raises(TypeError):
+        gelu(f32(4), _alloc(backend, 4, np.float64))
+    with pytest.raises(TypeError):
+        gelu(_alloc(backend, 4, np.int64), _alloc(backend, 4, np.int64))
+    with pytest.raises(ValueError):
+        gelu_backward(f32(4), f32(4), f32(3))

@@ -102,3 +102,53 @@ def test_in_place_update_must_keep_the_shape(device, variant):
     x = array(np.zeros(3), device=device)
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         x.add_(array(np.zeros((2, 3)), device=device))
+
+
+# --- eager speed work: kernels with special cases ------------------------------------------------------
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("e", [2, 3, 0.5, -0.5, -1, -2, 1, 1.5, 0, -3])
+def test_scalar_pow_special_exponents(device, dt, e):
+    """The C backend computes x ** 2, x ** 0.5, x ** -1... without libm's pow; the values (signs,
+    zeros, infinities, NaN included) must be PyTorch's (which takes sqrt for 0.5, as numpy)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.5, -1.0, -0.0, 0.0, 0.3, 1.0, 2.0, 7.5, np.inf, -np.inf, np.nan], dtype=dt)
+    expected = (torch.from_numpy(x) ** e).numpy()
+    got = (array(x, device=device) ** e).numpy()
+    np.testing.assert_allclose(got, expected, rtol=2e-7 if dt is np.float32 else 1e-15, equal_nan=True)
+    assert got.dtype == dt
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_broadcast_arithmetic_of_views(device, variant, rng, dt):
+    """Broadcasting add/sub/mul/div (ewise_strided where the backend has it) equal numpy's, for
+    rows, columns, transposed and reversed views, scalars-as-arrays and mixed dtypes."""
+    a = rng.standard_normal((4, 6, 5)).astype(dt)
+    b = rng.standard_normal((6, 1)).astype(dt)
+    c = rng.standard_normal(5).astype(np.float32)
+    na, nb, nc = (array(x, device=device) for x in (a, b, c))
+    tol = dict(rtol=1e-6 if dt is np.float32 else 1e-14)
+    for f in (np.add, np.subtract, np.multiply, np.divide):
+        nd = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__", np.divide: "__truediv__"}[f]
+        np.testing.assert_allclose(getattr(na, nd)(nb).numpy(), f(a, b), **tol)
+        np.testing.assert_allclose(getattr(nb, nd)(na).numpy(), f(b, a), **tol)
+        np.testing.assert_allclose(getattr(na, nd)(nc).numpy(), f(a, c), rtol=1e-6)  # promotes c
+        view = na.permute((2, 0, 1))[::-1, :, ::2]
+        np.testing.assert_allclose(getattr(view, nd)(nb[::2].permute((1, 0))).numpy(),
+                                   f(a.transpose(2, 0, 1)[::-1, :, ::2], b[::2].T), **tol)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_and_its_backward(device, variant, rng, axis):
+    """NDArray.softmax / softmax_backward (softmax_rows[_backward] along the last axis where the
+    backend has them) equal the formula, on a transposed view too."""
+    x = rng.standard_normal((4, 6, 5)).astype(np.float32) * 3
+    g = rng.standard_normal((4, 6, 5)).astype(np.float32)
+    e = np.exp(x - x.max(axis, keepdims=True))
+    y = e / e.sum(axis, keepdims=True)
+    got = array(x, device=device).softmax(axis)
+    np.testing.assert_allclose(got.numpy(), y, rtol=1e-5, atol=1e-7)
+    back = got.softmax_backward(array(g, device=device), axis)
+    np.testing.assert_allclose(back.numpy(), y * (g - (g * y).sum(axis, keepdims=True)), rtol=1e-4, atol=1e-6)
+    xt = array(x, device=device).permute((2, 0, 1))
+    et = np.exp(x.transpose(2, 0, 1) - x.transpose(2, 0, 1).max(-1, keepdims=True))
+    np.testing.assert_allclose(xt.softmax(-1).numpy(), et / et.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)

@@ -741,6 +741,13 @@ OPS = [
         a.reshape(1, 2, 4, 4), 2, return_indices=True), 2),  # exercises the Unpool primitive
        lambda a: np.where(a.reshape(1, 2, 2, 2, 2, 2).max((3, 5), keepdims=True) == a.reshape(1, 2, 2, 2, 2, 2),
                           a.reshape(1, 2, 2, 2, 2, 2), 0).reshape(1, 2, 4, 4), ((2, 16),)),
+    # --- one-node layer ops of nn.functional (tinytorch/ops/fused.py, h-eager) ---
+    Op("linear_bias", lambda L, x, w, b: L.nn.functional.linear(x, w, b), lambda x, w, b: x @ w.T + b,
+       ((2, 3, 4), (5, 4), (5,))),
+    Op("layer_norm_affine", lambda L, x, w, b: L.nn.functional.layer_norm(x, (4,), w, b),
+       lambda x, w, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b,
+       ((3, 4), (4,), (4,)), tol32=1e-4),
+    unary("gelu_erf", lambda L, a: L.nn.functional.gelu(a), lambda a: 0.5 * a * (1 + np_erf(a / math.sqrt(2)))),
 ]
 # --- the machinery --------------------------------------------------------------------------------------
 class Lib:

@@ -22,10 +22,11 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
   ``IndexError`` for views and indices, each naming the values.
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
-``adam_step``) in C. Besides the interface this module offers ``matmul_naive``, the plain
-triple loop, which the tests and the book compare the fast ``matmul`` with, ``matmul_step``
-to run each optimization step between the two (the benchmark and the book time them), and
-``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
+``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
+``gelu[_backward]``) in C. Besides the interface this module
+offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
+fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
+benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
 """
 
 from __future__ import annotations
@@ -919,6 +920,141 @@ def scatter_max(src: Buffer, index: Buffer, out: Buffer) -> None:
 def scatter_min(src: Buffer, index: Buffer, out: Buffer) -> None:
     """``out[index[i]] = min(out[index[i]], src[i])``, NaN-propagating."""
     _scatter_combine("scatter_min", _SCATTER_MIN, src, index, out)
+
+
+# --- broadcasting binary arithmetic ---------------------------------------------------------------------
+_STRIDED_OPS = ("add", "sub", "mul", "div")
+_EWISE_STRIDED = {op: _kernels(f"ewise_strided_{op}", FLOATS, lambda s: [_P, _P, _P, _INT, _P], _INT)
+                  for op in _STRIDED_OPS}
+
+
+def ewise_strided(op: str, a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_strides: Strides,
+                  b_offset: int, out: Buffer, shape: Shape) -> None:
+    """``out = a <op> b`` for two strided views of one ``shape`` (strides in elements, 0 where an
+    operand is broadcast) into the compact ``out``, without copying either view first
+    (broadcast.c). ``op`` is add, sub, mul or div; float32 or float64, one dtype for all three.
+    Both views are checked against their buffers and ``out``'s size against ``shape`` before C
+    reads anything (an optional extension of the interface)."""
+    _check_buffers(a, b, out)
+    kernels = _EWISE_STRIDED.get(op)
+    if kernels is None:
+        raise ValueError(f"ewise_strided: op must be one of {_STRIDED_OPS}, got {op!r}")
+    if not (a.code == b.code == out.code) or kernels[a.code] is None:
+        raise _dtype_error(f"ewise_strided_{op}", a, b, out, expected="one dtype, float32 or float64")
+    shape = tuple(shape)
+    if len(a_strides) != len(shape) or len(b_strides) != len(shape):
+        raise ValueError(f"ewise_strided: {len(shape)} axes, but strides {tuple(a_strides)} and {tuple(b_strides)}")
+    size_a, dims_a = _view(a, shape, a_strides, a_offset)
+    _view(b, shape, b_strides, b_offset)
+    if out.size != size_a:
+        raise ValueError(f"ewise_strided: out has {out.size} elements, the shape {shape} has {size_a}")
+    if not size_a:
+        return
+    if a is out or b is out:
+        a, b = _not_aliasing(out, a, b)
+    ndim = len(shape)
+    # lengths, then a's strides, then b's (an axis of length 1 is never stepped along: stride 0)
+    dims = _DIMS3_TYPES[ndim](*shape, *(s if n > 1 else 0 for s, n in zip(a_strides, shape)),
+                              *(s if n > 1 else 0 for s, n in zip(b_strides, shape)))
+    item = a.dtype.itemsize
+    if kernels[a.code](a.ptr + operator.index(a_offset) * item, b.ptr + operator.index(b_offset) * item, out.ptr,
+                       ndim, dims) != 0:
+        raise ValueError(f"ewise_strided: the kernel rejected the shape {shape}")
+
+
+_DIMS3_TYPES = [ctypes.c_int64 * (3 * k) for k in range(_MAX_DIMS + 1)]
+
+
+# --- softmax along rows ---------------------------------------------------------------------------------
+_SOFTMAX_ROWS = _kernels("softmax_rows", FLOATS, lambda s: [_P, _P, _N, _N], _INT)
+_SOFTMAX_ROWS_BACKWARD = _kernels("softmax_rows_backward", FLOATS, lambda s: [_P, _P, _P, _N, _N], _INT)
+
+
+def _rows_args(name: str, rows: int, cols: int, *bufs: Buffer) -> tuple[int, int]:
+    """``rows`` and ``cols`` as ints after checking them against every buffer (sizes, one float dtype)."""
+    _check_buffers(*bufs)
+    rows, cols = operator.index(rows), operator.index(cols)
+    if rows < 0 or cols < 0 or any(b.size != rows * cols for b in bufs):
+        raise ValueError(f"{name}: buffers of {[b.size for b in bufs]} elements do not fit ({rows}, {cols})")
+    if len({b.code for b in bufs}) != 1 or _SOFTMAX_ROWS[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+    return rows, cols
+
+
+def softmax_rows(a: Buffer, out: Buffer, rows: int, cols: int) -> None:
+    """Softmax of each row of the compact ``a`` (rows, cols) into ``out``, one pass per row
+    (softmax.c; an optional extension of the interface)."""
+    rows, cols = _rows_args("softmax_rows", rows, cols, a, out)
+    if a is out:
+        a, = _not_aliasing(out, a)
+    if rows * cols and _SOFTMAX_ROWS[a.code](a.ptr, out.ptr, rows, cols) != 0:
+        raise ValueError(f"softmax_rows: the kernel rejected ({rows}, {cols})")
+
+
+def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: int) -> None:
+    """``out = y * (g - rowsum(g * y))`` row by row: softmax's input gradient (softmax.c)."""
+    rows, cols = _rows_args("softmax_rows_backward", rows, cols, y, g, out)
+    if y is out or g is out:
+        y, g = _not_aliasing(out, y, g)
+    if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols) != 0:
+        raise ValueError(f"softmax_rows_backward: the kernel rejected ({rows}, {cols})")
+
+
+# --- GELU ---------------------------------------------------------------------------------------------
+_GELU = _kernels("gelu", FLOATS, lambda s: [_P, _P, _N])
+_GELU_BACKWARD = _kernels("gelu_backward", FLOATS, lambda s: [_P, _P, _P, _N])
+
+
+def _float_buffers(name: str, *bufs: Buffer) -> None:
+    """Every buffer a Buffer, of one size and one float dtype (ValueError / TypeError otherwise)."""
+    _check_buffers(*bufs)
+    if len({b.size for b in bufs}) != 1:
+        raise _size_error(name, *bufs)
+    if len({b.code for b in bufs}) != 1 or _GELU[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+
+
+def gelu(a: Buffer, out: Buffer) -> None:
+    """``out = a * (1 + erf(a / sqrt 2)) / 2`` in one pass (gelu.c; an optional extension)."""
+    _float_buffers("gelu", a, out)
+    _GELU[a.code](a.ptr, out.ptr, a.size)
+
+
+def gelu_backward(a: Buffer, g: Buffer, out: Buffer) -> None:
+    """``out = g * (Phi(a) + a * phi(a))``: the GELU's input gradient in one pass (gelu.c)."""
+    _float_buffers("gelu_backward", a, g, out)
+    _GELU_BACKWARD[a.code](a.ptr, g.ptr, out.ptr, a.size)
+
+
+# --- sliding windows -----------------------------------------------------------------------------------
+_FOLD_WINDOWS = _kernels("fold_windows", FLOATS, lambda s: [_P, _P] + [_N] * 11, _INT)
+
+
+def fold_windows(cols: Buffer, out: Buffer, nc: int, out_h: int, out_w: int, kh: int, kw: int, oh: int, ow: int,
+                 sh: int, sw: int, dh: int, dw: int) -> None:
+    """col2im in one pass (windows.c): ``out[p, y*sh + i*dh, x*sw + j*dw] += cols[p, i, j, y, x]``
+    for the compact ``cols`` (nc, kh, kw, oh, ow) and ``out`` (nc, out_h, out_w), float32 or
+    float64. Every size and the windows' reach are checked here, before C writes anything (an
+    optional extension of the interface)."""
+    _check_buffers(cols, out)
+    dims = [operator.index(v) for v in (nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)]
+    nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw = dims
+    if min(nc, out_h, out_w, kh, kw, oh, ow) < 0 or min(sh, sw, dh, dw) < 1:
+        raise ValueError(f"fold_windows: sizes must be >= 0 and strides, dilations >= 1, got {dims}")
+    if cols.size != nc * kh * kw * oh * ow or out.size != nc * out_h * out_w:
+        raise ValueError(f"fold_windows: cols has {cols.size} elements and out {out.size}; (nc, kh, kw, oh, ow) = "
+                         f"{(nc, kh, kw, oh, ow)} and (nc, out_h, out_w) = {(nc, out_h, out_w)} need "
+                         f"{nc * kh * kw * oh * ow} and {nc * out_h * out_w}")
+    if cols.code != out.code or _FOLD_WINDOWS[cols.code] is None:
+        raise _dtype_error("fold_windows", cols, out, expected="cols and out both float32 or both float64")
+    windows = nc and kh and kw and oh and ow
+    if windows and ((kh - 1) * dh + (oh - 1) * sh >= out_h or (kw - 1) * dw + (ow - 1) * sw >= out_w):
+        raise ValueError(f"fold_windows: windows of kernel {(kh, kw)}, stride {(sh, sw)}, dilation {(dh, dw)} at "
+                         f"{(oh, ow)} positions reach past the {(out_h, out_w)} plane")
+    if cols is out:  # distinct Buffers never share memory
+        raise ValueError("fold_windows: cols must not be out")
+    if windows and _FOLD_WINDOWS[cols.code](cols.ptr, out.ptr, *dims) != 0:
+        raise ValueError(f"fold_windows: the kernel rejected the sizes {dims}")
 
 
 # --- optimizers ----------------------------------------------------------------------------------------

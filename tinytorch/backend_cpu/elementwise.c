@@ -183,7 +183,36 @@ static inline float erfinv_f32(float y) { return (float)erfinv_f64(y); }
 ARITHMETIC(add, ADD, IADD, TT_PAR_MIN)
 ARITHMETIC(sub, SUB, ISUB, TT_PAR_MIN)
 ARITHMETIC(mul, MUL, IMUL, TT_PAR_MIN)
-ARITHMETIC(pow, POW, IPOW, TT_PAR_MIN_MATH)
+/* pow's float scalar form computes the exponents PyTorch special-cases as PyTorch does: 1, 2, 3,
+ * -1, -2 by multiplication, 0.5 and -0.5 by sqrt (so (-0) ** 0.5 is -0 and (-inf) ** 0.5 NaN,
+ * where libm's pow gives +0 and +inf). Squaring through libm's pow took 64x longer than x * x
+ * (benchmarks/measurements.md). */
+#define SCALAR_POW_FLOAT(sfx, T)                                                          \
+    TT_API void tt_ewise_pow_##sfx(const T *a, const T *b, T *out, int64_t n) {           \
+        PARALLEL_FOR(n, TT_PAR_MIN_MATH, out[i] = POW(a[i], b[i]););                      \
+    }                                                                                     \
+    TT_API void tt_scalar_pow_##sfx(const T *a, T s, T *out, int64_t n) {                 \
+        if (s == 2) {                                                                     \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = a[i] * a[i];);                           \
+        } else if (s == 1) {                                                              \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = a[i];);                                  \
+        } else if (s == 3) {                                                              \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = a[i] * a[i] * a[i];);                    \
+        } else if (s == 0.5) {                                                            \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = sqrt(a[i]););                            \
+        } else if (s == -0.5) {                                                           \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = 1 / sqrt(a[i]););                        \
+        } else if (s == -1) {                                                             \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = 1 / a[i];);                              \
+        } else if (s == -2) {                                                             \
+            PARALLEL_FOR(n, TT_PAR_MIN, out[i] = 1 / (a[i] * a[i]););                     \
+        } else {                                                                          \
+            PARALLEL_FOR(n, TT_PAR_MIN_MATH, out[i] = POW(a[i], s););                     \
+        }                                                                                 \
+    }
+SCALAR_POW_FLOAT(f32, float)
+SCALAR_POW_FLOAT(f64, double)
+BINARY(pow, i64, int64_t, int64_t, IPOW, TT_PAR_MIN_MATH)
 ARITHMETIC(maximum, FMAX, IMAX, TT_PAR_MIN)
 ARITHMETIC(minimum, FMIN, IMIN, TT_PAR_MIN)
 /* There is no integer div: NDArray promotes integers to float first, as PyTorch does. */

@@ -852,3 +852,11 @@ adam_step = None  # no CUDA kernel yet: optim.Adam uses its generic path
 
 # --- generated kernels -------------------------------------------------------------------------------
 call_fused = None  # host C cannot address device memory: compiled code runs the ops one by one
+
+# --- sliding windows -------------------------------------------------------------------------------------
+fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions
+ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first
+softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
+softmax_rows_backward = None  # likewise
+gelu = None  # no CUDA kernel yet: NDArray.gelu takes array passes
+gelu_backward = None  # likewise

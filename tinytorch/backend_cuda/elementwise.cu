@@ -32,6 +32,14 @@ struct Mul { template <class T> __device__ T operator()(T a, T b) const {
     if constexpr (tt_is_int<T>()) return tt_wrap_mul(a, b); else return a * b; } };
 struct Div { template <class T> __device__ T operator()(T a, T b) const { return a / b; } };  // floats only
 struct Pow { template <class T> __device__ T operator()(T a, T b) const { return tt_pow(a, b); } };
+// x ** s for a scalar s: PyTorch takes 0.5 and -0.5 as sqrt and 1 / sqrt (so (-0) ** 0.5 is -0,
+// (-0) ** -0.5 is -inf and (-inf) ** +-0.5 NaN, where pow gives +0, +inf, +inf and 0).
+struct PowScalar { template <class T> __device__ T operator()(T a, T s) const {
+    if constexpr (!tt_is_int<T>()) {
+        if (s == T(0.5)) return sqrt(a);
+        if (s == T(-0.5)) return T(1) / sqrt(a);
+    }
+    return tt_pow(a, s); } };
 // maximum/minimum propagate NaN like numpy (fmaxf/fminf would drop it). `a != a` is the
 // NaN test; for integers it is constant false and compiles away.
 struct Maximum { template <class T> __device__ T operator()(T a, T b) const { return (a > b || a != a) ? a : b; } };
@@ -70,10 +78,19 @@ __device__ void scalar_binary(const T *a, Tout *out, i64 n, T s) {
         scalar_binary<T, T, OP, true>(a, out, n, s);                                           \
     }
 
+// pow: the array form is pow itself, the scalar form PowScalar.
+#define TT_POW(T, SUF)                                                                         \
+    extern "C" __global__ void ewise_pow_##SUF(const T *a, const T *b, T *out, i64 n) {         \
+        ewise_binary<T, T, Pow>(a, b, out, n);                                                 \
+    }                                                                                          \
+    extern "C" __global__ void scalar_pow_##SUF(const T *a, T *out, i64 n, T s) {              \
+        scalar_binary<T, T, PowScalar, false>(a, out, n, s);                                   \
+    }
+
 // Arithmetic: float32, float64, int64 (div: floats only; NDArray promotes ints first).
 #define TT_ARITH(T, SUF)                                                                       \
     TT_BINARY(add, Add, T, SUF, T) TT_BINARY(sub, Sub, T, SUF, T) TT_BINARY(mul, Mul, T, SUF, T) \
-    TT_BINARY(pow, Pow, T, SUF, T) TT_BINARY(maximum, Maximum, T, SUF, T)                      \
+    TT_POW(T, SUF) TT_BINARY(maximum, Maximum, T, SUF, T)                                      \
     TT_BINARY(minimum, Minimum, T, SUF, T) TT_RBINARY(sub, Sub, T, SUF) TT_RBINARY(pow, Pow, T, SUF)
 TT_ARITH_TYPES(TT_ARITH)
 #define TT_DIV(T, SUF) TT_BINARY(div, Div, T, SUF, T) TT_RBINARY(div, Div, T, SUF)

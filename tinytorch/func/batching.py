@@ -76,6 +76,7 @@ from ..ops.elementwise import (
     Untracked,
     Where,
 )
+from ..ops.fused import Gelu, LayerNorm, Linear
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul
 from ..ops.movement import (
@@ -461,6 +462,31 @@ def windows_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any]
     return reshape(out, (b, n) + out.shape[1:]), 0
 
 
+def _weights_batched(level: VmapLevel, args: tuple[Any, ...]) -> bool:
+    return any(unwrap(a, level)[1] is not None for a in args[1:] if a is not None)
+
+
+def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
+    """``Linear`` takes rows ``(R, in)``: a batched input's batch is merged into the rows (a
+    view when it is in front) and split off the result. Batched weights (an ensemble) take the
+    loop fallback."""
+    if _weights_batched(level, args):
+        return fallback(level, Linear, args, params, run)
+    value, _ = _unary_front(level, args)
+    out = run((reshape(value, (-1, value.shape[-1])),) + args[1:], params)
+    return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
+
+
+def layer_norm_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                    run: Run) -> tuple[Tensor, int]:
+    """``LayerNorm`` normalises over the last ``n`` dims, so a batch in front changes nothing;
+    batched weights take the loop fallback."""
+    if _weights_batched(level, args):
+        return fallback(level, LayerNorm, args, params, run)
+    value, _ = _unary_front(level, args)
+    return run((value,) + args[1:], params), 0
+
+
 def _basic_or_adjacent(key: tuple[Any, ...], level: VmapLevel) -> bool:
     """Whether prepending ``slice(None)`` to ``key`` indexes each example as ``key`` would: true
     for basic keys and for unbatched integer arrays that stand next to each other (numpy then
@@ -540,14 +566,14 @@ unpool_rule = _written_at_key_rule(Unpool)
 POINTWISE: tuple[type[Function], ...] = (
     Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where, Cast, Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sin, Cos, Tanh,
     Sigmoid, Relu, Erf, Rounding, Log1p, Expm1, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Atan2,
-    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice, Untracked, CheckedTargets,
+    Copysign, Fmod, RoundedDiv, Erfc, Erfinv, Clone, ToDevice, Untracked, CheckedTargets, Gelu,
 )
 
 #: the batching rule of each op (Function class) that has one; every other op takes the fallback
 RULES: dict[type[Function], Rule] = {
     **{f: pointwise_rule for f in POINTWISE},
     Sum: dims_rule, Amax: dims_rule, FiniteMax: dims_rule, ReducedConstant: dims_rule, VectorNorm: dims_rule,
-    LogSoftmax: dims_rule, Softmax: dims_rule,
+    LogSoftmax: dims_rule, Softmax: dim_rule,
     Prod: dim_rule, Cumsum: dim_rule, Cumprod: dim_rule, Logcumsumexp: dim_rule, UnfoldDim: dim_rule,
     IndicesAlong: dim_rule,
     Cat: cat_rule, Reshape: reshape_rule, Permute: permute_rule, Expand: expand_rule, Flip: dims_rule,
@@ -556,6 +582,7 @@ RULES: dict[type[Function], Rule] = {
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
+    Linear: linear_rule, LayerNorm: layer_norm_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,
 }

@@ -100,6 +100,8 @@ def _int_pow(a: np.ndarray, b: Any) -> np.ndarray:
 def _pow(a: Any, b: Any) -> np.ndarray:
     if np.asarray(a).dtype.kind == "i":
         return _int_pow(a, b)
+    if np.ndim(b) == 0 and b == -0.5:  # PyTorch's rsqrt: (-0) ** -0.5 is -inf, (-inf) ** -0.5 NaN
+        return 1 / np.sqrt(a)
     return np.power(a, b)
 
 
@@ -472,6 +474,64 @@ def matmul_strided(a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarr
     matmul(ca, cb, out, m, n, p, batch)
 
 
+def ewise_strided(op: str, a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarray, b_strides: Strides,
+                  b_offset: int, out: np.ndarray, shape: Shape) -> None:
+    if op not in ("add", "sub", "mul", "div"):
+        raise ValueError(f"ewise_strided: op must be add, sub, mul or div, got {op!r}")
+    _check_same_dtype(a, b, out)
+    if a.dtype.kind != "f":
+        raise TypeError(f"ewise_strided takes float32 or float64, got {a.dtype}")
+    size = prod(shape)
+    if out.size != size:
+        raise ValueError(f"ewise_strided: out has {out.size} elements, the shape {tuple(shape)} has {size}")
+    ca, cb = np.empty(size, a.dtype), np.empty(size, b.dtype)
+    compact(a, ca, shape, a_strides, a_offset)  # each view is checked before anything is read
+    compact(b, cb, shape, b_strides, b_offset)
+    {"add": ewise_add, "sub": ewise_sub, "mul": ewise_mul, "div": ewise_div}[op](ca, cb, out)
+
+
+def _check_rows(name: str, rows: int, cols: int, *bufs: np.ndarray) -> None:
+    if rows < 0 or cols < 0 or any(b.size != rows * cols for b in bufs):
+        raise ValueError(f"{name}: buffers of {[b.size for b in bufs]} elements do not fit ({rows}, {cols})")
+    if len({b.dtype for b in bufs}) != 1 or bufs[0].dtype.kind != "f":
+        raise TypeError(f"{name}: buffers must be all float32 or all float64, got {[str(b.dtype) for b in bufs]}")
+
+
+def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+    _check_rows("softmax_rows", rows, cols, a, out)
+    x = a.reshape(rows, cols)
+    with np.errstate(all="ignore"):
+        m = x.max(axis=1, keepdims=True) if cols else np.zeros((rows, 1), x.dtype)
+        e = np.exp(x - m)
+        out[:] = (e / e.sum(axis=1, keepdims=True)).reshape(-1)
+
+
+def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+    _check_rows("softmax_rows_backward", rows, cols, y, g, out)
+    yr, gr = y.reshape(rows, cols), g.reshape(rows, cols)
+    out[:] = (yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
+
+
+def _check_floats(name: str, *bufs: np.ndarray) -> None:
+    if len({b.size for b in bufs}) != 1:
+        raise ValueError(f"{name}: buffer sizes differ: {[b.size for b in bufs]}")
+    if len({b.dtype for b in bufs}) != 1 or bufs[0].dtype.kind != "f":
+        raise TypeError(f"{name}: buffers must be all float32 or all float64, got {[str(b.dtype) for b in bufs]}")
+
+
+def gelu(a: np.ndarray, out: np.ndarray) -> None:
+    _check_floats("gelu", a, out)
+    out[:] = a * ((_erf(a * a.dtype.type(0.7071067811865476)) + 1) * a.dtype.type(0.5))
+
+
+def gelu_backward(a: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
+    _check_floats("gelu_backward", a, g, out)
+    t = a.dtype.type
+    cdf = (_erf(a * t(0.7071067811865476)) + 1) * t(0.5)
+    with np.errstate(over="ignore", under="ignore"):
+        out[:] = g * (cdf + a * (np.exp(a * a * t(-0.5)) * t(0.3989422804014327)))
+
+
 def _check_index(index: np.ndarray, size: int) -> None:
     if index.dtype != np.int64:
         raise TypeError(f"index buffer must be int64, got {index.dtype}")
@@ -521,6 +581,27 @@ def scatter_max(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
 
 def scatter_min(src: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
     _scatter_combine(np.minimum, src, index, out)
+
+
+# --- sliding windows (optional in the interface) ---------------------------------------------------------
+def fold_windows(cols: np.ndarray, out: np.ndarray, nc: int, out_h: int, out_w: int, kh: int, kw: int, oh: int,
+                 ow: int, sh: int, sw: int, dh: int, dw: int) -> None:
+    if min(nc, out_h, out_w, kh, kw, oh, ow) < 0 or min(sh, sw, dh, dw) < 1:
+        raise ValueError("fold_windows: sizes must be >= 0 and strides, dilations >= 1")
+    if cols.size != nc * kh * kw * oh * ow or out.size != nc * out_h * out_w:
+        raise ValueError(f"fold_windows: cols has {cols.size} elements and out {out.size}, which do not fit "
+                         f"{(nc, kh, kw, oh, ow)} and {(nc, out_h, out_w)}")
+    if cols.dtype != out.dtype or cols.dtype.kind != "f":
+        raise TypeError(f"fold_windows: cols and out must both be float32 or both float64, got {cols.dtype}, "
+                        f"{out.dtype}")
+    if not (nc and kh and kw and oh and ow):
+        return
+    if (kh - 1) * dh + (oh - 1) * sh >= out_h or (kw - 1) * dw + (ow - 1) * sw >= out_w:
+        raise ValueError("fold_windows: the windows reach past the output plane")
+    windows, planes = cols.reshape(nc, kh, kw, oh, ow), out.reshape(nc, out_h, out_w)
+    for i in range(kh):  # each kernel offset's values, an (nc, oh, ow) slab, added where they were read
+        for j in range(kw):
+            planes[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw] += windows[:, i, j]
 
 
 # --- optimizers (optional in the interface) --------------------------------------------------------------

@@ -236,6 +236,61 @@ class Backend(Protocol):
     float dtype (the gradient is compacted first), instead of ~10 elementwise array ops."""
 
 
+    fold_windows: Callable[..., None] | None
+    """``fold_windows(cols, out, nc, out_h, out_w, kh, kw, oh, ow, sh, sw, dh, dw)``: col2im, the
+    adjoint of the window view of ``ndarray/windows.py``. Adds every element of the compact
+    ``cols`` seen as ``(nc, kh, kw, oh, ow)`` into the compact ``out`` seen as ``(nc, out_h,
+    out_w)``, at the position it was read from::
+
+        out[p, y * sh + i * dh, x * sw + j * dw] += cols[p, i, j, y, x]
+
+    (windows that overlap add up). ``cols`` and ``out`` share a dtype, float32 or float64
+    (TypeError otherwise); ``cols.size == nc * kh * kw * oh * ow``, ``out.size == nc * out_h *
+    out_w``, strides and dilations >= 1, and every window inside the plane (``(kh - 1) * dh +
+    (oh - 1) * sh < out_h``, likewise for the width, when there are windows): ValueError
+    otherwise, checked before anything is written. ``cols`` is only read and must not be
+    ``out``. NDArray's ``fold`` (the gradient of a convolution's input, of an average pooling)
+    calls it instead of ``kh * kw`` strided additions."""
+
+
+    ewise_strided: Callable[..., None] | None
+    """``ewise_strided(op, a, a_strides, a_offset, b, b_strides, b_offset, out, shape)``: ``out =
+    a <op> b`` for two strided views of one ``shape`` (strides in elements; 0 where an operand
+    is broadcast, negative steps backwards) into the compact ``out``; ``op`` is ``"add"``,
+    ``"sub"``, ``"mul"`` or ``"div"`` (ValueError otherwise). ``a``, ``b`` and ``out`` share a
+    dtype, float32 or float64 (TypeError otherwise); ``out.size`` is the shape's size
+    (ValueError otherwise); each view must lie inside its buffer (IndexError, see
+    ``strides.check_view``), all checked before anything is read. The values are those of
+    ``ewise_<op>`` on the compacted views. NDArray calls it for float arithmetic whose operands
+    broadcast (a bias added to every row), instead of compacting the broadcast operand first."""
+
+
+    softmax_rows: Callable[..., None] | None
+    """``softmax_rows(a, out, rows, cols)``: for each row of the compact ``a`` seen as ``(rows,
+    cols)``, ``out[r, j] = exp(a[r, j] - m) / sum_k exp(a[r, k] - m)`` with ``m`` the row's max
+    (a row of -inf, or one holding +inf or NaN, gives NaN throughout, as PyTorch). ``a`` and the
+    compact ``out`` share a dtype, float32 or float64 (TypeError otherwise), and have ``rows *
+    cols`` elements (ValueError otherwise). ``NDArray.softmax`` calls it along the last axis
+    instead of five array passes."""
+
+    softmax_rows_backward: Callable[..., None] | None
+    """``softmax_rows_backward(y, g, out, rows, cols)``: the gradient of softmax's input from its
+    output ``y`` and that output's gradient ``g``, row by row: ``out[r, j] = y[r, j] * (g[r, j] -
+    sum_k g[r, k] * y[r, k])``. Three compact buffers of one dtype (float32 or float64) and
+    ``rows * cols`` elements, checked as for ``softmax_rows``."""
+
+
+    gelu: Callable[..., None] | None
+    """``gelu(a, out)``: ``out[i] = x * (1 + erf(x / sqrt 2)) / 2`` with ``x = a[i]``, the exact GELU;
+    ``gelu_backward(a, g, out)``: ``out[i] = g[i] * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))``,
+    ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``. Compact buffers of one size (ValueError otherwise) and
+    one dtype, float32 or float64 (TypeError otherwise). ``NDArray.gelu`` / ``gelu_backward``
+    call them instead of five and seven array passes."""
+
+    gelu_backward: Callable[..., None] | None
+    """See ``gelu``."""
+
+
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
     names = ["alloc", "from_numpy", "to_numpy", "fill", "compact", "ewise_setitem", "scalar_setitem",
@@ -252,7 +307,8 @@ def interface_functions() -> list[str]:
 
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
-                      "call_fused")
+                      "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
+                      "gelu", "gelu_backward")
 
 
 def optional_functions() -> list[str]:

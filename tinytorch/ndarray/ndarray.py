@@ -340,8 +340,14 @@ class NDArray:
                 a, b = a.compact(), b.compact()
             else:
                 shape = st.broadcast_shapes(a.shape, b.shape)
-                a = a.astype(dtype).broadcast_to(shape).compact()
-                b = b.astype(dtype).broadcast_to(shape).compact()
+                a = a.astype(dtype).broadcast_to(shape)
+                b = b.astype(dtype).broadcast_to(shape)
+                strided = self._backend.ewise_strided if op in _STRIDED_OPS and dtype.is_floating_point else None
+                if strided is not None:  # optional: the broadcast views as they are, no copies
+                    out = NDArray._new(shape, dtype, self.device)
+                    strided(op, a._buf, a.strides, a.offset, b._buf, b.strides, b.offset, out._buf, shape)
+                    return out
+                a, b = a.compact(), b.compact()
             out = NDArray._new(shape, bool_ if op in _COMPARISONS else dtype, self.device)
             getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
             return out
@@ -405,6 +411,53 @@ class NDArray:
     def sub_(self, other: Any) -> "NDArray": return self._update(other, "sub")
     def mul_(self, other: Any) -> "NDArray": return self._update(other, "mul")
     def div_(self, other: Any) -> "NDArray": return self._update(other, "div")
+
+    def gelu(self) -> "NDArray":
+        """The exact GELU ``x * (1 + erf(x / sqrt 2)) / 2`` of a float array: one pass in the
+        backend's optional ``gelu``, else five array passes."""
+        kernel = self._backend.gelu if self.size else None
+        if kernel is not None:
+            a, out = self.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(a._buf, out._buf)
+            return out
+        return self * (((self * _SQRT_HALF).erf() + 1.0) * 0.5)
+
+    def gelu_backward(self, grad: "NDArray") -> "NDArray":
+        """``grad * (Phi(x) + x * phi(x))`` for this array ``x``: the gradient of GELU's input
+        (``Phi`` the standard normal CDF, ``phi`` its density); one pass in the backend's optional
+        ``gelu_backward`` when ``grad`` has this shape and dtype."""
+        kernel = self._backend.gelu_backward if self.size else None
+        if kernel is not None and grad.shape == self.shape and grad.dtype is self.dtype:
+            x, g, out = self.compact(), grad.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(x._buf, g._buf, out._buf)
+            return out
+        cdf = ((self * _SQRT_HALF).erf() + 1.0) * 0.5
+        return grad * (cdf + self * ((self * self * -0.5).exp() * _INV_SQRT_2PI))
+
+    def softmax(self, axis: int) -> "NDArray":
+        """``exp(a - m) / sum(exp(a - m))`` along ``axis`` (a float array), ``m`` the max along it
+        (rows of -inf, or holding +inf or NaN, give NaN, as PyTorch). One pass per row in the
+        backend's optional ``softmax_rows`` for the last axis; else max, subtract, exp, sum, divide."""
+        axis = st.normalize_axis(axis, self.ndim)
+        kernel = self._backend.softmax_rows if axis == self.ndim - 1 and self.size else None
+        if kernel is not None:
+            a, out = self.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(a._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            return out
+        e = (self - self.max((axis,), keepdims=True)).exp()
+        return e / e.sum((axis,), keepdims=True)
+
+    def softmax_backward(self, grad: "NDArray", axis: int) -> "NDArray":
+        """The gradient of softmax's input from its output (this array) and the output's
+        gradient: ``y * (g - sum(g * y))`` along ``axis`` (``softmax_rows_backward`` in one pass
+        per row for the last axis where the backend has it)."""
+        axis = st.normalize_axis(axis, self.ndim)
+        kernel = self._backend.softmax_rows_backward if axis == self.ndim - 1 and self.size else None
+        if kernel is not None and grad.shape == self.shape and grad.dtype is self.dtype:
+            y, g, out = self.compact(), grad.compact(), NDArray._new(self.shape, self.dtype, self.device)
+            kernel(y._buf, g._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            return out
+        return self * (grad - (grad * self).sum((axis,), keepdims=True))
 
     def adam_step_(self, grad: "NDArray", exp_avg: "NDArray", exp_avg_sq: "NDArray",
                    max_exp_avg_sq: "NDArray | None", *, step_size: float, beta1: float, beta2: float, eps: float,
@@ -684,6 +737,9 @@ class NDArray:
 #: row_major_strides, remembered for the few hundred shapes a program uses over and over
 _row_major_strides = functools.lru_cache(maxsize=4096)(st.row_major_strides)
 _COMPARISONS = {"eq", "ne", "lt", "le", "gt", "ge"}
+_STRIDED_OPS = {"add", "sub", "mul", "div"}  # the ops of the optional ewise_strided
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2), for the GELU
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi), the normal density's factor
 _FLOAT_ONLY = set(UNARY_OPS_FLOAT)
 #: the ops with a ``scalar_r<op>`` kernel
 _REVERSIBLE = set(REVERSED_SCALAR_OPS + MORE_BINARY_OPS)

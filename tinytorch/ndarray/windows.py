@@ -8,8 +8,9 @@ are a strided *view* of it, with no copy::
 i.e. shape (N, C, kh, kw, OH, OW) and strides (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw) where
 (sN, sC, sH, sW) are the array's own. :func:`unfold` makes that view compact (one copy, after
 padding): the im2col matrix. :func:`fold` is its adjoint: every window element is added back to
-the position it was read from -- kh * kw strided additions when windows overlap, a single
-strided write when they do not (a 2x2 pool with stride 2).
+the position it was read from -- in one pass by the backend's optional ``fold_windows`` where it
+has one, else kh * kw strided additions when windows overlap, a single strided write when they
+do not (a 2x2 pool with stride 2).
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def fold(cols: NDArray, out_hw: Pair, kernel: Pair, stride: Pair, padding: Pair,
     n, c = cols.shape[:2]
     oh, ow = cols.shape[4:6]
     out = zeros((n, c, out_hw[0] + 2 * ph, out_hw[1] + 2 * pw), dtype=cols.dtype, device=cols.device)
-    if sh > (kh - 1) * dh and sw > (kw - 1) * dw:
+    col2im = cols.device.backend.fold_windows  # optional: one pass in the backend (None: the loop below)
+    if col2im is not None and cols.dtype.is_floating_point:
+        cols = cols.compact()
+        col2im(cols._buf, out._buf, n * c, out.shape[2], out.shape[3], kh, kw, oh, ow, sh, sw, dh, dw)
+    elif sh > (kh - 1) * dh and sw > (kw - 1) * dw:
         # windows do not overlap: the window view reaches each element at most once, so one
         # strided write puts every value in place
         _window_view(out, kernel, stride, dilation, (oh, ow))[...] = cols

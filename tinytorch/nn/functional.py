@@ -23,7 +23,7 @@ from ..ndarray import zeros as nd_zeros
 from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import out_size
 from ..ndarray.windows import unfold as nd_unfold
-from ..ops import arange, cat, erf, full, tensor, where
+from ..ops import arange, cat, erf, full, fused, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
@@ -71,6 +71,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         return 0.5 * input * (1.0 + (math.sqrt(2.0 / math.pi) * (input + 0.044715 * input ** 3)).tanh())
     if approximate != "none":
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    if input.dtype.is_floating_point:
+        return fused.gelu(input)  # one graph node (ops/fused.py)
     return 0.5 * input * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
 
 
@@ -231,11 +233,25 @@ def _softmax_dim(input: Tensor, dim: int | None) -> int:
 # ---------------------------------------------------------------------- linear, dropout, embedding
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, for ``input`` of shape (*, in_features) and ``weight`` (out_features, in_features)."""
+    if _fused_linear_applies(input, weight, bias):  # one graph node (ops/fused.py)
+        return fused.linear(input, weight, bias)
     if input.ndim > 2:  # one (rows, in) @ (in, out) product: the weight's gradient is then one matmul too,
         # not a batch of per-row-block products summed afterwards (sequence inputs are (T, N, in))
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*input.shape[:-1], weight.shape[0])
     out = input @ weight.T
     return out if bias is None else out + bias
+
+
+def _fused_linear_applies(input: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
+    """True for the common case the one-node :func:`ops.fused.linear` takes: a float input with at
+    least 2 dims, a matching (out, in) weight and a (out,) bias of one dtype and device. Anything
+    else (1-D inputs, broadcasting biases, mixed dtypes, bad shapes) takes the general path,
+    which raises PyTorch's errors."""
+    return (isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim >= 2 and weight.ndim == 2
+            and input.shape[-1] == weight.shape[1] and input.dtype == weight.dtype
+            and input.dtype.is_floating_point and input.device == weight.device
+            and (bias is None or (isinstance(bias, Tensor) and bias.shape == (weight.shape[0],)
+                                  and bias.dtype == input.dtype and bias.device == input.device)))
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -412,6 +428,9 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int, weight: Ten
         if p is not None and tuple(p.shape) != shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                                f"{list(p.shape)} and normalized_shape = {list(shape)}")
+    if input.dtype.is_floating_point and all(p is None or (p.dtype == input.dtype and p.device == input.device)
+                                             for p in (weight, bias)):
+        return fused.layer_norm(input, weight, bias, len(shape), eps)  # one graph node (ops/fused.py)
     out, _, _ = _standardized(input, tuple(range(-len(shape), 0)), eps)
     return _affine(out, weight, bias, tuple(shape))
 

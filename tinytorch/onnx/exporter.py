@@ -53,6 +53,7 @@ from ..nn import (
 )
 from ..nn import functional as F
 from ..ops import elementwise as ew
+from ..ops import fused
 from ..ops import movement as mv
 from ..ops import reduce as rd
 from ..ops.matmul import Matmul
@@ -227,8 +228,30 @@ EMITTERS[ew.Where] = lambda g, c: g.node("Where", [g.value(c.args[2])] + [g.valu
                                                                             for a in c.args[:2]])
 EMITTERS[mv.Permute] = lambda g, c: g.node("Transpose", [g.value(c.args[0])], perm=list(c.params["dims"]))
 EMITTERS[mv.Cat] = lambda g, c: g.node("Concat", [g.value(a, c.out.dtype) for a in c.args], axis=c.params["dim"])
-EMITTERS[rd.Softmax] = lambda g, c: g.node("Softmax", [g.value(c.args[0])], axis=_one_axis(c))
+EMITTERS[rd.Softmax] = lambda g, c: g.node("Softmax", [g.value(c.args[0])], axis=int(c.params["dim"]))
 EMITTERS[rd.LogSoftmax] = lambda g, c: g.node("LogSoftmax", [g.value(c.args[0])], axis=_one_axis(c))
+
+
+@emitter(fused.Linear)
+def _linear(g: Graph, c: Call) -> str:
+    """``x @ w.T + b`` on rows: Gemm (``transB``), as PyTorch writes a linear layer."""
+    x, w, b = c.args
+    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+    return g.node("Gemm", inputs, transB=1)
+
+
+@emitter(fused.LayerNorm)
+def _layer_norm(g: Graph, c: Call) -> str:
+    """LayerNormalization over the last ``n`` axes; a missing weight is ones, a missing bias zeros."""
+    x, w, b = c.args
+    n = int(c.params["n"])
+    shape = tuple(x.shape[x.ndim - n:])
+    scale = g.value(w) if w is not None else g.value(ops.ones(shape, dtype=x.dtype))
+    inputs = [g.value(x), scale] + ([g.value(b)] if b is not None else [])
+    return g.node("LayerNormalization", inputs, axis=-n, epsilon=float(c.params["eps"]))
+
+
+EMITTERS[fused.Gelu] = lambda g, c: g.node("Gelu", [g.value(c.args[0])])
 
 
 def _one_axis(c: Call) -> int:

@@ -21,7 +21,7 @@ from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import float32, int64
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .dims import normalize_dim, normalize_dims
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
 from .elementwise import abs as abs_
@@ -474,20 +474,22 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 
 class Softmax(Function):
-    """``softmax`` as one node, as :class:`LogSoftmax`: the max it subtracts is computed from the
-    data outside the graph, so as a composite a graph capture (ONNX export) would record it as a
-    constant. Forward ``e / sum(e)`` with ``e = exp(x - m)``; backward ``y * (g - sum(g * y))``
-    with ``y`` the output, kept differentiable."""
+    """``softmax`` as one node (attention computes one per head and layer; as a composite it was
+    five nodes and their backward passes). Forward ``e / sum(e)`` with ``e = exp(x - m)``, ``m``
+    the max over ``dim`` (``NDArray.softmax``, one backend pass per row along the last dim);
+    backward ``y * (g - sum(g * y))`` with ``y`` the output, computed on arrays unless the
+    backward pass is recorded (then with ``y`` kept differentiable)."""
 
-    def forward(self, a: NDArray, dims: tuple[int, ...]) -> NDArray:
-        self.dims = dims
-        e = (a - _finite_max(a, dims)).exp()
-        self.out = e / e.sum(dims, keepdims=True)
+    def forward(self, a: NDArray, dim: int) -> NDArray:
+        self.dim = dim
+        self.out = a.softmax(dim)
         return self.out
 
     def backward(self, g: Tensor) -> Tensor:
-        y = self.output()
-        return y * (g - sum(g * y, self.dims, keepdim=True))
+        if is_grad_enabled():
+            y = self.output()
+            return y * (g - sum(g * y, self.dim, keepdim=True))
+        return Tensor._make(self.out.softmax_backward(g._data, self.dim), False, None)
 
 
 @op
@@ -496,7 +498,9 @@ def softmax(x: Tensor, dim: int) -> Tensor:
     d = normalize_dims(normalize_dim(dim, x.ndim), x.ndim)
     if x.numel() == 0:
         return exp(x)
-    return Softmax.apply(x, dims=d)
+    if not x.dtype.is_floating_point:
+        x = x.to(float32)
+    return Softmax.apply(x, dim=d[0])
 
 
 class LogSoftmax(Function):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...ops import cat, reshape, stack, tensor
+from ...ops.reduce import vector_norm
 from ...tensor import Tensor, no_grad
 from . import rnn as rnn  # nn.utils.rnn, as PyTorch's
 from . import stateless as stateless  # nn.utils.stateless.functional_call
@@ -35,19 +36,18 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
         return tensor(0.0)
     norm_type = float(norm_type)
     with no_grad():
-        if math.isinf(norm_type):
-            norms = [g.abs().amax() for g in grads]
-            total = norms[0] if len(norms) == 1 else stack(norms).amax()
-        else:
-            norms = [(g.abs() ** norm_type).sum() for g in grads]
-            total = (norms[0] if len(norms) == 1 else stack(norms).sum()) ** (1.0 / norm_type)
+        # as PyTorch: the norm of each gradient (one pass each), then the norm of those norms
+        norms = [vector_norm(g, norm_type) for g in grads]
+        total = norms[0] if len(norms) == 1 else vector_norm(stack(norms), norm_type)
         if error_if_nonfinite and not math.isfinite(total.item()):
             raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                                "so it cannot be clipped. To disable this error and scale the gradients by the "
                                "non-finite norm anyway, set `error_if_nonfinite=False`")
-        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        # one read of the coefficient (in the norm's dtype, so the products are PyTorch's), then
+        # one scalar multiply per gradient, in place
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0).item()
         for g in grads:
-            g *= coef.to(g.device)
+            g *= coef
     return total
 
 

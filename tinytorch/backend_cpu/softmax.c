@@ -1,0 +1,61 @@
+/* softmax.c -- softmax along the rows of a compact matrix, forward and backward, one pass each.
+ *
+ * tt_softmax_rows_<dtype>(a, out, rows, cols): for each row r of a (rows, cols),
+ *     out[r, j] = exp(a[r, j] - m) / sum_k exp(a[r, k] - m),   m = max_k a[r, k]
+ * as PyTorch computes it: a row of -inf, a row holding +inf and a row holding NaN give NaN
+ * throughout (-inf - -inf and inf - inf are NaN, and a NaN poisons the row's sum).
+ *
+ * tt_softmax_rows_backward_<dtype>(y, g, out, rows, cols): the gradient of the input from the
+ * output y and its gradient g, out[r, j] = y[r, j] * (g[r, j] - sum_k g[r, k] * y[r, k]).
+ *
+ * Attention takes one softmax per head and layer over short rows; as array ops this was five
+ * passes over the scores forward and three backward, each a separate kernel call. Rows are
+ * split across threads for large inputs. float32 uses vmath.h's vectorizable exp. The binding
+ * checks the sizes; the kernels return -1 for negative sizes and touch nothing.
+ */
+#include <math.h>
+
+#include "kernels.h"
+#include "vmath.h"
+
+#define SOFTMAX(sfx, T, EXP)                                                                   \
+    TT_API int tt_softmax_rows_##sfx(const T *a, T *out, int64_t rows, int64_t cols) {         \
+        if (rows < 0 || cols < 0) return -1;                                                   \
+        const int parallel = rows > 1 && rows * cols >= TT_PAR_MIN_MATH;                       \
+        TT_OMP("omp parallel for schedule(static) if(parallel)")                               \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            const T *x = a + r * cols;                                                         \
+            T *y = out + r * cols;                                                             \
+            T m = -INFINITY;                                                                   \
+            for (int64_t j = 0; j < cols; j++) m = x[j] > m ? x[j] : m;                        \
+            T s = 0;                                                                           \
+            TT_OMP("omp simd reduction(+:s)")                                                  \
+            for (int64_t j = 0; j < cols; j++) {                                               \
+                y[j] = EXP(x[j] - m);                                                          \
+                s += y[j];                                                                     \
+            }                                                                                  \
+            const T inv = 1 / s;                                                               \
+            TT_OMP("omp simd")                                                                 \
+            for (int64_t j = 0; j < cols; j++) y[j] *= inv;                                    \
+        }                                                                                      \
+        return 0;                                                                              \
+    }                                                                                          \
+    TT_API int tt_softmax_rows_backward_##sfx(const T *y, const T *g, T *out, int64_t rows,    \
+                                              int64_t cols) {                                  \
+        if (rows < 0 || cols < 0) return -1;                                                   \
+        const int parallel = rows > 1 && rows * cols >= TT_PAR_MIN;                            \
+        TT_OMP("omp parallel for schedule(static) if(parallel)")                               \
+        for (int64_t r = 0; r < rows; r++) {                                                   \
+            const T *yr = y + r * cols, *gr = g + r * cols;                                    \
+            T *o = out + r * cols;                                                             \
+            T dot = 0;                                                                         \
+            TT_OMP("omp simd reduction(+:dot)")                                                \
+            for (int64_t j = 0; j < cols; j++) dot += gr[j] * yr[j];                           \
+            TT_OMP("omp simd")                                                                 \
+            for (int64_t j = 0; j < cols; j++) o[j] = yr[j] * (gr[j] - dot);                   \
+        }                                                                                      \
+        return 0;                                                                              \
+    }
+
+SOFTMAX(f32, float, exp_f32)
+SOFTMAX(f64, double, exp)
