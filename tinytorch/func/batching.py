@@ -75,10 +75,12 @@ from ..ops.elementwise import (
     Tanh,
     Untracked,
     Where,
+    add,
+    mul,
 )
 from ..ops.fused import Gelu, LayerNorm, Linear
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
-from ..ops.matmul import Matmul
+from ..ops.matmul import Matmul, matmul
 from ..ops.movement import (
     Cat,
     Clone,
@@ -95,6 +97,7 @@ from ..ops.movement import (
     reshape,
     select,
     stack,
+    transpose,
     unsqueeze,
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
@@ -468,10 +471,13 @@ def _weights_batched(level: VmapLevel, args: tuple[Any, ...]) -> bool:
 
 def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
     """``Linear`` takes rows ``(R, in)``: a batched input's batch is merged into the rows (a
-    view when it is in front) and split off the result. Batched weights (an ensemble) take the
-    loop fallback."""
+    view when it is in front) and split off the result. With batched weights (an ensemble)
+    each example has its own map: a batched ``matmul`` with the weights transposed, plus the
+    bias as a row."""
     if _weights_batched(level, args):
-        return fallback(level, Linear, args, params, run)
+        x, w, b = (materialize(*unwrap(a, level), level.size) if a is not None else None for a in args)
+        out = matmul(x, transpose(w, -1, -2))
+        return (out if b is None else out + unsqueeze(b, -2)), 0
     value, _ = _unary_front(level, args)
     out = run((reshape(value, (-1, value.shape[-1])),) + args[1:], params)
     return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
@@ -479,12 +485,19 @@ def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
 
 def layer_norm_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
                     run: Run) -> tuple[Tensor, int]:
-    """``LayerNorm`` normalises over the last ``n`` dims, so a batch in front changes nothing;
-    batched weights take the loop fallback."""
-    if _weights_batched(level, args):
-        return fallback(level, LayerNorm, args, params, run)
+    """``LayerNorm`` normalises over the last ``n`` dims, so a batch in front changes nothing.
+    Batched weights (an ensemble) are applied after normalising without them, each lined up
+    with its example's normalised dims."""
     value, _ = _unary_front(level, args)
-    return run((value,) + args[1:], params), 0
+    if not _weights_batched(level, args):
+        return run((value,) + args[1:], params), 0
+    out = run((value, None, None), params)
+    gap = (1,) * (value.ndim - 1 - params["n"])
+    for a, combine in ((args[1], mul), (args[2], add)):
+        if a is not None:
+            p = materialize(*unwrap(a, level), level.size)
+            out = combine(out, reshape(p, p.shape[:1] + gap + p.shape[1:]))
+    return out, 0
 
 
 def _basic_or_adjacent(key: tuple[Any, ...], level: VmapLevel) -> bool:
