@@ -47,8 +47,10 @@ def test_counts_equal_the_ops_the_model_runs(mlp):
     with profile() as prof:
         mlp_step(model, x, y)
     assert {k: e.count for k, e in op_averages(prof).items()} == dict(ref.counts)
-    # by hand: 2 products forward; backward 2 for the last layer, 1 for the first (x needs no grad)
-    assert op_averages(prof)["Matmul"].count == 5
+    # by hand: 2 linear layers forward (one Linear node each); backward 2 products for the last
+    # layer, 1 for the first (x needs no grad)
+    assert op_averages(prof)["Linear"].count == 2
+    assert op_averages(prof)["Matmul"].count == 3
     assert active_modes() == ()
 
 
@@ -137,8 +139,8 @@ def test_chrome_trace_has_one_event_per_op(mlp, tmp_path):
     assert all(isinstance(e["pid"], int) and isinstance(e["tid"], int) for e in events)
     step = next(e for e in events if e["name"] == "step")
     assert all(step["ts"] <= e["ts"] and e["ts"] + e["dur"] <= step["ts"] + step["dur"] + 1e-3 for e in ops)
-    matmul = next(e for e in ops if e["name"] == "Matmul")
-    assert matmul["args"]["Input Dims"] == [[4, 6], [6, 5]]
+    linear = next(e for e in ops if e["name"] == "Linear")  # the first layer: x (4, 6), its weight (5, 6), bias
+    assert linear["args"]["Input Dims"] == [[4, 6], [5, 6], [5]]
 
 
 def test_nested_record_function_ranges():

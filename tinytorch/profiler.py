@@ -23,8 +23,9 @@ Counted per event:
 * **time**: wall-clock time (``time.perf_counter_ns``) in microseconds; *self* time is the
   time minus that of the events nested inside (ops inside a ``record_function`` range);
 * **FLOPs** (``with_flops=True``): ``2 * batch * n * k * m`` for each matrix product
-  ``(…, n, k) @ (…, k, m)`` -- which is also how ``linear`` and convolution (im2col, then one
-  matmul) run, so their FLOPs are those of the textbook formulas. Like ``torch.profiler``
+  ``(…, n, k) @ (…, k, m)``: ``Matmul`` (convolution is im2col, then one matmul) and
+  ``Linear`` (a linear layer's ``x @ w.T + b`` as one node), so their FLOPs are those of the
+  textbook formulas. Like ``torch.profiler``
   the other ops count no FLOPs: their cost is the memory they move;
 * **bytes moved**: the bytes of the op's tensor inputs plus those of its output, the
   traffic an op that reads each input once and writes its output once has to pay; a view
@@ -223,8 +224,12 @@ def matmul_flops(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int:
 
 
 def _op_flops(op: type[Function], args: tuple[Any, ...]) -> int:
+    """The FLOPs of the matrix products: ``Matmul``, and ``Linear`` (``x @ w.T``, ``w`` stored
+    as ``(out, in)``; the bias add is not counted, as profilers count products only)."""
     if op.__name__ == "Matmul":
         return matmul_flops(args[0].shape, args[1].shape)
+    if op.__name__ == "Linear":
+        return matmul_flops(args[0].shape, tuple(args[1].shape)[::-1])
     return 0
 
 

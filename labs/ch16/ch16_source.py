@@ -96,8 +96,11 @@ with demo("16.1"):
 #
 # * `matmul_flops(a_shape, b_shape)` returns that count (an int).
 # * `count_flops(fn)` calls `fn()` with your `OpRecorder` active and returns the FLOPs of every
-#   `Matmul` it ran (the library runs every product — `@`, `linear`, convolution's im2col,
-#   attention — as `Matmul`, and no other op counts FLOPs here).
+#   matrix product it ran. The library runs products as two ops: `Matmul` (`@`, convolution's
+#   im2col, attention, and every backward product) and `Linear`, a linear layer's forward
+#   `x @ w.T + b` as one node, with `x` of shape `(n, in)` and `w` of shape `(out, in)` — so
+#   its product is `(n, in) @ (in, out)` (the bias add is not counted). No other op counts
+#   FLOPs here.
 #
 # Do not use `tinytorch.profiler`.
 
@@ -128,7 +131,13 @@ def count_flops(fn):
     ### BEGIN SOLUTION
     with OpRecorder() as rec:
         fn()
-    return sum(matmul_flops(*shapes) for name, shapes in rec.calls if name == "Matmul")
+    total = 0
+    for name, shapes in rec.calls:
+        if name == "Matmul":
+            total += matmul_flops(shapes[0], shapes[1])
+        elif name == "Linear":  # x (n, in) @ w.T, w stored as (out, in)
+            total += matmul_flops(shapes[0], shapes[1][::-1])
+    return total
     ### END SOLUTION
 
 

@@ -133,7 +133,7 @@ def test_matmul_flops(lab):
         check_equal(int(matmul_flops(a, b)), formula(a, b), f"matmul_flops({a}, {b})")
 
 
-@pytest.mark.points(3, exercise="16.2", hint="count_flops: run fn() under an OpRecorder and sum over the Matmul calls")
+@pytest.mark.points(3, exercise="16.2", hint="count_flops: run fn() under an OpRecorder and sum over the Matmul and Linear calls")
 def test_flops_of_an_mlp(lab):
     """an MLP: forward = sum of 2 * batch * in * out; forward and backward = 3 times that, less the first
     layer's input gradient (the input does not require grad)"""
