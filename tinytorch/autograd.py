@@ -38,7 +38,16 @@ from .ops.inplace import add_
 from .ops.movement import reshape, to
 from .ops.reduce import sum as sum_
 from .ops.table import op
-from .tensor import Function, Tensor, _set_grad_enabled, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import (
+    Function,
+    Tensor,
+    _set_grad_enabled,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    postorder,
+    set_grad_enabled,
+)
 
 # --- the backward pass -----------------------------------------------------------------------------
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -50,8 +59,8 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 def topo_order(roots: list[Function]) -> list[Function]:
     """Every node reachable from ``roots``, each after all the nodes that made its inputs.
 
-    An iterative depth-first search: a node is pushed once to expand its inputs and once
-    more to be emitted after them, so no recursion limit applies to deep graphs.
+    A depth-first search (:func:`~tinytorch.tensor.postorder`) over the nodes that made each
+    node's inputs.
 
     Which input is expanded first does not change what backward computes, but it changes
     *when* a parameter's gradient is complete. Backward walks the order reversed, so inputs
@@ -63,26 +72,15 @@ def topo_order(roots: list[Function]) -> list[Function]:
     effect by running the most recently created node first.) Otherwise the first input is
     expanded first.
     """
-    order: list[Function] = []
-    seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    def inputs_made_by(node: Function) -> list[Function]:
         if node.inputs is None:
             raise RuntimeError(_FREED)
-        stack.append((node, True))
-        inputs = [t._ctx for t in reversed(node.inputs) if isinstance(t, Tensor) and t._ctx is not None
-                  and id(t._ctx) not in seen]
-        if len(inputs) > 1:  # pushed first, popped (expanded) last: the nodes made of leaves only
-            inputs.sort(key=_made_of_other_nodes)
-        stack.extend((n, False) for n in inputs)
-    return order
+        made = [t._ctx for t in reversed(node.inputs) if isinstance(t, Tensor) and t._ctx is not None]
+        if len(made) > 1:  # listed first, expanded last: the nodes made of leaves only
+            made.sort(key=_made_of_other_nodes)
+        return made
+
+    return postorder(roots, inputs_made_by)
 
 
 def _made_of_other_nodes(node: Function) -> bool:

@@ -284,6 +284,29 @@ class Function:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
+def postorder(roots: "list[Any]", children: "Callable[[Any], list[Any]]") -> "list[Any]":
+    """Every node reachable from ``roots``, each after the nodes ``children(node)`` lists (the
+    ones that made its inputs): the order a graph is computed in, and backward walks reversed.
+
+    An iterative depth-first search: a node is pushed once to expand its children and once more
+    to be emitted after them, so no recursion limit applies to deep graphs. Of a node's
+    children, the one listed last is expanded first."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children(node) if id(c) not in seen)
+    return order
+
+
 # --- Tensor ----------------------------------------------------------------------------------------------
 class Tensor:
     """A multi-dimensional array that records the operations made on it for autograd.

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from ..ndarray.strides import broadcast_shapes
 from ..ops.reduce import Sum
-from ..tensor import DispatchMode, Function, Tensor, is_grad_enabled
+from ..tensor import DispatchMode, Function, Tensor, is_grad_enabled, postorder
 from . import codegen
 from .capture import Step, Trace
 from .fusion import EXPRESSIONS, FLOATS, describe, plan_groups
@@ -97,19 +97,7 @@ def _pending(t: Tensor) -> bool:
 def build_trace(root: LazyTensor) -> tuple[Trace, list[Tensor]]:
     """The trace of the pending nodes ``root`` depends on: its arguments are the realised
     tensors those nodes read, its steps the nodes in an order where each follows its inputs."""
-    order: list[LazyTensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[LazyTensor, bool]] = [(root, False)]
-    while stack:  # iterative depth-first search, each node after its inputs
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack += [(a, False) for a in node.args if _pending(a) and id(a) not in seen]
+    order: list[LazyTensor] = postorder([root], lambda node: [a for a in node.args if _pending(a)])
     leaves: list[Tensor] = []
     slot: dict[int, int] = {}
     for node in order:
