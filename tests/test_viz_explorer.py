@@ -174,7 +174,10 @@ def test_explorer_in_chromium(tmp_path):
     tt.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     x = tt.randn(5, 4)
-    loss = nn.functional.cross_entropy(model(x), tt.tensor([0, 1, 1, 0, 1]))
+    first_layer, second_layer = model[0], model[2]  # written out, so the transposed weight is a node
+    hidden = (x @ first_layer.weight.T + first_layer.bias).relu()
+    logits = hidden @ second_layer.weight.T + second_layer.bias
+    loss = nn.functional.cross_entropy(logits, tt.tensor([0, 1, 1, 0, 1]))
     params = dict(model.named_parameters())
     ex = explore(loss, names={"x": x, "loss": loss, **params})
     nan_ex = explore((tt.tensor([1.0, -1.0], requires_grad=True) * 2).log().sum())
