@@ -183,28 +183,32 @@ def _dispatch(op: "type[Function]", args: tuple[Any, ...], params: dict[str, Any
         stack[i:] = inner
 
 
-def announce_random(name: str) -> None:
-    """Tell the active dispatch modes, innermost first, that random op ``name`` is about to draw."""
+def _announce(event: str, *args: Any) -> None:
+    """Call ``event`` (a :class:`DispatchMode` method: ``random_op``, ``inplace_op``,
+    ``read_values``, ``mask_op``) on every active mode, innermost first: what happens outside
+    ``apply`` that modes must hear of."""
     for mode in reversed(_modes.stack):
-        mode.random_op(name)
+        getattr(mode, event)(*args)
+
+
+def announce_random(name: str) -> None:
+    """Tell the active dispatch modes that random op ``name`` is about to draw."""
+    _announce("random_op", name)
 
 
 def announce_inplace(target: "Tensor", values: tuple[Any, ...] = ()) -> None:
-    """Tell the active dispatch modes, innermost first, that an in-place op will write into ``target``."""
-    for mode in reversed(_modes.stack):
-        mode.inplace_op(target, values)
+    """Tell the active dispatch modes that an in-place op will write into ``target``."""
+    _announce("inplace_op", target, values)
 
 
 def _values_read(t: "Tensor") -> None:
-    """Tell the active modes, innermost first, that Python reads ``t``'s values (only called
-    when one is active)."""
-    for mode in reversed(_modes.stack):
-        mode.read_values(t)
+    """Tell the active modes that Python reads ``t``'s values (only called when one is active)."""
+    _announce("read_values", t)
+
 
 def announce_masks(name: str, masks: tuple["Tensor", ...]) -> None:
-    """Tell the active dispatch modes, innermost first, that op ``name`` indexes with boolean ``masks``."""
-    for mode in reversed(_modes.stack):
-        mode.mask_op(name, masks)
+    """Tell the active dispatch modes that op ``name`` indexes with boolean ``masks``."""
+    _announce("mask_op", name, masks)
 
 
 def active_modes() -> tuple["DispatchMode", ...]:
