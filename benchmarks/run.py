@@ -289,6 +289,26 @@ def _training_step(framework: str, model: str):
     return step
 
 
+def _start_workers(ctx, target, keys, model: str, threads: int) -> dict:
+    """One ``target(key, model, conn)`` process per key, started with ``threads`` threads (they
+    inherit the thread variables, set only while they start); returns ``{key: (process, conn)}``
+    once every worker has said it is ready."""
+    workers = {}
+    saved = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update({v: str(threads) for v in saved})
+    try:
+        for key in keys:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=target, args=(key, model, child), daemon=True)
+            proc.start()
+            workers[key] = (proc, parent)
+    finally:
+        os.environ.update(saved)
+    for _, conn in workers.values():
+        assert conn.recv() == "ready"
+    return workers
+
+
 def _worker(framework: str, model: str, conn) -> None:
     """A worker process: builds the step, then times ``n`` steps each time the parent asks."""
     import resource
@@ -320,19 +340,7 @@ def bench_training(models, rounds, min_time, thread_counts):
     ctx = mp.get_context("spawn")
     rows = []
     for threads, model in [(t, m) for m in models for t in thread_counts]:
-        workers = {}
-        saved = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        os.environ.update({v: str(threads) for v in saved})  # the workers inherit it
-        try:
-            for fw in frameworks:
-                parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(fw, model, child), daemon=True)
-                proc.start()
-                workers[fw] = (proc, parent)
-        finally:
-            os.environ.update(saved)
-        for _, conn in workers.values():
-            assert conn.recv() == "ready"
+        workers = _start_workers(ctx, _worker, frameworks, model, threads)
         counts = {}
         for fw, (_, conn) in workers.items():  # warm up, then size a round
             conn.send(2)
@@ -554,19 +562,7 @@ def compiled_rows(models=("mlp", "cnn", "gpt"), rounds=9, min_time=1.0, thread_c
     ctx = mp.get_context("spawn")
     rows = []
     for model, threads in [(m, t) for m in models for t in thread_counts]:
-        saved = {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        os.environ.update({v: str(threads) for v in saved})
-        workers = {}
-        try:
-            for kind in kinds:
-                parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_compiled_worker, args=(kind, model, child), daemon=True)
-                proc.start()
-                workers[kind] = (proc, parent)
-        finally:
-            os.environ.update(saved)
-        for _, conn in workers.values():
-            assert conn.recv() == "ready"
+        workers = _start_workers(ctx, _compiled_worker, kinds, model, threads)
         counts = {}
         for kind, (_, conn) in workers.items():  # warm up (the compiled step captures twice), size a round
             conn.send(4)
