@@ -1,9 +1,10 @@
 """``tt.compile``: compiled results equal eager ones, guards recompile, the kernel cache and
 the fallbacks work.
 
-Every row of the op table (``tests/test_tensor_ops.py``'s ``OPS``) runs compiled: three calls
-on three different inputs (two captures, then a replay), value and gradient of the third
-compared with eager on the same inputs. Where a capture cannot be replayed (random ops,
+Every row of the op table (``tests/test_tensor_ops.py``'s ``OPS``) runs compiled: four calls
+on four different inputs (two captures, the plan's run recorded as kernel programs, then a
+replay of its forward and backward programs), value and gradient of the fourth compared with
+eager on the same inputs. Where a capture cannot be replayed (random ops,
 masks computed outside the op table) the compiled function must say so and run eagerly --
 with the eager answer, never a stale one.
 """
@@ -56,17 +57,18 @@ CASES = [pytest.param(op, id=op.name, marks=op.marks) for op in OPS]
 
 @pytest.mark.parametrize("op", CASES)
 def test_every_op_compiled_equals_eager(op, device):
-    """Value and gradient of the replayed (or, where replay is unsafe, eager) third call equal eager's."""
+    """Value and gradient of the fourth call equal eager's: two captures, the plan's run recorded
+    as kernel programs, then a replay of those programs (or, where replay is unsafe, eager)."""
     layout = "broadcast" if op.broadcast else "plain"
     lib = Lib(tt, device)
     compiled = tt.compile(lambda *xs: op.fn(lib, *xs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for seed in (0, 1, 2):
+        for seed in (0, 1, 2, 3):
             tt.manual_seed(seed)
             got, got_grads = _value_and_grad(compiled, op, layout, device, tt.float32, seed)
-    tt.manual_seed(2)
-    want, want_grads = _value_and_grad(lambda *xs: op.fn(lib, *xs), op, layout, device, tt.float32, 2)
+    tt.manual_seed(3)
+    want, want_grads = _value_and_grad(lambda *xs: op.fn(lib, *xs), op, layout, device, tt.float32, 3)
     tol = dict(rtol=max(op.tol32, 1e-5) * 10, atol=max(op.tol32, 1e-5) * 10)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, **tol, equal_nan=True)

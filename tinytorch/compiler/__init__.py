@@ -12,8 +12,13 @@ How a call goes (:class:`Compiled`):
    side effects); if they do not, that signature runs eagerly from then on, with one warning
    saying why (``fullgraph=True`` raises instead).
 3. The trace is fused (:mod:`.fusion`), each fused group becomes a C kernel
-   (:mod:`.codegen`, compiled once and cached on disk), and later calls of the signature
-   replay the :class:`~.runtime.Plan` on the new tensors.
+   (:mod:`.codegen`, compiled once and cached on disk), and the next call runs the
+   :class:`~.runtime.Plan` on the new tensors.
+4. That run is recorded at the kernel level, with its backward pass when a gradient is needed
+   (:class:`~.graph.GraphProgram`), and every later call of the signature replays the
+   recorded kernels: the forward pass at the call, the backward pass when the engine reaches
+   the call's one autograd node. A recording that cannot be replayed (it read values on the
+   host) leaves the signature on its plan.
 
 A function that calls ``backward()`` or steps an optimizer (a training step) has side effects
 that a replay of its ops would not repeat. For such a function ``compile`` compiles the
@@ -31,11 +36,13 @@ import types
 import warnings
 from typing import Any, Callable
 
+from ..ndarray.program import KernelRecorder
 from ..nn.module import Module
 from ..tensor import Tensor, is_grad_enabled
 from . import codegen
 from .capture import Recorder, Trace, compare
 from .fusion import plan_groups
+from .graph import GraphProgram, GuardFailed, NotReplayable
 from .lazy import LazyTensor, lazy
 from .runtime import Plan
 
@@ -122,6 +129,8 @@ class _Entry:
     def __init__(self) -> None:
         self.first: Trace | None = None
         self.plan: Plan | None = None
+        self.graph: GraphProgram | None = None
+        self.graph_failed: str | None = None  # why the plan's kernels cannot be replayed
         self.outside_meta: list[tuple[Any, ...]] = []
         self.eager = False
 
@@ -130,7 +139,8 @@ class Compiled:
     """A compiled callable (what :func:`compile` returns for a function). See the module docstring.
 
     ``captures`` counts the eager captures made, ``compiles`` the plans built (a new
-    signature, or a guard that failed, makes another), ``replays`` the calls served by a plan."""
+    signature, or a guard that failed, makes another), ``replays`` the calls served by a plan
+    or its recorded kernels, ``recordings`` the kernel recordings made."""
 
     def __init__(self, fn: Callable[..., Any], *, modules: list[Module] | None = None, fullgraph: bool = False,
                  debug: Any = None, eager: bool = False):
@@ -140,7 +150,7 @@ class Compiled:
         self.debug = debug
         self.eager = eager
         self.cache: dict[Any, _Entry] = {}
-        self.captures = self.compiles = self.replays = 0
+        self.captures = self.compiles = self.replays = self.recordings = 0
         self.fallback: list[Compiled] | None = None  # the compiled modules of a function with side effects
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -177,12 +187,16 @@ class Compiled:
             outside = entry.plan.trace.outside
             if all(_meta(t) == m for t, m in zip(outside, entry.outside_meta)):
                 self.replays += 1
-                return entry.plan.run(tensors + outside)
-            entry.plan = None  # a weight changed shape, dtype or requires_grad: capture again
-        recorder = Recorder(tensors)
-        with recorder:
+                return self._replay(entry, tensors + outside)
+            entry.plan = entry.graph = None  # a weight changed shape, dtype or requires_grad: capture again
+        reads = KernelRecorder(record=False)
+        recorder = Recorder(tensors, reads)
+        with recorder, reads:
             result = self.fn(*args, **kwargs)
         trace = recorder.finish(result)
+        if reads.host_reads and trace.side_effect is None:
+            trace.side_effect = ("it reads tensor values on the host (a check or a count inside an op), so what it "
+                                 "computes may depend on the data")
         self.captures += 1
         if trace.side_effect is not None:
             self._give_up(entry, trace.side_effect, side_effect=True)
@@ -209,6 +223,28 @@ class Compiled:
         entry.outside_meta = [_meta(t) for t in trace.outside]
         self.compiles += 1
         return result
+
+    def _replay(self, entry: _Entry, inputs: list[Tensor]) -> Any:
+        """Serve a call from the signature's recorded kernels, recording them on the first call
+        after the plan was built (see the module docstring, step 4)."""
+        assert entry.plan is not None
+        if entry.graph is not None:
+            try:
+                return entry.graph.run(inputs)
+            except GuardFailed:  # an argument is a view laid out otherwise: record this layout
+                entry.graph = None
+        if entry.graph_failed is None:
+            try:
+                entry.graph, result = GraphProgram.record(entry.plan, inputs)
+                self.recordings += 1
+                if _debug_level(self.debug):
+                    print(f"tt.compile: recorded kernels\n{entry.graph.program.describe()}")
+                return result
+            except NotReplayable as e:
+                entry.graph_failed = str(e)
+                if _debug_level(self.debug):
+                    print(f"tt.compile: the plan runs op by op: {e}")
+        return entry.plan.run(inputs)
 
     def _give_up(self, entry: _Entry, reason: str, side_effect: bool = False) -> None:
         """Stop capturing this signature: compile the modules a function with side effects

@@ -19,12 +19,15 @@ data or on randomness, and the function is not replayable (the caller falls back
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..ndarray import NDArray
+from ..ndarray.program import KernelRecorder
 from ..tensor import DispatchMode, Function, Tensor
 
 
@@ -107,8 +110,9 @@ class Trace:
 class Recorder(DispatchMode):
     """Run ops as usual and record them (see the module docstring)."""
 
-    def __init__(self, args: list[Tensor]):
+    def __init__(self, args: list[Tensor], reads: KernelRecorder | None = None):
         self.trace = Trace(n_args=len(args))
+        self.own_reads = reads.pause() if reads is not None else contextlib.nullcontext()
         self._slot: dict[int, int] = {}  # id(NDArray) -> slot
         self._alive: list[NDArray] = []  # keeps every recorded array alive, so ids stay unique
         self._seen: list[tuple[Tensor, Any, np.ndarray]] = []  # outside tensors: (t, grad, values at first sight)
@@ -130,7 +134,8 @@ class Recorder(DispatchMode):
             k = self._new_slot(t._data)
             self.trace.outside.append(t)
             self.trace.outside_slots.append(k)
-            self._seen.append((t, t.grad, t._data.numpy()))
+            with self.own_reads:  # the recorder's own look at the values is not the function's
+                self._seen.append((t, t.grad, t._data.numpy()))
         return k
 
     def dispatch(self, op: type[Function], args: tuple[Any, ...], params: dict[str, Any],
@@ -195,6 +200,9 @@ def _equal(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, functools.partial) and isinstance(b, functools.partial):  # an op's kernel choice
+        return a.func is b.func and _equal(a.args, b.args) and _equal(sorted(a.keywords.items()),
+                                                                       sorted(b.keywords.items()))
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
     try:

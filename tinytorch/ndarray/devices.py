@@ -37,7 +37,8 @@ class Device:
 
     def __init__(self, name: str):
         self.type = name
-        self.backend = get_backend(name)
+        # the backend module; while a kernel recorder (:mod:`.program`) is active, its proxy of it
+        self.backend: Any = get_backend(name)
 
     @property
     def name(self) -> str:
@@ -101,6 +102,11 @@ def device(name: Any) -> Device:
     if dev is None:
         dev = _devices[name] = Device(name)
     return dev
+
+
+def loaded_devices() -> list[Device]:
+    """The Device objects made so far (there is one per name)."""
+    return list(_devices.values())
 
 
 def is_available(name: str) -> bool:

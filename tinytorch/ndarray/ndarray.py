@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import strides as st
+from .checks import active_recorder, check
 from .devices import Device
 from .devices import device as as_device
 from .dtypes import DType, as_dtype, bool_, float32, infer_dtype, int64, promote_types, result_type_with_scalar
@@ -810,13 +811,19 @@ def _index_array(k: Any, n: int, dev: Device) -> NDArray:
             raise IndexError("tensors used as indices must be long, int or bool tensors")
         idx = idx.astype(int64)
     if idx.size:
-        lo, hi = idx.min().item(), idx.max().item()
-        if lo < -n or hi >= n:
-            bad = lo if lo < -n else hi
-            raise IndexError(f"index {bad} is out of bounds for dimension with size {n}")
-        if lo < 0:
+        lo = check(functools.partial(_check_index, n=n), idx)
+        # a recorded program must wrap whatever a replay's indices hold: no choice made on the values
+        if lo < 0 or active_recorder(dev) is not None:
             idx = idx + (idx < 0).astype(int64) * n
     return idx
+
+
+def _check_index(idx: NDArray, n: int) -> int:
+    """Raise ``IndexError`` unless every entry of ``idx`` is in ``[-n, n)``; returns the smallest."""
+    lo, hi = idx.min().item(), idx.max().item()
+    if lo < -n or hi >= n:
+        raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for dimension with size {n}")
+    return lo
 
 
 def _masks_to_indices(entries: list[Any], shape: Shape) -> list[Any]:

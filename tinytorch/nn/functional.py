@@ -7,6 +7,7 @@ The layers in ``tinytorch.nn`` hold parameters and call these.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray import zeros as nd_zeros
+from ..ndarray.checks import check
 from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import out_size
 from ..ndarray.windows import unfold as nd_unfold
@@ -1423,11 +1425,15 @@ class CheckedTargets(Function):
     than a check in Python, so that a replay of a recorded loss (``tt.compile``) checks too."""
 
     def forward(self, target: NDArray, classes: int, ignore_index: int) -> NDArray:
-        bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
-        if bad.astype(int64).sum().item():
-            first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
-            raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
+        check(functools.partial(_check_targets, classes=classes, ignore_index=ignore_index), target)
         return target
+
+
+def _check_targets(target: NDArray, classes: int, ignore_index: int) -> None:
+    bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
+    if bad.astype(int64).sum().item():
+        first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
+        raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
 
 
 def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, int, tuple[int, ...]]:
@@ -1507,7 +1513,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if w is not None:
         picked, mask = picked * w, mask * w
     if reduction == "mean":
-        if type(mask) is not Tensor:  # under vmap (a batched tensor) each example has its own count
+        if type(mask) is not Tensor or not label_smoothing:
+            # the count stays on the device (nothing read on the host, so tt.compile can replay it;
+            # under vmap each example has its own). Counting nothing gives 0 / -0 = nan, and a zero
+            # gradient still: ``where`` passes none to the masked-out entries, as in PyTorch
             return picked.sum() / -mask.sum()
         count = mask._data.sum(tuple(range(mask.ndim))).item()  # the number of counted targets (or weights)
         if count:  # the usual case in three graph nodes rather than six (the loss runs every step)

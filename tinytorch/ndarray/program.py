@@ -1,0 +1,395 @@
+"""Kernel programs: record the backend calls some code makes, then replay them with no Python above.
+
+Every op ends in calls of backend functions (:mod:`.interface`) on buffers: ``matmul(a, b, out,
+m, n, p, batch)``, ``ewise_add(a, b, out)``, ``fill(out, 0.0)``. While a :class:`KernelRecorder`
+is active, each device's ``backend`` is a recording proxy: the calls run as usual and are written
+down, each buffer argument replaced by a *slot* number. A :class:`KernelProgram` made from the
+recording calls the same backend functions in the same order on the buffers of a new call: no
+op function, no Function node, no NDArray is made in between. This is what ``tt.compile``
+replays, and what CUDA graphs and tinygrad's JIT do with GPU kernels.
+
+A slot is one of:
+
+* **bound** -- the buffer of an array the caller passes to every run (an input, a weight, a
+  gradient placeholder), in the same layout as at recording (checked: :class:`GuardFailed`);
+* **fixed** -- a buffer that existed before the recording and is not bound (a module's cached
+  constant): the same object at every run;
+* **carried** -- made by an earlier phase of the same run (a value a forward pass saved for its
+  backward pass), handed over in the run's ``state``;
+* **fresh** -- made by this phase and still needed after it (an output, a value a later phase
+  reads): allocated anew at every run, so what a run returns is never overwritten by the next;
+* **scratch** -- made and last used inside one phase: the memory plan (:func:`plan_memory`)
+  gives it an *arena*, a buffer allocated once per program that slots whose lifetimes do not
+  overlap share, and that the next run uses again;
+* **constant** -- made from host data (``from_numpy``, a ``tt.tensor([...])`` inside the
+  code): made again from the recorded host copy at every run.
+
+A recording is replayable only if the code's kernels do not depend on the values: reading
+values back to the host (``to_numpy``) makes it non-replayable (:attr:`KernelRecorder.host_reads`),
+except inside a check (:func:`.checks.check`), which is recorded as a step and run again at
+every replay. The caller decides what else to verify (``tt.compile`` compares two op-level
+captures first).
+Phases split one recording into parts run at different times (a forward pass, and later its
+backward pass).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .devices import Device, loaded_devices
+from .dtypes import DType, float32
+from .interface import OPTIONAL_FUNCTIONS, interface_functions
+from .ndarray import NDArray
+
+#: The backend functions recorded as kernels (every other attribute of a backend passes through).
+KERNELS = frozenset(interface_functions() + list(OPTIONAL_FUNCTIONS)) - {"alloc", "from_numpy", "to_numpy"}
+
+
+class Slot(int):
+    """A buffer argument of a recorded call, by slot number."""
+
+
+class GuardFailed(RuntimeError):
+    """A run's bound arrays are not laid out as at recording (the caller records again)."""
+
+
+@dataclass
+class _Made:
+    """How a slot came to be during the recording: ``alloc`` (``size``, ``dtype``) or
+    ``const`` (``host``), at call position ``at``, on ``backend``."""
+
+    kind: str
+    at: int
+    backend: Any
+    size: int = 0
+    dtype: DType | None = None
+    host: np.ndarray | None = None
+
+
+class _Proxy:
+    """A device's backend while a recorder is active: kernels are recorded, then run."""
+
+    def __init__(self, backend: Any, recorder: "KernelRecorder"):
+        self._backend = backend
+        self.recorder = recorder
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._backend, name)
+        rec = self.recorder
+        if attr is None or not callable(attr) or rec.paused or threading.get_ident() != rec.thread:
+            return attr
+        if name == "alloc":
+            return lambda size, dtype: rec._made(attr(size, dtype), _Made("alloc", len(rec.calls), self._backend,
+                                                                         size, dtype))
+        if name == "from_numpy":
+            return lambda a: rec._made(attr(a), _Made("const", len(rec.calls), self._backend,
+                                                       host=np.array(a, copy=True)))
+        if name == "to_numpy":
+            def read(*args: Any) -> Any:
+                rec.host_reads += 1
+                return attr(*args)
+            return read
+        if not rec.record:
+            return attr
+        if name in KERNELS:
+            def kernel(*args: Any) -> Any:
+                rec.calls.append((attr, name, rec.template(args)))
+                return attr(*args)
+            return kernel
+        return attr
+
+
+class KernelRecorder:
+    """Record the backend calls this thread makes inside ``with KernelRecorder() as rec:``, on
+    every device in use (other threads' calls pass through unrecorded).
+
+    ``calls`` holds ``(function, name, args)`` with buffers as :class:`Slot`; ``buffers[k]`` is
+    the buffer of slot ``k`` (kept alive, so ids stay unique); ``phases`` the call positions where
+    each phase starts (:meth:`next_phase`); ``host_reads`` counts values read back to the host.
+    With ``record=False`` it only counts the host reads."""
+
+    def __init__(self, record: bool = True) -> None:
+        self.record = record
+        self.calls: list[tuple[Callable[..., Any], str, tuple[Any, ...]]] = []
+        self.buffers: list[Any] = []
+        self.made: dict[int, _Made] = {}
+        self.phases: list[int] = [0]
+        self.host_reads = 0
+        self._slot: dict[int, int] = {}
+        self._buffer_types: tuple[type, ...] = ()
+        self._saved: list[tuple[Device, Any]] = []
+        self.paused = False
+        self.thread = threading.get_ident()
+
+    def __enter__(self) -> "KernelRecorder":
+        for dev in loaded_devices():
+            self._saved.append((dev, dev.backend))
+            self._buffer_types += (type(dev.backend.alloc(0, float32)),)
+            dev.backend = _Proxy(dev.backend, self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for dev, backend in self._saved:
+            dev.backend = backend
+        self._saved.clear()
+
+    def pause(self) -> "_Paused":
+        """``with rec.pause():`` -- calls made inside are not recorded (what the caller prepares)."""
+        return _Paused(self)
+
+    def next_phase(self) -> None:
+        """Start the next phase: the calls from here on run separately (``run(phase=...)``)."""
+        self.phases.append(len(self.calls))
+
+    def slot_of(self, buf: Any) -> int:
+        """The slot of a buffer, numbering it when first seen."""
+        k = self._slot.get(id(buf))
+        if k is None:
+            k = self._slot[id(buf)] = len(self.buffers)
+            self.buffers.append(buf)
+        return k
+
+    def _made(self, buf: Any, how: _Made) -> Any:
+        self.made[self.slot_of(buf)] = how
+        return buf
+
+    def template(self, args: Any) -> Any:
+        """``args`` with each buffer replaced by its :class:`Slot` (inside tuples and lists too)."""
+        if isinstance(args, self._buffer_types):
+            return Slot(self.slot_of(args))
+        if isinstance(args, (tuple, list)):
+            return type(args)(self.template(a) for a in args)
+        return args
+
+    def program(self, binds: Sequence[Sequence[NDArray | None]],
+                outputs: Sequence[Sequence[NDArray | None]]) -> "KernelProgram":
+        """The program of this recording: phase ``p`` binds the buffers of ``binds[p]`` (the
+        arrays the caller will pass to ``run(p, ...)``, in this order) and returns arrays laid out
+        as ``outputs[p]`` (``None`` stays ``None``). Raises ``ValueError`` if it read values on
+        the host or an output lies in a buffer no phase can give back."""
+        if self.host_reads:
+            raise ValueError(f"the recorded code read values back to the host {self.host_reads} time(s): "
+                             "its kernels may depend on the data")
+        return KernelProgram(self, binds, outputs)
+
+
+class _Paused:
+    def __init__(self, rec: KernelRecorder):
+        self.rec = rec
+
+    def __enter__(self) -> None:
+        self.rec.paused = True
+
+    def __exit__(self, *exc: Any) -> None:
+        self.rec.paused = False
+
+
+@dataclass
+class _Phase:
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...], bool]] = field(default_factory=list)
+    binds: list[tuple[int, tuple[Any, ...]] | None] = field(default_factory=list)  # (slot, layout) per array
+    fixed: dict[int, Any] = field(default_factory=dict)
+    fresh: list[tuple[int, Any, int, DType]] = field(default_factory=list)  # (slot, backend, size, dtype)
+    consts: list[tuple[int, Any, np.ndarray]] = field(default_factory=list)
+    scratch: list[tuple[int, int]] = field(default_factory=list)  # (slot, arena)
+    carry_in: list[int] = field(default_factory=list)
+    carry_out: list[int] = field(default_factory=list)
+    outputs: list[tuple[int, tuple[Any, ...], DType, Device] | None] = field(default_factory=list)
+
+
+def _layout(a: NDArray) -> tuple[Any, ...]:
+    return a.shape, a.strides, a.offset, a.dtype, a.device, _size(a._buf)
+
+
+def _size(buf: Any) -> int:
+    return int(buf.size)
+
+
+def _slots(args: Any) -> list[int]:
+    if isinstance(args, Slot):
+        return [int(args)]
+    if isinstance(args, (tuple, list)):
+        return [k for a in args for k in _slots(a)]
+    return []
+
+
+class KernelProgram:
+    """A recording made replayable (see the module docstring). ``run(phase, arrays, state)``."""
+
+    def __init__(self, rec: KernelRecorder, binds: Sequence[Sequence[NDArray | None]],
+                 outputs: Sequence[Sequence[NDArray | None]]):
+        ends = rec.phases[1:] + [len(rec.calls)]
+        born = {k: m.at for k, m in rec.made.items()}
+        phase_of_birth = {k: _phase_at(rec.phases, at) for k, at in born.items()}
+        last_use: dict[int, int] = {}
+        for i, (_, _, args) in enumerate(rec.calls):
+            for k in _slots(args):
+                last_use[k] = i
+        out_slots = [{rec.slot_of(a._buf) for a in outs if a is not None} for outs in outputs]
+        self.phases: list[_Phase] = []
+        self.arenas: list[Any] = []
+        arena_keys: list[tuple[int, int, str]] = []
+        for p, (start, end) in enumerate(zip(rec.phases, ends)):
+            ph = _Phase()
+            bound: dict[int, int] = {}
+            for a in binds[p]:
+                if a is None or id(a._buf) not in rec._slot:
+                    ph.binds.append(None)
+                    continue
+                k = rec.slot_of(a._buf)
+                ph.binds.append((k, _layout(a)))
+                bound.setdefault(k, len(ph.binds) - 1)
+            used = sorted({k for _, _, args in rec.calls[start:end] for k in _slots(args)} | out_slots[p])
+            later = {k for _, _, args in rec.calls[end:] for k in _slots(args)} | \
+                {k for q in range(p + 1, len(outputs)) for k in out_slots[q]}
+            for k in used:
+                m = rec.made.get(k)
+                if k in bound:
+                    continue
+                if m is None:
+                    ph.fixed[k] = rec.buffers[k]
+                elif phase_of_birth[k] < p:
+                    ph.carry_in.append(k)
+                elif m.kind == "const":
+                    assert m.host is not None
+                    ph.consts.append((k, m.backend, m.host))
+                    if k in later:
+                        ph.carry_out.append(k)
+                elif k in out_slots[p] or k in later:
+                    assert m.dtype is not None
+                    ph.fresh.append((k, m.backend, m.size, m.dtype))
+                    if k in later:
+                        ph.carry_out.append(k)
+            scratch = [k for k in used if k not in bound and k in rec.made and phase_of_birth[k] == p
+                       and rec.made[k].kind == "alloc" and k not in out_slots[p] and k not in later]
+            for k, arena in plan_memory(scratch, born, last_use, rec.made, arena_keys):
+                if arena == len(self.arenas):
+                    m = rec.made[k]
+                    self.arenas.append(m.backend.alloc(m.size, m.dtype))
+                ph.scratch.append((k, arena))
+            for fn, _, args in rec.calls[start:end]:
+                # a tuple argument holding no slot (a shape) is passed as it is, not rebuilt per run
+                nested = any(isinstance(a, (tuple, list)) and _slots(a) for a in args)
+                ph.calls.append((fn, args, nested))
+            for a in outputs[p]:
+                ph.outputs.append(None if a is None else
+                                  (rec.slot_of(a._buf), (a.shape, a.strides, a.offset), a.dtype, a.device))
+            self.phases.append(ph)
+        self._recorded: dict[int, Any] | None = {k: rec.buffers[k] for k in self.phases[0].carry_out}
+
+    def take_recorded_state(self) -> dict[int, Any]:
+        """The state the recording's own run of phase 0 left for the later phases (once), so the
+        recorded call itself goes on with replays of them."""
+        state, self._recorded = self._recorded or {}, None
+        return state
+
+    def conform(self, phase: int, i: int, a: NDArray) -> NDArray:
+        """``a`` laid out as the recording's array ``i`` of ``binds[phase]`` (a compact copy when
+        it is a view laid out otherwise), for arrays the caller cannot choose (the gradient the
+        engine hands a backward pass)."""
+        b = self.phases[phase].binds[i]
+        if b is None or _layout(a) == b[1]:
+            return a
+        return a.copy()
+
+    def run(self, phase: int, arrays: Sequence[NDArray | None], state: dict[int, Any] | None = None
+            ) -> tuple[list[NDArray | None], dict[int, Any]]:
+        """Run ``phase`` on ``arrays`` (laid out as the recording's ``binds[phase]``; else
+        :class:`GuardFailed`) with ``state`` from the earlier phases of this run; returns the
+        phase's outputs and the state later phases need."""
+        ph = self.phases[phase]
+        env: dict[int, Any] = dict(ph.fixed)
+        for b, a in zip(ph.binds, arrays):
+            if b is None:
+                continue
+            k, layout = b
+            if a is None or _layout(a) != layout or env.get(k, a._buf) is not a._buf:
+                raise GuardFailed(f"argument laid out as {None if a is None else _layout(a)[:3]}, "
+                                  f"recorded as {layout[:3]}")
+            env[k] = a._buf
+        if state:
+            for k in ph.carry_in:
+                env[k] = state[k]
+        for k, backend, size, dtype in ph.fresh:
+            env[k] = backend.alloc(size, dtype)
+        for k, backend, host in ph.consts:
+            env[k] = backend.from_numpy(host)
+        arenas = self.arenas
+        for k, i in ph.scratch:
+            env[k] = arenas[i]
+        for fn, args, nested in ph.calls:
+            if nested:
+                fn(*[_fill(a, env) if isinstance(a, (tuple, list)) else env[a] if type(a) is Slot else a
+                     for a in args])
+            else:
+                fn(*[env[a] if type(a) is Slot else a for a in args])
+        outs: list[NDArray | None] = []
+        for o in ph.outputs:
+            if o is None:
+                outs.append(None)
+            else:
+                k, (shape, strides, offset), dtype, device = o
+                outs.append(NDArray(env[k], shape, strides, offset, dtype, device))
+        carried = {k: env[k] for k in ph.carry_out}
+        if state:
+            carried.update(state)
+        return outs, carried
+
+    def describe(self) -> str:
+        """One line per phase: its kernels and its memory (fresh and scratch buffers)."""
+        lines = []
+        for p, ph in enumerate(self.phases):
+            names: dict[str, int] = {}
+            for fn, _, _ in ph.calls:
+                n = getattr(fn, "__name__", "kernel")
+                names[n] = names.get(n, 0) + 1
+            top = ", ".join(f"{n} x{c}" for n, c in sorted(names.items(), key=lambda x: -x[1])[:6])
+            lines.append(f"phase {p}: {len(ph.calls)} kernel calls ({top}); {len(ph.fresh)} fresh buffers, "
+                         f"{len(ph.scratch)} scratch values in {len({a for _, a in ph.scratch})} arenas")
+        return "\n".join(lines)
+
+
+def _fill(args: Any, env: dict[int, Any]) -> Any:
+    if type(args) is Slot:
+        return env[args]
+    if isinstance(args, (tuple, list)):
+        return type(args)(_fill(a, env) for a in args)
+    return args
+
+
+def _phase_at(starts: list[int], at: int) -> int:
+    p = 0
+    for i, s in enumerate(starts):
+        if at >= s:
+            p = i
+    return p
+
+
+def plan_memory(slots: list[int], born: dict[int, int], last_use: dict[int, int], made: dict[int, _Made],
+                arena_keys: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Give each scratch slot an arena: in order of birth, a slot takes a free arena of its
+    backend, size and dtype (one whose last slot's last use came before this birth), else a new
+    one (numbered ``len(arena_keys)``, appended). Returns ``(slot, arena)`` pairs.
+
+    This is interval colouring with exact sizes: simple, and the same (dtype, size) recurs
+    throughout a network (each layer's activations and their gradients)."""
+    free_at: dict[int, int] = {}  # arena -> the call after which it is free
+    result = []
+    for k in sorted(slots, key=lambda s: born[s]):
+        m = made[k]
+        key = (id(m.backend), m.size, m.dtype.name if m.dtype is not None else "")
+        arena = next((i for i, ak in enumerate(arena_keys) if ak == key and free_at.get(i, -1) < born[k]), None)
+        if arena is None:
+            arena = len(arena_keys)
+            arena_keys.append(key)
+        free_at[arena] = last_use.get(k, born[k])
+        result.append((k, arena))
+    return result
+
+
+__all__ = ["KernelRecorder", "KernelProgram", "GuardFailed", "Slot", "KERNELS", "plan_memory"]
