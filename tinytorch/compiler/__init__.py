@@ -228,17 +228,20 @@ class Compiled:
         """Serve a call from the signature's recorded kernels, recording them on the first call
         after the plan was built (see the module docstring, step 4)."""
         assert entry.plan is not None
-        if entry.graph is not None:
+        graph = entry.graph
+        if graph is not None and graph.program is not None:
             try:
-                return entry.graph.run(inputs)
+                return graph.run(inputs)
             except GuardFailed:  # an argument is a view laid out otherwise: record this layout
                 entry.graph = None
+        elif graph is not None:  # its backward phase failed, or was never recorded (no backward() came)
+            entry.graph_failed, entry.graph = graph.failed, None
+            if graph.failed and _debug_level(self.debug):
+                print(f"tt.compile: the plan runs op by op: {graph.failed}")
         if entry.graph_failed is None:
             try:
                 entry.graph, result = GraphProgram.record(entry.plan, inputs)
                 self.recordings += 1
-                if _debug_level(self.debug):
-                    print(f"tt.compile: recorded kernels\n{entry.graph.program.describe()}")
                 return result
             except NotReplayable as e:
                 entry.graph_failed = str(e)

@@ -81,7 +81,11 @@ class _Proxy:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._backend, name)
         rec = self.recorder
-        if attr is None or not callable(attr) or rec.paused or threading.get_ident() != rec.thread:
+        if attr is None or not callable(attr):
+            return attr
+        if rec.paused or threading.get_ident() != rec.thread:
+            if name in ("alloc", "from_numpy"):  # not recorded, but its id must not name a dead slot
+                return lambda *args: rec.forget(attr(*args))
             return attr
         if name == "alloc":
             return lambda size, dtype: rec._made(attr(size, dtype), _Made("alloc", len(rec.calls), self._backend,
@@ -118,6 +122,8 @@ class KernelRecorder:
         self.calls: list[tuple[Callable[..., Any], str, tuple[Any, ...]]] = []
         self.buffers: list[Any] = []
         self.made: dict[int, _Made] = {}
+        self.kept: set[int] = set()
+        self.phase_seen: dict[int, int] = {}  # the phase in which a buffer from outside was first seen
         self.phases: list[int] = [0]
         self.host_reads = 0
         self._slot: dict[int, int] = {}
@@ -143,20 +149,48 @@ class KernelRecorder:
         return _Paused(self)
 
     def next_phase(self) -> None:
-        """Start the next phase: the calls from here on run separately (``run(phase=...)``)."""
+        """Start the next phase: the calls from here on run separately (``run(phase=...)``).
+        The buffers made so far and not kept may be dead by the time the next phase is recorded
+        (the recorder may be left between phases), so their ids stop naming slots."""
+        for i, k in list(self._slot.items()):
+            if k in self.made and k not in self.kept:
+                del self._slot[i]
         self.phases.append(len(self.calls))
 
     def slot_of(self, buf: Any) -> int:
-        """The slot of a buffer, numbering it when first seen."""
+        """The slot of a buffer, numbering it when first seen (kept alive: a buffer from before
+        the recording -- an input, a weight -- is alive anyway)."""
         k = self._slot.get(id(buf))
         if k is None:
             k = self._slot[id(buf)] = len(self.buffers)
             self.buffers.append(buf)
+            self.phase_seen[k] = len(self.phases) - 1
         return k
 
     def _made(self, buf: Any, how: _Made) -> Any:
-        self.made[self.slot_of(buf)] = how
+        """A buffer made while recording gets a new slot. The recorder does not keep it alive:
+        it dies when its code drops it, as it would without a recorder, so recording costs no
+        more memory than running. What the first phase leaves for the later ones is kept with
+        :meth:`keep`."""
+        k = self._slot[id(buf)] = len(self.buffers)
+        self.buffers.append(None)
+        self.made[k] = how
         return buf
+
+    def forget(self, buf: Any) -> Any:
+        """A buffer made where the recorder does not record (paused, another thread): its id may
+        be that of a dead recorded buffer, so the id no longer names a slot."""
+        self._slot.pop(id(buf), None)
+        return buf
+
+    def keep(self, arrays: Sequence[NDArray]) -> None:
+        """Keep naming the recorded buffers under ``arrays`` after :meth:`next_phase` (the values
+        the first phase saved for the next, alive in an autograd graph until the next phase reads
+        them). The recorder holds no reference to them: they die when the graph drops them."""
+        for a in arrays:
+            k = self._slot.get(id(a._buf))
+            if k is not None and k in self.made:
+                self.kept.add(k)
 
     def template(self, args: Any) -> Any:
         """``args`` with each buffer replaced by its :class:`Slot` (inside tuples and lists too)."""
@@ -232,7 +266,8 @@ class KernelProgram:
                 last_use[k] = i
         out_slots = [{rec.slot_of(a._buf) for a in outs if a is not None} for outs in outputs]
         self.phases: list[_Phase] = []
-        self.arenas: list[Any] = []
+        self.arenas: list[Any] = []  # allocated at the first run, when the recording's memory is free again
+        self._arena_specs: list[tuple[Any, int, DType]] = []
         arena_keys: list[tuple[int, int, str]] = []
         for p, (start, end) in enumerate(zip(rec.phases, ends)):
             ph = _Phase()
@@ -252,6 +287,9 @@ class KernelProgram:
                 if k in bound:
                     continue
                 if m is None:
+                    if p and rec.phase_seen.get(k) == p:  # first seen after the forward phase: made by it?
+                        raise ValueError("a later phase reads a buffer from outside that no earlier phase used "
+                                         "and nothing binds (a value the first phase saved outside its graph?)")
                     ph.fixed[k] = rec.buffers[k]
                 elif phase_of_birth[k] < p:
                     ph.carry_in.append(k)
@@ -268,9 +306,10 @@ class KernelProgram:
             scratch = [k for k in used if k not in bound and k in rec.made and phase_of_birth[k] == p
                        and rec.made[k].kind == "alloc" and k not in out_slots[p] and k not in later]
             for k, arena in plan_memory(scratch, born, last_use, rec.made, arena_keys):
-                if arena == len(self.arenas):
+                if arena == len(self._arena_specs):
                     m = rec.made[k]
-                    self.arenas.append(m.backend.alloc(m.size, m.dtype))
+                    assert m.dtype is not None
+                    self._arena_specs.append((m.backend, m.size, m.dtype))
                 ph.scratch.append((k, arena))
             for fn, _, args in rec.calls[start:end]:
                 # a tuple argument holding no slot (a shape) is passed as it is, not rebuilt per run
@@ -280,22 +319,6 @@ class KernelProgram:
                 ph.outputs.append(None if a is None else
                                   (rec.slot_of(a._buf), (a.shape, a.strides, a.offset), a.dtype, a.device))
             self.phases.append(ph)
-        self._recorded: dict[int, Any] | None = {k: rec.buffers[k] for k in self.phases[0].carry_out}
-
-    def take_recorded_state(self) -> dict[int, Any]:
-        """The state the recording's own run of phase 0 left for the later phases (once), so the
-        recorded call itself goes on with replays of them."""
-        state, self._recorded = self._recorded or {}, None
-        return state
-
-    def conform(self, phase: int, i: int, a: NDArray) -> NDArray:
-        """``a`` laid out as the recording's array ``i`` of ``binds[phase]`` (a compact copy when
-        it is a view laid out otherwise), for arrays the caller cannot choose (the gradient the
-        engine hands a backward pass)."""
-        b = self.phases[phase].binds[i]
-        if b is None or _layout(a) == b[1]:
-            return a
-        return a.copy()
 
     def run(self, phase: int, arrays: Sequence[NDArray | None], state: dict[int, Any] | None = None
             ) -> tuple[list[NDArray | None], dict[int, Any]]:
@@ -320,6 +343,8 @@ class KernelProgram:
         for k, backend, host in ph.consts:
             env[k] = backend.from_numpy(host)
         arenas = self.arenas
+        if len(arenas) < len(self._arena_specs):
+            arenas[:] = [backend.alloc(size, dtype) for backend, size, dtype in self._arena_specs]
         for k, i in ph.scratch:
             env[k] = arenas[i]
         for fn, args, nested in ph.calls:
