@@ -10,8 +10,8 @@ replays, and what CUDA graphs and tinygrad's JIT do with GPU kernels.
 
 A slot is one of:
 
-* **bound** -- the buffer of an array the caller passes to every run (an input, a weight, a
-  gradient placeholder), in the same layout as at recording (checked: :class:`GuardFailed`);
+* **bound** -- the buffer of an array the caller passes to every run (an input, a weight, an
+  output's gradient), in the same layout as at recording (checked: :class:`GuardFailed`);
 * **fixed** -- a buffer that existed before the recording and is not bound (a module's cached
   constant): the same object at every run;
 * **carried** -- made by an earlier phase of the same run (a value a forward pass saved for its
@@ -31,6 +31,12 @@ every replay. The caller decides what else to verify (``tt.compile`` compares tw
 captures first).
 Phases split one recording into parts run at different times (a forward pass, and later its
 backward pass).
+
+Buffers are told apart by their ``id`` while recording, and the recorder keeps none of the
+buffers it saw made alive (a recording costs no more memory than a run): a buffer made through
+the proxy always gets a new slot, one made where nothing is recorded (paused, another thread)
+makes its id name no slot, and between phases only the buffers an earlier phase left for a
+later one (:meth:`KernelRecorder.keep`) keep their slots.
 """
 
 from __future__ import annotations
@@ -113,9 +119,10 @@ class KernelRecorder:
     every device in use (other threads' calls pass through unrecorded).
 
     ``calls`` holds ``(function, name, args)`` with buffers as :class:`Slot`; ``buffers[k]`` is
-    the buffer of slot ``k`` (kept alive, so ids stay unique); ``phases`` the call positions where
-    each phase starts (:meth:`next_phase`); ``host_reads`` counts values read back to the host.
-    With ``record=False`` it only counts the host reads."""
+    the buffer of slot ``k`` when it came from outside the recording (None for one it made:
+    ``made[k]`` says how); ``phases`` the call positions where each phase starts
+    (:meth:`next_phase`); ``host_reads`` counts values read back to the host. With
+    ``record=False`` it only counts the host reads."""
 
     def __init__(self, record: bool = True) -> None:
         self.record = record

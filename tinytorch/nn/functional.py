@@ -1430,6 +1430,10 @@ class CheckedTargets(Function):
 
 
 def _check_targets(target: NDArray, classes: int, ignore_index: int) -> None:
+    """Raise ``IndexError`` naming the first target outside ``[0, classes)`` that is not
+    ``ignore_index``. The usual case, every target a class, costs two reductions."""
+    if not target.size or (target.min().item() >= 0 and target.max().item() < classes):
+        return
     bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
     if bad.astype(int64).sum().item():
         first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
