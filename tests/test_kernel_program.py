@@ -116,6 +116,51 @@ def test_checks_are_replayed_not_counted(device):
         program.run(0, [table, array(np.array([0, 6, 1]), device=device)])
 
 
+def test_cpu_calls_are_lowered_to_their_c_calls(rng):
+    """On the C backend a replay calls the C functions the interface calls made, not the Python
+    around them; the results are the same."""
+    xs = _arrays(rng, "cpu")
+    with KernelRecorder() as rec:
+        out = _f(*xs)
+    program = rec.program([xs], [[out]])
+    calls = program.phases[0].calls
+    assert sum(lowered is not None for *_, lowered in calls) == len(calls)
+    new = _arrays(rng, "cpu")
+    (got,), _ = program.run(0, new)
+    np.testing.assert_allclose(got.numpy(), _f(*new).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_lowered_call_that_c_refuses_raises_the_interface_error():
+    """``gather`` checks its offsets in C: a replay whose offsets are out of range gets the
+    backend's IndexError, as the interface call would raise it."""
+    table = array(np.arange(6, dtype=np.float32), device="cpu")
+    offsets = array(np.array([0, 5, 2]), device="cpu")
+    out = NDArray.make((3,), float32, table.device)
+    with KernelRecorder() as rec:
+        table.device.backend.gather(table._buf, offsets._buf, out._buf)
+    program = rec.program([[table, offsets, out]], [[out]])
+    assert program.phases[0].calls[0][3] is not None
+    (got,), _ = program.run(0, [table, array(np.array([1, 1, 4]), device="cpu"), out])
+    np.testing.assert_array_equal(got.numpy(), [1, 1, 4])
+    with pytest.raises(IndexError, match="out of range"):
+        program.run(0, [table, array(np.array([1, 6, 4]), device="cpu"), out])
+
+
+def test_a_call_with_pointers_outside_its_buffers_is_not_lowered():
+    """``call_fused`` hands C an array of pointers: the recording replays it as the interface call."""
+    if c_compiler() is None:
+        pytest.skip("no C compiler")
+    f = tt.compile(lambda x: (x * 2.0 + 1.0).tanh() * x)
+    x = tt.randn(64)
+    with tt.no_grad():
+        for _ in range(4):
+            got = f(x)
+    program = next(iter(f.cache.values())).graph.program
+    names = [fn.__name__ for fn, _, _, lowered in program.phases[0].calls if lowered is None]
+    assert names == ["call_fused"]
+    np.testing.assert_allclose(got.numpy(), ((x * 2.0 + 1.0).tanh() * x).numpy(), rtol=1e-6)
+
+
 # --- tt.compile replaying forward and backward programs ------------------------------------------
 needs_cc = pytest.mark.skipif(c_compiler() is None, reason="no C compiler on this machine")
 

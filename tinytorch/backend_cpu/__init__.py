@@ -43,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
-from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Shape, Strides
+from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides
 from ..ndarray.strides import check_view
 
 name = "cpu"
@@ -109,8 +109,73 @@ def _kernels(stem: str, codes: tuple[int, ...], argtypes: Callable[[Any], list],
                               "rebuild it with `make build`") from None
         fn.argtypes = argtypes(_SCALAR_CTYPE[code])
         fn.restype = restype
-        table[code] = fn
+        table[code] = _CFunction(fn)
     return tuple(table)
+
+
+# --- lowering: the C calls behind an interface call --------------------------------------------------
+# A recorded kernel program (tinytorch.ndarray.program) replays interface calls. Replaying the C
+# calls they made instead skips the checks and argument packing done in Python, which were done
+# once, when the call was recorded. Every C function of the tables above is a _CFunction, which
+# writes its calls down while lower_call collects them.
+class _Lowering(threading.local):
+    calls: list[tuple["_CFunction", tuple[Any, ...], Any]] | None = None
+
+
+_lowering = _Lowering()
+
+
+class _CFunction:
+    """A C function of a kernel table: calls the ctypes function ``fn``; while
+    :func:`lower_call` collects, the call is also written down. ``pointers`` are the positions
+    of the pointer arguments."""
+
+    __slots__ = ("fn", "pointers")
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+        self.pointers = tuple(i for i, t in enumerate(fn.argtypes) if t is _P)
+
+    def __call__(self, *args: Any) -> Any:
+        result = self.fn(*args)
+        calls = _lowering.calls
+        if calls is not None:
+            calls.append((self, args, result))
+        return result
+
+
+def lower_call(fn: Callable[..., Any], args: tuple[Any, ...]
+               ) -> tuple[Any, list[tuple[Any, tuple[Any, ...], Any]] | None]:
+    """Run the interface function ``fn(*args)``; return its result and the C calls it made, in
+    order, as ``(c_function, c_args, result)`` with each address argument a :class:`Pointer` into
+    one of ``args``' buffers: what a replay calls again with other buffers of the same sizes
+    (addresses from :func:`buffer_address`). The calls are None when the call cannot be replayed
+    that way: it made no C call (its work was done in Python), or passed C an address that is
+    not in one of its buffer arguments (a temporary copy, an array of pointers)."""
+    _lowering.calls = calls = []
+    try:
+        result = fn(*args)
+    finally:
+        _lowering.calls = None
+    spans = [(i, a.ptr, max(a.size * a.dtype.itemsize, 1)) for i, a in enumerate(args) if type(a) is Buffer]
+    lowered = []
+    for cfn, cargs, returned in calls:
+        moved = list(cargs)
+        for j in cfn.pointers:
+            p = cargs[j]
+            if type(p) is not int:  # a ctypes array of shapes and strides, made for this call: reused as it is
+                continue
+            hit = next((Pointer((i, p - start)) for i, start, n in spans if start <= p < start + n), None)
+            if hit is None:
+                return result, None
+            moved[j] = hit
+        lowered.append((cfn.fn, tuple(moved), returned))
+    return result, lowered or None
+
+
+def buffer_address(buf: Buffer) -> int:
+    """The address of a buffer's first element (for lowered calls' pointers)."""
+    return buf.ptr
 
 
 # --- threads -------------------------------------------------------------------------------------

@@ -860,3 +860,5 @@ softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
 softmax_rows_backward = None  # likewise
 gelu = None  # no CUDA kernel yet: NDArray.gelu takes array passes
 gelu_backward = None  # likewise
+lower_call = None  # recorded programs replay the interface calls (the kernel launches are not lowered)
+buffer_address = None

@@ -633,3 +633,13 @@ def call_fused(kernel: Any, n: int, bufs: list[np.ndarray], offsets: list[int]) 
     import ctypes
     ptrs = (ctypes.c_void_p * len(bufs))(*[b.ctypes.data + o * b.itemsize for b, o in zip(bufs, offsets)])
     kernel(n, ptrs)
+
+
+def lower_call(fn: Any, args: tuple[Any, ...]) -> tuple[Any, None]:
+    """Run ``fn(*args)``; nothing to lower (``None``): numpy does the work, and a recorded
+    program replays the interface call itself."""
+    return fn(*args), None
+
+
+def buffer_address(buf: np.ndarray) -> int:
+    return int(buf.ctypes.data)

@@ -37,7 +37,7 @@ def check(fn: Callable[..., Any], *arrays: Any) -> Any:
         result = fn(*arrays)
     if rec.record:
         views = tuple((type(a), rec.template(a._buf), a.shape, a.strides, a.offset, a.dtype, a.device) for a in arrays)
-        rec.calls.append((_run_check, "check", (fn, views)))
+        rec.calls.append((_run_check, "check", (fn, views), None))
     return result
 
 

@@ -290,6 +290,35 @@ class Backend(Protocol):
     gelu_backward: Callable[..., None] | None
     """See ``gelu``."""
 
+    lower_call: Callable[..., tuple[Any, Any]] | None
+    """``lower_call(fn, args)``: run the interface function ``fn(*args)`` and return ``(result,
+    calls)``, ``calls`` being the native calls it made, in order, as ``(function, native_args,
+    result)`` with each pointer argument a :class:`Pointer` into one of ``args``' buffers -- or
+    ``None`` where the call cannot be replayed that way (its work was not all native calls on
+    its own buffers). A recorded kernel program (:mod:`tinytorch.ndarray.program`) then replays
+    the native calls on other buffers of the same sizes, with addresses from ``buffer_address(buf)``,
+    skipping the checks and packing the interface function did once; a native call that returns
+    something else than it did when recorded (a bad index) is replayed as the interface call,
+    which raises the error."""
+
+    buffer_address: Callable[[Buffer], int] | None
+    """See ``lower_call``."""
+
+
+class Pointer(tuple):
+    """A pointer argument of a lowered native call (see ``Backend.lower_call``): byte ``offset``
+    into the buffer that was argument ``arg`` of the interface call."""
+
+    __slots__ = ()
+
+    @property
+    def arg(self) -> int:
+        return int(self[0])
+
+    @property
+    def offset(self) -> int:
+        return int(self[1])
+
 
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
@@ -308,7 +337,7 @@ def interface_functions() -> list[str]:
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                      "gelu", "gelu_backward")
+                      "gelu", "gelu_backward", "lower_call", "buffer_address")
 
 
 def optional_functions() -> list[str]:

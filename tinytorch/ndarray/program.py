@@ -49,11 +49,12 @@ import numpy as np
 
 from .devices import Device, loaded_devices
 from .dtypes import DType, float32
-from .interface import OPTIONAL_FUNCTIONS, interface_functions
+from .interface import OPTIONAL_FUNCTIONS, Pointer, interface_functions
 from .ndarray import NDArray
 
 #: The backend functions recorded as kernels (every other attribute of a backend passes through).
-KERNELS = frozenset(interface_functions() + list(OPTIONAL_FUNCTIONS)) - {"alloc", "from_numpy", "to_numpy"}
+KERNELS = frozenset(interface_functions() + list(OPTIONAL_FUNCTIONS)) - {"alloc", "from_numpy", "to_numpy",
+                                                                         "lower_call", "buffer_address"}
 
 
 class Slot(int):
@@ -107,9 +108,15 @@ class _Proxy:
         if not rec.record:
             return attr
         if name in KERNELS:
+            lower = self._backend.lower_call
+
             def kernel(*args: Any) -> Any:
-                rec.calls.append((attr, name, rec.template(args)))
-                return attr(*args)
+                if lower is None:
+                    rec.calls.append((attr, name, rec.template(args), None))
+                    return attr(*args)
+                result, lowered = lower(attr, args)
+                rec.calls.append((attr, name, rec.template(args), lowered and (lowered, self._backend.buffer_address)))
+                return result
             return kernel
         return attr
 
@@ -118,7 +125,9 @@ class KernelRecorder:
     """Record the backend calls this thread makes inside ``with KernelRecorder() as rec:``, on
     every device in use (other threads' calls pass through unrecorded).
 
-    ``calls`` holds ``(function, name, args)`` with buffers as :class:`Slot`; ``buffers[k]`` is
+    ``calls`` holds ``(function, name, args, lowered)`` with buffers as :class:`Slot` and
+    ``lowered`` the C calls the backend made for it (its optional ``lower_call``), or None;
+    ``buffers[k]`` is
     the buffer of slot ``k`` when it came from outside the recording (None for one it made:
     ``made[k]`` says how); ``phases`` the call positions where each phase starts
     (:meth:`next_phase`); ``host_reads`` counts values read back to the host. With
@@ -126,7 +135,7 @@ class KernelRecorder:
 
     def __init__(self, record: bool = True) -> None:
         self.record = record
-        self.calls: list[tuple[Callable[..., Any], str, tuple[Any, ...]]] = []
+        self.calls: list[tuple[Callable[..., Any], str, tuple[Any, ...], Any]] = []
         self.buffers: list[Any] = []
         self.made: dict[int, _Made] = {}
         self.kept: set[int] = set()
@@ -232,7 +241,7 @@ class _Paused:
 
 @dataclass
 class _Phase:
-    calls: list[tuple[Callable[..., Any], tuple[Any, ...], bool]] = field(default_factory=list)
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...], bool, Any]] = field(default_factory=list)
     binds: list[tuple[int, tuple[Any, ...]] | None] = field(default_factory=list)  # (slot, layout) per array
     fixed: dict[int, Any] = field(default_factory=dict)
     fresh: list[tuple[int, Any, int, DType]] = field(default_factory=list)  # (slot, backend, size, dtype)
@@ -268,7 +277,7 @@ class KernelProgram:
         born = {k: m.at for k, m in rec.made.items()}
         phase_of_birth = {k: _phase_at(rec.phases, at) for k, at in born.items()}
         last_use: dict[int, int] = {}
-        for i, (_, _, args) in enumerate(rec.calls):
+        for i, (_, _, args, _) in enumerate(rec.calls):
             for k in _slots(args):
                 last_use[k] = i
         out_slots = [{rec.slot_of(a._buf) for a in outs if a is not None} for outs in outputs]
@@ -286,8 +295,8 @@ class KernelProgram:
                 k = rec.slot_of(a._buf)
                 ph.binds.append((k, _layout(a)))
                 bound.setdefault(k, len(ph.binds) - 1)
-            used = sorted({k for _, _, args in rec.calls[start:end] for k in _slots(args)} | out_slots[p])
-            later = {k for _, _, args in rec.calls[end:] for k in _slots(args)} | \
+            used = sorted({k for _, _, args, _ in rec.calls[start:end] for k in _slots(args)} | out_slots[p])
+            later = {k for _, _, args, _ in rec.calls[end:] for k in _slots(args)} | \
                 {k for q in range(p + 1, len(outputs)) for k in out_slots[q]}
             for k in used:
                 m = rec.made.get(k)
@@ -318,10 +327,10 @@ class KernelProgram:
                     assert m.dtype is not None
                     self._arena_specs.append((m.backend, m.size, m.dtype))
                 ph.scratch.append((k, arena))
-            for fn, _, args in rec.calls[start:end]:
+            for fn, _, args, lowered in rec.calls[start:end]:
                 # a tuple argument holding no slot (a shape) is passed as it is, not rebuilt per run
                 nested = any(isinstance(a, (tuple, list)) and _slots(a) for a in args)
-                ph.calls.append((fn, args, nested))
+                ph.calls.append((fn, args, nested, _lowered_steps(lowered, args)))
             for a in outputs[p]:
                 ph.outputs.append(None if a is None else
                                   (rec.slot_of(a._buf), (a.shape, a.strides, a.offset), a.dtype, a.device))
@@ -354,7 +363,17 @@ class KernelProgram:
             arenas[:] = [backend.alloc(size, dtype) for backend, size, dtype in self._arena_specs]
         for k, i in ph.scratch:
             env[k] = arenas[i]
-        for fn, args, nested in ph.calls:
+        for fn, args, nested, lowered in ph.calls:
+            if lowered is not None:
+                address, steps = lowered
+                for cfn, base, pointers, expected in steps:
+                    cargs = list(base)
+                    for j, k, offset in pointers:
+                        cargs[j] = address(env[k]) + offset
+                    if cfn(*cargs) != expected:  # C refused (a bad index): the call itself raises the error
+                        fn(*[env[a] if type(a) is Slot else a for a in args])
+                        break
+                continue
             if nested:
                 fn(*[_fill(a, env) if isinstance(a, (tuple, list)) else env[a] if type(a) is Slot else a
                      for a in args])
@@ -377,13 +396,26 @@ class KernelProgram:
         lines = []
         for p, ph in enumerate(self.phases):
             names: dict[str, int] = {}
-            for fn, _, _ in ph.calls:
+            for fn, _, _, _ in ph.calls:
                 n = getattr(fn, "__name__", "kernel")
                 names[n] = names.get(n, 0) + 1
             top = ", ".join(f"{n} x{c}" for n, c in sorted(names.items(), key=lambda x: -x[1])[:6])
             lines.append(f"phase {p}: {len(ph.calls)} kernel calls ({top}); {len(ph.fresh)} fresh buffers, "
                          f"{len(ph.scratch)} scratch values in {len({a for _, a in ph.scratch})} arenas")
         return "\n".join(lines)
+
+
+def _lowered_steps(lowered: Any, args: tuple[Any, ...]) -> Any:
+    """A recorded call's C calls as a replay runs them: ``(address, [(c_function, args,
+    [(position, slot, byte offset) of each pointer], expected result)])``, or None."""
+    if not lowered:
+        return None
+    calls, address = lowered
+    steps = []
+    for cfn, cargs, expected in calls:
+        pointers = [(j, int(args[a.arg]), a.offset) for j, a in enumerate(cargs) if type(a) is Pointer]
+        steps.append((cfn, cargs, pointers, expected))
+    return address, steps
 
 
 def _fill(args: Any, env: dict[int, Any]) -> Any:
