@@ -342,3 +342,38 @@ def test_compiled_training_matches_eager_and_records_once(device):
     for p, q in zip(model.parameters(), eager.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-5)
     assert compiled._compiled.recordings == 1 and compiled._compiled.replays == 4
+
+
+@needs_cc
+def test_recordings_in_two_threads_each_see_their_own_calls():
+    """Two threads compiling and training at once: each recording holds only its thread's kernels."""
+    import threading
+
+    results, errors = {}, []
+
+    def train(name, width):
+        try:
+            tt.manual_seed(0)
+            eager = nn.Sequential(nn.Linear(5, width), nn.Tanh(), nn.Linear(width, 2))
+            model = copy.deepcopy(eager)
+            compiled = tt.compile(model)
+            rng = np.random.default_rng(width)
+            for _ in range(6):
+                x = tt.tensor(rng.standard_normal((3, 5)), dtype=tt.float32)
+                model.zero_grad()
+                eager.zero_grad()
+                (compiled(x) ** 2).sum().backward()
+                (eager(x) ** 2).sum().backward()
+                for p, q in zip(model.parameters(), eager.parameters()):
+                    np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5)
+            results[name] = compiled._compiled.recordings
+        except Exception as e:  # reported below: an assertion inside a thread would be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=train, args=(n, w)) for n, w in (("a", 7), ("b", 11))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert results == {"a": 1, "b": 1}

@@ -57,6 +57,11 @@ KERNELS = frozenset(interface_functions() + list(OPTIONAL_FUNCTIONS)) - {"alloc"
                                                                          "lower_call", "buffer_address"}
 
 
+#: Held while a recorder's proxies are installed: a second thread's recorder waits, so that each
+#: recorder puts back exactly the backends it replaced (the same thread may nest recorders).
+_installing = threading.RLock()
+
+
 class Slot(int):
     """A buffer argument of a recorded call, by slot number."""
 
@@ -149,6 +154,7 @@ class KernelRecorder:
         self.thread = threading.get_ident()
 
     def __enter__(self) -> "KernelRecorder":
+        _installing.acquire()  # one thread's recorders at a time: each restores what it replaced
         for dev in loaded_devices():
             self._saved.append((dev, dev.backend))
             self._buffer_types += (type(dev.backend.alloc(0, float32)),)
@@ -159,6 +165,7 @@ class KernelRecorder:
         for dev, backend in self._saved:
             dev.backend = backend
         self._saved.clear()
+        _installing.release()
 
     def pause(self) -> "_Paused":
         """``with rec.pause():`` -- calls made inside are not recorded (what the caller prepares)."""
