@@ -212,6 +212,32 @@ KINDS = ["compact", "transposed", "broadcast", "flipped"]
 
 
 @pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4, 6), (3, 1, 4, 7, 2), (1, 4, 1, 3, 5), (2, 2, 6, 0, 3)], ids=str)
+def test_matmul_strided_with_two_batch_axes_reads_heads_in_place(device, rng, dtype, shape):
+    """``batch=(outer, inner)``: q @ k^T of heads split off one (B, T, 3 * H * D) array, as
+    attention makes them (strides that no single batch axis describes), against compact + matmul."""
+    backend, matmul_strided = _optional(device, "matmul_strided")
+    bsz, heads, t, d, _ = shape
+    qkv = _random(rng, bsz * t * 3 * heads * d, dtype)  # (B, T, 3, H, D)
+    row = 3 * heads * d
+    sq, oq = (t * row, d, row, 1), 0  # q as (B, H, T, D)
+    sk, ok = (t * row, d, 1, row), heads * d  # k^T as (B, H, D, T)
+    buf = _buf(backend, qkv)
+    count = bsz * heads
+    out = _alloc(backend, count * t * t, dtype)
+    matmul_strided(buf, sq, oq, buf, sk, ok, out, t, d, t, (bsz, heads))
+    cq, ck = _alloc(backend, count * t * d, dtype), _alloc(backend, count * d * t, dtype)
+    backend.compact(buf, cq, (bsz, heads, t, d), sq, oq)
+    backend.compact(buf, ck, (bsz, heads, d, t), sk, ok)
+    composed = _alloc(backend, count * t * t, dtype)
+    backend.matmul(cq, ck, composed, t, d, t, count)
+    _close(_get(backend, out), _get(backend, composed), dtype, scale=3 * max(d, 1))
+    if bsz > 1 and d:  # the views are checked as two batch axes, before anything is read
+        with pytest.raises(IndexError):
+            matmul_strided(buf, (t * row * 100, d, row, 1), oq, buf, sk, ok, out, t, d, t, (bsz, heads))
+
+
+@pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
 @pytest.mark.parametrize("kinds", [(ka, kb) for ka in KINDS for kb in KINDS], ids="-".join)
 @pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33)], ids=str)
 def test_matmul_strided_matches_the_reference_and_compact_plus_matmul(device, rng, dtype, kinds, bmnp):

@@ -842,21 +842,24 @@ _MATMUL_STRIDED = _kernels("matmul_strided", FLOATS, lambda s: [_P, _P, _P, _N, 
 
 
 def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_strides: Strides, b_offset: int,
-                   out: Buffer, m: int, n: int, p: int, batch: int) -> None:
+                   out: Buffer, m: int, n: int, p: int, batch: int | tuple[int, int]) -> None:
     """``out`` (compact, ``(batch, m, p)``) = the product of two strided views: ``a`` seen as
     ``(batch, m, n)`` with ``a_strides`` (3 ints, in elements) from ``a_offset``, ``b`` as
-    ``(batch, n, p)`` likewise. Packing reads any layout, so a transposed or broadcast operand
-    (stride 0 over the batch) needs no copy first. An optional extension of the interface;
-    int64 goes through ``compact`` and :func:`matmul`."""
+    ``(batch, n, p)`` likewise. ``batch`` may be a pair ``(outer, inner)``, two batch axes
+    with 4 strides each (attention's batch and heads). Packing reads any layout, so a
+    transposed or broadcast operand (stride 0 over the batch) needs no copy first. An optional
+    extension of the interface; int64 goes through ``compact`` and :func:`matmul`."""
     _check_buffers(a, b, out)
-    if not (type(m) is type(n) is type(p) is type(batch) is int and m >= 0 and n >= 0 and p >= 0 and batch >= 0):
-        m, n, p, batch = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p"), (batch, "batch")))
-    if out.size != batch * m * p:
-        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
+    batch_shape = _batch_shape(batch)
+    if not (type(m) is type(n) is type(p) is int and m >= 0 and n >= 0 and p >= 0):
+        m, n, p = (_nonneg_int(v, k) for v, k in ((m, "m"), (n, "n"), (p, "p")))
+    count = batch_shape[0] * batch_shape[-1] if len(batch_shape) == 2 else batch_shape[0]
+    if out.size != count * m * p:
+        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {count * m * p}")
     code = a.code
     if not (code == b.code == out.code) or code == BOOL:
         raise _dtype_error("matmul", a, b, out, expected="a, b, out must share one of float32, float64, int64")
-    shape_a, shape_b = (batch, m, n), (batch, n, p)
+    shape_a, shape_b = batch_shape + (m, n), batch_shape + (n, p)
     check_view(a.size, shape_a, a_strides, a_offset)
     check_view(b.size, shape_b, b_strides, b_offset)
     if type(a_offset) is not int or type(b_offset) is not int:  # numpy ints: exact, as check_view saw them
@@ -864,25 +867,38 @@ def matmul_strided(a: Buffer, a_strides: Strides, a_offset: int, b: Buffer, b_st
     if out.size == 0:
         return
     if code == I64:
-        ca, cb = alloc(batch * m * n, a.dtype), alloc(batch * n * p, b.dtype)
+        ca, cb = alloc(count * m * n, a.dtype), alloc(count * n * p, b.dtype)
         compact(a, ca, shape_a, a_strides, a_offset)
         compact(b, cb, shape_b, b_strides, b_offset)
-        matmul(ca, cb, out, m, n, p, batch)
+        matmul(ca, cb, out, m, n, p, count)
         return
     if a is out or b is out:
         a, b = _not_aliasing(out, a, b)
     # the strides as C sees them (checked by check_view); an axis of length 1 is never stepped
     # along, so its stride becomes 0 (it may be any Python int, too big for int64); with n == 0
     # there is no view to read and C only writes zeros
-    (sa0, sa1, sa2), (sb0, sb1, sb2) = a_strides, b_strides
-    strides = _STRIDES6(sa0 if batch > 1 else 0, sa1 if m > 1 else 0, sa2 if n > 1 else 0,
-                        sb0 if batch > 1 else 0, sb1 if n > 1 else 0, sb2 if p > 1 else 0) if n else _STRIDES6()
+    outer, inner = (batch_shape[0], batch_shape[1]) if len(batch_shape) == 2 else (batch_shape[0], 1)
+    (sa0, sai, sa1, sa2), (sb0, sbi, sb1, sb2) = (
+        (a_strides, b_strides) if len(batch_shape) == 2 else ((a_strides[0], 0, *a_strides[1:]),
+                                                              (b_strides[0], 0, *b_strides[1:])))
+    strides = _STRIDES9(sa0 if outer > 1 else 0, sa1 if m > 1 else 0, sa2 if n > 1 else 0,
+                        sb0 if outer > 1 else 0, sb1 if n > 1 else 0, sb2 if p > 1 else 0, inner,
+                        sai if inner > 1 else 0, sbi if inner > 1 else 0) if n else _STRIDES9(0, 0, 0, 0, 0, 0, inner)
     item = a.dtype.itemsize
-    if _MATMUL_STRIDED[code](a.ptr + a_offset * item, b.ptr + b_offset * item, out.ptr, m, n, p, batch, strides):
+    if _MATMUL_STRIDED[code](a.ptr + a_offset * item, b.ptr + b_offset * item, out.ptr, m, n, p, count, strides):
         raise MemoryError("matmul: out of memory for the packed panels")
 
 
-_STRIDES6 = ctypes.c_int64 * 6
+def _batch_shape(batch: Any) -> tuple[int, ...]:
+    """``batch`` (an int, or a pair of ints: two batch axes) as a shape, checked."""
+    if isinstance(batch, tuple):
+        if len(batch) != 2:
+            raise ValueError(f"matmul: batch must be an int or a pair (outer, inner), got {batch!r}")
+        return tuple(_nonneg_int(v, "batch") for v in batch)
+    return (_nonneg_int(batch, "batch"),)
+
+
+_STRIDES9 = ctypes.c_int64 * 9
 
 
 def matmul_naive(a: Buffer, b: Buffer, out: Buffer, m: int, n: int, p: int, batch: int) -> None:

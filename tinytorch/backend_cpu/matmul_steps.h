@@ -294,10 +294,15 @@ TT_API int STEP(packed)(const T *a, const T *b, T *out, int64_t m, int64_t n, in
  * the columns of b that its block needs, so the grid is chosen to keep each block as square
  * as possible (the smallest rows + columns), which keeps the repeated packing small.
  *
- * Strides: a[bi] starts at bi * sab and holds a[i, k] at i * ras + k * cas; b likewise.
+ * Strides: the batch is (batch / inner) x inner products (two batch axes: attention's batch x
+ * heads, whose strides rarely merge into one); a[bi] starts at (bi / inner) * sab +
+ * (bi % inner) * sai and holds a[i, k] at i * ras + k * cas; b likewise.
  * Returns 0, or -1 if out of memory. */
+#define A_AT(bi) (a + ((bi) / inner) * sab + ((bi) % inner) * sai)
+#define B_AT(bi) (b + ((bi) / inner) * sbb + ((bi) % inner) * sbi)
 static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t batch,
-                                 int64_t sab, int64_t ras, int64_t cas, int64_t sbb, int64_t rbs, int64_t cbs) {
+                                 int64_t sab, int64_t ras, int64_t cas, int64_t sbb, int64_t rbs, int64_t cbs,
+                                 int64_t inner, int64_t sai, int64_t sbi) {
     if (n == 0) {
         LOCAL(zero_block)(out, p, batch * m, p);
         return 0;
@@ -308,7 +313,7 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
         LOCAL(panels) w;
         if (LOCAL(panels_alloc)(&w, m, n, p)) return -1;
         for (int64_t bi = 0; bi < batch; bi++)
-            LOCAL(gemm)(m, n, p, a + bi * sab, ras, cas, b + bi * sbb, rbs, cbs, out + bi * m * p, p, &w);
+            LOCAL(gemm)(m, n, p, A_AT(bi), ras, cas, B_AT(bi), rbs, cbs, out + bi * m * p, p, &w);
         LOCAL(panels_free)(&w);
         return 0;
     }
@@ -321,7 +326,7 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
             } else {
                 TT_OMP("omp for schedule(static)")
                 for (int64_t bi = 0; bi < batch; bi++)
-                    LOCAL(gemm)(m, n, p, a + bi * sab, ras, cas, b + bi * sbb, rbs, cbs, out + bi * m * p, p, &w);
+                    LOCAL(gemm)(m, n, p, A_AT(bi), ras, cas, B_AT(bi), rbs, cbs, out + bi * m * p, p, &w);
                 LOCAL(panels_free)(&w);
             }
         }
@@ -347,7 +352,7 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
                 if (LOCAL(panels_alloc)(&w, i1 - i0, n, j1 - j0)) {
                     failed = 1;
                 } else {
-                    LOCAL(gemm)(i1 - i0, n, j1 - j0, a + bi * sab + i0 * ras, ras, cas, b + bi * sbb + j0 * cbs,
+                    LOCAL(gemm)(i1 - i0, n, j1 - j0, A_AT(bi) + i0 * ras, ras, cas, B_AT(bi) + j0 * cbs,
                                 rbs, cbs, out + bi * m * p + i0 * p + j0, p, &w);
                     LOCAL(panels_free)(&w);
                 }
@@ -359,17 +364,20 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
 
 /* The production matmul of the backend interface (compact inputs). */
 TT_API int TT_CAT(tt_matmul, SFX)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t batch) {
-    return LOCAL(matmul_strided)(a, b, out, m, n, p, batch, m * n, n, 1, n * p, p, 1);
+    return LOCAL(matmul_strided)(a, b, out, m, n, p, batch, m * n, n, 1, n * p, p, 1, 1, 0, 0);
 }
 
-/* Any strided a and b: strides[] = {a batch, a row, a column, b batch, b row, b column}, in
- * elements (the binding checks that every element lies inside its buffer). Packing reads
- * any layout, so a transposed or broadcast operand needs no copy first. */
+/* Any strided a and b: strides[] = {a outer batch, a row, a column, b outer batch, b row,
+ * b column, inner batch length, a inner batch, b inner batch}, in elements (the binding checks
+ * that every element lies inside its buffer; inner >= 1 divides batch). Packing reads any
+ * layout, so a transposed or broadcast operand, or a head split off a wider row, needs no copy. */
 TT_API int STEP(strided)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t batch,
                          const int64_t *strides) {
     return LOCAL(matmul_strided)(a, b, out, m, n, p, batch, strides[0], strides[1], strides[2], strides[3],
-                                 strides[4], strides[5]);
+                                 strides[4], strides[5], strides[6], strides[7], strides[8]);
 }
+#undef A_AT
+#undef B_AT
 
 #undef MR
 #undef NR

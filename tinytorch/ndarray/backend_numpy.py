@@ -462,16 +462,18 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, m: int, n: int, p: int
 
 
 def matmul_strided(a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarray, b_strides: Strides,
-                   b_offset: int, out: np.ndarray, m: int, n: int, p: int, batch: int) -> None:
+                   b_offset: int, out: np.ndarray, m: int, n: int, p: int, batch: int | tuple[int, int]) -> None:
     _check_same_dtype(a, b, out)
     if a.dtype == np.bool_:
         raise TypeError("matmul_strided takes float32, float64 or int64, got bool")
-    if min(m, n, p, batch) < 0 or out.size != batch * m * p:
-        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {batch * m * p}")
-    ca, cb = np.empty(batch * m * n, a.dtype), np.empty(batch * n * p, b.dtype)
-    compact(a, ca, (batch, m, n), a_strides, a_offset)  # each view is checked before anything is read
-    compact(b, cb, (batch, n, p), b_strides, b_offset)
-    matmul(ca, cb, out, m, n, p, batch)
+    batch_shape = tuple(batch) if isinstance(batch, tuple) else (batch,)
+    count = prod(batch_shape)
+    if len(batch_shape) > 2 or min(m, n, p, *batch_shape) < 0 or out.size != count * m * p:
+        raise ValueError(f"matmul: out has {out.size} elements, batch={batch} m={m} p={p} need {count * m * p}")
+    ca, cb = np.empty(count * m * n, a.dtype), np.empty(count * n * p, b.dtype)
+    compact(a, ca, batch_shape + (m, n), a_strides, a_offset)  # each view is checked before anything is read
+    compact(b, cb, batch_shape + (n, p), b_strides, b_offset)
+    matmul(ca, cb, out, m, n, p, count)
 
 
 def ewise_strided(op: str, a: np.ndarray, a_strides: Strides, a_offset: int, b: np.ndarray, b_strides: Strides,

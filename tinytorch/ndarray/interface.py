@@ -214,7 +214,11 @@ class Backend(Protocol):
     ``strides.check_view``), all checked before anything is read. ``out`` may be ``a`` or ``b``:
     the result is as if the inputs were read first. NDArray calls it, instead of compacting
     its operands and calling ``matmul``, whenever each operand's batch axes merge into one: a
-    transposed weight (``x @ w.T``) or a batch broadcast from one matrix then costs no copy."""
+    transposed weight (``x @ w.T``) or a batch broadcast from one matrix then costs no copy.
+    ``batch`` may also be a pair ``(outer, inner)``: two batch axes, each operand with 4
+    strides (outer, inner, row, column) and ``out`` compact ``(outer * inner, m, p)``; NDArray
+    passes two when the batch axes do not merge into one but form two (attention's batch and
+    heads, split off one wider row)."""
 
     adam_step: Callable[..., None] | None
     """``adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step_size, beta1,

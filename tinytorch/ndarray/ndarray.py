@@ -890,6 +890,8 @@ def matmul(a: NDArray, b: NDArray) -> NDArray:
     a_view, b_view = _matrix_batch_view(a), _matrix_batch_view(b)
     if strided is not None and a_view is not None and b_view is not None:
         strided(a._buf, a_view, a.offset, b._buf, b_view, b.offset, out._buf, m, n, p, batch)
+    elif strided is not None and len(batch_shape) == 2:  # two batch axes that do not merge: as they are
+        strided(a._buf, a.strides, a.offset, b._buf, b.strides, b.offset, out._buf, m, n, p, batch_shape)
     else:
         a, b = a.compact(), b.compact()
         backend.matmul(a._buf, b._buf, out._buf, m, n, p, batch)
