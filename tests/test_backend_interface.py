@@ -239,7 +239,7 @@ def test_matmul_strided_with_two_batch_axes_reads_heads_in_place(device, rng, dt
 
 @pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
 @pytest.mark.parametrize("kinds", [(ka, kb) for ka in KINDS for kb in KINDS], ids="-".join)
-@pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33)], ids=str)
+@pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33), (1, 5, 300, 37)], ids=str)
 def test_matmul_strided_matches_the_reference_and_compact_plus_matmul(device, rng, dtype, kinds, bmnp):
     backend, matmul_strided = _optional(device, "matmul_strided")
     batch, m, n, p = bmnp

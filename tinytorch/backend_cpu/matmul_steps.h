@@ -298,6 +298,26 @@ TT_API int STEP(packed)(const T *a, const T *b, T *out, int64_t m, int64_t n, in
  * heads, whose strides rarely merge into one); a[bi] starts at (bi / inner) * sab +
  * (bi % inner) * sai and holds a[i, k] at i * ras + k * cas; b likewise.
  * Returns 0, or -1 if out of memory. */
+/* a @ w.T with few rows in a (a linear layer's batch): packing w.T for the micro-kernel gathers
+ * every element of w, p * n of them, one at a time. The same product read the other way,
+ * (w @ a.T).T, reads w's rows where they are (the micro-kernel's direct rows) and packs a.T,
+ * only n * m elements; the (p, m) result is then written to out transposed. */
+static int LOCAL(matmul_swapped)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t ras,
+                                 int64_t cbs) {
+    LOCAL(panels) w;
+    T *tmp = malloc((size_t)(p * m) * sizeof(T));
+    if (!tmp || LOCAL(panels_alloc)(&w, p, n, m)) {
+        free(tmp);
+        return -1;
+    }
+    LOCAL(gemm)(p, n, m, b, cbs, 1, a, 1, ras, tmp, m, &w);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < p; j++) out[i * p + j] = tmp[j * m + i];
+    LOCAL(panels_free)(&w);
+    free(tmp);
+    return 0;
+}
+
 #define A_AT(bi) (a + ((bi) / inner) * sab + ((bi) % inner) * sai)
 #define B_AT(bi) (b + ((bi) / inner) * sbb + ((bi) % inner) * sbi)
 static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t batch,
@@ -309,6 +329,9 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
     }
     const int64_t nt = omp_get_max_threads();
     int failed = 0;
+    if ((nt == 1 || batch * m * n * p < TT_MATMUL_PAR_MIN) && batch == 1 && rbs == 1 && cbs != 1 && cas == 1 &&
+        ras != 1 && 2 * m <= p)
+        return LOCAL(matmul_swapped)(a, b, out, m, n, p, ras, cbs);
     if (nt == 1 || batch * m * n * p < TT_MATMUL_PAR_MIN) { /* small: one thread */
         LOCAL(panels) w;
         if (LOCAL(panels_alloc)(&w, m, n, p)) return -1;
