@@ -56,6 +56,30 @@ def test_cross_entropy_and_nll_match_torch(case, kwargs, shape, reduction, devic
             torch.nn.functional.nll_loss(xr, torch.tensor(target), reduction=reduction, **kw_ref), [xt], [xr])
 
 
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(6, 5), (2, 5, 3), (5,)], ids=str)
+def test_cross_entropy_is_one_node_with_torchs_second_order_gradient(reduction, shape, device, rng):
+    """Class-index cross entropy (no weight, no smoothing) is log_softmax and one NllLoss node,
+    named as PyTorch's; its backward is made of ops, so a gradient of the gradient matches too."""
+    x = rng.standard_normal(shape)
+    target = rng.integers(0, 5, shape[:1] + shape[2:] if len(shape) > 1 else ())
+    if len(shape) > 1:
+        target.reshape(-1)[0] = 3  # one ignored target
+    xt, xr = to_tt(x, device, requires_grad=True), to_torch(x, requires_grad=True)
+    lt = F.cross_entropy(xt, to_tt(target, device), reduction=reduction, ignore_index=3)
+    lr = torch.nn.functional.cross_entropy(xr, torch.tensor(target), reduction=reduction, ignore_index=3)
+    assert lt.grad_fn.name() == "NllLossBackward0"
+    w = rng.standard_normal(tuple(lr.shape))
+    (gt,) = tt.autograd.grad((lt * to_tt(w, device)).sum(), xt, create_graph=True)
+    (gr,) = torch.autograd.grad((lr * to_torch(w)).sum(), xr, create_graph=True)
+    v = rng.standard_normal(shape)
+    (ht,) = tt.autograd.grad((gt * to_tt(v, device)).sum(), xt)
+    (hr,) = torch.autograd.grad((gr * to_torch(v)).sum(), xr)
+    np.testing.assert_allclose(gt.detach().numpy(), gr.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ht.numpy(), hr.numpy(), rtol=1e-8, atol=1e-11)
+
+
 def test_cross_entropy_mean_with_every_target_ignored_is_nan(device):
     """The mean over no counted targets is nan with a zero gradient (as PyTorch), not a ZeroDivisionError."""
     x = to_tt(np.ones((3, 4)), device, requires_grad=True)

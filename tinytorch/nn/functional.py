@@ -1440,21 +1440,72 @@ def _check_targets(target: NDArray, classes: int, ignore_index: int) -> None:
         raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
 
 
+class NllLoss(Function):
+    """``-input[n, target[n]]`` over the class dim of log-probabilities (dim 1, or 0 for one
+    (C,) example), targets equal to ``ignore_index`` left out, then reduced (``"mean"`` over the
+    targets counted, ``"sum"`` or ``"none"``): the loss of ``nll_loss`` and ``cross_entropy`` as
+    one graph node (PyTorch's ``NllLossBackward0``), whose backward puts ``-grad`` (over the
+    count) at each target's position and zero elsewhere. Counting no target gives a mean of
+    0 / 0 = nan and a zero gradient, as PyTorch."""
+
+    def forward(self, logp: NDArray, target: NDArray, ignore_index: int, reduction: str) -> NDArray:
+        class_dim = 0 if logp.ndim == 1 else 1
+        c = logp.shape[class_dim]
+        classes = nd_array(np.arange(c).reshape((c,) + (1,) * (logp.ndim - class_dim - 1)), device=logp.device)
+        counted = (target != ignore_index).expand_dims(class_dim)  # ignore_index in [0, C) matches no class
+        self.hit = (target.expand_dims(class_dim) == classes) & counted
+        self.class_dim, self.reduction = class_dim, reduction
+        losses = -nd_where(self.hit, logp, 0.0).sum(class_dim)
+        if reduction == "none":
+            return losses
+        total = losses.sum(tuple(range(losses.ndim)))
+        if reduction == "sum":
+            return total
+        self.count = counted.astype(logp.dtype).sum(tuple(range(counted.ndim)))
+        return total / self.count
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
+        hit = Tensor._make(self.hit, False, None)
+        if self.reduction == "none":
+            per_target = -grad.unsqueeze(self.class_dim)
+        elif self.reduction == "sum":
+            per_target = -grad
+        else:
+            per_target = -grad / Tensor._make(self.count, False, None)
+        return where(hit, per_target, 0.0), None
+
+    def name(self) -> str:
+        return "NllLossBackward0"
+
+
+def _check_class_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
+    """``target`` checked against ``input`` for a class-index loss: int64, the shape of
+    ``input`` without its class dim, every entry a class or ``ignore_index`` (``CheckedTargets``)."""
+    if target.dtype != int64:
+        raise RuntimeError(f"expected target of dtype int64 (class indices), got {target.dtype}")
+    class_dim = 0 if input.ndim == 1 else 1
+    expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(target.shape)}")
+    return CheckedTargets.apply(target, classes=input.shape[class_dim], ignore_index=ignore_index)
+
+
+def _plain(*tensors: Tensor) -> bool:
+    """True for plain tensors: under vmap (batched tensors) or lazy mode the losses keep their
+    composition of ops, which those modes know how to batch and defer."""
+    return all(type(t) is Tensor for t in tensors)
+
+
 def _class_mask(input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, int, tuple[int, ...]]:
     """The one-hot of ``target`` along ``input``'s class dim (dim 1, or 0 for a single (C,) example),
     as a bool tensor; rows whose target is ``ignore_index`` are all False. Also returns the class
     dim and the shape that broadcasts a per-class vector along it.
 
     A target outside ``[0, C)`` that is not ``ignore_index`` raises ``IndexError``, as PyTorch."""
-    if target.dtype != int64:
-        raise RuntimeError(f"expected target of dtype int64 (class indices), got {target.dtype}")
+    target = _check_class_target(input, target, ignore_index)
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
-    expected = tuple(input.shape[:class_dim]) + tuple(input.shape[class_dim + 1:])
-    if tuple(target.shape) != expected:
-        raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
-                         f"got {tuple(target.shape)}")
-    target = CheckedTargets.apply(target, classes=c, ignore_index=ignore_index)
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     classes = arange(c, device=input.device).reshape(*class_shape)
     # ignore_index in [0, C) must match no class; any other value already matches none
@@ -1471,6 +1522,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     (Picking ``input[n, target[n]]`` is a ``where`` on a one-hot mask and a sum: no gather needed,
     and a -inf log-probability of a class that is not the target never enters the sum.)"""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is None and _plain(input, target):
+        return NllLoss.apply(input, _check_class_target(input, target, ignore_index), ignore_index=ignore_index,
+                             reduction=reduction)
     hit, class_dim, class_shape = _class_mask(input, target, ignore_index)
     hit = hit & (target != ignore_index).unsqueeze(class_dim)
     mask = hit.to(input.dtype)
@@ -1497,6 +1551,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
     logp = ops.log_softmax(input, class_dim)
+    if weight is None and not label_smoothing and target.dtype not in (float32, float64) and _plain(input, target):
+        return NllLoss.apply(logp, _check_class_target(input, target, ignore_index), ignore_index=ignore_index,
+                             reduction=reduction)
     class_shape = (c,) + (1,) * (input.ndim - class_dim - 1)
     w = None if weight is None else weight.reshape(*class_shape)
     if target.dtype in (float32, float64):  # class probabilities
