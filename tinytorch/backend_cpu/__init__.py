@@ -23,7 +23,7 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
 ``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
-``gelu[_backward]``) in C. Besides the interface this module
+``gelu[_backward]``, ``conv2d[_backward_input, _backward_weight]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
 fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
 benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -1055,6 +1055,86 @@ def fold_windows(cols: Buffer, out: Buffer, nc: int, out_h: int, out_w: int, kh:
         raise ValueError("fold_windows: cols must not be out")
     if windows and _FOLD_WINDOWS[cols.code](cols.ptr, out.ptr, *dims) != 0:
         raise ValueError(f"fold_windows: the kernel rejected the sizes {dims}")
+
+
+# --- direct convolution ---------------------------------------------------------------------------------
+_CONV_GEOM = ctypes.c_int64 * 16
+_CONV2D = _kernels("conv2d", FLOATS, lambda s: [_P, _P, _P, _P, _P], _INT)
+_CONV2D_BACKWARD_INPUT = _kernels("conv2d_backward_input", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+_CONV2D_BACKWARD_WEIGHT = _kernels("conv2d_backward_weight", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+
+
+def _conv_geometry(name: str, geometry: Any) -> tuple[int, ...]:
+    """The 16 ints of a convolution's geometry (see the interface's ``conv2d``), checked:
+    positive sizes, channels divisible by the groups, and the output size PyTorch's formula
+    gives (ValueError naming them otherwise)."""
+    geom = tuple(operator.index(v) for v in geometry)
+    if len(geom) != 16:
+        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
+        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
+                         f"channels divisible by the groups, got {geom}")
+    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
+            or min(oh, ow) < 1:
+        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
+    return geom
+
+
+def _conv_buffers(name: str, geom: tuple[int, ...], *named: tuple[str, Buffer | None, int]) -> None:
+    """Each (what, buffer, elements) a Buffer of that many elements (None allowed for the bias),
+    all of one float dtype: ValueError / TypeError naming them otherwise."""
+    bufs = [b for _, b, _ in named if b is not None]
+    _check_buffers(*bufs)
+    for what, b, size in named:
+        if b is not None and b.size != size:
+            raise ValueError(f"{name}: {what} has {b.size} elements, the geometry {geom} needs {size}")
+    if len({b.code for b in bufs}) != 1 or _CONV2D[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+
+
+def _conv_sizes(geom: tuple[int, ...]) -> tuple[int, int, int]:
+    """The element counts of the input, the weight and the output."""
+    n, c, h, w, o, kh, kw, oh, ow = geom[:9]
+    return n * c * h * w, o * (c // geom[15]) * kh * kw, n * o * oh * ow
+
+
+def conv2d(x: Buffer, w: Buffer, bias: Buffer | None, out: Buffer, geometry: Any) -> None:
+    """``out = conv2d(x, w) + bias`` in one pass over the output (conv.c), for the compact
+    ``x`` (n, c, h, w), ``w`` (o, c / groups, kh, kw), ``bias`` (o,) or None and ``out``
+    (n, o, oh, ow). Every size is checked here, before C reads anything (an optional extension
+    of the interface)."""
+    geom = _conv_geometry("conv2d", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d", geom, ("x", x, nx), ("w", w, nw), ("bias", bias, geom[4]), ("out", out, nout))
+    if out is x or out is w or out is bias:
+        raise ValueError("conv2d: out must not be an input")
+    if _CONV2D[x.code](x.ptr, w.ptr, None if bias is None else bias.ptr, out.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d: out of memory for the geometry {geom}")
+
+
+def conv2d_backward_input(g: Buffer, w: Buffer, gx: Buffer, geometry: Any) -> None:
+    """``gx`` (n, c, h, w) = the gradient of conv2d's input for the output gradient ``g``
+    (n, o, oh, ow) and the weight ``w`` (conv.c; an optional extension of the interface)."""
+    geom = _conv_geometry("conv2d_backward_input", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d_backward_input", geom, ("g", g, nout), ("w", w, nw), ("gx", gx, nx))
+    if gx is g or gx is w:
+        raise ValueError("conv2d_backward_input: gx must not be an input")
+    if _CONV2D_BACKWARD_INPUT[g.code](g.ptr, w.ptr, gx.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d_backward_input: out of memory for the geometry {geom}")
+
+
+def conv2d_backward_weight(g: Buffer, x: Buffer, gw: Buffer, geometry: Any) -> None:
+    """``gw`` (o, c / groups, kh, kw) = the gradient of conv2d's weight for the output gradient
+    ``g`` (n, o, oh, ow) and the input ``x`` (n, c, h, w) (conv.c; an optional extension)."""
+    geom = _conv_geometry("conv2d_backward_weight", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d_backward_weight", geom, ("g", g, nout), ("x", x, nx), ("gw", gw, nw))
+    if gw is g or gw is x:
+        raise ValueError("conv2d_backward_weight: gw must not be an input")
+    if _CONV2D_BACKWARD_WEIGHT[g.code](g.ptr, x.ptr, gw.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d_backward_weight: out of memory for the geometry {geom}")
 
 
 # --- optimizers ----------------------------------------------------------------------------------------
