@@ -88,7 +88,7 @@ def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                         "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                        "gelu", "gelu_backward"]
+                        "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -616,3 +616,100 @@ def test_gelu_checks_sizes_and_dtypes(device):
         gelu(_alloc(backend, 4, np.int64), _alloc(backend, 4, np.int64))
     with pytest.raises(ValueError):
         gelu_backward(f32(4), f32(4), f32(3))
+
+
+# --- conv2d and its two gradients ---------------------------------------------------------------------------
+CONV_CASES = [  # (n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups)
+    (2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),     # the common 3x3, padding 1
+    (3, 4, 9, 8, 6, 3, 2, 2, 1, 1, 0, 1, 1, 2),     # strides, groups, a rectangular kernel
+    (2, 2, 9, 8, 3, 3, 3, 2, 2, 1, 1, 2, 1, 1),     # dilation with strides
+    (1, 6, 5, 5, 6, 2, 2, 1, 3, 0, 1, 1, 2, 3),     # depthwise-like groups, odd strides
+    (2, 5, 1, 1, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1),     # 1x1 image, 1x1 kernel
+    (2, 3, 4, 30, 5, 1, 5, 1, 2, 0, 2, 1, 3, 1),    # wide image, padding beyond the kernel's reach
+    (5, 8, 11, 13, 8, 5, 3, 3, 2, 2, 1, 1, 2, 4),   # odd sizes everywhere
+    (3, 2, 6, 7, 5, 2, 3, 1, 1, 3, 4, 1, 1, 1),     # stride 1 with padding larger than the kernel
+    (8, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),  # large enough to split across threads
+]
+
+
+def _conv_geom(case):
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups = case
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return (n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv2d_and_its_gradients_match_torch(device, rng, dtype, bias, case):
+    torch = pytest.importorskip("torch")
+    backend, conv = _optional(device, "conv2d")
+    geom = _conv_geom(case)
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((o, c // groups, kh, kw)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    g = rng.standard_normal((n, o, oh, ow)).astype(dtype)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    ref = torch.nn.functional.conv2d(tx, tw, None if b is None else torch.tensor(b), (sh, sw), (ph, pw), (dh, dw),
+                                     groups)
+    ref.backward(torch.tensor(g))
+    out, gx, gw = (_alloc(backend, size, dtype) for size in (g.size, x.size, wt.size))
+    conv(_buf(backend, x), _buf(backend, wt), None if b is None else _buf(backend, b), out, geom)
+    backend.conv2d_backward_input(_buf(backend, g), _buf(backend, wt), gx, geom)
+    backend.conv2d_backward_weight(_buf(backend, g), _buf(backend, x), gw, geom)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype is np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(_get(backend, out), ref.detach().numpy().reshape(-1), **tol)
+    np.testing.assert_allclose(_get(backend, gx), tx.grad.numpy().reshape(-1), **tol)
+    np.testing.assert_allclose(_get(backend, gw), tw.grad.numpy().reshape(-1), **tol)
+
+
+def test_conv2d_gradients_with_inf_and_nan_where_few_windows_read(device, rng):
+    """x holds a NaN and an inf that only one kernel offset each reads (the last column, the last
+    row) without padding: only the weight gradient's entries of those offsets are NaN / inf, as
+    in PyTorch (a kernel that reads pixels which are no output's must not spread them); with
+    padding every offset reads them."""
+    torch = pytest.importorskip("torch")
+    backend, _ = _optional(device, "conv2d_backward_weight")
+    for pad in (0, 1):
+        x = rng.standard_normal((1, 1, 4, 6)).astype(np.float32)
+        x[0, 0, 0, 5], x[0, 0, 3, 0] = np.nan, np.inf
+        g = rng.standard_normal((1, 2, 3 + 2 * pad, 5 + 2 * pad)).astype(np.float32)
+        wt = rng.standard_normal((2, 1, 2, 2)).astype(np.float32)
+        geom = (1, 1, 4, 6, 2, 2, 2, 3 + 2 * pad, 5 + 2 * pad, 1, 1, pad, pad, 1, 1, 1)
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+        torch.nn.functional.conv2d(tx, tw, padding=pad).backward(torch.tensor(g))
+        gw = _alloc(backend, wt.size, np.float32)
+        backend.conv2d_backward_weight(_buf(backend, g), _buf(backend, x), gw, geom)
+        np.testing.assert_allclose(_get(backend, gw), tw.grad.numpy().reshape(-1), rtol=1e-4, atol=1e-4)
+        assert np.isfinite(_get(backend, gw)).sum() == np.isfinite(tw.grad.numpy()).sum() == (2 * 2 if pad == 0 else 0)
+
+
+def test_conv2d_checks_before_writing(device):
+    backend, conv = _optional(device, "conv2d")
+    f32 = lambda k: _alloc(backend, k, np.float32)  # noqa: E731
+    geom = (1, 2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1)   # x 50, w 54, out 27
+    out = _buf(backend, np.arange(27, dtype=np.float32))
+    with pytest.raises(ValueError):  # x does not fit
+        conv(f32(49), f32(54), None, out, geom)
+    with pytest.raises(ValueError):  # w does not fit
+        conv(f32(50), f32(53), None, out, geom)
+    with pytest.raises(ValueError):  # bias does not fit
+        conv(f32(50), f32(54), f32(2), out, geom)
+    with pytest.raises(ValueError):  # the output size is not the geometry's
+        conv(f32(50), f32(54), None, out, geom[:7] + (4, 3) + geom[9:])
+    with pytest.raises(ValueError):  # groups do not divide the channels
+        conv(f32(50), f32(54), None, out, geom[:15] + (2,))
+    with pytest.raises(ValueError):  # stride 0
+        conv(f32(50), f32(54), None, out, geom[:9] + (0,) + geom[10:])
+    with pytest.raises(ValueError):  # 15 entries
+        conv(f32(50), f32(54), None, out, geom[:15])
+    with pytest.raises(TypeError):
+        conv(f32(50), _alloc(backend, 54, np.float64), None, out, geom)
+    with pytest.raises(TypeError):
+        conv(_alloc(backend, 50, np.int64), _alloc(backend, 54, np.int64), None, _alloc(backend, 27, np.int64), geom)
+    with pytest.raises(ValueError):  # gx does not fit
+        backend.conv2d_backward_input(f32(27), f32(54), f32(49), geom)
+    with pytest.raises(ValueError):  # gw does not fit
+        backend.conv2d_backward_weight(f32(27), f32(50), f32(53), geom)
+    np.testing.assert_array_equal(_get(backend, out), np.arange(27, dtype=np.float32))  # nothing written

@@ -152,3 +152,30 @@ def test_softmax_and_its_backward(device, variant, rng, axis):
     xt = array(x, device=device).permute((2, 0, 1))
     et = np.exp(x.transpose(2, 0, 1) - x.transpose(2, 0, 1).max(-1, keepdims=True))
     np.testing.assert_allclose(xt.softmax(-1).numpy(), et / et.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [((2, 4, 7, 6), (6, 2, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+                                  ((3, 3, 9, 8), (5, 3, 3, 2), (2, 1), (1, 0), (2, 1), 1),
+                                  ((1, 2, 5, 5), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 1)], ids=str)
+def test_conv2d_and_its_gradients(device, variant, rng, dt, case):
+    """ndarray.windows' conv2d and gradients: the backend's kernels or im2col + matmul (+ fold)."""
+    torch = pytest.importorskip("torch")
+    from tinytorch.ndarray.windows import ConvGeometry, conv2d, conv2d_backward_input, conv2d_backward_weight
+
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x, w, b = (rng.standard_normal(s).astype(dt) for s in (x_shape, w_shape, w_shape[:1]))
+    geom = ConvGeometry.of(x_shape, w_shape, stride, padding, dilation, groups)
+    g = rng.standard_normal((x_shape[0], w_shape[0], geom[7], geom[8])).astype(dt)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = torch.nn.functional.conv2d(tx, tw, torch.tensor(b), stride, padding, dilation, groups)
+    ref.backward(torch.tensor(g))
+    nx, nw, nb, ng = (array(a, device=device) for a in (x, w, b, g))
+    tol = dict(rtol=1e-4, atol=1e-4) if dt is np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv2d(nx, nw, nb, geom).numpy(), ref.detach().numpy(), **tol)
+    np.testing.assert_allclose(conv2d(nx, nw, None, geom).numpy(), ref.detach().numpy() - b.reshape(-1, 1, 1), **tol)
+    np.testing.assert_allclose(conv2d_backward_input(ng, nw, geom).numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(conv2d_backward_weight(ng, nx, geom).numpy(), tw.grad.numpy(), **tol)
+    # a non-compact input (every other column of a wider array) gives the same
+    wide = array(np.repeat(x, 2, axis=3), device=device)[:, :, :, ::2]
+    np.testing.assert_allclose(conv2d(wide, nw, nb, geom).numpy(), ref.detach().numpy(), **tol)

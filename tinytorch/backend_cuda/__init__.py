@@ -855,6 +855,9 @@ call_fused = None  # host C cannot address device memory: compiled code runs the
 
 # --- sliding windows -------------------------------------------------------------------------------------
 fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions
+conv2d = None  # no CUDA kernels yet: ndarray.windows convolves with im2col and matmul
+conv2d_backward_input = None
+conv2d_backward_weight = None
 ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first
 softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
 softmax_rows_backward = None  # likewise

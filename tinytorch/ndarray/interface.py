@@ -290,6 +290,36 @@ class Backend(Protocol):
     gelu_backward: Callable[..., None] | None
     """See ``gelu``."""
 
+    conv2d: Callable[..., None] | None
+    """``conv2d(x, w, bias, out, geom)``: a 2-D convolution (cross-correlation) in one call.
+    ``geom`` is 16 ints ``(n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups)``; the
+    compact ``x`` is seen as ``(n, c, h, w)``, ``w`` as ``(o, c / groups, kh, kw)``, ``bias`` as
+    ``(o,)`` (or None: no bias) and ``out`` as ``(n, o, oh, ow)``::
+
+        out[b, q, y, x] = bias[q] + sum over c', i, j of
+                          w[q, c', i, j] * x[b, g * c / groups + c', y * sh + i * dh - ph, x * sw + j * dw - pw]
+
+    with ``g = q // (o / groups)`` and ``x`` read as 0 outside the image. Sizes, strides,
+    dilations and groups >= 1, paddings >= 0, ``c`` and ``o`` divisible by ``groups`` and
+    ``(oh, ow)`` PyTorch's output size ``(h + 2 ph - dh (kh - 1) - 1) // sh + 1`` (likewise
+    ``ow``), at least 1; each buffer holds exactly its shape's elements: ValueError otherwise.
+    One float dtype, float32 or float64, for all: TypeError otherwise. All checked before
+    anything is written; ``out`` is not an input. ``ndarray.windows.conv2d`` calls it instead
+    of building the ``(c / groups * kh * kw, oh * ow)`` im2col matrix of every image and
+    multiplying it with the weights."""
+
+    conv2d_backward_input: Callable[..., None] | None
+    """``conv2d_backward_input(g, w, gx, geom)``: the gradient of ``conv2d``'s ``x`` (the
+    adjoint of the map ``x -> conv2d(x, w)``) for the output gradient ``g`` ``(n, o, oh, ow)``,
+    written into ``gx`` ``(n, c, h, w)``: every ``g[b, q, y, x] * w[q, c', i, j]`` is added at
+    the position of ``x`` it multiplied. Geometry, sizes and dtypes checked as for ``conv2d``."""
+
+    conv2d_backward_weight: Callable[..., None] | None
+    """``conv2d_backward_weight(g, x, gw, geom)``: the gradient of ``conv2d``'s ``w`` for the
+    output gradient ``g`` ``(n, o, oh, ow)`` and input ``x``, written into ``gw`` ``(o, c /
+    groups, kh, kw)``: ``gw[q, c', i, j] = sum over b, y, x of g[b, q, y, x] * (the x element
+    that w[q, c', i, j] met there)``. Checked as for ``conv2d``."""
+
 
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
@@ -308,7 +338,7 @@ def interface_functions() -> list[str]:
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                      "gelu", "gelu_backward")
+                      "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight")
 
 
 def optional_functions() -> list[str]:

@@ -71,3 +71,86 @@ def fold(cols: NDArray, out_hw: Pair, kernel: Pair, stride: Pair, padding: Pair,
     if ph or pw:
         out = out[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]]
     return out
+
+
+# --- convolution ------------------------------------------------------------------------------------------
+# The three products of a 2-D convolution -- forward, input gradient, weight gradient -- of
+#     x (N, C, H, W), w (O, C / G, kh, kw), out (N, O, OH, OW), G = groups,
+# each in one call of the backend's optional ``conv2d`` / ``conv2d_backward_input`` /
+# ``conv2d_backward_weight`` where it has them (float dtypes), else with im2col: :func:`unfold`,
+# one batched matmul per group, and :func:`fold` for the input gradient.
+
+class ConvGeometry(tuple):
+    """The 16 ints a backend's convolution functions take: ``(n, c, h, w, o, kh, kw, oh, ow, sh,
+    sw, ph, pw, dh, dw, groups)``."""
+
+    @classmethod
+    def of(cls, x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Pair, padding: Pair,
+           dilation: Pair, groups: int) -> "ConvGeometry":
+        n, c, h, w = x_shape
+        o, _, kh, kw = w_shape
+        oh, ow = out_size(h, kh, stride[0], padding[0], dilation[0]), out_size(w, kw, stride[1], padding[1], dilation[1])
+        return cls((n, c, h, w, o, kh, kw, oh, ow, *stride, *padding, *dilation, groups))
+
+    @property
+    def windows(self) -> tuple[Pair, Pair, Pair, Pair]:
+        """(kernel, stride, padding, dilation), as :func:`unfold` takes them."""
+        g = self
+        return (g[5], g[6]), (g[9], g[10]), (g[11], g[12]), (g[13], g[14])
+
+
+def _backend_conv(name: str, *arrays: NDArray | None) -> Any:
+    """The backend's optional convolution function ``name`` when it has one and every array is
+    of one float dtype, else None (the generic path)."""
+    present = [a for a in arrays if a is not None]
+    kernel = getattr(present[0].device.backend, name, None)
+    dtype = present[0].dtype
+    if kernel is None or not dtype.is_floating_point or any(a.dtype is not dtype for a in present):
+        return None
+    return kernel if all(a.size for a in present) else None  # empty arrays: nothing for C to do
+
+
+def conv2d(x: NDArray, w: NDArray, b: NDArray | None, geom: ConvGeometry) -> NDArray:
+    """``out[n, o] = b[o] + sum over c, i, j of w[o, c, i, j] * x[n, g*C/G + c, y*sh + i*dh - ph,
+    x*sw + j*dw - pw]`` (zero outside the input), ``g`` the group of ``o``: (N, O, OH, OW)."""
+    n, _, _, _, o, kh, kw, oh, ow = geom[:9]
+    kernel = _backend_conv("conv2d", x, w, b)
+    if kernel is not None:
+        out = NDArray.make((n, o, oh, ow), x.dtype, x.device)
+        kernel(x.compact()._buf, w.compact()._buf, None if b is None else b.compact()._buf, out._buf, geom)
+        return out
+    groups = geom[15]
+    k = w.shape[1] * kh * kw
+    cols = unfold(x, *geom.windows).reshape((n, groups, k, oh * ow))
+    out = (w.reshape((groups, o // groups, k)) @ cols).reshape((n, o, oh, ow))
+    return out if b is None else out + b.reshape((o, 1, 1))
+
+
+def conv2d_backward_input(g: NDArray, w: NDArray, geom: ConvGeometry) -> NDArray:
+    """The gradient of :func:`conv2d`'s ``x`` for the output gradient ``g``: (N, C, H, W)."""
+    n, c, h, wd, o, kh, kw, oh, ow = geom[:9]
+    kernel = _backend_conv("conv2d_backward_input", g, w)
+    if kernel is not None:
+        out = NDArray.make((n, c, h, wd), g.dtype, g.device)
+        kernel(g.compact()._buf, w.compact()._buf, out._buf, geom)
+        return out
+    groups = geom[15]
+    k = w.shape[1] * kh * kw
+    w_t = w.reshape((groups, o // groups, k)).permute((0, 2, 1))               # (G, K, O/G)
+    cols = (w_t @ g.reshape((n, groups, o // groups, oh * ow))).reshape((n, c, kh, kw, oh, ow))
+    return fold(cols, (h, wd), *geom.windows)
+
+
+def conv2d_backward_weight(g: NDArray, x: NDArray, geom: ConvGeometry) -> NDArray:
+    """The gradient of :func:`conv2d`'s ``w`` for the output gradient ``g``: (O, C / G, kh, kw)."""
+    n, c, _, _, o, kh, kw, oh, ow = geom[:9]
+    groups = geom[15]
+    kernel = _backend_conv("conv2d_backward_weight", g, x)
+    if kernel is not None:
+        out = NDArray.make((o, c // groups, kh, kw), g.dtype, g.device)
+        kernel(g.compact()._buf, x.compact()._buf, out._buf, geom)
+        return out
+    k = c // groups * kh * kw
+    cols = unfold(x, *geom.windows).reshape((n, groups, k, oh * ow))
+    gw = g.reshape((n, groups, o // groups, oh * ow)) @ cols.permute((0, 1, 3, 2))  # (N, G, O/G, K)
+    return gw.sum(0).reshape((o, c // groups, kh, kw))

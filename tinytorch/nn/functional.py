@@ -27,7 +27,7 @@ from ..ops import arange, cat, erf, full, fused, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
-from ..ops.windows import Fold, Unfold, Unpool
+from ..ops.windows import Convolution, Fold, Unfold, Unpool
 from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -676,9 +676,9 @@ def _conv_padding(input: Tensor, padding: Any, kernel: tuple[int, ...], stride: 
 
 def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
           groups: int, nd: int) -> Tensor:
-    """N-d (1 or 2) convolution through the 2-D im2col: ``groups`` split the channels into
-    independent convolutions, one batched matmul of (G, O/G, C/G * K) weights with the
-    (N, G, C/G * K, L) columns."""
+    """N-d (1 or 2) convolution as one 2-D :class:`~tinytorch.ops.windows.Convolution` node:
+    ``groups`` split the channels into independent convolutions (arguments checked here, with
+    PyTorch's messages)."""
     name = f"conv{nd}d"
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
@@ -696,13 +696,11 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, paddi
                            f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
     args = dict(kernel=_lift(kernel, nd, "kernel_size", 1), stride=_lift(stride_t, nd, "stride", 1),
                 padding=_lift(padding_t, nd, "padding", 0), dilation=_lift(dilation_t, nd, "dilation", 1))
-    oh, ow = _check_windows((h, w), **args)
-    k = cg * math.prod(kernel)
-    cols = Unfold.apply(x, **args).reshape(n, groups, k, oh * ow)        # (N, G, C/G * K, L)
-    out = weight.reshape(groups, o // groups, k) @ cols                  # (N, G, O/G, L)
-    out = out.reshape(n, o, oh, ow)
-    if bias is not None:
-        out = out + bias.reshape(o, 1, 1)
+    _check_windows((h, w), **args)
+    if nd == 1:
+        weight = weight.unsqueeze(2)  # (O, C/G, 1, k): a signal is an image of height 1
+    out = Convolution.apply(x, weight, bias, stride=args["stride"], padding=args["padding"],
+                            dilation=args["dilation"], groups=groups)
     return _from_2d(out, nd, batched)
 
 
@@ -719,9 +717,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
     """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
     (O, C / groups, kh, kw), plus ``bias`` (O,).
 
-    im2col: :func:`unfold` lays every receptive field out as a column of a (C * kh * kw, OH * OW)
-    matrix per image; one batched matmul with the (O, C * kh * kw) weight matrix then computes
-    all outputs at once, already in (N, O, OH * OW) order.
+    The computation is a matrix product with the im2col matrix: :func:`unfold` lays every receptive
+    field out as a column of a (C * kh * kw, OH * OW) matrix per image, and the (O, C * kh * kw)
+    weight matrix times it gives all outputs, already in (N, O, OH * OW) order. One
+    :class:`~tinytorch.ops.windows.Convolution` node computes it; on the C backend without
+    building that matrix (``backend_cpu/conv.c`` packs small panels of it at a time).
     Output shape: (N, O, OH, OW) with OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
     ``padding='same'`` keeps H and W (stride 1; an even extent puts the extra zero on the right).
     """

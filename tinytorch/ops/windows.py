@@ -1,7 +1,9 @@
-"""Sliding windows: ``Unfold`` (im2col) and ``Fold`` (col2im), the primitives behind convolution
-and pooling. The array work -- the windows as a strided view, made compact, and its adjoint --
-is :mod:`tinytorch.ndarray.windows`; here each becomes a graph node, and each is the other's
-backward, so gradients of every order come for free.
+"""Sliding windows: ``Unfold`` (im2col) and ``Fold`` (col2im), the primitives behind pooling, and
+``Convolution``, a 2-D convolution as one node. The array work -- the windows as a strided view,
+made compact, and its adjoint; the convolution's three products -- is
+:mod:`tinytorch.ndarray.windows`; here each becomes a graph node. Unfold and Fold are each
+other's backward, so gradients of every order come for free; Convolution's recorded backward
+is written with them.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..ndarray import NDArray, zeros
-from ..ndarray.windows import Pair, fold, unfold
-from ..tensor import Function, Tensor
-from .movement import Index
+from ..ndarray.windows import ConvGeometry, Pair, conv2d, conv2d_backward_input, conv2d_backward_weight, fold, unfold
+from ..tensor import Function, Tensor, is_grad_enabled
+from .matmul import Matmul
+from .movement import Index, reshape, transpose
+from .reduce import sum as sum_
 
 
 class Unfold(Function):
@@ -56,3 +60,48 @@ class Unpool(Function):
 
     def backward(self, g: Tensor) -> Tensor:
         return Index.apply(g, key=self.key)
+
+
+class Convolution(Function):
+    """2-D cross-correlation of ``x`` (N, C, H, W) with ``w`` (O, C / groups, kh, kw), plus ``b``
+    (O,) or None: (N, O, OH, OW), one node. Its forward and, when the backward pass is not
+    recorded, its two gradient products are single calls of :mod:`tinytorch.ndarray.windows`
+    (a backend's direct convolution kernels, or im2col and a matmul); a recorded backward
+    (``create_graph=True``) is written with Unfold, Fold and Matmul, so it can be
+    differentiated again.
+
+    Gradients, per group, with ``cols`` the (C/G * kh * kw, OH * OW) windows of an image:
+    ``dx = fold(w^T @ g)``, ``dw = sum over images of g @ cols^T``, ``db = sum of g over N, OH, OW``."""
+
+    def forward(self, x: NDArray, w: NDArray, b: NDArray | None, stride: Pair, padding: Pair, dilation: Pair,
+                groups: int) -> NDArray:
+        self.geom = ConvGeometry.of(x.shape, w.shape, stride, padding, dilation, groups)
+        return conv2d(x, w, b, self.geom)
+
+    def backward(self, g: Tensor) -> tuple:
+        x, w, _ = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        geom = self.geom
+        if is_grad_enabled():
+            return self._recorded_backward(g, x, w)
+        ga = g._data
+        return (Tensor._make(conv2d_backward_input(ga, w._data, geom), False, None) if need_x else None,
+                Tensor._make(conv2d_backward_weight(ga, x._data, geom), False, None) if need_w else None,
+                Tensor._make(ga.sum((0, 2, 3)), False, None) if need_b else None)
+
+    def _recorded_backward(self, g: Tensor, x: Tensor, w: Tensor) -> tuple:
+        need_x, need_w, need_b = self.needs_input_grad
+        n, c, h, wd, o, kh, kw, oh, ow = self.geom[:9]
+        groups = self.geom[15]
+        kernel, stride, padding, dilation = self.geom.windows
+        windows = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        k = c // groups * kh * kw
+        gg = reshape(g, (n, groups, o // groups, oh * ow))
+        gx = gw = None
+        if need_x:
+            w_t = transpose(reshape(w, (groups, o // groups, k)), 1, 2)             # (G, K, O/G)
+            gx = Fold.apply(reshape(Matmul.apply(w_t, gg), (n, c, kh, kw, oh, ow)), out_hw=(h, wd), **windows)
+        if need_w:
+            cols = reshape(Unfold.apply(x, **windows), (n, groups, k, oh * ow))
+            gw = reshape(sum_(Matmul.apply(gg, transpose(cols, 2, 3)), 0), tuple(w.shape))
+        return gx, gw, sum_(g, (0, 2, 3)) if need_b else None
