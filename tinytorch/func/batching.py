@@ -102,7 +102,7 @@ from ..ops.movement import (
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
-from ..ops.windows import Fold, Unfold, Unpool
+from ..ops.windows import Convolution, Fold, Unfold, Unpool
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
@@ -483,6 +483,27 @@ def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
     return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
 
 
+def convolution_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                     run: Run) -> tuple[Tensor, int]:
+    """``Convolution`` takes ``(N, C, H, W)``: a batched input's batch is merged into ``N`` (a
+    view when it is in front) and split off the result. Batched weights (an ensemble, or the
+    per-example gradients of ``vmap(grad(...))``) become groups: the ``B`` examples side by side
+    as ``(N, B * C, H, W)`` with weights ``(B * O, C / G, kh, kw)`` and ``B * G`` groups, one
+    convolution for all."""
+    if not _weights_batched(level, args):
+        value, _ = _unary_front(level, args)
+        b, n = value.shape[0], value.shape[1]
+        out = run((reshape(value, (b * n,) + value.shape[2:]),) + args[1:], params)
+        return reshape(out, (b, n) + out.shape[1:]), 0
+    x, w, bias = (materialize(*unwrap(a, level), level.size) if a is not None else None for a in args)
+    size, n, o = level.size, x.shape[1], w.shape[1]
+    xs = reshape(movedim(x, 0, 1), (n, size * x.shape[2]) + x.shape[3:])       # (N, B * C, H, W)
+    ws = reshape(w, (size * o,) + w.shape[2:])                                 # (B * O, C / G, kh, kw)
+    bs = None if bias is None else reshape(bias, (size * o,))
+    out = run((xs, ws, bs), {**params, "groups": params["groups"] * size})     # (N, B * O, OH, OW)
+    return movedim(reshape(out, (n, size, o) + out.shape[2:]), 1, 0), 0
+
+
 def layer_norm_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
                     run: Run) -> tuple[Tensor, int]:
     """``LayerNorm`` normalises over the last ``n`` dims, so a batch in front changes nothing.
@@ -594,7 +615,7 @@ RULES: dict[type[Function], Rule] = {
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
-    Unfold: windows_rule, Fold: windows_rule,
+    Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule,
     Linear: linear_rule, LayerNorm: layer_norm_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,

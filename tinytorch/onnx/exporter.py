@@ -57,7 +57,7 @@ from ..ops import fused
 from ..ops import movement as mv
 from ..ops import reduce as rd
 from ..ops.matmul import Matmul
-from ..ops.windows import Unfold
+from ..ops.windows import Convolution, Unfold
 from ..tensor import DispatchMode, Function, Tensor, no_grad
 from .importer import OnnxModule
 from .proto import FROM_DTYPE, require
@@ -407,6 +407,16 @@ def _unfold(g: Graph, c: Call) -> str:
     padded = g.node("Pad", [g.value(x), g.ints([0, 0, ph, pw, 0, 0, ph, pw]), value])
     flat = g.node("Reshape", [padded, g.ints([0, 0, hp * wp])])
     return g.node("Gather", [flat, g.constant(index, data=False)], axis=2)
+
+
+@emitter(Convolution)
+def _convolution(g: Graph, c: Call) -> str:
+    """A 2-D convolution node: ONNX Conv, with the bias as its third input when there is one."""
+    x, w, b = c.args
+    ph, pw = c.params["padding"]
+    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+    return g.node("Conv", inputs, kernel_shape=list(w.shape[2:]), strides=list(c.params["stride"]),
+                  pads=[ph, pw, ph, pw], dilations=list(c.params["dilation"]), group=int(c.params["groups"]))
 
 
 # --------------------------------------------------------------------- layers written as one node
