@@ -88,7 +88,8 @@ def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                         "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                        "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight"]
+                        "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
+                        "max_pool2d", "max_pool2d_backward"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -713,3 +714,59 @@ def test_conv2d_checks_before_writing(device):
     with pytest.raises(ValueError):  # gw does not fit
         backend.conv2d_backward_weight(f32(27), f32(50), f32(53), geom)
     np.testing.assert_array_equal(_get(backend, out), np.arange(27, dtype=np.float32))  # nothing written
+
+
+# --- max_pool2d and its gradient ----------------------------------------------------------------------------
+POOL_CASES = [  # (n, c, h, w, kernel, stride, padding, dilation, ceil_mode)
+    (2, 3, 8, 8, (2, 2), (2, 2), (0, 0), (1, 1), False),   # the common 2x2 pooling
+    (1, 2, 9, 7, (3, 3), (2, 2), (1, 1), (1, 1), True),    # padding, overlap, a ceil_mode window
+    (2, 1, 7, 9, (2, 3), (1, 2), (1, 0), (2, 1), False),   # dilation, rectangular
+    (1, 1, 5, 5, (3, 3), (3, 3), (1, 1), (1, 1), True),    # the last window past the right padding
+    (70, 32, 28, 28, (2, 2), (2, 2), (0, 0), (1, 1), False),  # large enough to split across threads
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool2d_and_its_gradient_match_torch(device, rng, dtype, case):
+    torch = pytest.importorskip("torch")
+    backend, pool = _optional(device, "max_pool2d")
+    n, c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    x[0, 0, 1, 1] = np.nan                                   # the maximum of its windows
+    x[-1, -1, :2, :2] = 0.5                                  # ties: the first one wins
+    tx = torch.tensor(x, requires_grad=True)
+    ref, ref_at = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, True)
+    oh, ow = ref.shape[2:]
+    g = rng.standard_normal(ref.shape).astype(dtype)
+    ref.backward(torch.tensor(g))
+    geom = (n * c, h, w, oh, ow, *kernel, *stride, *padding, *dilation)
+    values, positions = _alloc(backend, g.size, dtype), _alloc(backend, g.size, np.int64)
+    gx = _alloc(backend, x.size, dtype)
+    pool(_buf(backend, x), values, positions, geom)
+    np.testing.assert_array_equal(_get(backend, values), ref.detach().numpy().reshape(-1))  # NaN where NaN
+    np.testing.assert_array_equal(_get(backend, positions), ref_at.numpy().reshape(-1))
+    backend.max_pool2d_backward(_buf(backend, g), positions, gx, geom)
+    np.testing.assert_allclose(_get(backend, gx), tx.grad.numpy().reshape(-1), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_checks_before_writing(device):
+    backend, pool = _optional(device, "max_pool2d")
+    f32, i64 = (lambda k: _alloc(backend, k, np.float32)), (lambda k: _alloc(backend, k, np.int64))  # noqa: E731
+    geom = (2, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1)  # x 32, values 8
+    with pytest.raises(ValueError):
+        pool(f32(31), f32(8), i64(8), geom)
+    with pytest.raises(ValueError):
+        pool(f32(32), f32(8), i64(7), geom)
+    with pytest.raises(ValueError):  # stride 0
+        pool(f32(32), f32(8), i64(8), geom[:7] + (0,) + geom[8:])
+    with pytest.raises(TypeError):  # positions must be int64
+        pool(f32(32), f32(8), f32(8), geom)
+    with pytest.raises(TypeError):
+        pool(f32(32), _alloc(backend, 8, np.float64), i64(8), geom)
+    gx = _buf(backend, np.arange(32, dtype=np.float32))
+    with pytest.raises(IndexError, match="16"):  # a position outside the 4 x 4 plane, found before writing
+        backend.max_pool2d_backward(f32(8), _buf(backend, np.array([0, 1, 2, 3, 4, 5, 16, 7])), gx, geom)
+    with pytest.raises(ValueError):
+        backend.max_pool2d_backward(f32(8), i64(8), f32(31), geom)
+    np.testing.assert_array_equal(_get(backend, gx), np.arange(32, dtype=np.float32))

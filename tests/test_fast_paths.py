@@ -179,3 +179,27 @@ def test_conv2d_and_its_gradients(device, variant, rng, dt, case):
     # a non-compact input (every other column of a wider array) gives the same
     wide = array(np.repeat(x, 2, axis=3), device=device)[:, :, :, ::2]
     np.testing.assert_allclose(conv2d(wide, nw, nb, geom).numpy(), ref.detach().numpy(), **tol)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+                                  ((1, 2, 9, 7), (3, 3), (2, 2), (1, 1), (1, 1), True),
+                                  ((2, 1, 7, 9), (2, 3), (1, 2), (1, 0), (2, 1), False)], ids=str)
+def test_max_pool2d_and_its_gradient(device, variant, rng, dt, case):
+    """ndarray.windows' max_pool2d (values, positions) and its backward: the backend's kernels
+    or the unfolded windows with a one-hot mask of each first maximum."""
+    torch = pytest.importorskip("torch")
+    from tinytorch.ndarray.windows import max_pool2d, max_pool2d_backward
+
+    shape, kernel, stride, padding, dilation, ceil_mode = case
+    x = rng.standard_normal(shape).astype(dt)
+    x[0, 0, 2, 3] = np.nan
+    tx = torch.tensor(x, requires_grad=True)
+    ref, ref_at = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, True)
+    g = rng.standard_normal(ref.shape).astype(dt)
+    ref.backward(torch.tensor(g))
+    values, positions = max_pool2d(array(x, device=device), kernel, stride, padding, dilation, tuple(ref.shape[2:]))
+    np.testing.assert_array_equal(values.numpy(), ref.detach().numpy())
+    np.testing.assert_array_equal(positions.numpy(), ref_at.numpy())
+    gx = max_pool2d_backward(array(g, device=device), positions, shape[2:])
+    np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -298,7 +298,8 @@ class OpMix(nn.Module):
 
 
 class FunctionalConv(nn.Module):
-    """F.conv2d / F.conv1d called directly: the Convolution op's own emitter writes them."""
+    """F.conv2d / F.conv1d / F.max_pool2d called directly: the Convolution and MaxPool ops' own
+    emitters write them."""
 
     def __init__(self):
         super().__init__()
@@ -308,6 +309,7 @@ class FunctionalConv(nn.Module):
 
     def forward(self, x):
         y = F.conv2d(x, self.w, self.b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)   # (2, 6, 4, 5)
+        y = F.max_pool2d(y, 2, stride=1, padding=1) + F.max_pool2d(y, 3, stride=2, ceil_mode=True).mean()
         return F.conv1d(y.flatten(2), self.w1, padding=2, stride=2)
 
 
@@ -367,7 +369,7 @@ def test_export_writes_layers_as_their_operators():
     assert {"0.weight", "1.running_mean", "1.running_var", "9.bias"} <= names
     model, make = _tt_models()["functional_conv"]
     ops = [n.op_type for n in tonnx.export(model, (tt.tensor(make()),), None).graph.node]
-    assert ops.count("Conv") == 2 and "Gather" not in ops  # one node per convolution, no im2col
+    assert ops.count("Conv") == 2 and ops.count("MaxPool") == 2 and "Gather" not in ops  # one node each, no im2col
 
 
 def test_default_opset_is_the_one_torch_writes(torch_models):
@@ -386,14 +388,14 @@ def test_export_with_dynamic_batch_runs_other_batch_sizes(tmp_path):
 
 
 def test_export_refuses_values_computed_from_the_data_outside_the_op_table():
-    """F.max_pool2d picks each window's maximum with a mask found from the values (an
-    IndicesAlong op, which has no ONNX translation); ``.item()`` turns data into a Python
-    number, which would be a frozen constant. Both are refused."""
+    """cummax finds where each running maximum was from the values (an IndicesAlong op, which
+    has no ONNX translation); ``.item()`` turns data into a Python number, which would be a
+    frozen constant. Both are refused."""
     _onnx()
 
     class Pool(nn.Module):
         def forward(self, x):
-            return F.max_pool2d(x, 2)
+            return x.cummax(1).values
 
     class Item(nn.Module):
         def forward(self, x):

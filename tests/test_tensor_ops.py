@@ -757,7 +757,23 @@ OPS = [
     Op("conv1d", lambda L, x, w, b: L.nn.functional.conv1d(x, w, b, stride=2, padding=2),
        lambda x, w, b: np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 2), (1, 1), 1)[:, :, 0],
        ((2, 3, 7), (4, 3, 3), (4,)), tol32=1e-4),
+    Op("max_pool2d_ceil_padded", lambda L, a: L.nn.functional.max_pool2d(a.reshape(2, 2, 5, 6), 3, stride=2,
+                                                                         padding=1, ceil_mode=True),
+       lambda a: np_max_pool2d(a.reshape(2, 2, 5, 6), 3, 2, 1, True), ((4, 30),)),
+    Op("max_pool1d", lambda L, a: L.nn.functional.max_pool1d(a, 2), lambda a: a.reshape(3, 2, 2).max(2), ((3, 4),)),
 ]
+
+
+def np_max_pool2d(x: np.ndarray, k: int, s: int, p: int, ceil_mode: bool) -> np.ndarray:
+    """PyTorch's max_pool2d for a square window: -inf padding, ceil_mode's last window kept when
+    it starts inside the input or its left padding."""
+    def size(n: int) -> int:
+        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
+    oh, ow = size(x.shape[2]), size(x.shape[3])
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p + k), (p, p + k)), constant_values=-np.inf)
+    return np.stack([np.stack([xp[:, :, y * s:y * s + k, j * s:j * s + k].max((2, 3)) for j in range(ow)], -1)
+                     for y in range(oh)], -2)
 
 
 def np_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple, padding: tuple, dilation: tuple,

@@ -23,7 +23,8 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
 ``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
-``gelu[_backward]``, ``conv2d[_backward_input, _backward_weight]``) in C. Besides the interface this module
+``gelu[_backward]``, ``conv2d[_backward_input, _backward_weight]``,
+``max_pool2d[_backward]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
 fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
 benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -1135,6 +1136,61 @@ def conv2d_backward_weight(g: Buffer, x: Buffer, gw: Buffer, geometry: Any) -> N
         raise ValueError("conv2d_backward_weight: gw must not be an input")
     if _CONV2D_BACKWARD_WEIGHT[g.code](g.ptr, x.ptr, gw.ptr, _CONV_GEOM(*geom)) != 0:
         raise MemoryError(f"conv2d_backward_weight: out of memory for the geometry {geom}")
+
+
+# --- max pooling ----------------------------------------------------------------------------------------
+_POOL_GEOM = ctypes.c_int64 * 13
+_MAX_POOL2D = _kernels("max_pool2d", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+_MAX_POOL2D_BACKWARD = _kernels("max_pool2d_backward", FLOATS, lambda s: [_P, _P, _P, _P], ctypes.c_int64)
+
+
+def _pool_geometry(name: str, geometry: Any) -> tuple[int, ...]:
+    """The 13 ints of a max pooling (see the interface's ``max_pool2d``), checked (ValueError)."""
+    geom = tuple(operator.index(v) for v in geometry)
+    if len(geom) != 13:
+        raise ValueError(f"{name}: the geometry has 13 entries, got {len(geom)}")
+    if min(geom[:9]) < 0 or min(geom[5:9]) < 1 or min(geom[9:11]) < 0 or min(geom[11:]) < 1:
+        raise ValueError(f"{name}: sizes must be >= 0, kernel sizes, strides and dilations >= 1 and padding "
+                         f">= 0, got {geom}")
+    return geom
+
+
+def max_pool2d(x: Buffer, values: Buffer, positions: Buffer, geometry: Any) -> None:
+    """Each window's maximum into ``values`` and its flat position in the plane into the int64
+    ``positions`` (pool.c; an optional extension of the interface). Sizes checked here first."""
+    geom = _pool_geometry("max_pool2d", geometry)
+    planes, h, w, oh, ow = geom[:5]
+    _check_buffers(x, values, positions)
+    if x.size != planes * h * w or values.size != planes * oh * ow or positions.size != values.size:
+        raise ValueError(f"max_pool2d: x has {x.size} elements, values {values.size}, positions {positions.size}; "
+                         f"the geometry {geom} needs {planes * h * w}, {planes * oh * ow}, {planes * oh * ow}")
+    if x.code != values.code or _MAX_POOL2D[x.code] is None or positions.code != I64:
+        raise _dtype_error("max_pool2d", x, values, positions, expected="x and values float32 or float64, "
+                           "positions int64")
+    if values is x or positions is x or values is positions:
+        raise ValueError("max_pool2d: the outputs must not be the input")
+    if values.size:
+        _MAX_POOL2D[x.code](x.ptr, values.ptr, positions.ptr, _POOL_GEOM(*geom))
+
+
+def max_pool2d_backward(g: Buffer, positions: Buffer, gx: Buffer, geometry: Any) -> None:
+    """``gx`` = zeros with each ``g[window]`` added at the window's position (pool.c; optional).
+    A position outside its plane is an IndexError naming it, raised before anything is written."""
+    geom = _pool_geometry("max_pool2d_backward", geometry)
+    planes, h, w, oh, ow = geom[:5]
+    _check_buffers(g, positions, gx)
+    if gx.size != planes * h * w or g.size != planes * oh * ow or positions.size != g.size:
+        raise ValueError(f"max_pool2d_backward: g has {g.size} elements, positions {positions.size}, gx {gx.size}; "
+                         f"the geometry {geom} needs {planes * oh * ow}, {planes * oh * ow}, {planes * h * w}")
+    if g.code != gx.code or _MAX_POOL2D_BACKWARD[g.code] is None or positions.code != I64:
+        raise _dtype_error("max_pool2d_backward", g, positions, gx, expected="g and gx float32 or float64, "
+                           "positions int64")
+    if gx is g:
+        raise ValueError("max_pool2d_backward: gx must not be g")
+    bad = _MAX_POOL2D_BACKWARD[g.code](g.ptr, positions.ptr, gx.ptr, _POOL_GEOM(*geom)) if gx.size else 0
+    if bad:
+        raise IndexError(f"max_pool2d_backward: position {int(positions._array[bad - 1])} at element {bad - 1} is "
+                         f"outside its {h} x {w} plane")
 
 
 # --- optimizers ----------------------------------------------------------------------------------------

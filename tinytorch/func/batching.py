@@ -102,7 +102,7 @@ from ..ops.movement import (
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
-from ..ops.windows import Convolution, Fold, Unfold, Unpool
+from ..ops.windows import Convolution, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
@@ -615,7 +615,8 @@ RULES: dict[type[Function], Rule] = {
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
-    Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule,
+    Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule, MaxPool: windows_rule,
+    MaxPoolIndices: windows_rule,
     Linear: linear_rule, LayerNorm: layer_norm_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,

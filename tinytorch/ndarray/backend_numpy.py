@@ -658,7 +658,8 @@ def conv2d_backward_input(g: np.ndarray, w: np.ndarray, gx: np.ndarray, geometry
     padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
     for i in range(kh):  # each kernel offset's values added where they were read (windows overlap)
         for j in range(kw):
-            padded[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw] += gcols[:, :, i, j]
+            rows, cols = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            padded[:, :, rows, cols] += gcols[:, :, i, j]
     gx[...] = padded[:, :, ph:ph + h, pw:pw + wd].reshape(-1)
 
 
@@ -668,6 +669,52 @@ def conv2d_backward_weight(g: np.ndarray, x: np.ndarray, gw: np.ndarray, geometr
     groups = geom[15]
     gg = g.reshape(n, groups, o // groups, oh, ow)
     gw[...] = np.einsum("ngqyx,ngcijyx->gqcij", gg, _conv_windows(x, geom), optimize=True).reshape(-1)
+
+
+# --- max pooling (optional in the interface) -------------------------------------------------------------
+def _pool_check(name: str, geometry: Any, x_or_gx: np.ndarray, outs: tuple[np.ndarray, np.ndarray]) -> tuple:
+    geom = tuple(int(v) for v in geometry)
+    if len(geom) != 13 or min(geom[:9]) < 0 or min(geom[5:9]) < 1 or min(geom[9:11]) < 0 or min(geom[11:]) < 1:
+        raise ValueError(f"{name}: 13 ints, sizes >= 0, kernel, strides, dilations >= 1, padding >= 0; got {geom}")
+    planes, h, w, oh, ow = geom[:5]
+    if x_or_gx.size != planes * h * w or any(a.size != planes * oh * ow for a in outs):
+        raise ValueError(f"{name}: the buffers' sizes do not fit the geometry {geom}")
+    floats, positions = (outs[0], x_or_gx), outs[1]
+    if floats[0].dtype != floats[1].dtype or floats[0].dtype.kind != "f" or positions.dtype != np.int64:
+        raise TypeError(f"{name}: values float32 or float64 of one dtype and int64 positions, got "
+                        f"{[str(a.dtype) for a in (x_or_gx, *outs)]}")
+    return geom
+
+
+def max_pool2d(x: np.ndarray, values: np.ndarray, positions: np.ndarray, geometry: Any) -> None:
+    planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw = _pool_check("max_pool2d", geometry, x, (values, positions))
+    if not values.size:
+        return
+    planes_x = x.reshape(planes, h * w)
+    best = np.full((planes, oh, ow), -np.inf, x.dtype)
+    best_at = np.full((planes, oh, ow), -1, np.int64)
+    rows, cols = np.arange(oh)[:, None] * sh - ph, np.arange(ow)[None, :] * sw - pw
+    for i in range(kh):  # the window elements in row-major order; the first maximum (or NaN) stays
+        for j in range(kw):
+            r, c = rows + i * dh, cols + j * dw
+            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            at = np.where(inside, np.clip(r, 0, h - 1) * w + np.clip(c, 0, w - 1), -1)
+            v = planes_x[:, at.reshape(-1)].reshape(planes, oh, ow)
+            take = inside & ((best_at < 0) | (v > best) | (np.isnan(v) & ~np.isnan(best)))
+            best, best_at = np.where(take, v, best), np.where(take, at, best_at)
+    values[...], positions[...] = best.reshape(-1), best_at.reshape(-1)
+
+
+def max_pool2d_backward(g: np.ndarray, positions: np.ndarray, gx: np.ndarray, geometry: Any) -> None:
+    planes, h, w = _pool_check("max_pool2d_backward", geometry, gx, (g, positions))[:3]
+    bad = np.flatnonzero((positions < -1) | (positions >= h * w))
+    if bad.size:
+        raise IndexError(f"max_pool2d_backward: position {positions[bad[0]]} at element {bad[0]} is outside its "
+                         f"{h} x {w} plane")
+    out = np.zeros((planes, h * w + 1), gx.dtype)  # column h * w collects the -1 positions, then is dropped
+    pos = positions.reshape(planes, -1)
+    np.add.at(out, (np.arange(planes)[:, None], np.where(pos < 0, h * w, pos)), g.reshape(planes, -1))
+    gx[...] = out[:, :-1].reshape(-1)
 
 
 # --- optimizers (optional in the interface) --------------------------------------------------------------

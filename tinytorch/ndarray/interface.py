@@ -320,6 +320,25 @@ class Backend(Protocol):
     groups, kh, kw)``: ``gw[q, c', i, j] = sum over b, y, x of g[b, q, y, x] * (the x element
     that w[q, c', i, j] met there)``. Checked as for ``conv2d``."""
 
+    max_pool2d: Callable[..., None] | None
+    """``max_pool2d(x, values, positions, geom)``: 2-D max pooling with the position of each
+    maximum. ``geom`` is 13 ints ``(planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)``; the
+    compact ``x`` is seen as ``(planes, h, w)``, ``values`` (x's float dtype) and ``positions``
+    (int64) as ``(planes, oh, ow)``. Window ``(y, x)`` holds the elements at rows ``y * sh - ph +
+    i * dh`` and columns ``x * sw - pw + j * dw`` (``i < kh``, ``j < kw``) that lie in the plane
+    (the rest is padding, -inf). ``values`` gets its maximum and ``positions`` the flat index
+    ``row * w + column`` of the first maximum in row-major window order -- or of its first NaN,
+    if it holds one (NaN is the maximum) -- and -inf / -1 for a window of padding only. Sizes >=
+    0, kernel, stride, dilation >= 1, padding >= 0 and buffer sizes: ValueError; dtypes:
+    TypeError; checked before anything is written."""
+
+    max_pool2d_backward: Callable[..., None] | None
+    """``max_pool2d_backward(g, positions, gx, geom)``: the gradient of ``max_pool2d``'s input:
+    ``gx`` (``(planes, h, w)``) is zero except that each ``g[p, y, x]`` is added at
+    ``positions[p, y, x]`` of plane ``p`` (windows that chose the same element add up; -1 adds
+    nothing). Geometry, sizes and dtypes as for ``max_pool2d``; a position outside ``[-1, h *
+    w)`` is an IndexError; all checked before anything is written."""
+
 
 def interface_functions() -> list[str]:
     """The full list of function names a backend must define (used by the tests)."""
@@ -338,7 +357,8 @@ def interface_functions() -> list[str]:
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                      "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight")
+                      "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
+                      "max_pool2d", "max_pool2d_backward")
 
 
 def optional_functions() -> list[str]:

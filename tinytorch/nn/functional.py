@@ -21,13 +21,13 @@ from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray import zeros as nd_zeros
 from ..ndarray.strides import broadcast_shapes
-from ..ndarray.windows import out_size
+from ..ndarray.windows import first_max_mask, out_size
 from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, fused, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
-from ..ops.windows import Convolution, Fold, Unfold, Unpool
+from ..ops.windows import Convolution, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
 from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -844,26 +844,11 @@ def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDA
     return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
 
 
-def _first_max_mask(cols: NDArray, dim: int) -> NDArray:
-    """A bool NDArray of ``cols``' shape: True at the first maximum along ``dim`` (the window
-    axis K of (N, C, K, OH, OW)) of each window (a NaN counts as the maximum), False
-    elsewhere. Built from K slabs with elementwise ops: a reduction over rows of K = 4
-    elements costs far more per element."""
-    def at(k: int) -> tuple:
-        return (slice(None),) * dim + (k,)
-    hit = (cols == cols.max(dim, keepdims=True)) | (cols != cols)
-    mask, taken = hit.copy(), hit[at(0)]
-    for k in range(1, cols.shape[dim]):
-        mask[at(k)] = hit[at(k)] & ~taken
-        taken = taken | hit[at(k)]
-    return mask
-
-
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
     a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
-    mask = IndicesAlong.apply(cols, fn=_first_max_mask, dim=2)  # an op: dispatch modes (vmap) see it
+    mask = IndicesAlong.apply(cols, fn=first_max_mask, dim=2)  # an op: dispatch modes (vmap) see it
     values = where(mask, cols, 0.0).sum(2)
     if positions is None:
         return values, None
@@ -875,11 +860,11 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
     name = f"max_pool{nd}d"
     x, batched = _as_2d(input, nd, name)
     g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, nd, name)
-    cols = _window_cols(x, g, -math.inf)
-    positions = _window_positions(x.shape[2:], g, x.device) if return_indices else None
-    out, index = _max_of_windows(cols, positions)
-    out = _from_2d(out, nd, batched)
-    return (out, _from_2d(index, nd, batched)) if index is not None else out
+    params = dict(kernel=g.kernel, stride=g.stride, padding=g.padding, dilation=g.dilation, out_hw=g.out)
+    out = _from_2d(MaxPool.apply(x, **params), nd, batched)
+    if not return_indices:
+        return out
+    return out, _from_2d(MaxPoolIndices.apply(x, **params), nd, batched)
 
 
 def max_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,

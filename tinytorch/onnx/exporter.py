@@ -57,7 +57,7 @@ from ..ops import fused
 from ..ops import movement as mv
 from ..ops import reduce as rd
 from ..ops.matmul import Matmul
-from ..ops.windows import Convolution, Unfold
+from ..ops.windows import Convolution, MaxPool, Unfold
 from ..tensor import DispatchMode, Function, Tensor, no_grad
 from .importer import OnnxModule
 from .proto import FROM_DTYPE, require
@@ -417,6 +417,19 @@ def _convolution(g: Graph, c: Call) -> str:
     inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
     return g.node("Conv", inputs, kernel_shape=list(w.shape[2:]), strides=list(c.params["stride"]),
                   pads=[ph, pw, ph, pw], dilations=list(c.params["dilation"]), group=int(c.params["groups"]))
+
+
+@emitter(MaxPool)
+def _max_pool_op(g: Graph, c: Call) -> str:
+    """A 2-D max pooling node: ONNX MaxPool. A ceil_mode window that reaches past the padding
+    becomes extra padding on the bottom/right (ONNX never picks a padded element)."""
+    x = c.args[0]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (c.params[k] for k in ("kernel", "stride", "padding", "dilation"))
+    oh, ow = c.params["out_hw"]
+    eh = max((oh - 1) * sh + dh * (kh - 1) + 1 - (x.shape[2] + 2 * ph), 0)
+    ew = max((ow - 1) * sw + dw * (kw - 1) + 1 - (x.shape[3] + 2 * pw), 0)
+    return g.node("MaxPool", [g.value(x)], kernel_shape=[kh, kw], strides=[sh, sw],
+                  pads=[ph, pw, ph + eh, pw + ew], dilations=[dh, dw])
 
 
 # --------------------------------------------------------------------- layers written as one node

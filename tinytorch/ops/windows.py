@@ -11,11 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..ndarray import NDArray, zeros
-from ..ndarray.windows import ConvGeometry, Pair, conv2d, conv2d_backward_input, conv2d_backward_weight, fold, unfold
+from ..ndarray.windows import (
+    ConvGeometry,
+    Pair,
+    conv2d,
+    conv2d_backward_input,
+    conv2d_backward_weight,
+    fold,
+    max_pool2d,
+    max_pool2d_backward,
+    unfold,
+)
 from ..tensor import Function, Tensor, is_grad_enabled
 from .matmul import Matmul
 from .movement import Index, reshape, transpose
 from .reduce import sum as sum_
+from .scatter import scatter_add
 
 
 class Unfold(Function):
@@ -105,3 +116,38 @@ class Convolution(Function):
             cols = reshape(Unfold.apply(x, **windows), (n, groups, k, oh * ow))
             gw = reshape(sum_(Matmul.apply(gg, transpose(cols, 2, 3)), 0), tuple(w.shape))
         return gx, gw, sum_(g, (0, 2, 3)) if need_b else None
+
+
+class MaxPool(Function):
+    """2-D max pooling of ``x`` (N, C, H, W): the maximum of each window (``kernel``, ``stride``,
+    ``padding`` -- read as -inf --, ``dilation``; ``out_hw`` positions, so a ceil_mode window may
+    reach past the padding), (N, C, OH, OW), as one node. The gradient goes to each window's
+    first maximum (its first NaN if it holds one), as PyTorch's: the forward keeps those
+    positions, and the backward adds each gradient there, in one pass
+    (:func:`~tinytorch.ndarray.windows.max_pool2d_backward`) or, recorded, as a differentiable
+    ``scatter_add``."""
+
+    def forward(self, x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+                out_hw: Pair) -> NDArray:
+        values, self.positions = max_pool2d(x, kernel, stride, padding, dilation, out_hw)
+        self.hw = x.shape[2:]
+        return values
+
+    def backward(self, g: Tensor) -> Tensor:
+        (h, w), (n, c) = self.hw, self.positions.shape[:2]
+        if is_grad_enabled():  # recorded: a scatter_add, differentiable in g
+            base = Tensor._make(zeros((n, c, h * w), dtype=g.dtype, device=g.device), False, None)
+            where_to = Tensor._make(self.positions.reshape((n, c, -1)), False, None)
+            return reshape(scatter_add(base, 2, where_to, reshape(g, (n, c, -1))), (n, c, h, w))
+        return Tensor._make(max_pool2d_backward(g._data, self.positions, self.hw), False, None)
+
+
+class MaxPoolIndices(Function):
+    """The flat position ``row * W + column`` of each window's first maximum that
+    :class:`MaxPool` (same parameters) takes, int64 (``return_indices``); no gradient."""
+
+    def forward(self, x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+                out_hw: Pair) -> NDArray:
+        return max_pool2d(x, kernel, stride, padding, dilation, out_hw)[1]
+
+    def backward(self, g: Tensor) -> None: return None
