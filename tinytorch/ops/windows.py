@@ -130,7 +130,7 @@ class MaxPool(Function):
     def forward(self, x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
                 out_hw: Pair) -> NDArray:
         values, self.positions = max_pool2d(x, kernel, stride, padding, dilation, out_hw)
-        self.hw = x.shape[2:]
+        self.hw: Pair = (x.shape[2], x.shape[3])
         return values
 
     def backward(self, g: Tensor) -> Tensor:
