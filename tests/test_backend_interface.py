@@ -735,6 +735,7 @@ def test_max_pool2d_and_its_gradient_match_torch(device, rng, dtype, case):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     x[0, 0, 1, 1] = np.nan                                   # the maximum of its windows
     x[-1, -1, :2, :2] = 0.5                                  # ties: the first one wins
+    x[-1, 0] = -np.inf                                       # a plane of -inf: each window's first element
     tx = torch.tensor(x, requires_grad=True)
     ref, ref_at = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, True)
     oh, ow = ref.shape[2:]

@@ -1169,8 +1169,10 @@ def max_pool2d(x: Buffer, values: Buffer, positions: Buffer, geometry: Any) -> N
                            "positions int64")
     if values is x or positions is x or values is positions:
         raise ValueError("max_pool2d: the outputs must not be the input")
-    if values.size:
-        _MAX_POOL2D[x.code](x.ptr, values.ptr, positions.ptr, _POOL_GEOM(*geom))
+    if h * w >= 2**31:
+        raise ValueError(f"max_pool2d: planes of {h} x {w} elements; the kernel takes fewer than 2**31")
+    if values.size and _MAX_POOL2D[x.code](x.ptr, values.ptr, positions.ptr, _POOL_GEOM(*geom)) != 0:
+        raise MemoryError(f"max_pool2d: out of memory for the geometry {geom}")
 
 
 def max_pool2d_backward(g: Buffer, positions: Buffer, gx: Buffer, geometry: Any) -> None:

@@ -329,8 +329,9 @@ class Backend(Protocol):
     (the rest is padding, -inf). ``values`` gets its maximum and ``positions`` the flat index
     ``row * w + column`` of the first maximum in row-major window order -- or of its first NaN,
     if it holds one (NaN is the maximum) -- and -inf / -1 for a window of padding only. Sizes >=
-    0, kernel, stride, dilation >= 1, padding >= 0 and buffer sizes: ValueError; dtypes:
-    TypeError; checked before anything is written."""
+    0, kernel, stride, dilation >= 1, padding >= 0, planes (``h * w``) of fewer than 2**31
+    elements and buffer sizes: ValueError; dtypes: TypeError; checked before anything is
+    written."""
 
     max_pool2d_backward: Callable[..., None] | None
     """``max_pool2d_backward(g, positions, gx, geom)``: the gradient of ``max_pool2d``'s input:

@@ -194,7 +194,7 @@ def max_pool2d(x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: 
     its plane of the window's first maximum (or first NaN), int64."""
     n, c, h, w = x.shape
     kernel_fn = x.device.backend.max_pool2d  # optional: None where the backend has none
-    if kernel_fn is not None and x.dtype.is_floating_point and x.size and math.prod(out_hw):
+    if kernel_fn is not None and x.dtype.is_floating_point and x.size and math.prod(out_hw) and h * w < 2**31:
         values = NDArray.make((n, c) + tuple(out_hw), x.dtype, x.device)
         positions = NDArray.make((n, c) + tuple(out_hw), int64, x.device)
         kernel_fn(x.compact()._buf, values._buf, positions._buf,
