@@ -31,8 +31,8 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
 #define MAX_POOL(sfx, T, PT)                                                                         \
     /* One output row: best / at over the ow outputs, then written out. PT is an integer type as \
      * wide as T, so that the positions and the values share the vector lanes. */                  \
-    static void max_pool_row_##sfx(const T *src, int64_t y, const int64_t *geom, T *restrict best, \
-                                   PT *restrict at, T *val, int64_t *pos) {                         \
+    static void max_pool_row_##sfx(const T *src, int64_t y, const int64_t *geom, const int64_t *cols, \
+                                   T *restrict best, PT *restrict at, T *val, int64_t *pos) {       \
         const int64_t h = geom[1], w = geom[2], ow = geom[4], kh = geom[5], kw = geom[6];           \
         const int64_t sh = geom[7], sw = geom[8], ph = geom[9], pw = geom[10], dh = geom[11];       \
         const int64_t dw = geom[12];                                                                 \
@@ -42,9 +42,7 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
             if (r < 0 || r >= h) continue;                                                           \
             for (int64_t j = 0; j < kw; j++) {                                                       \
                 const int64_t base = j * dw - pw; /* the column of output xo is xo * sw + base */   \
-                int64_t lo = pool_ceil_div(-base, sw), hi = pool_ceil_div(w - base, sw);             \
-                lo = lo < 0 ? 0 : lo;                                                                \
-                hi = hi > ow ? ow : hi;                                                              \
+                const int64_t lo = cols[2 * j], hi = cols[2 * j + 1];                                \
                 const T *row = src + r * w + base;                                                   \
                 const PT first = (PT)(r * w + base);                                                 \
                 for (int64_t xo = lo; xo < hi; xo++) {                                               \
@@ -63,6 +61,15 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
         const int64_t planes = geom[0], h = geom[1], w = geom[2], oh = geom[3], ow = geom[4];        \
         const int64_t work = planes * oh * ow * geom[5] * geom[6];                                   \
         if (h * w >= ((int64_t)1 << 31)) return -1; /* positions must fit PT */                      \
+        /* for each kernel column j, the outputs lo <= xo < hi whose column lies in the plane */    \
+        int64_t *cols = malloc((size_t)(2 * geom[6]) * sizeof(int64_t));                             \
+        if (!cols) return -1;                                                                        \
+        for (int64_t j = 0; j < geom[6]; j++) {                                                      \
+            const int64_t base = j * geom[12] - geom[10], lo = pool_ceil_div(-base, geom[8]);        \
+            const int64_t hi = pool_ceil_div(w - base, geom[8]);                                     \
+            cols[2 * j] = lo < 0 ? 0 : lo > ow ? ow : lo;                                            \
+            cols[2 * j + 1] = hi > ow ? ow : hi < cols[2 * j] ? cols[2 * j] : hi;                    \
+        }                                                                                            \
         int failed = 0;                                                                              \
         TT_OMP("omp parallel if(work >= TT_PAR_MIN) reduction(|:failed)")                            \
         {                                                                                            \
@@ -74,12 +81,13 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
                 TT_OMP("omp for schedule(static)")                                                   \
                 for (int64_t p = 0; p < planes; p++)                                                 \
                     for (int64_t y = 0; y < oh; y++)                                                 \
-                        max_pool_row_##sfx(x + p * h * w, y, geom, best, at, values + (p * oh + y) * ow, \
-                                           positions + (p * oh + y) * ow);                           \
+                        max_pool_row_##sfx(x + p * h * w, y, geom, cols, best, at,                   \
+                                           values + (p * oh + y) * ow, positions + (p * oh + y) * ow); \
             }                                                                                        \
             free(best);                                                                              \
             free(at);                                                                                \
         }                                                                                            \
+        free(cols);                                                                                  \
         return failed ? -1 : 0;                                                                      \
     }                                                                                                \
                                                                                                      \
