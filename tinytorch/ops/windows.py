@@ -1,9 +1,9 @@
 """Sliding windows: ``Unfold`` (im2col) and ``Fold`` (col2im), the primitives behind pooling, and
-``Convolution``, a 2-D convolution as one node. The array work -- the windows as a strided view,
-made compact, and its adjoint; the convolution's three products -- is
-:mod:`tinytorch.ndarray.windows`; here each becomes a graph node. Unfold and Fold are each
-other's backward, so gradients of every order come for free; Convolution's recorded backward
-is written with them.
+``Convolution``, a 2-D convolution as one node, with its two gradients, and ``MaxPool``. The
+array work -- the windows as a strided view, made compact, and its adjoint; the convolution's
+three products; the pooling -- is :mod:`tinytorch.ndarray.windows`; here each becomes a graph
+node. Unfold and Fold are each other's backward, and so are the three convolution nodes, so
+gradients of every order come for free.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from ..ndarray.windows import (
     unfold,
 )
 from ..tensor import Function, Tensor, is_grad_enabled
-from .matmul import Matmul
-from .movement import Index, reshape, transpose
+from .movement import Index, reshape
 from .reduce import sum as sum_
 from .scatter import scatter_add
 
@@ -75,47 +74,74 @@ class Unpool(Function):
 
 class Convolution(Function):
     """2-D cross-correlation of ``x`` (N, C, H, W) with ``w`` (O, C / groups, kh, kw), plus ``b``
-    (O,) or None: (N, O, OH, OW), one node. Its forward and, when the backward pass is not
-    recorded, its two gradient products are single calls of :mod:`tinytorch.ndarray.windows`
-    (a backend's direct convolution kernels, or im2col and a matmul); a recorded backward
-    (``create_graph=True``) is written with Unfold, Fold and Matmul, so it can be
-    differentiated again.
-
-    Gradients, per group, with ``cols`` the (C/G * kh * kw, OH * OW) windows of an image:
-    ``dx = fold(w^T @ g)``, ``dw = sum over images of g @ cols^T``, ``db = sum of g over N, OH, OW``."""
+    (O,) or None: (N, O, OH, OW), one node whose forward is one call of
+    :func:`~tinytorch.ndarray.windows.conv2d` (a backend's direct convolution kernel, or im2col
+    and a matmul). Its backward is two nodes of the same kind, :class:`ConvolutionGradInput`
+    and :class:`ConvolutionGradWeight`, and the bias's sum of ``g`` over N, OH, OW; the three
+    are each other's gradients, so gradients of every order stay single kernel calls."""
 
     def forward(self, x: NDArray, w: NDArray, b: NDArray | None, stride: Pair, padding: Pair, dilation: Pair,
                 groups: int) -> NDArray:
-        self.geom = ConvGeometry.of(x.shape, w.shape, stride, padding, dilation, groups)
-        return conv2d(x, w, b, self.geom)
+        self.conv = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        return conv2d(x, w, b, ConvGeometry.of(x.shape, w.shape, stride, padding, dilation, groups))
 
     def backward(self, g: Tensor) -> tuple:
         x, w, _ = self.inputs
         need_x, need_w, need_b = self.needs_input_grad
-        geom = self.geom
-        if is_grad_enabled():
-            return self._recorded_backward(g, x, w)
-        ga = g._data
-        return (Tensor._make(conv2d_backward_input(ga, w._data, geom), False, None) if need_x else None,
-                Tensor._make(conv2d_backward_weight(ga, x._data, geom), False, None) if need_w else None,
-                Tensor._make(ga.sum((0, 2, 3)), False, None) if need_b else None)
+        common = self.conv
+        return (ConvolutionGradInput.apply(g, w, input_hw=tuple(x.shape[2:]), **common) if need_x else None,
+                ConvolutionGradWeight.apply(g, x, kernel=tuple(w.shape[2:]), **common) if need_w else None,
+                sum_(g, (0, 2, 3)) if need_b else None)
 
-    def _recorded_backward(self, g: Tensor, x: Tensor, w: Tensor) -> tuple:
-        need_x, need_w, need_b = self.needs_input_grad
-        n, c, h, wd, o, kh, kw, oh, ow = self.geom[:9]
-        groups = self.geom[15]
-        kernel, stride, padding, dilation = self.geom.windows
-        windows = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        k = c // groups * kh * kw
-        gg = reshape(g, (n, groups, o // groups, oh * ow))
-        gx = gw = None
-        if need_x:
-            w_t = transpose(reshape(w, (groups, o // groups, k)), 1, 2)             # (G, K, O/G)
-            gx = Fold.apply(reshape(Matmul.apply(w_t, gg), (n, c, kh, kw, oh, ow)), out_hw=(h, wd), **windows)
-        if need_w:
-            cols = reshape(Unfold.apply(x, **windows), (n, groups, k, oh * ow))
-            gw = reshape(sum_(Matmul.apply(gg, transpose(cols, 2, 3)), 0), tuple(w.shape))
-        return gx, gw, sum_(g, (0, 2, 3)) if need_b else None
+
+def _checked(geom: ConvGeometry, g_shape: tuple[int, ...]) -> ConvGeometry:
+    """``geom``, after checking that the output gradient ``g`` has its output's shape."""
+    if tuple(g_shape) != (geom[0], geom[4], geom[7], geom[8]):
+        raise RuntimeError(f"convolution gradient: the output gradient has shape {tuple(g_shape)}, the "
+                           f"convolution's output is {(geom[0], geom[4], geom[7], geom[8])}")
+    return geom
+
+
+class ConvolutionGradInput(Function):
+    """The gradient of :class:`Convolution`'s input for the output gradient ``g`` (N, O, OH, OW)
+    and the weight ``w``: (N, C, H, W), ``(H, W) = input_hw`` (a strided convolution's output
+    size does not tell it). Linear in ``g`` and in ``w``; its gradients are a convolution of the
+    incoming gradient with ``w`` (for ``g``) and a weight gradient (for ``w``)."""
+
+    def forward(self, g: NDArray, w: NDArray, input_hw: Pair, stride: Pair, padding: Pair, dilation: Pair,
+                groups: int) -> NDArray:
+        self.conv = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        x_shape = (g.shape[0], w.shape[1] * groups, *input_hw)
+        return conv2d_backward_input(g, w, _checked(ConvGeometry.of(x_shape, w.shape, stride, padding, dilation,
+                                                                    groups), g.shape))
+
+    def backward(self, u: Tensor) -> tuple:
+        g, w = self.inputs
+        common = self.conv
+        need_g, need_w = self.needs_input_grad
+        return (Convolution.apply(u, w, None, **common) if need_g else None,
+                ConvolutionGradWeight.apply(g, u, kernel=tuple(w.shape[2:]), **common) if need_w else None)
+
+
+class ConvolutionGradWeight(Function):
+    """The gradient of :class:`Convolution`'s weight for the output gradient ``g`` (N, O, OH, OW)
+    and the input ``x``: (O, C / groups, kh, kw), ``(kh, kw) = kernel``. Linear in ``g`` and in
+    ``x``; its gradients are a convolution of ``x`` with the incoming gradient (for ``g``) and
+    an input gradient (for ``x``)."""
+
+    def forward(self, g: NDArray, x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair,
+                groups: int) -> NDArray:
+        self.conv = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        w_shape = (g.shape[1], x.shape[1] // groups, *kernel)
+        return conv2d_backward_weight(g, x, _checked(ConvGeometry.of(x.shape, w_shape, stride, padding, dilation,
+                                                                     groups), g.shape))
+
+    def backward(self, v: Tensor) -> tuple:
+        g, x = self.inputs
+        common = self.conv
+        need_g, need_x = self.needs_input_grad
+        return (Convolution.apply(x, v, None, **common) if need_g else None,
+                ConvolutionGradInput.apply(g, v, input_hw=tuple(x.shape[2:]), **common) if need_x else None)
 
 
 class MaxPool(Function):
