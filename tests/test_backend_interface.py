@@ -630,6 +630,9 @@ CONV_CASES = [  # (n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups)
     (5, 8, 11, 13, 8, 5, 3, 3, 2, 2, 1, 1, 2, 4),   # odd sizes everywhere
     (3, 2, 6, 7, 5, 2, 3, 1, 1, 3, 4, 1, 1, 1),     # stride 1 with padding larger than the kernel
     (8, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),  # large enough to split across threads
+    (2, 64, 9, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1),    # a long reduction (576), output channels not a multiple of 4
+    (3, 32, 10, 10, 32, 3, 3, 2, 2, 1, 1, 1, 1, 32),  # depthwise, strided, across threads
+    (1, 8, 33, 35, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1),    # one large image (no split by images)
 ]
 
 

@@ -16,8 +16,9 @@
 
 #include "kernels.h"
 
-/* Products with fewer multiply-adds than this run on one thread (as TT_MATMUL_PAR_MIN). */
-#define TT_CONV_PAR_MIN (200 * 200 * 200)
+/* Convolutions with fewer multiply-adds than this run on one thread: waking the second thread
+ * (~100 us, see kernels.h) pays from about here (the MNIST CNN's first layer, 7M, gains). */
+#define TT_CONV_PAR_MIN (1 << 21)
 
 #if defined(__AVX512F__)
 #define VEC_BYTES 64

@@ -59,6 +59,7 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
                                                                                                      \
     TT_API int tt_max_pool2d_##sfx(const T *x, T *values, int64_t *positions, const int64_t *geom) {  \
         const int64_t planes = geom[0], h = geom[1], w = geom[2], oh = geom[3], ow = geom[4];        \
+        /* each window element costs a compare and two blends: split from TT_PAR_MIN_MATH on */  \
         const int64_t work = planes * oh * ow * geom[5] * geom[6];                                   \
         if (h * w >= ((int64_t)1 << 31)) return -1; /* positions must fit PT */                      \
         /* for each kernel column j, the outputs lo <= xo < hi whose column lies in the plane */    \
@@ -71,7 +72,7 @@ static int64_t pool_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1)
             cols[2 * j + 1] = hi > ow ? ow : hi < cols[2 * j] ? cols[2 * j] : hi;                    \
         }                                                                                            \
         int failed = 0;                                                                              \
-        TT_OMP("omp parallel if(work >= TT_PAR_MIN) reduction(|:failed)")                            \
+        TT_OMP("omp parallel if(work >= TT_PAR_MIN_MATH) reduction(|:failed)")                       \
         {                                                                                            \
             T *best = malloc((size_t)ow * sizeof(T));                                                \
             PT *at = malloc((size_t)ow * sizeof(PT));                                                \
