@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import int64
+from .dtypes import bool_, int64
 from .ndarray import NDArray, array, where, zeros
 
 Pair = tuple[int, int]
@@ -204,7 +204,8 @@ def max_pool2d(x: NDArray, kernel: Pair, stride: Pair, padding: Pair, dilation: 
                  0) for a in (0, 1)]
     pads = ((0, 0), (0, 0), (padding[0], padding[0] + extra[0]), (padding[1], padding[1] + extra[1]))
     k = kernel[0] * kernel[1]
-    cols = _window_view(x.pad(pads, -math.inf), kernel, stride, dilation, out_hw).compact()
+    lowest = -math.inf if x.dtype.is_floating_point else False if x.dtype is bool_ else int(np.iinfo(np.int64).min)
+    cols = _window_view(x.pad(pads, lowest), kernel, stride, dilation, out_hw).compact()
     cols = cols.reshape((n, c, k) + tuple(out_hw))
     grid = array(np.arange(h * w).reshape(1, 1, h, w), dtype=int64, device=x.device).pad(pads, -1)
     where_from = _window_view(grid, kernel, stride, dilation, out_hw).compact().reshape((1, 1, k) + tuple(out_hw))
