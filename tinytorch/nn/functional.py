@@ -836,14 +836,6 @@ def _window_cols(x: Tensor, g: _PoolGeometry, pad_value: float) -> Tensor:
     return cols.reshape(x.shape[0], x.shape[1], g.kernel[0] * g.kernel[1], *g.out)
 
 
-def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDArray:
-    """The flat position ``h * W + w`` of every window element as a (1, 1, K, OH, OW) int64 array
-    (-1 in the padding): what ``return_indices`` reports."""
-    pos = nd_array(np.arange(hw[0] * hw[1]).reshape(1, 1, *hw), dtype=int64, device=device)
-    cols = nd_unfold(pos.pad(((0, 0), (0, 0)) + _pad_amounts(g), -1), g.kernel, g.stride, (0, 0), g.dilation)
-    return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
-
-
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
