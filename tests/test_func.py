@@ -294,8 +294,9 @@ def test_per_sample_gradients_and_an_ensemble_of_a_cnn(device: str) -> None:
     tmodel = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(),
                                  torch.nn.Conv2d(4, 3, 2, stride=2, groups=1, bias=False), torch.nn.Flatten(),
                                  torch.nn.Linear(3 * 2 * 2, 2)).double()
-    model = tt.nn.Sequential(tt.nn.Conv2d(2, 4, 3, padding=1), tt.nn.ReLU(), tt.nn.Conv2d(4, 3, 2, stride=2, bias=False),
-                             tt.nn.Flatten(), tt.nn.Linear(3 * 2 * 2, 2)).to(device).double()
+    model = tt.nn.Sequential(tt.nn.Conv2d(2, 4, 3, padding=1), tt.nn.ReLU(),
+                             tt.nn.Conv2d(4, 3, 2, stride=2, bias=False), tt.nn.Flatten(),
+                             tt.nn.Linear(3 * 2 * 2, 2)).to(device).double()
     model.load_state_dict({k: tt.tensor(v.detach().numpy(), device=device) for k, v in tmodel.state_dict().items()})
     x, labels = np.random.default_rng(31).standard_normal((5, 2, 4, 4)), np.random.default_rng(32).integers(0, 2, 5)
 
