@@ -298,18 +298,20 @@ class OpMix(nn.Module):
 
 
 class FunctionalConv(nn.Module):
-    """F.conv2d / F.conv1d / F.max_pool2d called directly: the Convolution and MaxPool ops' own
-    emitters write them."""
+    """F.conv2d / F.conv1d / F.max_pool2d / F.conv_transpose2d called directly: the
+    Convolution, MaxPool and ConvolutionGradInput ops' own emitters write them."""
 
     def __init__(self):
         super().__init__()
         self.w = nn.Parameter(tt.randn(6, 2, 3, 2) * 0.3)
         self.b = nn.Parameter(tt.randn(6))
         self.w1 = nn.Parameter(tt.randn(3, 6, 3) * 0.3)
+        self.wt = nn.Parameter(tt.randn(6, 3, 3, 2) * 0.3)
 
     def forward(self, x):
         y = F.conv2d(x, self.w, self.b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)   # (2, 6, 4, 5)
         y = F.max_pool2d(y, 2, stride=1, padding=1) + F.max_pool2d(y, 3, stride=2, ceil_mode=True).mean()
+        y = F.conv_transpose2d(y, self.wt, stride=2, padding=1, output_padding=(1, 0), groups=2)[:, :, :5, :6]
         return F.conv1d(y.flatten(2), self.w1, padding=2, stride=2)
 
 
@@ -369,7 +371,8 @@ def test_export_writes_layers_as_their_operators():
     assert {"0.weight", "1.running_mean", "1.running_var", "9.bias"} <= names
     model, make = _tt_models()["functional_conv"]
     ops = [n.op_type for n in tonnx.export(model, (tt.tensor(make()),), None).graph.node]
-    assert ops.count("Conv") == 2 and ops.count("MaxPool") == 2 and "Gather" not in ops  # one node each, no im2col
+    assert ops.count("Conv") == 2 and ops.count("MaxPool") == 2 and ops.count("ConvTranspose") == 1
+    assert "Gather" not in ops  # one node each, no im2col
 
 
 def test_default_opset_is_the_one_torch_writes(torch_models):

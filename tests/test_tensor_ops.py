@@ -757,11 +757,30 @@ OPS = [
     Op("conv1d", lambda L, x, w, b: L.nn.functional.conv1d(x, w, b, stride=2, padding=2),
        lambda x, w, b: np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 2), (1, 1), 1)[:, :, 0],
        ((2, 3, 7), (4, 3, 3), (4,)), tol32=1e-4),
+    Op("conv_transpose2d", lambda L, x, w, b: L.nn.functional.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                                                output_padding=(1, 0), groups=2),
+       lambda x, w, b: np_conv_transpose2d(x, w, b, 2, 1, (1, 0), 2), ((2, 4, 3, 4), (4, 3, 3, 2), (6,)), tol32=1e-4),
     Op("max_pool2d_ceil_padded", lambda L, a: L.nn.functional.max_pool2d(a.reshape(2, 2, 5, 6), 3, stride=2,
                                                                          padding=1, ceil_mode=True),
        lambda a: np_max_pool2d(a.reshape(2, 2, 5, 6), 3, 2, 1, True), ((4, 30),)),
     Op("max_pool1d", lambda L, a: L.nn.functional.max_pool1d(a, 2), lambda a: a.reshape(3, 2, 2).max(2), ((3, 4),)),
 ]
+
+
+def np_conv_transpose2d(x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int, p: int, op: tuple,
+                        groups: int) -> np.ndarray:
+    """PyTorch's conv_transpose2d by its definition: every input pixel adds ``w`` times itself
+    into the output window it maps to; then the padding is cropped."""
+    n, c, h, wd = x.shape
+    cg, og, kh, kw = w.shape[0] // groups, w.shape[1], w.shape[2], w.shape[3]
+    full = np.zeros((n, og * groups, (h - 1) * s + kh + op[0], (wd - 1) * s + kw + op[1]))
+    for g in range(groups):
+        for ci in range(cg):
+            for y in range(h):
+                for xx in range(wd):
+                    v = x[:, g * cg + ci, y, xx][:, None, None, None]
+                    full[:, g * og:(g + 1) * og, y * s:y * s + kh, xx * s:xx * s + kw] += v * w[g * cg + ci]
+    return full[:, :, p:full.shape[2] - p, p:full.shape[3] - p] + b.reshape(-1, 1, 1)
 
 
 def np_max_pool2d(x: np.ndarray, k: int, s: int, p: int, ceil_mode: bool) -> np.ndarray:

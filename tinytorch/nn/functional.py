@@ -27,7 +27,7 @@ from ..ops import arange, cat, erf, full, fused, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
-from ..ops.windows import Convolution, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
+from ..ops.windows import Convolution, ConvolutionGradInput, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
 from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -731,9 +731,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
 def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
                     output_padding: Any, groups: int, dilation: Any, nd: int) -> Tensor:
     """The adjoint of :func:`_conv` (its gradient with respect to the input): every input pixel
-    scatters ``weight`` times itself into a window of the output. One batched matmul makes the
-    (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is then
-    cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
+    scatters ``weight`` times itself into a window of the output. With ``output_padding`` below
+    the stride (always, unless the dilation is larger) that is exactly one
+    :class:`~tinytorch.ops.windows.ConvolutionGradInput` node; otherwise one batched matmul makes
+    the (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is
+    then cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
     name = f"conv_transpose{nd}d"
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
@@ -758,6 +760,16 @@ def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: 
     full_hw = ((h - 1) * sh + dh * (kh - 1) + 1, (w - 1) * sw + dw * (kw - 1) + 1)
     if full_hw[0] + oph - 2 * ph < 1 or full_hw[1] + opw - 2 * pw < 1:
         raise RuntimeError(f"{name}: the padding {padding} leaves no output for input {list(input.shape)}")
+    if oph < sh and opw < sw:
+        # the gradient of the convolution with this weight whose input is the (H_out, W_out)
+        # result: one ConvolutionGradInput node (output_padding's rows and columns get no window)
+        out_hw = (full_hw[0] + oph - 2 * ph, full_hw[1] + opw - 2 * pw)
+        weight4 = weight.unsqueeze(2) if nd == 1 else weight
+        out = ConvolutionGradInput.apply(x, weight4, input_hw=out_hw, stride=(sh, sw), padding=(ph, pw),
+                                         dilation=(dh, dw), groups=groups)
+        if bias is not None:
+            out = out + bias.reshape(groups * og, 1, 1)
+        return _from_2d(out, nd, batched)
     k = og * kh * kw
     w_t = weight.reshape(groups, cin // groups, k).transpose(1, 2)        # (G, C_out/G * K, C_in/G)
     cols = (w_t @ x.reshape(n, groups, cin // groups, h * w)).reshape(n, groups * og, kh, kw, h, w)

@@ -57,7 +57,7 @@ from ..ops import fused
 from ..ops import movement as mv
 from ..ops import reduce as rd
 from ..ops.matmul import Matmul
-from ..ops.windows import Convolution, MaxPool, Unfold
+from ..ops.windows import Convolution, ConvolutionGradInput, MaxPool, Unfold
 from ..tensor import DispatchMode, Function, Tensor, no_grad
 from .importer import OnnxModule
 from .proto import FROM_DTYPE, require
@@ -417,6 +417,19 @@ def _convolution(g: Graph, c: Call) -> str:
     inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
     return g.node("Conv", inputs, kernel_shape=list(w.shape[2:]), strides=list(c.params["stride"]),
                   pads=[ph, pw, ph, pw], dilations=list(c.params["dilation"]), group=int(c.params["groups"]))
+
+
+@emitter(ConvolutionGradInput)
+def _conv_transpose_op(g: Graph, c: Call) -> str:
+    """A convolution's input gradient is a transposed convolution (``F.conv_transpose2d``):
+    ONNX ConvTranspose, the rows and columns the windows do not reach as output_padding."""
+    x, w = c.args
+    (sh, sw), (ph, pw), (dh, dw) = (c.params[k] for k in ("stride", "padding", "dilation"))
+    (oh, ow), (kh, kw) = c.params["input_hw"], w.shape[2:]
+    extra = [oh - (sh * (x.shape[2] - 1) + dh * (kh - 1) + 1 - 2 * ph),
+             ow - (sw * (x.shape[3] - 1) + dw * (kw - 1) + 1 - 2 * pw)]
+    return g.node("ConvTranspose", [g.value(x), g.value(w)], kernel_shape=[kh, kw], strides=[sh, sw],
+                  pads=[ph, pw, ph, pw], dilations=[dh, dw], group=int(c.params["groups"]), output_padding=extra)
 
 
 @emitter(MaxPool)
