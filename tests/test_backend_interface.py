@@ -88,7 +88,8 @@ def test_optional_functions_are_declared_in_the_protocol():
     optional = interface.optional_functions()
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                         "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                        "gelu", "gelu_backward", "lower_call", "buffer_address"]
+                        "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
+                        "max_pool2d", "max_pool2d_backward", "lower_call", "buffer_address"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -239,7 +240,8 @@ def test_matmul_strided_with_two_batch_axes_reads_heads_in_place(device, rng, dt
 
 @pytest.mark.parametrize("dtype", ARITH, ids=ARITH_IDS)
 @pytest.mark.parametrize("kinds", [(ka, kb) for ka in KINDS for kb in KINDS], ids="-".join)
-@pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33), (1, 5, 300, 37)], ids=str)
+@pytest.mark.parametrize("bmnp", [(3, 9, 21, 18), (1, 1, 1, 1), (2, 5, 0, 4), (1, 70, 65, 33), (1, 5, 300, 37)],
+                         ids=str)
 def test_matmul_strided_matches_the_reference_and_compact_plus_matmul(device, rng, dtype, kinds, bmnp):
     backend, matmul_strided = _optional(device, "matmul_strided")
     batch, m, n, p = bmnp
@@ -645,3 +647,160 @@ def test_gelu_checks_sizes_and_dtypes(device):
         gelu(_alloc(backend, 4, np.int64), _alloc(backend, 4, np.int64))
     with pytest.raises(ValueError):
         gelu_backward(f32(4), f32(4), f32(3))
+
+
+# --- conv2d and its two gradients ---------------------------------------------------------------------------
+CONV_CASES = [  # (n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups)
+    (2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1),     # the common 3x3, padding 1
+    (3, 4, 9, 8, 6, 3, 2, 2, 1, 1, 0, 1, 1, 2),     # strides, groups, a rectangular kernel
+    (2, 2, 9, 8, 3, 3, 3, 2, 2, 1, 1, 2, 1, 1),     # dilation with strides
+    (1, 6, 5, 5, 6, 2, 2, 1, 3, 0, 1, 1, 2, 3),     # depthwise-like groups, odd strides
+    (2, 5, 1, 1, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1),     # 1x1 image, 1x1 kernel
+    (2, 3, 4, 30, 5, 1, 5, 1, 2, 0, 2, 1, 3, 1),    # wide image, padding beyond the kernel's reach
+    (5, 8, 11, 13, 8, 5, 3, 3, 2, 2, 1, 1, 2, 4),   # odd sizes everywhere
+    (3, 2, 6, 7, 5, 2, 3, 1, 1, 3, 4, 1, 1, 1),     # stride 1 with padding larger than the kernel
+    (8, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),  # large enough to split across threads
+    (2, 64, 9, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1),    # a long reduction (576), output channels not a multiple of 4
+    (3, 32, 10, 10, 32, 3, 3, 2, 2, 1, 1, 1, 1, 32),  # depthwise, strided, across threads
+    (1, 8, 33, 35, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1),    # one large image (no split by images)
+]
+
+
+def _conv_geom(case):
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups = case
+    oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return (n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv2d_and_its_gradients_match_torch(device, rng, dtype, bias, case):
+    torch = pytest.importorskip("torch")
+    backend, conv = _optional(device, "conv2d")
+    geom = _conv_geom(case)
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((o, c // groups, kh, kw)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    g = rng.standard_normal((n, o, oh, ow)).astype(dtype)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    ref = torch.nn.functional.conv2d(tx, tw, None if b is None else torch.tensor(b), (sh, sw), (ph, pw), (dh, dw),
+                                     groups)
+    ref.backward(torch.tensor(g))
+    out, gx, gw = (_alloc(backend, size, dtype) for size in (g.size, x.size, wt.size))
+    conv(_buf(backend, x), _buf(backend, wt), None if b is None else _buf(backend, b), out, geom)
+    backend.conv2d_backward_input(_buf(backend, g), _buf(backend, wt), gx, geom)
+    backend.conv2d_backward_weight(_buf(backend, g), _buf(backend, x), gw, geom)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype is np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(_get(backend, out), ref.detach().numpy().reshape(-1), **tol)
+    np.testing.assert_allclose(_get(backend, gx), tx.grad.numpy().reshape(-1), **tol)
+    np.testing.assert_allclose(_get(backend, gw), tw.grad.numpy().reshape(-1), **tol)
+
+
+def test_conv2d_gradients_with_inf_and_nan_where_few_windows_read(device, rng):
+    """x holds a NaN and an inf that only one kernel offset each reads (the last column, the last
+    row) without padding: only the weight gradient's entries of those offsets are NaN / inf, as
+    in PyTorch (a kernel that reads pixels which are no output's must not spread them); with
+    padding every offset reads them."""
+    torch = pytest.importorskip("torch")
+    backend, _ = _optional(device, "conv2d_backward_weight")
+    for pad in (0, 1):
+        x = rng.standard_normal((1, 1, 4, 6)).astype(np.float32)
+        x[0, 0, 0, 5], x[0, 0, 3, 0] = np.nan, np.inf
+        g = rng.standard_normal((1, 2, 3 + 2 * pad, 5 + 2 * pad)).astype(np.float32)
+        wt = rng.standard_normal((2, 1, 2, 2)).astype(np.float32)
+        geom = (1, 1, 4, 6, 2, 2, 2, 3 + 2 * pad, 5 + 2 * pad, 1, 1, pad, pad, 1, 1, 1)
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+        torch.nn.functional.conv2d(tx, tw, padding=pad).backward(torch.tensor(g))
+        gw = _alloc(backend, wt.size, np.float32)
+        backend.conv2d_backward_weight(_buf(backend, g), _buf(backend, x), gw, geom)
+        np.testing.assert_allclose(_get(backend, gw), tw.grad.numpy().reshape(-1), rtol=1e-4, atol=1e-4)
+        assert np.isfinite(_get(backend, gw)).sum() == np.isfinite(tw.grad.numpy()).sum() == (2 * 2 if pad == 0 else 0)
+
+
+def test_conv2d_checks_before_writing(device):
+    backend, conv = _optional(device, "conv2d")
+    f32 = lambda k: _alloc(backend, k, np.float32)  # noqa: E731
+    geom = (1, 2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1)   # x 50, w 54, out 27
+    out = _buf(backend, np.arange(27, dtype=np.float32))
+    with pytest.raises(ValueError):  # x does not fit
+        conv(f32(49), f32(54), None, out, geom)
+    with pytest.raises(ValueError):  # w does not fit
+        conv(f32(50), f32(53), None, out, geom)
+    with pytest.raises(ValueError):  # bias does not fit
+        conv(f32(50), f32(54), f32(2), out, geom)
+    with pytest.raises(ValueError):  # the output size is not the geometry's
+        conv(f32(50), f32(54), None, out, geom[:7] + (4, 3) + geom[9:])
+    with pytest.raises(ValueError):  # groups do not divide the channels
+        conv(f32(50), f32(54), None, out, geom[:15] + (2,))
+    with pytest.raises(ValueError):  # stride 0
+        conv(f32(50), f32(54), None, out, geom[:9] + (0,) + geom[10:])
+    with pytest.raises(ValueError):  # 15 entries
+        conv(f32(50), f32(54), None, out, geom[:15])
+    with pytest.raises(TypeError):
+        conv(f32(50), _alloc(backend, 54, np.float64), None, out, geom)
+    with pytest.raises(TypeError):
+        conv(_alloc(backend, 50, np.int64), _alloc(backend, 54, np.int64), None, _alloc(backend, 27, np.int64), geom)
+    with pytest.raises(ValueError):  # gx does not fit
+        backend.conv2d_backward_input(f32(27), f32(54), f32(49), geom)
+    with pytest.raises(ValueError):  # gw does not fit
+        backend.conv2d_backward_weight(f32(27), f32(50), f32(53), geom)
+    np.testing.assert_array_equal(_get(backend, out), np.arange(27, dtype=np.float32))  # nothing written
+
+
+# --- max_pool2d and its gradient ----------------------------------------------------------------------------
+POOL_CASES = [  # (n, c, h, w, kernel, stride, padding, dilation, ceil_mode)
+    (2, 3, 8, 8, (2, 2), (2, 2), (0, 0), (1, 1), False),   # the common 2x2 pooling
+    (1, 2, 9, 7, (3, 3), (2, 2), (1, 1), (1, 1), True),    # padding, overlap, a ceil_mode window
+    (2, 1, 7, 9, (2, 3), (1, 2), (1, 0), (2, 1), False),   # dilation, rectangular
+    (1, 1, 5, 5, (3, 3), (3, 3), (1, 1), (1, 1), True),    # the last window past the right padding
+    (70, 32, 28, 28, (2, 2), (2, 2), (0, 0), (1, 1), False),  # large enough to split across threads
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool2d_and_its_gradient_match_torch(device, rng, dtype, case):
+    torch = pytest.importorskip("torch")
+    backend, pool = _optional(device, "max_pool2d")
+    n, c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    x[0, 0, 1, 1] = np.nan                                   # the maximum of its windows
+    x[-1, -1, :2, :2] = 0.5                                  # ties: the first one wins
+    x[-1, 0] = -np.inf                                       # a plane of -inf: each window's first element
+    tx = torch.tensor(x, requires_grad=True)
+    ref, ref_at = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, True)
+    oh, ow = ref.shape[2:]
+    g = rng.standard_normal(ref.shape).astype(dtype)
+    ref.backward(torch.tensor(g))
+    geom = (n * c, h, w, oh, ow, *kernel, *stride, *padding, *dilation)
+    values, positions = _alloc(backend, g.size, dtype), _alloc(backend, g.size, np.int64)
+    gx = _alloc(backend, x.size, dtype)
+    pool(_buf(backend, x), values, positions, geom)
+    np.testing.assert_array_equal(_get(backend, values), ref.detach().numpy().reshape(-1))  # NaN where NaN
+    np.testing.assert_array_equal(_get(backend, positions), ref_at.numpy().reshape(-1))
+    backend.max_pool2d_backward(_buf(backend, g), positions, gx, geom)
+    np.testing.assert_allclose(_get(backend, gx), tx.grad.numpy().reshape(-1), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_checks_before_writing(device):
+    backend, pool = _optional(device, "max_pool2d")
+    f32, i64 = (lambda k: _alloc(backend, k, np.float32)), (lambda k: _alloc(backend, k, np.int64))  # noqa: E731
+    geom = (2, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1)  # x 32, values 8
+    with pytest.raises(ValueError):
+        pool(f32(31), f32(8), i64(8), geom)
+    with pytest.raises(ValueError):
+        pool(f32(32), f32(8), i64(7), geom)
+    with pytest.raises(ValueError):  # stride 0
+        pool(f32(32), f32(8), i64(8), geom[:7] + (0,) + geom[8:])
+    with pytest.raises(TypeError):  # positions must be int64
+        pool(f32(32), f32(8), f32(8), geom)
+    with pytest.raises(TypeError):
+        pool(f32(32), _alloc(backend, 8, np.float64), i64(8), geom)
+    gx = _buf(backend, np.arange(32, dtype=np.float32))
+    with pytest.raises(IndexError, match="16"):  # a position outside the 4 x 4 plane, found before writing
+        backend.max_pool2d_backward(f32(8), _buf(backend, np.array([0, 1, 2, 3, 4, 5, 16, 7])), gx, geom)
+    with pytest.raises(ValueError):
+        backend.max_pool2d_backward(f32(8), i64(8), f32(31), geom)
+    np.testing.assert_array_equal(_get(backend, gx), np.arange(32, dtype=np.float32))

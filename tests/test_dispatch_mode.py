@@ -77,7 +77,7 @@ def test_order_statistics_and_their_indices_run_through_ops():
         "max": (lambda: tt.max(x, 1), "ReducedConstant"), "slogdet": (lambda: tt.linalg.slogdet(x[:, :, :3]),
                                                                     "SlogdetSign"),
         "nonzero": (lambda: tt.nonzero(x > 0), "Nonzero"),
-        "max_pool2d": (lambda: F.max_pool2d(x, 2, return_indices=True), "IndicesAlong"),
+        "max_pool2d": (lambda: F.max_pool2d(x, 2, return_indices=True), "MaxPoolIndices"),
         "max_unpool2d": (lambda: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2), "Unpool"),
     }
     for name, (call, op) in calls.items():

@@ -152,3 +152,54 @@ def test_softmax_and_its_backward(device, variant, rng, axis):
     xt = array(x, device=device).permute((2, 0, 1))
     et = np.exp(x.transpose(2, 0, 1) - x.transpose(2, 0, 1).max(-1, keepdims=True))
     np.testing.assert_allclose(xt.softmax(-1).numpy(), et / et.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [((2, 4, 7, 6), (6, 2, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+                                  ((3, 3, 9, 8), (5, 3, 3, 2), (2, 1), (1, 0), (2, 1), 1),
+                                  ((1, 2, 5, 5), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 1)], ids=str)
+def test_conv2d_and_its_gradients(device, variant, rng, dt, case):
+    """ndarray.windows' conv2d and gradients: the backend's kernels or im2col + matmul (+ fold)."""
+    torch = pytest.importorskip("torch")
+    from tinytorch.ndarray.windows import ConvGeometry, conv2d, conv2d_backward_input, conv2d_backward_weight
+
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x, w, b = (rng.standard_normal(s).astype(dt) for s in (x_shape, w_shape, w_shape[:1]))
+    geom = ConvGeometry.of(x_shape, w_shape, stride, padding, dilation, groups)
+    g = rng.standard_normal((x_shape[0], w_shape[0], geom[7], geom[8])).astype(dt)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = torch.nn.functional.conv2d(tx, tw, torch.tensor(b), stride, padding, dilation, groups)
+    ref.backward(torch.tensor(g))
+    nx, nw, nb, ng = (array(a, device=device) for a in (x, w, b, g))
+    tol = dict(rtol=1e-4, atol=1e-4) if dt is np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv2d(nx, nw, nb, geom).numpy(), ref.detach().numpy(), **tol)
+    np.testing.assert_allclose(conv2d(nx, nw, None, geom).numpy(), ref.detach().numpy() - b.reshape(-1, 1, 1), **tol)
+    np.testing.assert_allclose(conv2d_backward_input(ng, nw, geom).numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(conv2d_backward_weight(ng, nx, geom).numpy(), tw.grad.numpy(), **tol)
+    # a non-compact input (every other column of a wider array) gives the same
+    wide = array(np.repeat(x, 2, axis=3), device=device)[:, :, :, ::2]
+    np.testing.assert_allclose(conv2d(wide, nw, nb, geom).numpy(), ref.detach().numpy(), **tol)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+                                  ((1, 2, 9, 7), (3, 3), (2, 2), (1, 1), (1, 1), True),
+                                  ((2, 1, 7, 9), (2, 3), (1, 2), (1, 0), (2, 1), False)], ids=str)
+def test_max_pool2d_and_its_gradient(device, variant, rng, dt, case):
+    """ndarray.windows' max_pool2d (values, positions) and its backward: the backend's kernels
+    or the unfolded windows with a one-hot mask of each first maximum."""
+    torch = pytest.importorskip("torch")
+    from tinytorch.ndarray.windows import max_pool2d, max_pool2d_backward
+
+    shape, kernel, stride, padding, dilation, ceil_mode = case
+    x = rng.standard_normal(shape).astype(dt)
+    x[0, 0, 2, 3] = np.nan
+    tx = torch.tensor(x, requires_grad=True)
+    ref, ref_at = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation, ceil_mode, True)
+    g = rng.standard_normal(ref.shape).astype(dt)
+    ref.backward(torch.tensor(g))
+    values, positions = max_pool2d(array(x, device=device), kernel, stride, padding, dilation, tuple(ref.shape[2:]))
+    np.testing.assert_array_equal(values.numpy(), ref.detach().numpy())
+    np.testing.assert_array_equal(positions.numpy(), ref_at.numpy())
+    gx = max_pool2d_backward(array(g, device=device), positions, shape[2:])
+    np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -287,6 +287,41 @@ def test_per_sample_gradients_of_an_mlp_through_functional_call(device: str) -> 
 
 
 @needs_torch
+def test_per_sample_gradients_and_an_ensemble_of_a_cnn(device: str) -> None:
+    """Convolution under vmap: inputs batched with shared weights (the forward of per-sample
+    gradients), weights batched too (their backward; an ensemble): no loop fallback."""
+    torch.manual_seed(2)
+    tmodel = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(),
+                                 torch.nn.Conv2d(4, 3, 2, stride=2, groups=1, bias=False), torch.nn.Flatten(),
+                                 torch.nn.Linear(3 * 2 * 2, 2)).double()
+    model = tt.nn.Sequential(tt.nn.Conv2d(2, 4, 3, padding=1), tt.nn.ReLU(),
+                             tt.nn.Conv2d(4, 3, 2, stride=2, bias=False), tt.nn.Flatten(),
+                             tt.nn.Linear(3 * 2 * 2, 2)).to(device).double()
+    model.load_state_dict({k: tt.tensor(v.detach().numpy(), device=device) for k, v in tmodel.state_dict().items()})
+    x, labels = np.random.default_rng(31).standard_normal((5, 2, 4, 4)), np.random.default_rng(32).integers(0, 2, 5)
+
+    def make_loss(L: Any, m: Any) -> Callable:
+        def loss(params: dict, xi: Any, yi: Any) -> Any:
+            return L.nn.functional.cross_entropy(L.func.functional_call(m, params, (xi[None],)), yi[None])
+        return loss
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    tparams = {k: v.detach() for k, v in tmodel.named_parameters()}
+    ttf.reset_fallback_ops()
+    ours = ttf.vmap(ttf.grad(make_loss(tt, model)), in_dims=(None, 0, 0))(
+        params, T(x, device), tt.tensor(labels, device=device))
+    theirs = torch.func.vmap(torch.func.grad(make_loss(torch, tmodel)), in_dims=(None, 0, 0))(
+        tparams, P(x), torch.tensor(labels))
+    close(ours, theirs)
+    ensemble = {k: tt.stack([v, v * 2, -v]) for k, v in params.items()}
+    tensemble = {k: torch.stack([v, v * 2, -v]) for k, v in tparams.items()}
+    ours = ttf.vmap(lambda p: ttf.functional_call(model, p, (T(x, device),)))(ensemble)
+    theirs = torch.func.vmap(lambda p: torch.func.functional_call(tmodel, p, (P(x),)))(tensemble)
+    close(ours, theirs)
+    assert "Convolution" not in ttf.fallback_ops()
+
+
+@needs_torch
 def test_vmap_of_jacrev_and_of_vjp_fn(device: str) -> None:
     x = arr(3, 4, seed=26)
     close(ttf.vmap(ttf.jacrev(bind(v_out, tt)))(T(x, device)), torch.vmap(torch.func.jacrev(bind(v_out, torch)))(P(x)))

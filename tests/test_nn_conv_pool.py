@@ -146,6 +146,17 @@ def test_max_pools_return_indices_as_torch(make, shape, return_indices, device, 
     check_layer(lambda m: make(m, return_indices), [rng.standard_normal(shape)], device)
 
 
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)])
+def test_max_pool_of_integers_keeps_the_dtype(kwargs, device, rng):
+    """int64 images pool to int64 values (padding reads as the smallest int64), as in PyTorch."""
+    a = rng.integers(-50, 50, (2, 3, 5, 6))
+    out, at = F.max_pool2d(tt.tensor(a, device=device), return_indices=True, **kwargs)
+    ref, ref_at = torch.nn.functional.max_pool2d(torch.tensor(a), return_indices=True, **kwargs)
+    assert out.dtype == tt.int64
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
+    np.testing.assert_array_equal(at.numpy(), ref_at.numpy())
+
+
 def test_max_pool_gradient_goes_to_the_first_maximum(device):
     # ties everywhere: PyTorch gives each window's gradient to its first maximum
     x = np.ones((1, 1, 4, 4))

@@ -297,6 +297,24 @@ class OpMix(nn.Module):
         return e.expand(4, 3, 2).permute(2, 0, 1).amax(-1) - e.mean() + c.var(0).sum()
 
 
+class FunctionalConv(nn.Module):
+    """F.conv2d / F.conv1d / F.max_pool2d / F.conv_transpose2d called directly: the
+    Convolution, MaxPool and ConvolutionGradInput ops' own emitters write them."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(tt.randn(6, 2, 3, 2) * 0.3)
+        self.b = nn.Parameter(tt.randn(6))
+        self.w1 = nn.Parameter(tt.randn(3, 6, 3) * 0.3)
+        self.wt = nn.Parameter(tt.randn(6, 3, 3, 2) * 0.3)
+
+    def forward(self, x):
+        y = F.conv2d(x, self.w, self.b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)   # (2, 6, 4, 5)
+        y = F.max_pool2d(y, 2, stride=1, padding=1) + F.max_pool2d(y, 3, stride=2, ceil_mode=True).mean()
+        y = F.conv_transpose2d(y, self.wt, stride=2, padding=1, output_padding=(1, 0), groups=2)[:, :, :5, :6]
+        return F.conv1d(y.flatten(2), self.w1, padding=2, stride=2)
+
+
 def _tt_models():
     tt.manual_seed(0)
     cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
@@ -318,10 +336,12 @@ def _tt_models():
                        lambda: rng.standard_normal((1, 2, 4, 4)).astype(np.float32)),
         "recurrent": (nn.GRU(3, 4, num_layers=2), lambda: rng.standard_normal((5, 2, 3)).astype(np.float32)),
         "ops": (OpMix(), lambda: rng.standard_normal((3, 4)).astype(np.float32)),
+        "functional_conv": (FunctionalConv(), lambda: rng.standard_normal((2, 4, 7, 6)).astype(np.float32)),
     }
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer", "upsampling", "recurrent", "ops"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "encoder", "encoder_layer", "upsampling", "recurrent", "ops",
+                                  "functional_conv"])
 def test_tinytorch_export_passes_checker_and_runs_in_onnxruntime(name, tmp_path, device):
     onnx = _onnx()
     model, make = _tt_models()[name]
@@ -349,6 +369,10 @@ def test_export_writes_layers_as_their_operators():
         assert op in ops
     names = {i.name for i in proto.graph.initializer}
     assert {"0.weight", "1.running_mean", "1.running_var", "9.bias"} <= names
+    model, make = _tt_models()["functional_conv"]
+    ops = [n.op_type for n in tonnx.export(model, (tt.tensor(make()),), None).graph.node]
+    assert ops.count("Conv") == 2 and ops.count("MaxPool") == 2 and ops.count("ConvTranspose") == 1
+    assert "Gather" not in ops  # one node each, no im2col
 
 
 def test_default_opset_is_the_one_torch_writes(torch_models):
@@ -367,14 +391,14 @@ def test_export_with_dynamic_batch_runs_other_batch_sizes(tmp_path):
 
 
 def test_export_refuses_values_computed_from_the_data_outside_the_op_table():
-    """F.max_pool2d picks each window's maximum with a mask found from the values (an
-    IndicesAlong op, which has no ONNX translation); ``.item()`` turns data into a Python
-    number, which would be a frozen constant. Both are refused."""
+    """cummax finds where each running maximum was from the values (an IndicesAlong op, which
+    has no ONNX translation); ``.item()`` turns data into a Python number, which would be a
+    frozen constant. Both are refused."""
     _onnx()
 
     class Pool(nn.Module):
         def forward(self, x):
-            return F.max_pool2d(x, 2)
+            return x.cummax(1).values
 
     class Item(nn.Module):
         def forward(self, x):

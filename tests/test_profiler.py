@@ -119,6 +119,9 @@ def test_conv2d_flops(stride, padding, groups):
     x = tt.randn(n, c, h, w)
     oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
     assert flops_of(lambda: conv(x)) == 2 * n * o * oh * ow * (c // groups) * k * k
+    # backward: the input's and the weight's gradient products cost as much as the forward each
+    xg = x.detach().requires_grad_()
+    assert flops_of(lambda: conv(xg).sum().backward()) == 3 * 2 * n * o * oh * ow * (c // groups) * k * k
 
 
 def test_chrome_trace_has_one_event_per_op(mlp, tmp_path):

@@ -748,7 +748,71 @@ OPS = [
        lambda x, w, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b,
        ((3, 4), (4,), (4,)), tol32=1e-4),
     unary("gelu_erf", lambda L, a: L.nn.functional.gelu(a), lambda a: 0.5 * a * (1 + np_erf(a / math.sqrt(2)))),
+    # --- convolution as one node (tinytorch/ops/windows.py Convolution, h-conv) ---
+    Op("conv2d_bias_strided_grouped", lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1,
+                                                                               dilation=(1, 2), groups=2),
+       lambda x, w, b: np_conv2d(x, w, b, (2, 1), (1, 1), (1, 2), 2), ((2, 4, 5, 6), (6, 2, 3, 2), (6,)), tol32=1e-4),
+    Op("conv2d_same", lambda L, x, w: L.nn.functional.conv2d(x, w, padding=1),
+       lambda x, w: np_conv2d(x, w, None, (1, 1), (1, 1), (1, 1), 1), ((2, 3, 5, 4), (4, 3, 3, 3)), tol32=1e-4),
+    Op("conv1d", lambda L, x, w, b: L.nn.functional.conv1d(x, w, b, stride=2, padding=2),
+       lambda x, w, b: np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 2), (1, 1), 1)[:, :, 0],
+       ((2, 3, 7), (4, 3, 3), (4,)), tol32=1e-4),
+    Op("conv_transpose2d", lambda L, x, w, b: L.nn.functional.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                                                output_padding=(1, 0), groups=2),
+       lambda x, w, b: np_conv_transpose2d(x, w, b, 2, 1, (1, 0), 2), ((2, 4, 3, 4), (4, 3, 3, 2), (6,)), tol32=1e-4),
+    Op("max_pool2d_ceil_padded", lambda L, a: L.nn.functional.max_pool2d(a.reshape(2, 2, 5, 6), 3, stride=2,
+                                                                         padding=1, ceil_mode=True),
+       lambda a: np_max_pool2d(a.reshape(2, 2, 5, 6), 3, 2, 1, True), ((4, 30),)),
+    Op("max_pool1d", lambda L, a: L.nn.functional.max_pool1d(a, 2), lambda a: a.reshape(3, 2, 2).max(2), ((3, 4),)),
 ]
+
+
+def np_conv_transpose2d(x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int, p: int, op: tuple,
+                        groups: int) -> np.ndarray:
+    """PyTorch's conv_transpose2d by its definition: every input pixel adds ``w`` times itself
+    into the output window it maps to; then the padding is cropped."""
+    n, c, h, wd = x.shape
+    cg, og, kh, kw = w.shape[0] // groups, w.shape[1], w.shape[2], w.shape[3]
+    full = np.zeros((n, og * groups, (h - 1) * s + kh + op[0], (wd - 1) * s + kw + op[1]))
+    for g in range(groups):
+        for ci in range(cg):
+            for y in range(h):
+                for xx in range(wd):
+                    v = x[:, g * cg + ci, y, xx][:, None, None, None]
+                    full[:, g * og:(g + 1) * og, y * s:y * s + kh, xx * s:xx * s + kw] += v * w[g * cg + ci]
+    return full[:, :, p:full.shape[2] - p, p:full.shape[3] - p] + b.reshape(-1, 1, 1)
+
+
+def np_max_pool2d(x: np.ndarray, k: int, s: int, p: int, ceil_mode: bool) -> np.ndarray:
+    """PyTorch's max_pool2d for a square window: -inf padding, ceil_mode's last window kept when
+    it starts inside the input or its left padding."""
+    def size(n: int) -> int:
+        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
+    oh, ow = size(x.shape[2]), size(x.shape[3])
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p + k), (p, p + k)), constant_values=-np.inf)
+    return np.stack([np.stack([xp[:, :, y * s:y * s + k, j * s:j * s + k].max((2, 3)) for j in range(ow)], -1)
+                     for y in range(oh)], -2)
+
+
+def np_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple, padding: tuple, dilation: tuple,
+              groups: int) -> np.ndarray:
+    """PyTorch's conv2d, one output element at a time (the definition)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow), dtype=np.result_type(x, w))
+    for q in range(o):
+        g = q // (o // groups)
+        for y in range(oh):
+            for xx in range(ow):
+                rows = y * stride[0] + dilation[0] * np.arange(kh)
+                cols = xx * stride[1] + dilation[1] * np.arange(kw)
+                patch = xp[:, g * cg:(g + 1) * cg][:, :, rows][:, :, :, cols]
+                out[:, q, y, xx] = (patch * w[q]).sum((1, 2, 3))
+    return out if b is None else out + b.reshape(-1, 1, 1)
 # --- the machinery --------------------------------------------------------------------------------------
 class Lib:
     """The namespace an op's ``fn`` sees: tinytorch (on one device) or torch. ``const``

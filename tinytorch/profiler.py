@@ -23,9 +23,11 @@ Counted per event:
 * **time**: wall-clock time (``time.perf_counter_ns``) in microseconds; *self* time is the
   time minus that of the events nested inside (ops inside a ``record_function`` range);
 * **FLOPs** (``with_flops=True``): ``2 * batch * n * k * m`` for each matrix product
-  ``(…, n, k) @ (…, k, m)``: ``Matmul`` (convolution is im2col, then one matmul) and
-  ``Linear`` (a linear layer's ``x @ w.T + b`` as one node), so their FLOPs are those of the
-  textbook formulas. Like ``torch.profiler``
+  ``(…, n, k) @ (…, k, m)``: ``Matmul``, ``Linear`` (a linear layer's ``x @ w.T + b`` as
+  one node) and ``Convolution`` (the product of the im2col matrix: ``2 * N * O * OH * OW *
+  C / groups * kh * kw``) with its backward products ``ConvolutionGradInput`` and
+  ``ConvolutionGradWeight`` (as many FLOPs each), so their FLOPs are those of the textbook
+  formulas. Like ``torch.profiler``
   the other ops count no FLOPs: their cost is the memory they move;
 * **bytes moved**: the bytes of the op's tensor inputs plus those of its output, the
   traffic an op that reads each input once and writes its output once has to pay; a view
@@ -43,6 +45,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import os
 import threading
 import time
@@ -223,13 +226,19 @@ def matmul_flops(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int:
     return 2 * batch * n * k * m
 
 
-def _op_flops(op: type[Function], args: tuple[Any, ...]) -> int:
-    """The FLOPs of the matrix products: ``Matmul``, and ``Linear`` (``x @ w.T``, ``w`` stored
-    as ``(out, in)``; the bias add is not counted, as profilers count products only)."""
+def _op_flops(op: type[Function], args: tuple[Any, ...], out: Tensor) -> int:
+    """The FLOPs of the matrix products: ``Matmul``, ``Linear`` (``x @ w.T``, ``w`` stored
+    as ``(out, in)``) and ``Convolution`` (each output element a dot product of length
+    ``C / groups * kh * kw``, read from the weight's shape) with its two gradient products,
+    which cost as much; bias adds are not counted, as profilers count products only."""
     if op.__name__ == "Matmul":
         return matmul_flops(args[0].shape, args[1].shape)
     if op.__name__ == "Linear":
         return matmul_flops(args[0].shape, tuple(args[1].shape)[::-1])
+    if op.__name__ in ("Convolution", "ConvolutionGradInput"):  # w (O, C/G, kh, kw) is args[1]
+        return 2 * math.prod((out if op.__name__ == "Convolution" else args[0]).shape) * math.prod(args[1].shape[1:])
+    if op.__name__ == "ConvolutionGradWeight":  # the result has the weight's shape
+        return 2 * math.prod(args[0].shape) * math.prod(out.shape[1:])
     return 0
 
 
@@ -341,7 +350,7 @@ class profile(DispatchMode):
         if self.record_shapes:
             e.input_shapes = [list(a.shape) if isinstance(a, Tensor) else [] for a in args]
         if self.with_flops:
-            e.flops = _op_flops(op, args)
+            e.flops = _op_flops(op, args, out)
         key, moved = out._data.buffer_key(), _tensor_bytes(out)
         for a in args:
             if isinstance(a, Tensor):

@@ -96,19 +96,32 @@ with demo("16.1"):
 #
 # * `matmul_flops(a_shape, b_shape)` returns that count (an int).
 # * `count_flops(fn)` calls `fn()` with your `OpRecorder` active and returns the FLOPs of every
-#   matrix product it ran. The library runs products as two ops: `Matmul` (`@`, convolution's
-#   im2col, attention, and every backward product) and `Linear`, a linear layer's forward
-#   `x @ w.T + b` as one node, with `x` of shape `(n, in)` and `w` of shape `(out, in)` — so
-#   its product is `(n, in) @ (in, out)` (the bias add is not counted). No other op counts
-#   FLOPs here.
+#   matrix product it ran. The library runs products as three ops: `Matmul` (`@`, attention,
+#   and the backward products), `Linear`, a linear layer's forward `x @ w.T + b` as one node,
+#   with `x` of shape `(n, in)` and `w` of shape `(out, in)` — so its product is
+#   `(n, in) @ (in, out)` (the bias add is not counted) — and `Convolution`, a convolution's
+#   forward as one node, with `x` of shape `(N, C, H, W)` and `w` of shape
+#   `(O, C / groups, kh, kw)`: each of its output elements is a dot product of length
+#   `C / groups * kh * kw`, so `2 * (number of output elements) * C / groups * kh * kw`
+#   (`w.shape[1] * kh * kw`; again without the bias). The output's shape is not among the
+#   arguments: record it too, with a subclass of your `OpRecorder` whose `dispatch` also keeps
+#   the shape of each call's result. No other op counts FLOPs here.
 #
 # Do not use `tinytorch.profiler`.
 
 # %% [markdown]
-# <details><summary>Hint 16.2 (1 of 1) — click to open</summary>
+# <details><summary>Hint 16.2 (1 of 2) — click to open</summary>
 #
 # Make 1-D shapes 2-D first (`(k,)` on the left is `(1, k)`, on the right `(k, 1)`); then the
 # batch size is the product of `np.broadcast_shapes(a_shape[:-2], b_shape[:-2])`.
+#
+# </details>
+#
+# <details><summary>Hint 16.2 (2 of 2) — click to open</summary>
+#
+# Inside `count_flops`, subclass `OpRecorder`: its `dispatch` notes `index = len(self.calls)`,
+# calls `super().dispatch(...)` and stores the result's shape under `index` (ops can run inside
+# other ops, so store by index rather than appending).
 #
 # </details>
 
@@ -129,14 +142,32 @@ def matmul_flops(a_shape, b_shape):
 
 def count_flops(fn):
     ### BEGIN SOLUTION
-    with OpRecorder() as rec:
+    class ShapeRecorder(OpRecorder):
+        """Also the shape of each call's result, by the call's index in ``calls``."""
+
+        def __init__(self):
+            super().__init__()
+            self.out_shapes = {}
+
+        def dispatch(self, op, args, params, run):
+            index = len(self.calls)  # where super().dispatch records this call
+            out = super().dispatch(op, args, params, run)
+            self.out_shapes[index] = tuple(getattr(out, "shape", ()))
+            return out
+
+    with ShapeRecorder() as rec:
         fn()
     total = 0
-    for name, shapes in rec.calls:
+    for index, (name, shapes) in enumerate(rec.calls):
         if name == "Matmul":
             total += matmul_flops(shapes[0], shapes[1])
         elif name == "Linear":  # x (n, in) @ w.T, w stored as (out, in)
             total += matmul_flops(shapes[0], shapes[1][::-1])
+        elif name == "Convolution":  # one dot product of length C/groups * kh * kw per output element
+            outputs = 1
+            for size in rec.out_shapes[index]:
+                outputs *= size
+            total += 2 * outputs * shapes[1][1] * shapes[1][2] * shapes[1][3]
     return total
     ### END SOLUTION
 

@@ -133,7 +133,8 @@ def test_matmul_flops(lab):
         check_equal(int(matmul_flops(a, b)), formula(a, b), f"matmul_flops({a}, {b})")
 
 
-@pytest.mark.points(3, exercise="16.2", hint="count_flops: run fn() under an OpRecorder and sum over the Matmul and Linear calls")
+@pytest.mark.points(3, exercise="16.2",
+                    hint="count_flops: an OpRecorder, summed over the Matmul, Linear and Convolution calls")
 def test_flops_of_an_mlp(lab):
     """an MLP: forward = sum of 2 * batch * in * out; forward and backward = 3 times that, less the first
     layer's input gradient (the input does not require grad)"""
@@ -148,7 +149,8 @@ def test_flops_of_an_mlp(lab):
                 "count_flops of the MLP's forward and backward pass")
 
 
-@pytest.mark.points(2, exercise="16.2", hint="a convolution runs as im2col then one batched Matmul")
+@pytest.mark.points(2, exercise="16.2",
+                    hint="a Convolution call: 2 * (output elements) * C/groups * kh * kw; keep each result's shape")
 def test_flops_of_a_cnn(lab):
     """two convolutions (one strided and padded, one grouped) and a linear layer: the textbook formulas"""
     count_flops = lab.defined("count_flops")

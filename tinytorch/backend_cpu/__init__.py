@@ -23,7 +23,8 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
 ``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
-``gelu[_backward]``) in C. Besides the interface this module
+``gelu[_backward]``, ``conv2d[_backward_input, _backward_weight]``,
+``max_pool2d[_backward]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
 fast ``matmul`` with, ``matmul_step`` to run each optimization step between the two (the
 benchmark and the book time them), and ``set_num_threads`` / ``get_num_threads`` for the OpenMP kernels.
@@ -1136,6 +1137,143 @@ def fold_windows(cols: Buffer, out: Buffer, nc: int, out_h: int, out_w: int, kh:
         raise ValueError("fold_windows: cols must not be out")
     if windows and _FOLD_WINDOWS[cols.code](cols.ptr, out.ptr, *dims) != 0:
         raise ValueError(f"fold_windows: the kernel rejected the sizes {dims}")
+
+
+# --- direct convolution ---------------------------------------------------------------------------------
+_CONV_GEOM = ctypes.c_int64 * 16
+_CONV2D = _kernels("conv2d", FLOATS, lambda s: [_P, _P, _P, _P, _P], _INT)
+_CONV2D_BACKWARD_INPUT = _kernels("conv2d_backward_input", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+_CONV2D_BACKWARD_WEIGHT = _kernels("conv2d_backward_weight", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+
+
+def _conv_geometry(name: str, geometry: Any) -> tuple[int, ...]:
+    """The 16 ints of a convolution's geometry (see the interface's ``conv2d``), checked:
+    positive sizes, channels divisible by the groups, and the output size PyTorch's formula
+    gives (ValueError naming them otherwise)."""
+    geom = tuple(operator.index(v) for v in geometry)
+    if len(geom) != 16:
+        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
+        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
+                         f"channels divisible by the groups, got {geom}")
+    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
+            or min(oh, ow) < 1:
+        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
+    return geom
+
+
+def _conv_buffers(name: str, geom: tuple[int, ...], *named: tuple[str, Buffer | None, int]) -> None:
+    """Each (what, buffer, elements) a Buffer of that many elements (None allowed for the bias),
+    all of one float dtype: ValueError / TypeError naming them otherwise."""
+    bufs = [b for _, b, _ in named if b is not None]
+    _check_buffers(*bufs)
+    for what, b, size in named:
+        if b is not None and b.size != size:
+            raise ValueError(f"{name}: {what} has {b.size} elements, the geometry {geom} needs {size}")
+    if len({b.code for b in bufs}) != 1 or _CONV2D[bufs[0].code] is None:
+        raise _dtype_error(name, *bufs, expected="all float32 or all float64")
+
+
+def _conv_sizes(geom: tuple[int, ...]) -> tuple[int, int, int]:
+    """The element counts of the input, the weight and the output."""
+    n, c, h, w, o, kh, kw, oh, ow = geom[:9]
+    return n * c * h * w, o * (c // geom[15]) * kh * kw, n * o * oh * ow
+
+
+def conv2d(x: Buffer, w: Buffer, bias: Buffer | None, out: Buffer, geometry: Any) -> None:
+    """``out = conv2d(x, w) + bias`` in one pass over the output (conv.c), for the compact
+    ``x`` (n, c, h, w), ``w`` (o, c / groups, kh, kw), ``bias`` (o,) or None and ``out``
+    (n, o, oh, ow). Every size is checked here, before C reads anything (an optional extension
+    of the interface)."""
+    geom = _conv_geometry("conv2d", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d", geom, ("x", x, nx), ("w", w, nw), ("bias", bias, geom[4]), ("out", out, nout))
+    if out is x or out is w or out is bias:
+        raise ValueError("conv2d: out must not be an input")
+    if _CONV2D[x.code](x.ptr, w.ptr, None if bias is None else bias.ptr, out.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d: out of memory for the geometry {geom}")
+
+
+def conv2d_backward_input(g: Buffer, w: Buffer, gx: Buffer, geometry: Any) -> None:
+    """``gx`` (n, c, h, w) = the gradient of conv2d's input for the output gradient ``g``
+    (n, o, oh, ow) and the weight ``w`` (conv.c; an optional extension of the interface)."""
+    geom = _conv_geometry("conv2d_backward_input", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d_backward_input", geom, ("g", g, nout), ("w", w, nw), ("gx", gx, nx))
+    if gx is g or gx is w:
+        raise ValueError("conv2d_backward_input: gx must not be an input")
+    if _CONV2D_BACKWARD_INPUT[g.code](g.ptr, w.ptr, gx.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d_backward_input: out of memory for the geometry {geom}")
+
+
+def conv2d_backward_weight(g: Buffer, x: Buffer, gw: Buffer, geometry: Any) -> None:
+    """``gw`` (o, c / groups, kh, kw) = the gradient of conv2d's weight for the output gradient
+    ``g`` (n, o, oh, ow) and the input ``x`` (n, c, h, w) (conv.c; an optional extension)."""
+    geom = _conv_geometry("conv2d_backward_weight", geometry)
+    nx, nw, nout = _conv_sizes(geom)
+    _conv_buffers("conv2d_backward_weight", geom, ("g", g, nout), ("x", x, nx), ("gw", gw, nw))
+    if gw is g or gw is x:
+        raise ValueError("conv2d_backward_weight: gw must not be an input")
+    if _CONV2D_BACKWARD_WEIGHT[g.code](g.ptr, x.ptr, gw.ptr, _CONV_GEOM(*geom)) != 0:
+        raise MemoryError(f"conv2d_backward_weight: out of memory for the geometry {geom}")
+
+
+# --- max pooling ----------------------------------------------------------------------------------------
+_POOL_GEOM = ctypes.c_int64 * 13
+_MAX_POOL2D = _kernels("max_pool2d", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
+_MAX_POOL2D_BACKWARD = _kernels("max_pool2d_backward", FLOATS, lambda s: [_P, _P, _P, _P], ctypes.c_int64)
+
+
+def _pool_geometry(name: str, geometry: Any) -> tuple[int, ...]:
+    """The 13 ints of a max pooling (see the interface's ``max_pool2d``), checked (ValueError)."""
+    geom = tuple(operator.index(v) for v in geometry)
+    if len(geom) != 13:
+        raise ValueError(f"{name}: the geometry has 13 entries, got {len(geom)}")
+    if min(geom[:9]) < 0 or min(geom[5:9]) < 1 or min(geom[9:11]) < 0 or min(geom[11:]) < 1:
+        raise ValueError(f"{name}: sizes must be >= 0, kernel sizes, strides and dilations >= 1 and padding "
+                         f">= 0, got {geom}")
+    return geom
+
+
+def max_pool2d(x: Buffer, values: Buffer, positions: Buffer, geometry: Any) -> None:
+    """Each window's maximum into ``values`` and its flat position in the plane into the int64
+    ``positions`` (pool.c; an optional extension of the interface). Sizes checked here first."""
+    geom = _pool_geometry("max_pool2d", geometry)
+    planes, h, w, oh, ow = geom[:5]
+    _check_buffers(x, values, positions)
+    if x.size != planes * h * w or values.size != planes * oh * ow or positions.size != values.size:
+        raise ValueError(f"max_pool2d: x has {x.size} elements, values {values.size}, positions {positions.size}; "
+                         f"the geometry {geom} needs {planes * h * w}, {planes * oh * ow}, {planes * oh * ow}")
+    if x.code != values.code or _MAX_POOL2D[x.code] is None or positions.code != I64:
+        raise _dtype_error("max_pool2d", x, values, positions, expected="x and values float32 or float64, "
+                           "positions int64")
+    if values is x or positions is x or values is positions:
+        raise ValueError("max_pool2d: the outputs must not be the input")
+    if h * w >= 2**31:
+        raise ValueError(f"max_pool2d: planes of {h} x {w} elements; the kernel takes fewer than 2**31")
+    if values.size and _MAX_POOL2D[x.code](x.ptr, values.ptr, positions.ptr, _POOL_GEOM(*geom)) != 0:
+        raise MemoryError(f"max_pool2d: out of memory for the geometry {geom}")
+
+
+def max_pool2d_backward(g: Buffer, positions: Buffer, gx: Buffer, geometry: Any) -> None:
+    """``gx`` = zeros with each ``g[window]`` added at the window's position (pool.c; optional).
+    A position outside its plane is an IndexError naming it, raised before anything is written."""
+    geom = _pool_geometry("max_pool2d_backward", geometry)
+    planes, h, w, oh, ow = geom[:5]
+    _check_buffers(g, positions, gx)
+    if gx.size != planes * h * w or g.size != planes * oh * ow or positions.size != g.size:
+        raise ValueError(f"max_pool2d_backward: g has {g.size} elements, positions {positions.size}, gx {gx.size}; "
+                         f"the geometry {geom} needs {planes * oh * ow}, {planes * oh * ow}, {planes * h * w}")
+    if g.code != gx.code or _MAX_POOL2D_BACKWARD[g.code] is None or positions.code != I64:
+        raise _dtype_error("max_pool2d_backward", g, positions, gx, expected="g and gx float32 or float64, "
+                           "positions int64")
+    if gx is g:
+        raise ValueError("max_pool2d_backward: gx must not be g")
+    bad = _MAX_POOL2D_BACKWARD[g.code](g.ptr, positions.ptr, gx.ptr, _POOL_GEOM(*geom)) if gx.size else 0
+    if bad:
+        raise IndexError(f"max_pool2d_backward: position {int(positions._array[bad - 1])} at element {bad - 1} is "
+                         f"outside its {h} x {w} plane")
 
 
 # --- optimizers ----------------------------------------------------------------------------------------

@@ -855,6 +855,11 @@ call_fused = None  # host C cannot address device memory: compiled code runs the
 
 # --- sliding windows -------------------------------------------------------------------------------------
 fold_windows = None  # no CUDA kernel yet: NDArray's fold takes kh * kw strided additions
+conv2d = None  # no CUDA kernels yet: ndarray.windows convolves with im2col and matmul
+conv2d_backward_input = None
+conv2d_backward_weight = None
+max_pool2d = None  # no CUDA kernels yet: ndarray.windows pools over the unfolded windows
+max_pool2d_backward = None
 ewise_strided = None  # no CUDA kernel yet: NDArray compacts a broadcast operand first
 softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
 softmax_rows_backward = None  # likewise

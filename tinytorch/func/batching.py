@@ -102,7 +102,16 @@ from ..ops.movement import (
 )
 from ..ops.reduce import Amax, FiniteMax, LogSoftmax, Prod, ReducedConstant, Softmax, Sum, VectorNorm
 from ..ops.scan import Cumprod, Cumsum, IndicesAlong, Logcumsumexp
-from ..ops.windows import Fold, Unfold, Unpool
+from ..ops.windows import (
+    Convolution,
+    ConvolutionGradInput,
+    ConvolutionGradWeight,
+    Fold,
+    MaxPool,
+    MaxPoolIndices,
+    Unfold,
+    Unpool,
+)
 from ..tensor import DispatchMode, Function, Tensor, active_modes
 from .pytree import broadcast_prefix, tree_flatten, tree_unflatten
 
@@ -483,6 +492,48 @@ def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
     return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
 
 
+def _side_by_side(value: Tensor) -> Tensor:
+    """A front-batched (B, N, C, ...) value as (N, B * C, ...): each example's channels a group."""
+    return reshape(movedim(value, 0, 1), (value.shape[1], value.shape[0] * value.shape[2]) + value.shape[3:])
+
+
+def _apart(out: Tensor, size: int) -> Tensor:
+    """The inverse of :func:`_side_by_side` for a result (N, B * C', ...): (B, N, C', ...)."""
+    return movedim(reshape(out, (out.shape[0], size, out.shape[1] // size) + out.shape[2:]), 1, 0)
+
+
+def convolution_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                     run: Run) -> tuple[Tensor, int]:
+    """``Convolution`` and ``ConvolutionGradInput`` take ``(N, C, H, W)`` (the input, the output
+    gradient) and a weight: with the weight unbatched, the batch is merged into ``N`` (a view
+    when it is in front) and split off the result. Batched weights (an ensemble, or the
+    per-example gradients of ``vmap(grad(...))``) become groups: the ``B`` examples side by side
+    as ``(N, B * C, H, W)`` with weights ``(B * O, C / G, kh, kw)`` and ``B * G`` groups, one
+    call for all."""
+    if not _weights_batched(level, args):
+        value, _ = _unary_front(level, args)
+        b, n = value.shape[0], value.shape[1]
+        out = run((reshape(value, (b * n,) + value.shape[2:]),) + args[1:], params)
+        return reshape(out, (b, n) + out.shape[1:]), 0
+    x, w, *bias = (materialize(*unwrap(a, level), level.size) if a is not None else None for a in args)
+    size = level.size
+    ws = reshape(w, (size * w.shape[1],) + w.shape[2:])                        # (B * O, C / G, kh, kw)
+    rest = tuple(None if b is None else reshape(b, (size * b.shape[1],)) for b in bias)
+    out = run((_side_by_side(x), ws) + rest, {**params, "groups": params["groups"] * size})
+    return _apart(out, size), 0
+
+
+def convolution_grad_weight_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
+                                 run: Run) -> tuple[Tensor, int]:
+    """``ConvolutionGradWeight(g, x)`` sums over ``N``, so the batch cannot join it: the examples
+    go side by side as groups, ``g`` as ``(N, B * O, OH, OW)``, ``x`` as ``(N, B * C, H, W)``, and
+    the ``(B * O, C / G, kh, kw)`` result is split into the examples' weights."""
+    g, x = (materialize(*unwrap(a, level), level.size) for a in args)
+    size = level.size
+    out = run((_side_by_side(g), _side_by_side(x)), {**params, "groups": params["groups"] * size})
+    return reshape(out, (size, out.shape[0] // size) + out.shape[1:]), 0
+
+
 def layer_norm_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any],
                     run: Run) -> tuple[Tensor, int]:
     """``LayerNorm`` normalises over the last ``n`` dims, so a batch in front changes nothing.
@@ -594,7 +645,9 @@ RULES: dict[type[Function], Rule] = {
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
-    Unfold: windows_rule, Fold: windows_rule,
+    Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule, MaxPool: windows_rule,
+    ConvolutionGradInput: convolution_rule, ConvolutionGradWeight: convolution_grad_weight_rule,
+    MaxPoolIndices: windows_rule,
     Linear: linear_rule, LayerNorm: layer_norm_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,

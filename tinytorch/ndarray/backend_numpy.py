@@ -606,6 +606,119 @@ def fold_windows(cols: np.ndarray, out: np.ndarray, nc: int, out_h: int, out_w: 
             planes[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw] += windows[:, i, j]
 
 
+# --- convolution (optional in the interface) -------------------------------------------------------------
+def _conv_geometry(name: str, geometry: Any, **named: tuple[np.ndarray | None, str]) -> tuple[int, ...]:
+    """The 16 ints of ``geometry``, checked, and every named buffer checked against the shape
+    (``"x"``, ``"w"``, ``"bias"`` or ``"out"``) it must hold, all of one float dtype."""
+    geom = tuple(int(v) for v in geometry)
+    if len(geom) != 16:
+        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
+        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
+                         f"channels divisible by the groups, got {geom}")
+    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
+            or min(oh, ow) < 1:
+        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
+    sizes = {"x": n * c * h * w, "w": o * (c // groups) * kh * kw, "bias": o, "out": n * o * oh * ow}
+    bufs = [b for b, _ in named.values() if b is not None]
+    for what, (b, kind) in named.items():
+        if b is not None and b.size != sizes[kind]:
+            raise ValueError(f"{name}: {what} has {b.size} elements, the geometry {geom} needs {sizes[kind]}")
+    if len({b.dtype for b in bufs}) != 1 or bufs[0].dtype.kind != "f":
+        raise TypeError(f"{name}: all buffers must be float32 or all float64, got {[str(b.dtype) for b in bufs]}")
+    return geom
+
+
+def _conv_windows(x: np.ndarray, geom: tuple[int, ...]) -> np.ndarray:
+    """The windows of the padded input as a (n, groups, c / groups, kh, kw, oh, ow) view."""
+    n, c, h, w, _, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    xp = np.pad(x.reshape(n, c, h, w), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    s_n, s_c, s_y, s_x = xp.strides
+    view = np.lib.stride_tricks.as_strided(xp, (n, c, kh, kw, oh, ow),
+                                           (s_n, s_c, s_y * dh, s_x * dw, s_y * sh, s_x * sw), writeable=False)
+    return view.reshape(n, groups, c // groups, kh, kw, oh, ow)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray, geometry: Any) -> None:
+    geom = _conv_geometry("conv2d", geometry, x=(x, "x"), w=(w, "w"), bias=(bias, "bias"), out=(out, "out"))
+    n, c, _, _, o, kh, kw, oh, ow = geom[:9]
+    groups = geom[15]
+    wg = w.reshape(groups, o // groups, c // groups, kh, kw)
+    res = np.einsum("gqcij,ngcijyx->ngqyx", wg, _conv_windows(x, geom), optimize=True).reshape(n, o, oh, ow)
+    if bias is not None:
+        res = res + bias.reshape(o, 1, 1)
+    out[...] = res.reshape(-1)
+
+
+def conv2d_backward_input(g: np.ndarray, w: np.ndarray, gx: np.ndarray, geometry: Any) -> None:
+    geom = _conv_geometry("conv2d_backward_input", geometry, g=(g, "out"), w=(w, "w"), gx=(gx, "x"))
+    n, c, h, wd, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    wg = w.reshape(groups, o // groups, c // groups, kh, kw)
+    gcols = np.einsum("gqcij,ngqyx->ngcijyx", wg, g.reshape(n, groups, o // groups, oh, ow), optimize=True)
+    gcols = gcols.reshape(n, c, kh, kw, oh, ow)
+    padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=g.dtype)
+    for i in range(kh):  # each kernel offset's values added where they were read (windows overlap)
+        for j in range(kw):
+            rows, cols = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            padded[:, :, rows, cols] += gcols[:, :, i, j]
+    gx[...] = padded[:, :, ph:ph + h, pw:pw + wd].reshape(-1)
+
+
+def conv2d_backward_weight(g: np.ndarray, x: np.ndarray, gw: np.ndarray, geometry: Any) -> None:
+    geom = _conv_geometry("conv2d_backward_weight", geometry, g=(g, "out"), x=(x, "x"), gw=(gw, "w"))
+    n, _, _, _, o, _, _, oh, ow = geom[:9]
+    groups = geom[15]
+    gg = g.reshape(n, groups, o // groups, oh, ow)
+    gw[...] = np.einsum("ngqyx,ngcijyx->gqcij", gg, _conv_windows(x, geom), optimize=True).reshape(-1)
+
+
+# --- max pooling (optional in the interface) -------------------------------------------------------------
+def _pool_check(name: str, geometry: Any, x_or_gx: np.ndarray, outs: tuple[np.ndarray, np.ndarray]) -> tuple:
+    geom = tuple(int(v) for v in geometry)
+    if len(geom) != 13 or min(geom[:9]) < 0 or min(geom[5:9]) < 1 or min(geom[9:11]) < 0 or min(geom[11:]) < 1:
+        raise ValueError(f"{name}: 13 ints, sizes >= 0, kernel, strides, dilations >= 1, padding >= 0; got {geom}")
+    planes, h, w, oh, ow = geom[:5]
+    if x_or_gx.size != planes * h * w or any(a.size != planes * oh * ow for a in outs):
+        raise ValueError(f"{name}: the buffers' sizes do not fit the geometry {geom}")
+    floats, positions = (outs[0], x_or_gx), outs[1]
+    if floats[0].dtype != floats[1].dtype or floats[0].dtype.kind != "f" or positions.dtype != np.int64:
+        raise TypeError(f"{name}: values float32 or float64 of one dtype and int64 positions, got "
+                        f"{[str(a.dtype) for a in (x_or_gx, *outs)]}")
+    return geom
+
+
+def max_pool2d(x: np.ndarray, values: np.ndarray, positions: np.ndarray, geometry: Any) -> None:
+    planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw = _pool_check("max_pool2d", geometry, x, (values, positions))
+    if not values.size:
+        return
+    planes_x = x.reshape(planes, h * w)
+    best = np.full((planes, oh, ow), -np.inf, x.dtype)
+    best_at = np.full((planes, oh, ow), -1, np.int64)
+    rows, cols = np.arange(oh)[:, None] * sh - ph, np.arange(ow)[None, :] * sw - pw
+    for i in range(kh):  # the window elements in row-major order; the first maximum (or NaN) stays
+        for j in range(kw):
+            r, c = rows + i * dh, cols + j * dw
+            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            at = np.where(inside, np.clip(r, 0, h - 1) * w + np.clip(c, 0, w - 1), -1)
+            v = planes_x[:, at.reshape(-1)].reshape(planes, oh, ow)
+            take = inside & ((best_at < 0) | (v > best) | (np.isnan(v) & ~np.isnan(best)))
+            best, best_at = np.where(take, v, best), np.where(take, at, best_at)
+    values[...], positions[...] = best.reshape(-1), best_at.reshape(-1)
+
+
+def max_pool2d_backward(g: np.ndarray, positions: np.ndarray, gx: np.ndarray, geometry: Any) -> None:
+    planes, h, w = _pool_check("max_pool2d_backward", geometry, gx, (g, positions))[:3]
+    bad = np.flatnonzero((positions < -1) | (positions >= h * w))
+    if bad.size:
+        raise IndexError(f"max_pool2d_backward: position {positions[bad[0]]} at element {bad[0]} is outside its "
+                         f"{h} x {w} plane")
+    out = np.zeros((planes, h * w + 1), gx.dtype)  # column h * w collects the -1 positions, then is dropped
+    pos = positions.reshape(planes, -1)
+    np.add.at(out, (np.arange(planes)[:, None], np.where(pos < 0, h * w, pos)), g.reshape(planes, -1))
+    gx[...] = out[:, :-1].reshape(-1)
+
+
 # --- optimizers (optional in the interface) --------------------------------------------------------------
 def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
               max_exp_avg_sq: np.ndarray | None, *, step_size: float, beta1: float, beta2: float, eps: float,

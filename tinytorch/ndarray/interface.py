@@ -309,6 +309,57 @@ class Backend(Protocol):
     """See ``lower_call``."""
 
 
+    conv2d: Callable[..., None] | None
+    """``conv2d(x, w, bias, out, geom)``: a 2-D convolution (cross-correlation) in one call.
+    ``geom`` is 16 ints ``(n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups)``; the
+    compact ``x`` is seen as ``(n, c, h, w)``, ``w`` as ``(o, c / groups, kh, kw)``, ``bias`` as
+    ``(o,)`` (or None: no bias) and ``out`` as ``(n, o, oh, ow)``::
+
+        out[b, q, y, x] = bias[q] + sum over c', i, j of
+                          w[q, c', i, j] * x[b, g * c / groups + c', y * sh + i * dh - ph, x * sw + j * dw - pw]
+
+    with ``g = q // (o / groups)`` and ``x`` read as 0 outside the image. Sizes, strides,
+    dilations and groups >= 1, paddings >= 0, ``c`` and ``o`` divisible by ``groups`` and
+    ``(oh, ow)`` PyTorch's output size ``(h + 2 ph - dh (kh - 1) - 1) // sh + 1`` (likewise
+    ``ow``), at least 1; each buffer holds exactly its shape's elements: ValueError otherwise.
+    One float dtype, float32 or float64, for all: TypeError otherwise. All checked before
+    anything is written; ``out`` is not an input. ``ndarray.windows.conv2d`` calls it instead
+    of building the ``(c / groups * kh * kw, oh * ow)`` im2col matrix of every image and
+    multiplying it with the weights."""
+
+    conv2d_backward_input: Callable[..., None] | None
+    """``conv2d_backward_input(g, w, gx, geom)``: the gradient of ``conv2d``'s ``x`` (the
+    adjoint of the map ``x -> conv2d(x, w)``) for the output gradient ``g`` ``(n, o, oh, ow)``,
+    written into ``gx`` ``(n, c, h, w)``: every ``g[b, q, y, x] * w[q, c', i, j]`` is added at
+    the position of ``x`` it multiplied. Geometry, sizes and dtypes checked as for ``conv2d``."""
+
+    conv2d_backward_weight: Callable[..., None] | None
+    """``conv2d_backward_weight(g, x, gw, geom)``: the gradient of ``conv2d``'s ``w`` for the
+    output gradient ``g`` ``(n, o, oh, ow)`` and input ``x``, written into ``gw`` ``(o, c /
+    groups, kh, kw)``: ``gw[q, c', i, j] = sum over b, y, x of g[b, q, y, x] * (the x element
+    that w[q, c', i, j] met there)``. Checked as for ``conv2d``."""
+
+    max_pool2d: Callable[..., None] | None
+    """``max_pool2d(x, values, positions, geom)``: 2-D max pooling with the position of each
+    maximum. ``geom`` is 13 ints ``(planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw)``; the
+    compact ``x`` is seen as ``(planes, h, w)``, ``values`` (x's float dtype) and ``positions``
+    (int64) as ``(planes, oh, ow)``. Window ``(y, x)`` holds the elements at rows ``y * sh - ph +
+    i * dh`` and columns ``x * sw - pw + j * dw`` (``i < kh``, ``j < kw``) that lie in the plane
+    (the rest is padding, -inf). ``values`` gets its maximum and ``positions`` the flat index
+    ``row * w + column`` of the first maximum in row-major window order -- or of its first NaN,
+    if it holds one (NaN is the maximum) -- and -inf / -1 for a window of padding only. Sizes >=
+    0, kernel, stride, dilation >= 1, padding >= 0, planes (``h * w``) of fewer than 2**31
+    elements and buffer sizes: ValueError; dtypes: TypeError; checked before anything is
+    written."""
+
+    max_pool2d_backward: Callable[..., None] | None
+    """``max_pool2d_backward(g, positions, gx, geom)``: the gradient of ``max_pool2d``'s input:
+    ``gx`` (``(planes, h, w)``) is zero except that each ``g[p, y, x]`` is added at
+    ``positions[p, y, x]`` of plane ``p`` (windows that chose the same element add up; -1 adds
+    nothing). Geometry, sizes and dtypes as for ``max_pool2d``; a position outside ``[-1, h *
+    w)`` is an IndexError; all checked before anything is written."""
+
+
 class Pointer(tuple):
     """A pointer argument of a lowered native call (see ``Backend.lower_call``): byte ``offset``
     into the buffer that was argument ``arg`` of the interface call."""
@@ -341,7 +392,8 @@ def interface_functions() -> list[str]:
 #: The optional fast paths (see "optional fast paths" in :class:`Backend`).
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
-                      "gelu", "gelu_backward", "lower_call", "buffer_address")
+                      "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
+                      "max_pool2d", "max_pool2d_backward", "lower_call", "buffer_address")
 
 
 def optional_functions() -> list[str]:

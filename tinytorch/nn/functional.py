@@ -23,13 +23,13 @@ from ..ndarray import where as nd_where
 from ..ndarray import zeros as nd_zeros
 from ..ndarray.checks import check
 from ..ndarray.strides import broadcast_shapes
-from ..ndarray.windows import out_size
+from ..ndarray.windows import first_max_mask, out_size
 from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, fused, tensor, where
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
-from ..ops.windows import Fold, Unfold, Unpool
+from ..ops.windows import Convolution, ConvolutionGradInput, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
 from ..tensor import Function, Tensor, no_grad
 
 _size_2 = int | tuple[int, int]
@@ -678,9 +678,9 @@ def _conv_padding(input: Tensor, padding: Any, kernel: tuple[int, ...], stride: 
 
 def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any,
           groups: int, nd: int) -> Tensor:
-    """N-d (1 or 2) convolution through the 2-D im2col: ``groups`` split the channels into
-    independent convolutions, one batched matmul of (G, O/G, C/G * K) weights with the
-    (N, G, C/G * K, L) columns."""
+    """N-d (1 or 2) convolution as one 2-D :class:`~tinytorch.ops.windows.Convolution` node:
+    ``groups`` split the channels into independent convolutions (arguments checked here, with
+    PyTorch's messages)."""
     name = f"conv{nd}d"
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
@@ -698,13 +698,11 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, paddi
                            f"{list(input.shape)} to have {cg * groups} channels, but got {c} channels instead")
     args = dict(kernel=_lift(kernel, nd, "kernel_size", 1), stride=_lift(stride_t, nd, "stride", 1),
                 padding=_lift(padding_t, nd, "padding", 0), dilation=_lift(dilation_t, nd, "dilation", 1))
-    oh, ow = _check_windows((h, w), **args)
-    k = cg * math.prod(kernel)
-    cols = Unfold.apply(x, **args).reshape(n, groups, k, oh * ow)        # (N, G, C/G * K, L)
-    out = weight.reshape(groups, o // groups, k) @ cols                  # (N, G, O/G, L)
-    out = out.reshape(n, o, oh, ow)
-    if bias is not None:
-        out = out + bias.reshape(o, 1, 1)
+    _check_windows((h, w), **args)
+    if nd == 1:
+        weight = weight.unsqueeze(2)  # (O, C/G, 1, k): a signal is an image of height 1
+    out = Convolution.apply(x, weight, bias, stride=args["stride"], padding=args["padding"],
+                            dilation=args["dilation"], groups=groups)
     return _from_2d(out, nd, batched)
 
 
@@ -721,9 +719,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
     """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
     (O, C / groups, kh, kw), plus ``bias`` (O,).
 
-    im2col: :func:`unfold` lays every receptive field out as a column of a (C * kh * kw, OH * OW)
-    matrix per image; one batched matmul with the (O, C * kh * kw) weight matrix then computes
-    all outputs at once, already in (N, O, OH * OW) order.
+    The computation is a matrix product with the im2col matrix: :func:`unfold` lays every receptive
+    field out as a column of a (C * kh * kw, OH * OW) matrix per image, and the (O, C * kh * kw)
+    weight matrix times it gives all outputs, already in (N, O, OH * OW) order. One
+    :class:`~tinytorch.ops.windows.Convolution` node computes it; on the C backend without
+    building that matrix (``backend_cpu/conv.c`` packs small panels of it at a time).
     Output shape: (N, O, OH, OW) with OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
     ``padding='same'`` keeps H and W (stride 1; an even extent puts the extra zero on the right).
     """
@@ -733,9 +733,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
 def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
                     output_padding: Any, groups: int, dilation: Any, nd: int) -> Tensor:
     """The adjoint of :func:`_conv` (its gradient with respect to the input): every input pixel
-    scatters ``weight`` times itself into a window of the output. One batched matmul makes the
-    (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is then
-    cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
+    scatters ``weight`` times itself into a window of the output. With ``output_padding`` below
+    the stride (always, unless the dilation is larger) that is exactly one
+    :class:`~tinytorch.ops.windows.ConvolutionGradInput` node; otherwise one batched matmul makes
+    the (N, C_out, kh, kw, H, W) columns, :class:`Fold` sums them into the full output, which is
+    then cropped by ``padding`` and extended by ``output_padding`` on the bottom/right."""
     name = f"conv_transpose{nd}d"
     if weight.ndim != nd + 2:
         raise RuntimeError(f"{name}: Expected {nd + 2}D weight, got weight of size {list(weight.shape)}")
@@ -760,6 +762,16 @@ def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: 
     full_hw = ((h - 1) * sh + dh * (kh - 1) + 1, (w - 1) * sw + dw * (kw - 1) + 1)
     if full_hw[0] + oph - 2 * ph < 1 or full_hw[1] + opw - 2 * pw < 1:
         raise RuntimeError(f"{name}: the padding {padding} leaves no output for input {list(input.shape)}")
+    if oph < sh and opw < sw:
+        # the gradient of the convolution with this weight whose input is the (H_out, W_out)
+        # result: one ConvolutionGradInput node (output_padding's rows and columns get no window)
+        out_hw = (full_hw[0] + oph - 2 * ph, full_hw[1] + opw - 2 * pw)
+        weight4 = weight.unsqueeze(2) if nd == 1 else weight
+        out = ConvolutionGradInput.apply(x, weight4, input_hw=out_hw, stride=(sh, sw), padding=(ph, pw),
+                                         dilation=(dh, dw), groups=groups)
+        if bias is not None:
+            out = out + bias.reshape(groups * og, 1, 1)
+        return _from_2d(out, nd, batched)
     k = og * kh * kw
     w_t = weight.reshape(groups, cin // groups, k).transpose(1, 2)        # (G, C_out/G * K, C_in/G)
     cols = (w_t @ x.reshape(n, groups, cin // groups, h * w)).reshape(n, groups * og, kh, kw, h, w)
@@ -838,34 +850,11 @@ def _window_cols(x: Tensor, g: _PoolGeometry, pad_value: float) -> Tensor:
     return cols.reshape(x.shape[0], x.shape[1], g.kernel[0] * g.kernel[1], *g.out)
 
 
-def _window_positions(hw: tuple[int, int], g: _PoolGeometry, device: Any) -> NDArray:
-    """The flat position ``h * W + w`` of every window element as a (1, 1, K, OH, OW) int64 array
-    (-1 in the padding): what ``return_indices`` reports."""
-    pos = nd_array(np.arange(hw[0] * hw[1]).reshape(1, 1, *hw), dtype=int64, device=device)
-    cols = nd_unfold(pos.pad(((0, 0), (0, 0)) + _pad_amounts(g), -1), g.kernel, g.stride, (0, 0), g.dilation)
-    return cols.reshape((1, 1, g.kernel[0] * g.kernel[1]) + g.out)
-
-
-def _first_max_mask(cols: NDArray, dim: int) -> NDArray:
-    """A bool NDArray of ``cols``' shape: True at the first maximum along ``dim`` (the window
-    axis K of (N, C, K, OH, OW)) of each window (a NaN counts as the maximum), False
-    elsewhere. Built from K slabs with elementwise ops: a reduction over rows of K = 4
-    elements costs far more per element."""
-    def at(k: int) -> tuple:
-        return (slice(None),) * dim + (k,)
-    hit = (cols == cols.max(dim, keepdims=True)) | (cols != cols)
-    mask, taken = hit.copy(), hit[at(0)]
-    for k in range(1, cols.shape[dim]):
-        mask[at(k)] = hit[at(k)] & ~taken
-        taken = taken | hit[at(k)]
-    return mask
-
-
 def _max_of_windows(cols: Tensor, positions: NDArray | None) -> tuple[Tensor, Tensor | None]:
     """The maximum of each window of ``cols`` (N, C, K, OH, OW) and, given the windows'
     ``positions``, where it was. The gradient goes to the window's first maximum, as PyTorch's:
     a one-hot mask of it picks the values (``where`` + ``sum``, both fast elementwise kernels)."""
-    mask = IndicesAlong.apply(cols, fn=_first_max_mask, dim=2)  # an op: dispatch modes (vmap) see it
+    mask = IndicesAlong.apply(cols, fn=first_max_mask, dim=2)  # an op: dispatch modes (vmap) see it
     values = where(mask, cols, 0.0).sum(2)
     if positions is None:
         return values, None
@@ -877,11 +866,11 @@ def _max_pool(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilati
     name = f"max_pool{nd}d"
     x, batched = _as_2d(input, nd, name)
     g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, nd, name)
-    cols = _window_cols(x, g, -math.inf)
-    positions = _window_positions(x.shape[2:], g, x.device) if return_indices else None
-    out, index = _max_of_windows(cols, positions)
-    out = _from_2d(out, nd, batched)
-    return (out, _from_2d(index, nd, batched)) if index is not None else out
+    params = dict(kernel=g.kernel, stride=g.stride, padding=g.padding, dilation=g.dilation, out_hw=g.out)
+    out = _from_2d(MaxPool.apply(x, **params), nd, batched)
+    if not return_indices:
+        return out
+    return out, _from_2d(MaxPoolIndices.apply(x, **params), nd, batched)
 
 
 def max_pool1d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,

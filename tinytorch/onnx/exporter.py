@@ -57,7 +57,7 @@ from ..ops import fused
 from ..ops import movement as mv
 from ..ops import reduce as rd
 from ..ops.matmul import Matmul
-from ..ops.windows import Unfold
+from ..ops.windows import Convolution, ConvolutionGradInput, MaxPool, Unfold
 from ..tensor import DispatchMode, Function, Tensor, no_grad
 from .importer import OnnxModule
 from .proto import FROM_DTYPE, require
@@ -407,6 +407,42 @@ def _unfold(g: Graph, c: Call) -> str:
     padded = g.node("Pad", [g.value(x), g.ints([0, 0, ph, pw, 0, 0, ph, pw]), value])
     flat = g.node("Reshape", [padded, g.ints([0, 0, hp * wp])])
     return g.node("Gather", [flat, g.constant(index, data=False)], axis=2)
+
+
+@emitter(Convolution)
+def _convolution(g: Graph, c: Call) -> str:
+    """A 2-D convolution node: ONNX Conv, with the bias as its third input when there is one."""
+    x, w, b = c.args
+    ph, pw = c.params["padding"]
+    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+    return g.node("Conv", inputs, kernel_shape=list(w.shape[2:]), strides=list(c.params["stride"]),
+                  pads=[ph, pw, ph, pw], dilations=list(c.params["dilation"]), group=int(c.params["groups"]))
+
+
+@emitter(ConvolutionGradInput)
+def _conv_transpose_op(g: Graph, c: Call) -> str:
+    """A convolution's input gradient is a transposed convolution (``F.conv_transpose2d``):
+    ONNX ConvTranspose, the rows and columns the windows do not reach as output_padding."""
+    x, w = c.args
+    (sh, sw), (ph, pw), (dh, dw) = (c.params[k] for k in ("stride", "padding", "dilation"))
+    (oh, ow), (kh, kw) = c.params["input_hw"], w.shape[2:]
+    extra = [oh - (sh * (x.shape[2] - 1) + dh * (kh - 1) + 1 - 2 * ph),
+             ow - (sw * (x.shape[3] - 1) + dw * (kw - 1) + 1 - 2 * pw)]
+    return g.node("ConvTranspose", [g.value(x), g.value(w)], kernel_shape=[kh, kw], strides=[sh, sw],
+                  pads=[ph, pw, ph, pw], dilations=[dh, dw], group=int(c.params["groups"]), output_padding=extra)
+
+
+@emitter(MaxPool)
+def _max_pool_op(g: Graph, c: Call) -> str:
+    """A 2-D max pooling node: ONNX MaxPool. A ceil_mode window that reaches past the padding
+    becomes extra padding on the bottom/right (ONNX never picks a padded element)."""
+    x = c.args[0]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (c.params[k] for k in ("kernel", "stride", "padding", "dilation"))
+    oh, ow = c.params["out_hw"]
+    eh = max((oh - 1) * sh + dh * (kh - 1) + 1 - (x.shape[2] + 2 * ph), 0)
+    ew = max((ow - 1) * sw + dw * (kw - 1) + 1 - (x.shape[3] + 2 * pw), 0)
+    return g.node("MaxPool", [g.value(x)], kernel_shape=[kh, kw], strides=[sh, sw],
+                  pads=[ph, pw, ph + eh, pw + ew], dilations=[dh, dw])
 
 
 # --------------------------------------------------------------------- layers written as one node

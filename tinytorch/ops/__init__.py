@@ -13,7 +13,7 @@ module                    primitives (the rest of each module composes them)
 :mod:`.matmul`            Matmul (:mod:`.einsum` plans einsum as views, sums and Matmul)
 :mod:`.scatter`           ScatterPut ScatterReduce
 :mod:`.linalg`            Inverse Det LogAbsDet Solve Cholesky QrQ QrR SvdFactor (host LAPACK)
-:mod:`.windows`           Unfold Fold Unpool
+:mod:`.windows`           Unfold Fold Unpool Convolution MaxPool MaxPoolIndices
 :mod:`.composite`         (none: named compositions such as addcmul, xlogy, diff, quantile, kron)
 ========================  ================================================================
 
