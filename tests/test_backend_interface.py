@@ -89,7 +89,8 @@ def test_optional_functions_are_declared_in_the_protocol():
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                         "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
                         "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
-                        "max_pool2d", "max_pool2d_backward", "lower_call", "buffer_address"]
+                        "max_pool2d", "max_pool2d_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
+                        "lower_call", "buffer_address"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -804,3 +805,59 @@ def test_max_pool2d_checks_before_writing(device):
     with pytest.raises(ValueError):
         backend.max_pool2d_backward(f32(8), i64(8), f32(31), geom)
     np.testing.assert_array_equal(_get(backend, gx), np.arange(32, dtype=np.float32))
+
+
+# --- cross_entropy_rows, cross_entropy_rows_backward ----------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (4, 7), (64, 10), (3, 1000)], ids=str)
+def test_cross_entropy_rows_forward_and_backward(device, rng, dtype, shape):
+    """Per-row losses, log-sum-exp and count, and the gradient, against log-softmax computed here."""
+    backend, forward = _optional(device, "cross_entropy_rows")
+    _, backward = _optional(device, "cross_entropy_rows_backward")
+    rows, cols = shape
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    t = rng.integers(0, cols, rows)
+    t[::3] = -7  # ignored rows
+    loss, lse, count = _alloc(backend, rows, dtype), _alloc(backend, rows, dtype), _alloc(backend, 1, dtype)
+    forward(_buf(backend, x.reshape(-1)), _buf(backend, t), loss, lse, count, rows, cols, -7)
+    m = x.max(1, keepdims=True)
+    want_lse = (m + np.log(np.exp(x - m).sum(1, keepdims=True)))[:, 0]
+    counted = t != -7
+    picked = x[np.arange(rows), np.where(counted, t, 0)]
+    tol = dict(rtol=2e-6 if dtype is np.float32 else 1e-13, atol=2e-6 if dtype is np.float32 else 1e-13)
+    np.testing.assert_allclose(_get(backend, lse), want_lse, **tol)
+    np.testing.assert_allclose(_get(backend, loss), np.where(counted, want_lse - picked, 0), **tol)
+    assert _get(backend, count)[0] == counted.sum()
+    for scale in (rng.standard_normal(rows).astype(dtype), np.array([0.25], dtype)):
+        out = _alloc(backend, x.size, dtype)
+        backward(_buf(backend, x.reshape(-1)), _buf(backend, t), _buf(backend, want_lse.astype(dtype)),
+                 _buf(backend, scale), out, rows, cols, -7)
+        want = np.exp(x - want_lse[:, None])
+        want[np.arange(rows)[counted], t[counted]] -= 1
+        s = scale if scale.size == rows else np.full(rows, scale[0], dtype)
+        want = np.where(counted[:, None], want * s[:, None], 0)
+        np.testing.assert_allclose(_get(backend, out).reshape(shape), want, **tol)
+
+
+def test_cross_entropy_rows_checks_targets_sizes_and_dtypes(device):
+    backend, forward = _optional(device, "cross_entropy_rows")
+    _, backward = _optional(device, "cross_entropy_rows_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    x, loss, lse, count = f32(6), f32(2), f32(2), f32(1)
+    loss_values = _get(backend, loss).copy()
+    with pytest.raises(IndexError, match="Target 3 is out of bounds"):  # before anything is written
+        forward(x, _buf(backend, np.array([0, 3])), loss, lse, count, 2, 3, -100)
+    np.testing.assert_array_equal(_get(backend, loss), loss_values)
+    with pytest.raises(IndexError, match="Target -1"):
+        backward(x, _buf(backend, np.array([-1, 0])), lse, f32(1), f32(6), 2, 3, -100)
+    forward(x, _buf(backend, np.array([-1, 0])), loss, lse, count, 2, 3, -1)  # -1 is ignore_index: fine
+    with pytest.raises(ValueError):
+        forward(f32(5), _buf(backend, np.array([0, 1])), loss, lse, count, 2, 3, -100)
+    with pytest.raises(ValueError):
+        forward(x, _buf(backend, np.array([0, 1, 2])), loss, lse, count, 2, 3, -100)
+    with pytest.raises(TypeError):
+        forward(x, _buf(backend, np.array([0.0, 1.0], np.float32)), loss, lse, count, 2, 3, -100)
+    with pytest.raises(TypeError):
+        forward(x, _buf(backend, np.array([0, 1])), _alloc(backend, 2, np.float64), lse, count, 2, 3, -100)
+    with pytest.raises(ValueError):
+        backward(x, _buf(backend, np.array([0, 1])), lse, f32(2), f32(5), 2, 3, -100)

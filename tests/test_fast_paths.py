@@ -203,3 +203,29 @@ def test_max_pool2d_and_its_gradient(device, variant, rng, dt, case):
     np.testing.assert_array_equal(positions.numpy(), ref_at.numpy())
     gx = max_pool2d_backward(array(g, device=device), positions, shape[2:])
     np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_cross_entropy_rows_and_its_backward(device, variant, rng, dt):
+    """NDArray.cross_entropy_rows[_backward] (one pass each where the backend has them) equal
+    log-softmax and its gradient computed here, ignored rows included; a bad target raises."""
+    x = (rng.standard_normal((9, 6)) * 3).astype(dt)
+    t = rng.integers(0, 6, 9)
+    t[[2, 5]] = 4
+    loss, lse, count = array(x, device=device).cross_entropy_rows(array(t, device=device), 4)
+    m = x.max(1, keepdims=True)
+    want_lse = (m + np.log(np.exp(x - m).sum(1, keepdims=True)))[:, 0]
+    counted = t != 4
+    np.testing.assert_allclose(lse.numpy(), want_lse, rtol=1e-5)
+    np.testing.assert_allclose(loss.numpy(), np.where(counted, want_lse - x[np.arange(9), t], 0), rtol=1e-5,
+                               atol=1e-6)
+    assert count.numpy() == counted.sum()
+    scale = rng.standard_normal(9).astype(dt)
+    g = array(x, device=device).cross_entropy_rows_backward(array(t, device=device), lse, array(scale, device=device),
+                                                           4)
+    want = np.exp(x - want_lse[:, None])
+    want[np.arange(9), t] -= 1
+    np.testing.assert_allclose(g.numpy(), np.where(counted[:, None], want * scale[:, None], 0), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(IndexError, match="Target 6"):
+        array(x, device=device).cross_entropy_rows(array(np.full(9, 6), device=device), -100)

@@ -23,6 +23,7 @@ editing a kernel, ``make build``. This module is the thin layer between the inte
 
 It has every optional function of the interface (``matmul_strided``, ``reduce_axis_<op>``,
 ``adam_step``, ``fold_windows``, ``ewise_strided``, ``softmax_rows[_backward]``,
+``cross_entropy_rows[_backward]``,
 ``gelu[_backward]``, ``conv2d[_backward_input, _backward_weight]``,
 ``max_pool2d[_backward]``) in C. Besides the interface this module
 offers ``matmul_naive``, the plain triple loop, which the tests and the book compare the
@@ -1080,6 +1081,74 @@ def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: in
         y, g = _not_aliasing(out, y, g)
     if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols) != 0:
         raise ValueError(f"softmax_rows_backward: the kernel rejected ({rows}, {cols})")
+
+
+# --- cross entropy of class indices, row by row --------------------------------------------------------
+_CROSS_ENTROPY_ROWS = _kernels("cross_entropy_rows", FLOATS, lambda s: [_P, _P, _P, _P, _P, _N, _N, _N], _N)
+_CROSS_ENTROPY_ROWS_BACKWARD = _kernels("cross_entropy_rows_backward", FLOATS,
+                                        lambda s: [_P, _P, _P, _P, _N, _P, _N, _N, _N], _N)
+
+
+def _cross_entropy_args(name: str, x: Buffer, target: Buffer, rows: int, cols: int, ignore_index: int,
+                        row_bufs: tuple[Buffer, ...]) -> tuple[int, int, int]:
+    """Check the buffers of a row-wise cross entropy: ``x`` (and any matrix) ``rows * cols``
+    float elements, ``target`` ``rows`` int64, each of ``row_bufs`` ``rows`` of ``x``'s dtype."""
+    _check_buffers(x, target, *row_bufs)
+    rows, cols, ignore_index = operator.index(rows), operator.index(cols), operator.index(ignore_index)
+    if rows < 0 or cols < 0 or x.size != rows * cols or target.size != rows:
+        raise ValueError(f"{name}: logits of {x.size} and targets of {target.size} elements do not fit "
+                         f"({rows}, {cols})")
+    if target.code != I64:
+        raise TypeError(f"{name}: targets must be int64, got {target.dtype}")
+    if x.code not in FLOATS or any(b.code != x.code for b in row_bufs):
+        raise _dtype_error(name, x, *row_bufs, expected="one float dtype, float32 or float64")
+    if not _I64_MIN <= ignore_index <= _I64_MAX:
+        raise ValueError(f"{name}: ignore_index {ignore_index} does not fit int64")
+    return rows, cols, ignore_index
+
+
+def _target_error(target: Buffer, status: int, cols: int) -> Exception:
+    if status < 0:
+        return ValueError("cross_entropy_rows: the kernel rejected the sizes")
+    return IndexError(f"Target {int(target._array[status - 1])} is out of bounds (input has {cols} classes).")
+
+
+def cross_entropy_rows(x: Buffer, target: Buffer, loss: Buffer, lse: Buffer, count: Buffer, rows: int, cols: int,
+                       ignore_index: int) -> None:
+    """Per row of the compact logits ``x`` (rows, cols): ``lse[r]`` = log-sum-exp of the row,
+    ``loss[r] = lse[r] - x[r, target[r]]`` (0 where ``target[r] == ignore_index``), and
+    ``count[0]`` = the rows counted (crossentropy.c; an optional extension of the interface).
+    A target that is neither a class nor ``ignore_index`` raises IndexError before anything
+    is written."""
+    rows, cols, ignore_index = _cross_entropy_args("cross_entropy_rows", x, target, rows, cols, ignore_index,
+                                                   (loss, lse))
+    if loss.size != rows or lse.size != rows or count.size != 1 or count.code != x.code:
+        raise ValueError(f"cross_entropy_rows: loss and lse need {rows} elements and count 1, "
+                         f"got {loss.size}, {lse.size}, {count.size}")
+    if len({id(b) for b in (x, target, loss, lse, count)}) != 5:
+        raise ValueError("cross_entropy_rows: the buffers must be five different buffers")
+    status = _CROSS_ENTROPY_ROWS[x.code](x.ptr, target.ptr, loss.ptr, lse.ptr, count.ptr, rows, cols, ignore_index)
+    if status:
+        raise _target_error(target, status, cols)
+
+
+def cross_entropy_rows_backward(x: Buffer, target: Buffer, lse: Buffer, scale: Buffer, out: Buffer, rows: int,
+                                cols: int, ignore_index: int) -> None:
+    """``out[r, j] = s_r * (exp(x[r, j] - lse[r]) - [j == target[r]])``, 0 on ignored rows: the
+    gradient of ``sum_r s_r * loss[r]``, ``s_r`` being ``scale[r]`` (``rows`` elements) or
+    ``scale[0]`` (one) (crossentropy.c)."""
+    rows, cols, ignore_index = _cross_entropy_args("cross_entropy_rows_backward", x, target, rows, cols,
+                                                   ignore_index, (lse, scale, out))
+    if lse.size != rows or out.size != rows * cols or scale.size not in (1, rows):
+        raise ValueError(f"cross_entropy_rows_backward: lse needs {rows} elements, scale 1 or {rows}, out "
+                         f"{rows * cols}; got {lse.size}, {scale.size}, {out.size}")
+    if out is x or out is lse or out is scale:
+        x, lse, scale = _not_aliasing(out, x, lse, scale)
+    step = 1 if scale.size == rows and rows != 1 else 0
+    status = _CROSS_ENTROPY_ROWS_BACKWARD[x.code](x.ptr, target.ptr, lse.ptr, scale.ptr, step, out.ptr, rows, cols,
+                                                  ignore_index)
+    if status:
+        raise _target_error(target, status, cols)
 
 
 # --- GELU ---------------------------------------------------------------------------------------------

@@ -514,6 +514,52 @@ def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: i
     out[:] = (yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
 
 
+def _cross_entropy_check(name: str, x: np.ndarray, target: np.ndarray, rows: int, cols: int, ignore_index: int,
+                         *row_bufs: np.ndarray) -> np.ndarray:
+    """The checks of ``cross_entropy_rows[_backward]``; returns the targets as (rows,)."""
+    if rows < 0 or cols < 0 or x.size != rows * cols or target.size != rows:
+        raise ValueError(f"{name}: logits of {x.size} and targets of {target.size} elements do not fit "
+                         f"({rows}, {cols})")
+    if target.dtype != np.int64:
+        raise TypeError(f"{name}: targets must be int64, got {target.dtype}")
+    if x.dtype.kind != "f" or any(b.dtype != x.dtype for b in row_bufs):
+        raise TypeError(f"{name}: buffers must be one float dtype, got {[str(b.dtype) for b in (x,) + row_bufs]}")
+    bad = (target != ignore_index) & ((target < 0) | (target >= cols))
+    if bad.any():
+        raise IndexError(f"Target {int(target[np.argmax(bad)])} is out of bounds (input has {cols} classes).")
+    return target
+
+
+def cross_entropy_rows(x: np.ndarray, target: np.ndarray, loss: np.ndarray, lse: np.ndarray, count: np.ndarray,
+                       rows: int, cols: int, ignore_index: int) -> None:
+    t = _cross_entropy_check("cross_entropy_rows", x, target, rows, cols, ignore_index, loss, lse, count)
+    if loss.size != rows or lse.size != rows or count.size != 1:
+        raise ValueError(f"cross_entropy_rows: loss and lse need {rows} elements and count 1, "
+                         f"got {loss.size}, {lse.size}, {count.size}")
+    xr = x.reshape(rows, cols)
+    counted = t != ignore_index
+    with np.errstate(all="ignore"):
+        m = xr.max(axis=1) if cols else np.full(rows, -np.inf, x.dtype)
+        lse[:] = m + np.log(np.exp(xr - m[:, None]).sum(axis=1))
+        picked = xr[np.arange(rows), np.where(counted, t, 0)] if cols else np.zeros(rows, x.dtype)
+        loss[:] = np.where(counted, lse - picked, 0)
+    count[0] = counted.sum()
+
+
+def cross_entropy_rows_backward(x: np.ndarray, target: np.ndarray, lse: np.ndarray, scale: np.ndarray,
+                                out: np.ndarray, rows: int, cols: int, ignore_index: int) -> None:
+    t = _cross_entropy_check("cross_entropy_rows_backward", x, target, rows, cols, ignore_index, lse, scale, out)
+    if lse.size != rows or out.size != rows * cols or scale.size not in (1, rows):
+        raise ValueError(f"cross_entropy_rows_backward: lse needs {rows} elements, scale 1 or {rows}, out "
+                         f"{rows * cols}; got {lse.size}, {scale.size}, {out.size}")
+    counted = t != ignore_index
+    with np.errstate(all="ignore"):
+        g = np.exp(x.reshape(rows, cols) - lse[:, None])
+        g[np.arange(rows)[counted], t[counted]] -= 1
+        s = scale if scale.size == rows else np.full(rows, scale[0], scale.dtype)
+        out[:] = np.where(counted[:, None], g * s[:, None], 0).reshape(-1)
+
+
 def _check_floats(name: str, *bufs: np.ndarray) -> None:
     if len({b.size for b in bufs}) != 1:
         raise ValueError(f"{name}: buffer sizes differ: {[b.size for b in bufs]}")

@@ -283,6 +283,25 @@ class Backend(Protocol):
     sum_k g[r, k] * y[r, k])``. Three compact buffers of one dtype (float32 or float64) and
     ``rows * cols`` elements, checked as for ``softmax_rows``."""
 
+    cross_entropy_rows: Callable[..., None] | None
+    """``cross_entropy_rows(x, target, loss, lse, count, rows, cols, ignore_index)``: for each row
+    ``r`` of the compact logits ``x`` seen as ``(rows, cols)`` and its int64 class index
+    ``target[r]``: ``lse[r] = log sum_j exp(x[r, j])`` (computed from the row's max, as a
+    log-softmax is), ``loss[r] = lse[r] - x[r, target[r]]``, or 0 where ``target[r] ==
+    ignore_index``; ``count[0]`` = the number of rows counted. ``x``, ``loss``, ``lse``, ``count``
+    share a dtype, float32 or float64, ``target`` is int64 (TypeError otherwise); ``x`` has
+    ``rows * cols`` elements, ``target``, ``loss`` and ``lse`` ``rows``, ``count`` 1 (ValueError
+    otherwise); a target that is neither in ``[0, cols)`` nor ``ignore_index`` raises
+    ``IndexError`` naming it, before anything is written. ``NDArray.cross_entropy_rows`` calls it
+    for the classifier's loss instead of a log-softmax and a pick."""
+
+    cross_entropy_rows_backward: Callable[..., None] | None
+    """``cross_entropy_rows_backward(x, target, lse, scale, out, rows, cols, ignore_index)``:
+    ``out[r, j] = s_r * (exp(x[r, j] - lse[r]) - [j == target[r]])``, 0 on rows whose target is
+    ``ignore_index``, with ``s_r = scale[r]`` (``scale`` of ``rows`` elements) or ``scale[0]``
+    (one element): the gradient of ``sum_r s_r * loss[r]``. Checked as ``cross_entropy_rows``;
+    ``out`` is compact with ``rows * cols`` elements."""
+
 
     gelu: Callable[..., None] | None
     """``gelu(a, out)``: ``out[i] = x * (1 + erf(x / sqrt 2)) / 2`` with ``x = a[i]``, the exact GELU;
@@ -393,7 +412,8 @@ def interface_functions() -> list[str]:
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
                       "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
-                      "max_pool2d", "max_pool2d_backward", "lower_call", "buffer_address")
+                      "max_pool2d", "max_pool2d_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
+                      "lower_call", "buffer_address")
 
 
 def optional_functions() -> list[str]:

@@ -460,6 +460,45 @@ class NDArray:
             return out
         return self * (grad - (grad * self).sum((axis,), keepdims=True))
 
+    def cross_entropy_rows(self, target: "NDArray", ignore_index: int) -> tuple["NDArray", "NDArray", "NDArray"]:
+        """For logits (this (rows, C) float array) and int64 class indices ``target`` (rows,):
+        the per-row losses ``lse - x[r, target[r]]`` (0 where ``target == ignore_index``), the
+        rows' log-sum-exp ``lse`` and the 0-d count of rows counted. One pass of the backend's
+        optional ``cross_entropy_rows``; else a log-sum-exp and a one-hot pick as array ops. A
+        target that is neither a class nor ``ignore_index`` raises ``IndexError``."""
+        rows, cols = self.shape
+        kernel = self._backend.cross_entropy_rows if self.size else None
+        if kernel is not None:
+            loss, lse = NDArray._new((rows,), self.dtype, self.device), NDArray._new((rows,), self.dtype, self.device)
+            count = NDArray._new((), self.dtype, self.device)
+            kernel(self.compact()._buf, target.compact()._buf, loss._buf, lse._buf, count._buf, rows, cols,
+                   ignore_index)
+            return loss, lse, count
+        counted, hit = _class_hits(target, cols, ignore_index, self.device)
+        m = self.max((1,), keepdims=True) if self.size else full((rows, 1), -np.inf, self.dtype, self.device)
+        lse = (((self - m).exp().sum((1,), keepdims=True)).log() + m).reshape((rows,))
+        picked = where(hit, self, 0.0).sum((1,))
+        loss = where(counted, lse - picked, 0.0)
+        return loss, lse, counted.astype(self.dtype).sum(tuple(range(counted.ndim)))
+
+    def cross_entropy_rows_backward(self, target: "NDArray", lse: "NDArray", scale: "NDArray",
+                                    ignore_index: int) -> "NDArray":
+        """The gradient of ``sum_r s_r * loss[r]`` with respect to the logits (this array):
+        ``s_r * (softmax(x)[r] - onehot(target[r]))``, 0 on ignored rows; ``scale`` holds ``s``,
+        one per row or one for all (1 element). One pass of the backend's optional
+        ``cross_entropy_rows_backward``; else array ops."""
+        rows, cols = self.shape
+        kernel = self._backend.cross_entropy_rows_backward if self.size else None
+        if kernel is not None:
+            out = NDArray._new(self.shape, self.dtype, self.device)
+            kernel(self.compact()._buf, target.compact()._buf, lse.compact()._buf, scale.compact()._buf, out._buf,
+                   rows, cols, ignore_index)
+            return out
+        counted, hit = _class_hits(target, cols, ignore_index, self.device)
+        p = (self - lse.reshape((rows, 1))).exp() - hit.astype(self.dtype)
+        s = scale.reshape((rows, 1) if scale.size == rows else (1, 1))
+        return where(counted.reshape((rows, 1)), p * s, 0.0)
+
     def adam_step_(self, grad: "NDArray", exp_avg: "NDArray", exp_avg_sq: "NDArray",
                    max_exp_avg_sq: "NDArray | None", *, step_size: float, beta1: float, beta2: float, eps: float,
                    bias2_sqrt: float, decay: float = 1.0, l2: float = 0.0) -> None:
@@ -816,6 +855,22 @@ def _index_array(k: Any, n: int, dev: Device) -> NDArray:
         if lo < 0 or active_recorder(dev) is not None:
             idx = idx + (idx < 0).astype(int64) * n
     return idx
+
+
+def _check_class_targets(target: NDArray, cols: int, ignore_index: int) -> None:
+    bad = ((target != ignore_index) & ((target < 0) | (target >= cols))).numpy()
+    if bad.any():
+        raise IndexError(f"Target {int(target.numpy()[bad][0])} is out of bounds (input has {cols} classes).")
+
+
+def _class_hits(target: NDArray, cols: int, ignore_index: int, dev: Device) -> tuple[NDArray, NDArray]:
+    """For class indices ``target`` (rows,): the rows counted (``target != ignore_index``) and
+    the (rows, cols) one-hot of the counted targets; a target that is neither a class nor
+    ``ignore_index`` raises ``IndexError``, as PyTorch."""
+    check(functools.partial(_check_class_targets, cols=cols, ignore_index=ignore_index), target)
+    counted = target != ignore_index
+    classes = array(np.arange(cols).reshape(1, cols), device=dev)
+    return counted, (target.reshape((target.size, 1)) == classes) & counted.reshape((target.size, 1))
 
 
 def _check_index(idx: NDArray, n: int) -> int:

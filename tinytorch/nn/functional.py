@@ -30,7 +30,7 @@ from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
 from ..ops.windows import Convolution, ConvolutionGradInput, Fold, MaxPool, MaxPoolIndices, Unfold, Unpool
-from ..tensor import Function, Tensor, no_grad
+from ..tensor import Function, Tensor, is_grad_enabled, no_grad
 
 _size_2 = int | tuple[int, int]
 
@@ -1467,9 +1467,50 @@ class NllLoss(Function):
         return "NllLossBackward0"
 
 
-def _check_class_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
+class CrossEntropy(Function):
+    """Class-index cross entropy of (N, C) logits as one graph node: per row the log-sum-exp
+    minus the target's logit (0 for ``ignore_index``), reduced as ``reduction`` says (``"mean"``
+    over the rows counted). Forward and backward are one pass each where the backend has
+    ``cross_entropy_rows[_backward]``; the backward is ``s_r * (softmax(x)[r] - onehot(t[r]))``,
+    written as differentiable ops when a graph of the gradient is wanted (``create_graph``).
+    The node is named as PyTorch's (``NllLossBackward0``), whose cross entropy ends in an NLL."""
+
+    def forward(self, x: NDArray, target: NDArray, ignore_index: int, reduction: str) -> NDArray:
+        loss, self.lse, count = x.cross_entropy_rows(target, ignore_index)
+        self.target, self.ignore_index, self.reduction = target, ignore_index, reduction
+        if reduction == "none":
+            return loss
+        total = loss.sum((0,))
+        if reduction == "sum":
+            return total
+        self.count = count
+        return total / count
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
+        x = self.inputs[0]
+        if self.reduction == "mean":
+            scale = grad / Tensor._make(self.count, False, None)
+        else:
+            scale = grad
+        if not is_grad_enabled():  # one pass
+            s = scale._data.reshape((-1,))
+            return Tensor._make(x._data.cross_entropy_rows_backward(self.target, self.lse, s, self.ignore_index),
+                                False, None), None
+        rows, cols = x.shape
+        counted = Tensor._make((self.target != self.ignore_index).reshape((rows, 1)), False, None)
+        classes = nd_array(np.arange(cols).reshape(1, cols), device=x.device)
+        hit = Tensor._make((self.target.reshape((rows, 1)) == classes).astype(x._data.dtype), False, None)
+        per_row = scale.unsqueeze(1) if self.reduction == "none" else scale
+        return where(counted, (ops.softmax(x, 1) - hit) * per_row, 0.0), None
+
+    def name(self) -> str:
+        return "NllLossBackward0"
+
+
+def _check_class_target(input: Tensor, target: Tensor, ignore_index: int, values: bool = True) -> Tensor:
     """``target`` checked against ``input`` for a class-index loss: int64, the shape of
-    ``input`` without its class dim, every entry a class or ``ignore_index`` (``CheckedTargets``)."""
+    ``input`` without its class dim, and (``values``) every entry a class or ``ignore_index``
+    (``CheckedTargets``)."""
     if target.dtype != int64:
         raise RuntimeError(f"expected target of dtype int64 (class indices), got {target.dtype}")
     class_dim = 0 if input.ndim == 1 else 1
@@ -1477,6 +1518,8 @@ def _check_class_target(input: Tensor, target: Tensor, ignore_index: int) -> Ten
     if tuple(target.shape) != expected:
         raise ValueError(f"Expected target of shape {expected} for input of shape {tuple(input.shape)}, "
                          f"got {tuple(target.shape)}")
+    if not values:
+        return target
     return CheckedTargets.apply(target, classes=input.shape[class_dim], ignore_index=ignore_index)
 
 
@@ -1539,6 +1582,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
+    if input.ndim == 2 and weight is None and not label_smoothing and target.dtype not in (float32, float64) \
+            and _plain(input, target) and input.dtype in (float32, float64):
+        _check_class_target(input, target, ignore_index, values=False)  # the kernel checks the values
+        return CrossEntropy.apply(input, target, ignore_index=ignore_index, reduction=reduction)
     logp = ops.log_softmax(input, class_dim)
     if weight is None and not label_smoothing and target.dtype not in (float32, float64) and _plain(input, target):
         return NllLoss.apply(logp, _check_class_target(input, target, ignore_index), ignore_index=ignore_index,
