@@ -78,7 +78,7 @@ from ..ops.elementwise import (
     add,
     mul,
 )
-from ..ops.fused import Gelu, LayerNorm, Linear
+from ..ops.fused import Attention, Gelu, LayerNorm, Linear
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul, matmul
 from ..ops.movement import (
@@ -595,7 +595,7 @@ RULES: dict[type[Function], Rule] = {
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule,
-    Linear: linear_rule, LayerNorm: layer_norm_rule,
+    Linear: linear_rule, LayerNorm: layer_norm_rule, Attention: leading_batch_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,
 }
