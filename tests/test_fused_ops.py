@@ -26,6 +26,10 @@ CASES = {
     "gelu": (lambda F, x: F.gelu(x), [(3, 7)]),
     "softmax last": (lambda F, x: F.softmax(x, -1), [(2, 3, 5)]),
     "softmax middle": (lambda F, x: F.softmax(x, 1), [(2, 3, 5)]),
+    # --- one-node attention (scaled_dot_product_attention without mask or dropout) ---
+    "attention": (lambda F, q, k, v: F.scaled_dot_product_attention(q, k, v), [(2, 4, 5), (2, 6, 5), (2, 6, 3)]),
+    "attention causal": (lambda F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
+                         [(2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)]),
 }
 
 
