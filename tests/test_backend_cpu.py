@@ -46,7 +46,8 @@ COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewis
                      "cast", "where", "matmul", "gather", "scatter", "scatter_add", "matmul_strided",
                      "scatter_mul", "scatter_max", "scatter_min",
                      "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step", "fold_windows",
-                     "ewise_strided", "softmax_rows", "softmax_rows_backward", "gelu", "gelu_backward"}
+                     "ewise_strided", "softmax_rows", "softmax_rows_backward", "gelu", "gelu_backward",
+                     "layer_norm_rows", "layer_norm_rows_backward"}  # the last two: test_backend_interface.py
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}

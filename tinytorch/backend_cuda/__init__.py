@@ -860,3 +860,5 @@ softmax_rows = None  # no CUDA kernel yet: NDArray.softmax takes array passes
 softmax_rows_backward = None  # likewise
 gelu = None  # no CUDA kernel yet: NDArray.gelu takes array passes
 gelu_backward = None  # likewise
+layer_norm_rows = None  # no CUDA kernel yet: NDArray.layer_norm_rows takes array passes
+layer_norm_rows_backward = None  # likewise

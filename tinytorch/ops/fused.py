@@ -90,12 +90,8 @@ class LayerNorm(Function):
     (means over the normalised dims, sums over the others)."""
 
     def forward(self, x: NDArray, w: NDArray | None, b: NDArray | None, n: int, eps: float) -> NDArray:
-        dims = tuple(range(x.ndim - n, x.ndim))
-        count = math.prod(x.shape[x.ndim - n:])
-        centered = x - x.sum(dims, keepdims=True) * (1.0 / count)
-        rstd = ((centered * centered).sum(dims, keepdims=True) * (1.0 / count) + eps) ** -0.5
-        xhat = centered * rstd
-        self.dims, self.eps, self.xhat, self.rstd = dims, eps, xhat, rstd
+        xhat, rstd = x.layer_norm_rows(n, eps)  # one backend pass per row where it has the kernel
+        self.dims, self.eps, self.xhat, self.rstd = tuple(range(x.ndim - n, x.ndim)), eps, xhat, rstd
         out = xhat if w is None else xhat * w
         return out if b is None else out + b
 
@@ -111,13 +107,9 @@ class LayerNorm(Function):
             dx = rstd * (h - mean(h, dims, keepdim=True) - xhat * mean(h * xhat, dims, keepdim=True))
             return (dx if need_x else None, sum_(g * xhat, lead) if need_w else None,
                     sum_(g, lead) if need_b else None)
-        ga, xhat, count = g._data, self.xhat, 1.0 / math.prod(x.shape[x.ndim - len(dims):])
+        ga, xhat = g._data, self.xhat
         h = ga if w is None else ga * w._data
-        dx = None
-        if need_x:
-            dx = (h - h.sum(dims, keepdims=True) * count
-                  - xhat * ((h * xhat).sum(dims, keepdims=True) * count)) * self.rstd
-        return (None if dx is None else _constant(dx),
+        return (_constant(xhat.layer_norm_rows_backward(self.rstd, h, len(dims))) if need_x else None,
                 _constant((ga * xhat).sum(lead)) if need_w else None,
                 _constant(ga.sum(lead)) if need_b else None)
 
