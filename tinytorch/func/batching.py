@@ -470,14 +470,16 @@ def _weights_batched(level: VmapLevel, args: tuple[Any, ...]) -> bool:
 
 
 def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
-    """``Linear`` takes rows ``(R, in)``: a batched input's batch is merged into the rows (a
+    """``Linear`` takes ``(..., in)``: a batched input's batch is merged into the rows (a
     view when it is in front) and split off the result. With batched weights (an ensemble)
-    each example has its own map: a batched ``matmul`` with the weights transposed, plus the
-    bias as a row."""
+    each example has its own map: a batched ``matmul`` with the weights transposed (size-1
+    dims between the batch and the matrix, for the input's other leading dims), plus the bias
+    as a row."""
     if _weights_batched(level, args):
         x, w, b = (materialize(*unwrap(a, level), level.size) if a is not None else None for a in args)
-        out = matmul(x, transpose(w, -1, -2))
-        return (out if b is None else out + unsqueeze(b, -2)), 0
+        gap = (1,) * (x.ndim - 3)  # the input's leading dims other than the batch and the rows
+        out = matmul(x, reshape(transpose(w, -1, -2), w.shape[:1] + gap + (w.shape[2], w.shape[1])))
+        return (out if b is None else out + reshape(b, b.shape[:1] + gap + (1, b.shape[1]))), 0
     value, _ = _unary_front(level, args)
     out = run((reshape(value, (-1, value.shape[-1])),) + args[1:], params)
     return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
