@@ -20,7 +20,7 @@ from ..ndarray import device as as_device
 from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..ndarray.strides import broadcast_shapes, expand_key, infer_shape, reshape_view
-from ..tensor import Function, Tensor, announce_masks
+from ..tensor import Function, Tensor, announce_masks, is_grad_enabled
 from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, where
 from .table import exports, op
@@ -67,7 +67,34 @@ class Index(Function):
         self.shape, self.key = a.shape, key
         return a[key]
 
-    def backward(self, g: Tensor) -> Tensor: return IndexBackward.apply(g, shape=self.shape, key=self.key)
+    def backward(self, g: Tensor) -> "Tensor | PlacedGrad":
+        if not is_grad_enabled() and _is_basic(self.key):  # not recorded: the engine places it
+            return PlacedGrad(g, self.shape, self.key)
+        return IndexBackward.apply(g, shape=self.shape, key=self.key)
+
+
+class PlacedGrad:
+    """The gradient "zeros of ``shape`` with ``grad`` written at the basic ``key``", not yet made:
+    what the backward of a basic index (a slice, a row, a piece of ``split``) returns when the
+    backward pass is not recorded. The autograd engine writes it into the gradient it collects
+    for the indexed tensor: when the pieces of a split come back, the first is written into
+    zeros and the others are added into their slices -- one zero-filled array in all, instead
+    of one per piece and the additions of those mostly-zero arrays."""
+
+    __slots__ = ("grad", "shape", "key")
+
+    def __init__(self, grad: Tensor, shape: tuple[int, ...], key: Any):
+        self.grad, self.shape, self.key = grad, shape, key
+
+    def dense(self) -> NDArray:
+        """The gradient as an array: zeros with ``grad`` at ``key``."""
+        out = zeros(self.shape, dtype=self.grad._data.dtype, device=self.grad._data.device)
+        out[self.key] = self.grad._data
+        return out
+
+    def add_into(self, acc: NDArray) -> None:
+        """Add the gradient into ``acc`` (of ``shape``) in place: only the slice at ``key`` changes."""
+        acc[self.key].add_(self.grad._data)
 
 
 class IndexBackward(Function):
