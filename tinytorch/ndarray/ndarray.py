@@ -321,12 +321,13 @@ class NDArray:
         adjacent = positions == list(range(positions[0], positions[-1] + 1))
         before = [a for a in rest if a < positions[0]] if adjacent else []
         after = [a for a in rest if a not in before]
-        grid_before = _offset_grid(tuple(shape[a] for a in before), tuple(strides[a] for a in before), 0, self.device)
         grid_after = _offset_grid(tuple(shape[a] for a in after), tuple(strides[a] for a in after), 0, self.device)
         na = len(after)
-        return (grid_before.reshape(grid_before.shape + (1,) * (len(b_shape) + na))
-                + flat.reshape(flat.shape + (1,) * na)
-                + grid_after)
+        offsets = flat.reshape(flat.shape + (1,) * na) + grid_after
+        if not before:  # (the common case, x[idx] or x[idx, :]: no grid in front to add, a full pass saved)
+            return offsets
+        grid_before = _offset_grid(tuple(shape[a] for a in before), tuple(strides[a] for a in before), 0, self.device)
+        return grid_before.reshape(grid_before.shape + (1,) * (len(b_shape) + na)) + offsets
 
     # --- elementwise arithmetic ------------------------------------------------------------------
     def _binary(self, other: Any, op: str, reverse: bool = False) -> "NDArray":
