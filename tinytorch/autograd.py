@@ -180,14 +180,14 @@ def _run_leaf_hooks(leaf_grads: dict, key: int) -> None:
         leaf_grads[key] = (t, _call_hooks(hooks, g))
 
 
-def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:
+def _input_grads(node: Function, grads: Any) -> "list[tuple[Tensor, Tensor | PlacedGrad]]":
     """``(input, gradient)`` for each input of ``node`` that wants one, from what its ``backward``
     returned: checked (PyTorch's errors), summed down to the input's shape and cast to its dtype."""
     grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(node.inputs):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                            f"(expected {len(node.inputs)}, got {len(grads)})")
-    out = []
+    out: "list[tuple[Tensor, Tensor | PlacedGrad]]" = []
     for i, (t, need, tg) in enumerate(zip(node.inputs, node.needs_input_grad, grads)):
         if not need or tg is None:
             continue

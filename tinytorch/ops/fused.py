@@ -165,10 +165,12 @@ class Attention(Function):
             return ((ds @ k) * scale if need_q else None, transpose(ds, -2, -1) @ qs if need_k else None,
                     transpose(p, -2, -1) @ g if need_v else None)
         ga, p = g._data, self.p
-        ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1) if need_q or need_k else None
-        return (_constant((ds @ self.k) * scale) if need_q else None,
-                _constant(_swap_last(ds) @ self.qs) if need_k else None,
-                _constant(_swap_last(p) @ ga) if need_v else None)
+        dq = dk = None
+        if need_q or need_k:
+            ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1)
+            dq = _constant((ds @ self.k) * scale) if need_q else None
+            dk = _constant(_swap_last(ds) @ self.qs) if need_k else None
+        return dq, dk, (_constant(_swap_last(p) @ ga) if need_v else None)
 
 
 def _swap_last(a: NDArray) -> NDArray:

@@ -67,7 +67,7 @@ class Index(Function):
         self.shape, self.key = a.shape, key
         return a[key]
 
-    def backward(self, g: Tensor) -> "Tensor | PlacedGrad":
+    def backward(self, g: Tensor) -> Any:  # a Tensor, or a PlacedGrad for the engine
         if not is_grad_enabled() and _is_basic(self.key):  # not recorded: the engine places it
             return PlacedGrad(g, self.shape, self.key)
         return IndexBackward.apply(g, shape=self.shape, key=self.key)
