@@ -47,7 +47,8 @@ class Linear(Function):
     of a reshape, a transpose, a matmul, a broadcast add and a reshape back. The leading dims of
     ``x`` are flattened into one row dim (a view for a compact ``x``), so the weight's gradient
     ``g^T @ x`` is one product, in the weight's own (out, in) layout, and the bias's is one sum
-    over the rows. Backward computes on NDArrays unless it is recorded (as ``LayerNorm``)."""
+    over the rows. Unless the backward is recorded, its reshapes and the bias's sum are array
+    operations (no ops of their own); the two products are Matmul ops either way."""
 
     def forward(self, x: NDArray, w: NDArray, b: NDArray | None) -> NDArray:
         out = _rows(x) @ w.permute((1, 0))  # a strided matmul: the transposed weight is not copied
@@ -65,9 +66,12 @@ class Linear(Function):
                     Matmul.apply(transpose(g2, 0, 1), x if x.ndim == 2 else reshape(x, _rows_shape(x.shape)))
                     if need_w else None,
                     sum_(g2, 0) if need_b else None)
+        # not recorded: the rows as constants (no reshape ops), the products still through
+        # Matmul.apply, so that dispatch modes (the profiler) see the backward's big kernels
         ga = _rows(g._data)
-        return (_constant((ga @ w._data).reshape(x.shape)) if need_x else None,
-                _constant(ga.permute((1, 0)) @ _rows(x._data)) if need_w else None,
+        dx = Matmul.apply(_constant(ga), w) if need_x else None
+        return (dx if dx is None or x.ndim == 2 else _constant(dx._data.reshape(x.shape)),
+                Matmul.apply(_constant(ga.permute((1, 0))), _constant(_rows(x._data))) if need_w else None,
                 _constant(ga.sum((0,))) if need_b else None)
 
 
