@@ -552,3 +552,14 @@ def test_slice_gradients_leave_user_tensors_alone():
     np.testing.assert_array_equal(g.numpy(), np.full((2, 4), 2.0))
     # 2 from y itself, and each slice's sum was added to all 8 elements: 8 * 2 more
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 4), 2.0 + 16.0))
+
+
+def test_index_backward_gives_tensors_outside_the_engine():
+    """Only the library's engine takes placed gradients: a node's backward called by other code
+    (a hand-written engine, as in lab 5, under no_grad) returns a Tensor, per the Function contract."""
+    x = tt.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = x[:, 1:]
+    with tt.no_grad():
+        g = y.grad_fn.backward(tt.ones(2, 2, dtype=tt.float64))
+    assert isinstance(g, tt.Tensor)
+    np.testing.assert_array_equal(g.numpy(), [[0, 1, 1], [0, 1, 1]])

@@ -35,7 +35,7 @@ from .hooks import RemovableHandle
 from .ops.creation import full_like, ones_like
 from .ops.elementwise import add
 from .ops.inplace import add_
-from .ops.movement import PlacedGrad, reshape, to
+from .ops.movement import PlacedGrad, placed_gradients, reshape, to
 from .ops.reduce import sum as sum_
 from .ops.table import op
 from .tensor import (
@@ -128,22 +128,23 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     owned: dict[int, Tensor] = {}  # gradients the engine made and nothing else sees (see _summed)
     prev = _set_grad_enabled(create_graph)
     try:
-        for r, g in zip(roots, root_grads):
-            _accumulate(node_grads, leaf_grads, r, g, owned)
-        for node in reversed(order):  # the chain rule, from the output back to the leaves
-            inputs = node.inputs
-            if id(node) in node_grads and (wanted is None or id(node) in wanted):
-                g = node_grads.pop(id(node))
-                owned.pop(id(g), None)  # handed to a backward now: it may return it, or keep it
-                g = seen_grads[id(node)] = _tensor_hooks_applied(node, g, create_graph)
-                for t, tg in _input_grads(node, node.backward(g)):
-                    _accumulate(node_grads, leaf_grads, t, tg, owned)
-                if not retain_graph:
-                    node.release()
-            _leaf_hooks_when_final(inputs, uses, leaf_grads)
-        for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
-            if key not in uses:
-                _run_leaf_hooks(leaf_grads, key)
+        with placed_gradients(not create_graph):  # slices' gradients may come back as PlacedGrad
+            for r, g in zip(roots, root_grads):
+                _accumulate(node_grads, leaf_grads, r, g, owned)
+            for node in reversed(order):  # the chain rule, from the output back to the leaves
+                inputs = node.inputs
+                if id(node) in node_grads and (wanted is None or id(node) in wanted):
+                    g = node_grads.pop(id(node))
+                    owned.pop(id(g), None)  # handed to a backward now: it may return it, or keep it
+                    g = seen_grads[id(node)] = _tensor_hooks_applied(node, g, create_graph)
+                    for t, tg in _input_grads(node, node.backward(g)):
+                        _accumulate(node_grads, leaf_grads, t, tg, owned)
+                    if not retain_graph:
+                        node.release()
+                _leaf_hooks_when_final(inputs, uses, leaf_grads)
+            for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
+                if key not in uses:
+                    _run_leaf_hooks(leaf_grads, key)
     finally:
         _set_grad_enabled(prev)
     for t in targets or ():  # a non-leaf target's gradient is the one its node received

@@ -8,9 +8,11 @@ adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Cl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
+import threading
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -67,16 +69,39 @@ class Index(Function):
         self.shape, self.key = a.shape, key
         return a[key]
 
-    def backward(self, g: Tensor) -> Any:  # a Tensor, or a PlacedGrad for the engine
-        if not is_grad_enabled() and _is_basic(self.key):  # not recorded: the engine places it
+    def backward(self, g: Tensor) -> Any:  # a Tensor, or a PlacedGrad for the library's engine
+        if _placing.on and not is_grad_enabled() and _is_basic(self.key):  # the engine places it
             return PlacedGrad(g, self.shape, self.key)
         return IndexBackward.apply(g, shape=self.shape, key=self.key)
 
 
+class _Placing(threading.local):
+    """Whether the backward pass now running takes :class:`PlacedGrad` results: only the
+    library's engine does (``autograd._run_backward``, through :func:`placed_gradients`), so
+    any other caller of ``node.backward`` -- a hand-written engine, as in lab 5 -- gets the
+    Tensors the Function contract promises."""
+
+    on = False
+
+
+_placing = _Placing()
+
+
+@contextlib.contextmanager
+def placed_gradients(on: bool) -> Iterator[None]:
+    """Let the backward of basic indexing return :class:`PlacedGrad` (``on``) inside the block."""
+    prev, _placing.on = _placing.on, on
+    try:
+        yield
+    finally:
+        _placing.on = prev
+
+
 class PlacedGrad:
     """The gradient "zeros of ``shape`` with ``grad`` written at the basic ``key``", not yet made:
-    what the backward of a basic index (a slice, a row, a piece of ``split``) returns when the
-    backward pass is not recorded. The autograd engine writes it into the gradient it collects
+    what the backward of a basic index (a slice, a row, a piece of ``split``) returns to the
+    library's engine when the backward pass is not recorded. The engine writes it into the
+    gradient it collects
     for the indexed tensor: when the pieces of a split come back, the first is written into
     zeros and the others are added into their slices -- one zero-filled array in all, instead
     of one per piece and the additions of those mostly-zero arrays."""
