@@ -24,8 +24,8 @@ Counted per event:
   time minus that of the events nested inside (ops inside a ``record_function`` range);
 * **FLOPs** (``with_flops=True``): ``2 * batch * n * k * m`` for each matrix product
   ``(…, n, k) @ (…, k, m)``: ``Matmul`` (convolution is im2col, then one matmul) and
-  ``Linear`` (a linear layer's ``x @ w.T + b`` as one node), so their FLOPs are those of the
-  textbook formulas. Like ``torch.profiler``
+  ``Linear`` (a linear layer's ``x @ w.T + b`` as one node), and ``Attention`` (its two
+  products), so their FLOPs are those of the textbook formulas. Like ``torch.profiler``
   the other ops count no FLOPs: their cost is the memory they move;
 * **bytes moved**: the bytes of the op's tensor inputs plus those of its output, the
   traffic an op that reads each input once and writes its output once has to pay; a view
@@ -224,12 +224,16 @@ def matmul_flops(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int:
 
 
 def _op_flops(op: type[Function], args: tuple[Any, ...]) -> int:
-    """The FLOPs of the matrix products: ``Matmul``, and ``Linear`` (``x @ w.T``, ``w`` stored
-    as ``(out, in)``; the bias add is not counted, as profilers count products only)."""
+    """The FLOPs of the matrix products: ``Matmul``, ``Linear`` (``x @ w.T``, ``w`` stored as
+    ``(out, in)``; the bias add is not counted, as profilers count products only) and the two
+    products inside ``Attention`` (the one-node ``scaled_dot_product_attention``)."""
     if op.__name__ == "Matmul":
         return matmul_flops(args[0].shape, args[1].shape)
     if op.__name__ == "Linear":
         return matmul_flops(args[0].shape, tuple(args[1].shape)[::-1])
+    if op.__name__ == "Attention":  # softmax(q k^T) v: the scores' product and the weighted sum
+        q, k, v = (tuple(a.shape) for a in args[:3])
+        return matmul_flops(q, k[:-2] + (k[-1], k[-2])) + matmul_flops(q[:-1] + (k[-2],), v)
     return 0
 
 
