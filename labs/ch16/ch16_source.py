@@ -96,11 +96,13 @@ with demo("16.1"):
 #
 # * `matmul_flops(a_shape, b_shape)` returns that count (an int).
 # * `count_flops(fn)` calls `fn()` with your `OpRecorder` active and returns the FLOPs of every
-#   matrix product it ran. The library runs products as two ops: `Matmul` (`@`, convolution's
-#   im2col, attention, and every backward product) and `Linear`, a linear layer's forward
-#   `x @ w.T + b` as one node, with `x` of shape `(n, in)` and `w` of shape `(out, in)` — so
-#   its product is `(n, in) @ (in, out)` (the bias add is not counted). No other op counts
-#   FLOPs here.
+#   matrix product it ran. The library runs products as three ops: `Matmul` (`@`, convolution's
+#   im2col, masked attention, and every backward product); `Linear`, a linear layer's forward
+#   `x @ w.T + b` as one node, with `x` of shape `(…, n, in)` and `w` of shape `(out, in)` — so
+#   its product is `(…, n, in) @ (in, out)` (the bias add is not counted); and `Attention`,
+#   `scaled_dot_product_attention` without a mask or dropout as one node, with `q` of shape
+#   `(…, L, E)`, `k` of shape `(…, S, E)` and `v` of shape `(…, S, Ev)` — two products, the
+#   scores `q @ k^T` and the weighted sum `(…, L, S) @ v`. No other op counts FLOPs here.
 #
 # Do not use `tinytorch.profiler`.
 
@@ -135,8 +137,11 @@ def count_flops(fn):
     for name, shapes in rec.calls:
         if name == "Matmul":
             total += matmul_flops(shapes[0], shapes[1])
-        elif name == "Linear":  # x (n, in) @ w.T, w stored as (out, in)
+        elif name == "Linear":  # x (..., n, in) @ w.T, w stored as (out, in)
             total += matmul_flops(shapes[0], shapes[1][::-1])
+        elif name == "Attention":  # q @ k^T, then the weights (..., L, S) @ v
+            q, k, v = shapes[:3]
+            total += matmul_flops(q, k[:-2] + (k[-1], k[-2])) + matmul_flops(q[:-1] + (k[-2],), v)
     return total
     ### END SOLUTION
 
