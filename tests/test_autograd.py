@@ -513,3 +513,53 @@ def test_gradients_at_special_points_match_pytorch(row, device):
         fn(lib, x).backward()
         grads.append(outcome(x.grad))
     assert close(grads[0], grads[1]), grads
+
+
+# --- gradients of slices written in place (autograd._summed, ops.movement.PlacedGrad) ------------
+def _slices_case(lib, x_np, hooked):
+    """Pieces of a split (some used twice, one unused), overlapping slices, a row and a step
+    slice of one tensor, summed with weights: every way slice gradients meet in the engine."""
+    x = lib.tensor(x_np, requires_grad=True)
+    seen = []
+    y = x * 1.5
+    if hooked:
+        y.register_hook(lambda g: seen.append(g.sum().item()))
+    a, b, _unused = y.split(2, dim=1)
+    w = lib.tensor(np.arange(x_np.size // x_np.shape[1] * 2, dtype=np.float64).reshape(-1, 2))
+    out = (a * w).sum() + (a * b).sum() + (y[:, 1:4] ** 2).sum() + y[1].sum() * 3 + y[:, ::2].sum()
+    out.backward()
+    return x.grad.numpy(), seen
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_slice_gradients_are_placed_and_summed_like_torch(hooked):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    ours, seen = _slices_case(tt, x, hooked)
+    ref, seen_ref = _slices_case(torch, x, hooked)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+    np.testing.assert_allclose(seen, seen_ref, rtol=1e-12)
+
+
+def test_slice_gradients_leave_user_tensors_alone():
+    """A gradient that reaches a slice's input unchanged (x + x, a returned upstream gradient) is
+    never the array the engine adds the slices into."""
+    x = tt.tensor(np.ones((2, 4)), requires_grad=True)
+    g = tt.tensor(np.full((2, 4), 2.0))
+    y = x + 0.0
+    z = y + y[:, :2].sum() + y[:, 2:].sum()
+    z.backward(g)
+    np.testing.assert_array_equal(g.numpy(), np.full((2, 4), 2.0))
+    # 2 from y itself, and each slice's sum was added to all 8 elements: 8 * 2 more
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 4), 2.0 + 16.0))
+
+
+def test_index_backward_gives_tensors_outside_the_engine():
+    """Only the library's engine takes placed gradients: a node's backward called by other code
+    (a hand-written engine, as in lab 5, under no_grad) returns a Tensor, per the Function contract."""
+    x = tt.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = x[:, 1:]
+    with tt.no_grad():
+        g = y.grad_fn.backward(tt.ones(2, 2, dtype=tt.float64))
+    assert isinstance(g, tt.Tensor)
+    np.testing.assert_array_equal(g.numpy(), [[0, 1, 1], [0, 1, 1]])

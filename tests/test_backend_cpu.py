@@ -47,9 +47,10 @@ COVERED: set[str] = {"alloc", "from_numpy", "to_numpy", "fill", "compact", "ewis
                      "scatter_mul", "scatter_max", "scatter_min",
                      "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step", "fold_windows",
                      "ewise_strided", "softmax_rows", "softmax_rows_backward", "gelu", "gelu_backward",
-                     # these five are tested in test_backend_interface.py
+                     # these are tested in test_backend_interface.py
                      "conv2d", "conv2d_backward_input", "conv2d_backward_weight", "max_pool2d",
-                     "max_pool2d_backward"}
+                     "max_pool2d_backward", "layer_norm_rows", "layer_norm_rows_backward", "cross_entropy_rows",
+                     "cross_entropy_rows_backward"}
 COVERED |= {f"ewise_{op}" for op in interface.BINARY_OPS} | {f"scalar_{op}" for op in interface.BINARY_OPS}
 COVERED |= {f"scalar_r{op}" for op in interface.REVERSED_SCALAR_OPS}
 COVERED |= {f"ewise_{fn}" for fn in interface.UNARY_OPS} | {f"reduce_{op}" for op in interface.REDUCE_OPS}

@@ -89,8 +89,8 @@ def test_optional_functions_are_declared_in_the_protocol():
     assert optional == ["matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                         "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
                         "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
-                        "max_pool2d", "max_pool2d_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
-                        "lower_call", "buffer_address"]
+                        "max_pool2d", "max_pool2d_backward", "layer_norm_rows", "layer_norm_rows_backward",
+                        "cross_entropy_rows", "cross_entropy_rows_backward", "lower_call", "buffer_address"]
     assert not set(optional) & set(interface.interface_functions())
     hints = typing.get_type_hints(interface.Backend)
     for name in optional:
@@ -861,3 +861,47 @@ def test_cross_entropy_rows_checks_targets_sizes_and_dtypes(device):
         forward(x, _buf(backend, np.array([0, 1])), _alloc(backend, 2, np.float64), lse, count, 2, 3, -100)
     with pytest.raises(ValueError):
         backward(x, _buf(backend, np.array([0, 1])), lse, f32(2), f32(5), 2, 3, -100)
+
+
+# --- layer_norm_rows, layer_norm_rows_backward ------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (768, 128), (2, 1000), (5000, 500)], ids=str)
+def test_layer_norm_rows_forward_and_backward(device, rng, dtype, shape):
+    """Against float64 numpy formulas: the standardised rows, 1 / sqrt(var + eps) per row, and
+    the input gradient rstd * (h - mean(h) - xhat * mean(h * xhat)) (the big case is threaded)."""
+    backend, layer_norm = _optional(device, "layer_norm_rows")
+    _, backward = _optional(device, "layer_norm_rows_backward")
+    rows, cols = shape
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    h = rng.standard_normal(shape).astype(dtype)
+    x64, h64 = x.astype(np.float64), h.astype(np.float64)
+    centered = x64 - x64.mean(1, keepdims=True)
+    rstd_want = 1 / np.sqrt((centered ** 2).mean(1, keepdims=True) + 1e-5)
+    xhat_want = centered * rstd_want
+    xhat, rstd = _alloc(backend, x.size, dtype), _alloc(backend, rows, dtype)
+    layer_norm(_buf(backend, x.reshape(-1)), xhat, rstd, rows, cols, 1e-5)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype is np.float32 else dict(rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(_get(backend, rstd), rstd_want.reshape(-1), **tol)
+    np.testing.assert_allclose(_get(backend, xhat).reshape(shape), xhat_want, **tol)
+    out = _alloc(backend, x.size, dtype)
+    backward(xhat, rstd, _buf(backend, h.reshape(-1)), out, rows, cols)
+    xh = _get(backend, xhat).reshape(shape).astype(np.float64)
+    want = rstd_want * (h64 - h64.mean(1, keepdims=True) - xh * (h64 * xh).mean(1, keepdims=True))
+    np.testing.assert_allclose(_get(backend, out).reshape(shape), want, **tol)
+
+
+def test_layer_norm_rows_checks_sizes_and_dtypes(device):
+    backend, layer_norm = _optional(device, "layer_norm_rows")
+    _, backward = _optional(device, "layer_norm_rows_backward")
+    f32 = lambda n: _alloc(backend, n, np.float32)  # noqa: E731
+    with pytest.raises(ValueError):
+        layer_norm(f32(6), f32(6), f32(3), 2, 3, 1e-5)  # rstd has one element per row
+    with pytest.raises(ValueError):
+        layer_norm(f32(6), f32(5), f32(2), 2, 3, 1e-5)
+    with pytest.raises(TypeError):
+        layer_norm(f32(6), f32(6), _alloc(backend, 2, np.float64), 2, 3, 1e-5)
+    with pytest.raises(TypeError):
+        layer_norm(_alloc(backend, 6, np.int64), _alloc(backend, 6, np.int64), _alloc(backend, 2, np.int64), 2, 3,
+                   1e-5)
+    with pytest.raises(ValueError):
+        backward(f32(6), f32(2), f32(6), f32(4), 2, 3)

@@ -26,6 +26,10 @@ CASES = {
     "gelu": (lambda F, x: F.gelu(x), [(3, 7)]),
     "softmax last": (lambda F, x: F.softmax(x, -1), [(2, 3, 5)]),
     "softmax middle": (lambda F, x: F.softmax(x, 1), [(2, 3, 5)]),
+    # --- one-node attention (scaled_dot_product_attention without mask or dropout) ---
+    "attention": (lambda F, q, k, v: F.scaled_dot_product_attention(q, k, v), [(2, 4, 5), (2, 6, 5), (2, 6, 3)]),
+    "attention causal": (lambda F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
+                         [(2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)]),
 }
 
 
@@ -70,3 +74,24 @@ def test_first_order_gradients_need_no_graph(device):
     tt.nn.functional.gelu(tt.nn.functional.layer_norm(tt.nn.functional.linear(x, w.T.T), (3,))).sum().backward()
     assert x.grad.grad_fn is None and w.grad.grad_fn is None
     assert x.grad.shape == (4, 6) and w.grad.shape == (3, 6)
+
+
+def test_layer_norm_without_the_backend_kernels_gives_the_same_numbers(monkeypatch):
+    """NDArray.layer_norm_rows / _backward fall back to array passes on a backend without the
+    optional kernels (as the CUDA one): the same output and gradients as with them."""
+    import tinytorch.backend_cpu as cpu
+
+    rng = np.random.default_rng(1)
+    x, w, g = rng.standard_normal((4, 3, 6)), rng.standard_normal((3, 6)), rng.standard_normal((4, 3, 6))
+
+    def run():
+        xs, ws = tt.tensor(x, requires_grad=True), tt.tensor(w, requires_grad=True)
+        out = tt.nn.functional.layer_norm(xs, (3, 6), ws, eps=1e-3)
+        out.backward(tt.tensor(g))
+        return [t.detach().numpy() for t in (out, xs.grad, ws.grad)]
+
+    with_kernels = run()
+    monkeypatch.setattr(cpu, "layer_norm_rows", None)
+    monkeypatch.setattr(cpu, "layer_norm_rows_backward", None)
+    for a, b in zip(run(), with_kernels):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)

@@ -231,3 +231,29 @@ def test_mha_errors():
         mha(x, x, x, attn_mask=tt.zeros(3, 4))
     with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(2, 4\)"):
         mha(x, x, x, key_padding_mask=tt.zeros(2, 5, dtype=tt.bool))
+
+
+# --- the one-node attention (ops/fused.py Attention): second order and the graph it makes ----------
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_second_order_gradients_match_torch(causal, rng):
+    """The recorded backward (create_graph) of the one-node attention: the gradient of a function
+    of the first gradients, against PyTorch's double backward of its own attention."""
+    arrays = [rng.standard_normal(s) for s in ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7))]
+    w = rng.standard_normal((2, 3, 4, 7))
+    results = []
+    for lib, make in ((tt, lambda a: tt.tensor(a, requires_grad=True)),
+                      (torch, lambda a: torch.tensor(a, requires_grad=True))):
+        q, k, v = (make(a) for a in arrays)
+        out = lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=0.4)
+        grads = lib.autograd.grad((out * lib.tensor(w)).sum(), (q, k, v), create_graph=True)
+        second = lib.autograd.grad(sum((g * g).sum() for g in grads), (q, k, v))
+        results.append([t.detach().numpy() for t in (out, *grads, *second)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_sdpa_without_mask_or_dropout_is_one_node(rng):
+    q, k, v = (tt.tensor(rng.standard_normal((2, 3, 4, 5)), requires_grad=True) for _ in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert out.grad_fn.name() == "AttentionBackward0"
+    assert F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).grad_fn.name() != "AttentionBackward0"

@@ -241,6 +241,23 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, rng):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
 
 
+@needs_torch
+def test_clip_grad_norm_float32_many_gradients_matches_torch(rng):
+    """The 2-norm's array path (one sum of squares per gradient): PyTorch's total and clipped
+    gradients in float32, the total a float32 scalar like theirs."""
+    grads = [rng.standard_normal(s).astype(np.float32) for s in [(64, 32), (32,), (7, 5, 3), (1,), (200,)]]
+    ours = [nn.Parameter(tt.zeros(*g.shape)) for g in grads]
+    ref = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, q, g in zip(ours, ref, grads):
+        p.grad, q.grad = tt.tensor(g), torch.tensor(g)
+    total = nn.utils.clip_grad_norm_(ours, 1.0)
+    total_ref = torch.nn.utils.clip_grad_norm_(ref, 1.0)
+    assert total.dtype == tt.float32 and total.shape == ()
+    assert total.item() == pytest.approx(total_ref.item(), rel=1e-6)
+    for p, q in zip(ours, ref):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
 def _model_with_containers(lib, ones):
     class Model(lib.Module):
         def __init__(self):

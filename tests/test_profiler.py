@@ -201,3 +201,11 @@ def test_group_by_input_shape_and_steps():
               if e.key == "Matmul"]
     assert groups == [("Matmul", [[2, 2], [2, 2]], 1), ("Matmul", [[3, 2], [2, 2]], 2)]
     assert [e.name for e in prof.events() if e.depth == 0] == ["ProfilerStep#0", "ProfilerStep#1", "ProfilerStep#2"]
+
+
+def test_attention_counts_the_flops_of_its_two_products():
+    """The one-node scaled_dot_product_attention: 2*B*L*S*E for the scores, 2*B*L*S*Ev for the sum."""
+    q, k, v = tt.randn(2, 3, 4, 5), tt.randn(2, 3, 6, 5), tt.randn(2, 3, 6, 7)
+    with profile(with_flops=True) as prof:
+        tt.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert op_averages(prof)["Attention"].flops == 2 * 6 * 4 * 6 * 5 + 2 * 6 * 4 * 6 * 7

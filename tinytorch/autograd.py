@@ -35,7 +35,7 @@ from .hooks import RemovableHandle
 from .ops.creation import full_like, ones_like
 from .ops.elementwise import add
 from .ops.inplace import add_
-from .ops.movement import reshape, to
+from .ops.movement import PlacedGrad, placed_gradients, reshape, to
 from .ops.reduce import sum as sum_
 from .ops.table import op
 from .tensor import (
@@ -125,22 +125,26 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     wanted = None if targets is None else _nodes_reaching(order, targets)
     seen_grads: dict[int, Tensor] = {}
     uses = _hooked_leaf_uses(order)  # a leaf's hooks run once the last node using it is done
+    owned: dict[int, Tensor] = {}  # gradients the engine made and nothing else sees (see _summed)
     prev = _set_grad_enabled(create_graph)
     try:
-        for r, g in zip(roots, root_grads):
-            _accumulate(node_grads, leaf_grads, r, g)
-        for node in reversed(order):  # the chain rule, from the output back to the leaves
-            inputs = node.inputs
-            if id(node) in node_grads and (wanted is None or id(node) in wanted):
-                g = seen_grads[id(node)] = _tensor_hooks_applied(node, node_grads.pop(id(node)), create_graph)
-                for t, tg in _input_grads(node, node.backward(g)):
-                    _accumulate(node_grads, leaf_grads, t, tg)
-                if not retain_graph:
-                    node.release()
-            _leaf_hooks_when_final(inputs, uses, leaf_grads)
-        for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
-            if key not in uses:
-                _run_leaf_hooks(leaf_grads, key)
+        with placed_gradients(not create_graph):  # slices' gradients may come back as PlacedGrad
+            for r, g in zip(roots, root_grads):
+                _accumulate(node_grads, leaf_grads, r, g, owned)
+            for node in reversed(order):  # the chain rule, from the output back to the leaves
+                inputs = node.inputs
+                if id(node) in node_grads and (wanted is None or id(node) in wanted):
+                    g = node_grads.pop(id(node))
+                    owned.pop(id(g), None)  # handed to a backward now: it may return it, or keep it
+                    g = seen_grads[id(node)] = _tensor_hooks_applied(node, g, create_graph)
+                    for t, tg in _input_grads(node, node.backward(g)):
+                        _accumulate(node_grads, leaf_grads, t, tg, owned)
+                    if not retain_graph:
+                        node.release()
+                _leaf_hooks_when_final(inputs, uses, leaf_grads)
+            for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
+                if key not in uses:
+                    _run_leaf_hooks(leaf_grads, key)
     finally:
         _set_grad_enabled(prev)
     for t in targets or ():  # a non-leaf target's gradient is the one its node received
@@ -177,16 +181,19 @@ def _run_leaf_hooks(leaf_grads: dict, key: int) -> None:
         leaf_grads[key] = (t, _call_hooks(hooks, g))
 
 
-def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:
+def _input_grads(node: Function, grads: Any) -> "list[tuple[Tensor, Tensor | PlacedGrad]]":
     """``(input, gradient)`` for each input of ``node`` that wants one, from what its ``backward``
     returned: checked (PyTorch's errors), summed down to the input's shape and cast to its dtype."""
     grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(node.inputs):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                            f"(expected {len(node.inputs)}, got {len(grads)})")
-    out = []
+    out: "list[tuple[Tensor, Tensor | PlacedGrad]]" = []
     for i, (t, need, tg) in enumerate(zip(node.inputs, node.needs_input_grad, grads)):
         if not need or tg is None:
+            continue
+        if isinstance(tg, PlacedGrad):  # made by an index's backward: the input's shape and dtype
+            out.append((t, tg))
             continue
         if not isinstance(tg, Tensor):
             raise TypeError(f"function {node.name()} returned a {type(tg).__name__} as gradient {i}; "
@@ -198,14 +205,44 @@ def _input_grads(node: Function, grads: Any) -> list[tuple[Tensor, Tensor]]:
     return out
 
 
-def _accumulate(node_grads: dict, leaf_grads: dict, t: Tensor, g: Tensor) -> None:
+def _accumulate(node_grads: dict, leaf_grads: dict, t: Tensor, g: "Tensor | PlacedGrad",
+                owned: dict[int, Tensor]) -> None:
     """Add ``g`` to the gradient collected for ``t``: per node for results, per tensor for leaves."""
     if t._ctx is not None:
         key = id(t._ctx)
-        node_grads[key] = add(node_grads[key], g) if key in node_grads else g
+        node_grads[key] = _summed(node_grads.get(key), g, owned)
     else:
         key = id(t)
-        leaf_grads[key] = (t, add(leaf_grads[key][1], g)) if key in leaf_grads else (t, g)
+        leaf_grads[key] = (t, _summed(leaf_grads[key][1] if key in leaf_grads else None, g, owned))
+
+
+def _summed(acc: Tensor | None, g: "Tensor | PlacedGrad", owned: dict[int, Tensor]) -> Tensor:
+    """``acc + g`` (``g`` alone when nothing was collected yet).
+
+    A :class:`~tinytorch.ops.movement.PlacedGrad` (the gradient of a slice: zeros but at its
+    key) is written, not added as a whole array: into fresh zeros, or in place into ``acc``
+    when the engine made ``acc`` itself (``owned``: a sum or placed zeros that no backward has
+    seen yet, so no one else holds it); an ordinary ``g`` is added into such an ``acc`` in place
+    too. Only when the backward pass is not recorded: a recorded sum must stay a graph node."""
+    if isinstance(g, PlacedGrad):
+        if acc is not None and id(acc) in owned:
+            g.add_into(acc._data)
+            return acc
+        placed = Tensor._make(g.dense(), False, None)
+        if acc is not None:
+            owned.pop(id(acc), None)
+            placed = add(acc, placed)
+        owned[id(placed)] = placed
+        return placed
+    if acc is None:
+        return g
+    if id(acc) in owned and not is_grad_enabled() and g.shape == acc.shape and g.dtype == acc.dtype:
+        acc._data.add_(g._data)
+        return acc
+    owned.pop(id(acc), None)
+    total = add(acc, g)
+    owned[id(total)] = total
+    return total
 
 
 def _nodes_reaching(order: list[Function], targets: Sequence[Tensor]) -> set[int]:

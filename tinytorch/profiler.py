@@ -24,10 +24,10 @@ Counted per event:
   time minus that of the events nested inside (ops inside a ``record_function`` range);
 * **FLOPs** (``with_flops=True``): ``2 * batch * n * k * m`` for each matrix product
   ``(…, n, k) @ (…, k, m)``: ``Matmul``, ``Linear`` (a linear layer's ``x @ w.T + b`` as
-  one node) and ``Convolution`` (the product of the im2col matrix: ``2 * N * O * OH * OW *
-  C / groups * kh * kw``) with its backward products ``ConvolutionGradInput`` and
-  ``ConvolutionGradWeight`` (as many FLOPs each), so their FLOPs are those of the textbook
-  formulas. Like ``torch.profiler``
+  one node), ``Attention`` (its two products) and ``Convolution`` (the product of the im2col
+  matrix: ``2 * N * O * OH * OW * C / groups * kh * kw``) with its backward products
+  ``ConvolutionGradInput`` and ``ConvolutionGradWeight`` (as many FLOPs each), so their FLOPs
+  are those of the textbook formulas. Like ``torch.profiler``
   the other ops count no FLOPs: their cost is the memory they move;
 * **bytes moved**: the bytes of the op's tensor inputs plus those of its output, the
   traffic an op that reads each input once and writes its output once has to pay; a view
@@ -228,9 +228,10 @@ def matmul_flops(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> int:
 
 def _op_flops(op: type[Function], args: tuple[Any, ...], out: Tensor) -> int:
     """The FLOPs of the matrix products: ``Matmul``, ``Linear`` (``x @ w.T``, ``w`` stored
-    as ``(out, in)``) and ``Convolution`` (each output element a dot product of length
-    ``C / groups * kh * kw``, read from the weight's shape) with its two gradient products,
-    which cost as much; bias adds are not counted, as profilers count products only."""
+    as ``(out, in)``), the two products inside ``Attention`` (the one-node
+    ``scaled_dot_product_attention``) and ``Convolution`` (each output element a dot product of
+    length ``C / groups * kh * kw``, read from the weight's shape) with its two gradient
+    products, which cost as much; bias adds are not counted, as profilers count products only."""
     if op.__name__ == "Matmul":
         return matmul_flops(args[0].shape, args[1].shape)
     if op.__name__ == "Linear":
@@ -239,6 +240,9 @@ def _op_flops(op: type[Function], args: tuple[Any, ...], out: Tensor) -> int:
         return 2 * math.prod((out if op.__name__ == "Convolution" else args[0]).shape) * math.prod(args[1].shape[1:])
     if op.__name__ == "ConvolutionGradWeight":  # the result has the weight's shape
         return 2 * math.prod(args[0].shape) * math.prod(out.shape[1:])
+    if op.__name__ == "Attention":  # softmax(q k^T) v: the scores' product and the weighted sum
+        q, k, v = (tuple(a.shape) for a in args[:3])
+        return matmul_flops(q, k[:-2] + (k[-1], k[-2])) + matmul_flops(q[:-1] + (k[-2],), v)
     return 0
 
 

@@ -96,10 +96,13 @@ with demo("16.1"):
 #
 # * `matmul_flops(a_shape, b_shape)` returns that count (an int).
 # * `count_flops(fn)` calls `fn()` with your `OpRecorder` active and returns the FLOPs of every
-#   matrix product it ran. The library runs products as three ops: `Matmul` (`@`, attention,
-#   and the backward products), `Linear`, a linear layer's forward `x @ w.T + b` as one node,
-#   with `x` of shape `(n, in)` and `w` of shape `(out, in)` — so its product is
-#   `(n, in) @ (in, out)` (the bias add is not counted) — and `Convolution`, a convolution's
+#   matrix product it ran. The library runs products as four ops: `Matmul` (`@`, masked
+#   attention, and every backward product); `Linear`, a linear layer's forward `x @ w.T + b` as
+#   one node, with `x` of shape `(…, n, in)` and `w` of shape `(out, in)` — so its product is
+#   `(…, n, in) @ (in, out)` (the bias add is not counted); `Attention`,
+#   `scaled_dot_product_attention` without a mask or dropout as one node, with `q` of shape
+#   `(…, L, E)`, `k` of shape `(…, S, E)` and `v` of shape `(…, S, Ev)` — two products, the
+#   scores `q @ k^T` and the weighted sum `(…, L, S) @ v`; and `Convolution`, a convolution's
 #   forward as one node, with `x` of shape `(N, C, H, W)` and `w` of shape
 #   `(O, C / groups, kh, kw)`: each of its output elements is a dot product of length
 #   `C / groups * kh * kw`, so `2 * (number of output elements) * C / groups * kh * kw`
@@ -161,13 +164,16 @@ def count_flops(fn):
     for index, (name, shapes) in enumerate(rec.calls):
         if name == "Matmul":
             total += matmul_flops(shapes[0], shapes[1])
-        elif name == "Linear":  # x (n, in) @ w.T, w stored as (out, in)
+        elif name == "Linear":  # x (..., n, in) @ w.T, w stored as (out, in)
             total += matmul_flops(shapes[0], shapes[1][::-1])
         elif name == "Convolution":  # one dot product of length C/groups * kh * kw per output element
             outputs = 1
             for size in rec.out_shapes[index]:
                 outputs *= size
             total += 2 * outputs * shapes[1][1] * shapes[1][2] * shapes[1][3]
+        elif name == "Attention":  # q @ k^T, then the weights (..., L, S) @ v
+            q, k, v = shapes[:3]
+            total += matmul_flops(q, k[:-2] + (k[-1], k[-2])) + matmul_flops(q[:-1] + (k[-2],), v)
     return total
     ### END SOLUTION
 

@@ -166,7 +166,8 @@ def test_flops_of_a_cnn(lab):
     check_equal(int(count_flops(lambda: model(tt.randn(n, c, h, w)))), expected, "count_flops of the CNN's forward")
 
 
-@pytest.mark.points(2, exercise="16.2", hint="attention multiplies batches of matrices: (B, heads, T, d/heads) @ …")
+@pytest.mark.points(2, exercise="16.2", hint="attention multiplies batches of matrices: (B, heads, T, d/heads) @ …; "
+                                             "without a mask it is one Attention op holding two such products")
 def test_flops_of_attention(lab):
     """multi-head self-attention: 8 B T d^2 (the four projections) + 4 B T^2 d (scores and weighted values)"""
     count_flops = lab.defined("count_flops")

@@ -1149,6 +1149,40 @@ def cross_entropy_rows_backward(x: Buffer, target: Buffer, lse: Buffer, scale: B
                                                   ignore_index)
     if status:
         raise _target_error(target, status, cols)
+# --- layer normalisation -----------------------------------------------------------------------------
+_LAYER_NORM_ROWS = _kernels("layer_norm_rows", FLOATS, lambda s: [_P, _P, _P, _N, _N, ctypes.c_double], _INT)
+_LAYER_NORM_ROWS_BACKWARD = _kernels("layer_norm_rows_backward", FLOATS, lambda s: [_P, _P, _P, _P, _N, _N], _INT)
+
+
+def _norm_rows_args(name: str, rows: int, cols: int, stats: Buffer, *bufs: Buffer) -> tuple[int, int]:
+    """``rows`` and ``cols`` checked against the (rows, cols) buffers and the per-row ``stats``."""
+    rows, cols = _rows_args(name, rows, cols, *bufs)
+    _check_buffers(stats)
+    if stats.size != rows:
+        raise ValueError(f"{name}: the per-row buffer has {stats.size} elements, not {rows}")
+    if stats.code != bufs[0].code:
+        raise _dtype_error(name, stats, *bufs, expected="all float32 or all float64")
+    return rows, cols
+
+
+def layer_norm_rows(a: Buffer, xhat: Buffer, rstd: Buffer, rows: int, cols: int, eps: float) -> None:
+    """Each row of the compact ``a`` (rows, cols) standardised into ``xhat``, its ``1 / sqrt(var +
+    eps)`` into ``rstd`` (rows,), one pass per row (layernorm.c; an optional extension)."""
+    rows, cols = _norm_rows_args("layer_norm_rows", rows, cols, rstd, a, xhat)
+    if a is xhat:
+        a, = _not_aliasing(xhat, a)
+    if rows * cols and _LAYER_NORM_ROWS[a.code](a.ptr, xhat.ptr, rstd.ptr, rows, cols, float(eps)) != 0:
+        raise ValueError(f"layer_norm_rows: the kernel rejected ({rows}, {cols})")
+
+
+def layer_norm_rows_backward(xhat: Buffer, rstd: Buffer, h: Buffer, out: Buffer, rows: int, cols: int) -> None:
+    """``out = rstd * (h - rowmean(h) - xhat * rowmean(h * xhat))``: layer norm's input gradient
+    from ``h`` (the output's gradient times the weight), row by row (layernorm.c)."""
+    rows, cols = _norm_rows_args("layer_norm_rows_backward", rows, cols, rstd, xhat, h, out)
+    if xhat is out or h is out:
+        xhat, h = _not_aliasing(out, xhat, h)
+    if rows * cols and _LAYER_NORM_ROWS_BACKWARD[h.code](xhat.ptr, rstd.ptr, h.ptr, out.ptr, rows, cols) != 0:
+        raise ValueError(f"layer_norm_rows_backward: the kernel rejected ({rows}, {cols})")
 
 
 # --- GELU ---------------------------------------------------------------------------------------------

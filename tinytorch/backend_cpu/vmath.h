@@ -60,15 +60,27 @@ static inline float reduce_ln2_f32(float x, int32_t *n) {
  * |r| <= ln2/2), evaluated by Horner's rule. 2^n is applied as 2^(n/2) * 2^(n - n/2), so that
  * results between the largest float and the smallest denormal never form an out-of-range
  * power of 2 on the way: x is clamped to [-104, 89], beyond which exp is 0 or inf anyway. */
+static inline float exp_taylor_f32(float r) {
+    return 1.0f + r * (1.0f + r * (1 / 2.0f + r * (1 / 6.0f + r * (1 / 24.0f + r * (1 / 120.0f
+           + r * (1 / 720.0f + r * (1 / 5040.0f)))))));
+}
+
 static inline float exp_f32(float x) {
     const float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
     int32_t n;
     const float r = reduce_ln2_f32(xc, &n);
-    const float p = 1.0f + r * (1.0f + r * (1 / 2.0f + r * (1 / 6.0f + r * (1 / 24.0f + r * (1 / 120.0f
-                    + r * (1 / 720.0f + r * (1 / 5040.0f)))))));
     const int32_t n1 = n / 2;
-    const float y = p * pow2i_f32(n1) * pow2i_f32(n - n1);
+    const float y = exp_taylor_f32(r) * pow2i_f32(n1) * pow2i_f32(n - n1);
     return x != x ? x : y; /* NaN in, NaN out (the clamp above dropped it) */
+}
+
+/* exp(x) for -87 <= x <= 88, where exp(x) and 2^n are normal floats: exp_f32 without its
+ * clamps, NaN test and split power of 2 (the same value there), for callers that know their
+ * range (erf_f32). */
+static inline float exp_normal_f32(float x) {
+    int32_t n;
+    const float r = reduce_ln2_f32(x, &n);
+    return exp_taylor_f32(r) * pow2i_f32(n);
 }
 
 /* exp(x) - 1 for 0 <= x <= 20, without the cancellation of exp(x) - 1 near 0:
@@ -123,19 +135,21 @@ static inline float sigmoid_f32(float x) {
 /* erf in two pieces, each with a polynomial fitted by scripts/fit_polynomials.py:
  *   |x| < 1:      x P(x^2)
  *   1 <= |x| < 4: 1 - exp(-x^2 + Q(|x| - 2.5))    (Q fits log(erfc x) + x^2, which is smooth)
- *   |x| >= 4:     1 (1 - erf 4 = 1.5e-8 < half an ulp of 1)
+ *   |x| >= 4:     1 (1 - erf 4 = 1.5e-8 < half an ulp of 1: the second piece at |x| = 4 gives it)
  * Both pieces are computed for every element and one is kept: that is what SIMD does anyway. */
 static inline float erf_f32(float x) {
-    const float a = fabsf(x), z = a * a;
-    const float small = a * (1.128379166e+00f + z * (-3.761262557e-01f + z * (1.128358225e-01f
+    /* |x| clamped to 4: the big piece at 4 rounds to 1, so nothing changes past it, and its exp
+     * argument stays in [-17, -1] (exp_normal_f32's range; the small piece's a < 1 is unclamped) */
+    const float a = fabsf(x), ac = a < 4.0f ? a : 4.0f, z = ac * ac;
+    const float small = ac * (1.128379166e+00f + z * (-3.761262557e-01f + z * (1.128358225e-01f
                         + z * (-2.685369110e-02f + z * (5.188098889e-03f + z * (-8.008189324e-04f
                         + z * 7.847259129e-05f))))));
-    const float t = (a < 4.0f ? a : 4.0f) - 2.5f;
+    const float t = ac - 2.5f;
     const float q = -1.556815272e+00f + t * (-3.526807404e-01f + t * (5.610625699e-02f + t * (-1.085816553e-02f
                     + t * (2.165525598e-03f + t * (-4.207069390e-04f + t * (7.693984501e-05f + t * (-1.297613320e-05f
                     + t * (1.844959657e-06f + t * (-6.582858103e-08f + t * -4.104854168e-08f)))))))));
-    const float big = 1.0f - exp_f32(fmaf(-a, a, q));
-    const float y = a < 1.0f ? small : a < 4.0f ? big : 1.0f;
+    const float big = 1.0f - exp_normal_f32(fmaf(-ac, ac, q));
+    const float y = a < 1.0f ? small : big;
     return x != x ? x : copysignf(y, x);
 }
 

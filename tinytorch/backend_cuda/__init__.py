@@ -867,5 +867,7 @@ cross_entropy_rows = None  # no CUDA kernel yet: the classifier's loss takes arr
 cross_entropy_rows_backward = None  # likewise
 gelu = None  # no CUDA kernel yet: NDArray.gelu takes array passes
 gelu_backward = None  # likewise
+layer_norm_rows = None  # no CUDA kernel yet: NDArray.layer_norm_rows takes array passes
+layer_norm_rows_backward = None  # likewise
 lower_call = None  # recorded programs replay the interface calls (the kernel launches are not lowered)
 buffer_address = None

@@ -78,7 +78,7 @@ from ..ops.elementwise import (
     add,
     mul,
 )
-from ..ops.fused import Gelu, LayerNorm, Linear
+from ..ops.fused import Attention, Gelu, LayerNorm, Linear
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul, matmul
 from ..ops.movement import (
@@ -479,14 +479,16 @@ def _weights_batched(level: VmapLevel, args: tuple[Any, ...]) -> bool:
 
 
 def linear_rule(level: VmapLevel, args: tuple[Any, ...], params: dict[str, Any], run: Run) -> tuple[Tensor, int]:
-    """``Linear`` takes rows ``(R, in)``: a batched input's batch is merged into the rows (a
+    """``Linear`` takes ``(..., in)``: a batched input's batch is merged into the rows (a
     view when it is in front) and split off the result. With batched weights (an ensemble)
-    each example has its own map: a batched ``matmul`` with the weights transposed, plus the
-    bias as a row."""
+    each example has its own map: a batched ``matmul`` with the weights transposed (size-1
+    dims between the batch and the matrix, for the input's other leading dims), plus the bias
+    as a row."""
     if _weights_batched(level, args):
         x, w, b = (materialize(*unwrap(a, level), level.size) if a is not None else None for a in args)
-        out = matmul(x, transpose(w, -1, -2))
-        return (out if b is None else out + unsqueeze(b, -2)), 0
+        gap = (1,) * (x.ndim - 3)  # the input's leading dims other than the batch and the rows
+        out = matmul(x, reshape(transpose(w, -1, -2), w.shape[:1] + gap + (w.shape[2], w.shape[1])))
+        return (out if b is None else out + reshape(b, b.shape[:1] + gap + (1, b.shape[1]))), 0
     value, _ = _unary_front(level, args)
     out = run((reshape(value, (-1, value.shape[-1])),) + args[1:], params)
     return reshape(out, value.shape[:-1] + out.shape[-1:]), 0
@@ -648,7 +650,7 @@ RULES: dict[type[Function], Rule] = {
     Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule, MaxPool: windows_rule,
     ConvolutionGradInput: convolution_rule, ConvolutionGradWeight: convolution_grad_weight_rule,
     MaxPoolIndices: windows_rule,
-    Linear: linear_rule, LayerNorm: layer_norm_rule,
+    Linear: linear_rule, LayerNorm: layer_norm_rule, Attention: leading_batch_rule,
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,
 }

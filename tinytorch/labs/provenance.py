@@ -253,6 +253,10 @@ class Guards:
         object itself kept by the notebook) would run without the guard: their existence is a violation."""
         import gc
 
+        # garbage first: a stale copy kept only by an unreachable cycle (the traceback of an earlier
+        # test's failure holds the guard frame whose local is the reference's original) is not the
+        # notebook's; whether it was still around depended on when the collector last ran
+        gc.collect()
         ours = {id(h[0]) for h in self._handlers.values()}
         for fn, code in self._installed:
             for holder in gc.get_referrers(code):

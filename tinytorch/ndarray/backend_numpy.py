@@ -558,6 +558,31 @@ def cross_entropy_rows_backward(x: np.ndarray, target: np.ndarray, lse: np.ndarr
         g[np.arange(rows)[counted], t[counted]] -= 1
         s = scale if scale.size == rows else np.full(rows, scale[0], scale.dtype)
         out[:] = np.where(counted[:, None], g * s[:, None], 0).reshape(-1)
+def layer_norm_rows(a: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, rows: int, cols: int, eps: float) -> None:
+    _check_rows("layer_norm_rows", rows, cols, a, xhat)
+    _check_stats("layer_norm_rows", rows, rstd, a)
+    x = a.reshape(rows, cols)
+    centered = x - x.sum(axis=1, keepdims=True) * x.dtype.type(1 / cols if cols else 0)
+    r = 1 / np.sqrt((centered * centered).sum(axis=1, keepdims=True) * x.dtype.type(1 / cols if cols else 0)
+                    + x.dtype.type(eps))
+    rstd[:] = r.reshape(-1)
+    xhat[:] = (centered * r).reshape(-1)
+
+
+def layer_norm_rows_backward(xhat: np.ndarray, rstd: np.ndarray, h: np.ndarray, out: np.ndarray, rows: int,
+                             cols: int) -> None:
+    _check_rows("layer_norm_rows_backward", rows, cols, xhat, h, out)
+    _check_stats("layer_norm_rows_backward", rows, rstd, xhat)
+    xr, hr, inv = xhat.reshape(rows, cols), h.reshape(rows, cols), xhat.dtype.type(1 / cols if cols else 0)
+    out[:] = ((hr - hr.sum(axis=1, keepdims=True) * inv - xr * ((hr * xr).sum(axis=1, keepdims=True) * inv))
+              * rstd.reshape(rows, 1)).reshape(-1)
+
+
+def _check_stats(name: str, rows: int, stats: np.ndarray, like: np.ndarray) -> None:
+    if stats.size != rows:
+        raise ValueError(f"{name}: the per-row buffer has {stats.size} elements, not {rows}")
+    if stats.dtype != like.dtype:
+        raise TypeError(f"{name}: buffers must be all float32 or all float64, got {stats.dtype} and {like.dtype}")
 
 
 def _check_floats(name: str, *bufs: np.ndarray) -> None:

@@ -378,6 +378,20 @@ class Backend(Protocol):
     nothing). Geometry, sizes and dtypes as for ``max_pool2d``; a position outside ``[-1, h *
     w)`` is an IndexError; all checked before anything is written."""
 
+    layer_norm_rows: Callable[..., None] | None
+    """``layer_norm_rows(a, xhat, rstd, rows, cols, eps)``: each row of the compact ``a`` seen as
+    ``(rows, cols)`` standardised: ``xhat[r, j] = (a[r, j] - mean_r) * rstd[r]`` with ``rstd[r] =
+    1 / sqrt(var_r + eps)``, ``mean_r`` and the biased ``var_r`` over the row. ``a``, ``xhat``
+    (``rows * cols`` elements) and ``rstd`` (``rows``) share a dtype, float32 or float64
+    (TypeError otherwise; ValueError for other sizes). ``NDArray.layer_norm_rows`` calls it
+    instead of eight array passes."""
+
+    layer_norm_rows_backward: Callable[..., None] | None
+    """``layer_norm_rows_backward(xhat, rstd, h, out, rows, cols)``: the gradient of the input of
+    ``layer_norm_rows`` from its results and ``h`` (the gradient of ``xhat``), row by row:
+    ``out[r, j] = rstd[r] * (h[r, j] - mean_r(h) - xhat[r, j] * mean_r(h * xhat))``. Buffers
+    checked as for ``layer_norm_rows``."""
+
 
 class Pointer(tuple):
     """A pointer argument of a lowered native call (see ``Backend.lower_call``): byte ``offset``
@@ -412,8 +426,8 @@ def interface_functions() -> list[str]:
 OPTIONAL_FUNCTIONS = ("matmul_strided", "reduce_axis_sum", "reduce_axis_max", "reduce_axis_min", "adam_step",
                       "call_fused", "fold_windows", "ewise_strided", "softmax_rows", "softmax_rows_backward",
                       "gelu", "gelu_backward", "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
-                      "max_pool2d", "max_pool2d_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
-                      "lower_call", "buffer_address")
+                      "max_pool2d", "max_pool2d_backward", "layer_norm_rows", "layer_norm_rows_backward",
+                      "cross_entropy_rows", "cross_entropy_rows_backward", "lower_call", "buffer_address")
 
 
 def optional_functions() -> list[str]:

@@ -322,12 +322,13 @@ class NDArray:
         adjacent = positions == list(range(positions[0], positions[-1] + 1))
         before = [a for a in rest if a < positions[0]] if adjacent else []
         after = [a for a in rest if a not in before]
-        grid_before = _offset_grid(tuple(shape[a] for a in before), tuple(strides[a] for a in before), 0, self.device)
         grid_after = _offset_grid(tuple(shape[a] for a in after), tuple(strides[a] for a in after), 0, self.device)
         na = len(after)
-        return (grid_before.reshape(grid_before.shape + (1,) * (len(b_shape) + na))
-                + flat.reshape(flat.shape + (1,) * na)
-                + grid_after)
+        offsets = flat.reshape(flat.shape + (1,) * na) + grid_after
+        if not before:  # (the common case, x[idx] or x[idx, :]: no grid in front to add, a full pass saved)
+            return offsets
+        grid_before = _offset_grid(tuple(shape[a] for a in before), tuple(strides[a] for a in before), 0, self.device)
+        return grid_before.reshape(grid_before.shape + (1,) * (len(b_shape) + na)) + offsets
 
     # --- elementwise arithmetic ------------------------------------------------------------------
     def _binary(self, other: Any, op: str, reverse: bool = False) -> "NDArray":
@@ -434,6 +435,41 @@ class NDArray:
             return out
         cdf = ((self * _SQRT_HALF).erf() + 1.0) * 0.5
         return grad * (cdf + self * ((self * self * -0.5).exp() * _INV_SQRT_2PI))
+
+    def layer_norm_rows(self, n: int, eps: float) -> "tuple[NDArray, NDArray]":
+        """``(xhat, rstd)`` for this float array standardised over its last ``n`` axes: ``xhat = (x -
+        mean) * rstd``, ``rstd = 1 / sqrt(var + eps)`` (biased variance), ``rstd`` with those axes
+        kept as size 1. One pass per row in the backend's optional ``layer_norm_rows``; else array
+        passes (sum, subtract, square, sum, scale, power, multiply)."""
+        cols = prod(self.shape[self.ndim - n:])
+        kernel = self._backend.layer_norm_rows if self.size else None
+        if kernel is not None:
+            a = self.compact()
+            xhat = NDArray._new(self.shape, self.dtype, self.device)
+            rstd = NDArray._new(self.shape[:self.ndim - n] + (1,) * n, self.dtype, self.device)
+            kernel(a._buf, xhat._buf, rstd._buf, self.size // cols, cols, eps)
+            return xhat, rstd
+        dims = tuple(range(self.ndim - n, self.ndim))
+        centered = self - self.sum(dims, keepdims=True) * (1.0 / cols)
+        rstd = ((centered * centered).sum(dims, keepdims=True) * (1.0 / cols) + eps) ** -0.5
+        return centered * rstd, rstd
+
+    def layer_norm_rows_backward(self, rstd: "NDArray", h: "NDArray", n: int) -> "NDArray":
+        """The gradient of the input of :meth:`layer_norm_rows` from its results (this array is
+        ``xhat``; ``rstd``) and ``h``, the gradient of ``xhat``: ``rstd * (h - mean(h) - xhat *
+        mean(h * xhat))``, means over the last ``n`` axes (the backend's optional
+        ``layer_norm_rows_backward`` in one pass per row when the shapes and dtypes fit)."""
+        cols = prod(self.shape[self.ndim - n:])
+        kernel = self._backend.layer_norm_rows_backward if self.size else None
+        if kernel is not None and h.shape == self.shape and h.dtype is self.dtype is rstd.dtype \
+                and rstd.size * cols == self.size:
+            x, r, g = self.compact(), rstd.compact(), h.compact()
+            out = NDArray._new(self.shape, self.dtype, self.device)
+            kernel(x._buf, r._buf, g._buf, out._buf, self.size // cols, cols)
+            return out
+        dims = tuple(range(self.ndim - n, self.ndim))
+        return (h - h.sum(dims, keepdims=True) * (1.0 / cols)
+                - self * ((h * self).sum(dims, keepdims=True) * (1.0 / cols))) * rstd
 
     def softmax(self, axis: int) -> "NDArray":
         """``exp(a - m) / sum(exp(a - m))`` along ``axis`` (a float array), ``m`` the max along it

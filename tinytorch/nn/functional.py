@@ -1756,6 +1756,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         groups = query.shape[-3] // key.shape[-3]
         key, value = key.repeat_interleave(groups, -3), value.repeat_interleave(groups, -3)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if attn_mask is None and dropout_p == 0.0 and _fused_attention_applies(query, key, value):
+        return fused.attention(query, key, value, scale, is_causal)  # one graph node (ops/fused.py)
     scores = (query * scale) @ key.transpose(-2, -1)
     bias = _attention_bias(attn_mask, scores, "attn_mask", true_means_keep=True)
     if is_causal:
@@ -1770,6 +1772,19 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
+
+
+def _fused_attention_applies(query: Tensor, key: Tensor, value: Tensor) -> bool:
+    """True for the case the one-node :func:`ops.fused.attention` takes (with no mask and no
+    dropout): float tensors of one dtype and device with at least 2 dims and the same leading
+    dims, ``(..., L, E)``, ``(..., S, E)``, ``(..., S, Ev)``, none of them empty. Anything else
+    (broadcast batch dims, bad shapes) takes the written-out path, which raises PyTorch's errors."""
+    return (isinstance(query, Tensor) and isinstance(key, Tensor) and isinstance(value, Tensor)
+            and query.dtype.is_floating_point and query.ndim >= 2
+            and query.ndim == key.ndim == value.ndim and query.device == key.device == value.device
+            and query.shape[:-2] == key.shape[:-2] == value.shape[:-2]
+            and query.shape[-1] == key.shape[-1] and key.shape[-2] == value.shape[-2]
+            and query.numel() > 0 and key.numel() > 0 and value.numel() > 0)
 
 
 def _check_attention_mask(mask: Tensor, expected: tuple[int, ...]) -> None:

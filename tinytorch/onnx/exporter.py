@@ -234,10 +234,14 @@ EMITTERS[rd.LogSoftmax] = lambda g, c: g.node("LogSoftmax", [g.value(c.args[0])]
 
 @emitter(fused.Linear)
 def _linear(g: Graph, c: Call) -> str:
-    """``x @ w.T + b`` on rows: Gemm (``transB``), as PyTorch writes a linear layer."""
+    """``x @ w.T + b``: Gemm (``transB``) on rows, as PyTorch writes a linear layer; an input
+    with more dims (Gemm takes matrices only) is MatMul with the transposed weight, then Add."""
     x, w, b = c.args
-    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
-    return g.node("Gemm", inputs, transB=1)
+    if x.ndim == 2:
+        inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+        return g.node("Gemm", inputs, transB=1)
+    out = g.node("MatMul", [g.value(x), g.node("Transpose", [g.value(w)], perm=[1, 0])])
+    return out if b is None else g.node("Add", [out, g.value(b)])
 
 
 @emitter(fused.LayerNorm)
@@ -252,6 +256,20 @@ def _layer_norm(g: Graph, c: Call) -> str:
 
 
 EMITTERS[fused.Gelu] = lambda g, c: g.node("Gelu", [g.value(c.args[0])])
+
+
+@emitter(fused.Attention)
+def _attention(g: Graph, c: Call) -> str:
+    """``softmax(q k^T * scale + causal bias) v`` written out: Mul, Transpose, MatMul, (Add of a
+    constant -inf-above-the-diagonal bias), Softmax over the last axis, MatMul."""
+    q, k, v = c.args
+    n = k.ndim
+    scores = g.node("MatMul", [g.node("Mul", [g.value(q), g.value(c.params["scale"], q.dtype)]),
+                               g.node("Transpose", [g.value(k)], perm=list(range(n - 2)) + [n - 1, n - 2])])
+    if c.params["causal"]:
+        bias = np.triu(np.full((q.shape[-2], k.shape[-2]), -np.inf), 1).astype(q.dtype.np_dtype)
+        scores = g.node("Add", [scores, g.constant(bias)])
+    return g.node("MatMul", [g.node("Softmax", [scores], axis=-1), g.value(v)])
 
 
 def _one_axis(c: Call) -> int:

@@ -1,4 +1,4 @@
-"""Layer ops as single graph nodes: the linear map, layer normalisation and GELU.
+"""Layer ops as single graph nodes: the linear map, layer normalisation, GELU and attention.
 
 Written from primitives, each of these is a chain of five to fifteen nodes, and in an eager
 training step the Python cost of a node (making it, recording it, running its backward,
@@ -12,20 +12,24 @@ recorded (``create_graph=False``, grad mode off inside the engine) it computes o
 returns constants; when it is recorded, it computes with Tensor ops from the node's inputs, so
 the gradient can be differentiated again (second-order gradients stay exact).
 
-These Functions have no ``tt.`` names of their own: ``nn.functional.linear``, ``layer_norm``
-and ``gelu`` call them (and the op-table rows of those functions test them).
+These Functions have no ``tt.`` names of their own: ``nn.functional.linear``, ``layer_norm``,
+``gelu`` and ``scaled_dot_product_attention`` call them (and the op-table rows of those
+functions test them).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ndarray import NDArray
+from ..ndarray import array as nd_array
 from ..tensor import Function, Tensor, is_grad_enabled
 from .elementwise import erf, exp, rsqrt
 from .matmul import Matmul
 from .movement import reshape, transpose
-from .reduce import mean
+from .reduce import mean, softmax
 from .reduce import sum as sum_
 from .table import exports
 
@@ -39,20 +43,46 @@ def _constant(a: NDArray) -> Tensor:
 
 
 class Linear(Function):
-    """``x @ w^T + b`` for ``x`` (N, in), ``w`` (out, in), ``b`` (out,) or None: one node in place of
-    a transpose, a matmul and a broadcast add. The weight's gradient ``g^T @ x`` comes out in the
-    weight's own (out, in) layout and the bias's is one sum over the rows."""
+    """``x @ w^T + b`` for ``x`` (..., in), ``w`` (out, in), ``b`` (out,) or None: one node in place
+    of a reshape, a transpose, a matmul, a broadcast add and a reshape back. The leading dims of
+    ``x`` are flattened into one row dim (a view for a compact ``x``), so the weight's gradient
+    ``g^T @ x`` is one product, in the weight's own (out, in) layout, and the bias's is one sum
+    over the rows. Unless the backward is recorded, its reshapes and the bias's sum are array
+    operations (no ops of their own); the two products are Matmul ops either way."""
 
     def forward(self, x: NDArray, w: NDArray, b: NDArray | None) -> NDArray:
-        out = x @ w.permute((1, 0))  # a strided matmul: the transposed weight is not copied
-        return out if b is None else out + b
+        out = _rows(x) @ w.permute((1, 0))  # a strided matmul: the transposed weight is not copied
+        if b is not None:
+            out = out + b
+        return out if x.ndim == 2 else out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g: Tensor) -> tuple:
         x, w, _ = self.inputs
         need_x, need_w, need_b = self.needs_input_grad
-        return (Matmul.apply(g, w) if need_x else None,
-                Matmul.apply(transpose(g, 0, 1), x) if need_w else None,
-                sum_(g, 0) if need_b else None)
+        if is_grad_enabled():  # recorded: Tensor ops, differentiable again
+            g2 = g if g.ndim == 2 else reshape(g, _rows_shape(g.shape))
+            dx = Matmul.apply(g2, w) if need_x else None
+            return (dx if dx is None or x.ndim == 2 else reshape(dx, x.shape),
+                    Matmul.apply(transpose(g2, 0, 1), x if x.ndim == 2 else reshape(x, _rows_shape(x.shape)))
+                    if need_w else None,
+                    sum_(g2, 0) if need_b else None)
+        # not recorded: the rows as constants (no reshape ops), the products still through
+        # Matmul.apply, so that dispatch modes (the profiler) see the backward's big kernels
+        ga = _rows(g._data)
+        dx = Matmul.apply(_constant(ga), w) if need_x else None
+        return (dx if dx is None or x.ndim == 2 else _constant(dx._data.reshape(x.shape)),
+                Matmul.apply(_constant(ga.permute((1, 0))), _constant(_rows(x._data))) if need_w else None,
+                _constant(ga.sum((0,))) if need_b else None)
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """The shape of an array of ``shape`` seen as a matrix of rows: its leading dims flattened."""
+    return (math.prod(shape[:-1]), shape[-1])
+
+
+def _rows(a: NDArray) -> NDArray:
+    """``a`` seen as a matrix of rows (a view when compact)."""
+    return a if a.ndim == 2 else a.reshape(_rows_shape(a.shape))
 
 
 class LayerNorm(Function):
@@ -64,12 +94,8 @@ class LayerNorm(Function):
     (means over the normalised dims, sums over the others)."""
 
     def forward(self, x: NDArray, w: NDArray | None, b: NDArray | None, n: int, eps: float) -> NDArray:
-        dims = tuple(range(x.ndim - n, x.ndim))
-        count = math.prod(x.shape[x.ndim - n:])
-        centered = x - x.sum(dims, keepdims=True) * (1.0 / count)
-        rstd = ((centered * centered).sum(dims, keepdims=True) * (1.0 / count) + eps) ** -0.5
-        xhat = centered * rstd
-        self.dims, self.eps, self.xhat, self.rstd = dims, eps, xhat, rstd
+        xhat, rstd = x.layer_norm_rows(n, eps)  # one backend pass per row where it has the kernel
+        self.dims, self.eps, self.xhat, self.rstd = tuple(range(x.ndim - n, x.ndim)), eps, xhat, rstd
         out = xhat if w is None else xhat * w
         return out if b is None else out + b
 
@@ -85,13 +111,9 @@ class LayerNorm(Function):
             dx = rstd * (h - mean(h, dims, keepdim=True) - xhat * mean(h * xhat, dims, keepdim=True))
             return (dx if need_x else None, sum_(g * xhat, lead) if need_w else None,
                     sum_(g, lead) if need_b else None)
-        ga, xhat, count = g._data, self.xhat, 1.0 / math.prod(x.shape[x.ndim - len(dims):])
+        ga, xhat = g._data, self.xhat
         h = ga if w is None else ga * w._data
-        dx = None
-        if need_x:
-            dx = (h - h.sum(dims, keepdims=True) * count
-                  - xhat * ((h * xhat).sum(dims, keepdims=True) * count)) * self.rstd
-        return (None if dx is None else _constant(dx),
+        return (_constant(xhat.layer_norm_rows_backward(self.rstd, h, len(dims))) if need_x else None,
                 _constant((ga * xhat).sum(lead)) if need_w else None,
                 _constant(ga.sum(lead)) if need_b else None)
 
@@ -111,13 +133,65 @@ class Gelu(Function):
         return _constant(x._data.gelu_backward(g._data))
 
 
+class Attention(Function):
+    """``softmax(q k^T * scale + causal bias) v`` for ``q`` (..., L, E), ``k`` (..., S, E) and ``v``
+    (..., S, Ev) with the same leading dims: one node in place of the ten or so of the written-out
+    attention (a scale, a transpose, two products, the causal mask built and added, a softmax).
+    With ``causal``, query ``i`` sees keys ``j <= i`` (a bias of -inf above the diagonal).
+
+    Backward, with ``p`` the attention weights (saved) and ``qs = q * scale``:
+    ``dv = p^T g``, ``ds = p * (dp - sum(dp * p))`` with ``dp = g v^T`` (softmax's gradient),
+    ``dq = ds k * scale``, ``dk = ds^T qs``. On NDArrays unless the backward is recorded; then
+    with Tensor ops from the inputs, so second-order gradients stay exact."""
+
+    def forward(self, q: NDArray, k: NDArray, v: NDArray, scale: float, causal: bool) -> NDArray:
+        k, v = k.compact(), v.compact()  # copied once here, read by the products of both passes
+        qs = q * scale
+        scores = qs @ _swap_last(k)
+        if causal:
+            scores = scores + _causal_bias(q.shape[-2], k.shape[-2], q)
+        p = scores.softmax(scores.ndim - 1)
+        self.k, self.v, self.qs, self.p, self.scale, self.causal = k, v, qs, p, scale, causal
+        return p @ v
+
+    def backward(self, g: Tensor) -> tuple:
+        q, k, v = self.inputs
+        need_q, need_k, need_v = self.needs_input_grad
+        scale, causal = self.scale, self.causal
+        if is_grad_enabled():  # recorded: the forward again in Tensor ops, then the same formulas
+            qs = q * scale
+            scores = qs @ transpose(k, -2, -1)
+            if causal:
+                scores = scores + _constant(_causal_bias(q.shape[-2], k.shape[-2], q._data))
+            p = softmax(scores, -1)
+            dp = g @ transpose(v, -2, -1)
+            ds = p * (dp - sum_(dp * p, -1, keepdim=True))
+            return ((ds @ k) * scale if need_q else None, transpose(ds, -2, -1) @ qs if need_k else None,
+                    transpose(p, -2, -1) @ g if need_v else None)
+        ga, p = g._data, self.p
+        dq = dk = None
+        if need_q or need_k:
+            ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1)
+            dq = _constant((ds @ self.k) * scale) if need_q else None
+            dk = _constant(_swap_last(ds) @ self.qs) if need_k else None
+        return dq, dk, (_constant(_swap_last(p) @ ga) if need_v else None)
+
+
+def _swap_last(a: NDArray) -> NDArray:
+    """``a`` with its last two axes swapped (a view)."""
+    return a.swapaxes(a.ndim - 2, a.ndim - 1)
+
+
+def _causal_bias(rows: int, cols: int, like: NDArray) -> NDArray:
+    """``(rows, cols)``: 0 where key ``j <= i`` (query ``i`` may see it), -inf above the diagonal;
+    of ``like``'s dtype and device."""
+    bias = np.triu(np.full((rows, cols), -np.inf), 1)
+    return nd_array(bias, dtype=like.dtype, device=like.device)
+
+
 def linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """:class:`Linear` for any number of leading dims of ``x`` (flattened into one row dim, so the
-    weight's gradient is one product, not a batch of products summed afterwards)."""
-    if x.ndim == 2:
-        return Linear.apply(x, w, b)
-    rows = reshape(x, (-1, x.shape[-1]))
-    return reshape(Linear.apply(rows, w, b), (*x.shape[:-1], w.shape[0]))
+    """:class:`Linear` for ``x`` with at least 2 dims (shapes checked by the caller)."""
+    return Linear.apply(x, w, b)
 
 
 def layer_norm(x: Tensor, w: Tensor | None, b: Tensor | None, n: int, eps: float) -> Tensor:
@@ -128,6 +202,11 @@ def layer_norm(x: Tensor, w: Tensor | None, b: Tensor | None, n: int, eps: float
 def gelu(x: Tensor) -> Tensor:
     """:class:`Gelu`, the exact (erf) form."""
     return Gelu.apply(x)
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool) -> Tensor:
+    """:class:`Attention` (shapes, dtypes and devices checked by the caller)."""
+    return Attention.apply(q, k, v, scale=scale, causal=causal)
 
 
 __all__ = exports(__name__)
