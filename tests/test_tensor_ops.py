@@ -748,6 +748,9 @@ OPS = [
        lambda x, w, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b,
        ((3, 4), (4,), (4,)), tol32=1e-4),
     unary("gelu_erf", lambda L, a: L.nn.functional.gelu(a), lambda a: 0.5 * a * (1 + np_erf(a / math.sqrt(2)))),
+    Op("attention", lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v),  # one Attention node
+       lambda q, k, v: np_softmax(q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1]), -1) @ v,
+       ((2, 3, 4), (2, 5, 4), (2, 5, 3)), tol32=1e-4),
     # --- convolution as one node (tinytorch/ops/windows.py Convolution, h-conv) ---
     Op("conv2d_bias_strided_grouped", lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1,
                                                                                dilation=(1, 2), groups=2),
