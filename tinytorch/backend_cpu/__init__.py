@@ -46,7 +46,7 @@ import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
 from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides
-from ..ndarray.strides import check_view
+from ..ndarray.strides import check_view, conv_geometry
 
 name = "cpu"
 
@@ -1249,21 +1249,6 @@ _CONV2D_BACKWARD_INPUT = _kernels("conv2d_backward_input", FLOATS, lambda s: [_P
 _CONV2D_BACKWARD_WEIGHT = _kernels("conv2d_backward_weight", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
 
 
-def _conv_geometry(name: str, geometry: Any) -> tuple[int, ...]:
-    """The 16 ints of a convolution's geometry (see the interface's ``conv2d``), checked:
-    positive sizes, channels divisible by the groups, and the output size PyTorch's formula
-    gives (ValueError naming them otherwise)."""
-    geom = tuple(operator.index(v) for v in geometry)
-    if len(geom) != 16:
-        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
-    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
-    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
-        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
-                         f"channels divisible by the groups, got {geom}")
-    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
-            or min(oh, ow) < 1:
-        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
-    return geom
 
 
 def _conv_buffers(name: str, geom: tuple[int, ...], *named: tuple[str, Buffer | None, int]) -> None:
@@ -1289,7 +1274,7 @@ def conv2d(x: Buffer, w: Buffer, bias: Buffer | None, out: Buffer, geometry: Any
     ``x`` (n, c, h, w), ``w`` (o, c / groups, kh, kw), ``bias`` (o,) or None and ``out``
     (n, o, oh, ow). Every size is checked here, before C reads anything (an optional extension
     of the interface)."""
-    geom = _conv_geometry("conv2d", geometry)
+    geom = conv_geometry("conv2d", geometry)
     nx, nw, nout = _conv_sizes(geom)
     _conv_buffers("conv2d", geom, ("x", x, nx), ("w", w, nw), ("bias", bias, geom[4]), ("out", out, nout))
     if out is x or out is w or out is bias:
@@ -1301,7 +1286,7 @@ def conv2d(x: Buffer, w: Buffer, bias: Buffer | None, out: Buffer, geometry: Any
 def conv2d_backward_input(g: Buffer, w: Buffer, gx: Buffer, geometry: Any) -> None:
     """``gx`` (n, c, h, w) = the gradient of conv2d's input for the output gradient ``g``
     (n, o, oh, ow) and the weight ``w`` (conv.c; an optional extension of the interface)."""
-    geom = _conv_geometry("conv2d_backward_input", geometry)
+    geom = conv_geometry("conv2d_backward_input", geometry)
     nx, nw, nout = _conv_sizes(geom)
     _conv_buffers("conv2d_backward_input", geom, ("g", g, nout), ("w", w, nw), ("gx", gx, nx))
     if gx is g or gx is w:
@@ -1313,7 +1298,7 @@ def conv2d_backward_input(g: Buffer, w: Buffer, gx: Buffer, geometry: Any) -> No
 def conv2d_backward_weight(g: Buffer, x: Buffer, gw: Buffer, geometry: Any) -> None:
     """``gw`` (o, c / groups, kh, kw) = the gradient of conv2d's weight for the output gradient
     ``g`` (n, o, oh, ow) and the input ``x`` (n, c, h, w) (conv.c; an optional extension)."""
-    geom = _conv_geometry("conv2d_backward_weight", geometry)
+    geom = conv_geometry("conv2d_backward_weight", geometry)
     nx, nw, nout = _conv_sizes(geom)
     _conv_buffers("conv2d_backward_weight", geom, ("g", g, nout), ("x", x, nx), ("gw", gw, nw))
     if gw is g or gw is x:

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .dtypes import DType
 from .interface import Shape, Strides, prod
-from .strides import check_view
+from .strides import check_view, conv_geometry
 
 name = "numpy"
 
@@ -679,18 +679,11 @@ def fold_windows(cols: np.ndarray, out: np.ndarray, nc: int, out_h: int, out_w: 
 
 # --- convolution (optional in the interface) -------------------------------------------------------------
 def _conv_geometry(name: str, geometry: Any, **named: tuple[np.ndarray | None, str]) -> tuple[int, ...]:
-    """The 16 ints of ``geometry``, checked, and every named buffer checked against the shape
-    (``"x"``, ``"w"``, ``"bias"`` or ``"out"``) it must hold, all of one float dtype."""
-    geom = tuple(int(v) for v in geometry)
-    if len(geom) != 16:
-        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
+    """The 16 ints of ``geometry``, checked (:func:`~.strides.conv_geometry`), and every named
+    buffer checked against the shape (``"x"``, ``"w"``, ``"bias"`` or ``"out"``) it must hold,
+    all of one float dtype."""
+    geom = conv_geometry(name, geometry)
     n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
-    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
-        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
-                         f"channels divisible by the groups, got {geom}")
-    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
-            or min(oh, ow) < 1:
-        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
     sizes = {"x": n * c * h * w, "w": o * (c // groups) * kh * kw, "bias": o, "out": n * o * oh * ow}
     bufs = [b for b, _ in named.values() if b is not None]
     for what, (b, kind) in named.items():

@@ -343,3 +343,21 @@ def check_view(buf_size: int, shape: Shape, strides: Strides, offset: int) -> in
         raise IndexError(f"view (shape={shape}, strides={strides}, offset={offset}) reaches elements "
                          f"[{lo}, {hi}] outside a buffer of {buf_size}")
     return size
+
+
+def conv_geometry(name: str, geometry: Any) -> tuple[int, ...]:
+    """The 16 ints of a convolution's geometry ``(n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw,
+    dh, dw, groups)`` (see the backend interface's ``conv2d``), checked the same way by every
+    backend: positive sizes, strides, dilations and groups, paddings >= 0, channels divisible by
+    the groups, and the output size PyTorch's formula gives (ValueError naming them otherwise)."""
+    geom = tuple(operator.index(v) for v in geometry)
+    if len(geom) != 16:
+        raise ValueError(f"{name}: the geometry has 16 entries, got {len(geom)}")
+    n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups = geom
+    if min(n, c, h, w, o, kh, kw, sh, sw, dh, dw, groups) < 1 or min(ph, pw) < 0 or c % groups or o % groups:
+        raise ValueError(f"{name}: sizes, strides, dilations and groups must be >= 1, padding >= 0 and the "
+                         f"channels divisible by the groups, got {geom}")
+    if (oh, ow) != ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1) \
+            or min(oh, ow) < 1:
+        raise ValueError(f"{name}: output size {(oh, ow)} does not fit the geometry {geom}")
+    return geom
