@@ -1249,8 +1249,6 @@ _CONV2D_BACKWARD_INPUT = _kernels("conv2d_backward_input", FLOATS, lambda s: [_P
 _CONV2D_BACKWARD_WEIGHT = _kernels("conv2d_backward_weight", FLOATS, lambda s: [_P, _P, _P, _P], _INT)
 
 
-
-
 def _conv_buffers(name: str, geom: tuple[int, ...], *named: tuple[str, Buffer | None, int]) -> None:
     """Each (what, buffer, elements) a Buffer of that many elements (None allowed for the bias),
     all of one float dtype: ValueError / TypeError naming them otherwise."""
