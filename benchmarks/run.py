@@ -309,16 +309,30 @@ def _start_workers(ctx, target, keys, model: str, threads: int) -> dict:
     return workers
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB. On Linux the high-water mark of its own address
+    space (``VmHWM``): ``ru_maxrss`` would also count the parent's peak, which a spawned worker
+    inherits through the fork before its exec (a parent that ran the 2048² matmuls made every
+    worker read ~675 MB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def _worker(framework: str, model: str, conn) -> None:
     """A worker process: builds the step, then times ``n`` steps each time the parent asks."""
-    import resource
-
     step = _training_step(framework, model)
     conn.send("ready")
     while True:
         n = conn.recv()
         if n is None:
-            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # peak resident MB (Linux: KiB)
+            conn.send(peak_rss_mb())
             return
         t = time.perf_counter()
         for _ in range(n):
@@ -534,8 +548,6 @@ def main(argv=None) -> None:
 def _compiled_worker(kind: str, model: str, conn) -> None:
     """A worker for :func:`compiled_rows`: ``kind`` is "torch" (eager), "tt-eager" or
     "tt-compiled" (the same step function through ``tt.compile``)."""
-    import resource
-
     step = _training_step("torch" if kind == "torch" else "tinytorch", model)
     if kind == "tt-compiled":
         step = tt.compile(step)
@@ -543,7 +555,7 @@ def _compiled_worker(kind: str, model: str, conn) -> None:
     while True:
         n = conn.recv()
         if n is None:
-            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            conn.send(peak_rss_mb())
             return
         t = time.perf_counter()
         for _ in range(n):
