@@ -18,7 +18,8 @@ Four tables, every tinytorch figure taken through the public API (``tt.matmul``,
 
 Method: threads are pinned (``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` = number of cores
 unless ``OMP_NUM_THREADS`` is set, set *before* numpy loads; the training steps also run on
-one thread); every contender runs the same inputs; rounds are interleaved (numpy, tinytorch-numpy,
+one thread) and sleep between calls in every library (``OPENBLAS_THREAD_TIMEOUT``: see below);
+every contender runs the same inputs; rounds are interleaved (numpy, tinytorch-numpy,
 tinytorch-cpu, numpy, ...) so that machine noise hits all of them alike; each figure is the
 median over rounds and each ratio comes from the same run, with the range of the per-round
 ratios as a measure of the noise. The training steps run in two worker processes (tinytorch,
@@ -41,6 +42,11 @@ from pathlib import Path
 THREADS = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)
+# OpenBLAS's threads spin for about 2**28 cycles after each call before they sleep; run in turn
+# with tinytorch's kernels (whose OpenMP threads sleep at once) they keep the second core busy,
+# and a 1024**2 product of ours measured 80 GFLOP/s between numpy calls instead of 165 on its
+# own. With the shortest timeout OpenBLAS's threads sleep at once too, as fast (173 GFLOP/s).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np  # noqa: E402
 
