@@ -188,7 +188,8 @@ class Compiled:
             if all(_meta(t) == m for t, m in zip(outside, entry.outside_meta)):
                 self.replays += 1
                 return self._replay(entry, tensors + outside)
-            entry.plan = entry.graph = None  # a weight changed shape, dtype or requires_grad: capture again
+            # a weight changed shape, dtype or requires_grad: capture (and record) again
+            entry.plan = entry.graph = entry.graph_failed = None
         reads = KernelRecorder(record=False)
         recorder = Recorder(tensors, reads)
         with recorder, reads:
