@@ -20,18 +20,6 @@
  * (~100 us, see kernels.h) pays from about here (the MNIST CNN's first layer, 7M, gains). */
 #define TT_CONV_PAR_MIN (1 << 21)
 
-#if defined(__AVX512F__)
-#define VEC_BYTES 64
-#elif defined(__AVX__)
-#define VEC_BYTES 32
-#else
-#define VEC_BYTES 16
-#endif
-typedef float vec_f32 __attribute__((vector_size(VEC_BYTES)));
-typedef double vec_f64 __attribute__((vector_size(VEC_BYTES)));
-typedef int32_t ivec_f32 __attribute__((vector_size(VEC_BYTES))); /* the same bits, for masks */
-typedef int64_t ivec_f64 __attribute__((vector_size(VEC_BYTES)));
-
 typedef struct {
     int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups;
 } tt_conv_geom;

@@ -29,6 +29,22 @@
  * sigmoid/erf of float32, libm for float64, pow. */
 #define TT_PAR_MIN_MATH (1 << 17)
 
+/* The SIMD register the matmul and convolution micro-kernels fill, as GCC vector types: 64
+ * bytes with AVX-512, 32 with AVX/AVX2, else 16 (SSE2, which every x86-64 has; other CPUs get
+ * the same code on their 16-byte vectors, or plain scalar code where the compiler has none).
+ * The ivec types hold the same bits, for masks. */
+#if defined(__AVX512F__)
+#define VEC_BYTES 64
+#elif defined(__AVX__)
+#define VEC_BYTES 32
+#else
+#define VEC_BYTES 16
+#endif
+typedef float vec_f32 __attribute__((vector_size(VEC_BYTES)));
+typedef double vec_f64 __attribute__((vector_size(VEC_BYTES)));
+typedef int32_t ivec_f32 __attribute__((vector_size(VEC_BYTES)));
+typedef int64_t ivec_f64 __attribute__((vector_size(VEC_BYTES)));
+
 /* The most axes a strided view may have (numpy allows 64; nobody needs that many). */
 #define TT_MAX_DIMS 32
 

@@ -16,19 +16,6 @@
  * benchmarks/measurements.md for the measurements). */
 #define TT_MATMUL_PAR_MIN (200 * 200 * 200)
 
-/* The SIMD register the micro-kernel fills: 64 bytes with AVX-512, 32 with AVX/AVX2, else 16
- * (SSE2, which every x86-64 has; other CPUs get the same code on their 16-byte vectors, or
- * as plain scalar code where the compiler has none). */
-#if defined(__AVX512F__)
-#define VEC_BYTES 64
-#elif defined(__AVX__)
-#define VEC_BYTES 32
-#else
-#define VEC_BYTES 16
-#endif
-typedef float vec_f32 __attribute__((vector_size(VEC_BYTES)));
-typedef double vec_f64 __attribute__((vector_size(VEC_BYTES)));
-
 #define T float
 #define SFX f32
 #define VEC vec_f32
