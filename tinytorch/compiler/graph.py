@@ -30,7 +30,7 @@ from ..autograd import grad as autograd_grad
 from ..ndarray import NDArray, full
 from ..ndarray.program import GuardFailed, KernelProgram, KernelRecorder
 from ..tensor import Function, Tensor, is_grad_enabled, postorder
-from .runtime import Plan
+from .runtime import Plan, rebuild
 
 
 class NotReplayable(Exception):
@@ -192,7 +192,7 @@ class GraphProgram:
                     pick = _Output()
                     pick.inputs, pick.needs_input_grad, pick.node, pick.i = (anchor,), (True,), node, j
                     tensors[i] = Tensor._make(outs[i], True, pick)
-        return _rebuild(self.skeleton, iter(tensors))
+        return rebuild(self.skeleton, dict(enumerate(tensors)))
 
     def backward(self, state: dict[int, Any], arrays: list[NDArray], gs: list[Tensor | None]
                  ) -> tuple[Tensor | None, ...]:
@@ -228,27 +228,16 @@ def _graph_arrays(outputs: list[Tensor]) -> list[NDArray]:
 
 
 def _flatten(obj: Any, out: list[Tensor]) -> Any:
-    """The tensors of a result (nested tuples, lists, dicts) into ``out``; returns its skeleton."""
+    """The tensors of a result (nested tuples, lists, dicts) into ``out``; returns its structure
+    in the form :func:`~.runtime.rebuild` takes, each tensor as ``("slot", its index in out)``."""
     if isinstance(obj, Tensor):
         out.append(obj)
-        return ("T",)
+        return ("slot", len(out) - 1)
     if isinstance(obj, (tuple, list)):
         return (type(obj), [_flatten(o, out) for o in obj])
     if isinstance(obj, dict):
         return (dict, {k: _flatten(v, out) for k, v in obj.items()})
-    return ("V", obj)
-
-
-def _rebuild(skeleton: Any, tensors: Any) -> Any:
-    kind = skeleton[0]
-    if kind == "T":
-        return next(tensors)
-    if kind == "V":
-        return skeleton[1]
-    if kind is dict:
-        return {k: _rebuild(v, tensors) for k, v in skeleton[1].items()}
-    items = [_rebuild(o, tensors) for o in skeleton[1]]
-    return kind(*items) if hasattr(kind, "_fields") else kind(items)
+    return ("value", obj)
 
 
 __all__ = ["GraphProgram", "CompiledGraph", "NotReplayable", "GuardFailed"]

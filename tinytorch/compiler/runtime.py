@@ -126,7 +126,7 @@ class Plan:
                 env[out] = Tensor._make(data, False, None)
             for v in frees:
                 del env[v]
-        return _rebuild(self.trace.outputs, env)
+        return rebuild(self.trace.outputs, env)
 
     def describe(self) -> str:
         """The schedule: one line per kernel (see :func:`fusion.describe`)."""
@@ -140,16 +140,18 @@ def _size(shape: tuple[int, ...]) -> int:
     return n
 
 
-def _rebuild(outputs: Any, env: dict[int, Any]) -> Any:
+def rebuild(outputs: Any, env: dict[int, Any]) -> Any:
+    """A function's result from its recorded structure (``("slot", k)`` for a tensor, ``("value",
+    v)``, ``(tuple or list type, [...])``, ``(dict, {...})``) with each slot's tensor from ``env``."""
     kind, v = outputs
     if kind == "slot":
         return env[v]
     if isinstance(kind, type) and issubclass(kind, (tuple, list)):
-        items = [_rebuild(o, env) for o in v]
+        items = [rebuild(o, env) for o in v]
         return kind(*items) if hasattr(kind, "_fields") else kind(items)  # a named tuple takes fields
     if kind is dict:
-        return {k: _rebuild(o, env) for k, o in v.items()}
+        return {k: rebuild(o, env) for k, o in v.items()}
     return v
 
 
-__all__ = ["Plan", "FusedKernel", "consumers"]
+__all__ = ["Plan", "FusedKernel", "consumers", "rebuild"]
