@@ -510,7 +510,7 @@ class NDArray:
             kernel(self.compact()._buf, target.compact()._buf, loss._buf, lse._buf, count._buf, rows, cols,
                    ignore_index)
             return loss, lse, count
-        counted, hit = _class_hits(target, cols, ignore_index, self.device)
+        counted, hit = class_hits(target, cols, ignore_index)
         m = self.max((1,), keepdims=True) if self.size else full((rows, 1), -np.inf, self.dtype, self.device)
         lse = (((self - m).exp().sum((1,), keepdims=True)).log() + m).reshape((rows,))
         picked = where(hit, self, 0.0).sum((1,))
@@ -530,7 +530,7 @@ class NDArray:
             kernel(self.compact()._buf, target.compact()._buf, lse.compact()._buf, scale.compact()._buf, out._buf,
                    rows, cols, ignore_index)
             return out
-        counted, hit = _class_hits(target, cols, ignore_index, self.device)
+        counted, hit = class_hits(target, cols, ignore_index)
         p = (self - lse.reshape((rows, 1))).exp() - hit.astype(self.dtype)
         s = scale.reshape((rows, 1) if scale.size == rows else (1, 1))
         return where(counted.reshape((rows, 1)), p * s, 0.0)
@@ -893,19 +893,24 @@ def _index_array(k: Any, n: int, dev: Device) -> NDArray:
     return idx
 
 
-def _check_class_targets(target: NDArray, cols: int, ignore_index: int) -> None:
-    bad = ((target != ignore_index) & ((target < 0) | (target >= cols))).numpy()
+def check_class_targets(target: NDArray, classes: int, ignore_index: int) -> None:
+    """Raise ``IndexError`` naming the first class index in ``target`` that is neither in
+    ``[0, classes)`` nor ``ignore_index``, as PyTorch. The usual case, every target a class,
+    costs two reductions."""
+    if not target.size or (target.min().item() >= 0 and target.max().item() < classes):
+        return
+    bad = ((target != ignore_index) & ((target < 0) | (target >= classes))).numpy()
     if bad.any():
-        raise IndexError(f"Target {int(target.numpy()[bad][0])} is out of bounds (input has {cols} classes).")
+        raise IndexError(f"Target {int(target.numpy()[bad][0])} is out of bounds (input has {classes} classes).")
 
 
-def _class_hits(target: NDArray, cols: int, ignore_index: int, dev: Device) -> tuple[NDArray, NDArray]:
+def class_hits(target: NDArray, cols: int, ignore_index: int) -> tuple[NDArray, NDArray]:
     """For class indices ``target`` (rows,): the rows counted (``target != ignore_index``) and
     the (rows, cols) one-hot of the counted targets; a target that is neither a class nor
-    ``ignore_index`` raises ``IndexError``, as PyTorch."""
-    check(functools.partial(_check_class_targets, cols=cols, ignore_index=ignore_index), target)
+    ``ignore_index`` raises ``IndexError`` (a check a recorded program repeats)."""
+    check(functools.partial(check_class_targets, classes=cols, ignore_index=ignore_index), target)
     counted = target != ignore_index
-    classes = array(np.arange(cols).reshape(1, cols), device=dev)
+    classes = array(np.arange(cols).reshape(1, cols), device=target.device)
     return counted, (target.reshape((target.size, 1)) == classes) & counted.reshape((target.size, 1))
 
 

@@ -22,6 +22,7 @@ from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray import zeros as nd_zeros
 from ..ndarray.checks import check
+from ..ndarray.ndarray import check_class_targets, class_hits
 from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import first_max_mask, out_size
 from ..ndarray.windows import unfold as nd_unfold
@@ -1414,19 +1415,8 @@ class CheckedTargets(Function):
     than a check in Python, so that a replay of a recorded loss (``tt.compile``) checks too."""
 
     def forward(self, target: NDArray, classes: int, ignore_index: int) -> NDArray:
-        check(functools.partial(_check_targets, classes=classes, ignore_index=ignore_index), target)
+        check(functools.partial(check_class_targets, classes=classes, ignore_index=ignore_index), target)
         return target
-
-
-def _check_targets(target: NDArray, classes: int, ignore_index: int) -> None:
-    """Raise ``IndexError`` naming the first target outside ``[0, classes)`` that is not
-    ``ignore_index``. The usual case, every target a class, costs two reductions."""
-    if not target.size or (target.min().item() >= 0 and target.max().item() < classes):
-        return
-    bad = ((target < 0) | (target >= classes)) & (target != ignore_index)
-    if bad.astype(int64).sum().item():
-        first = int(target.reshape((-1,))[bad.reshape((-1,))][0].item())
-        raise IndexError(f"Target {first} is out of bounds (input has {classes} classes).")
 
 
 class NllLoss(Function):
@@ -1497,9 +1487,9 @@ class CrossEntropy(Function):
             return Tensor._make(x._data.cross_entropy_rows_backward(self.target, self.lse, s, self.ignore_index),
                                 False, None), None
         rows, cols = x.shape
-        counted = Tensor._make((self.target != self.ignore_index).reshape((rows, 1)), False, None)
-        classes = nd_array(np.arange(cols).reshape(1, cols), device=x.device)
-        hit = Tensor._make((self.target.reshape((rows, 1)) == classes).astype(x._data.dtype), False, None)
+        rows_counted, hits = class_hits(self.target, cols, self.ignore_index)
+        counted = Tensor._make(rows_counted.reshape((rows, 1)), False, None)
+        hit = Tensor._make(hits.astype(x._data.dtype), False, None)
         per_row = scale.unsqueeze(1) if self.reduction == "none" else scale
         return where(counted, (ops.softmax(x, 1) - hit) * per_row, 0.0), None
 
