@@ -35,8 +35,8 @@ import tinytorch.backend_cpu as cpu  # noqa: E402
 
 DTYPES = [np.float32, np.float64, np.int64, np.bool_]
 DTYPE_IDS = ["float32", "float64", "int64", "bool"]
-# empty, one element, odd, and above the OpenMP threshold (TT_PAR_MIN = 2^21 elements in
-# kernels.h) so that the threaded path runs
+# empty, one element, odd, and above the OpenMP threshold (tt_par_min: at most 2^21 elements,
+# see THRESHOLDS_SLEEPING in backend_cpu/__init__.py) so that the threaded path runs
 BIG = (1 << 21) + 3
 SIZES = [0, 1, 7, 1001, BIG]
 ARITH = (np.float32, np.float64, np.int64)
@@ -763,7 +763,7 @@ def test_matmul_step_names_and_dtypes():
                                   (3, 300, 5000, 2), (1, 3000, 400, 9), (2, 64, 40, 30)], ids=str)
 def test_matmul_any_thread_count(rng, threads, bmnp):
     """Each thread count splits out differently (by batch, by rows, by columns, a grid); all but
-    the last shape have more than TT_MATMUL_PAR_MIN = 200^3 multiply-adds, so threads run."""
+    the last shape have more than tt_matmul_par_min (at most 200^3) multiply-adds, so threads run."""
     batch, m, n, p = bmnp
     before = cpu.get_num_threads()
     try:
@@ -1069,17 +1069,38 @@ def test_threads_can_be_set():
         cpu.set_num_threads(0)
 
 
-@pytest.mark.parametrize("policy", [None, "active"])
-def test_openmp_wait_policy_is_passive_unless_chosen_and_leaves_no_trace(policy):
-    """Loading the library makes idle OpenMP threads sleep (OMP_WAIT_POLICY=passive, read by
-    libgomp as it loads) unless the user chose a policy, and leaves the environment as it was."""
+@pytest.mark.parametrize("environ, expected", [
+    ({}, ({"GOMP_SPINCOUNT": cpu.SPIN_ROUNDS}, cpu.THRESHOLDS_AWAKE)),
+    ({"OMP_WAIT_POLICY": "passive"}, ({}, cpu.THRESHOLDS_SLEEPING)),
+    ({"OMP_WAIT_POLICY": "PASSIVE "}, ({}, cpu.THRESHOLDS_SLEEPING)),
+    ({"OMP_WAIT_POLICY": "active"}, ({}, cpu.THRESHOLDS_AWAKE)),
+    ({"GOMP_SPINCOUNT": "0"}, ({}, cpu.THRESHOLDS_SLEEPING)),
+    ({"GOMP_SPINCOUNT": "300000"}, ({}, cpu.THRESHOLDS_AWAKE)),
+    ({"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "0"}, ({}, cpu.THRESHOLDS_AWAKE)),
+])
+def test_wait_settings_keep_the_users_choice_and_match_thresholds_to_it(environ, expected):
+    """Threads spin briefly between kernels unless the user chose how they wait; threads that
+    sleep at once get the high thresholds (waking them costs more than a small loop)."""
+    assert cpu.wait_settings(environ) == expected
+    sleeping, awake = cpu.THRESHOLDS_SLEEPING, cpu.THRESHOLDS_AWAKE
+    assert all(s > a > 0 for s, a in zip(sleeping, awake))
+
+
+@pytest.mark.parametrize("environ", [{}, {"OMP_WAIT_POLICY": "passive"}, {"GOMP_SPINCOUNT": "0"}])
+def test_loading_applies_the_thresholds_and_leaves_no_trace(environ):
+    """Loading the library sets the C thresholds that ``wait_settings`` chose and leaves the
+    process environment as it was (the spin count is only read by libgomp as it loads)."""
     import os
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if policy:
-        env["OMP_WAIT_POLICY"] = policy
-    code = "import os, tinytorch.backend_cpu as c; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(environ)
+    code = ("import ctypes, os, tinytorch.backend_cpu as c\n"
+            "print([os.environ.get(v) for v in ('OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')])\n"
+            "print([ctypes.c_int64.in_dll(c._lib, n).value for n in "
+            "('tt_par_min', 'tt_par_min_math', 'tt_matmul_par_min')])")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(policy)
+    seen_env, seen_thresholds = out.stdout.strip().splitlines()
+    assert seen_env == str([environ.get("OMP_WAIT_POLICY"), environ.get("GOMP_SPINCOUNT")])
+    assert seen_thresholds == str(list(cpu.wait_settings(environ)[1]))
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
@@ -1180,7 +1201,7 @@ COVERED |= {f"{k}{op}" for op in interface.MORE_BINARY_OPS for k in ("ewise_", "
 COVERED |= {"ewise_bitwise_not"}
 
 
-@pytest.mark.parametrize("n", [0, 1, 1001, 140_000])  # 140_000: above TT_PAR_MIN_MATH, threaded
+@pytest.mark.parametrize("n", [0, 1, 1001, 140_000])  # 140_000: above tt_par_min_math (2^17 at most), threaded
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("op", interface.MORE_BINARY_OPS)
 def test_more_binary_ops(rng, op, dtype, n):

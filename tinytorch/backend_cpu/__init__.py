@@ -52,27 +52,54 @@ name = "cpu"
 
 
 # --- the shared library ---------------------------------------------------------------------
+# How OpenMP threads wait between kernels, and from what size a loop is split across them.
+# Threads that sleep as soon as a kernel ends ("passive") must be woken for the next one, which
+# costs ~50-100 us; threads that spin wait for nothing, but a spinning thread that loses its core
+# on a busy machine stalls the next kernel for a scheduler tick (a 1 ms sum took 8 ms that way).
+# The default spins briefly: 1000 rounds of the processor's pause instruction, 28 us on the AMD
+# EPYC measured (3-40 us across x86 processors), about the Python time between the kernels of a
+# training step, then sleeps. A step's kernels then find their threads awake, and loops pay off
+# on two cores from a few tens of thousands of elements; a thread that is idle for longer costs
+# no processor time (benchmarks/measurements.md, "How the threads wait").
+SPIN_ROUNDS = "1000"
+THRESHOLDS_SLEEPING = (1 << 21, 1 << 17, 200 * 200 * 200)  # (elements, math elements, multiply-adds)
+THRESHOLDS_AWAKE = (1 << 16, 1 << 14, 1 << 20)
+
+
+def wait_settings(environ: dict[str, str]) -> tuple[dict[str, str], tuple[int, int, int]]:
+    """``(variables to set while the OpenMP runtime loads, the three parallel thresholds)`` for
+    an environment: the user's ``OMP_WAIT_POLICY`` / ``GOMP_SPINCOUNT`` are kept (with
+    thresholds to suit: sleeping ones for ``passive`` or a spin count of 0); otherwise the
+    brief spin of ``SPIN_ROUNDS``."""
+    policy = environ.get("OMP_WAIT_POLICY", "").strip().lower()
+    spin = environ.get("GOMP_SPINCOUNT", "").strip()
+    if not policy and not spin:
+        return {"GOMP_SPINCOUNT": SPIN_ROUNDS}, THRESHOLDS_AWAKE
+    sleeping = policy == "passive" or (policy != "active" and spin in ("0", "0k", "0M", "0G", "0T"))
+    return {}, THRESHOLDS_SLEEPING if sleeping else THRESHOLDS_AWAKE
+
+
 def _load_library() -> ctypes.CDLL:
     here = Path(__file__).resolve().parent
     for suffix in EXTENSION_SUFFIXES:
         path = here / f"_kernels{suffix}"
         if path.exists():
-            # OpenMP threads that spin while they wait for the next kernel lose their core on a
-            # busy machine, and the next kernel then waits for them for a whole scheduler tick.
-            # So unless the user chose a wait policy, the threads sleep ("passive"). GNU OpenMP
-            # reads the variable once, when it is loaded with this library; it is removed again
-            # at once, so nothing else sees it.
-            chosen = "OMP_WAIT_POLICY" in os.environ
-            if not chosen:
-                os.environ["OMP_WAIT_POLICY"] = "passive"
+            # GNU OpenMP reads its variables once, when it is loaded with this library; ours are
+            # removed again at once, so nothing else sees them
+            variables, thresholds = wait_settings(dict(os.environ))
+            os.environ.update(variables)
             try:
-                return ctypes.CDLL(str(path))
+                lib = ctypes.CDLL(str(path))
             except OSError as e:
                 raise ImportError(f"the C backend library {path} exists but cannot be loaded ({e}); "
                                   "rebuild it with `make build` (or `pip install -e .`)") from None
             finally:
-                if not chosen:
-                    del os.environ["OMP_WAIT_POLICY"]
+                for name in variables:
+                    del os.environ[name]
+            lib.tt_set_parallel_thresholds.argtypes = [ctypes.c_int64] * 3
+            lib.tt_set_parallel_thresholds.restype = None
+            lib.tt_set_parallel_thresholds(*thresholds)
+            return lib
     raise ImportError("the C backend is not built (no compiled tinytorch/backend_cpu/_kernels library "
                       f"in {here}); run `pip install -e .` or `make build` in the tinytorch checkout")
 

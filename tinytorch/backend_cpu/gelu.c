@@ -5,8 +5,9 @@
  *                                          phi(x) = exp(-x^2 / 2) / sqrt(2 pi),   x = a[i]
  *
  * As array ops the forward was five passes and the backward seven, each a kernel call and a
- * temporary the size of the MLP's hidden layer. float32 uses vmath.h's vectorizable erf (the
- * one the ewise_erf kernel uses) and exp, float64 libm's.
+ * temporary the size of the MLP's hidden layer. float32 uses vmath.h's vectorizable exp and its
+ * rational erf (twice as fast as the ewise_erf kernel's, and as accurate as Phi can be in float),
+ * float64 libm's.
  */
 #include <math.h>
 
@@ -37,5 +38,5 @@ static inline double gauss_f64(double x) { return exp(x * x * -0.5); }
                      out[i] = g[i] * (cdf + x * pdf););                                         \
     }
 
-GELU(f32, float, erf_f32, gauss_f32)
+GELU(f32, float, erf_rational_f32, gauss_f32)
 GELU(f64, double, erf, gauss_f64)

@@ -18,16 +18,16 @@
 
 #define TT_API __attribute__((visibility("default")))
 
-/* Loops with fewer elements than this run on one thread. The threads sleep between kernels
- * (OMP_WAIT_POLICY=passive, see __init__.py: spinning ones stall a busy machine), and waking
- * a sleeping thread takes as long as a simple loop over a large array, so splitting a loop
- * across cores pays only from about this size on (benchmarks/measurements.md has the measurements
- * behind the value). Where wake-ups are cheap (OMP_WAIT_POLICY=active on an idle machine) a
- * threshold of 32K elements would do. */
-#define TT_PAR_MIN (1 << 21)
-/* The same threshold for loops whose elements cost 4-20x more: the vectorized exp/log/tanh/
- * sigmoid/erf of float32, libm for float64, pow. */
-#define TT_PAR_MIN_MATH (1 << 17)
+/* Loops with fewer elements than tt_par_min run on one thread: splitting a loop across cores
+ * pays only once the loop takes longer than handing work to the other threads, and how long
+ * that takes depends on how the threads wait between kernels (threads.c sets the values to
+ * suit the wait policy, see tt_set_parallel_thresholds). tt_par_min_math is the same for
+ * loops whose elements cost 4-20x more: the vectorized exp/log/tanh/sigmoid/erf of float32,
+ * libm for float64, pow. tt_matmul_par_min counts the multiply-adds of a whole product. */
+extern int64_t tt_par_min, tt_par_min_math, tt_matmul_par_min;
+#define TT_PAR_MIN tt_par_min
+#define TT_PAR_MIN_MATH tt_par_min_math
+#define TT_MATMUL_PAR_MIN tt_matmul_par_min
 
 /* The SIMD register the matmul and convolution micro-kernels fill, as GCC vector types: 64
  * bytes with AVX-512, 32 with AVX/AVX2, else 16 (SSE2, which every x86-64 has; other CPUs get

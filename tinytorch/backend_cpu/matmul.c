@@ -11,11 +11,6 @@
 
 #include "kernels.h"
 
-/* Products with fewer multiply-adds than this run on one thread: a smaller one takes about as
- * long on one core as waking the sleeping threads would (see TT_PAR_MIN in kernels.h, and
- * benchmarks/measurements.md for the measurements). */
-#define TT_MATMUL_PAR_MIN (200 * 200 * 200)
-
 #define T float
 #define SFX f32
 #define VEC vec_f32

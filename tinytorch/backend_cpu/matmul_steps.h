@@ -160,8 +160,8 @@ static void LOCAL(pack_b)(const T *b, int64_t rs, int64_t cs, int64_t kc, int64_
 }
 
 /* out[0:MR, 0:NR] (row stride ldo) = or += a @ bp over kc, where a[r, k] is a[r * ars + k * aks]:
- * a packed strip (ars = 1, aks = MR) or, see gemm, rows of a row-major a read where they are
- * (ars = its row stride, aks = 1). The accumulators are VEC variables: GCC keeps all 12 in ymm
+ * a packed strip (ars = 1, aks = MR) or, see gemm, a row-major or column-major a read where it
+ * is (its own strides). The accumulators are VEC variables: GCC keeps all 12 in ymm
  * registers and emits one vfmadd231ps per `+=` (-ffp-contract=fast lets it fuse the multiply
  * and the add). */
 static inline void LOCAL(micro_kernel)(int64_t kc, const T *restrict a, int64_t ars, int64_t aks,
@@ -230,10 +230,12 @@ static void LOCAL(panels_free)(LOCAL(panels) *w) {
 static void LOCAL(gemm)(int64_t m, int64_t n, int64_t p, const T *a, int64_t ras, int64_t cas, const T *b,
                         int64_t rbs, int64_t cbs, T *out, int64_t ldo, LOCAL(panels) *w) {
     /* A packed block of a serves nc / NR strips of b. When that is only a few (p small: the
-     * (pixels, channels x 3 x 3) @ (.., out channels) product of a convolution), packing a costs
-     * about as much as using it, so a row-major a is read in place by the micro-kernel: six
-     * sequential rows. Only a last strip of fewer than MR rows is packed (zero-padded). */
-    const int direct = cas == 1 && MIN64(p, NC) <= 4 * NR;
+     * (pixels, channels x 3 x 3) @ (.., out channels) product of a convolution, attention's
+     * per-head products), packing a costs about as much as using it, so a row-major or
+     * column-major a is read in place by the micro-kernel: six sequential rows, or six
+     * consecutive elements of each column. Only a last strip of fewer than MR rows is packed
+     * (zero-padded). */
+    const int direct = (cas == 1 || ras == 1) && MIN64(p, NC) <= 4 * NR;
     for (int64_t j0 = 0; j0 < p; j0 += NC) {
         const int64_t nc = MIN64(NC, p - j0);
         for (int64_t k0 = 0; k0 < n; k0 += KC) {
@@ -249,7 +251,7 @@ static void LOCAL(gemm)(int64_t m, int64_t n, int64_t p, const T *a, int64_t ras
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         T *o = out + (i0 + ir) * ldo + j0 + jr;
                         if (ir < full && jr + NR <= nc)
-                            LOCAL(micro_kernel)(kc, ablock + ir * ras, ras, 1, bp, o, ldo, accumulate);
+                            LOCAL(micro_kernel)(kc, ablock + ir * ras, ras, cas, bp, o, ldo, accumulate);
                         else if (ir >= full && ir + MR <= mc && jr + NR <= nc)
                             LOCAL(micro_kernel)(kc, w->ap + (ir - full) * kc, 1, MR, bp, o, ldo, accumulate);
                         else if (ir < full) { /* direct rows, last columns: pack this strip first */

@@ -25,6 +25,15 @@ __attribute__((constructor)) static void register_fork_handler(void) {
 }
 #endif
 
+/* Defaults for sleeping threads (OMP_WAIT_POLICY=passive), where waking one costs ~50-100 us. */
+int64_t tt_par_min = 1 << 21, tt_par_min_math = 1 << 17, tt_matmul_par_min = 200 * 200 * 200;
+
+TT_API void tt_set_parallel_thresholds(int64_t par_min, int64_t par_min_math, int64_t matmul_par_min) {
+    tt_par_min = par_min > 1 ? par_min : 1;
+    tt_par_min_math = par_min_math > 1 ? par_min_math : 1;
+    tt_matmul_par_min = matmul_par_min > 1 ? matmul_par_min : 1;
+}
+
 TT_API void tt_set_num_threads(int n) {
 #ifdef _OPENMP
     omp_set_num_threads(n > 0 ? n : 1);
