@@ -821,6 +821,34 @@ def test_matmul_strided(rng, dtype, kind_a, kind_b):
         _matmul_check(result(out), va, vb, dtype, n)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+@pytest.mark.parametrize("case", [
+    ("row", "col", 1, 64, 784, 256),  # x @ w.T of a linear layer: computed as (w @ x.T).T, threads split w's rows
+    ("row", "col", 1, 5, 300, 11),     # the same, fewer micro-tiles of w than threads
+    ("row", "col", 1, 300, 200, 500),  # many rows: threads split w, each packs all of x.T
+    ("col", "row", 48, 64, 64, 32),    # attention's p^T @ g: a column-major a read in place (narrow b)
+    ("col", "col", 2, 100, 300, 40),   # both transposed, a read in place
+    ("col", "row", 1, 130, 70, 200),   # a column-major a with a wide b: packed
+], ids=str)
+def test_matmul_transposed_operands_any_thread_count(rng, threads, case):
+    """The layouts that take matmul's special paths (a product computed the other way round; a
+    column-major a read without packing) give numpy's product for every thread count."""
+    layout_a, layout_b, batch, m, n, p = case
+    before = cpu.get_num_threads()
+    try:
+        cpu.set_num_threads(threads)
+        for dtype in FLOATS:
+            xa, xb = data(rng, batch * m * n, dtype), data(rng, batch * n * p, dtype)
+            sa = (m * n, n, 1) if layout_a == "row" else (m * n, 1, m)
+            sb = (n * p, p, 1) if layout_b == "row" else (n * p, 1, n)
+            out = cpu.alloc(batch * m * p, _dt(dtype))
+            cpu.matmul_strided(cpu.from_numpy(xa), sa, 0, cpu.from_numpy(xb), sb, 0, out, m, n, p, batch)
+            va, vb = _as_view(xa, sa, 0, (batch, m, n)), _as_view(xb, sb, 0, (batch, n, p))
+            _matmul_check(result(out), va, vb, dtype, n)
+    finally:
+        cpu.set_num_threads(before)
+
+
 def test_matmul_strided_checks_views_before_reading():
     f = lambda n: cpu.from_numpy(np.ones(n, np.float32))  # noqa: E731
     out = cpu.alloc(4, _dt(np.float32))

@@ -303,21 +303,30 @@ TT_API int STEP(packed)(const T *a, const T *b, T *out, int64_t m, int64_t n, in
 /* a @ w.T with few rows in a (a linear layer's batch): packing w.T for the micro-kernel gathers
  * every element of w, p * n of them, one at a time. The same product read the other way,
  * (w @ a.T).T, reads w's rows where they are (the micro-kernel's direct rows) and packs a.T,
- * only n * m elements; the (p, m) result is then written to out transposed. */
+ * only n * m elements; the (p, m) result is then written to out transposed. With threads,
+ * each takes a share of w's rows (out's columns) in whole micro-tiles and packs a.T itself. */
 static int LOCAL(matmul_swapped)(const T *a, const T *b, T *out, int64_t m, int64_t n, int64_t p, int64_t ras,
-                                 int64_t cbs) {
-    LOCAL(panels) w;
+                                 int64_t cbs, int64_t threads) {
     T *tmp = malloc((size_t)(p * m) * sizeof(T));
-    if (!tmp || LOCAL(panels_alloc)(&w, p, n, m)) {
-        free(tmp);
-        return -1;
+    if (!tmp) return -1;
+    const int64_t tiles = (p + MR - 1) / MR;
+    int failed = 0;
+    TT_OMP("omp parallel num_threads(MIN64(threads, tiles)) reduction(|:failed)")
+    {
+        const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+        const int64_t j0 = MIN64(tiles * t / nth * MR, p), j1 = MIN64(tiles * (t + 1) / nth * MR, p);
+        LOCAL(panels) w;
+        if (j1 > j0 && LOCAL(panels_alloc)(&w, j1 - j0, n, m)) {
+            failed = 1;
+        } else if (j1 > j0) {
+            LOCAL(gemm)(j1 - j0, n, m, b + j0 * cbs, cbs, 1, a, 1, ras, tmp + j0 * m, m, &w);
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = j0; j < j1; j++) out[i * p + j] = tmp[j * m + i];
+            LOCAL(panels_free)(&w);
+        }
     }
-    LOCAL(gemm)(p, n, m, b, cbs, 1, a, 1, ras, tmp, m, &w);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < p; j++) out[i * p + j] = tmp[j * m + i];
-    LOCAL(panels_free)(&w);
     free(tmp);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 #define A_AT(bi) (a + ((bi) / inner) * sab + ((bi) % inner) * sai)
@@ -330,11 +339,11 @@ static int LOCAL(matmul_strided)(const T *a, const T *b, T *out, int64_t m, int6
         return 0;
     }
     const int64_t nt = omp_get_max_threads();
+    const int small = nt == 1 || batch * m * n * p < TT_MATMUL_PAR_MIN;
     int failed = 0;
-    if ((nt == 1 || batch * m * n * p < TT_MATMUL_PAR_MIN) && batch == 1 && rbs == 1 && cbs != 1 && cas == 1 &&
-        ras != 1 && 2 * m <= p)
-        return LOCAL(matmul_swapped)(a, b, out, m, n, p, ras, cbs);
-    if (nt == 1 || batch * m * n * p < TT_MATMUL_PAR_MIN) { /* small: one thread */
+    if (batch == 1 && rbs == 1 && cbs != 1 && cas == 1 && ras != 1 && 2 * m <= p)
+        return LOCAL(matmul_swapped)(a, b, out, m, n, p, ras, cbs, small ? 1 : nt);
+    if (small) { /* one thread */
         LOCAL(panels) w;
         if (LOCAL(panels_alloc)(&w, m, n, p)) return -1;
         for (int64_t bi = 0; bi < batch; bi++)
