@@ -20,8 +20,9 @@
 
 /* Loops with fewer elements than tt_par_min run on one thread: splitting a loop across cores
  * pays only once the loop takes longer than handing work to the other threads, and how long
- * that takes depends on how the threads wait between kernels (threads.c sets the values to
- * suit the wait policy, see tt_set_parallel_thresholds). tt_par_min_math is the same for
+ * that takes depends on how the threads wait between kernels: the binding sets the values to
+ * suit the wait policy when it loads the library (wait_settings in __init__.py, through
+ * tt_set_parallel_thresholds in threads.c). tt_par_min_math is the same for
  * loops whose elements cost 4-20x more: the vectorized exp/log/tanh/sigmoid/erf of float32,
  * libm for float64, pow. tt_matmul_par_min counts the multiply-adds of a whole product. */
 extern int64_t tt_par_min, tt_par_min_math, tt_matmul_par_min;

@@ -1,4 +1,5 @@
-/* threads.c -- how many threads the OpenMP kernels use, and fork() safety.
+/* threads.c -- how many threads the OpenMP kernels use, from what size they split a loop, and
+ * fork() safety.
  *
  * GCC's OpenMP runtime keeps a pool of worker threads per thread that starts parallel
  * regions. fork() copies only the calling thread into the child, but the child's copy of the
@@ -25,7 +26,8 @@ __attribute__((constructor)) static void register_fork_handler(void) {
 }
 #endif
 
-/* Defaults for sleeping threads (OMP_WAIT_POLICY=passive), where waking one costs ~50-100 us. */
+/* The parallel thresholds of kernels.h. These defaults suit sleeping threads (OMP_WAIT_POLICY=passive),
+ * where waking one costs ~50-100 us; the binding replaces them as it loads the library. */
 int64_t tt_par_min = 1 << 21, tt_par_min_math = 1 << 17, tt_matmul_par_min = 200 * 200 * 200;
 
 TT_API void tt_set_parallel_thresholds(int64_t par_min, int64_t par_min_math, int64_t matmul_par_min) {
