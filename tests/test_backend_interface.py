@@ -585,6 +585,37 @@ def test_softmax_rows_forward_and_backward(device, rng, dtype, shape):
     np.testing.assert_allclose(_get(backend, gout).reshape(shape), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", [(2, 5, 5, 0.125), (3, 8, 5, 1.0), (4, 3, 9, -1.5), (1, 300, 300, 0.1)], ids=str)
+def test_softmax_rows_scaled_and_causal(device, rng, dtype, case):
+    """With ``scale`` and ``causal`` (query rows per matrix): row r sees columns j <= r % causal
+    of scale * a, the rest are 0; the backward scales its result."""
+    backend, softmax = _optional(device, "softmax_rows")
+    _, backward = _optional(device, "softmax_rows_backward")
+    mats, queries, keys, scale = case
+    x = (rng.standard_normal((mats * queries, keys)) * 4).astype(dtype)
+    visible = np.arange(keys) <= (np.arange(mats * queries) % queries)[:, None]
+    out = _alloc(backend, x.size, dtype)
+    softmax(_buf(backend, x.reshape(-1)), out, mats * queries, keys, scale, queries)
+    y = _get(backend, out).reshape(x.shape)
+    x64 = np.where(visible, x.astype(np.float64) * scale, -np.inf)
+    want = np.exp(x64 - x64.max(-1, keepdims=True))
+    want /= want.sum(-1, keepdims=True)
+    tol = dict(rtol=2e-6 if dtype is np.float32 else 1e-13, atol=1e-7 if dtype is np.float32 else 1e-15)
+    np.testing.assert_allclose(y, want, **tol)
+    assert np.all(y[~visible] == 0)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    gout = _alloc(backend, x.size, dtype)
+    backward(_buf(backend, y.reshape(-1)), _buf(backend, g.reshape(-1)), gout, *x.shape, scale)
+    np.testing.assert_allclose(_get(backend, gout).reshape(x.shape), scale * y * (g - (g * y).sum(-1, keepdims=True)),
+                               rtol=1e-5, atol=1e-6)
+    nan_row = x.copy()
+    nan_row[queries - 1, 0] = np.nan  # a NaN poisons its whole row, hidden columns too (PyTorch's -inf mask)
+    softmax(_buf(backend, nan_row.reshape(-1)), out, mats * queries, keys, scale, queries)
+    got = _get(backend, out).reshape(x.shape)
+    assert np.all(np.isnan(got[queries - 1])) and not np.any(np.isnan(got[queries:]))
+
+
 def test_softmax_rows_special_values(device):
     """Rows of -inf, with +inf, with NaN give NaN; a -inf entry beside finite ones gives 0."""
     backend, softmax = _optional(device, "softmax_rows")
@@ -610,6 +641,12 @@ def test_softmax_rows_checks_sizes_and_dtypes(device):
         softmax(_alloc(backend, 6, np.int64), _alloc(backend, 6, np.int64), 2, 3)
     with pytest.raises(ValueError):
         backward(f32(6), f32(6), f32(5), 2, 3)
+    with pytest.raises(ValueError, match="causal"):
+        softmax(f32(6), f32(6), 2, 3, 1.0, -1)
+    with pytest.raises(TypeError, match="scale"):
+        softmax(f32(6), f32(6), 2, 3, "0.5")
+    with pytest.raises(TypeError, match="scale"):
+        backward(f32(6), f32(6), f32(6), 2, 3, None)
 
 
 # --- gelu, gelu_backward -------------------------------------------------------------------------------------

@@ -154,6 +154,30 @@ def test_softmax_and_its_backward(device, variant, rng, axis):
     np.testing.assert_allclose(xt.softmax(-1).numpy(), et / et.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 5, 5), (2, 7, 4), (4, 6)], ids=str)  # square, more queries than keys, fewer
+@pytest.mark.parametrize("scale", [1.0, 0.35, -2.0])
+def test_scaled_causal_softmax_and_its_backward(device, variant, rng, shape, scale):
+    """softmax(-1, scale, causal=True): query i (second-last axis) sees keys j <= i, the others
+    get 0; the backward's scale is the chain rule's. Equal to the formula with a -inf mask."""
+    x = rng.standard_normal(shape) * 3
+    g = rng.standard_normal(shape)
+    queries, keys = shape[-2:]
+    s = np.where(np.arange(keys) <= np.arange(queries)[:, None], x * scale, -np.inf)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    y = e / e.sum(-1, keepdims=True)
+    got = array(x, device=device).softmax(-1, scale, causal=True)
+    np.testing.assert_allclose(got.numpy(), y, rtol=1e-12, atol=1e-15)
+    assert np.all(got.numpy()[..., np.arange(keys) > np.arange(queries)[:, None]] == 0)
+    back = got.softmax_backward(array(g, device=device), -1, scale)
+    np.testing.assert_allclose(back.numpy(), scale * y * (g - (g * y).sum(-1, keepdims=True)), rtol=1e-10,
+                               atol=1e-12)
+    plain = array(x, device=device).softmax(-1, scale)  # the scale alone
+    e = np.exp(x * scale - (x * scale).max(-1, keepdims=True))
+    np.testing.assert_allclose(plain.numpy(), e / e.sum(-1, keepdims=True), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="causal"):
+        array(x, device=device).softmax(0, scale, causal=True)
+
+
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("case", [((2, 4, 7, 6), (6, 2, 3, 3), (1, 1), (1, 1), (1, 1), 2),
                                   ((3, 3, 9, 8), (5, 3, 3, 2), (2, 1), (1, 0), (2, 1), 1),

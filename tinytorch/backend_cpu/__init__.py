@@ -45,7 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
-from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides
+from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides, real_number
 from ..ndarray.strides import check_view, conv_geometry
 
 name = "cpu"
@@ -1076,8 +1076,9 @@ _DIMS3_TYPES = [ctypes.c_int64 * (3 * k) for k in range(_MAX_DIMS + 1)]
 
 
 # --- softmax along rows ---------------------------------------------------------------------------------
-_SOFTMAX_ROWS = _kernels("softmax_rows", FLOATS, lambda s: [_P, _P, _N, _N], _INT)
-_SOFTMAX_ROWS_BACKWARD = _kernels("softmax_rows_backward", FLOATS, lambda s: [_P, _P, _P, _N, _N], _INT)
+_SOFTMAX_ROWS = _kernels("softmax_rows", FLOATS, lambda s: [_P, _P, _N, _N, ctypes.c_double, _N], _INT)
+_SOFTMAX_ROWS_BACKWARD = _kernels("softmax_rows_backward", FLOATS, lambda s: [_P, _P, _P, _N, _N, ctypes.c_double],
+                                  _INT)
 
 
 def _rows_args(name: str, rows: int, cols: int, *bufs: Buffer) -> tuple[int, int]:
@@ -1091,22 +1092,28 @@ def _rows_args(name: str, rows: int, cols: int, *bufs: Buffer) -> tuple[int, int
     return rows, cols
 
 
-def softmax_rows(a: Buffer, out: Buffer, rows: int, cols: int) -> None:
-    """Softmax of each row of the compact ``a`` (rows, cols) into ``out``, one pass per row
-    (softmax.c; an optional extension of the interface)."""
+def softmax_rows(a: Buffer, out: Buffer, rows: int, cols: int, scale: float = 1.0, causal: int = 0) -> None:
+    """Softmax of each row of ``scale`` times the compact ``a`` (rows, cols) into ``out``, one
+    pass per row (softmax.c; an optional extension of the interface). With ``causal`` > 0 row
+    ``r`` sees only its first ``r % causal + 1`` columns (the others get 0)."""
     rows, cols = _rows_args("softmax_rows", rows, cols, a, out)
+    scale, causal = real_number("softmax_rows", "scale", scale), operator.index(causal)
+    if causal < 0:
+        raise ValueError(f"softmax_rows: causal must be >= 0 (rows per matrix, 0 for none), got {causal}")
     if a is out:
         a, = _not_aliasing(out, a)
-    if rows * cols and _SOFTMAX_ROWS[a.code](a.ptr, out.ptr, rows, cols) != 0:
+    if rows * cols and _SOFTMAX_ROWS[a.code](a.ptr, out.ptr, rows, cols, scale, causal) != 0:
         raise ValueError(f"softmax_rows: the kernel rejected ({rows}, {cols})")
 
 
-def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: int) -> None:
-    """``out = y * (g - rowsum(g * y))`` row by row: softmax's input gradient (softmax.c)."""
+def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: int, scale: float = 1.0) -> None:
+    """``out = scale * y * (g - rowsum(g * y))`` row by row: the input gradient of
+    ``softmax_rows(a, y, rows, cols, scale)`` (softmax.c)."""
     rows, cols = _rows_args("softmax_rows_backward", rows, cols, y, g, out)
+    scale = real_number("softmax_rows_backward", "scale", scale)
     if y is out or g is out:
         y, g = _not_aliasing(out, y, g)
-    if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols) != 0:
+    if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols, scale) != 0:
         raise ValueError(f"softmax_rows_backward: the kernel rejected ({rows}, {cols})")
 
 

@@ -1,15 +1,20 @@
 /* softmax.c -- softmax along the rows of a compact matrix, forward and backward, one pass each.
  *
- * tt_softmax_rows_<dtype>(a, out, rows, cols): for each row r of a (rows, cols),
- *     out[r, j] = exp(a[r, j] - m) / sum_k exp(a[r, k] - m),   m = max_k a[r, k]
- * as PyTorch computes it: a row of -inf, a row holding +inf and a row holding NaN give NaN
- * throughout (-inf - -inf and inf - inf are NaN, and a NaN poisons the row's sum).
+ * tt_softmax_rows_<dtype>(a, out, rows, cols, scale, causal): for each row r of a (rows, cols),
+ * with x = scale * a[r, :] and the row's visible columns j < n (n = cols, or with causal > 0
+ * n = min(cols, r % causal + 1): attention's causal mask, query i = r % causal seeing keys 0..i),
+ *     out[r, j] = exp(x[j] - m) / sum_{k < n} exp(x[k] - m),   m = max_{k < n} x[k]
+ * and 0 for the hidden columns, as PyTorch computes it with a mask of -inf: a row of -inf, a row
+ * holding +inf and a row holding NaN give NaN throughout (-inf - -inf and inf - inf are NaN, and
+ * a NaN poisons the row's sum and, through 0 * (1 / sum), the hidden columns too).
  *
- * tt_softmax_rows_backward_<dtype>(y, g, out, rows, cols): the gradient of the input from the
- * output y and its gradient g, out[r, j] = y[r, j] * (g[r, j] - sum_k g[r, k] * y[r, k]).
+ * tt_softmax_rows_backward_<dtype>(y, g, out, rows, cols, scale): the gradient of a from the
+ * output y and its gradient g, out[r, j] = scale * y[r, j] * (g[r, j] - sum_k g[r, k] * y[r, k])
+ * (hidden columns have y = 0 and get 0).
  *
  * Attention takes one softmax per head and layer over short rows; as array ops this was five
- * passes over the scores forward and three backward, each a separate kernel call. Rows are
+ * passes over the scores forward and three backward, each a separate kernel call, and the
+ * scale and the causal mask two more passes. Rows are
  * split across threads for large inputs. float32 uses vmath.h's vectorizable exp (flushing the
  * results below FLT_MIN to 0, see exp_shifted_f32); every inner loop is vectorized, the max
  * too (a scalar max over each row took half the time). The binding
@@ -30,31 +35,37 @@ static inline float exp_shifted_f32(float d) {
 }
 
 #define SOFTMAX(sfx, T, EXP)                                                                   \
-    TT_API int tt_softmax_rows_##sfx(const T *a, T *out, int64_t rows, int64_t cols) {         \
-        if (rows < 0 || cols < 0) return -1;                                                   \
+    TT_API int tt_softmax_rows_##sfx(const T *a, T *out, int64_t rows, int64_t cols, double scale, \
+                                     int64_t causal) {                                         \
+        if (rows < 0 || cols < 0 || causal < 0) return -1;                                     \
+        const T c = (T)scale;                                                                  \
         const int parallel = rows > 1 && rows * cols >= TT_PAR_MIN_MATH;                       \
         TT_OMP("omp parallel for schedule(static) if(parallel)")                               \
         for (int64_t r = 0; r < rows; r++) {                                                   \
             const T *x = a + r * cols;                                                         \
             T *y = out + r * cols;                                                             \
+            const int64_t n = causal ? MIN64(cols, r % causal + 1) : cols;                     \
             T m = -INFINITY;                                                                   \
             TT_OMP("omp simd reduction(max:m)")                                                \
-            for (int64_t j = 0; j < cols; j++) m = x[j] > m ? x[j] : m;                        \
+            for (int64_t j = 0; j < n; j++) m = c * x[j] > m ? c * x[j] : m;                   \
             T s = 0;                                                                           \
             TT_OMP("omp simd reduction(+:s)")                                                  \
-            for (int64_t j = 0; j < cols; j++) {                                               \
-                y[j] = EXP(x[j] - m);                                                          \
+            for (int64_t j = 0; j < n; j++) {                                                  \
+                y[j] = EXP(c * x[j] - m);                                                      \
                 s += y[j];                                                                     \
             }                                                                                  \
             const T inv = 1 / s;                                                               \
             TT_OMP("omp simd")                                                                 \
-            for (int64_t j = 0; j < cols; j++) y[j] *= inv;                                    \
+            for (int64_t j = 0; j < n; j++) y[j] *= inv;                                       \
+            TT_OMP("omp simd")                                                                 \
+            for (int64_t j = n; j < cols; j++) y[j] = 0 * inv;                                 \
         }                                                                                      \
         return 0;                                                                              \
     }                                                                                          \
     TT_API int tt_softmax_rows_backward_##sfx(const T *y, const T *g, T *out, int64_t rows,    \
-                                              int64_t cols) {                                  \
+                                              int64_t cols, double scale) {                    \
         if (rows < 0 || cols < 0) return -1;                                                   \
+        const T c = (T)scale;                                                                  \
         const int parallel = rows > 1 && rows * cols >= TT_PAR_MIN;                            \
         TT_OMP("omp parallel for schedule(static) if(parallel)")                               \
         for (int64_t r = 0; r < rows; r++) {                                                   \
@@ -64,7 +75,7 @@ static inline float exp_shifted_f32(float d) {
             TT_OMP("omp simd reduction(+:dot)")                                                \
             for (int64_t j = 0; j < cols; j++) dot += gr[j] * yr[j];                           \
             TT_OMP("omp simd")                                                                 \
-            for (int64_t j = 0; j < cols; j++) o[j] = yr[j] * (gr[j] - dot);                   \
+            for (int64_t j = 0; j < cols; j++) o[j] = c * yr[j] * (gr[j] - dot);               \
         }                                                                                      \
         return 0;                                                                              \
     }

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .dtypes import DType
-from .interface import Shape, Strides, prod
+from .interface import Shape, Strides, prod, real_number
 from .strides import check_view, conv_geometry
 
 name = "numpy"
@@ -499,19 +499,26 @@ def _check_rows(name: str, rows: int, cols: int, *bufs: np.ndarray) -> None:
         raise TypeError(f"{name}: buffers must be all float32 or all float64, got {[str(b.dtype) for b in bufs]}")
 
 
-def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int, scale: float = 1.0, causal: int = 0) -> None:
     _check_rows("softmax_rows", rows, cols, a, out)
-    x = a.reshape(rows, cols)
+    scale, causal = real_number("softmax_rows", "scale", scale), operator.index(causal)
+    if causal < 0:
+        raise ValueError(f"softmax_rows: causal must be >= 0 (rows per matrix, 0 for none), got {causal}")
+    x = a.reshape(rows, cols) * a.dtype.type(scale)
+    if causal:  # row r sees columns j <= r % causal
+        x = np.where(np.arange(cols) <= (np.arange(rows) % causal)[:, None], x, -np.inf)
     with np.errstate(all="ignore"):
         m = x.max(axis=1, keepdims=True) if cols else np.zeros((rows, 1), x.dtype)
         e = np.exp(x - m)
         out[:] = (e / e.sum(axis=1, keepdims=True)).reshape(-1)
 
 
-def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: int, cols: int) -> None:
+def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: int, cols: int,
+                          scale: float = 1.0) -> None:
     _check_rows("softmax_rows_backward", rows, cols, y, g, out)
+    scale = real_number("softmax_rows_backward", "scale", scale)
     yr, gr = y.reshape(rows, cols), g.reshape(rows, cols)
-    out[:] = (yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
+    out[:] = (y.dtype.type(scale) * yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
 
 
 def _cross_entropy_check(name: str, x: np.ndarray, target: np.ndarray, rows: int, cols: int, ignore_index: int,

@@ -28,6 +28,7 @@ backend against this Protocol.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
@@ -270,18 +271,23 @@ class Backend(Protocol):
 
 
     softmax_rows: Callable[..., None] | None
-    """``softmax_rows(a, out, rows, cols)``: for each row of the compact ``a`` seen as ``(rows,
-    cols)``, ``out[r, j] = exp(a[r, j] - m) / sum_k exp(a[r, k] - m)`` with ``m`` the row's max
-    (a row of -inf, or one holding +inf or NaN, gives NaN throughout, as PyTorch). ``a`` and the
-    compact ``out`` share a dtype, float32 or float64 (TypeError otherwise), and have ``rows *
-    cols`` elements (ValueError otherwise). ``NDArray.softmax`` calls it along the last axis
-    instead of five array passes."""
+    """``softmax_rows(a, out, rows, cols, scale=1.0, causal=0)``: for each row ``r`` of the
+    compact ``a`` seen as ``(rows, cols)``, with ``x = scale * a[r, :]``, ``out[r, j] = exp(x[j]
+    - m) / sum_k exp(x[k] - m)`` with ``m`` the max, over the row's visible columns: all of
+    them, or with ``causal > 0`` (the number of query rows per attention matrix) the columns ``j
+    <= r % causal``; hidden columns get 0. A row of -inf, or one holding +inf or NaN, gives NaN
+    throughout, as PyTorch's softmax with a mask of -inf. ``a`` and the compact ``out`` share a
+    dtype, float32 or float64 (TypeError otherwise), and have ``rows * cols`` elements
+    (ValueError otherwise); ``scale`` is a real number (TypeError), ``causal`` an int >= 0
+    (ValueError). ``NDArray.softmax`` calls it along the last axis instead of five array passes
+    (seven with a scale and a mask)."""
 
     softmax_rows_backward: Callable[..., None] | None
-    """``softmax_rows_backward(y, g, out, rows, cols)``: the gradient of softmax's input from its
-    output ``y`` and that output's gradient ``g``, row by row: ``out[r, j] = y[r, j] * (g[r, j] -
-    sum_k g[r, k] * y[r, k])``. Three compact buffers of one dtype (float32 or float64) and
-    ``rows * cols`` elements, checked as for ``softmax_rows``."""
+    """``softmax_rows_backward(y, g, out, rows, cols, scale=1.0)``: the gradient of
+    ``softmax_rows``' input from its output ``y`` and that output's gradient ``g``, row by row:
+    ``out[r, j] = scale * y[r, j] * (g[r, j] - sum_k g[r, k] * y[r, k])`` (hidden columns, where
+    ``y`` is 0, get 0). Three compact buffers of one dtype (float32 or float64) and ``rows *
+    cols`` elements, checked as for ``softmax_rows``."""
 
     cross_entropy_rows: Callable[..., None] | None
     """``cross_entropy_rows(x, target, loss, lse, count, rows, cols, ignore_index)``: for each row
@@ -441,3 +447,11 @@ def prod(shape: Iterable[int]) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def real_number(name: str, what: str, value: Any) -> float:
+    """``value``, a real number given to the backend function ``name`` as its ``what``, as a
+    float; TypeError naming both for anything else (a bool, a string, a complex number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: {what} must be a real number, got {value!r}")
+    return float(value)

@@ -471,30 +471,42 @@ class NDArray:
         return (h - h.sum(dims, keepdims=True) * (1.0 / cols)
                 - self * ((h * self).sum(dims, keepdims=True) * (1.0 / cols))) * rstd
 
-    def softmax(self, axis: int) -> "NDArray":
-        """``exp(a - m) / sum(exp(a - m))`` along ``axis`` (a float array), ``m`` the max along it
-        (rows of -inf, or holding +inf or NaN, give NaN, as PyTorch). One pass per row in the
-        backend's optional ``softmax_rows`` for the last axis; else max, subtract, exp, sum, divide."""
+    def softmax(self, axis: int, scale: float = 1.0, causal: bool = False) -> "NDArray":
+        """``exp(x - m) / sum(exp(x - m))`` along ``axis`` of ``x = scale * a`` (a float array),
+        ``m`` the max along it (rows of -inf, or holding +inf or NaN, give NaN, as PyTorch). With
+        ``causal`` the last two axes are attention's (queries, keys) and query ``i`` sees only
+        keys ``j <= i``: the others get 0, as with a mask of -inf (``axis`` must be the last).
+        One pass per row in the backend's optional ``softmax_rows`` for the last axis; else
+        scale, mask, max, subtract, exp, sum, divide."""
         axis = st.normalize_axis(axis, self.ndim)
+        if causal and (axis != self.ndim - 1 or self.ndim < 2):
+            raise ValueError(f"a causal softmax runs along the last of at least 2 axes, not axis {axis} of "
+                             f"shape {self.shape}")
         kernel = self._backend.softmax_rows if axis == self.ndim - 1 and self.size else None
         if kernel is not None:
             a, out = self.compact(), NDArray._new(self.shape, self.dtype, self.device)
-            kernel(a._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            kernel(a._buf, out._buf, self.size // self.shape[-1], self.shape[-1], scale,
+                   self.shape[-2] if causal else 0)
             return out
-        e = (self - self.max((axis,), keepdims=True)).exp()
+        x = self if scale == 1.0 else self * scale
+        if causal:
+            x = x + causal_bias(self.shape[-2], self.shape[-1], self)
+        e = (x - x.max((axis,), keepdims=True)).exp()
         return e / e.sum((axis,), keepdims=True)
 
-    def softmax_backward(self, grad: "NDArray", axis: int) -> "NDArray":
-        """The gradient of softmax's input from its output (this array) and the output's
-        gradient: ``y * (g - sum(g * y))`` along ``axis`` (``softmax_rows_backward`` in one pass
-        per row for the last axis where the backend has it)."""
+    def softmax_backward(self, grad: "NDArray", axis: int, scale: float = 1.0) -> "NDArray":
+        """The gradient of softmax's input ``a`` from its output (this array) and the output's
+        gradient, for ``softmax(axis, scale, causal)`` with any mask: ``scale * y * (g - sum(g *
+        y))`` along ``axis`` (``softmax_rows_backward`` in one pass per row for the last axis
+        where the backend has it)."""
         axis = st.normalize_axis(axis, self.ndim)
         kernel = self._backend.softmax_rows_backward if axis == self.ndim - 1 and self.size else None
         if kernel is not None and grad.shape == self.shape and grad.dtype is self.dtype:
             y, g, out = self.compact(), grad.compact(), NDArray._new(self.shape, self.dtype, self.device)
-            kernel(y._buf, g._buf, out._buf, self.size // self.shape[-1], self.shape[-1])
+            kernel(y._buf, g._buf, out._buf, self.size // self.shape[-1], self.shape[-1], scale)
             return out
-        return self * (grad - (grad * self).sum((axis,), keepdims=True))
+        dx = self * (grad - (grad * self).sum((axis,), keepdims=True))
+        return dx if scale == 1.0 else dx * scale
 
     def cross_entropy_rows(self, target: "NDArray", ignore_index: int) -> tuple["NDArray", "NDArray", "NDArray"]:
         """For logits (this (rows, C) float array) and int64 class indices ``target`` (rows,):
@@ -1047,6 +1059,12 @@ def where(cond: NDArray, a: Any, b: Any) -> NDArray:
     out = NDArray._new(shape, dtype, dev)
     dev.backend.where(c._buf, a._buf, b._buf, out._buf)
     return out
+
+
+def causal_bias(rows: int, cols: int, like: NDArray) -> NDArray:
+    """``(rows, cols)``: 0 where key ``j <= i`` (query ``i`` may see it), -inf above the diagonal
+    (attention's causal mask as an additive bias); of ``like``'s dtype and device."""
+    return array(np.triu(np.full((rows, cols), -np.inf), 1), dtype=like.dtype, device=like.device)
 
 
 def _scalar_dtype(value: Any, other: Any) -> DType | None:

@@ -151,6 +151,8 @@ def infer_shape(size: int, shape: Sequence[int]) -> Shape:
     (3, 4)
     """
     shape = tuple(operator.index(s) for s in shape)
+    if -1 not in shape and prod(shape) == size and all(s >= 0 for s in shape):  # the usual case
+        return shape
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise RuntimeError(f"only one dimension can be inferred, got shape {shape}")
@@ -178,9 +180,10 @@ def reshape_view(shape: Shape, strides: Strides, new_shape: Shape) -> Strides | 
     >>> reshape_view((3, 2), (1, 3), (6,)) is None   # a transpose cannot be flattened
     True
     """
-    if prod(shape) != prod(new_shape):
+    size = prod(shape)
+    if size != prod(new_shape):
         raise RuntimeError(f"cannot reshape {shape} into {new_shape}: sizes differ")
-    if prod(shape) == 0:
+    if size == 0 or row_major_strides(shape) == tuple(strides):  # a compact array: any shape is a view
         return row_major_strides(new_shape)
     old = [(n, s) for n, s in zip(shape, strides) if n != 1]
     new_strides = [0] * len(new_shape)

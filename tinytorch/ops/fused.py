@@ -23,8 +23,7 @@ import math
 
 import numpy as np
 
-from ..ndarray import NDArray
-from ..ndarray import array as nd_array
+from ..ndarray import NDArray, causal_bias
 from ..tensor import Function, Tensor, is_grad_enabled
 from .elementwise import erf, exp, rsqrt
 from .matmul import Matmul
@@ -139,19 +138,16 @@ class Attention(Function):
     attention (a scale, a transpose, two products, the causal mask built and added, a softmax).
     With ``causal``, query ``i`` sees keys ``j <= i`` (a bias of -inf above the diagonal).
 
-    Backward, with ``p`` the attention weights (saved) and ``qs = q * scale``:
-    ``dv = p^T g``, ``ds = p * (dp - sum(dp * p))`` with ``dp = g v^T`` (softmax's gradient),
-    ``dq = ds k * scale``, ``dk = ds^T qs``. On NDArrays unless the backward is recorded; then
+    Forward: ``softmax(q k^T)`` with the scale and the causal mask applied inside the softmax
+    (``NDArray.softmax``: one pass over the scores). Backward, with ``p`` the attention weights
+    (saved): ``dv = p^T g``, ``ds = scale * p * (dp - sum(dp * p))`` with ``dp = g v^T``
+    (softmax's gradient, scaled in the same pass), ``dq = ds k``, ``dk = ds^T q``. On NDArrays unless the backward is recorded; then
     with Tensor ops from the inputs, so second-order gradients stay exact."""
 
     def forward(self, q: NDArray, k: NDArray, v: NDArray, scale: float, causal: bool) -> NDArray:
         k, v = k.compact(), v.compact()  # copied once here, read by the products of both passes
-        qs = q * scale
-        scores = qs @ _swap_last(k)
-        if causal:
-            scores = scores + _causal_bias(q.shape[-2], k.shape[-2], q)
-        p = scores.softmax(scores.ndim - 1)
-        self.k, self.v, self.qs, self.p, self.scale, self.causal = k, v, qs, p, scale, causal
+        p = (q @ _swap_last(k)).softmax(q.ndim - 1, scale, causal)  # the scale and mask inside the softmax
+        self.q, self.k, self.v, self.p, self.scale, self.causal = q, k, v, p, scale, causal
         return p @ v
 
     def backward(self, g: Tensor) -> tuple:
@@ -162,7 +158,7 @@ class Attention(Function):
             qs = q * scale
             scores = qs @ transpose(k, -2, -1)
             if causal:
-                scores = scores + _constant(_causal_bias(q.shape[-2], k.shape[-2], q._data))
+                scores = scores + _constant(causal_bias(q.shape[-2], k.shape[-2], q._data))
             p = softmax(scores, -1)
             dp = g @ transpose(v, -2, -1)
             ds = p * (dp - sum_(dp * p, -1, keepdim=True))
@@ -170,23 +166,16 @@ class Attention(Function):
                     transpose(p, -2, -1) @ g if need_v else None)
         ga, p = g._data, self.p
         dq = dk = None
-        if need_q or need_k:
-            ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1)
-            dq = _constant((ds @ self.k) * scale) if need_q else None
-            dk = _constant(_swap_last(ds) @ self.qs) if need_k else None
+        if need_q or need_k:  # the scores' gradient, scaled: ds = scale * softmax'(dp)
+            ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1, scale)
+            dq = _constant(ds @ self.k) if need_q else None
+            dk = _constant(_swap_last(ds) @ self.q) if need_k else None
         return dq, dk, (_constant(_swap_last(p) @ ga) if need_v else None)
 
 
 def _swap_last(a: NDArray) -> NDArray:
     """``a`` with its last two axes swapped (a view)."""
     return a.swapaxes(a.ndim - 2, a.ndim - 1)
-
-
-def _causal_bias(rows: int, cols: int, like: NDArray) -> NDArray:
-    """``(rows, cols)``: 0 where key ``j <= i`` (query ``i`` may see it), -inf above the diagonal;
-    of ``like``'s dtype and device."""
-    bias = np.triu(np.full((rows, cols), -np.inf), 1)
-    return nd_array(bias, dtype=like.dtype, device=like.device)
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
