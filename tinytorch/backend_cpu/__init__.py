@@ -269,39 +269,42 @@ class _Pool:
 
     def __init__(self) -> None:
         self.nbytes = 0
-        self._free: dict[tuple[int, int], list[np.ndarray]] = {}  # key -> arrays, least recently freed first
-        self._order: OrderedDict[int, tuple[int, int]] = OrderedDict()  # id(array) -> key, likewise
+        # key -> memories, least recently freed first; a memory is (raw array, aligned view, address)
+        self._free: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, int]]] = {}
+        self._order: OrderedDict[int, tuple[int, int]] = OrderedDict()  # id(memory) -> key, likewise
         self._lock = threading.RLock()  # RLock: a Buffer may die (and come here) inside put()
 
-    def take(self, key: tuple[int, int]) -> np.ndarray | None:
-        """The memory of the most recently freed Buffer of ``key``, or None."""
+    def take(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The memory ``(raw, array, ptr)`` of the most recently freed Buffer of ``key``, or None."""
         with self._lock:
-            arrays = self._free.get(key)
-            if not arrays:
+            memories = self._free.get(key)
+            if not memories:
                 return None
-            raw = arrays.pop()
-            del self._order[id(raw)]
-            self.nbytes -= raw.nbytes
-            return raw
+            memory = memories.pop()
+            del self._order[id(memory)]
+            self.nbytes -= memory[0].nbytes
+            return memory
 
-    def put(self, key: tuple[int, int], raw: np.ndarray) -> None:
-        """Keep ``raw``, the memory of a freed Buffer of ``key = (code, size)``, if the policy says so."""
+    def put(self, key: tuple[int, int], memory: tuple[np.ndarray, np.ndarray, int]) -> None:
+        """Keep ``memory``, the ``(raw, array, ptr)`` of a freed Buffer of ``key = (code, size)``,
+        if the policy says so."""
+        raw = memory[0]
         if key[1] * raw.itemsize < self.MIN_BYTES or raw.nbytes > self.LIMIT:  # raw has some padding
             return
         with self._lock:
-            arrays = self._free.setdefault(key, [])
-            if len(arrays) >= self.PER_KEY:
+            memories = self._free.setdefault(key, [])
+            if len(memories) >= self.PER_KEY:
                 self._drop_oldest(key)
             while self.nbytes + raw.nbytes > self.LIMIT:
                 self._drop_oldest(next(iter(self._order.values())))
-            arrays.append(raw)
-            self._order[id(raw)] = key
+            memories.append(memory)
+            self._order[id(memory)] = key
             self.nbytes += raw.nbytes
 
     def _drop_oldest(self, key: tuple[int, int]) -> None:
-        raw = self._free[key].pop(0)
-        del self._order[id(raw)]
-        self.nbytes -= raw.nbytes
+        memory = self._free[key].pop(0)
+        del self._order[id(memory)]
+        self.nbytes -= memory[0].nbytes
 
     def held(self) -> list[tuple[int, int]]:
         """The key of each kept buffer, least recently freed first."""
@@ -348,12 +351,13 @@ class Buffer(tuple):
             arr = np.empty(size or 1, dt)  # even an empty buffer gets a valid address
             ptr, array = _address(arr), (arr if size else arr[:0])
         else:
-            raw = _pool.take((code, size))
-            if raw is None:
+            memory = _pool.take((code, size))
+            if memory is None:
                 raw = np.empty(size + _ALIGN // dt.itemsize, dt)
-            start = _address(raw)
-            skip = (-start) % _ALIGN // dt.itemsize  # numpy's memory is 16-byte aligned
-            array, ptr = raw[skip: skip + size], start + skip * dt.itemsize
+                start = _address(raw)
+                skip = (-start) % _ALIGN // dt.itemsize  # numpy's memory is 16-byte aligned
+                memory = raw, raw[skip: skip + size], start + skip * dt.itemsize
+            raw, array, ptr = memory
         return tuple.__new__(cls, (ptr, size, dt, code, array, raw))
 
     ptr = property(operator.itemgetter(0), doc="the address of the first element")
@@ -375,8 +379,8 @@ class Buffer(tuple):
         raise TypeError("a backend_cpu Buffer cannot be copied or pickled (copy the NDArray that views it)")
 
     def __del__(self, _put=_pool.put) -> None:
-        if self._raw is not None:
-            _put((self.code, self.size), self._raw)
+        if self[5] is not None:  # a large buffer: its memory goes to the pool
+            _put((self[3], self[1]), (self[5], self[4], self[0]))
 
     def __repr__(self) -> str:
         return f"backend_cpu.Buffer(size={self.size}, dtype={self.dtype})"
