@@ -11,6 +11,7 @@ values named, never return a wrong view.
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any, Sequence
 
@@ -25,6 +26,11 @@ def row_major_strides(shape: Shape) -> Strides:
     >>> row_major_strides((2, 3, 4))
     (12, 4, 1)
     """
+    return _row_major(tuple(shape))
+
+
+@functools.lru_cache(maxsize=4096)  # a program's arrays have a few hundred shapes, each asked for often
+def _row_major(shape: Shape) -> Strides:
     strides = []
     step = 1
     for n in reversed(shape):
