@@ -267,7 +267,8 @@ class Backend(Protocol):
     (ValueError otherwise); each view must lie inside its buffer (IndexError, see
     ``strides.check_view``), all checked before anything is read. The values are those of
     ``ewise_<op>`` on the compacted views. NDArray calls it for float arithmetic whose operands
-    broadcast (a bias added to every row), instead of compacting the broadcast operand first."""
+    broadcast (a bias added to every row) or are not compact (a slice, a transpose), instead of
+    compacting them first."""
 
 
     softmax_rows: Callable[..., None] | None

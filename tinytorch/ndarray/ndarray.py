@@ -338,18 +338,17 @@ class NDArray:
             dtype = _op_dtype(op, promote_types(self.dtype, other.dtype))
             a, b = (other, self) if reverse else (self, other)
             if a.shape == b.shape and a.dtype is dtype and b.dtype is dtype:  # the common case, fast
-                shape = a.shape
-                a, b = a.compact(), b.compact()
+                shape, views = a.shape, not (a.is_compact() and b.is_compact())
             else:
-                shape = st.broadcast_shapes(a.shape, b.shape)
+                shape, views = st.broadcast_shapes(a.shape, b.shape), True
                 a = a.astype(dtype).broadcast_to(shape)
                 b = b.astype(dtype).broadcast_to(shape)
-                strided = self._backend.ewise_strided if op in _STRIDED_OPS and dtype.is_floating_point else None
-                if strided is not None:  # optional: the broadcast views as they are, no copies
-                    out = NDArray._new(shape, dtype, self.device)
-                    strided(op, a._buf, a.strides, a.offset, b._buf, b.strides, b.offset, out._buf, shape)
-                    return out
-                a, b = a.compact(), b.compact()
+            strided = self._backend.ewise_strided if views and op in _STRIDED_OPS and dtype.is_floating_point else None
+            if strided is not None:  # optional: broadcast or strided views as they are, no copies
+                out = NDArray._new(shape, dtype, self.device)
+                strided(op, a._buf, a.strides, a.offset, b._buf, b.strides, b.offset, out._buf, shape)
+                return out
+            a, b = a.compact(), b.compact()
             out = NDArray._new(shape, bool_ if op in _COMPARISONS else dtype, self.device)
             getattr(self._backend, f"ewise_{op}")(a._buf, b._buf, out._buf)
             return out
