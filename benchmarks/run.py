@@ -551,22 +551,40 @@ def main(argv=None) -> None:
 
 
 # --- 5. compiled training steps (tt.compile, issue 15) -------------------------------------------------
+def reset_peak_rss() -> bool:
+    """Start this process's peak resident memory (``VmHWM``) again from its current resident
+    memory (Linux: writing 5 to ``/proc/self/clear_refs``); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _compiled_worker(kind: str, model: str, conn) -> None:
     """A worker for :func:`compiled_rows`: ``kind`` is "torch" (eager), "tt-eager" or
-    "tt-compiled" (the same step function through ``tt.compile``)."""
+    "tt-compiled" (the same step function through ``tt.compile``). The first request is the
+    warm-up (for the compiled step: its two captures and its recording); at the end the worker
+    sends its whole peak resident memory and the peak over the steps after the warm-up (None
+    where the peak cannot be reset)."""
     step = _training_step("torch" if kind == "torch" else "tinytorch", model)
     if kind == "tt-compiled":
         step = tt.compile(step)
     conn.send("ready")
+    warm_peak, reset = None, False
     while True:
         n = conn.recv()
         if n is None:
-            conn.send(peak_rss_mb())
+            conn.send((max(warm_peak or 0.0, peak_rss_mb()), peak_rss_mb() if reset else None))
             return
         t = time.perf_counter()
         for _ in range(n):
             step()
-        conn.send((time.perf_counter() - t) / n)
+        elapsed = time.perf_counter() - t
+        if warm_peak is None:  # the warm-up is done: measure the steps' own peak from here on
+            warm_peak, reset = peak_rss_mb(), reset_peak_rss()
+        conn.send(elapsed / n)
 
 
 def compiled_rows(models=("mlp", "cnn", "gpt"), rounds=9, min_time=1.0, thread_counts=(1, 2)):
@@ -591,32 +609,36 @@ def compiled_rows(models=("mlp", "cnn", "gpt"), rounds=9, min_time=1.0, thread_c
             for kind, (_, conn) in workers.items():
                 conn.send(counts[kind])
                 samples[kind].append(conn.recv())
-        peak = {}
+        peak, steps_peak = {}, {}
         for kind, (proc, conn) in workers.items():
             conn.send(None)
-            peak[kind] = conn.recv()
+            peak[kind], steps_peak[kind] = conn.recv()
             proc.join()
         name = {"mlp": "MLP 784-256-10, batch 64", "cnn": "CNN (MNIST example), batch 64",
                 "gpt": "char GPT (4 x 128, ctx 64), batch 12"}[model]
         r = row(f"{name}, {threads} thread{'s' * (threads > 1)}", "steps/s", 1.0, samples)
         r.pop("range", None)
-        r["peak"] = peak
+        r["peak"], r["steps_peak"] = peak, steps_peak
         rows.append(r)
     return rows
 
 
 def format_compiled(rows) -> str:
-    """The compiled-step table: speeds, ratios to PyTorch eager, and peak memory per worker."""
+    """The compiled-step table: speeds, ratios to PyTorch eager, and peak memory per worker: of
+    the whole process (imports, data, the compiled step's captures and recording), and of the
+    timed steps after the warm-up, where the compiled step replays its recorded kernels."""
     if not rows:
         return "(nothing to measure on this machine)"
     ref = "torch" if "torch" in rows[0] else "tt-eager"
     lines = ["| step | torch | tt-eager | tt-compiled | eager / torch | compiled / torch | "
-             "peak MB torch / eager / compiled |", "|" + " --- |" * 7]
+             "peak MB torch / eager / compiled | steps' peak MB eager / compiled |", "|" + " --- |" * 8]
     for r in rows:
-        p = r["peak"]
+        p, sp = r["peak"], r.get("steps_peak", {})
+        steps = (f"{sp['tt-eager']:.1f} / {sp['tt-compiled']:.1f}"
+                 if sp.get("tt-eager") is not None and sp.get("tt-compiled") is not None else "-")
         lines.append(f"| {r['kernel']} | {r.get('torch', float('nan')):.1f} | {r['tt-eager']:.1f} | "
                      f"{r['tt-compiled']:.1f} | {r['tt-eager'] / r[ref]:.2f}× | {r['tt-compiled'] / r[ref]:.2f}× | "
-                     f"{p.get('torch', float('nan')):.0f} / {p['tt-eager']:.0f} / {p['tt-compiled']:.0f} |")
+                     f"{p.get('torch', float('nan')):.0f} / {p['tt-eager']:.0f} / {p['tt-compiled']:.0f} | {steps} |")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -115,7 +116,7 @@ class Recorder(DispatchMode):
         self.own_reads = reads.pause() if reads is not None else contextlib.nullcontext()
         self._slot: dict[int, int] = {}  # id(NDArray) -> slot
         self._alive: list[NDArray] = []  # keeps every recorded array alive, so ids stay unique
-        self._seen: list[tuple[Tensor, Any, np.ndarray]] = []  # outside tensors: (t, grad, values at first sight)
+        self._seen: list[tuple[Tensor, Any, bytes]] = []  # outside tensors: (t, grad, digest of the values at first sight)
         for t in args:
             self._new_slot(t._data)
         self.args = args
@@ -135,7 +136,7 @@ class Recorder(DispatchMode):
             self.trace.outside.append(t)
             self.trace.outside_slots.append(k)
             with self.own_reads:  # the recorder's own look at the values is not the function's
-                self._seen.append((t, t.grad, t._data.numpy()))
+                self._seen.append((t, t.grad, _digest(t._data)))
         return k
 
     def dispatch(self, op: type[Function], args: tuple[Any, ...], params: dict[str, Any],
@@ -162,12 +163,12 @@ class Recorder(DispatchMode):
         if self.trace.side_effect is not None:
             return self.trace
         for i, t in enumerate(self.args):
-            if not np.array_equal(self._first_values[i], t._data.numpy(), equal_nan=True):
+            if self._first_values[i] != _digest(t._data):
                 self.trace.side_effect = f"it changed its argument {i} in place"
         for t, grad, values in self._seen:
             if t.grad is not grad:
                 self.trace.side_effect = "it changed a tensor's .grad (backward() inside the function)"
-            elif not np.array_equal(values, t._data.numpy(), equal_nan=True):
+            elif values != _digest(t._data):
                 self.trace.side_effect = f"it changed a tensor of shape {tuple(t.shape)} in place (an optimizer " \
                                          "step or a running statistic)"
         return self.trace
@@ -182,9 +183,17 @@ class Recorder(DispatchMode):
         return ("value", result)
 
     def __enter__(self) -> "Recorder":
-        self._first_values = [t._data.numpy() for t in self.args]
+        self._first_values = [_digest(t._data) for t in self.args]
         super().__enter__()
         return self
+
+
+def _digest(a: NDArray) -> bytes:
+    """A digest of ``a``'s values, to tell later whether they were changed in place: kept instead
+    of a copy, so that a capture does not hold a second copy of every weight it sees. A write of
+    the same bits is not seen (nor needs to be); any other change is, but for a collision of the
+    128-bit hash."""
+    return hashlib.blake2b(np.ascontiguousarray(a.numpy()), digest_size=16).digest()
 
 
 def _equal(a: Any, b: Any) -> bool:
