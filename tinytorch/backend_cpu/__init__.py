@@ -54,7 +54,7 @@ name = "cpu"
 # --- the shared library ---------------------------------------------------------------------
 # How OpenMP threads wait between kernels, and from what size a loop is split across them.
 # Threads that sleep as soon as a kernel ends ("passive") must be woken for the next one, which
-# costs ~50-100 us; threads that spin wait for nothing, but a spinning thread that loses its core
+# costs tens of microseconds (more on a virtual machine); threads that spin wait for nothing, but a spinning thread that loses its core
 # on a busy machine stalls the next kernel for a scheduler tick (a 1 ms sum took 8 ms that way).
 # The default spins briefly: 1000 rounds of the processor's pause instruction, 28 us on the AMD
 # EPYC measured (3-40 us across x86 processors), about the Python time between the kernels of a

@@ -27,7 +27,7 @@ __attribute__((constructor)) static void register_fork_handler(void) {
 #endif
 
 /* The parallel thresholds of kernels.h. These defaults suit sleeping threads (OMP_WAIT_POLICY=passive),
- * where waking one costs ~50-100 us; the binding replaces them as it loads the library. */
+ * where waking one costs tens of microseconds; the binding replaces them as it loads the library. */
 int64_t tt_par_min = 1 << 21, tt_par_min_math = 1 << 17, tt_matmul_par_min = 200 * 200 * 200;
 
 TT_API void tt_set_parallel_thresholds(int64_t par_min, int64_t par_min_math, int64_t matmul_par_min) {

@@ -189,11 +189,13 @@ class Recorder(DispatchMode):
 
 
 def _digest(a: NDArray) -> bytes:
-    """A digest of ``a``'s values, to tell later whether they were changed in place: kept instead
-    of a copy, so that a capture does not hold a second copy of every weight it sees. A write of
-    the same bits is not seen (nor needs to be); any other change is, but for a collision of the
-    128-bit hash."""
-    return hashlib.blake2b(np.ascontiguousarray(a.numpy()), digest_size=16).digest()
+    """A digest of ``a``'s shape, dtype and values, to tell later whether they were changed in
+    place: kept instead of a copy, so that a capture does not hold a second copy of every weight
+    it sees. A write of the same bits is not seen (nor needs to be); any other change is, but for
+    a collision of the 128-bit hash."""
+    h = hashlib.blake2b(repr((a.shape, str(a.dtype))).encode(), digest_size=16)
+    h.update(np.ascontiguousarray(a.numpy()))
+    return h.digest()
 
 
 def _equal(a: Any, b: Any) -> bool:

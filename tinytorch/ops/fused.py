@@ -141,8 +141,9 @@ class Attention(Function):
     Forward: ``softmax(q k^T)`` with the scale and the causal mask applied inside the softmax
     (``NDArray.softmax``: one pass over the scores). Backward, with ``p`` the attention weights
     (saved): ``dv = p^T g``, ``ds = scale * p * (dp - sum(dp * p))`` with ``dp = g v^T``
-    (softmax's gradient, scaled in the same pass), ``dq = ds k``, ``dk = ds^T q``. On NDArrays unless the backward is recorded; then
-    with Tensor ops from the inputs, so second-order gradients stay exact."""
+    (softmax's gradient, scaled in the same pass), ``dq = ds k``, ``dk = ds^T q``. On NDArrays
+    unless the backward is recorded; then with Tensor ops from the inputs, so second-order
+    gradients stay exact."""
 
     def forward(self, q: NDArray, k: NDArray, v: NDArray, scale: float, causal: bool) -> NDArray:
         k, v = k.compact(), v.compact()  # copied once here, read by the products of both passes
