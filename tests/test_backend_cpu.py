@@ -1304,3 +1304,21 @@ def test_buffer_fields_are_read_only(field):
 def test_buffers_are_equal_only_to_themselves():
     a, b = cpu.alloc(4, np.float64), cpu.alloc(4, np.float64)
     assert a == a and a != b and len({a, b}) == 2
+
+
+def test_set_num_threads_at_the_front_door():
+    """``tt.set_num_threads`` / ``tt.get_num_threads`` (PyTorch's names) drive the C kernels'
+    thread count; a count below 1 or not an int raises RuntimeError, as PyTorch's does."""
+    import tinytorch as tt
+    before = tt.get_num_threads()
+    try:
+        tt.set_num_threads(1)
+        assert tt.get_num_threads() == 1 == cpu.get_num_threads()
+        tt.set_num_threads(3)
+        assert tt.get_num_threads() == 3 == cpu.get_num_threads()
+        for bad in (0, -2, 1.5, "2"):
+            with pytest.raises(RuntimeError):
+                tt.set_num_threads(bad)
+        assert tt.get_num_threads() == 3
+    finally:
+        tt.set_num_threads(before)

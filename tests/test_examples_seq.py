@@ -72,3 +72,15 @@ def test_mnist_rnn_as_a_program(tmp_path):
     losses = [float(line.split("Loss:")[1]) for line in out.stdout.splitlines() if "Loss:" in line]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert "test accuracy" in out.stdout
+
+
+def test_train_gpt_runs_as_a_program_with_a_thread_count(tmp_path):
+    """examples/train_gpt.py with --threads (PyTorch's torch.set_num_threads) on a tiny model:
+    it trains, evaluates, saves its checkpoint and samples."""
+    args = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "8", "--batch-size", "2",
+            "--max-iters", "3", "--eval-interval", "2", "--eval-iters", "1", "--samples", "5", "--threads", "1",
+            "--no-progress", "--out", str(tmp_path)]
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "train_gpt.py"), *args], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "best val loss" in done.stdout and any(tmp_path.iterdir())

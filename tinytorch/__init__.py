@@ -27,6 +27,7 @@ from . import (
     utils,
     viz,
 )
+from .backends import get_num_threads, set_num_threads
 from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
 from .func import vmap
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
@@ -52,5 +53,5 @@ __all__ = [
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",
-    "profiler", "viz", "onnx", "distributed", "func", "vmap", "compile", "lazy",
+    "profiler", "viz", "onnx", "distributed", "func", "vmap", "compile", "lazy", "set_num_threads", "get_num_threads",
 ] + ops.exports()
