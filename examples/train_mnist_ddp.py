@@ -33,7 +33,6 @@ import numpy as np
 
 import tinytorch as torch
 import tinytorch.distributed as dist
-from tinytorch.backend_cpu import get_num_threads, set_num_threads
 from tinytorch.data.distributed import DistributedSampler
 from tinytorch.nn.parallel import DistributedDataParallel as DDP
 
@@ -142,11 +141,11 @@ def check(args: argparse.Namespace) -> int:
         with np.load(out) as f:
             ddp_seconds = float(f["seconds"])
             ddp = {k: f[k] for k in f.files if k != "seconds"}
-    threads = get_num_threads()
+    threads = torch.get_num_threads()
     reference, ref_seconds = train_one_process(args, args.nproc)
-    set_num_threads(1)
+    torch.set_num_threads(1)
     _, one_thread_seconds = train_one_process(args, args.nproc)
-    set_num_threads(threads)
+    torch.set_num_threads(threads)
     worst = max(float(np.abs(ddp[k] - v).max()) for k, v in reference.items())
     scale = max(float(np.abs(v).max()) for v in reference.values())
     print(f"largest weight difference, {args.nproc} ranks vs one process: {worst:.2e} (weights up to {scale:.2f})")

@@ -19,7 +19,7 @@ def set_num_threads(n: int) -> None:
     (``RuntimeError``, as PyTorch's, unless ``n`` is an int >= 1). Where the C backend is not
     built, ``n`` is only checked: the numpy backend's threads are numpy's own
     (``OMP_NUM_THREADS`` before Python starts)."""
-    if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
     n = operator.index(n)
     if n < 1:
@@ -32,7 +32,7 @@ def get_num_threads() -> int:
     """``torch.get_num_threads``: the number of threads the C backend's kernels use (without the C
     backend, the number of cores this process may run on)."""
     if is_available("cpu"):
-        return int(get_backend("cpu").get_num_threads())
+        return get_backend("cpu").get_num_threads()
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

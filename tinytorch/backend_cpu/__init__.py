@@ -45,7 +45,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..ndarray.dtypes import ALL_DTYPES
-from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides, real_number
+from ..ndarray.interface import COMPARISON_OPS, DIVISION_OPS, Pointer, Shape, Strides, softmax_options
 from ..ndarray.strides import check_view, conv_geometry
 
 name = "cpu"
@@ -54,8 +54,9 @@ name = "cpu"
 # --- the shared library ---------------------------------------------------------------------
 # How OpenMP threads wait between kernels, and from what size a loop is split across them.
 # Threads that sleep as soon as a kernel ends ("passive") must be woken for the next one, which
-# costs tens of microseconds (more on a virtual machine); threads that spin wait for nothing, but a spinning thread that loses its core
-# on a busy machine stalls the next kernel for a scheduler tick (a 1 ms sum took 8 ms that way).
+# costs tens of microseconds (more on a virtual machine); threads that spin wait for nothing, but
+# a spinning thread that loses its core on a busy machine stalls the next kernel for a scheduler
+# tick (a 1 ms sum took 8 ms that way).
 # The default spins briefly: 1000 rounds of the processor's pause instruction, 28 us on the AMD
 # EPYC measured (3-40 us across x86 processors), about the Python time between the kernels of a
 # training step, then sleeps. A step's kernels then find their threads awake, and loops pay off
@@ -1101,9 +1102,7 @@ def softmax_rows(a: Buffer, out: Buffer, rows: int, cols: int, scale: float = 1.
     pass per row (softmax.c; an optional extension of the interface). With ``causal`` > 0 row
     ``r`` sees only its first ``r % causal + 1`` columns (the others get 0)."""
     rows, cols = _rows_args("softmax_rows", rows, cols, a, out)
-    scale, causal = real_number("softmax_rows", "scale", scale), operator.index(causal)
-    if causal < 0:
-        raise ValueError(f"softmax_rows: causal must be >= 0 (rows per matrix, 0 for none), got {causal}")
+    scale, causal = softmax_options("softmax_rows", scale, causal)
     if a is out:
         a, = _not_aliasing(out, a)
     if rows * cols and _SOFTMAX_ROWS[a.code](a.ptr, out.ptr, rows, cols, scale, causal) != 0:
@@ -1114,7 +1113,7 @@ def softmax_rows_backward(y: Buffer, g: Buffer, out: Buffer, rows: int, cols: in
     """``out = scale * y * (g - rowsum(g * y))`` row by row: the input gradient of
     ``softmax_rows(a, y, rows, cols, scale)`` (softmax.c)."""
     rows, cols = _rows_args("softmax_rows_backward", rows, cols, y, g, out)
-    scale = real_number("softmax_rows_backward", "scale", scale)
+    scale, _ = softmax_options("softmax_rows_backward", scale)
     if y is out or g is out:
         y, g = _not_aliasing(out, y, g)
     if rows * cols and _SOFTMAX_ROWS_BACKWARD[y.code](y.ptr, g.ptr, out.ptr, rows, cols, scale) != 0:

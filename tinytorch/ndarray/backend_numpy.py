@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .dtypes import DType
-from .interface import Shape, Strides, prod, real_number
+from .interface import Shape, Strides, prod, softmax_options
 from .strides import check_view, conv_geometry
 
 name = "numpy"
@@ -501,9 +501,7 @@ def _check_rows(name: str, rows: int, cols: int, *bufs: np.ndarray) -> None:
 
 def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int, scale: float = 1.0, causal: int = 0) -> None:
     _check_rows("softmax_rows", rows, cols, a, out)
-    scale, causal = real_number("softmax_rows", "scale", scale), operator.index(causal)
-    if causal < 0:
-        raise ValueError(f"softmax_rows: causal must be >= 0 (rows per matrix, 0 for none), got {causal}")
+    scale, causal = softmax_options("softmax_rows", scale, causal)
     x = a.reshape(rows, cols) * a.dtype.type(scale)
     if causal:  # row r sees columns j <= r % causal
         x = np.where(np.arange(cols) <= (np.arange(rows) % causal)[:, None], x, -np.inf)
@@ -516,7 +514,7 @@ def softmax_rows(a: np.ndarray, out: np.ndarray, rows: int, cols: int, scale: fl
 def softmax_rows_backward(y: np.ndarray, g: np.ndarray, out: np.ndarray, rows: int, cols: int,
                           scale: float = 1.0) -> None:
     _check_rows("softmax_rows_backward", rows, cols, y, g, out)
-    scale = real_number("softmax_rows_backward", "scale", scale)
+    scale, _ = softmax_options("softmax_rows_backward", scale)
     yr, gr = y.reshape(rows, cols), g.reshape(rows, cols)
     out[:] = (y.dtype.type(scale) * yr * (gr - (gr * yr).sum(axis=1, keepdims=True))).reshape(-1)
 

@@ -29,6 +29,7 @@ backend against this Protocol.
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
@@ -450,9 +451,13 @@ def prod(shape: Iterable[int]) -> int:
     return n
 
 
-def real_number(name: str, what: str, value: Any) -> float:
-    """``value``, a real number given to the backend function ``name`` as its ``what``, as a
-    float; TypeError naming both for anything else (a bool, a string, a complex number)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: {what} must be a real number, got {value!r}")
-    return float(value)
+def softmax_options(name: str, scale: Any, causal: Any = 0) -> tuple[float, int]:
+    """The checked ``(scale, causal)`` of ``softmax_rows[_backward]`` (the backend function
+    ``name``): ``scale`` a real number (TypeError for anything else: a bool, a string, a complex
+    number), ``causal`` an int >= 0 (ValueError)."""
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"{name}: scale must be a real number, got {scale!r}")
+    causal = operator.index(causal)
+    if causal < 0:
+        raise ValueError(f"{name}: causal must be >= 0 (rows per matrix, 0 for none), got {causal}")
+    return float(scale), causal

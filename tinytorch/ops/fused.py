@@ -148,7 +148,7 @@ class Attention(Function):
     def forward(self, q: NDArray, k: NDArray, v: NDArray, scale: float, causal: bool) -> NDArray:
         k, v = k.compact(), v.compact()  # copied once here, read by the products of both passes
         p = (q @ _swap_last(k)).softmax(q.ndim - 1, scale, causal)  # the scale and mask inside the softmax
-        self.q, self.k, self.v, self.p, self.scale, self.causal = q, k, v, p, scale, causal
+        self.k, self.v, self.p, self.scale, self.causal = k, v, p, scale, causal
         return p @ v
 
     def backward(self, g: Tensor) -> tuple:
@@ -170,7 +170,7 @@ class Attention(Function):
         if need_q or need_k:  # the scores' gradient, scaled: ds = scale * softmax'(dp)
             ds = p.softmax_backward(ga @ _swap_last(self.v), p.ndim - 1, scale)
             dq = _constant(ds @ self.k) if need_q else None
-            dk = _constant(_swap_last(ds) @ self.q) if need_k else None
+            dk = _constant(_swap_last(ds) @ q._data) if need_k else None
         return dq, dk, (_constant(_swap_last(p) @ ga) if need_v else None)
 
 
