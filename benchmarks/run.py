@@ -349,10 +349,12 @@ def _worker(framework: str, model: str, conn) -> None:
 def bench_training(models, rounds, min_time, thread_counts):
     """Steps per second of tinytorch (device "cpu") and PyTorch, each in its own process, rounds
     alternating between them, for each thread count. Each library keeps its own OpenMP wait
-    policy: PyTorch's threads spin between kernels (fast on an idle machine, but on a busy one a
-    spinning thread that loses its core stalls the next kernel for a scheduler tick: its MLP step
-    was measured at 157 ms instead of 3 ms that way); tinytorch's sleep (robust, but waking one
-    costs ~100 us on the VM measured here). The one-thread rows are free of both effects."""
+    policy: PyTorch's threads spin long between kernels (fast on an idle machine, but on a busy
+    one a spinning thread that loses its core stalls the next kernel for a scheduler tick: its
+    MLP step was measured at 157 ms instead of 3 ms that way); tinytorch's spin about 28 us and
+    then sleep, so a kernel that follows a longer stretch of Python finds them asleep (on the VM
+    measured here a woken core then runs the first ~100 us of vector code slower). The
+    one-thread rows are free of both effects."""
     import importlib.util
     if "cpu" not in available():
         return []

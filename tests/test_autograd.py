@@ -120,6 +120,58 @@ def test_user_gradient_is_not_modified(device):
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
 
+def test_a_fresh_gradient_is_stored_as_grad_without_a_copy(device):
+    made = []
+
+    class Doubled(Function):  # 2x; its backward shows the test the gradient it returns
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, g):
+            made.append(g * 2.0)
+            return made[-1]
+
+    class FreshDoubled(Doubled):
+        fresh_grads = True
+
+    for cls, stored in ((FreshDoubled, True), (Doubled, False)):
+        x = t64([1.0, 2.0], device)
+        cls.apply(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+        assert (x.grad._data._buf is made[-1]._data._buf) == stored
+
+
+def test_a_hook_keeps_the_gradient_it_was_shown(device):
+    tt.manual_seed(0)
+    lin = tt.nn.Linear(3, 2).to(device)  # its backward's gradients are fresh (stored without a copy)
+    kept = []
+    lin.weight.register_hook(lambda g: kept.append(g))
+    x = tt.randn(4, 3, device=device)
+    lin(x).sum().backward()
+    first = kept[0].numpy().copy()
+    lin(x).sum().backward()  # accumulates into .grad in place: the kept gradient must not change
+    np.testing.assert_allclose(kept[0].numpy(), first)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), 2 * first)
+
+
+def test_linear_and_matmul_gradients_do_not_alias(device):
+    tt.manual_seed(0)
+    w = tt.randn(3, 3, device=device, requires_grad=True)
+    b = tt.randn(3, device=device, requires_grad=True)
+    x = tt.randn(2, 3, device=device, requires_grad=True)
+    (tt.nn.functional.linear(x, w, b).sum() + (w @ w).sum()).backward()
+    grads = [t.grad for t in (w, b, x)]
+    before = [g.numpy().copy() for g in grads]
+    with tt.no_grad():
+        w.grad.mul_(10)
+    np.testing.assert_allclose(b.grad.numpy(), before[1])
+    np.testing.assert_allclose(x.grad.numpy(), before[2])
+    ones = np.ones((3, 3))
+    wv = w.detach().numpy()
+    np.testing.assert_allclose(before[0], np.ones((3, 2)) @ x.detach().numpy() + ones @ wv.T + wv.T @ ones,
+                               rtol=1e-5)
+
+
 def test_second_backward_through_freed_graph_raises(device):
     x = t64([1.0, 2.0], device)
     y = (x * x).sum()

@@ -230,6 +230,23 @@ def test_gradients_accumulate_over_backward_passes(device):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@needs_cc
+def test_replayed_gradients_that_share_a_buffer_are_stored_apart(device):
+    """``a + b`` passes the output's gradient to both inputs: the backward program returns one
+    buffer twice, and each .grad must still get its own memory."""
+    f = tt.compile(lambda a, b: a + b)
+    for i in range(5):  # two captures, the recording, two replays
+        a = tt.randn(3, device=device, requires_grad=True)
+        b = tt.randn(3, device=device, requires_grad=True)
+        g = tt.randn(3, device=device)
+        f(a, b).backward(g)
+        with tt.no_grad():
+            a.grad.mul_(10)
+        np.testing.assert_allclose(b.grad.numpy(), g.numpy(), err_msg=f"call {i}")
+        np.testing.assert_allclose(a.grad.numpy(), 10 * g.numpy(), rtol=1e-6, err_msg=f"call {i}")
+    assert f.replays >= 2
+
+
 class _TwoOut(nn.Module):
     def __init__(self):
         super().__init__()

@@ -112,12 +112,15 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_graph: bool, create_graph: bool,
-                  targets: Sequence[Tensor] | None = None) -> dict[int, tuple[Tensor, Tensor]]:
+                  targets: Sequence[Tensor] | None = None, owned: dict[int, Tensor] | None = None
+                  ) -> dict[int, tuple[Tensor, Tensor]]:
     """The engine. Propagates ``root_grads`` from ``roots`` back through the graph.
 
     Returns ``{id(t): (t, gradient)}`` for every leaf that received a gradient and, when
     ``targets`` is given, for each target (leaf or not). With ``targets``, nodes from which
-    no target can be reached are skipped.
+    no target can be reached are skipped. ``owned``, when given, is filled with the returned
+    gradients that no one but the engine holds (see :func:`_summed`): ``.grad`` may keep those
+    without a copy.
     """
     order = topo_order([r._ctx for r in roots if r._ctx is not None])
     node_grads: dict[int, Tensor] = {}  # id(node) -> gradient of that node's output
@@ -125,7 +128,7 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     wanted = None if targets is None else _nodes_reaching(order, targets)
     seen_grads: dict[int, Tensor] = {}
     uses = _hooked_leaf_uses(order)  # a leaf's hooks run once the last node using it is done
-    owned: dict[int, Tensor] = {}  # gradients the engine made and nothing else sees (see _summed)
+    owned = {} if owned is None else owned  # gradients that nothing but the engine sees (see _summed)
     prev = _set_grad_enabled(create_graph)
     try:
         with placed_gradients(not create_graph):  # slices' gradients may come back as PlacedGrad
@@ -137,14 +140,17 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
                     g = node_grads.pop(id(node))
                     owned.pop(id(g), None)  # handed to a backward now: it may return it, or keep it
                     g = seen_grads[id(node)] = _tensor_hooks_applied(node, g, create_graph)
+                    fresh = node.fresh_grads and not create_graph
                     for t, tg in _input_grads(node, node.backward(g)):
+                        if fresh and type(tg) is Tensor:  # a new array, no one else's
+                            owned[id(tg)] = tg
                         _accumulate(node_grads, leaf_grads, t, tg, owned)
                     if not retain_graph:
                         node.release()
-                _leaf_hooks_when_final(inputs, uses, leaf_grads)
+                _leaf_hooks_when_final(inputs, uses, leaf_grads, owned)
             for key in list(leaf_grads):  # leaves that no node used (a root that is a leaf)
                 if key not in uses:
-                    _run_leaf_hooks(leaf_grads, key)
+                    _run_leaf_hooks(leaf_grads, key, owned)
     finally:
         _set_grad_enabled(prev)
     for t in targets or ():  # a non-leaf target's gradient is the one its node received
@@ -164,7 +170,7 @@ def _hooked_leaf_uses(order: list[Function]) -> dict[int, int]:
     return uses
 
 
-def _leaf_hooks_when_final(inputs: Any, uses: dict[int, int], leaf_grads: dict) -> None:
+def _leaf_hooks_when_final(inputs: Any, uses: dict[int, int], leaf_grads: dict, owned: dict[int, Tensor]) -> None:
     """Count down the uses of the hooked leaves among a finished node's ``inputs``; a leaf whose
     last use this was has its whole gradient: run its hooks now, while backward goes on (so that,
     say, data-parallel training can start communicating that gradient early)."""
@@ -172,12 +178,13 @@ def _leaf_hooks_when_final(inputs: Any, uses: dict[int, int], leaf_grads: dict) 
         if isinstance(t, Tensor) and id(t) in uses:
             uses[id(t)] -= 1
             if uses[id(t)] == 0 and id(t) in leaf_grads:
-                _run_leaf_hooks(leaf_grads, id(t))
+                _run_leaf_hooks(leaf_grads, id(t), owned)
 
 
-def _run_leaf_hooks(leaf_grads: dict, key: int) -> None:
+def _run_leaf_hooks(leaf_grads: dict, key: int, owned: dict[int, Tensor]) -> None:
     t, g = leaf_grads[key]
     if (hooks := _leaf_hooks(t)):
+        owned.pop(id(g), None)  # a hook may keep the gradient it is shown
         leaf_grads[key] = (t, _call_hooks(hooks, g))
 
 
@@ -221,9 +228,10 @@ def _summed(acc: Tensor | None, g: "Tensor | PlacedGrad", owned: dict[int, Tenso
 
     A :class:`~tinytorch.ops.movement.PlacedGrad` (the gradient of a slice: zeros but at its
     key) is written, not added as a whole array: into fresh zeros, or in place into ``acc``
-    when the engine made ``acc`` itself (``owned``: a sum or placed zeros that no backward has
-    seen yet, so no one else holds it); an ordinary ``g`` is added into such an ``acc`` in place
-    too. Only when the backward pass is not recorded: a recorded sum must stay a graph node."""
+    when no one but the engine holds ``acc`` (``owned``: a sum or placed zeros the engine made,
+    or a new gradient of a ``fresh_grads`` op, that no backward has seen yet); an ordinary ``g``
+    is added into such an ``acc`` in place too. Only when the backward pass is not recorded: a
+    recorded sum must stay a graph node."""
     if isinstance(g, PlacedGrad):
         if acc is not None and id(acc) in owned:
             g.add_into(acc._data)
@@ -295,19 +303,22 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     targets = None if inputs is None else _as_list(inputs)
     if retain_graph is None:
         retain_graph = create_graph
-    found = _run_backward(tensors, root_grads, retain_graph, create_graph, targets)
+    owned: dict[int, Tensor] = {}
+    found = _run_backward(tensors, root_grads, retain_graph, create_graph, targets, owned)
     if targets is not None:
         found = {id(t): found[id(t)] for t in targets if id(t) in found}
     for t, g in found.values():
-        _store_grad(t, g, create_graph)
+        _store_grad(t, g, create_graph, id(g) in owned)
 
 
-def _store_grad(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    """Accumulate ``g`` into ``t.grad``: the first gradient is stored, later ones are added."""
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool, owned: bool = False) -> None:
+    """Accumulate ``g`` into ``t.grad``: the first gradient is stored, later ones are added.
+    An ``owned`` gradient (an array that nothing but the engine holds) is stored as it is when
+    compact; any other is copied, so that ``.grad`` never shares memory with anything."""
     if create_graph:
         t.grad = g if t.grad is None else add(t.grad, g)
-    elif t.grad is None:  # .grad owns fresh memory, detached from any graph
-        t.grad = Tensor._make(g._data.copy(), False, None)
+    elif t.grad is None:  # .grad owns its memory, detached from any graph
+        t.grad = Tensor._make(g._data if owned and g._data.is_compact() else g._data.copy(), False, None)
     else:
         with no_grad():
             add_(t.grad, g)

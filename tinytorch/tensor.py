@@ -237,6 +237,10 @@ class Function:
     inputs: Any  # the tuple of inputs; None once the graph is freed
     needs_input_grad: tuple[bool, ...]
     out: NDArray  # set by the forward of ops whose backward uses :meth:`output`
+    #: True for an op whose ``backward`` returns only new arrays that nothing else holds (and no
+    #: two of which share memory): a product, a sum, not ``grad`` itself or a view of it. The
+    #: engine may then store such a gradient as a leaf's ``.grad`` as it is, without a copy.
+    fresh_grads: bool = False
 
     def forward(self, *args: Any, **params: Any) -> NDArray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")

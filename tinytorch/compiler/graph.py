@@ -42,6 +42,7 @@ class CompiledGraph(Function):
     grad; ``backward`` replays the backward program on the outputs' gradients (or, for the
     call being recorded, records it)."""
 
+    fresh_grads = True  # GraphProgram.backward returns arrays made by the replay (or copies)
     graph: "GraphProgram"
     state: dict[int, Any] | None  # what this call's forward replay saved for the backward replay
     arrays: list[NDArray]  # this call's inputs
@@ -152,7 +153,9 @@ class GraphProgram:
                                          [[t._data for t in r.flat], [None if g is None else g._data for g in grads]])
         except ValueError as e:
             self.failed = str(e)
-        return tuple(None if g is None else g.detach() for g in grads)
+        own = self.program.exclusive_outputs(1) if self.program is not None else [False] * len(grads)
+        return tuple(None if g is None else Tensor._make(g._data if o else g._data.copy(), False, None)
+                     for g, o in zip(grads, own))
 
     def _conformed(self, j: int, g: Tensor | None) -> NDArray:
         """Output ``j``'s gradient as a compact array (zeros where it got none): the layout the
@@ -205,7 +208,10 @@ class GraphProgram:
             grads, _ = self.program.run(1, arrays + grads_in, state)
         except GuardFailed as e:  # the inputs were checked at the forward replay
             raise RuntimeError(f"tt.compile: the backward replay's arguments changed: {e}") from None
-        return tuple(None if g is None else Tensor._make(g, False, None) for g in grads)
+        # the node promises new arrays (fresh_grads): copy a gradient that is an argument's
+        # buffer (an output gradient passed through) or that another gradient shares
+        return tuple(None if g is None else Tensor._make(g if own else g.copy(), False, None)
+                     for g, own in zip(grads, self.program.exclusive_outputs(1)))
 
 
 def _graph_arrays(outputs: list[Tensor]) -> list[NDArray]:

@@ -257,6 +257,7 @@ class _Phase:
     carry_in: list[int] = field(default_factory=list)
     carry_out: list[int] = field(default_factory=list)
     outputs: list[tuple[int, tuple[Any, ...], DType, Device] | None] = field(default_factory=list)
+    exclusive: list[bool] = field(default_factory=list)  # per output: see KernelProgram.exclusive_outputs
 
 
 def _layout(a: NDArray) -> tuple[Any, ...]:
@@ -341,6 +342,10 @@ class KernelProgram:
             for a in outputs[p]:
                 ph.outputs.append(None if a is None else
                                   (rec.slot_of(a._buf), (a.shape, a.strides, a.offset), a.dtype, a.device))
+            out_ks = [o[0] for o in ph.outputs if o is not None]
+            made_here = {k for k, *_ in ph.fresh} | {k for k, *_ in ph.consts}
+            ph.exclusive = [o is not None and o[0] in made_here and out_ks.count(o[0]) == 1
+                            and o[0] not in ph.carry_out for o in ph.outputs]
             self.phases.append(ph)
 
     def run(self, phase: int, arrays: Sequence[NDArray | None], state: dict[int, Any] | None = None
@@ -397,6 +402,12 @@ class KernelProgram:
         if state:
             carried.update(state)
         return outs, carried
+
+    def exclusive_outputs(self, phase: int) -> list[bool]:
+        """For each output of ``phase``: True when a run returns it in a buffer made by that run
+        that nothing else holds -- not a bound argument, not a value carried to a later phase,
+        not another output's buffer."""
+        return list(self.phases[phase].exclusive)
 
     def describe(self) -> str:
         """One line per phase: its kernels and its memory (fresh and scratch buffers)."""

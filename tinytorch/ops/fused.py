@@ -49,6 +49,8 @@ class Linear(Function):
     over the rows. Unless the backward is recorded, its reshapes and the bias's sum are array
     operations (no ops of their own); the two products are Matmul ops either way."""
 
+    fresh_grads = True  # two products and a sum (or a reshaped view of one)
+
     def forward(self, x: NDArray, w: NDArray, b: NDArray | None) -> NDArray:
         out = _rows(x) @ w.permute((1, 0))  # a strided matmul: the transposed weight is not copied
         if b is not None:

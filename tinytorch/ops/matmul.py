@@ -17,6 +17,8 @@ from .table import exports, op
 
 
 class Matmul(Function):
+    fresh_grads = True  # two products (or transposed views of them)
+
     def forward(self, a: NDArray, b: NDArray) -> NDArray: return a @ b
 
     def backward(self, g: Tensor) -> tuple:
