@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -139,6 +140,37 @@ def test_a_fresh_gradient_is_stored_as_grad_without_a_copy(device):
         cls.apply(x).sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
         assert (x.grad._data._buf is made[-1]._data._buf) == stored
+
+
+def test_gradients_summed_into_a_leaf_are_freed_during_backward(device):
+    """A weight used many times: each use's gradient is added into the one collected so far and
+    must be freed then, not held until backward ends (an LSTM's 64 time steps would otherwise
+    keep 64 weight gradients alive)."""
+    made, alive_at_end = [], []
+
+    class Scale(Function):  # x * w, whose backward returns new arrays
+        fresh_grads = True
+
+        def forward(self, x, w):
+            return x * w
+
+        def backward(self, g):
+            x, w = self.inputs
+            dw = g * x
+            made.append(weakref.ref(dw))
+            if len(made) == 6:  # the innermost use, reached last
+                alive_at_end.append(sum(r() is not None for r in made[:-1]))
+            return g * w, dw
+
+    w = t64([0.5, 2.0, 1.0], device)
+    y = t64([1.0, 1.0, 1.0], device)
+    for _ in range(6):
+        y = Scale.apply(y, w)
+    y.sum().backward()
+    # the sum collected so far, and at most the previous use's gradient that the engine's loop
+    # still names; not all five
+    assert alive_at_end[0] <= 2, alive_at_end
+    np.testing.assert_allclose(w.grad.numpy(), 6 * w.detach().numpy() ** 5, rtol=1e-12)
 
 
 def test_a_hook_keeps_the_gradient_it_was_shown(device):

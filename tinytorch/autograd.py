@@ -244,6 +244,7 @@ def _summed(acc: Tensor | None, g: "Tensor | PlacedGrad", owned: dict[int, Tenso
         return placed
     if acc is None:
         return g
+    owned.pop(id(g), None)  # it lives on only inside the sum: let it go when the sum is made
     if id(acc) in owned and not is_grad_enabled() and g.shape == acc.shape and g.dtype == acc.dtype:
         acc._data.add_(g._data)
         return acc

@@ -1359,22 +1359,32 @@ def _pool_geometry(name: str, geometry: Any) -> tuple[int, ...]:
     return geom
 
 
+def _pool_buffers(name: str, geometry: Any, plane: tuple[str, Buffer], floats: tuple[str, Buffer],
+                  positions: Buffer) -> tuple[int, ...]:
+    """The checked geometry of a max pooling whose ``plane`` buffer (the input, or its gradient)
+    holds planes x h x w elements and whose ``floats`` (values, or their gradient) and int64
+    ``positions`` hold one element per window: sizes, dtypes and distinct buffers, checked
+    before any kernel touches them."""
+    geom = _pool_geometry(name, geometry)
+    planes, h, w, oh, ow = geom[:5]
+    (pn, p), (fn, f) = plane, floats
+    _check_buffers(p, f, positions)
+    if p.size != planes * h * w or f.size != planes * oh * ow or positions.size != f.size:
+        raise ValueError(f"{name}: {pn} has {p.size} elements, {fn} {f.size}, positions {positions.size}; the "
+                         f"geometry {geom} needs {planes * h * w}, {planes * oh * ow}, {planes * oh * ow}")
+    if p.code != f.code or _MAX_POOL2D[p.code] is None or positions.code != I64:
+        raise _dtype_error(name, p, f, positions, expected=f"{pn} and {fn} float32 or float64, positions int64")
+    if p is f or p is positions or f is positions:
+        raise ValueError(f"{name}: {pn}, {fn} and positions must be three buffers")
+    if h * w >= 2**31:
+        raise ValueError(f"{name}: planes of {h} x {w} elements; the kernel takes fewer than 2**31")
+    return geom
+
+
 def max_pool2d(x: Buffer, values: Buffer, positions: Buffer, geometry: Any) -> None:
     """Each window's maximum into ``values`` and its flat position in the plane into the int64
     ``positions`` (pool.c; an optional extension of the interface). Sizes checked here first."""
-    geom = _pool_geometry("max_pool2d", geometry)
-    planes, h, w, oh, ow = geom[:5]
-    _check_buffers(x, values, positions)
-    if x.size != planes * h * w or values.size != planes * oh * ow or positions.size != values.size:
-        raise ValueError(f"max_pool2d: x has {x.size} elements, values {values.size}, positions {positions.size}; "
-                         f"the geometry {geom} needs {planes * h * w}, {planes * oh * ow}, {planes * oh * ow}")
-    if x.code != values.code or _MAX_POOL2D[x.code] is None or positions.code != I64:
-        raise _dtype_error("max_pool2d", x, values, positions, expected="x and values float32 or float64, "
-                           "positions int64")
-    if values is x or positions is x or values is positions:
-        raise ValueError("max_pool2d: the outputs must not be the input")
-    if h * w >= 2**31:
-        raise ValueError(f"max_pool2d: planes of {h} x {w} elements; the kernel takes fewer than 2**31")
+    geom = _pool_buffers("max_pool2d", geometry, ("x", x), ("values", values), positions)
     if values.size and _MAX_POOL2D[x.code](x.ptr, values.ptr, positions.ptr, _POOL_GEOM(*geom)) != 0:
         raise MemoryError(f"max_pool2d: out of memory for the geometry {geom}")
 
@@ -1382,17 +1392,8 @@ def max_pool2d(x: Buffer, values: Buffer, positions: Buffer, geometry: Any) -> N
 def max_pool2d_backward(g: Buffer, positions: Buffer, gx: Buffer, geometry: Any) -> None:
     """``gx`` = zeros with each ``g[window]`` added at the window's position (pool.c; optional).
     A position outside its plane is an IndexError naming it, raised before anything is written."""
-    geom = _pool_geometry("max_pool2d_backward", geometry)
-    planes, h, w, oh, ow = geom[:5]
-    _check_buffers(g, positions, gx)
-    if gx.size != planes * h * w or g.size != planes * oh * ow or positions.size != g.size:
-        raise ValueError(f"max_pool2d_backward: g has {g.size} elements, positions {positions.size}, gx {gx.size}; "
-                         f"the geometry {geom} needs {planes * oh * ow}, {planes * oh * ow}, {planes * h * w}")
-    if g.code != gx.code or _MAX_POOL2D_BACKWARD[g.code] is None or positions.code != I64:
-        raise _dtype_error("max_pool2d_backward", g, positions, gx, expected="g and gx float32 or float64, "
-                           "positions int64")
-    if gx is g:
-        raise ValueError("max_pool2d_backward: gx must not be g")
+    geom = _pool_buffers("max_pool2d_backward", geometry, ("gx", gx), ("g", g), positions)
+    h, w = geom[1:3]
     bad = _MAX_POOL2D_BACKWARD[g.code](g.ptr, positions.ptr, gx.ptr, _POOL_GEOM(*geom)) if gx.size else 0
     if bad:
         raise IndexError(f"max_pool2d_backward: position {int(positions._array[bad - 1])} at element {bad - 1} is "

@@ -37,13 +37,16 @@ static inline VEC CLOCAL(loadv)(const T *p) {
     return v;
 }
 
-/* out[r][0:CNR] = sum_k ap[k][r] * bp[k][0:CNR] for the CMR rows r: 12 vector accumulators,
- * per k CMR broadcasts, CNV loads and CMR * CNV FMAs. */
-__attribute__((noinline)) static void CLOCAL(conv_tile)(int64_t kc, const T *restrict ap, const T *restrict bp, T *restrict tile) {
+/* out[r][0:CNR] = sum_k ap[k][r] * b[off[k] + 0:CNR] for the CMR rows r: 12 vector accumulators,
+ * per k CMR broadcasts, CNV loads and CMR * CNV FMAs. Row k of B starts at b + off[k]: in a
+ * packed panel (off[k] = k * CNR, see panel_offsets) or in a padded image (see row_offsets). */
+__attribute__((noinline)) static void CLOCAL(conv_tile)(int64_t kc, const T *restrict ap, const T *restrict b,
+                                                        const int64_t *restrict off, T *restrict tile) {
     VEC acc[CMR][CNV];
     for (int r = 0; r < CMR; r++)
         for (int v = 0; v < CNV; v++) acc[r][v] = (VEC){0};
-    for (int64_t k = 0; k < kc; k++, ap += CMR, bp += CNR) {
+    for (int64_t k = 0; k < kc; k++, ap += CMR) {
+        const T *bp = b + off[k];
         const VEC b0 = CLOCAL(loadv)(bp), b1 = CLOCAL(loadv)(bp + VL), b2 = CLOCAL(loadv)(bp + 2 * VL);
         for (int r = 0; r < CMR; r++) {
             const T ar = ap[r];
@@ -54,6 +57,17 @@ __attribute__((noinline)) static void CLOCAL(conv_tile)(int64_t kc, const T *res
     }
     for (int r = 0; r < CMR; r++)
         for (int v = 0; v < CNV; v++) memcpy(tile + r * CNR + v * VL, &acc[r][v], sizeof acc[r][v]);
+}
+
+/* A panel of k rows of CNR elements, 64-byte aligned, followed in the same allocation by its
+ * row offsets for conv_tile, (*off)[i] = i * CNR; NULL when out of memory. */
+static T *CLOCAL(panel_alloc)(int64_t k, int64_t **off) {
+    const size_t panel = (size_t)((k * CNR * sizeof(T) + 63) / 64 * 64);
+    T *bp = aligned_alloc(64, (panel + (size_t)k * sizeof **off + 63) / 64 * 64);
+    if (!bp) return NULL;
+    *off = (int64_t *)((char *)bp + panel);
+    for (int64_t i = 0; i < k; i++) (*off)[i] = i * CNR;
+    return bp;
 }
 
 /* Packs the cols rows k of one group for the pixels of segs into dst[k * ld + col], zero in
@@ -105,7 +119,8 @@ static int CLOCAL(forward_images)(const T *x, const T *ap, const T *bias, T *out
                                   int64_t n0, int64_t n1) {
     const int64_t cg = G->c / G->groups, og = G->o / G->groups, kk = cg * G->kh * G->kw;
     const int64_t L = G->oh * G->ow, strips = (og + CMR - 1) / CMR;
-    T *bp = aligned_alloc(64, (size_t)((kk * CNR * sizeof(T) + 63) / 64 * 64));
+    int64_t *off;
+    T *bp = CLOCAL(panel_alloc)(kk, &off);
     tt_conv_seg *segs = malloc((size_t)(CNR + 1) * sizeof *segs);
     if (!bp || !segs) {
         free(bp);
@@ -119,7 +134,7 @@ static int CLOCAL(forward_images)(const T *x, const T *ap, const T *bias, T *out
         for (int64_t g = 0; g < G->groups; g++) {
             CLOCAL(pack_cols)(x + g * cg * G->h * G->w, G, segs, nseg, cnt, CNR, bp);
             for (int64_t s = 0; s < strips; s++) {
-                CLOCAL(conv_tile)(kk, ap + (g * strips + s) * kk * CMR, bp, tile);
+                CLOCAL(conv_tile)(kk, ap + (g * strips + s) * kk * CMR, bp, off, tile);
                 for (int64_t r = 0; r < CMR && s * CMR + r < og; r++) {
                     const int64_t oc = g * og + s * CMR + r;
                     const T b = bias ? bias[oc] : 0;
@@ -180,7 +195,8 @@ static int CLOCAL(input_grad_images)(const T *gout, const T *ap, T *gx, const tt
     const int64_t cg = G->c / G->groups, og = G->o / G->groups, kk = cg * G->kh * G->kw;
     const int64_t L = G->oh * G->ow, strips = (kk + CMR - 1) / CMR, plane = G->h * G->w;
     memset(gx + n0 * G->c * plane, 0, (size_t)((n1 - n0) * G->c * plane) * sizeof(T));
-    T *bp = aligned_alloc(64, (size_t)((og * CNR * sizeof(T) + 63) / 64 * 64));
+    int64_t *off;
+    T *bp = CLOCAL(panel_alloc)(og, &off);
     tt_conv_seg *segs = malloc((size_t)(CNR + 1) * sizeof *segs);
     if (!bp || !segs) {
         free(bp);
@@ -203,7 +219,7 @@ static int CLOCAL(input_grad_images)(const T *gout, const T *ap, T *gx, const tt
                 for (int64_t t = cnt; t < CNR; t++) d[t] = 0;
             }
             for (int64_t s = 0; s < strips; s++) {
-                CLOCAL(conv_tile)(og, ap + (g * strips + s) * og * CMR, bp, tile);
+                CLOCAL(conv_tile)(og, ap + (g * strips + s) * og * CMR, bp, off, tile);
                 for (int64_t r = 0; r < CMR && s * CMR + r < kk; r++) { /* col2im of the tile's rows */
                     const int64_t k = s * CMR + r, c = k / kernel, i = (k % kernel) / G->kw, j = k % G->kw;
                     for (int64_t e = 0; e < nseg; e++) {
@@ -404,26 +420,6 @@ static void CLOCAL(row_offsets)(const tt_conv_geom *G, int64_t *off) {
             for (int64_t j = 0; j < G->kw; j++) off[k++] = (c * hp + i * G->dh) * wp + j * G->dw;
 }
 
-/* conv_tile with row k of B at xq + off[k] (the padded image, at the panel's first pixel). */
-__attribute__((noinline)) static void CLOCAL(wide_tile)(int64_t kc, const T *restrict ap, const T *restrict xq,
-                                     const int64_t *restrict off, T *restrict tile) {
-    VEC acc[CMR][CNV];
-    for (int r = 0; r < CMR; r++)
-        for (int v = 0; v < CNV; v++) acc[r][v] = (VEC){0};
-    for (int64_t k = 0; k < kc; k++, ap += CMR) {
-        const T *bp = xq + off[k];
-        const VEC b0 = CLOCAL(loadv)(bp), b1 = CLOCAL(loadv)(bp + VL), b2 = CLOCAL(loadv)(bp + 2 * VL);
-        for (int r = 0; r < CMR; r++) {
-            const T ar = ap[r];
-            acc[r][0] += ar * b0;
-            acc[r][1] += ar * b1;
-            acc[r][2] += ar * b2;
-        }
-    }
-    for (int r = 0; r < CMR; r++)
-        for (int v = 0; v < CNV; v++) memcpy(tile + r * CNR + v * VL, &acc[r][v], sizeof acc[r][v]);
-}
-
 /* The output runs of wide pixels q0 .. q0 + cnt - 1 (row y, columns x < ow) as segments of
  * image n; returns how many. */
 static int64_t CLOCAL(wide_segments)(int64_t n, int64_t q0, int64_t cnt, int64_t wp, int64_t ow,
@@ -466,7 +462,7 @@ static int CLOCAL(forward_wide_images)(const T *x, const T *ap, const T *bias, T
             const int64_t nseg = CLOCAL(wide_segments)(n, q0, MIN64(CNR, Q - q0), wp, G->ow, segs);
             for (int64_t g = 0; g < G->groups; g++)
                 for (int64_t s = 0; s < strips; s++) {
-                    CLOCAL(wide_tile)(kk, ap + (g * strips + s) * kk * CMR, xp + g * cg * hp * wp + q0, off, tile);
+                    CLOCAL(conv_tile)(kk, ap + (g * strips + s) * kk * CMR, xp + g * cg * hp * wp + q0, off, tile);
                     for (int64_t r = 0; r < CMR && s * CMR + r < og; r++) {
                         const int64_t oc = g * og + s * CMR + r;
                         const T b = bias ? bias[oc] : 0;

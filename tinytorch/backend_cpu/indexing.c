@@ -60,7 +60,6 @@ INDEXING(b8, uint8_t, BOOL_OR)
  * max/min keep a NaN on either side, as torch.scatter_reduce does: `o != o` is true only for
  * a NaN already in place, and a NaN source fails every comparison, so it is taken. */
 #define FMUL(o, x) ((o) * (x))
-#define IMUL(o, x) ((int64_t)((uint64_t)(o) * (uint64_t)(x))) /* wraps around, as numpy */
 #define NAN_MAX(o, x) ((o) != (o) || (o) >= (x) ? (o) : (x))
 #define NAN_MIN(o, x) ((o) != (o) || (o) <= (x) ? (o) : (x))
 

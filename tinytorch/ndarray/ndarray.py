@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -896,12 +896,29 @@ def _index_array(k: Any, n: int, dev: Device) -> NDArray:
         if idx.dtype.is_floating_point:
             raise IndexError("tensors used as indices must be long, int or bool tensors")
         idx = idx.astype(int64)
-    if idx.size:
-        lo = check(functools.partial(_check_index, n=n), idx)
-        # a recorded program must wrap whatever a replay's indices hold: no choice made on the values
-        if lo < 0 or active_recorder(dev) is not None:
-            idx = idx + (idx < 0).astype(int64) * n
+    return index_in_range(idx, -n, n, lambda v: IndexError(f"index {v} is out of bounds for dimension with size {n}"))
+
+
+def index_in_range(idx: NDArray, low: int, size: int, error: Callable[[int], Exception]) -> NDArray:
+    """The int64 indices ``idx`` checked against ``[low, size)`` before anything reads or writes
+    with them (``error(first bad entry)`` is raised otherwise), negative ones counted from the
+    end (``low < 0``: ``-1`` is ``size - 1``). Returns ``idx`` itself when it has no negatives."""
+    if not idx.size:
+        return idx
+    lo = check(functools.partial(_check_range, low=low, size=size, error=error), idx)
+    # a recorded program must wrap whatever a replay's indices hold: no choice made on the values
+    if lo < 0 or (low < 0 and active_recorder(idx.device) is not None):
+        idx = idx + (idx < 0).astype(int64) * size
     return idx
+
+
+def _check_range(idx: NDArray, low: int, size: int, error: Callable[[int], Exception]) -> int:
+    """Raise ``error(v)`` for the first bad entry ``v`` unless every entry of ``idx`` is in
+    ``[low, size)``; returns the smallest entry."""
+    lo, hi = idx.min().item(), idx.max().item()
+    if lo < low or hi >= size:
+        raise error(lo if lo < low else hi)
+    return lo
 
 
 def check_class_targets(target: NDArray, classes: int, ignore_index: int) -> None:
@@ -923,14 +940,6 @@ def class_hits(target: NDArray, cols: int, ignore_index: int) -> tuple[NDArray, 
     counted = target != ignore_index
     classes = array(np.arange(cols).reshape(1, cols), device=target.device)
     return counted, (target.reshape((target.size, 1)) == classes) & counted.reshape((target.size, 1))
-
-
-def _check_index(idx: NDArray, n: int) -> int:
-    """Raise ``IndexError`` unless every entry of ``idx`` is in ``[-n, n)``; returns the smallest."""
-    lo, hi = idx.min().item(), idx.max().item()
-    if lo < -n or hi >= n:
-        raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for dimension with size {n}")
-    return lo
 
 
 def _masks_to_indices(entries: list[Any], shape: Shape) -> list[Any]:

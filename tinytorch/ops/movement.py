@@ -9,7 +9,6 @@ adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Cl
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import numbers
 import operator
@@ -18,10 +17,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..ndarray import NDArray, array, as_dtype, empty, promote_types, zeros
+from ..ndarray import NDArray, array, as_dtype, empty, index_in_range, promote_types, zeros
 from ..ndarray import device as as_device
 from ..ndarray import full as nd_full
-from ..ndarray.checks import active_recorder, check
 from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..ndarray.strides import broadcast_shapes, expand_key, infer_shape, reshape_view
 from ..tensor import Function, Tensor, announce_masks, is_grad_enabled
@@ -555,24 +553,9 @@ def checked_indices(index: Tensor, size: int, dim: int | str, error: type, wrap:
     a description such as ``"embedding(): num_embeddings"``). ``x[i]`` counts a negative index
     from the end, but ``gather``, ``index_select``, ``embedding`` and the scatter family take
     none: PyTorch refuses one, and so does tinytorch rather than wrap it."""
-    idx = index._data.astype(int64)
-    if idx.size:
-        low = -size if wrap else 0
-        lo = check(functools.partial(_check_range, low=low, size=size, dim=dim, error=error), idx)
-        # a recorded program must wrap whatever a replay's indices hold: no choice made on the values
-        if lo < 0 or (wrap and active_recorder(idx.device) is not None):
-            idx = idx + (idx < 0).astype(int64) * size
-    return idx
-
-
-def _check_range(idx: NDArray, low: int, size: int, dim: int | str, error: type) -> int:
-    """Raise ``error`` naming the first bad entry unless every entry of ``idx`` is in
-    ``[low, size)``; returns the smallest entry."""
-    lo, hi = idx.min().item(), idx.max().item()
-    if lo < low or hi >= size:
-        where_ = f"dimension {dim}" if isinstance(dim, int) else dim
-        raise error(f"index {lo if lo < low else hi} is out of bounds for {where_} with size {size}")
-    return lo
+    where_ = f"dimension {dim}" if isinstance(dim, int) else dim
+    return index_in_range(index._data.astype(int64), -size if wrap else 0, size,
+                          lambda v: error(f"index {v} is out of bounds for {where_} with size {size}"))
 
 
 def along_dim_key(index: NDArray, dim: int, shape: tuple[int, ...] | None = None) -> tuple:
