@@ -1372,7 +1372,7 @@ def _pool_buffers(name: str, geometry: Any, plane: tuple[str, Buffer], floats: t
     if p.size != planes * h * w or f.size != planes * oh * ow or positions.size != f.size:
         raise ValueError(f"{name}: {pn} has {p.size} elements, {fn} {f.size}, positions {positions.size}; the "
                          f"geometry {geom} needs {planes * h * w}, {planes * oh * ow}, {planes * oh * ow}")
-    if p.code != f.code or _MAX_POOL2D[p.code] is None or positions.code != I64:
+    if p.code != f.code or _MAX_POOL2D[p.code] is None or positions.code != I64:  # both kernels: same dtypes
         raise _dtype_error(name, p, f, positions, expected=f"{pn} and {fn} float32 or float64, positions int64")
     if p is f or p is positions or f is positions:
         raise ValueError(f"{name}: {pn}, {fn} and positions must be three buffers")

@@ -39,7 +39,7 @@ static inline VEC CLOCAL(loadv)(const T *p) {
 
 /* out[r][0:CNR] = sum_k ap[k][r] * b[off[k] + 0:CNR] for the CMR rows r: 12 vector accumulators,
  * per k CMR broadcasts, CNV loads and CMR * CNV FMAs. Row k of B starts at b + off[k]: in a
- * packed panel (off[k] = k * CNR, see panel_offsets) or in a padded image (see row_offsets). */
+ * packed panel (off[k] = k * CNR, see panel_alloc) or in a padded image (see row_offsets). */
 __attribute__((noinline)) static void CLOCAL(conv_tile)(int64_t kc, const T *restrict ap, const T *restrict b,
                                                         const int64_t *restrict off, T *restrict tile) {
     VEC acc[CMR][CNV];
