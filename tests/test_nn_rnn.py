@@ -224,6 +224,14 @@ def test_gates_come_from_one_matmul_per_step(mode):
     assert _count_nodes(out, "Matmul") + _count_nodes(out, "Linear") == 7 + 1
 
 
+def test_an_lstm_step_is_two_gate_nodes():
+    """Each step's gate arithmetic is one LstmCell and one LstmHidden node: no sigmoid, tanh
+    or slice nodes of its own (the Python cost of a step is per node)."""
+    out, _ = nn.LSTM(3, 4)(tt.randn(7, 2, 3))
+    assert _count_nodes(out, "LstmCell") == _count_nodes(out, "LstmHidden") == 7
+    assert _count_nodes(out, "Sigmoid") == _count_nodes(out, "Tanh") == 0
+
+
 def test_errors_name_the_values():
     lstm = nn.LSTM(3, 4, 2)
     with pytest.raises(ValueError, match="proj_size"):

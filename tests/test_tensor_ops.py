@@ -64,6 +64,24 @@ def np_fold(cols, out_hw, kernel, dilation, padding, stride):
     return out[:, :, padding[0]:padding[0] + out_hw[0], padding[1]:padding[1] + out_hw[1]]
 
 
+def lstm_gates(L: Any, z: Any, c: Any) -> tuple:
+    """An LSTM step after its matmul, from the gates' pre-activations ``z`` (i | f | g | o) and
+    the cell state ``c``: tinytorch's two nodes (``nn.LSTM`` runs them), torch's composition."""
+    if L.mod is tt:
+        from tinytorch.ops.fused import LstmCell, LstmHidden
+        c2 = LstmCell.apply(z, c)
+        return LstmHidden.apply(z, c2), c2
+    i, f, g, o = z.chunk(4, -1)
+    c2 = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c2.tanh(), c2
+
+
+def np_lstm_gates(z: np.ndarray, c: np.ndarray) -> tuple:
+    i, f, g, o = (1 / (1 + np.exp(-p)) if k != 2 else np.tanh(p) for k, p in enumerate(np.split(z, 4, -1)))
+    c2 = f * c + i * g
+    return o * np.tanh(c2), c2
+
+
 def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -751,6 +769,7 @@ OPS = [
     Op("attention", lambda L, q, k, v: L.nn.functional.scaled_dot_product_attention(q, k, v),  # one Attention node
        lambda q, k, v: np_softmax(q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1]), -1) @ v,
        ((2, 3, 4), (2, 5, 4), (2, 5, 3)), tol32=1e-4),
+    Op("lstm_gates", lambda L, z, c: lstm_gates(L, z, c), np_lstm_gates, ((3, 8), (3, 2))),  # LstmCell, LstmHidden
     # --- convolution as one node (tinytorch/ops/windows.py Convolution, h-conv) ---
     Op("conv2d_bias_strided_grouped", lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1,
                                                                                dilation=(1, 2), groups=2),

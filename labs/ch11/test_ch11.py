@@ -21,7 +21,8 @@ REFERENCES = {
     "11.1": ["tinytorch.nn.rnn:_rnn_tanh_step", "tinytorch.nn.rnn:RNNCellBase", "tinytorch.nn.rnn:RNNCell",
              "tinytorch.nn.rnn:RNNBase", "tinytorch.nn.rnn:_run_direction"],
     "11.2": ["tinytorch.nn.rnn:_lstm_step", "tinytorch.nn.rnn:RNNCellBase", "tinytorch.nn.rnn:LSTMCell",
-             "tinytorch.nn.rnn:RNNBase", "tinytorch.nn.rnn:_run_direction"],
+             "tinytorch.nn.rnn:RNNBase", "tinytorch.nn.rnn:_run_direction", "tinytorch.ops.fused:LstmCell",
+             "tinytorch.ops.fused:LstmHidden"],
 }
 
 

@@ -116,7 +116,8 @@ class Recorder(DispatchMode):
         self.own_reads = reads.pause() if reads is not None else contextlib.nullcontext()
         self._slot: dict[int, int] = {}  # id(NDArray) -> slot
         self._alive: list[NDArray] = []  # keeps every recorded array alive, so ids stay unique
-        self._seen: list[tuple[Tensor, Any, bytes]] = []  # outside tensors: (t, grad, digest of the values at first sight)
+        # outside tensors: (t, grad, digest of the values at first sight)
+        self._seen: list[tuple[Tensor, Any, bytes]] = []
         for t in args:
             self._new_slot(t._data)
         self.args = args

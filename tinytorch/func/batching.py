@@ -78,7 +78,7 @@ from ..ops.elementwise import (
     add,
     mul,
 )
-from ..ops.fused import Attention, Gelu, LayerNorm, Linear
+from ..ops.fused import Attention, Gelu, LayerNorm, Linear, LstmCell, LstmHidden
 from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul, matmul
 from ..ops.movement import (
@@ -651,6 +651,7 @@ RULES: dict[type[Function], Rule] = {
     ConvolutionGradInput: convolution_rule, ConvolutionGradWeight: convolution_grad_weight_rule,
     MaxPoolIndices: windows_rule,
     Linear: linear_rule, LayerNorm: layer_norm_rule, Attention: leading_batch_rule,
+    LstmCell: leading_batch_rule, LstmHidden: leading_batch_rule,  # both read the last dim only
     Index: index_rule, IndexBackward: index_backward_rule, Unpool: unpool_rule,
     Nonzero: dynamic_shape_rule,
 }

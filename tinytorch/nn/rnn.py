@@ -9,11 +9,13 @@ also a cell state ``c``) from step to step:
 - GRU:  :math:`r = \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr})`, :math:`z` likewise,
   :math:`n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))`, :math:`h' = (1 - z) n + z h`
 
-Everything is composed from Tensor ops, so autograd differentiates it (backpropagation through
-time is just ``backward`` through the unrolled loop). Two things keep the unrolled graph small:
-the input projection :math:`W_{ih} x + b` of *every* step is one matmul before the loop, and
-each step does one matmul with :math:`W_{hh}` for all of its gates at once (the four LSTM gates
-are one ``(B, H) @ (H, 4H)``, split afterwards by views).
+Everything is made of graph nodes, so autograd differentiates it (backpropagation through time
+is just ``backward`` through the unrolled loop). Three things keep the unrolled graph small:
+the input projection :math:`W_{ih} x + b` of *every* step is one matmul before the loop; each
+step does one matmul with :math:`W_{hh}` for all of its gates at once (the four LSTM gates are
+one ``(B, H) @ (H, 4H)``); and an LSTM step's gate arithmetic is two nodes,
+:class:`~tinytorch.ops.fused.LstmCell` for :math:`c'` and ``LstmHidden`` for :math:`h'`, with
+hand-derived gradients (RNN and GRU steps stay compositions of Tensor ops).
 
 A batch of sequences of different lengths arrives as a :class:`~tinytorch.nn.utils.rnn.PackedSequence`;
 it is run padded, with a per-step mask that keeps a finished sequence's state unchanged: so the
@@ -29,6 +31,7 @@ import warnings
 from typing import Any, Callable
 
 from ..ops import cat, stack, where, zeros
+from ..ops.fused import LstmCell, LstmHidden
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -53,9 +56,9 @@ def _rnn_relu_step(gx: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) 
 
 def _lstm_step(gx: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> State:
     h, c = state
-    i, f, g, o = F.linear(h, w_hh, b_hh).add(gx).chunk(4, -1)  # one matmul, four views
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c.tanh(), c
+    z = F.linear(h, w_hh, b_hh).add(gx)  # the four gates' pre-activations, from one matmul
+    c = LstmCell.apply(z, c)  # sigmoid(f) * c + sigmoid(i) * tanh(g), one node
+    return LstmHidden.apply(z, c), c  # sigmoid(o) * tanh(c), one node
 
 
 def _gru_step(gx: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> State:

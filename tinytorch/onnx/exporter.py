@@ -258,6 +258,27 @@ def _layer_norm(g: Graph, c: Call) -> str:
 EMITTERS[fused.Gelu] = lambda g, c: g.node("Gelu", [g.value(c.args[0])])
 
 
+def _gate(g: Graph, z: str, k: int, h: int, act: str) -> str:
+    """Gate ``k`` of an LSTM's pre-activations ``z`` (last dim 4h) through ``act``."""
+    return g.node(act, [g.node("Slice", [z, g.ints([k * h]), g.ints([(k + 1) * h]), g.ints([-1])])])
+
+
+@emitter(fused.LstmCell)
+def _lstm_cell(g: Graph, c: Call) -> str:
+    """``sigmoid(f) * c + sigmoid(i) * tanh(g)``: four slices of ``z`` and ONNX's elementwise ops."""
+    z, cell = g.value(c.args[0]), c.args[1]
+    h = cell.shape[-1]
+    return g.node("Add", [g.node("Mul", [_gate(g, z, 1, h, "Sigmoid"), g.value(cell)]),
+                          g.node("Mul", [_gate(g, z, 0, h, "Sigmoid"), _gate(g, z, 2, h, "Tanh")])])
+
+
+@emitter(fused.LstmHidden)
+def _lstm_hidden(g: Graph, c: Call) -> str:
+    """``sigmoid(o) * tanh(c')``."""
+    z, cell = g.value(c.args[0]), c.args[1]
+    return g.node("Mul", [_gate(g, z, 3, cell.shape[-1], "Sigmoid"), g.node("Tanh", [g.value(cell)])])
+
+
 @emitter(fused.Attention)
 def _attention(g: Graph, c: Call) -> str:
     """``softmax(q k^T * scale + causal bias) v`` written out: Mul, Transpose, MatMul, (Add of a
