@@ -1,4 +1,5 @@
-"""Layer ops as single graph nodes: the linear map, layer normalisation, GELU and attention.
+"""Layer ops as single graph nodes: the linear map, layer normalisation, GELU, attention and
+an LSTM step's gates (two nodes: the new cell state, then the new hidden state).
 
 Written from primitives, each of these is a chain of five to fifteen nodes, and in an eager
 training step the Python cost of a node (making it, recording it, running its backward,
@@ -13,8 +14,8 @@ returns constants; when it is recorded, it computes with Tensor ops from the nod
 the gradient can be differentiated again (second-order gradients stay exact).
 
 These Functions have no ``tt.`` names of their own: ``nn.functional.linear``, ``layer_norm``,
-``gelu`` and ``scaled_dot_product_attention`` call them (and the op-table rows of those
-functions test them).
+``gelu`` and ``scaled_dot_product_attention`` call them, and ``nn.LSTM``'s step the LSTM gates
+(the op-table rows of those functions, and the ``lstm_gates`` row, test them).
 """
 
 from __future__ import annotations
