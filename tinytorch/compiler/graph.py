@@ -147,15 +147,12 @@ class GraphProgram:
         with r.rec:
             grads = autograd_grad([r.flat[i] for i in self.diff], [r.leaves[i] for i in self.wrt],
                                   [Tensor._make(a, False, None) for a in grads_in], allow_unused=True)
-        arrays = [t._data for t in r.leaves]
+        arrays, outs = [t._data for t in r.leaves], [None if g is None else g._data for g in grads]
         try:
-            self.program = r.rec.program([arrays, arrays + grads_in],
-                                         [[t._data for t in r.flat], [None if g is None else g._data for g in grads]])
+            self.program = r.rec.program([arrays, arrays + grads_in], [[t._data for t in r.flat], outs])
         except ValueError as e:
             self.failed = str(e)
-        own = self.program.exclusive_outputs(1) if self.program is not None else [False] * len(grads)
-        return tuple(None if g is None else Tensor._make(g._data if o else g._data.copy(), False, None)
-                     for g, o in zip(grads, own))
+        return self._fresh(outs)
 
     def _conformed(self, j: int, g: Tensor | None) -> NDArray:
         """Output ``j``'s gradient as a compact array (zeros where it got none): the layout the
@@ -208,10 +205,15 @@ class GraphProgram:
             grads, _ = self.program.run(1, arrays + grads_in, state)
         except GuardFailed as e:  # the inputs were checked at the forward replay
             raise RuntimeError(f"tt.compile: the backward replay's arguments changed: {e}") from None
-        # the node promises new arrays (fresh_grads): copy a gradient that is an argument's
-        # buffer (an output gradient passed through) or that another gradient shares
-        return tuple(None if g is None else Tensor._make(g if own else g.copy(), False, None)
-                     for g, own in zip(grads, self.program.exclusive_outputs(1)))
+        return self._fresh(grads)
+
+    def _fresh(self, grads: list[NDArray | None]) -> tuple[Tensor | None, ...]:
+        """The backward phase's gradients as the new arrays :class:`CompiledGraph` promises
+        (``fresh_grads``): one that is an argument's buffer (an output gradient passed through)
+        or that another gradient shares is copied; all are copied when no program was made."""
+        own = self.program.exclusive_outputs(1) if self.program is not None else (False,) * len(grads)
+        return tuple(None if g is None else Tensor._make(g if o else g.copy(), False, None)
+                     for g, o in zip(grads, own))
 
 
 def _graph_arrays(outputs: list[Tensor]) -> list[NDArray]:

@@ -257,7 +257,7 @@ class _Phase:
     carry_in: list[int] = field(default_factory=list)
     carry_out: list[int] = field(default_factory=list)
     outputs: list[tuple[int, tuple[Any, ...], DType, Device] | None] = field(default_factory=list)
-    exclusive: list[bool] = field(default_factory=list)  # per output: see KernelProgram.exclusive_outputs
+    exclusive: tuple[bool, ...] = ()  # per output: see KernelProgram.exclusive_outputs
 
 
 def _layout(a: NDArray) -> tuple[Any, ...]:
@@ -344,8 +344,8 @@ class KernelProgram:
                                   (rec.slot_of(a._buf), (a.shape, a.strides, a.offset), a.dtype, a.device))
             out_ks = [o[0] for o in ph.outputs if o is not None]
             made_here = {k for k, *_ in ph.fresh} | {k for k, *_ in ph.consts}
-            ph.exclusive = [o is not None and o[0] in made_here and out_ks.count(o[0]) == 1
-                            and o[0] not in ph.carry_out for o in ph.outputs]
+            ph.exclusive = tuple(o is not None and o[0] in made_here and out_ks.count(o[0]) == 1
+                                 and o[0] not in ph.carry_out for o in ph.outputs)
             self.phases.append(ph)
 
     def run(self, phase: int, arrays: Sequence[NDArray | None], state: dict[int, Any] | None = None
@@ -403,11 +403,11 @@ class KernelProgram:
             carried.update(state)
         return outs, carried
 
-    def exclusive_outputs(self, phase: int) -> list[bool]:
+    def exclusive_outputs(self, phase: int) -> tuple[bool, ...]:
         """For each output of ``phase``: True when a run returns it in a buffer made by that run
         that nothing else holds -- not a bound argument, not a value carried to a later phase,
         not another output's buffer."""
-        return list(self.phases[phase].exclusive)
+        return self.phases[phase].exclusive
 
     def describe(self) -> str:
         """One line per phase: its kernels and its memory (fresh and scratch buffers)."""
