@@ -39,7 +39,16 @@ from .ops import *  # noqa: F403  (exactly the op table's function names: ops.__
 from .ops import random
 from .ops.random import Generator, default_generator
 from .serialization import load, save
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import (
+    Function,
+    Tensor,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 float = float32  # noqa: A001
 double = float64
@@ -49,7 +58,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "accelerator", "autograd", "backends", "cuda", "data", "linalg", "nn", "ops", "optim", "random", "utils",
-    "Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+    "is_inference_mode_enabled",
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
     "save", "load",

@@ -31,6 +31,7 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
+from .function import Function, FunctionCtx, once_differentiable
 from .hooks import RemovableHandle
 from .ops.creation import full_like, ones_like
 from .ops.elementwise import add
@@ -38,12 +39,14 @@ from .ops.inplace import add_
 from .ops.movement import PlacedGrad, placed_gradients, reshape, to
 from .ops.reduce import sum as sum_
 from .ops.table import op
+from .tensor import Function as Node
 from .tensor import (
-    Function,
     Tensor,
     _set_grad_enabled,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     postorder,
     set_grad_enabled,
@@ -56,7 +59,7 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "or if you need to access saved tensors after calling backward.")
 
 
-def topo_order(roots: list[Function]) -> list[Function]:
+def topo_order(roots: list[Node]) -> list[Node]:
     """Every node reachable from ``roots``, each after all the nodes that made its inputs.
 
     A depth-first search (:func:`~tinytorch.tensor.postorder`) over the nodes that made each
@@ -72,7 +75,7 @@ def topo_order(roots: list[Function]) -> list[Function]:
     effect by running the most recently created node first.) Otherwise the first input is
     expanded first.
     """
-    def inputs_made_by(node: Function) -> list[Function]:
+    def inputs_made_by(node: Node) -> list[Node]:
         if node.inputs is None:
             raise RuntimeError(_FREED)
         made = [t._ctx for t in reversed(node.inputs) if isinstance(t, Tensor) and t._ctx is not None]
@@ -83,12 +86,12 @@ def topo_order(roots: list[Function]) -> list[Function]:
     return postorder(roots, inputs_made_by)
 
 
-def _made_of_other_nodes(node: Function) -> bool:
+def _made_of_other_nodes(node: Node) -> bool:
     """False for a node whose tensor inputs are all leaves (a weight's transpose, say)."""
     return node.inputs is None or any(isinstance(t, Tensor) and t._ctx is not None for t in node.inputs)
 
 
-def _check_grad_shape(grad: Tensor, shape: tuple[int, ...], node: Function, index: int) -> None:
+def _check_grad_shape(grad: Tensor, shape: tuple[int, ...], node: Node, index: int) -> None:
     """Raise PyTorch's error when a backward returned a gradient that does not broadcast to ``shape``."""
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[lead:])):
@@ -159,7 +162,7 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], retain_
     return leaf_grads
 
 
-def _hooked_leaf_uses(order: list[Function]) -> dict[int, int]:
+def _hooked_leaf_uses(order: list[Node]) -> dict[int, int]:
     """``{id(leaf): number of inputs of the nodes in order that are that leaf}`` for the leaves
     that have hooks: when the count reaches zero, the leaf's gradient is complete."""
     uses: dict[int, int] = {}
@@ -188,7 +191,7 @@ def _run_leaf_hooks(leaf_grads: dict, key: int, owned: dict[int, Tensor]) -> Non
         leaf_grads[key] = (t, _call_hooks(hooks, g))
 
 
-def _input_grads(node: Function, grads: Any) -> "list[tuple[Tensor, Tensor | PlacedGrad]]":
+def _input_grads(node: Node, grads: Any) -> "list[tuple[Tensor, Tensor | PlacedGrad]]":
     """``(input, gradient)`` for each input of ``node`` that wants one, from what its ``backward``
     returned: checked (PyTorch's errors), summed down to the input's shape and cast to its dtype."""
     grads = grads if isinstance(grads, tuple) else (grads,)
@@ -254,7 +257,7 @@ def _summed(acc: Tensor | None, g: "Tensor | PlacedGrad", owned: dict[int, Tenso
     return total
 
 
-def _nodes_reaching(order: list[Function], targets: Sequence[Tensor]) -> set[int]:
+def _nodes_reaching(order: list[Node], targets: Sequence[Tensor]) -> set[int]:
     """The ids of the nodes in ``order`` from which some target tensor can be reached."""
     target_ids = {id(t) for t in targets}
     wanted = {id(t._ctx) for t in targets if t._ctx is not None}
@@ -350,7 +353,7 @@ def _call_hooks(hooks: "OrderedDict[RemovableHandle, Callable]", g: Tensor) -> T
     return g
 
 
-def _tensor_hooks_applied(node: Function, g: Tensor, create_graph: bool) -> Tensor:
+def _tensor_hooks_applied(node: Node, g: Tensor, create_graph: bool) -> Tensor:
     """The gradient of ``node``'s output after the output tensor's hooks, also stored in its
     ``.grad`` if ``retain_grad()`` asked for that."""
     hooks = node.__dict__.get("_tensor_hooks")
@@ -443,5 +446,6 @@ def tensor_backward(self: Tensor, gradient: Tensor | None = None, retain_graph: 
     backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
-           "backward", "topo_order", "unbroadcast"]
+__all__ = ["Tensor", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "grad", "backward", "topo_order",
+           "unbroadcast"]

@@ -38,6 +38,7 @@ class _GradState(threading.local):
     thread starts with grad enabled, whatever the thread that started it had)."""
 
     enabled = True
+    inference = False
 
 
 _grad = _GradState()
@@ -54,9 +55,15 @@ def _set_grad_enabled(mode: bool) -> bool:
 
 
 class _GradMode:
-    """A context manager that is also a decorator; subclasses choose the mode."""
+    """A context manager that is also a decorator, with or without the call (``@tt.no_grad()``
+    and ``@tt.no_grad``, as in PyTorch); subclasses choose the mode."""
 
     mode = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and callable(args[0]):  # used bare: @no_grad
+            return cls()(args[0])
+        return object.__new__(cls)
 
     def __enter__(self) -> None:
         self._prev = _set_grad_enabled(self.mode)
@@ -76,6 +83,36 @@ class no_grad(_GradMode):
     """Do not record operations: results do not require grad (``with tt.no_grad():`` or ``@tt.no_grad()``)."""
 
     mode = False
+
+
+class inference_mode(_GradMode):
+    """``no_grad`` under PyTorch's other name (tinytorch has no separate inference tensors):
+    ``inference_mode(False)`` leaves grad mode as it is."""
+
+    def __init__(self, mode: bool = True):
+        self._inference = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = _set_grad_enabled(_grad.enabled and not self._inference)
+        self._prev_inference, _grad.inference = _grad.inference, self._inference
+
+    def __exit__(self, *exc: Any) -> None:
+        _grad.inference = self._prev_inference
+        super().__exit__()
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        inference = self._inference
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(inference):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` (in this thread)."""
+    return _grad.inference
 
 
 class enable_grad(_GradMode):
