@@ -44,3 +44,81 @@ def test_parameters_to_vector_is_differentiable(device):
     w = nn.Parameter(tt.ones(2, 2, device=device))
     (parameters_to_vector([w]) * tt.arange(4, dtype=tt.float32, device=device)).sum().backward()
     assert w.grad.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+
+
+# --- process settings and dtype facts ---------------------------------------------------------
+def test_finfo_and_iinfo_give_the_dtypes_limits():
+    f32, f64 = tt.finfo(tt.float32), tt.finfo(tt.float64)
+    assert f32.eps == float(np.finfo(np.float32).eps) and f32.bits == 32 and f32.dtype == "float32"
+    assert f64.max == float(np.finfo(np.float64).max) and f64.tiny == f64.smallest_normal > 0
+    assert tt.finfo().eps == f32.eps  # the default dtype
+    assert f32.resolution == 1e-6 and f32.min == -f32.max
+    i64 = tt.iinfo(tt.int64)
+    assert (i64.min, i64.max, i64.bits) == (-(2**63), 2**63 - 1, 64)
+    with pytest.raises(TypeError, match="int64"):
+        tt.finfo(tt.int64)
+    with pytest.raises(TypeError):
+        tt.iinfo(tt.float32)
+    with pytest.raises(TypeError):
+        tt.iinfo(tt.bool)
+
+
+def test_the_default_dtype_is_float32_and_says_so_when_asked_to_change():
+    assert tt.get_default_dtype() is tt.float32 and tt.tensor([1.5]).dtype is tt.get_default_dtype()
+    tt.set_default_dtype(tt.float32)
+    with pytest.raises(NotImplementedError, match="float64"):
+        tt.set_default_dtype(tt.float64)
+    with pytest.raises(TypeError, match="floating-point"):
+        tt.set_default_dtype(tt.int64)
+    assert tt.tensor([1.5]).dtype is tt.float32
+
+
+def test_set_printoptions_changes_the_repr():
+    x = tt.tensor([1.23456, 2.5])
+    try:
+        tt.set_printoptions(precision=2)
+        assert repr(x) == "tensor([1.23, 2.50])"
+        tt.set_printoptions(sci_mode=True)  # precision stays 2
+        assert repr(x) == "tensor([1.23e+00, 2.50e+00])"
+        tt.set_printoptions(profile="default")
+        assert repr(x) == "tensor([1.2346, 2.5000])"
+        tt.set_printoptions(threshold=5, edgeitems=1)
+        assert repr(tt.arange(10)) == "tensor([0, ..., 9])"
+        tt.set_printoptions(profile="full")
+        assert "..." not in repr(tt.arange(2000))
+        with pytest.raises(ValueError, match="profile"):
+            tt.set_printoptions(profile="tiny")
+    finally:
+        tt.set_printoptions(profile="default")
+    assert "..." in repr(tt.arange(2000)) and repr(x) == "tensor([1.2346, 2.5000])"
+
+
+def test_settings_programs_make_are_recorded():
+    assert not tt.are_deterministic_algorithms_enabled()
+    try:
+        tt.use_deterministic_algorithms(True, warn_only=True)
+        assert tt.are_deterministic_algorithms_enabled() and tt.is_deterministic_algorithms_warn_only_enabled()
+        with pytest.raises(TypeError):
+            tt.use_deterministic_algorithms(1)
+    finally:
+        tt.use_deterministic_algorithms(False)
+    assert tt.get_float32_matmul_precision() == "highest"
+    try:
+        tt.set_float32_matmul_precision("high")
+        assert tt.get_float32_matmul_precision() == "high"
+        with pytest.warns(UserWarning, match="no effect"):
+            tt.set_float32_matmul_precision("fast")
+        assert tt.get_float32_matmul_precision() == "high"
+    finally:
+        tt.set_float32_matmul_precision("highest")
+
+
+def test_predicates_and_constants():
+    assert tt.is_tensor(tt.ones(1)) and tt.is_tensor(nn.Parameter(tt.ones(1))) and not tt.is_tensor(np.ones(1))
+    assert tt.is_floating_point(tt.ones(1)) and not tt.is_floating_point(tt.arange(2))
+    assert tt.is_nonzero(tt.tensor([2])) and not tt.is_nonzero(tt.tensor(0.0))
+    with pytest.raises(RuntimeError):
+        tt.is_nonzero(tt.ones(2))
+    assert tt.pi == np.pi and tt.e == np.e and tt.inf == np.inf and np.isnan(tt.nan)
+    assert tt.arange(3)[:, tt.newaxis].shape == (3, 1)
+    assert tt.float64.is_signed and not tt.bool.is_signed and not tt.float32.is_complex

@@ -10,6 +10,8 @@ function (``tt.exp``, ``tt.cat``…) comes from the op table through ``tinytorch
 is imported by name from the module that defines it.
 """
 
+import math
+
 from . import (
     accelerator,
     autograd,
@@ -27,17 +29,26 @@ from . import (
     utils,
     viz,
 )
-from .backends import get_num_threads, set_num_threads
+from .backends import (
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from .compiler import compile, lazy  # noqa: A004  (PyTorch spells it torch.compile)
 from .func import vmap
 from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
 from .ndarray.dtypes import DType as dtype
-from .ndarray.dtypes import promote_types
+from .ndarray.dtypes import finfo, get_default_dtype, iinfo, promote_types, set_default_dtype
 from .ops import *  # noqa: F403  (exactly the op table's function names: ops.__all__)
 from .ops import random
 from .ops.random import Generator, default_generator
+from .printing import set_printoptions
 from .serialization import load, save
 from .tensor import (
     Function,
@@ -46,6 +57,7 @@ from .tensor import (
     inference_mode,
     is_grad_enabled,
     is_inference_mode_enabled,
+    is_tensor,
     no_grad,
     set_grad_enabled,
 )
@@ -53,6 +65,10 @@ from .tensor import (
 float = float32  # noqa: A001
 double = float64
 long = int64
+is_floating_point = Tensor.is_floating_point  # PyTorch's functions of the same Tensor methods
+is_nonzero = Tensor.is_nonzero
+pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
+newaxis = None
 
 __version__ = "0.1.0"
 
@@ -62,6 +78,9 @@ __all__ = [
     "is_inference_mode_enabled",
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
     "device", "get_default_device", "set_default_device", "promote_types", "Generator", "default_generator",
-    "save", "load",
+    "save", "load", "is_tensor", "is_floating_point", "is_nonzero", "finfo", "iinfo", "get_default_dtype",
+    "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+    "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
+    "pi", "e", "inf", "nan", "newaxis",
     "profiler", "viz", "onnx", "distributed", "func", "vmap", "compile", "lazy", "set_num_threads", "get_num_threads",
 ] + ops.exports()

@@ -7,11 +7,14 @@ True
 
 import operator
 import os
+import warnings
 
 from .ndarray.devices import BACKEND_MODULES, available, get_backend, is_available, unavailable_reason
 
 __all__ = ["available", "is_available", "unavailable_reason", "BACKEND_MODULES", "mps", "set_num_threads",
-           "get_num_threads"]
+           "get_num_threads", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+           "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
+           "get_float32_matmul_precision"]
 
 
 def set_num_threads(n: int) -> None:
@@ -46,3 +49,46 @@ class mps:  # noqa: N801  (PyTorch's name: torch.backends.mps)
     @staticmethod
     def is_built() -> bool:
         return False
+
+
+class _Flags:
+    """Settings PyTorch programs make that do not change what tinytorch computes (see each setter)."""
+
+    deterministic = False
+    deterministic_warn_only = False
+    matmul_precision = "highest"
+
+
+_flags = _Flags()
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms``: recorded (and reported by
+    :func:`are_deterministic_algorithms_enabled`). tinytorch's CPU kernels are deterministic
+    already: for a given thread count each splits its work the same way on every run."""
+    if not isinstance(mode, bool):
+        raise TypeError(f"use_deterministic_algorithms expects a bool, but got {type(mode).__name__}")
+    _flags.deterministic, _flags.deterministic_warn_only = mode, warn_only
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _flags.deterministic
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _flags.deterministic_warn_only
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """``torch.set_float32_matmul_precision`` (``"highest"``, ``"high"`` or ``"medium"``): recorded.
+    PyTorch may then use TF32 or bfloat16 products on GPUs; tinytorch's float32 matmul always
+    computes in full float32, which is what "highest" means."""
+    if precision not in ("highest", "high", "medium"):  # PyTorch warns and keeps the setting
+        warnings.warn(f"{precision!r} is not one of 'highest', 'high', or 'medium'; the call has no effect",
+                      stacklevel=2)
+        return
+    _flags.matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _flags.matmul_precision

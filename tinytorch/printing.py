@@ -3,11 +3,13 @@
 Floats are printed with 4 decimals, or as ``1.`` when every value is an integer, or in
 scientific notation when the magnitudes span more than 1000x (or exceed 1e8, or go below
 1e-4); all values are padded to one width. Tensors over 1000 elements are summarised.
+:func:`set_printoptions` changes these numbers, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -15,30 +17,57 @@ import numpy as np
 from .ndarray.dtypes import DType, bool_, float32, int64
 
 
+class _PrintOptions:
+    """What :func:`set_printoptions` sets (PyTorch's defaults); one setting for the process."""
+
+    precision, threshold, edgeitems, linewidth = 4, 1000, 3, 80
+    sci_mode: bool | None = None  # None: decide from the values (see the module docstring)
+
+
+_options = _PrintOptions()
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, sys.maxsize, 3, 80)}
+
+
+def set_printoptions(precision: int | None = None, threshold: float | None = None, edgeitems: int | None = None,
+                     linewidth: int | None = None, profile: str | None = None, sci_mode: bool | None = None) -> None:
+    """``torch.set_printoptions``: digits after the point, the element count above which a tensor
+    is summarised, how many items each end of a summarised dimension shows, the line width, a
+    ``profile`` (``"default"``, ``"short"``, ``"full"``) setting all four, and ``sci_mode``
+    (True / False forces scientific / fixed notation; None decides from the values)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"unknown print profile {profile!r}; expected one of {sorted(_PROFILES)}")
+        _options.precision, _options.threshold, _options.edgeitems, _options.linewidth = _PROFILES[profile]
+    for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                        ("linewidth", linewidth)):
+        if value is not None:
+            setattr(_options, name, value)
+    _options.sci_mode = sci_mode
+
+
 def _float_formatter(values: np.ndarray) -> Callable[[Any], str]:
     finite = values[np.isfinite(values) & (values != 0)]
-    sci, int_mode, width = False, True, 1
+    sci, int_mode = False, True
     if finite.size:
         magnitudes = np.abs(finite).astype(np.float64)
         lo, hi = magnitudes.min(), magnitudes.max()
         int_mode = bool(np.all(np.ceil(finite) == finite))
         sci = hi / lo > 1000.0 or hi > 1.0e8 or (not int_mode and lo < 1.0e-4)
+    if _options.sci_mode is not None:
+        sci = _options.sci_mode
+    digits = _options.precision
+
+    def text(v: float) -> str:
         if sci:
-            width = max(len(f"{v:.4e}") for v in finite)
-        elif int_mode:
-            width = max(len(f"{v:.0f}") + 1 for v in finite)
-        else:
-            width = max(len(f"{v:.4f}") for v in finite)
+            return f"{v:.{digits}e}"
+        if int_mode:
+            return f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
+        return f"{v:.{digits}f}"
+
+    width = max((len(text(float(v))) for v in finite), default=1)
 
     def fmt(v: Any) -> str:
-        v = float(v)
-        if sci:
-            s = f"{v:.4e}"
-        elif int_mode:
-            s = f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
-        else:
-            s = f"{v:.4f}"
-        return s.rjust(width)
+        return text(float(v)).rjust(width)
 
     return fmt
 
@@ -57,7 +86,8 @@ def format_tensor(values: np.ndarray, device: str, dtype: DType, grad_fn: str | 
     else:
         fmt = _float_formatter(values) if dtype.is_floating_point else _plain_formatter(values)
         body = np.array2string(values, separator=", ", prefix=prefix, formatter={"all": fmt},
-                               threshold=1000, edgeitems=3, max_line_width=81)
+                               threshold=_options.threshold, edgeitems=_options.edgeitems,
+                               max_line_width=_options.linewidth + 1)
     extras = []
     if values.size == 0 and values.shape != (0,):
         extras.append(f"size={values.shape}")

@@ -329,6 +329,11 @@ class Function:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
+def is_tensor(obj: Any) -> bool:
+    """True when ``obj`` is a :class:`Tensor` (a Parameter is one)."""
+    return isinstance(obj, Tensor)
+
+
 def postorder(roots: "list[Any]", children: "Callable[[Any], list[Any]]") -> "list[Any]":
     """Every node reachable from ``roots``, each after the nodes ``children(node)`` lists (the
     ones that made its inputs): the order a graph is computed in, and backward walks reversed.

@@ -28,6 +28,14 @@ class DType:
     def __repr__(self) -> str:
         return f"tinytorch.{self.name}"
 
+    @property
+    def is_signed(self) -> bool:
+        return self.name != "bool"
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
     def __copy__(self) -> "DType":  # the four dtypes are singletons
         return self
 
@@ -161,3 +169,53 @@ def _dtype_of_elements(elements: np.ndarray, data: Any) -> DType:
             if not _INT64_MIN <= int(v) <= _INT64_MAX:
                 raise ValueError(f"value {int(v)} does not fit in int64 (the range is [{_INT64_MIN}, {_INT64_MAX}])")
     return best
+
+
+def get_default_dtype() -> DType:
+    """The dtype Python floats become: float32 (fixed; see :func:`set_default_dtype`)."""
+    return float32
+
+
+def set_default_dtype(d: Any) -> None:
+    """PyTorch's ``set_default_dtype``. tinytorch's default float is fixed at float32: setting it
+    to float32 is accepted, any other dtype raises ``NotImplementedError`` (create float64 tensors
+    with ``dtype=tinytorch.float64`` instead), a non-float dtype ``TypeError`` as in PyTorch."""
+    dt = as_dtype(d)
+    if not dt.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {dt}")
+    if dt is not float32:
+        raise NotImplementedError(f"tinytorch's default dtype is fixed at float32, so it cannot be set to {dt}; "
+                                  f"pass dtype={dt} to the creation functions instead")
+
+
+class finfo:  # noqa: N801  (PyTorch's name)
+    """Machine limits of a floating-point dtype (default: the default dtype), as ``torch.finfo``:
+    ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``), ``resolution``."""
+
+    def __init__(self, type: Any = None) -> None:  # noqa: A002  (PyTorch's parameter name)
+        dt = float32 if type is None else as_dtype(type)
+        if not dt.is_floating_point:
+            raise TypeError(f"torch.finfo() requires a floating point input type, got {dt}")
+        info = np.finfo(dt.np_dtype)
+        self.dtype, self.bits = dt.name, info.bits
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -info.precision  # 1e-6 for float32, as PyTorch
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:  # noqa: N801  (PyTorch's name)
+    """Limits of an integer dtype, as ``torch.iinfo``: ``bits``, ``min``, ``max``."""
+
+    def __init__(self, type: Any) -> None:  # noqa: A002
+        dt = as_dtype(type)
+        if dt.is_floating_point or dt is bool_:
+            raise TypeError(f"{dt} is not supported by iinfo, which takes an integer dtype")
+        info = np.iinfo(dt.np_dtype)
+        self.dtype, self.bits, self.min, self.max = dt.name, info.bits, int(info.min), int(info.max)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
