@@ -433,3 +433,66 @@ def test_copy_shares_storage_while_pickle_copies():
     c = pickle.loads(pickle.dumps(a))
     c[1] = 2.0
     assert a.tolist() == [1.0, 0.0, 0.0] and isinstance(copy.copy(nn.Parameter(a)), nn.Parameter)
+
+
+# --- iterable-style datasets ------------------------------------------------------------------
+class _Range(tt.data.IterableDataset):
+    """0..n-1 as 1-element tensors; in a worker, only every num_workers-th from its id."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        info = tt.data.get_worker_info()
+        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        return iter(tt.tensor([float(i)]) for i in range(start, self.n, step))
+
+    def __len__(self):
+        return self.n
+
+
+def _batches(loader):
+    return [b.reshape(-1).tolist() for b in loader]
+
+
+def test_an_iterable_dataset_is_batched_in_stream_order():
+    assert _batches(tt.data.DataLoader(_Range(7), batch_size=3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert _batches(tt.data.DataLoader(_Range(7), batch_size=3, drop_last=True)) == [[0, 1, 2], [3, 4, 5]]
+    assert _batches(tt.data.DataLoader(_Range(3), batch_size=None)) == [[0], [1], [2]]
+    assert len(tt.data.DataLoader(_Range(7), batch_size=3)) == 3
+    assert len(tt.data.DataLoader(_Range(7), batch_size=3, drop_last=True)) == 2
+    loader = tt.data.DataLoader(_Range(4), batch_size=2)
+    assert _batches(loader) == _batches(loader) == [[0, 1], [2, 3]]  # each epoch a new iterator
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_workers_each_iterate_their_share_and_batches_alternate(persistent):
+    loader = tt.data.DataLoader(_Range(9), batch_size=2, num_workers=2, persistent_workers=persistent)
+    expected = [[0, 2], [1, 3], [4, 6], [5, 7], [8]]  # worker 0: evens, worker 1: odds, in turn
+    assert _batches(loader) == expected and _batches(loader) == expected
+    # a worker that runs out first leaves the others to finish
+    assert _batches(tt.data.DataLoader(_Range(5), batch_size=2, num_workers=3)) == [[0, 3], [1, 4], [2]]
+
+
+def test_iterable_dataset_errors_and_combinators():
+    for kwargs in ({"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0]]}):
+        with pytest.raises(ValueError, match="IterableDataset"):
+            tt.data.DataLoader(_Range(3), **kwargs)
+
+    class NoLen(tt.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(3))
+
+    with pytest.raises(TypeError):
+        len(tt.data.DataLoader(NoLen()))
+    with pytest.raises(NotImplementedError):
+        iter(tt.data.IterableDataset())
+    assert [x.item() for x in _Range(2) + _Range(1)] == [0, 1, 0]
+    chained = tt.data.ChainDataset([_Range(2), _Range(3)])
+    assert len(chained) == 5 and _batches(tt.data.DataLoader(chained, batch_size=2)) == [[0, 1], [0, 1], [2]]
+    stacked = tt.data.StackDataset(tt.arange(3), tt.arange(3) * 2)
+    assert len(stacked) == 3 and [v.item() for v in stacked[1]] == [1, 2]
+    named = tt.data.StackDataset(a=tt.arange(3), b=tt.arange(3) * 2)
+    assert named[2]["b"].item() == 4
+    with pytest.raises(ValueError, match="Size mismatch"):
+        tt.data.StackDataset(tt.arange(3), tt.arange(4))

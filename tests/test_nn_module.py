@@ -301,3 +301,40 @@ def test_parameter_list_wraps_tensors_and_checks_indices():
     assert pl[-1].shape == (3,)
     with pytest.raises(IndexError, match="out of range"):
         pl[2]
+
+
+def test_trunc_normal_stays_inside_its_bounds_with_the_truncated_mean():
+    tt.manual_seed(0)
+    w = nn.init.trunc_normal_(tt.empty(40000), mean=1.0, std=2.0, a=-1.0, b=2.0).numpy()
+    assert w.min() >= -1.0 and w.max() <= 2.0
+    # the mean of N(1, 4) truncated to [-1, 2]: mu + sigma * (pdf(alpha) - pdf(beta)) / (cdf(beta) - cdf(alpha))
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: (1 + math.erf(z / math.sqrt(2))) / 2  # noqa: E731
+    alpha, beta = -1.0, 0.5
+    expected = 1.0 + 2.0 * (pdf(alpha) - pdf(beta)) / (cdf(beta) - cdf(alpha))
+    assert abs(w.mean() - expected) < 0.02
+    assert abs(nn.init.trunc_normal_(tt.empty(40000), std=0.02).numpy().std() - 0.02) < 0.001
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (8, 3), (4, 2, 3, 3)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape):
+    tt.manual_seed(1)
+    w = nn.init.orthogonal_(tt.empty(*shape), gain=1.5).reshape(shape[0], -1).numpy().astype(np.float64)
+    small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    np.testing.assert_allclose(small, 1.5**2 * np.eye(min(w.shape)), atol=1e-5)
+    with pytest.raises(ValueError):
+        nn.init.orthogonal_(tt.empty(3))
+
+
+def test_eye_dirac_and_sparse():
+    np.testing.assert_array_equal(nn.init.eye_(tt.empty(3, 4)).numpy(), np.eye(3, 4))
+    with pytest.raises(ValueError):
+        nn.init.eye_(tt.empty(2, 2, 2))
+    w = nn.init.dirac_(tt.empty(4, 2, 3, 3), groups=2)  # 2 groups of 2 output channels
+    x = tt.randn(1, 4, 5, 5)
+    y = tt.nn.functional.conv2d(x, w, padding=1, groups=2)
+    np.testing.assert_allclose(y.numpy(), x.numpy(), atol=1e-6)  # the identity convolution
+    with pytest.raises(ValueError):
+        nn.init.dirac_(tt.empty(3, 3))
+    s = nn.init.sparse_(tt.empty(10, 6), sparsity=0.3, std=0.5).numpy()
+    assert ((s == 0).sum(axis=0) == 3).all() and s.std() > 0.1

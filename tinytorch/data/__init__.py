@@ -3,7 +3,16 @@
 from . import datasets, text, transforms
 from . import distributed as distributed  # DistributedSampler: one rank's share (tinytorch.distributed)
 from .dataloader import DataLoader, default_collate, default_convert
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from .distributed import DistributedSampler
 from .sampler import (
     BatchSampler,
@@ -15,7 +24,8 @@ from .sampler import (
 )
 from .worker import WorkerInfo, get_worker_info
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "default_collate",
+__all__ = ["Dataset", "IterableDataset", "ChainDataset", "StackDataset",
+           "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "default_collate",
            "default_convert", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets", "text", "transforms"]
 __all__ += ["distributed", "DistributedSampler"]  # data-parallel training

@@ -9,6 +9,7 @@ collate (see :mod:`tinytorch.data.worker`); the batches come back in the same or
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,9 +19,9 @@ from ..ndarray import bool_, float64, int64
 from ..ops import from_numpy, stack, tensor
 from ..ops.random import randint
 from ..tensor import Tensor
-from .dataset import TensorDataset, _numpy_generator
+from .dataset import IterableDataset, TensorDataset, _numpy_generator
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
-from .worker import WorkerPool, mp_context
+from .worker import EXHAUSTED, WorkerPool, mp_context
 
 
 def default_collate(batch: list[Any]) -> Any:
@@ -96,6 +97,28 @@ class _Fetcher:
         return self.collate_fn([self.dataset[int(i)] for i in indices])
 
 
+class _StreamFetcher:
+    """Batches read from an iterable-style dataset's iterator: what a worker runs (each worker
+    its own copy, so each has its own iterator). ``fetch(epoch)`` returns the next batch of that
+    epoch's iterator (a new epoch starts a new iterator), or :data:`EXHAUSTED` once it is done."""
+
+    def __init__(self, dataset: Any, collate_fn: Callable[[Any], Any], batch_size: int | None, drop_last: bool):
+        self.dataset, self.collate_fn, self.batch_size, self.drop_last = dataset, collate_fn, batch_size, drop_last
+        self._epoch: Any = None
+        self._it: Iterator[Any] = iter(())
+
+    def __call__(self, epoch: Any) -> Any:
+        if epoch != self._epoch:
+            self._epoch, self._it = epoch, iter(self.dataset)
+        if self.batch_size is None:
+            example = next(self._it, EXHAUSTED)
+            return example if example is EXHAUSTED else self.collate_fn(example)
+        items = list(itertools.islice(self._it, self.batch_size))
+        if not items or (self.drop_last and len(items) < self.batch_size):
+            return EXHAUSTED
+        return self.collate_fn(items)
+
+
 # attributes PyTorch refuses to change once the loader is built (the samplers were derived from them)
 _FROZEN = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
@@ -104,7 +127,8 @@ class DataLoader:
     """Iterate over a dataset in mini-batches, in this process or in worker processes.
 
     Args:
-        dataset: any object with ``__getitem__`` and ``__len__``.
+        dataset: any object with ``__getitem__`` and ``__len__``, or an
+            :class:`~tinytorch.data.IterableDataset` (batched in its iterator's order).
         batch_size: examples per batch; ``None`` turns batching off (each example is passed
             through ``collate_fn``, by default :func:`default_convert`). Default: 1.
         shuffle: a fresh random order every epoch (a ``RandomSampler``). Default: False.
@@ -180,21 +204,27 @@ class DataLoader:
                 raise ValueError("multiprocessing_context can only be used with multi-process loading "
                                  f"(num_workers > 0), but got num_workers={num_workers}")
             multiprocessing_context = mp_context(multiprocessing_context)
-        if sampler is None:
+        if isinstance(dataset, IterableDataset):  # a stream: no indices, so no samplers
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value:
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={value}")
+        elif sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None:
+        if batch_size is not None and batch_sampler is None and sampler is not None:
             batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
 
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.prefetch_factor, self.timeout = num_workers, prefetch_factor, timeout
         self.collate_fn = collate_fn if collate_fn is not None else (
-            default_collate if batch_sampler is not None else default_convert)
+            default_convert if batch_size is None else default_collate)
         self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
         self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
         self.generator, self.persistent_workers, self.in_order = generator, persistent_workers, in_order
         self._pool: WorkerPool | None = None
         self._seed_stream: np.random.Generator | None = None
+        self._streams = 0  # epochs started over an iterable-style dataset
         self._initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -219,12 +249,18 @@ class DataLoader:
         return int(self._seed_stream.integers(0, 2**62))
 
     def __iter__(self) -> Iterator[Any]:
+        if isinstance(self.dataset, IterableDataset):
+            stream = _StreamFetcher(self.dataset, self.collate_fn, self.batch_size, bool(self.drop_last))
+            if self.num_workers == 0:
+                return iter(lambda: stream(0), EXHAUSTED)
+            self._streams += 1  # this epoch's number: a task is "the next batch of epoch n"
+            return self._from_workers(stream, itertools.repeat(self._streams))
         fetch = _Fetcher(self.dataset, self.collate_fn, self._auto_batching)
         if self.num_workers == 0:
             return (fetch(indices) for indices in self._index_sampler)
-        return self._from_workers(fetch)
+        return self._from_workers(fetch, iter(self._index_sampler))
 
-    def _from_workers(self, fetch: _Fetcher) -> Iterator[Any]:
+    def _from_workers(self, fetch: Callable[[Any], Any], tasks: Iterator[Any]) -> Iterator[Any]:
         pool = self._pool
         if pool is None:
             pool = WorkerPool(fetch, self.dataset, self.num_workers, self.prefetch_factor or 0, self.timeout,
@@ -232,12 +268,19 @@ class DataLoader:
             if self.persistent_workers:
                 self._pool = pool
         try:
-            yield from pool.run(iter(self._index_sampler), self.in_order)
+            yield from pool.run(tasks, self.in_order)
         finally:
             if not self.persistent_workers:
                 pool.shutdown()
 
     def __len__(self) -> int:
+        """The number of batches in an epoch. For an iterable-style dataset that is the dataset's
+        own ``len`` divided into batches (``TypeError`` when it has none), as in PyTorch."""
+        if isinstance(self.dataset, IterableDataset):
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self._index_sampler)
 
     def __del__(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,74 @@ class Dataset:
     def __add__(self, other: Any) -> "ConcatDataset":
         """``a + b`` is ``ConcatDataset([a, b])``, as in PyTorch."""
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Base class of iterable-style datasets: subclasses define ``__iter__``, for data read as a
+    stream (a file, a generator) rather than by index. A DataLoader batches the examples in the
+    order the iterator gives them; no sampler or shuffle applies.
+
+    With ``num_workers > 0`` every worker iterates its own copy of the dataset, so ``__iter__``
+    should give each worker a share, from :func:`~tinytorch.data.get_worker_info`, or every
+    example arrives once per worker (as in PyTorch).
+
+    Examples::
+
+        >>> class Count(IterableDataset):
+        ...     def __iter__(self): return iter(range(3))
+        >>> list(Count() + Count())
+        [0, 1, 2, 0, 1, 2]
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __len__(self) -> int:  # a stream need not know its length: len() fails as for any object without one
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
+
+    def __add__(self, other: Any) -> "ChainDataset":  # type: ignore[override]
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """The examples of several iterable datasets, one stream after another."""
+
+    def __init__(self, datasets: Iterable[Any]):
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Datasets side by side: example ``i`` is ``tuple(d[i] for d in args)``, or, given as
+    keywords, ``{name: d[i]}``. All must have the same length (``ValueError`` otherwise)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                             "input/output, but both types are given.")
+        parts = list(args) or list(kwargs.values())
+        if not parts:
+            raise ValueError("At least one dataset should be passed")
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets: Any = tuple(args) if args else dict(kwargs)
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class TensorDataset(Dataset):

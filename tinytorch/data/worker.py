@@ -72,6 +72,20 @@ class _WorkerError:
         raise error
 
 
+class Exhausted:
+    """A stream fetcher's answer once its dataset's iterator is done: no batch (recognised by
+    type, since a copy of it crosses from the worker's process)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Exhausted)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+EXHAUSTED = Exhausted()
+
+
 def _worker_loop(fetch: Callable[[Any], Any], dataset: Any, index_queue: Any, result_queue: Any, seed: int,
                  init_fn: Callable[[int], None] | None, worker_id: int, num_workers: int) -> None:
     """The body of a worker process: seed, run ``init_fn``, then answer index lists until None."""
@@ -147,17 +161,28 @@ class WorkerPool:
             self._workers.append(w)
 
     def run(self, tasks: Iterator[Any], in_order: bool = True) -> Iterator[Any]:
-        """The batches for ``tasks`` (index lists), in their order unless ``in_order=False``."""
+        """The batches for ``tasks`` (index lists), in their order unless ``in_order=False``.
+
+        Tasks go to the workers in turn. A worker that answers :class:`Exhausted` (its stream
+        of an iterable-style dataset is done) gets no more tasks, and that answer is no batch;
+        the epoch ends when every task sent is answered and no worker may take another."""
         self._epoch += 1
         epoch, tasks = self._epoch, enumerate(tasks)
         sent, next_out, turn = 0, 0, 0
         held: dict[int, Any] = {}  # batches that arrived before their turn
+        worker_of: dict[int, int] = {}  # task number -> the worker it was sent to
+        done: set[int] = set()  # workers whose streams are exhausted
 
         def send() -> None:
             nonlocal sent, turn
+            if len(done) == self.num_workers:
+                return
+            while turn in done:
+                turn = (turn + 1) % self.num_workers
             task = next(tasks, None)
             if task is not None:
                 self._index_queues[turn].put((epoch, task[0], task[1]))
+                worker_of[task[0]] = turn
                 sent, turn = sent + 1, (turn + 1) % self.num_workers
 
         for _ in range(self.prefetch_factor * self.num_workers):
@@ -173,6 +198,10 @@ class WorkerPool:
                     held[number] = batch
                     continue
             next_out += 1
+            if isinstance(batch, Exhausted):
+                done.add(worker_of[number if not in_order else next_out - 1])
+                send()
+                continue
             send()
             if isinstance(batch, _WorkerError):
                 batch.reraise()

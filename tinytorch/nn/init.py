@@ -14,8 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..ops import full
-from ..ops.random import rand, randn
+import numpy as np
+
+from ..ops import clamp, diagonal, erfinv, eye, full, ones
+from ..ops import tensor as tensor_
+from ..ops.linalg import qr
+from ..ops.random import rand, randn, randperm
 from ..tensor import no_grad
 
 
@@ -108,3 +112,76 @@ def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in", nonlinea
 def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Any:
     """He: N(0, std^2) with std = gain / sqrt(fan)."""
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
+
+
+def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Any:
+    """Fill with N(mean, std^2) truncated to ``[a, b]`` (absolute bounds, as PyTorch's).
+
+    Inverse-CDF sampling: draw u uniformly between the normal CDF's values at the standardised
+    bounds, then map it back through the inverse CDF, ``sqrt(2) * erfinv(2u - 1)``; every
+    sample lands inside the bounds without rejection. The final clamp only absorbs rounding."""
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
+    u = rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * (hi - lo) + lo
+    z = erfinv(u * 2 - 1) * (std * math.sqrt(2.0)) + mean
+    return _fill(tensor, clamp(z, a, b))
+
+
+def orthogonal_(tensor: Any, gain: float = 1.0) -> Any:
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al.): the tensor is seen as
+    ``(shape[0], rest)``; its rows (or columns, whichever are fewer) are orthonormal. It is the Q
+    of a Gaussian matrix's QR factorisation, with signs fixed by R's diagonal so that Q is
+    uniformly distributed."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows, cols = tensor.shape[0], tensor.numel() // tensor.shape[0]
+    flat = randn(rows, cols, dtype=tensor.dtype, device=tensor.device)
+    if rows < cols:
+        flat = flat.T
+    q, r = qr(flat)
+    q = q * diagonal(r).sign()
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (q * gain).reshape(tensor.shape))
+
+
+def eye_(tensor: Any) -> Any:
+    """Fill a 2-D tensor with the identity (ones on the diagonal of a non-square one too)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _fill(tensor, eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device))
+
+
+def dirac_(tensor: Any, groups: int = 1) -> Any:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: in each of ``groups``,
+    output channel ``i`` copies input channel ``i`` through the kernel's centre, so the
+    convolution is the identity on as many channels as both sides have."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = tensor.shape[0] // groups
+    values = np.zeros(tensor.shape, dtype=tensor.dtype.np_dtype)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for i in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + i, i) + centre] = 1
+    return _fill(tensor, tensor_(values))
+
+
+def sparse_(tensor: Any, sparsity: float, std: float = 0.01) -> Any:
+    """Fill a 2-D tensor with N(0, std^2) values, then zero ``ceil(sparsity * rows)`` randomly
+    chosen entries of every column (Martens 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros_per_column = math.ceil(sparsity * rows)
+    values = randn(rows, cols, dtype=tensor.dtype, device=tensor.device) * std
+    keep = ones(rows, cols, dtype=tensor.dtype, device=tensor.device)
+    for c in range(cols):
+        keep[randperm(rows)[:zeros_per_column], c] = 0
+    return _fill(tensor, values * keep)
