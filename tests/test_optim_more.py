@@ -162,6 +162,13 @@ SCHEDULES = [
     ("chained_with_sequential", "adam", lambda m, o: m.ChainedScheduler(
         [m.SequentialLR(o, [m.LinearLR(o, start_factor=0.5, total_iters=2), m.ExponentialLR(o, gamma=0.8)],
                         milestones=[2]), m.StepLR(o, step_size=3, gamma=0.5)], optimizer=o), 9),
+    ("multiplicative", "sgd", lambda m, o: m.MultiplicativeLR(o, lambda epoch: 0.95 - 0.01 * epoch), 10),
+    ("polynomial", "adam", lambda m, o: m.PolynomialLR(o, total_iters=6, power=2.0), 10),
+    ("cyclic_triangular", "sgd", lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4), 20),
+    ("cyclic_triangular2_adam", "adam", lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, step_size_down=5,
+                                                                 mode="triangular2"), 30),
+    ("cyclic_exp_range", "sgd", lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="exp_range",
+                                                         gamma=0.9, base_momentum=0.7, max_momentum=0.95), 20),
 ]
 
 
@@ -231,3 +238,27 @@ def test_schedule_state_dict_resumes(name, opt_kind, build, steps):
         sched2.step()
     assert sched2.get_last_lr() == [g["lr"] for g in opt2.param_groups]
     np.testing.assert_allclose(np.array(rest, dtype=float), np.array(full[steps // 2:], dtype=float), rtol=1e-13)
+
+
+def test_new_schedules_follow_their_formulas():
+    """Without PyTorch: PolynomialLR's closed form and CyclicLR's triangle, step by step."""
+    opt = make_opt(tt, "sgd")
+    sched = lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+    base = opt.param_groups[0]["initial_lr"]
+    for epoch in range(1, 7):
+        opt.step()
+        sched.step()
+        expected = base * (1 - min(epoch, 4) / 4) ** 2
+        assert abs(opt.param_groups[0]["lr"] - expected) < 1e-12, epoch
+    opt = make_opt(tt, "sgd")
+    sched = lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2, cycle_momentum=False)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(6):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(lrs, [0.1, 0.3, 0.5, 0.3, 0.1, 0.3, 0.5])
+    with pytest.raises(ValueError, match="mode"):
+        lr_scheduler.CyclicLR(make_opt(tt, "sgd"), 0.1, 0.5, mode="sawtooth")
+    with pytest.raises(ValueError, match="momentum"):
+        lr_scheduler.CyclicLR(optim.Adagrad([nn.Parameter(tt.zeros(1))]), 0.1, 0.5)

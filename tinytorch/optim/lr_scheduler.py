@@ -160,18 +160,57 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1):
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != n:
-                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply each group's learning rate by ``lr_lambda(epoch)`` at every step after the first
+    (one function, or one per parameter group)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1):
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return _lrs(self.optimizer)
+        return [lr * fn(self.last_epoch) for lr, fn in zip(_lrs(self.optimizer), self.lr_lambdas)]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay each group's learning rate as ``initial_lr * (1 - epoch / total_iters) ** power``
+    until epoch ``total_iters`` (where it reaches 0), then keep it."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        factor = ((1.0 - self.last_epoch / self.total_iters) /
+                  (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [lr * factor for lr in _lrs(self.optimizer)]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (1.0 - done) ** self.power for base in self.base_lrs]
+
+
+def _lambdas(optimizer: Optimizer, lr_lambda: Any) -> list[Callable[[int], float]]:
+    """One function per parameter group: the one given, repeated, or the list given."""
+    n = len(optimizer.param_groups)
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != n:
+            raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+        return list(lr_lambda)
+    return [lr_lambda] * n
 
 
 def _lrs(optimizer: Optimizer) -> list[float]:
@@ -364,6 +403,29 @@ def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     return [value] * n
 
 
+def _set_momentum(group: dict[str, Any], value: float, use_beta1: bool) -> None:
+    """Write a cycled momentum: Adam-like optimizers' beta1, the others' ``momentum``."""
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+def _momentum_groups(optimizer: Optimizer, max_momentum: Any, base_momentum: Any, last_epoch: int) -> bool:
+    """Prepare a cycled momentum: check the optimizer has one, and (when starting) record each
+    group's ``max_momentum`` / ``base_momentum`` and start it at the maximum. Returns whether the
+    momentum is Adam's beta1."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+    use_beta1 = "betas" in optimizer.defaults
+    if last_epoch == -1:
+        for top, bottom, group in zip(_per_group("max_momentum", optimizer, max_momentum),
+                                      _per_group("base_momentum", optimizer, base_momentum), optimizer.param_groups):
+            _set_momentum(group, top, use_beta1)
+            group["max_momentum"], group["base_momentum"] = top, bottom
+    return use_beta1
+
+
 def _anneal(start: float, end: float, pct: float, strategy: str) -> float:
     """From ``start`` (pct 0) to ``end`` (pct 1): along a half cosine, or a straight line."""
     if strategy == "cos":
@@ -438,21 +500,8 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            if last_epoch == -1:
-                for top, bottom, group in zip(_per_group("max_momentum", optimizer, max_momentum),
-                                              _per_group("base_momentum", optimizer, base_momentum), groups):
-                    self._set_momentum(group, top)
-                    group["max_momentum"], group["base_momentum"] = top, bottom
+            self.use_beta1 = _momentum_groups(optimizer, max_momentum, base_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
@@ -466,10 +515,74 @@ class OneCycleLR(LRScheduler):
                     pct = (step - start) / (end - start)
                     lrs.append(_anneal(group[lr_from], group[lr_to], pct, self.anneal_strategy))
                     if self.cycle_momentum:
-                        self._set_momentum(group, _anneal(group[m_from], group[m_to], pct, self.anneal_strategy))
+                        _set_momentum(group, _anneal(group[m_from], group[m_to], pct, self.anneal_strategy),
+                                      self.use_beta1)
                     break
                 start = end
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cycle each group's learning rate between ``base_lr`` and ``max_lr`` every step (Smith,
+    "Cyclical Learning Rates"): up in ``step_size_up`` steps, down in ``step_size_down``
+    (default: the same), as a triangle whose height is scaled per cycle by ``mode``:
+    ``"triangular"`` (constant), ``"triangular2"`` (halved each cycle) or ``"exp_range"``
+    (``gamma ** step``), or by a custom ``scale_fn`` of the cycle or step (``scale_mode``). With
+    ``cycle_momentum`` the momentum (or Adam's beta1) runs the opposite way, between
+    ``max_momentum`` and ``base_momentum``. Call ``step()`` after every batch.
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | Sequence[float], max_lr: float | Sequence[float],
+                 step_size_up: int = 2000, step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        if last_epoch == -1:
+            for lr, group in zip(_per_group("base_lr", optimizer, base_lr), optimizer.param_groups):
+                group["lr"] = group["initial_lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if scale_fn is None:
+            if mode not in ("triangular", "triangular2", "exp_range"):
+                raise ValueError("mode is invalid and scale_fn is None")
+            self.mode, self.gamma = mode, gamma
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_fn_custom, self.scale_mode = scale_fn, scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_groups(optimizer, max_momentum, base_momentum, last_epoch)
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+        super().__init__(optimizer, last_epoch)  # base_lrs: each group's initial_lr, the base_lr
+
+    def scale_fn(self, x: float) -> float:
+        if self.scale_fn_custom is not None:
+            return self.scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle  # position in the cycle, 0..1
+        rise = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [lo + (hi - lo) * rise * scale for lo, hi in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, lo, hi in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, hi - (hi - lo) * rise * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.pop("scale_fn_custom", None)  # a function is not state
+        return state
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
