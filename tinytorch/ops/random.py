@@ -11,13 +11,14 @@ The default generator is the one piece of global state here, as in PyTorch; pass
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any
 
 import numpy as np
 
 from ..ndarray import NDArray, array, as_dtype
-from ..ndarray.dtypes import DType, float32, int64
+from ..ndarray.dtypes import DType, bool_, float32, int64
 from ..ndarray.strides import broadcast_shapes
 from ..tensor import Tensor, announce_random
 from .dims import size_arg
@@ -235,6 +236,115 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | N
 def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill ``t`` with normal numbers of ``mean`` and ``std``."""
     return _write(t, _normal_array(t.shape, mean, std, t.dtype, generator, t.device))
+
+
+def _continuous(t: Tensor, what: str) -> None:
+    """Refuse to fill a bool or integer ``t`` with a continuous distribution ``what``."""
+    if not t.dtype.is_floating_point:
+        raise RuntimeError(f"{what} distribution is a continuous probability distribution. dtype must be a "
+                           f"floating point but you specified {t.dtype.name}")
+
+
+@op(function=False, grad=False)
+def exponential_(t: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with exponential numbers of rate ``lambd`` (mean ``1 / lambd``)."""
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    _continuous(t, "Exponential")
+    draw = _rng(generator, "exponential_").standard_exponential(t.shape, dtype=t.dtype.np_dtype)
+    return _write(t, array(draw / lambd, dtype=t.dtype, device=t.device))
+
+
+@op(function=False, grad=False)
+def log_normal_(t: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with log-normal numbers: ``exp`` of normal numbers of ``mean`` and ``std``."""
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    if not t.dtype.is_floating_point:
+        raise NotImplementedError(f'"log_normal_" not implemented for {t.dtype.name}')
+    z = _rng(generator, "log_normal_").standard_normal(t.shape)
+    return _write(t, array(np.exp(mean + std * z), dtype=t.dtype, device=t.device))
+
+
+@op(function=False, grad=False)
+def cauchy_(t: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with Cauchy numbers of ``median`` and scale ``sigma``."""
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    _continuous(t, "Cauchy")
+    z = _rng(generator, "cauchy_").standard_cauchy(t.shape)
+    return _write(t, array(median + sigma * z, dtype=t.dtype, device=t.device))
+
+
+@op(function=False, grad=False)
+def geometric_(t: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with the number of Bernoulli(``p``) trials up to the first success: 1, 2, 3, ..."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    draw = _rng(generator, "geometric_").geometric(p, t.shape)
+    return _write(t, array(draw, dtype=int64, device=t.device))
+
+
+@op(function=False, grad=False)
+def bernoulli_(t: Tensor, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with 1 (probability ``p``) or 0, in ``t``'s dtype; ``p`` is a number or a
+    tensor of probabilities broadcast to ``t``'s shape."""
+    if isinstance(p, Tensor):
+        if broadcast_shapes(p.shape, t.shape) != t.shape:
+            raise RuntimeError(f"bernoulli_: the probabilities of shape {list(p.shape)} do not broadcast to the "
+                               f"tensor's shape {list(t.shape)}")
+        probs = np.broadcast_to(p.detach().numpy(), t.shape)
+        if probs.size and (probs.min() < 0 or probs.max() > 1):
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false")
+    elif not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    else:
+        probs = p
+    draw = _rng(generator, "bernoulli_").random(t.shape) < probs
+    return _write(t, array(draw, dtype=bool_, device=t.device))
+
+
+_UNSET: Any = object()  # random_'s "bound not given" (``to=None`` means "up to the dtype's largest")
+
+
+def _largest(dtype: DType) -> int:
+    """The largest integer ``random_`` draws for ``dtype`` with no upper bound: every integer up to
+    it is exact (2**24 for float32, 2**53 for float64)."""
+    if dtype is bool_:
+        return 1
+    if dtype.is_floating_point:
+        return 2 ** int(np.finfo(dtype.np_dtype).nmant + 1)
+    return int(np.iinfo(np.int64).max)
+
+
+@op(function=False, grad=False)
+def random_(t: Tensor, from_: Any = _UNSET, to: Any = _UNSET, *, generator: Generator | None = None) -> Tensor:
+    """Fill ``t`` with integers drawn uniformly from ``[from_, to)``, as PyTorch's overloads:
+    ``random_(to)`` is ``[0, to)``; ``random_()`` and ``random_(from_, None)`` go up to the
+    largest integer ``t``'s dtype holds exactly (``2**24`` for float32, ``2**53`` for float64,
+    ``2**63 - 1`` for int64, 1 for bool), that bound included."""
+    if to is _UNSET:  # random_() or random_(to)
+        low, to = 0, (None if from_ is _UNSET else from_)
+    else:
+        low = 0 if from_ is _UNSET else from_
+    low = operator.index(low)
+    if to is None:
+        high = _largest(t.dtype)  # included
+    else:
+        to = operator.index(to)
+        if low >= to:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={to}")
+        high = to - 1
+    if low > high:  # random_(from_, None) with from_ above the dtype's largest
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high + 1}")
+    # the values must fit the dtype (floats: int64, whose draws round beyond 2**24 / 2**53 as in PyTorch)
+    smallest, largest = (0, 1) if t.dtype is bool_ else (-(2 ** 63), 2 ** 63 - 1)
+    if low < smallest:
+        raise RuntimeError(f"from is out of bounds for {t.dtype.name}")
+    if high > largest:
+        raise RuntimeError(f"to - 1 is out of bounds for {t.dtype.name}")
+    draw = _rng(generator, "random_").integers(low, high, size=t.shape, dtype=np.int64, endpoint=True)
+    return _write(t, array(draw, dtype=int64, device=t.device))
 
 
 __all__ = exports(__name__) + ["Generator", "default_generator"]
