@@ -127,3 +127,34 @@ def test_values_and_gradients_match_pytorch(name, fn, inputs):
     np.testing.assert_allclose(y, y_ref, atol=1e-9)
     for ours, ref in zip(g, g_ref):
         np.testing.assert_allclose(ours, ref, atol=1e-8)
+
+
+def test_eigh_reads_one_triangle_and_reconstructs():
+    sym = SQ + SQ.T
+    w, v = tt.linalg.eigh(t(sym))
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(sym), atol=1e-12)
+    np.testing.assert_allclose(((v * w[None, :]) @ v.mT).numpy(), sym, atol=1e-12)
+    np.testing.assert_allclose((v.mT @ v).numpy(), np.eye(3), atol=1e-12)
+    lower_only = np.tril(sym) + np.triu(np.full((3, 3), 100.0), 1)  # the upper triangle is ignored
+    np.testing.assert_allclose(tt.linalg.eigvalsh(t(lower_only)).numpy(), np.linalg.eigvalsh(sym), atol=1e-12)
+    np.testing.assert_allclose(tt.linalg.eigvalsh(t(lower_only.T.copy()), UPLO="U").numpy(),
+                               np.linalg.eigvalsh(sym), atol=1e-12)
+    with pytest.raises(RuntimeError, match="square"):
+        tt.linalg.eigh(t(A))
+    with pytest.raises(RuntimeError, match="UPLO"):
+        tt.linalg.eigvalsh(t(SQ), UPLO="X")
+
+
+@needs_torch
+def test_eigh_first_and_second_derivatives_match_pytorch():
+    weights = rng.standard_normal((4, 4))
+    stacked = rng.standard_normal((2, 4, 4))
+    results = []
+    for L in (torch, tt):
+        a = L.tensor(stacked, requires_grad=True)
+        w, v = L.linalg.eigh(a + a.mT)
+        (g,) = L.autograd.grad(((v ** 2) * L.tensor(weights)).sum() + (w ** 3).sum(), a, create_graph=True)
+        (h,) = L.autograd.grad((g ** 2).sum(), a)
+        results.append((g.detach().numpy(), h.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-7, atol=1e-8)

@@ -3,6 +3,7 @@ are no-ops here, parameters as one vector. Each behaves as PyTorch's on a machin
 
 import numpy as np
 import pytest
+from nn_helpers import needs_torch, torch
 
 import tinytorch as tt
 from tinytorch import nn
@@ -122,3 +123,89 @@ def test_predicates_and_constants():
     assert tt.pi == np.pi and tt.e == np.e and tt.inf == np.inf and np.isnan(tt.nan)
     assert tt.arange(3)[:, tt.newaxis].shape == (3, 1)
     assert tt.float64.is_signed and not tt.bool.is_signed and not tt.float32.is_complex
+
+
+# --- conversions and mixed precision ----------------------------------------------------------
+def test_as_tensor_and_asarray_share_when_they_can():
+    x = tt.ones(3, requires_grad=True)
+    assert tt.as_tensor(x) is x and tt.asarray(x) is x
+    y = tt.as_tensor(x, dtype=tt.float64)
+    assert y.dtype is tt.float64 and y.grad_fn is not None  # converted in the graph, as Tensor.to
+    assert tt.asarray(x, requires_grad=False).grad_fn is None and not tt.asarray(x, requires_grad=False).requires_grad
+    c = tt.asarray(x, copy=True)
+    assert c is not x and c.tolist() == x.tolist()
+    with pytest.raises(ValueError, match="copy=False"):
+        tt.asarray([1, 2], copy=False)
+    with pytest.raises(ValueError, match="copy=False"):
+        tt.asarray(x, dtype=tt.float64, copy=False)
+    assert tt.as_tensor(np.arange(3)).dtype is tt.int64 and tt.asarray([1.5]).dtype is tt.float32
+    assert tt.asarray([1.0], requires_grad=True).requires_grad
+
+
+def test_type_names_and_converts():
+    assert tt.ones(1).type() == "torch.FloatTensor" and tt.arange(2).type() == "torch.LongTensor"
+    assert tt.ones(1, dtype=tt.float64).type() == "torch.DoubleTensor"
+    assert tt.ones(1).bool().type() == "torch.BoolTensor"
+    assert tt.ones(2).type(tt.int64).dtype is tt.int64 and tt.arange(2).type("torch.DoubleTensor").dtype is tt.float64
+    with pytest.raises(ValueError, match="invalid type"):
+        tt.ones(1).type("torch.HalfTensor")
+
+
+def _scaled_training(L):
+    w = L.nn.Parameter(L.tensor([1.0, -2.0]))
+    opt = L.optim.SGD([w], lr=0.1)
+    scaler = L.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=2)
+    history = []
+    for i in range(6):
+        opt.zero_grad()
+        loss = (w**2).sum() * (float("inf") if i == 2 else 1.0)  # step 2 overflows: skipped, scale halved
+        scaler.scale(loss).backward()
+        if i == 4:
+            scaler.unscale_(opt)  # the gradients are the true ones after unscale_
+            history.append(w.grad.tolist())
+        scaler.step(opt)
+        scaler.update()
+        history.append((w.tolist(), scaler.get_scale()))
+    return history
+
+
+def test_grad_scaler_skips_overflowing_steps_and_adapts_its_scale():
+    history = _scaled_training(tt)
+    scales = [h[1] for h in history if isinstance(h, tuple)]
+    assert scales == [2.0**10, 2.0**11, 2.0**10, 2.0**10, 2.0**11, 2.0**11]
+    w, expected = np.array([1.0, -2.0]), []
+    for i in range(6):  # plain SGD on sum(w^2), step 2 skipped
+        if i != 2:
+            w = w - 0.1 * 2 * w
+        expected.append(w)
+    np.testing.assert_allclose([h[0] for h in history if isinstance(h, tuple)], expected, rtol=1e-6)
+    np.testing.assert_allclose(history[4], 2 * expected[3], rtol=1e-6)  # unscaled: the true gradient 2w
+    scaler = tt.amp.GradScaler("cpu")
+    opt = tt.optim.SGD([tt.nn.Parameter(tt.ones(1))], lr=0.1)
+    scaler.unscale_(opt)
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.unscale_(opt)
+
+
+@needs_torch
+def test_grad_scaler_matches_pytorch():
+    assert _scaled_training(tt) == _scaled_training(torch)
+
+
+def test_cuda_scaler_without_cuda_and_autocast_pass_through():
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        scaler = tt.amp.GradScaler()
+    loss = tt.ones(1)
+    assert not scaler.is_enabled() and scaler.scale(loss) is loss and scaler.get_scale() == 1.0
+    assert not tt.is_autocast_enabled()
+    with tt.autocast("cpu", dtype=tt.float32):
+        assert tt.is_autocast_enabled()
+        assert (tt.ones(2) @ tt.ones(2)).dtype is tt.float32
+    with tt.autocast("cpu", enabled=False):
+        assert not tt.is_autocast_enabled()
+
+    @tt.autocast("cpu")
+    def f(x):
+        return tt.is_autocast_enabled()
+
+    assert f(1) and not tt.is_autocast_enabled()

@@ -16,6 +16,7 @@ Adding an op to the library means adding a line here, and it gets all of these c
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -198,6 +199,90 @@ def spd(L: Any, a: Any) -> Any:
 
 
 INF = math.inf
+
+
+# --- numpy references: joining, integration, distances, searching (surface ops) ------------------------
+def np_block_diag(*blocks: np.ndarray) -> np.ndarray:
+    mats = [np.atleast_2d(b) for b in blocks]
+    out = np.zeros((sum(m.shape[0] for m in mats), sum(m.shape[1] for m in mats)), np.result_type(*mats))
+    r = c = 0
+    for m in mats:
+        out[r:r + m.shape[0], c:c + m.shape[1]] = m
+        r, c = r + m.shape[0], c + m.shape[1]
+    return out
+
+
+def np_cartesian_prod(*vs: np.ndarray) -> np.ndarray:
+    return np.array(list(itertools.product(*vs)))
+
+
+def np_combinations(a: np.ndarray, r: int, with_replacement: bool = False) -> np.ndarray:
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    return np.array(list(pick(a, r))).reshape(-1, r)
+
+
+def np_diag_embed(a: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
+    n = a.shape[-1] + abs(offset)
+    out = np.zeros(a.shape[:-1] + (n, n), a.dtype)
+    i = np.arange(a.shape[-1])
+    out[..., i + max(-offset, 0), i + max(offset, 0)] = a
+    return np.moveaxis(out, (-2, -1), (dim1, dim2))
+
+
+def np_trapezoid_terms(y: np.ndarray, x: np.ndarray | None, dx: float, axis: int) -> np.ndarray:
+    y = np.moveaxis(y, axis, -1)
+    widths = dx if x is None else np.diff(x)
+    return np.moveaxis((y[..., 1:] + y[..., :-1]) * widths / 2, -1, axis)
+
+
+def np_renorm(a: np.ndarray, p: float, axis: int, maxnorm: float) -> np.ndarray:
+    others = tuple(k for k in range(a.ndim) if k != axis)
+    norms = (np.abs(a) ** p).sum(axis=others, keepdims=True) ** (1 / p)
+    return a * np.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+
+
+def np_cdist(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
+    d = np.abs(a[..., :, None, :] - b[..., None, :, :])
+    return d.max(-1) if p == INF else (d ** p).sum(-1) ** (1 / p)
+
+
+def np_cosine_similarity(a: np.ndarray, b: np.ndarray, axis: int, eps: float = 1e-8) -> np.ndarray:
+    na = np.maximum(np.sqrt((a * a).sum(axis, keepdims=True)), eps)
+    nb = np.maximum(np.sqrt((b * b).sum(axis, keepdims=True)), eps)
+    return (a / na * b / nb).sum(axis)
+
+
+def np_index_put(a: np.ndarray, index: tuple, values: np.ndarray, accumulate: bool) -> np.ndarray:
+    out = a.copy()
+    if accumulate:
+        np.add.at(out, index, np.broadcast_to(values, out[index].shape))
+    else:
+        out[index] = values
+    return out
+
+
+def vander_of(L: Any, a: Any, n: int | None = None, increasing: bool = False) -> Any:
+    """tinytorch's vander; for torch the same running product (torch.vander's own backward fails
+    with an in-place error in PyTorch 2.x; its forward is checked in tests/test_surface_ops.py)."""
+    if L.mod is tt:
+        return L.vander(a, n, increasing=increasing)
+    n = a.shape[0] if n is None else n
+    cols = L.cat([L.ones_like(a)[:, None], a[:, None].expand(a.shape[0], n - 1)], 1).cumprod(1)
+    return cols if increasing else cols.flip(1)
+
+
+def cdist_of(L: Any, a: Any, b: Any, p: float = 2.0) -> Any:
+    """tinytorch's cdist; for torch the norm of the differences (torch.cdist has no second
+    derivative; its values and first derivative are checked in tests/test_surface_ops.py)."""
+    if L.mod is tt:
+        return L.cdist(a, b, p)
+    return L.linalg.vector_norm(a.unsqueeze(-2) - b.unsqueeze(-3), p, dim=-1)
+
+
+PUT_IDX = np.array([0, 2])
+PUT_ROWS = np.array([1, 1, 3])  # a repeated row: accumulate adds both
+
+
 
 
 @dataclass
@@ -386,6 +471,7 @@ OPS = [
     unary("float", lambda L, a: (a.float() if a.dtype == L.float32 else a) * 2, lambda a: a * 2),
     unary("double", lambda L, a: (a.double() * 2).to(a.dtype), lambda a: a * 2),
     unary("type_as", lambda L, a: (a.double() * 2).type_as(a), lambda a: a * 2),
+    unary("type", lambda L, a: (a.type(L.float64) * 2).type(a.type()), lambda a: a * 2),
     unary("cpu", lambda L, a: (a.cpu() * 2).to(a.device), lambda a: a * 2),
     unary("cuda", lambda L, a: L.through_the_gpu(a) * 2, lambda a: a * 2,
           marks=[pytest.mark.skipif(not tt.cuda.is_available(), reason="device 'cuda' is not available")]),
@@ -786,6 +872,80 @@ OPS = [
                                                                          padding=1, ceil_mode=True),
        lambda a: np_max_pool2d(a.reshape(2, 2, 5, 6), 3, 2, 1, True), ((4, 30),)),
     Op("max_pool1d", lambda L, a: L.nn.functional.max_pool1d(a, 2), lambda a: a.reshape(3, 2, 2).max(2), ((3, 4),)),
+    # --- surface ops: joining, reshaping many, integration, distances, order statistics ------------------
+    Op("hstack", lambda L, a, b: L.hstack([a, b]), lambda a, b: np.hstack([a, b]), ((3, 4), (3, 2))),
+    Op("hstack_1d", lambda L, a, b: L.hstack((a, b)), lambda a, b: np.hstack([a, b]), ((3,), (2,))),
+    Op("vstack", lambda L, a, b: L.vstack([a, b]), lambda a, b: np.vstack([a, b]), ((4,), (2, 4))),
+    Op("row_stack", lambda L, a, b: L.row_stack([a, b]), lambda a, b: np.vstack([a, b]), ((2, 4), (4,))),
+    Op("dstack", lambda L, a, b: L.dstack([a, b]), lambda a, b: np.dstack([a, b]), ((3, 4), (3, 4, 2))),
+    Op("column_stack", lambda L, a, b: L.column_stack([a, b]), lambda a, b: np.column_stack([a, b]),
+       ((3,), (3, 2))),
+    Op("atleast_1d", lambda L, a, b: L.atleast_1d(a[0, 0], b), lambda a, b: (np.atleast_1d(a[0, 0]), b),
+       ((3, 4), (2,))),
+    unary("atleast_2d", lambda L, a: L.atleast_2d(a[0]), lambda a: np.atleast_2d(a[0])),
+    Op("atleast_3d", lambda L, a, b: L.atleast_3d([a, b[0]]), lambda a, b: (np.atleast_3d(a), np.atleast_3d(b[0])),
+       ((3, 4), (2, 5))),
+    Op("broadcast_tensors", lambda L, a, b: L.broadcast_tensors(a, b), lambda a, b: tuple(np.broadcast_arrays(a, b)),
+       ((2, 3, 1), (4,))),
+    Op("block_diag", lambda L, a, b, c: L.block_diag(a, b, c), np_block_diag, ((2, 3), (4,), ())),
+    Op("cartesian_prod", lambda L, a, b: L.cartesian_prod(a, b), np_cartesian_prod, ((3,), (2,))),
+    unary("combinations", lambda L, a: L.combinations(a), lambda a: np_combinations(a, 2), shape=(4,)),
+    unary("combinations_with_replacement", lambda L, a: L.combinations(a, r=3, with_replacement=True),
+          lambda a: np_combinations(a, 3, True), shape=(3,)),
+    unary("diag_embed", lambda L, a: L.diag_embed(a, 1, 0, 2), lambda a: np_diag_embed(a, 1, 0, 2), shape=(2, 3)),
+    unary("diag_embed_method", lambda L, a: a.diag_embed(-1), lambda a: np_diag_embed(a, -1, -2, -1)),
+    unary("diagflat", lambda L, a: a.diagflat(-1), lambda a: np.diagflat(a, -1), shape=(2, 2)),
+    Op("tensordot", lambda L, a, b: L.tensordot(a, b), lambda a, b: np.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
+    Op("tensordot_lists", lambda L, a, b: L.tensordot(a, b, dims=([0, 2], [1, 0])),
+       lambda a, b: np.tensordot(a, b, axes=([0, 2], [1, 0])), ((2, 3, 4), (4, 2, 5))),
+    Op("tensordot_zero", lambda L, a, b: L.tensordot(a, b, 0), lambda a, b: np.tensordot(a, b, 0), ((2, 3), (4,))),
+    Op("chain_matmul", lambda L, a, b, c: L.chain_matmul(a, b, c), lambda a, b, c: a @ b @ c,
+       ((2, 3), (3, 4), (4, 2))),
+    Op("ger", lambda L, a, b: a.ger(b), np.outer, ((3,), (4,))),
+    unary("vander", lambda L, a: vander_of(L, a, 5), lambda a: np.vander(a, 5), shape=(4,)),
+    unary("vander_increasing", lambda L, a: vander_of(L, a, increasing=True),
+          lambda a: np.vander(a, increasing=True), shape=(4,)),
+    unary("trapezoid", lambda L, a: L.trapezoid(a), lambda a: np_trapezoid_terms(a, None, 1.0, -1).sum(-1)),
+    Op("trapezoid_x", lambda L, y, x: L.trapezoid(y, x), lambda y, x: np_trapezoid_terms(y, x, 1.0, -1).sum(-1),
+       ((3, 4), (4,))),
+    unary("trapz_dx", lambda L, a: L.trapz(a, dx=0.5, dim=0), lambda a: np_trapezoid_terms(a, None, 0.5, 0).sum(0)),
+    unary("cumulative_trapezoid", lambda L, a: L.cumulative_trapezoid(a, dx=0.5, dim=0),
+          lambda a: np.cumsum(np_trapezoid_terms(a, None, 0.5, 0), 0)),
+    Op("cumulative_trapezoid_x", lambda L, y, x: L.cumulative_trapezoid(y, x),
+       lambda y, x: np.cumsum(np_trapezoid_terms(y, x, 1.0, -1), -1), ((3, 4), (3, 4))),
+    binary("logaddexp2", lambda L, a, b: L.logaddexp2(a, b), np.logaddexp2),
+    unary("renorm", lambda L, a: L.renorm(a, 2, 0, 1.5), lambda a: np_renorm(a, 2, 0, 1.5), shape=(4, 3)),
+    unary("renorm_p1_method", lambda L, a: a.renorm(1, 1, 2.0), lambda a: np_renorm(a, 1, 1, 2.0), shape=(4, 3)),
+    Op("cdist", lambda L, a, b: cdist_of(L, a, b), lambda a, b: np_cdist(a, b, 2), ((2, 4, 3), (2, 5, 3)),
+       tol32=1e-4),
+    Op("cdist_p1", lambda L, a, b: cdist_of(L, a, b, 1), lambda a, b: np_cdist(a, b, 1), ((4, 3), (5, 3))),
+    Op("cdist_inf", lambda L, a, b: cdist_of(L, a, b, INF), lambda a, b: np_cdist(a, b, INF), ((4, 3), (5, 3))),
+    Op("cdist_p3_batch_broadcast", lambda L, a, b: cdist_of(L, a, b, 3.0), lambda a, b: np_cdist(a, b, 3),
+       ((2, 4, 3), (5, 3)), tol32=1e-4),
+    Op("cosine_similarity", lambda L, a, b: L.cosine_similarity(a, b), lambda a, b: np_cosine_similarity(a, b, 1),
+       ((3, 4), (3, 4))),
+    Op("cosine_similarity_dim0", lambda L, a, b: L.cosine_similarity(a, b, dim=0),
+       lambda a, b: np_cosine_similarity(a, b, 0), ((3, 4), (3, 4))),
+    Op("pairwise_distance", lambda L, a, b: L.pairwise_distance(a, b),
+       lambda a, b: np.sqrt(((a - b + 1e-6) ** 2).sum(-1)), ((3, 4), (3, 4)), broadcast=((2, 3, 4), (4,))),
+    Op("index_put", lambda L, a, v: a.index_put((L.const(PUT_IDX),), v),
+       lambda a, v: np_index_put(a, (PUT_IDX,), v, False), ((4, 3), (2, 3))),
+    Op("index_put_accumulate", lambda L, a, v: L.index_put(a, (L.const(PUT_ROWS), L.const(PUT_IDX[:1])), v, True),
+       lambda a, v: np_index_put(a, (PUT_ROWS, PUT_IDX[:1]), v, True), ((4, 3), (3,))),
+    unary("mode", lambda L, a: L.mode(a, 1).values, lambda a: a.min(1)),
+    unary("mode_keepdim_method", lambda L, a: a.mode(0, keepdim=True).values, lambda a: a.min(0, keepdims=True)),
+    unary("nanmedian", lambda L, a: L.nanmedian(a), np_lower_median),
+    unary("nanmedian_dim", lambda L, a: a.nanmedian(1).values, lambda a: np_lower_median(a, 1), shape=(3, 5)),
+    unary("sum_to_size", lambda L, a: a.sum_to_size(3, 1), lambda a: a.sum(0).sum(-1, keepdims=True),
+          shape=(2, 3, 4)),
+    # --- symmetric eigendecomposition: of a + a^T (so every entry of a matters), and of quantities
+    # that do not depend on the eigenvectors' signs (LAPACK's choice) ---------------------------------
+    unary("linalg_eigvalsh", lambda L, a: L.linalg.eigvalsh(a + a.mT), lambda a: np.linalg.eigvalsh(a + a.mT),
+          shape=(2, 4, 4)),
+    unary("linalg_eigvalsh_upper", lambda L, a: L.linalg.eigvalsh(a + a.mT, UPLO="U"),
+          lambda a: np.linalg.eigvalsh(a + a.mT, UPLO="U"), shape=(3, 3)),
+    unary("linalg_eigh_vectors", lambda L, a: L.linalg.eigh(a + a.mT).eigenvectors ** 2,
+          lambda a: np.linalg.eigh(a + a.mT)[1] ** 2, shape=(2, 4, 4)),
 ]
 
 

@@ -14,6 +14,7 @@ import math
 
 from . import (
     accelerator,
+    amp,
     autograd,
     backends,
     cuda,
@@ -26,9 +27,11 @@ from . import (
     ops,
     optim,
     profiler,
+    special,
     utils,
     viz,
 )
+from .amp import autocast, is_autocast_enabled
 from .backends import (
     are_deterministic_algorithms_enabled,
     get_float32_matmul_precision,
@@ -73,7 +76,8 @@ newaxis = None
 __version__ = "0.1.0"
 
 __all__ = [
-    "accelerator", "autograd", "backends", "cuda", "data", "linalg", "nn", "ops", "optim", "random", "utils",
+    "accelerator", "autograd", "backends", "cuda", "data", "linalg", "nn", "ops", "optim", "random", "special",
+    "utils",
     "Tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
     "is_inference_mode_enabled",
     "dtype", "bool", "float32", "float64", "int64", "float", "double", "long",
@@ -81,6 +85,6 @@ __all__ = [
     "save", "load", "is_tensor", "is_floating_point", "is_nonzero", "finfo", "iinfo", "get_default_dtype",
     "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
-    "pi", "e", "inf", "nan", "newaxis",
+    "pi", "e", "inf", "nan", "newaxis", "amp", "autocast", "is_autocast_enabled",
     "profiler", "viz", "onnx", "distributed", "func", "vmap", "compile", "lazy", "set_num_threads", "get_num_threads",
 ] + ops.exports()

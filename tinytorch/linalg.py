@@ -27,7 +27,7 @@ from .ops.creation import eye, full_like, ones_like, tensor, zeros, zeros_like
 from .ops.dims import normalize_dim
 from .ops.elementwise import abs as abs_
 from .ops.elementwise import maximum, where
-from .ops.linalg import LinAlgError, SvdFactor, cholesky, det, inverse, qr, slogdet, solve, svdvals
+from .ops.linalg import LinAlgError, SvdFactor, cholesky, det, eigh, eigvalsh, inverse, qr, slogdet, solve, svdvals
 from .ops.matmul import matmul
 from .ops.movement import diagonal as diagonal_
 from .ops.movement import squeeze, tril, triu, unsqueeze
@@ -300,4 +300,4 @@ def matrix_exp(A: Tensor) -> Tensor:
 __all__ = ["LinAlgError", "cross", "matrix_power",
            "vector_norm", "matrix_norm", "norm", "solve", "inv", "det", "slogdet", "cholesky", "qr",
            "svdvals", "svd", "pinv", "matrix_rank", "cond", "lstsq", "multi_dot", "vecdot", "diagonal",
-           "solve_triangular", "matrix_exp"]
+           "solve_triangular", "matrix_exp", "eigh", "eigvalsh"]

@@ -23,10 +23,11 @@ from ..ndarray import where as nd_where
 from ..ndarray import zeros as nd_zeros
 from ..ndarray.checks import check
 from ..ndarray.ndarray import check_class_targets, class_hits
-from ..ndarray.strides import broadcast_shapes
 from ..ndarray.windows import first_max_mask, out_size
 from ..ndarray.windows import unfold as nd_unfold
 from ..ops import arange, cat, erf, full, fused, tensor, where
+from ..ops import cosine_similarity as cosine_similarity  # F's names for these ops-layer ops
+from ..ops import pairwise_distance as pairwise_distance
 from ..ops.movement import checked_indices
 from ..ops.random import rand
 from ..ops.scan import IndicesAlong
@@ -1368,44 +1369,6 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     u = input1 @ weight.permute(1, 0, 2).reshape(i1, o * i2)               # (*, out * in2)
     out = (u.reshape(*input1.shape[:-1], o, i2) * input2.unsqueeze(-2)).sum(-1)
     return out if bias is None else out + bias
-
-
-def _norm_clamped(x: Tensor, dim: int, eps: float) -> Tensor:
-    """``max(||x||, eps)`` along ``dim`` (kept), with a zero gradient where the norm is below ``eps``
-    (the square root only sees sums above ``eps^2``, so a zero vector gives no NaN)."""
-    sq = (x * x).sum(dim, keepdim=True)
-    big = sq > eps * eps
-    return where(big, where(big, sq, 1.0).sqrt(), eps)
-
-
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps))`` along ``dim``, the inputs broadcast.
-    (PyTorch clamps the norms in place outside the graph, so where a norm is below ``eps`` its
-    gradient differs from this one, which treats the clamped norm as the constant ``eps``.)"""
-    shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
-    return ((x1 / _norm_clamped(x1, dim, eps)) * (x2 / _norm_clamped(x2, dim, eps))).sum(dim)
-
-
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
-    """The p-norm of ``x1 - x2 + eps`` along the last dim (``eps`` keeps the gradient finite when
-    the two are equal); p may be ``inf`` (largest difference) or 0 (count of non-zeros)."""
-    d = x1 - x2 + eps
-    dim = -1 if d.ndim else 0
-    if d.ndim == 0:
-        d = d.reshape(1)
-    if p == 2:
-        return (d * d).sum(dim, keepdim=keepdim).sqrt()
-    if p == 1:
-        return d.abs().sum(dim, keepdim=keepdim)
-    if p == math.inf:
-        return d.abs().amax(dim, keepdim=keepdim)
-    if p == -math.inf:
-        return d.abs().amin(dim, keepdim=keepdim)
-    if p == 0:
-        # a count: no gradient, but part of the graph (a zero gradient) as PyTorch's
-        return (d != 0).to(d.dtype).sum(dim, keepdim=keepdim) + (d * 0.0).sum(dim, keepdim=keepdim)
-    return (d.abs() ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
 
 
 # ---------------------------------------------------------------------- losses

@@ -19,7 +19,7 @@ import numpy as np
 from ..ndarray.dtypes import bool_, float32, float64, int64
 from ..tensor import Tensor
 from .creation import eye, ones_like, tensor, zeros, zeros_like
-from .dims import normalize_dim
+from .dims import normalize_dim, torch_type_name
 from .elementwise import (
     ceil,
     clamp,
@@ -38,13 +38,15 @@ from .elementwise import (
 )
 from .linalg import inverse, slogdet
 from .matmul import matmul
-from .movement import cat, diagonal, gather, narrow, reshape, roll, split, stack, tensor_split
-from .reduce import amax, amin, norm
+from .movement import cat, diagonal, flip, gather, narrow, reshape, roll, split, stack, tensor_split
+from .reduce import amax, amin, norm, vector_norm
 from .reduce import sum as sum_
+from .scan import cumprod, cumsum
 from .sort import sort
 from .table import exports, op
 
 _aminmax_result = collections.namedtuple("aminmax", ["min", "max"])  # type: ignore[name-match]  # PyTorch's name
+_histogram_result = collections.namedtuple("histogram", ["hist", "bin_edges"])  # type: ignore[name-match]
 
 
 # --- elementwise ----------------------------------------------------------------------------------------
@@ -421,6 +423,97 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     return counts.index_add(0, idx[inside], ones_like(x[inside]))
 
 
+@op(grad=False)
+def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False,
+                       dim: int | None = None) -> Any:
+    """``input`` (flattened, or its slices along ``dim``) with each run of equal neighbours kept
+    once, in order; optionally the run each element belongs to (``inverse``, shaped like
+    ``input``, or ``(size of dim,)``) and the run lengths. Computed on the host."""
+    a = input.numpy()
+    if dim is None:
+        rows = a.reshape(-1, 1)
+    else:
+        axis = normalize_dim(dim, input.ndim)
+        rows = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1)
+    n = rows.shape[0]
+    starts = np.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    if dim is None:
+        values = a.reshape(-1)[starts]
+    else:
+        values = np.compress(starts, a, axis=normalize_dim(dim, input.ndim))
+    out = [tensor(values, dtype=input.dtype, device=input.device)]
+    if return_inverse:
+        inverse_idx = np.cumsum(starts) - 1
+        out.append(tensor(inverse_idx.reshape(a.shape if dim is None else (n,)).astype(np.int64),
+                          device=input.device))
+    if return_counts:
+        out.append(tensor(np.diff(np.append(np.flatnonzero(starts), n)).astype(np.int64), device=input.device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@op(method=False, grad=False)
+def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """True where an element of ``elements`` occurs in ``test_elements`` (False with ``invert``);
+    either may be a number, not both. The result has ``elements``' shape (bool)."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError(f"isin() received an invalid combination of arguments - got "
+                        f"({type(elements).__name__}, {type(test_elements).__name__}): one must be a Tensor")
+    like = elements if isinstance(elements, Tensor) else test_elements
+    a = elements.numpy() if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements.numpy() if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return tensor(np.isin(a, b, assume_unique=assume_unique, invert=invert), dtype=bool_, device=like.device)
+
+
+@op(grad=False)
+def histogram(input: Tensor, bins: Any, *, range: Any = None, weight: Tensor | None = None,  # noqa: A002
+              density: bool = False) -> Any:
+    """``(hist, bin_edges)``: the counts of ``input``'s elements in ``bins`` equal-width bins over
+    ``range`` (default: the data's min and max; widened by 0.5 each way when they are equal), or
+    in the bins a 1-D tensor of edges gives. The last bin includes its right edge; elements
+    outside are ignored. ``weight`` (``input``'s shape) counts each element by its weight;
+    ``density`` divides by the total and the bin widths. Computed on the host."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{torch_type_name(input.dtype)}'")
+    a = input.detach().numpy().reshape(-1)
+    w = None
+    if weight is not None:
+        if tuple(weight.shape) != tuple(input.shape):
+            raise RuntimeError(f"torch.histogramdd: expected weight to have the same shape as input, but got "
+                               f"{list(weight.shape)} and {list(input.shape)}")
+        w = weight.detach().numpy().reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1 or bins.shape[0] < 1:
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension and at least 1 entry, "
+                               f"but got {bins.ndim} dimensions and {bins.numel()} entries")
+        if bins.dtype is not input.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but got "
+                               f"input with dtype {input.dtype.name} and bins with dtype {bins.dtype.name}")
+        edges = bins.detach().numpy()
+        if (np.diff(edges) < 0).any():
+            raise RuntimeError("torch.histogramdd: bin edges must be non-decreasing")
+    else:
+        if int(bins) <= 0:
+            raise RuntimeError(f"torch.histogramdd(): bins must be > 0, but got {bins} for dimension 0")
+        lo, hi = (float(a.min()), float(a.max())) if range is None and a.size else \
+            (float(range[0]), float(range[1])) if range is not None else (0.0, 0.0)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo}, {hi}] is not finite")
+        if lo > hi:
+            raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {lo:g} max {hi:g} "
+                               f"for dimension 0")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, int(bins) + 1).astype(a.dtype)  # PyTorch's edges, to a rounding
+    hist, _ = np.histogram(a, edges, weights=w)
+    if density:
+        total = hist.sum()
+        hist = hist / (total * np.diff(edges)) if total else hist * np.nan
+    return _histogram_result(tensor(hist, dtype=input.dtype, device=input.device),
+                             tensor(edges, dtype=input.dtype, device=input.device))
+
+
 # --- splitting ------------------------------------------------------------------------------------------------
 @op
 def split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -465,6 +558,148 @@ def dsplit(input: Tensor, sections: Any) -> tuple[Tensor, ...]:
 def equal(input: Tensor, other: Tensor) -> bool:
     """True if the two tensors have the same shape and the same elements."""
     return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other).all().item())
+
+
+# --- integration and polynomials --------------------------------------------------------------------------
+def _trapezoids(name: str, y: Tensor, x: Tensor | None, dx: Any, dim: int) -> tuple[Tensor, int]:
+    """The areas of the trapezoids between neighbouring samples of ``y`` along ``dim`` (that dim
+    one shorter), and the dim; ``y`` of an integer dtype is taken as float32."""
+    if x is not None and dx is not None:
+        raise RuntimeError(f"{name}: received both x and dx; pass only one of them")
+    y = y if y.dtype.is_floating_point else y.to(float32)
+    d = normalize_dim(dim, y.ndim)
+    n = y.shape[d]
+    pairs = narrow(y, d, 1, n - 1) + narrow(y, d, 0, n - 1) if n else narrow(y, d, 0, 0)
+    if x is None:
+        return pairs * ((1.0 if dx is None else dx) / 2), d
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+        x = reshape(x, tuple(n if k == d else 1 for k in range(y.ndim)))
+        widths = diff(x, dim=d)
+    else:
+        widths = diff(x, dim=dim)
+    return pairs * widths / 2, d
+
+
+@op(method=False)
+def trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The trapezoidal rule along ``dim``: the area under the samples ``y``, spaced by ``dx``
+    (default 1) or at the points ``x`` (1-D, one per sample, or shaped like ``y``); an empty
+    ``dim`` gives 0."""
+    areas, d = _trapezoids("trapezoid", y, x, dx, dim)
+    return sum_(areas, d)
+
+
+trapz = op(trapezoid, name="trapz")
+
+
+@op(method=False)
+def cumulative_trapezoid(y: Tensor, x: Tensor | None = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The running :func:`trapezoid` along ``dim``: entry ``i`` is the area up to sample
+    ``i + 1``, so ``dim`` is one shorter than ``y``'s."""
+    areas, d = _trapezoids("cumulative_trapezoid", y, x, dx, dim)
+    return cumsum(areas, d)
+
+
+@op(method=False)
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:  # noqa: N803  (PyTorch's name)
+    """The Vandermonde matrix of the 1-D ``x``: column ``j`` is ``x ** (N - 1 - j)`` (``x ** j``
+    when ``increasing``), ``N`` columns (default ``len(x)``); integers give int64. Built as a
+    running product, so the gradient is exact at ``x == 0``."""
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    base = x if x.dtype.is_floating_point else x.to(int64)
+    columns = [ones_like(base).unsqueeze(1)[:, :min(n, 1)], base.unsqueeze(1).expand(x.shape[0], max(n - 1, 0))]
+    powers = cumprod(cat(columns, 1), 1)
+    return powers if increasing else flip(powers, 1)
+
+
+# --- norms and distances ---------------------------------------------------------------------------------
+@op
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """``input`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down
+    to norm ``maxnorm`` (by ``maxnorm / (norm + 1e-7)``, as PyTorch); the others unchanged."""
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm:g}")
+    d = normalize_dim(dim, input.ndim)
+    norms = vector_norm(input, p, tuple(k for k in range(input.ndim) if k != d), keepdim=True)
+    return input * where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+
+
+def _norm_clamped(x: Tensor, dim: int, eps: float) -> Tensor:
+    """``max(||x||, eps)`` along ``dim`` (kept), with a zero gradient where the norm is below ``eps``
+    (the square root only sees sums above ``eps^2``, so a zero vector gives no NaN)."""
+    sq = (x * x).sum(dim, keepdim=True)
+    big = sq > eps * eps
+    return where(big, sqrt(where(big, sq, 1.0)), eps)
+
+
+@op(method=False)
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps))`` along ``dim``, the inputs broadcast.
+    (PyTorch clamps the norms in place outside the graph, so where a norm is below ``eps`` its
+    gradient differs from this one, which treats the clamped norm as the constant ``eps``.)"""
+    shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+    x1, x2 = x1.broadcast_to(shape), x2.broadcast_to(shape)
+    return ((x1 / _norm_clamped(x1, dim, eps)) * (x2 / _norm_clamped(x2, dim, eps))).sum(dim)
+
+
+def _p_norm_last(d: Tensor, p: float, keepdim: bool, guard_zero: bool) -> Tensor:
+    """The ``p``-norm of ``d`` over its last dim: ``inf``/``-inf`` the largest/smallest absolute
+    value, ``0`` the count of non-zeros (a zero gradient, but part of the graph). With
+    ``guard_zero`` a zero vector's norm has gradient 0, not ``0 * inf``."""
+    if p == 1:
+        return d.abs().sum(-1, keepdim=keepdim)
+    if p == math.inf:
+        return d.abs().amax(-1, keepdim=keepdim)
+    if p == -math.inf:
+        return d.abs().amin(-1, keepdim=keepdim)
+    if p == 0:
+        return (d != 0).to(d.dtype).sum(-1, keepdim=keepdim) + (d * 0.0).sum(-1, keepdim=keepdim)
+    total = (d * d).sum(-1, keepdim=keepdim) if p == 2 else (d.abs() ** p).sum(-1, keepdim=keepdim)
+    if not guard_zero:
+        return sqrt(total) if p == 2 else total ** (1.0 / p)
+    positive = total > 0
+    safe = where(positive, total, 1.0)
+    return where(positive, sqrt(safe) if p == 2 else safe ** (1.0 / p), 0.0)
+
+
+@op(method=False)
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of ``x1 - x2 + eps`` along the last dim (``eps`` keeps the gradient finite when
+    the two are equal); p may be ``inf`` (largest difference) or 0 (count of non-zeros)."""
+    d = x1 - x2 + eps
+    if d.ndim == 0:
+        d = d.reshape(1)
+    return _p_norm_last(d, p, keepdim, guard_zero=False)
+
+
+@op(method=False)
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The ``p``-norm distance between each row of ``x1`` (``(..., P, M)``) and each row of
+    ``x2`` (``(..., R, M)``): shape ``(..., P, R)``, the batch dims broadcast. ``p`` is any
+    non-negative number or ``inf``; a zero distance has gradient 0, as PyTorch's.
+    ``compute_mode`` is accepted for PyTorch's signature: the distances are always computed
+    from the differences (exact, where PyTorch's matrix-product mode rounds)."""
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.ndim}D")
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{torch_type_name(x.dtype)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return _p_norm_last(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, False, guard_zero=True)
 
 
 def _as_tensors(a: Any, b: Any) -> tuple[Tensor, Tensor]:

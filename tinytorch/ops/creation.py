@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..ndarray import NDArray, array, as_dtype
+from ..ndarray import device as as_device
 from ..ndarray import full as nd_full
 from ..ndarray.dtypes import DType, float32, int64, scalar_category
 from ..tensor import Tensor
@@ -45,6 +46,43 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
         nd = data._data if isinstance(data, Tensor) else data
         return _leaf(array(nd, dtype=dtype, device=device if device is not None else nd.device), requires_grad)
     return _leaf(array(_host(data), dtype=dtype, device=device), requires_grad)
+
+
+@op(method=False, grad=False)
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor without a copy where none is needed: a tensor of the asked dtype and
+    device is returned itself (another dtype or device gives a converted copy, keeping the graph,
+    as ``Tensor.to``); anything else is copied as by :func:`tensor`."""
+    if isinstance(data, Tensor):
+        dt = data.dtype if dtype is None else as_dtype(dtype)
+        dev = data.device if device is None else as_device(device)
+        if dt is data.dtype and dev == data.device:
+            return data
+        return data.to(device=dev, dtype=dt)
+    return tensor(data, dtype=dtype, device=device)
+
+
+@op(method=False, grad=False)
+def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
+            requires_grad: bool | None = None) -> Tensor:
+    """``obj`` as a tensor. A tensor is returned itself unless another dtype or device is asked
+    for (then converted, keeping the graph, as ``Tensor.to``) or ``copy=True`` (a clone);
+    ``requires_grad`` None keeps the tensor's, False detaches it. Other data is copied, and
+    ``copy=False`` for it raises ``ValueError`` (tinytorch cannot alias a list's or a numpy
+    array's memory)."""
+    if not isinstance(obj, Tensor):
+        if copy is False:
+            raise ValueError(f"asarray(): can't alias a {type(obj).__name__} into a tensor (copy=False); "
+                             f"tinytorch copies data that is not a tensor")
+        return tensor(obj, dtype=dtype, device=device, requires_grad=bool(requires_grad))
+    out = as_tensor(obj, dtype, device)
+    if out is not obj and copy is False:
+        raise ValueError("asarray(): can't satisfy copy=False: the dtype or device differs")
+    if copy and out is obj:
+        out = obj.clone()
+    if requires_grad is False:
+        return out.detach()
+    return out.requires_grad_(True) if requires_grad and not out.requires_grad else out
 
 
 @op(method=False, grad=False)
@@ -147,7 +185,6 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device:
     return _leaf(array(values, dtype=dt, device=device), requires_grad)
 
 
-
 @op(method=False, grad=False)
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
@@ -162,6 +199,33 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, 
     """The ``n x m`` identity matrix (``m`` defaults to ``n``)."""
     dt = float32 if dtype is None else as_dtype(dtype)
     return _leaf(array(np.eye(n, m), dtype=dt, device=device), requires_grad)
+
+
+def _triangle_indices(row: int, col: int, offset: int, lower: bool, dtype: Any, device: Any) -> Tensor:
+    if row < 0 or col < 0:
+        raise RuntimeError(f"row must be non-negative, got {row}" if row < 0 else
+                           f"col must be non-negative, got {col}")
+    dt = int64 if dtype is None else as_dtype(dtype)
+    if dt.is_floating_point or dt.name == "bool":
+        raise RuntimeError(f"\"{'tril' if lower else 'triu'}_indices\" not implemented for '{dt.name}'")
+    r, c = np.tril_indices(row, offset, col) if lower else np.triu_indices(row, offset, col)
+    return _leaf(array(np.stack([r, c]).astype(np.int64).reshape(2, -1), dtype=dt, device=device), False)
+
+
+@op(method=False, grad=False)
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None) -> Tensor:
+    """The coordinates of the lower triangle (on and below the ``offset``-th diagonal) of a
+    ``row x col`` matrix, row by row: a ``(2, N)`` tensor of rows then columns (int64)."""
+    return _triangle_indices(row, col, offset, True, dtype, device)
+
+
+@op(method=False, grad=False)
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None) -> Tensor:
+    """The coordinates of the upper triangle (on and above the ``offset``-th diagonal) of a
+    ``row x col`` matrix, row by row: a ``(2, N)`` tensor of rows then columns (int64)."""
+    return _triangle_indices(row, col, offset, False, dtype, device)
 
 
 __all__ = exports(__name__)

@@ -1,7 +1,8 @@
 """Argument normalisation shared by the ops: dims in PyTorch's dialect, sizes given as varargs.
 
 PyTorch says ``dim``/``keepdim`` and accepts ``x.reshape(2, 3)`` as well as ``x.reshape((2, 3))``;
-these helpers turn both into the tuples the NDArray layer takes, with PyTorch's errors.
+these helpers turn both into the tuples the NDArray layer takes, with PyTorch's errors
+(:func:`torch_type_name` spells a dtype as PyTorch's messages do).
 """
 
 from __future__ import annotations
@@ -50,3 +51,11 @@ def size_arg(size: tuple) -> Shape:
         return tuple(operator.index(s) for s in size)
     except TypeError:
         raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
+
+
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def torch_type_name(dtype: Any) -> str:
+    """The name PyTorch's error messages give ``dtype`` (``Long`` for int64, ``Float`` for float32)."""
+    return _TORCH_TYPE_NAMES.get(dtype.name, dtype.name)

@@ -576,6 +576,14 @@ def logaddexp(a: Tensor, b: Tensor) -> Tensor:
     return add(maximum(a, b), log(add(exp(gap), 1.0)))
 
 
+_LN2 = math.log(2.0)
+
+
+@op
+def logaddexp2(a: Tensor, b: Tensor) -> Tensor:
+    """``log2(2 ** a + 2 ** b)`` without overflow: :func:`logaddexp` in base 2."""
+    return div(logaddexp(mul(a, _LN2), mul(b, _LN2)), _LN2)
+
 
 @op
 def exp2(x: Tensor) -> Tensor:

@@ -11,7 +11,8 @@ here), so they are differentiable again; each one is PyTorch's formula:
 * ``solve`` ``X = A^-1 B``: ``gB = solve(A^T, g)``, ``gA = -gB X^T``;
 * ``cholesky`` ``A = L L^T``: ``gA = L^-T P L^-1`` with ``P = (T + tril(T, -1)^T) / 2``, ``T = tril(L^T gL)``;
 * ``qr`` ``A = QR`` (m >= n): ``gA = (gQ + Q sym(triu(gR R^T - Q^T gQ))) R^-T``;
-* ``svdvals``: ``U diag(gS) V^T``, with ``U`` and ``V`` differentiable (the SVD formula for ``gU``, ``gV``).
+* ``svdvals``: ``U diag(gS) V^T``, with ``U`` and ``V`` differentiable (the SVD formula for ``gU``, ``gV``);
+* ``eigh`` ``A = V diag(L) V^T``: ``V (diag(gL) + skew(V^T gV) / E) V^T``, ``E[i, j] = L[j] - L[i]``.
 
 A singular matrix (an exact zero pivot, as LAPACK finds it) raises :class:`LinAlgError`, a
 ``RuntimeError`` as ``torch.linalg.LinAlgError`` is. The gradients of ``det``/``slogdet`` need
@@ -329,6 +330,55 @@ def svdvals(a: Tensor) -> Tensor:
     return SvdFactor.apply(tall, part=1)
 
 
+class EighFactor(Function):
+    """One factor of the eigendecomposition ``A = V diag(L) V^T`` of symmetric matrices (only
+    the lower triangle is read, as PyTorch's default ``UPLO="L"``): ``part`` 0 is the ascending
+    eigenvalues ``L``, 1 the orthonormal eigenvectors ``V`` (columns; numpy's LAPACK is
+    deterministic, so the two factors of one input agree, signs included). The backward is
+    PyTorch's: ``V (diag(gL) + skew(V^T gV) / E) V^T`` with ``E[i, j] = L[j] - L[i]``,
+    restricted to this factor's gradient, with the other factor differentiable (so it is
+    differentiable again). It needs distinct eigenvalues, as PyTorch's."""
+
+    def forward(self, a: NDArray, part: int) -> NDArray:
+        self.part = part
+        self.out = _back(np.linalg.eigh(a.numpy())[part], a)
+        return self.out
+
+    def backward(self, g: Tensor) -> Tensor:
+        a = self.inputs[0]
+        values, vectors = (self.output() if i == self.part else EighFactor.apply(a, part=i) for i in range(2))
+        if self.part == 0:  # V diag(gL) V^T
+            return matmul(vectors * unsqueeze(g, -2), mT(vectors))
+        k = matmul(mT(vectors), g)
+        gaps = unsqueeze(values, -2) - unsqueeze(values, -1)  # L[j] - L[i] at (i, j); 1 on the diagonal
+        n = values.shape[-1]
+        gaps = gaps + _eye_mask(n, values, 1.0) - _eye_mask(n, values, 0.0)
+        inner = (k - mT(k)) / 2 / gaps
+        return matmul(matmul(vectors, inner), mT(vectors))
+
+
+def eigh(a: Tensor, UPLO: str = "L") -> tuple[Tensor, Tensor]:  # noqa: N803  (PyTorch's name)
+    """``(eigenvalues, eigenvectors)`` of each symmetric matrix of ``a`` (``(..., n, n)``):
+    eigenvalues ascending, eigenvectors as orthonormal columns, by numpy's LAPACK on the host.
+    Only the triangle ``UPLO`` names (``"L"`` or ``"U"``) is read. Differentiable (twice) where
+    the eigenvalues are distinct; an eigenvector's sign is LAPACK's choice, so only quantities
+    that do not depend on it (``V diag(L) V^T``, ``V ** 2``) are comparable across libraries."""
+    check_square(a, "linalg.eigh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    lower = a if UPLO == "L" else mT(a)  # the upper triangle of a is the lower one of a^T
+    return _eigh_result(EighFactor.apply(lower, part=0), EighFactor.apply(lower, part=1))
+
+
+def eigvalsh(a: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
+    """The ascending eigenvalues of each symmetric matrix of ``a`` (see :func:`eigh`)."""
+    check_square(a, "linalg.eigvalsh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return EighFactor.apply(a if UPLO == "L" else mT(a), part=0)
+
+
+_eigh_result = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])  # type: ignore[name-match]
 _qr_result = collections.namedtuple("qr", ["Q", "R"])  # type: ignore[name-match]
 
 __all__ = exports(__name__)

@@ -6,11 +6,13 @@ and the engine sums it down, as for any other broadcast.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..ndarray import NDArray, full
 from ..ndarray.strides import broadcast_shapes
 from ..tensor import Function, Tensor
+from .dims import normalize_dim
 from .elementwise import mul, where
 from .movement import permute, reshape, squeeze, transpose, unsqueeze
 from .table import exports, op
@@ -64,7 +66,6 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-
 @op
 def mm(a: Tensor, b: Tensor) -> Tensor:
     """The product of two matrices (no broadcasting, no 1-D operands: see :func:`matmul`)."""
@@ -92,7 +93,6 @@ def _check_batches(a: Tensor, b: Tensor) -> None:
     if b.shape[:2] != (a.shape[0], a.shape[2]):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-
 
 
 @op
@@ -189,6 +189,63 @@ def addbmm(x: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: A
     side_by_side = reshape(permute(batch1, (1, 0, 2)), (n, b * m))
     stacked = reshape(batch2, (b * m, p))
     return _scaled_sum(x, Matmul.apply(side_by_side, stacked), beta, alpha, "addbmm")
+
+
+ger = op(outer, name="ger")
+
+
+def _contracted_dims(a: Tensor, b: Tensor, dims: Any) -> tuple[list[int], list[int]]:
+    """tensordot's ``dims`` as two lists of dims (as given: negatives kept, for the messages)."""
+    if isinstance(dims, Tensor):
+        dims = int(dims.item()) if dims.numel() == 1 else dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        return list(range(-dims, 0)), list(range(dims))
+    if not isinstance(dims, (list, tuple)) or len(dims) != 2:
+        raise RuntimeError(f"tensordot expects dims to be an int or a pair of dim lists, but got {dims!r}")
+    da, db = ([d] if isinstance(d, int) else [int(k) for k in d] for d in dims)
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    return da, db
+
+
+@op(method=False)
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
+    """The sum of products over the dims of ``a`` and of ``b`` that ``dims`` pairs: an int ``n``
+    pairs the last ``n`` dims of ``a`` with the first ``n`` of ``b``; a pair of lists pairs
+    ``dims[0][i]`` with ``dims[1][i]``. The result's dims are ``a``'s free dims then ``b``'s."""
+    given_a, given_b = _contracted_dims(a, b, dims)
+    da = [normalize_dim(d, a.ndim) for d in given_a]
+    db = [normalize_dim(d, b.ndim) for d in given_b]
+    for ga, gb, i, j in zip(given_a, given_b, da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {ga} "
+                               f"and second has size {b.shape[j]} in dim {gb}")
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = math.prod(a.shape[d] for d in da)
+    left = reshape(permute(a, tuple(free_a + da)), (-1, k) if k else (math.prod(a.shape[d] for d in free_a), 0))
+    right = reshape(permute(b, tuple(db + free_b)), (k, math.prod(b.shape[d] for d in free_b)))
+    out = matmul(left, right)
+    return reshape(out, tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b))
+
+
+@op(method=False)
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of the 2-D ``matrices``, left to right (PyTorch's older form of
+    ``linalg.multi_dot``)."""
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    result = matrices[0]
+    for m in matrices[1:]:
+        result = mm(result, m)
+    return result.clone() if len(matrices) == 1 else result
 
 
 __all__ = exports(__name__)

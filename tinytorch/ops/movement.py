@@ -9,6 +9,7 @@ adjoint ``IndexBackward`` (gather and scatter-add), ``Cat``, and the copies ``Cl
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import numbers
 import operator
@@ -309,6 +310,24 @@ def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, non_blockin
     return x
 
 
+_TYPE_NAMES = {float32: "torch.FloatTensor", float64: "torch.DoubleTensor", int64: "torch.LongTensor",
+               bool_: "torch.BoolTensor"}  # PyTorch's legacy names for the CPU tensor types
+
+
+@op(name="type", function=False)
+def type_(x: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
+    """With no ``dtype``, PyTorch's name of ``x``'s type (``"torch.FloatTensor"`` for float32…);
+    with one (a dtype or such a name), ``x`` converted to it, as ``x.to(dtype)``."""
+    if dtype is None:
+        return _TYPE_NAMES[x.dtype]
+    if isinstance(dtype, str):
+        by_name = {name: dt for dt, name in _TYPE_NAMES.items()}
+        if dtype not in by_name:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = by_name[dtype]
+    return to(x, dtype=dtype)
+
+
 @op(function=False, grad=False)
 def pin_memory(x: Tensor) -> Tensor:
     """``x`` itself: pinned host memory only speeds up copies to a GPU through CUDA's own
@@ -596,7 +615,6 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle(x, diagonal, lower=False)
 
 
-
 def _along(dim: int, ndim: int, key: Any) -> tuple:
     """An indexing key that applies ``key`` to dim ``dim`` of an ``ndim``-dim tensor."""
     return (slice(None),) * dim + (key,) + (slice(None),) * (ndim - dim - 1)
@@ -720,7 +738,6 @@ def take(x: Tensor, index: Tensor) -> Tensor:
     if not isinstance(index, Tensor) or index.dtype.is_floating_point or index.dtype is bool_:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {getattr(index, 'dtype', index)}")
     return getitem(reshape(x, -1), index)
-
 
 
 @op(function=False)
@@ -960,5 +977,185 @@ def ravel(x: Tensor) -> Tensor:
     """``x`` flattened to 1-D: a view when its elements are in row-major order, else a copy."""
     return reshape(x, (-1,))
 new_empty = op(new_zeros, name="new_empty", function=False, grad=False)  # "uninitialised": zeros here
+
+
+# --- joining and reshaping many tensors ------------------------------------------------------------------
+def _tensor_args(tensors: tuple, name: str) -> tuple[list[Tensor], bool]:
+    """The tensors of ``f(t)``, ``f(t1, t2, ...)`` or ``f([t1, t2])``, and whether there was one
+    bare tensor (then ``f`` returns a tensor, else a tuple, as PyTorch's ``atleast_*d``)."""
+    if len(tensors) == 1 and isinstance(tensors[0], Tensor):
+        return [tensors[0]], True
+    items = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
+    for i, t in enumerate(items):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected Tensor as element {i}, but got {type(t).__name__}")
+    return items, False
+
+
+def _at_least(tensors: tuple, name: str, lift: Any) -> Any:
+    items, single = _tensor_args(tensors, name)
+    out = tuple(lift(t) for t in items)
+    return out[0] if single else out
+
+
+def _lift_1d(t: Tensor) -> Tensor:
+    return reshape(t, (1,)) if t.ndim == 0 else t
+
+
+def _lift_2d(t: Tensor) -> Tensor:
+    return reshape(t, (1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
+
+
+def _lift_3d(t: Tensor) -> Tensor:
+    if t.ndim == 0:
+        return reshape(t, (1, 1, 1))
+    if t.ndim == 1:
+        return reshape(t, (1, t.shape[0], 1))
+    return unsqueeze(t, 2) if t.ndim == 2 else t
+
+
+@op(method=False)
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least 1 dim (a 0-d one becomes shape ``(1,)``): one tensor for one
+    tensor, a tuple for several or for a list."""
+    return _at_least(tensors, "atleast_1d", _lift_1d)
+
+
+@op(method=False)
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least 2 dims (``()`` -> ``(1, 1)``, ``(n,)`` -> ``(1, n)``): one tensor
+    for one tensor, a tuple for several or for a list."""
+    return _at_least(tensors, "atleast_2d", _lift_2d)
+
+
+@op(method=False)
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least 3 dims (``()`` -> ``(1, 1, 1)``, ``(n,)`` -> ``(1, n, 1)``,
+    ``(m, n)`` -> ``(m, n, 1)``): one tensor for one tensor, a tuple for several or for a list."""
+    return _at_least(tensors, "atleast_3d", _lift_3d)
+
+
+@op(method=False)
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 1 (dim 0 when the tensors are 1-D), 0-d tensors taken as 1-D."""
+    ts = [_lift_1d(t) for t in _tensor_list(tensors, "hstack")]
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+@op(method=False)
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 0 after :func:`atleast_2d` (1-D tensors become rows)."""
+    return cat([_lift_2d(t) for t in _tensor_list(tensors, "vstack")], 0)
+
+
+row_stack = op(vstack, name="row_stack")
+
+
+@op(method=False)
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 2 after :func:`atleast_3d`."""
+    return cat([_lift_3d(t) for t in _tensor_list(tensors, "dstack")], 2)
+
+
+@op(method=False)
+def column_stack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 1, 0-d and 1-D tensors taken as columns (shape ``(n, 1)``)."""
+    ts = _tensor_list(tensors, "column_stack")
+    return cat([reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in ts], 1)
+
+
+@op(method=False)
+def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:
+    """The tensors expanded (as views) to their common broadcast shape; ``RuntimeError`` when
+    the shapes do not broadcast."""
+    items, _ = _tensor_args(tensors, "broadcast_tensors")
+    shape: tuple[int, ...] = ()
+    for t in items:
+        ndim = max(len(shape), t.ndim)
+        a = (1,) * (ndim - len(shape)) + shape
+        b = (1,) * (ndim - t.ndim) + tuple(t.shape)
+        for k, (m, n) in enumerate(zip(a, b)):
+            if m != n and m != 1 and n != 1:
+                raise RuntimeError(f"The size of tensor a ({m}) must match the size of tensor b ({n}) at "
+                                   f"non-singleton dimension {k}")
+        shape = tuple(n if m == 1 else m for m, n in zip(a, b))
+    return tuple(expand(t, shape) for t in items)
+
+
+@op(method=False)
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The tensors (0-d, 1-D as one row, or 2-D) as blocks along the diagonal of a matrix, zeros
+    elsewhere; the dtype is their promoted dtype."""
+    blocks = []
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"block_diag(): expected Tensor as element {i}, but got {type(t).__name__}")
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t.ndim} dimensions")
+        blocks.append(_lift_2d(t))
+    if not blocks:
+        return Tensor._make(zeros((1, 0), dtype=float32), False, None)
+    width = sum(b.shape[1] for b in blocks)
+    rows, col = [], 0
+    for b in blocks:
+        h, w = b.shape
+        parts = [Tensor._make(zeros((h, col), dtype=b.dtype, device=b.device), False, None), b,
+                 Tensor._make(zeros((h, width - col - w), dtype=b.dtype, device=b.device), False, None)]
+        rows.append(cat(parts, 1))
+        col += w
+    return cat(rows, 0)
+
+
+@op(method=False)
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """All tuples of one element from each 1-D tensor, in row-major order, as the rows of a
+    ``(product of sizes, len(tensors))`` tensor (one tensor: itself)."""
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([reshape(g, (-1,)) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+@op(method=False)
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-``r`` combinations of the elements of the 1-D ``input`` (with repeats when
+    ``with_replacement``), in lexicographic order of positions, as rows of shape ``(k, r)``;
+    ``r == 0`` gives an empty 1-D tensor."""
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return getitem(input, slice(0, 0))
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return getitem(input, Tensor._make(array(rows, device=input.device), False, None))
+
+
+@op
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Tensors whose ``offset``-th diagonal, in the plane of dims ``dim1`` and ``dim2`` of the
+    result (which has one more dim than ``input``), is ``input``'s last dim; zeros elsewhere."""
+    ndim = input.ndim + 1
+    d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = reshape(input, (1,)) if input.ndim == 0 else input
+    k = x.shape[-1]
+    n = k + abs(offset)
+    i = np.arange(k)
+    key = (slice(None),) * (x.ndim - 1) + (array(i + max(-offset, 0), device=x.device),
+                                           array(i + max(offset, 0), device=x.device))
+    square = IndexBackward.apply(x, shape=x.shape[:-1] + (n, n), key=key)
+    return movedim(square, (-2, -1), (d1, d2))
+
+
+@op
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """The square matrix with the elements of ``input`` (flattened) on its ``offset``-th diagonal."""
+    return diag(reshape(input, (-1,)), offset)
 
 __all__ = exports(__name__)

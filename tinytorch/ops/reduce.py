@@ -22,7 +22,7 @@ from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import float32, int64
 from ..tensor import Function, Tensor, is_grad_enabled
-from .dims import normalize_dim, normalize_dims
+from .dims import normalize_dim, normalize_dims, size_arg
 from .elementwise import Cast, exp, log, maximum, minimum, sign, sqrt, where
 from .elementwise import abs as abs_
 from .linalg import svdvals
@@ -75,6 +75,18 @@ class Amax(Function):
 @op
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Sum.apply(x, dims=normalize_dims(dim, x.ndim), keepdim=keepdim)
+
+
+@op(function=False)
+def sum_to_size(x: Tensor, *size: Any) -> Tensor:
+    """``x`` summed to ``size``, which must broadcast to ``x``'s shape: the leading dims ``size``
+    lacks and the dims where it has 1 are summed (the gradient of a broadcast, reversed)."""
+    shape = tuple(size_arg(size))
+    lead = x.ndim - len(shape)
+    if lead < 0 or builtins.any(n not in (1, m) for n, m in zip(shape, x.shape[lead:])):
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(x.shape)}}}.")
+    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return reshape(Sum.apply(x, dims=dims, keepdim=False), shape) if dims else x
 
 
 @op

@@ -26,12 +26,14 @@ import math
 import numbers
 from typing import Any
 
-from ..ndarray import NDArray, full, zeros
+import numpy as np
+
+from ..ndarray import NDArray, array, full, zeros
 from ..ndarray import where as nd_where
 from ..ndarray.dtypes import bool_, float64, int64
 from ..ndarray.strides import broadcast_shapes
 from ..tensor import Function, Tensor, no_grad
-from .dims import normalize_dim
+from .dims import normalize_dim, torch_type_name
 from .elementwise import floor, where
 from .inplace import check_inplace
 from .movement import Index, IndexBackward, _along, along_dim_key, checked_indices, expand, gather, getitem, reshape, to
@@ -284,6 +286,71 @@ def index_add(x: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any 
     src = reshape(source, getitem(_view_1d(x), key).shape)
     added = IndexBackward.apply(src if alpha == 1 else src * alpha, shape=_view_1d(x).shape, key=key)
     return _as_flat_result(x, _view_1d(x) + added)
+
+
+def _index_put_key(x: Tensor, indices: Any) -> tuple[Key, tuple[int, ...]]:
+    """The advanced key of ``x[indices]`` (tensors of ints, negatives counted from the end, or
+    bool masks; ``None`` for a whole dim) as device arrays, and the shape it selects."""
+    if not isinstance(indices, (list, tuple)):
+        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}")
+    host: list[Any] = []
+    for idx in indices:
+        if idx is None:
+            host.append(slice(None))
+            continue
+        if not isinstance(idx, Tensor) or idx.dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if idx.dtype is bool_:
+            at = len(host)
+            mask_dims = x.shape[at:at + idx.ndim]
+            for k, (m, n) in enumerate(zip(idx.shape, mask_dims)):
+                if m != n:
+                    raise IndexError(f"The shape of the mask {list(idx.shape)} at index {k} does not match the shape "
+                                     f"of the indexed tensor {list(x.shape)} at index {at + k}")
+            host.extend(np.nonzero(idx.numpy()) if idx.ndim else [np.zeros(int(idx.item()), np.int64)])
+            continue
+        dim = len(host)
+        if dim >= x.ndim:
+            raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {len(indices)})")
+        a = idx.numpy().astype(np.int64)
+        size = x.shape[dim]
+        bad = a[(a < -size) | (a >= size)]
+        if bad.size:
+            raise IndexError(f"index {bad.reshape(-1)[0]} is out of bounds for dimension {dim} with size {size}")
+        host.append(np.where(a < 0, a + size, a))
+    if len(host) > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {len(host)})")
+    host += [slice(None)] * (x.ndim - len(host))
+    shape = np.broadcast_to(np.zeros((), bool), x.shape)[tuple(host)].shape
+    key = tuple(k if isinstance(k, slice) else array(k, device=x.device) for k in host)
+    return key, tuple(shape)
+
+
+@op
+def index_put(x: Tensor, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``x`` with ``x[indices] = values`` (``values`` broadcast to the indexed shape), out of
+    place; with ``accumulate`` the values are added instead, repeated positions adding up
+    (without it, of repeated positions one write wins). ``indices`` is a tuple with one
+    tensor per leading dim (ints or bool masks, as in ``x[i, j]``). The gradient of ``values``
+    is the output's gradient read at ``indices``; ``x``'s is zero where it was overwritten."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"index_put(): argument 'values' must be Tensor, not {type(values).__name__}")
+    if values.dtype is not x.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{torch_type_name(x.dtype)} for the destination and {torch_type_name(values.dtype)} for "
+                           f"the source.")
+    key, shape = _index_put_key(x, indices)
+    try:
+        fits = tuple(broadcast_shapes(tuple(values.shape), shape)) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(shape)}")
+    v = expand(values, shape)
+    if accumulate:
+        return x + IndexBackward.apply(v, shape=x.shape, key=key)
+    return ScatterPut.apply(x, v, key=key)
 
 
 @op
