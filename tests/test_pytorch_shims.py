@@ -209,3 +209,20 @@ def test_cuda_scaler_without_cuda_and_autocast_pass_through():
         return tt.is_autocast_enabled()
 
     assert f(1) and not tt.is_autocast_enabled()
+
+
+def test_the_legacy_tensor_constructor():
+    """``Tensor(...)`` as PyTorch's: sizes make a float32 tensor of that shape, data is copied as
+    float32 whatever its type; NDArrays and tensors are wrapped without a copy."""
+    assert tt.Tensor(2, 3).shape == (2, 3) and tt.Tensor(2, 3).dtype is tt.float32
+    assert tt.Tensor().shape == (0,)
+    t = tt.Tensor([1, 2])
+    assert t.dtype is tt.float32 and t.tolist() == [1.0, 2.0]
+    assert tt.Tensor(np.arange(3)).dtype is tt.float32 and tt.Tensor([True, False]).tolist() == [1.0, 0.0]
+    assert tt.Tensor([1, 2], dtype=tt.int64).dtype is tt.int64
+    x = tt.ones(3)
+    y = tt.Tensor(x)
+    y[0] = 5.0
+    assert x[0].item() == 5.0  # shares x's storage
+    with pytest.raises(TypeError):
+        tt.Tensor(3.5)

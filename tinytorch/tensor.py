@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .ndarray import NDArray, array
+from .ndarray import NDArray, array, float32
+from .ndarray import zeros as nd_zeros
 from .ndarray.devices import Device
 from .ndarray.dtypes import DType
 from .ndarray.strides import is_compact
@@ -361,8 +362,11 @@ def postorder(roots: "list[Any]", children: "Callable[[Any], list[Any]]") -> "li
 class Tensor:
     """A multi-dimensional array that records the operations made on it for autograd.
 
-    ``Tensor(data)`` wraps an NDArray or shares a Tensor's storage (no copy); other data
-    (lists, numpy arrays, scalars) is copied as by :func:`tinytorch.tensor`.
+    ``Tensor(data)`` wraps an NDArray or shares a Tensor's storage (no copy). Otherwise it is
+    PyTorch's legacy constructor: ``Tensor(2, 3)`` is a float32 tensor of that shape (zeros
+    here: PyTorch leaves it uninitialised), ``Tensor([1, 2])`` or ``Tensor(np_array)`` a float32
+    copy of the data (``tinytorch.tensor`` keeps the data's dtype instead); ``dtype`` and
+    ``device`` may be given.
     """
 
     __slots__ = ("_data", "requires_grad", "grad", "_ctx", "__weakref__")
@@ -373,11 +377,20 @@ class Tensor:
     grad: "Tensor | None"
     _ctx: Function | None
 
-    def __init__(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def __init__(self, *args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+        data = args[0] if len(args) == 1 else None
         if isinstance(data, Tensor):
             data = data._data
-        if not isinstance(data, NDArray) or dtype is not None or device is not None:
-            data = array(data, dtype=dtype, device=device)
+        if isinstance(data, NDArray):
+            if dtype is not None or device is not None:
+                data = array(data, dtype=dtype, device=device)
+        elif all(isinstance(a, int) and not isinstance(a, bool) for a in args):  # sizes: Tensor(2, 3)
+            data = nd_zeros(args or (0,), dtype=float32 if dtype is None else dtype, device=device)
+        elif isinstance(data, (list, tuple, np.ndarray)):
+            data = array(data, dtype=float32 if dtype is None else dtype, device=device)
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints), a sequence or an array of data, or a Tensor, "
+                            f"got {', '.join(type(a).__name__ for a in args)}")
         self._data, self.grad, self._ctx = data, None, None
         self.requires_grad = False
         if requires_grad:
