@@ -17,7 +17,7 @@ from ..ndarray import DType, float32, float64
 from ..ops import zeros_like
 from ..tensor import Tensor, no_grad
 from .hooks import BackwardHookState, RemovableHandle, gate_inputs, gate_outputs
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 
 
 class IncompatibleKeys(NamedTuple):
@@ -200,6 +200,9 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                                 "(tinytorch.nn.Parameter or None expected)")
             self.register_parameter(name, value)
+        elif isinstance(value, Buffer):
+            self._forget(name)
+            self.register_buffer(name, Tensor(value), persistent=value.persistent)
         elif isinstance(value, Module):
             self._forget(name)
             self.add_module(name, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..distributed import get_world_size, is_initialized
 from ..ndarray import int64
 from ..ops import ones, tensor, zeros
 from ..tensor import no_grad
@@ -57,10 +58,13 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, input: Any) -> Any:
+    def _check_input_dim(self, input: Any) -> None:
         if input.ndim not in self._expected_dims:
             raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._expected_dims)} input "
                              f"(got {input.ndim}D input)")
+
+    def forward(self, input: Any) -> Any:
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise ValueError(f"expected {self.num_features} channels in dim 1, got input of shape {tuple(input.shape)}")
         momentum = 0.0 if self.momentum is None else self.momentum
@@ -355,3 +359,39 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation over any input of 2 or more dims, ``(N, C, ...)``, with the statistics
+    of the batch across all processes in PyTorch. tinytorch computes them on this process's
+    batch only, so it is exactly ``BatchNorm*d`` in a single process; training with it in a
+    process group of more than one process raises ``NotImplementedError`` rather than silently
+    use per-process statistics. :meth:`convert_sync_batchnorm` swaps a model's batch norms for it.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group: Any = None, device: Any = None, dtype: Any = None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input: Any) -> None:
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        if self.training and is_initialized() and get_world_size(self.process_group) > 1:
+            raise NotImplementedError("tinytorch's SyncBatchNorm does not synchronise statistics across processes; "
+                                      "use BatchNorm (per-process statistics) or one process")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """``module`` with every ``BatchNorm1d``/``BatchNorm2d`` inside it (or itself) replaced by a
+        SyncBatchNorm holding the same parameters and running statistics."""
+        if isinstance(module, (BatchNorm1d, BatchNorm2d)):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                       process_group)
+            sync._parameters.update(module._parameters)
+            sync._buffers.update(module._buffers)
+            sync.train(module.training)
+            return sync
+        for name, child in list(module.named_children()):
+            module.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return module
