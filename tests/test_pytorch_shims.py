@@ -226,3 +226,23 @@ def test_the_legacy_tensor_constructor():
     assert x[0].item() == 5.0  # shares x's storage
     with pytest.raises(TypeError):
         tt.Tensor(3.5)
+
+
+def test_indexing_and_joining_errors_are_pytorchs():
+    x = tt.arange(6).reshape(2, 3)
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x[::-1]
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x[:, ::-2] = 0
+    assert x.flip(0)[0].tolist() == [3, 4, 5]  # reversing is flip's job
+    with pytest.raises(ValueError, match="non-empty"):
+        tt.cat([])
+    with pytest.raises(RuntimeError, match="non-empty"):
+        tt.stack([])
+
+
+def test_device_predicates_and_sum_dtype():
+    x = tt.ones(2, 3)
+    assert x.is_cpu and not x.is_cuda
+    assert x.sum(dtype=tt.float64).dtype is tt.float64 and tt.arange(4).mean(dtype=tt.float32).item() == 1.5
+    assert tt.arange(4).sum(dtype=tt.float32).dtype is tt.float32

@@ -391,6 +391,8 @@ OPS = [
     unary("clip", lambda L, a: L.clip(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), domain="away"),
     # --- reductions --------------------------------------------------------------------------------
     unary("sum", lambda L, a: a.sum(), np.sum, shape=(2, 3, 4)),
+    unary("sum_dtype", lambda L, a: a.sum(1, dtype=L.float64).to(a.dtype), lambda a: a.sum(1), shape=(2, 3, 4)),
+    unary("mean_dtype", lambda L, a: L.mean(a, 0, dtype=L.float64).to(a.dtype), lambda a: a.mean(0)),
     unary("sum_dim", lambda L, a: L.sum(a, 1), lambda a: a.sum(1), shape=(2, 3, 4)),
     unary("sum_dims_keep", lambda L, a: a.sum((0, -1), keepdim=True),
           lambda a: a.sum((0, 2), keepdims=True), shape=(2, 3, 4)),

@@ -417,6 +417,14 @@ class Tensor:
         return self._data.device
 
     @property
+    def is_cuda(self) -> bool:
+        return self._data.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self._data.device.type != "cuda"  # "cpu" and tinytorch's "numpy" both live on the host
+
+    @property
     def ndim(self) -> int:
         return len(self._data.shape)
 

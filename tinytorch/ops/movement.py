@@ -148,7 +148,13 @@ def _is_basic(key: Any) -> bool:
 
 
 def _nd_key(key: Any) -> Any:
-    """An indexing key with every Tensor replaced by its NDArray."""
+    """An indexing key with every Tensor replaced by its NDArray. A slice's step must be
+    positive, as PyTorch's (``ValueError``; the NDArray layer below allows negative steps, but
+    a Tensor reverses with :func:`flip`)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    for k in parts:
+        if isinstance(k, slice) and k.step is not None and k.step <= 0:
+            raise ValueError("step must be greater than zero")
     if isinstance(key, tuple):
         return tuple(k._data if isinstance(k, Tensor) else k for k in key)
     return key._data if isinstance(key, Tensor) else key
@@ -255,8 +261,8 @@ def _tensor_list(tensors: Any, name: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{name}(): argument 'tensors' must be a tuple or list of Tensors, "
                         f"got {type(tensors).__name__}")
-    if not tensors:
-        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    if not tensors:  # PyTorch raises ValueError for cat, RuntimeError for the others
+        raise (ValueError if name == "cat" else RuntimeError)(f"{name}(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected Tensor as element {i} in argument 0, but got {type(t).__name__}")

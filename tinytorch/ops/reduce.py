@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ndarray import NDArray
+from ..ndarray import NDArray, as_dtype
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
@@ -73,7 +73,10 @@ class Amax(Function):
 
 
 @op
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+    """The sum over ``dim`` (all dims when None); with ``dtype``, ``x`` is cast to it first."""
+    if dtype is not None and as_dtype(dtype) is not x.dtype:
+        x = Cast.apply(x, dtype=as_dtype(dtype))
     return Sum.apply(x, dims=normalize_dims(dim, x.ndim), keepdim=keepdim)
 
 
@@ -114,7 +117,10 @@ def _check_nonempty(x: Tensor, dims: tuple[int, ...], name: str, all_dims: bool 
 
 
 @op
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The mean over ``dim`` (all dims when None), of a float ``x`` or of ``x`` cast to ``dtype``."""
+    if dtype is not None and as_dtype(dtype) is not x.dtype:
+        x = Cast.apply(x, dtype=as_dtype(dtype))
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {x.dtype.name}")
