@@ -82,6 +82,10 @@ POOL = [
      (2, 3, 4, 5)),
     ("upsample_bilinear_recompute", lambda m: m.Upsample(scale_factor=1.7, mode="bilinear",
                                                          recompute_scale_factor=True), (2, 3, 4, 5)),
+    ("upsample_bicubic", lambda m: m.Upsample(size=(9, 4), mode="bicubic"), (2, 3, 5, 7)),
+    ("upsample_bicubic_align", lambda m: m.Upsample(scale_factor=2.5, mode="bicubic", align_corners=True),
+     (1, 2, 6, 6)),
+    ("upsample_bicubic_down", lambda m: m.Upsample(scale_factor=0.6, mode="bicubic"), (1, 2, 4, 5)),
     ("upsample_linear", lambda m: m.Upsample(size=9, mode="linear"), (2, 3, 5)),
     ("upsample_linear_align", lambda m: m.Upsample(scale_factor=0.5, mode="linear", align_corners=True), (2, 3, 8)),
     ("upsample_nearest_1d", lambda m: m.Upsample(scale_factor=2.5), (2, 3, 5)),
@@ -361,3 +365,18 @@ def test_conv_initialisation_bounds_as_torch():
     b = 1 / np.sqrt(3 * 9)
     assert tuple(convt.weight.shape) == (4, 3, 3, 3)
     assert np.abs(convt.weight.detach().numpy()).max() <= b and np.abs(convt.bias.detach().numpy()).max() <= b
+
+
+def test_bicubic_reproduces_a_linear_ramp_away_from_the_edges(device):
+    """Cubic convolution reproduces linear functions: with the corners aligned, outputs whose four
+    source samples lie inside the image equal the ramp at their source position."""
+    i, j = np.meshgrid(np.arange(6.0), np.arange(6.0), indexing="ij")
+    x = tt.tensor((i + 2 * j)[None, None], device=device)
+    y = tt.nn.functional.interpolate(x, size=(11, 11), mode="bicubic", align_corners=True).numpy()[0, 0]
+    src = np.arange(11) * 0.5  # the source position of each output
+    inside = (src >= 1) & (src <= 4)
+    expected = src[:, None] + 2 * src[None, :]
+    np.testing.assert_allclose(y[np.ix_(inside, inside)], expected[np.ix_(inside, inside)], atol=1e-12)
+    np.testing.assert_allclose(y[::2, ::2], (i + 2 * j), atol=1e-12)  # on the samples themselves
+    with pytest.raises(NotImplementedError, match="4D input"):
+        tt.nn.functional.interpolate(tt.ones(1, 1, 4), size=8, mode="bicubic")

@@ -1120,22 +1120,59 @@ def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: b
     return i0, i1, (src - i0.astype(ft)).astype(ft)
 
 
+_CUBIC_A = -0.75  # the cubic convolution kernel's parameter (Keys' kernel with PyTorch's choice of A)
+
+
+def _cubic_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
+                   dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """For bicubic interpolation along one axis: each output's four source indices (``i - 1`` to
+    ``i + 2`` around the source position, clamped to the edges) and their weights from the
+    cubic convolution kernel. The source position is PyTorch's, not clamped at 0 as the linear
+    modes' is."""
+    ft = np.float32 if dtype == float32 else np.float64
+    if align_corners:
+        s = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
+        src = np.arange(n_out, dtype=ft) * s
+    else:
+        s = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
+        src = s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5)
+    base = np.floor(src)
+    t = (src - base).astype(ft)
+    a = ft(_CUBIC_A)
+
+    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    weights = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1).astype(ft)
+    index = np.clip(base.astype(np.int64)[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    return index, weights
+
+
 def _interp_axis(x: Tensor, dim: int, n_out: int, scale: float | None, mode: str, align_corners: bool) -> Tensor:
-    """Resample ``x`` along ``dim`` to ``n_out`` positions: a gather (nearest) or two gathers
-    blended by per-position weights (linear); both differentiable through ``index_select``."""
+    """Resample ``x`` along ``dim`` to ``n_out`` positions: a gather (nearest), or gathers blended
+    by per-position weights (two for linear, four for cubic); all differentiable through
+    ``index_select``."""
     n_in = x.shape[dim]
     if mode.startswith("nearest"):
         index = _nearest_index(n_in, n_out, scale, mode == "nearest-exact")
         return x.index_select(dim, tensor(index, dtype=int64, device=x.device))
-    i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners, x.dtype)
     shape = (n_out,) + (1,) * (x.ndim - 1 - dim)
+    if mode == "bicubic":
+        index, weights = _cubic_weights(n_in, n_out, scale, align_corners, x.dtype)
+        terms = [x.index_select(dim, tensor(index[:, k], dtype=int64, device=x.device))
+                 * tensor(weights[:, k], dtype=x.dtype, device=x.device).reshape(*shape) for k in range(4)]
+        return terms[0] + terms[1] + terms[2] + terms[3]
+    i0, i1, lam = _linear_weights(n_in, n_out, scale, align_corners, x.dtype)
     lam1 = tensor(lam, dtype=x.dtype, device=x.device).reshape(*shape)
     lam0 = tensor(1 - lam, dtype=x.dtype, device=x.device).reshape(*shape)
     return (x.index_select(dim, tensor(i0, dtype=int64, device=x.device)) * lam0
             + x.index_select(dim, tensor(i1, dtype=int64, device=x.device)) * lam1)
 
 
-_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # the interpolating modes' dims
 
 
 def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
@@ -1143,11 +1180,11 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                 antialias: bool = False) -> Tensor:
     """Resize ``input`` (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size``, or by
     ``scale_factor`` (output size floor(in * factor)), with ``mode`` ``"nearest"``,
-    ``"nearest-exact"``, ``"linear"`` (3-D), ``"bilinear"`` (4-D), ``"trilinear"`` (5-D) or
-    ``"area"`` (adaptive average pooling; 3-D and 4-D). ``align_corners`` maps the
-    corner pixels' centres onto each other (linear modes only). A given ``scale_factor`` also
-    sets the source-index step unless ``recompute_scale_factor`` (PyTorch's rule). Each spatial
-    axis is resampled in turn."""
+    ``"nearest-exact"``, ``"linear"`` (3-D), ``"bilinear"`` or ``"bicubic"`` (4-D),
+    ``"trilinear"`` (5-D) or ``"area"`` (adaptive average pooling; 3-D and 4-D).
+    ``align_corners`` maps the corner pixels' centres onto each other (interpolating modes
+    only). A given ``scale_factor`` also sets the source-index step unless
+    ``recompute_scale_factor`` (PyTorch's rule). Each spatial axis is resampled in turn."""
     nd = input.ndim - 2
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
@@ -1159,7 +1196,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       f"{_LINEAR_MODES[mode] + 2}D input")
     else:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, nearest-exact, "
-                                  "linear, bilinear, trilinear, area are)")
+                                  "linear, bilinear, bicubic, trilinear, area are)")
     if nd not in (1, 2, 3) or (mode == "area" and nd == 3):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
                                   f"for the modes: nearest | nearest-exact | linear | bilinear | trilinear | area "
