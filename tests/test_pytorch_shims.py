@@ -246,3 +246,9 @@ def test_device_predicates_and_sum_dtype():
     assert x.is_cpu and not x.is_cuda
     assert x.sum(dtype=tt.float64).dtype is tt.float64 and tt.arange(4).mean(dtype=tt.float32).item() == 1.5
     assert tt.arange(4).sum(dtype=tt.float32).dtype is tt.float32
+
+
+def test_get_default_device_is_a_device():
+    d = tt.get_default_device()
+    assert isinstance(d, tt.device) and d == d.type and str(d) == d.type
+    assert tt.ones(1).device == d

@@ -91,7 +91,7 @@ def device(name: Any) -> Device:
     if isinstance(name, Device):
         return name
     if name is None:
-        name = get_default_device()
+        name = _default.name
     if not isinstance(name, str):
         raise TypeError(f"device must be a string such as 'cpu', got {type(name).__name__}")
     if name.startswith("cuda:"):  # PyTorch spelling of the first GPU
@@ -142,10 +142,11 @@ class _DefaultDevice(threading.local):
 _default = _DefaultDevice()
 
 
-def get_default_device() -> str:
+def get_default_device() -> Device:
     """The device new arrays and tensors go to when none is given, in this thread
-    (``TINYTORCH_DEVICE`` or "cpu" until :func:`set_default_device`)."""
-    return _default.name
+    (``TINYTORCH_DEVICE`` or "cpu" until :func:`set_default_device`); it compares equal to its
+    name."""
+    return device(_default.name)
 
 
 def set_default_device(name: Any) -> None:
