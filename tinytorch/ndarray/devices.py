@@ -27,18 +27,46 @@ _failed: dict[str, str] = {}
 
 
 class Device:
-    """A device name with its backend module. Compares equal to its name string.
+    """A device: its name and backend module; ``tt.device``, as ``torch.device``. There is one
+    Device per name: ``Device("cpu") is Device("cpu")``. It compares equal to its name string.
+
+    ``Device(name)`` accepts a name (``"cpu"``, ``"numpy"``, ``"cuda"`` or PyTorch's
+    ``"cuda:0"``), a Device (returned as it is) or None (the default device); ``index`` may
+    only name the first device. Raises ``RuntimeError`` if the device cannot work here.
 
     >>> Device("numpy") == "numpy"
     True
     """
 
     __slots__ = ("type", "backend")
+    type: str
+    backend: Any  # the backend module; while a kernel recorder (:mod:`.program`) is active, its proxy of it
 
-    def __init__(self, name: str):
-        self.type = name
-        # the backend module; while a kernel recorder (:mod:`.program`) is active, its proxy of it
-        self.backend: Any = get_backend(name)
+    def __new__(cls, name: Any = None, index: int | None = None) -> "Device":
+        if isinstance(name, Device):
+            return name
+        if name is None:
+            name = _default.name
+        if not isinstance(name, str):
+            raise TypeError(f"device must be a string such as 'cpu', got {type(name).__name__}")
+        if index is not None:
+            name = f"{name}:{index}"
+        if ":" in name:  # PyTorch's spelling with an index: only the first device exists here
+            base, _, number = name.partition(":")
+            if number != "0" or base not in ("cuda", "cpu"):
+                raise RuntimeError(f"tinytorch uses one device of each kind; {name!r} is not supported, "
+                                   f"use {base!r}")
+            name = base
+        dev = _devices.get(name)
+        if dev is None:
+            dev = object.__new__(cls)
+            dev.type, dev.backend = name, get_backend(name)
+            _devices[name] = dev
+        return dev
+
+    @property
+    def index(self) -> None:
+        return None
 
     @property
     def name(self) -> str:
@@ -86,22 +114,7 @@ def get_backend(name: str) -> ModuleType:
     raise RuntimeError(f"device {name!r} is not available: {_failed[name]}")
 
 
-def device(name: Any) -> Device:
-    """The :class:`Device` for a name or Device (``None`` → the default device)."""
-    if isinstance(name, Device):
-        return name
-    if name is None:
-        name = _default.name
-    if not isinstance(name, str):
-        raise TypeError(f"device must be a string such as 'cpu', got {type(name).__name__}")
-    if name.startswith("cuda:"):  # PyTorch spelling of the first GPU
-        if name != "cuda:0":
-            raise RuntimeError(f"tinytorch uses one GPU; {name!r} is not supported, use 'cuda'")
-        name = "cuda"
-    dev = _devices.get(name)
-    if dev is None:
-        dev = _devices[name] = Device(name)
-    return dev
+device = Device  # the name the library and PyTorch use: device("cpu")
 
 
 def loaded_devices() -> list[Device]:

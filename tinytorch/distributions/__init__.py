@@ -1,0 +1,35 @@
+"""``tinytorch.distributions``: PyTorch's ``torch.distributions`` for the distributions programs
+use most (policy heads, VAEs, Gaussian likelihoods).
+
+Every density, entropy and KL divergence is a composition of tinytorch ops, so gradients reach
+the parameters; ``rsample`` is reparameterised (``has_rsample``), ``sample`` is not
+differentiable; draws come from tinytorch's generator, so ``tt.manual_seed`` reproduces them.
+
+>>> import tinytorch as tt
+>>> from tinytorch.distributions import Normal, kl_divergence
+>>> p = Normal(tt.tensor([0.0, 1.0], device="numpy"), tt.tensor([1.0, 2.0], device="numpy"))
+>>> p.sample((5,)).shape
+(5, 2)
+>>> [round(v, 4) for v in p.log_prob(tt.tensor([0.0, 1.0], device="numpy")).tolist()]
+[-0.9189, -1.6121]
+>>> round(kl_divergence(p, p).sum().item(), 6)
+0.0
+
+Not here: the gamma-family distributions (``Beta``, ``Gamma``, ``Dirichlet``, ``Poisson``…:
+tinytorch has no ``lgamma``), transforms and ``TransformedDistribution``, ``MixtureSameFamily``.
+"""
+
+from . import constraints
+from .bernoulli import Bernoulli
+from .categorical import Categorical, OneHotCategorical
+from .distribution import Distribution
+from .exponential import Exponential
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .multivariate_normal import MultivariateNormal
+from .normal import Normal
+from .uniform import Uniform
+
+__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace", "MultivariateNormal",
+           "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl"]
