@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 import pytest
+from nn_helpers import torch
 
 import tinytorch as tt
 
@@ -84,3 +85,32 @@ def test_promotion_table_matches_torch(op, device):
             ours = op(make(a, device), scalar).dtype
             theirs = op(torch.ones(2, dtype=tdt[a]), scalar).dtype
             assert str(theirs).endswith(ours.name), f"{a.name} {op.__name__} {scalar!r}: {ours} vs {theirs}"
+
+
+def _operands(L):
+    out = []
+    for dt in ("bool", "int64", "float32", "float64"):
+        d = getattr(L, dt)
+        out += [L.ones(2, dtype=d), L.ones((), dtype=d)]
+    return out + [True, 3, 2.5]
+
+
+def test_result_type_is_the_dtype_arithmetic_gives():
+    operands = _operands(tt)
+    for a in operands:
+        for b in operands:
+            if not isinstance(a, tt.Tensor) and not isinstance(b, tt.Tensor):
+                continue
+            assert tt.result_type(a, b) is (a * b).dtype, (a, b)
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_result_type_and_can_cast_match_pytorch():
+    ours, theirs = _operands(tt), _operands(torch)
+    for a, ta in zip(ours, theirs):
+        for b, tb in zip(ours, theirs):
+            assert tt.result_type(a, b).name == str(torch.result_type(ta, tb)).split(".")[1], (ta, tb)
+    names = ("bool", "int64", "float32", "float64")
+    for x in names:
+        for y in names:
+            assert tt.can_cast(getattr(tt, x), getattr(tt, y)) == torch.can_cast(getattr(torch, x), getattr(torch, y))

@@ -48,7 +48,7 @@ from .ndarray import bool_ as bool  # noqa: A001  (PyTorch spells it tt.bool)
 from .ndarray import float32, float64, get_default_device, int64, set_default_device
 from .ndarray.devices import device
 from .ndarray.dtypes import DType as dtype
-from .ndarray.dtypes import finfo, get_default_dtype, iinfo, promote_types, set_default_dtype
+from .ndarray.dtypes import can_cast, finfo, get_default_dtype, iinfo, promote_types, set_default_dtype
 from .ops import *  # noqa: F403  (exactly the op table's function names: ops.__all__)
 from .ops import random
 from .ops.random import Generator, default_generator
@@ -86,7 +86,7 @@ __all__ = [
     "save", "load", "is_tensor", "is_floating_point", "is_nonzero", "finfo", "iinfo", "get_default_dtype",
     "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
-    "pi", "e", "inf", "nan", "newaxis", "amp", "autocast", "is_autocast_enabled",
+    "pi", "e", "inf", "nan", "newaxis", "can_cast", "amp", "autocast", "is_autocast_enabled",
     "profiler", "viz", "onnx", "distributed", "distributions", "func", "vmap", "compile", "lazy",
     "set_num_threads", "get_num_threads",
 ] + ops.exports()

@@ -99,6 +99,15 @@ def promote_types(a: DType, b: DType) -> DType:
     return a if a.rank >= b.rank else b
 
 
+def can_cast(from_: DType, to: DType) -> bool:
+    """Whether PyTorch's type promotion allows casting ``from_`` to ``to``: never down a category
+    (float to integer, integer to bool); any width within one."""
+    def category(d: DType) -> int:
+        return 2 if d.is_floating_point else 0 if d is bool_ else 1
+
+    return category(as_dtype(from_)) <= category(as_dtype(to))
+
+
 def scalar_category(value: Any) -> DType:
     """The dtype a bare Python scalar would have on its own: bool, int64 or float32."""
     if isinstance(value, (bool, np.bool_)):

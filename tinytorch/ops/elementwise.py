@@ -18,7 +18,7 @@ from ..ndarray import NDArray
 from ..ndarray import array as nd_array
 from ..ndarray import full as nd_full
 from ..ndarray import where as nd_where
-from ..ndarray.dtypes import DType, bool_, float64, int64, promote_types, result_type_with_scalar
+from ..ndarray.dtypes import DType, bool_, float64, int64, promote_types, result_type_with_scalar, scalar_category
 from ..tensor import Function, Tensor
 from .table import exports, op
 
@@ -844,6 +844,26 @@ def _result_dtype(a: Any, b: Any) -> DType:
         raise TypeError(f"expected a Tensor, got {type(a).__name__} and {type(b).__name__}")
     t, other = (a, b) if isinstance(a, Tensor) else (b, a)
     return result_type_with_scalar(t.dtype, other)
+
+
+@op(method=False, grad=False)
+def result_type(tensor1: Any, tensor2: Any) -> DType:
+    """The dtype of an arithmetic op on ``tensor1`` and ``tensor2`` (tensors or Python numbers),
+    by PyTorch's rules: tensors with dims promote to the wider dtype; a 0-d tensor or a number
+    next to them may only raise the category (bool, integer, float), taking its own dtype (the
+    default float32 for a Python float) when it does."""
+    def rank(v: Any) -> int:  # tensors with dims first, then 0-d tensors, then numbers
+        return (2 if v.ndim else 1) if isinstance(v, Tensor) else 0
+
+    def dtype_of(v: Any) -> DType:
+        return v.dtype if isinstance(v, Tensor) else scalar_category(v)
+
+    hi, lo = (tensor1, tensor2) if rank(tensor1) >= rank(tensor2) else (tensor2, tensor1)
+    if rank(hi) == rank(lo):
+        return promote_types(dtype_of(hi), dtype_of(lo))
+    if _category(dtype_of(lo)) > _category(dtype_of(hi)):
+        return dtype_of(lo)
+    return dtype_of(hi)
 
 
 def _no_bool_division(name: str, a: Any, b: Any) -> None:
