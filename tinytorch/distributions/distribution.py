@@ -15,7 +15,7 @@ from typing import Any
 from ..ops.elementwise import exp
 from ..tensor import Tensor, no_grad
 from . import constraints
-from .utils import lazy_property
+from .utils import _is_number, broadcast_all, lazy_property
 
 
 def _shape(size: Any) -> tuple[int, ...]:
@@ -191,3 +191,36 @@ class Distribution:
 
 
 __all__ = ["Distribution"]
+
+
+class LocScale(Distribution):
+    """A distribution of a location ``loc`` and a ``scale > 0`` (numbers or tensors, broadcast
+    together) that is symmetric about ``loc``: what ``Normal`` and ``Laplace`` share -- the
+    parameters, ``expand``, and ``mean = mode = loc``."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+    loc: Tensor
+    scale: Tensor
+
+    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        batch_shape = () if _is_number(loc) and _is_number(scale) else self.loc.shape
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: tuple[int, ...], _instance: Any = None) -> "LocScale":
+        new = self._get_checked_instance(type(self), _instance)
+        batch_shape = tuple(batch_shape)
+        new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc

@@ -91,62 +91,54 @@ class _LazyConv(LazyModuleMixin):
         self.reset_parameters()  # type: ignore[attr-defined]
 
 
-class LazyConv1d(_LazyConv, Conv1d):
+class _LazyPlainConv(_LazyConv):
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None):
+        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias,  # type: ignore[call-arg]
+                         padding_mode, device=device, dtype=dtype)
+        self._lazy_start()
+
+
+class _LazyTransposedConv(_LazyConv):
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
+        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding,  # type: ignore[call-arg]
+                         groups, bias, dilation, padding_mode, device=device, dtype=dtype)
+        self._lazy_start()
+
+
+class LazyConv1d(_LazyPlainConv, Conv1d):
     """``Conv1d`` whose ``in_channels`` comes from its first input."""
 
     cls_to_become = Conv1d
 
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
-                 dtype: Any = None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         device=device, dtype=dtype)
-        self._lazy_start()
 
-
-class LazyConv2d(_LazyConv, Conv2d):
+class LazyConv2d(_LazyPlainConv, Conv2d):
     """``Conv2d`` whose ``in_channels`` comes from its first input."""
 
     cls_to_become = Conv2d
 
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
-                 dtype: Any = None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
-                         device=device, dtype=dtype)
-        self._lazy_start()
 
-
-class LazyConvTranspose1d(_LazyConv, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyTransposedConv, ConvTranspose1d):
     """``ConvTranspose1d`` whose ``in_channels`` comes from its first input."""
 
     cls_to_become = ConvTranspose1d
 
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
-                         padding_mode, device=device, dtype=dtype)
-        self._lazy_start()
 
-
-class LazyConvTranspose2d(_LazyConv, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyTransposedConv, ConvTranspose2d):
     """``ConvTranspose2d`` whose ``in_channels`` comes from its first input."""
 
     cls_to_become = ConvTranspose2d
-
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None):
-        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
-                         padding_mode, device=device, dtype=dtype)
-        self._lazy_start()
 
 
 class _LazyNorm(LazyModuleMixin):
     """The shared part of the lazy batch norms: ``num_features`` from the input's dim 1."""
 
-    def _lazy_start(self) -> None:
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
+        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)  # type: ignore[call-arg]
         self.num_features = 0
         _placeholders(self, ("weight", "bias"))
 
@@ -172,21 +164,11 @@ class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):
 
     cls_to_become = BatchNorm1d
 
-    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
-        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
-        self._lazy_start()
-
 
 class LazyBatchNorm2d(_LazyNorm, BatchNorm2d):
     """``BatchNorm2d`` whose ``num_features`` comes from its first input."""
 
     cls_to_become = BatchNorm2d
-
-    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device: Any = None, dtype: Any = None):
-        super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
-        self._lazy_start()
 
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d", "LazyConvTranspose2d",
