@@ -71,7 +71,7 @@ class FunctionCtx(Node):
     (unless ``retain_graph``): then :attr:`saved_tensors` raises PyTorch's error.
     """
 
-    def __init__(self, fn: type, args: tuple) -> None:
+    def __init__(self, fn: Any, args: tuple) -> None:
         self._fn = fn
         self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         self._saved: tuple = ()
@@ -122,14 +122,7 @@ class FunctionCtx(Node):
 
     def backward(self, grad: Tensor) -> Any:  # type: ignore[override]
         """Split the joined output's gradient per output and call the user's ``backward``."""
-        if len(self._outputs) == 1:
-            pieces: list[Tensor] = [grad]
-        else:
-            pieces, start = [], 0
-            for size, shape, dtype in self._outputs:
-                g = reshape(grad[start:start + size], shape)
-                pieces.append(g if g.dtype is dtype else to(g, dtype=dtype))
-                start += size
+        pieces = _split(grad, self._outputs)
         grads = [pieces[k] if isinstance(k, int) else k if k is None else zeros(k[0], dtype=k[1], device=grad.device)
                  for k in self._grad_slots]
         result = self._fn.backward(self, *grads)
@@ -206,20 +199,24 @@ def _connect(ctx: FunctionCtx, args: tuple, result: Any) -> Any:
     else:
         dtype = functools.reduce(promote_types, [outs[i].dtype for i in diff])
         joined = cat([reshape(to(outs[i], dtype=dtype), (-1,)) for i in diff])._data
-    node_out = Tensor._make(joined, True, ctx)
-    if len(diff) == 1:
-        made = [node_out]
-    else:
-        made, start = [], 0
-        for size, shape, dtype in ctx._outputs:
-            piece = reshape(node_out[start:start + size], shape)
-            made.append(piece if piece.dtype is dtype else to(piece, dtype=dtype))
-            start += size
-    ctx._graph_outputs = made
+    made = ctx._graph_outputs = _split(Tensor._make(joined, True, ctx), ctx._outputs)
     final = list(outs)
     for i, t in zip(diff, made):
         final[i] = t
     return final[0] if single else tuple(final)
+
+
+def _split(joined: Tensor, outputs: list[tuple[int, tuple[int, ...], DType]]) -> list[Tensor]:
+    """The outputs a joined array holds, as views of it (``outputs``: each one's size, shape and
+    dtype, in order); one output is the array itself."""
+    if len(outputs) == 1:
+        return [joined]
+    pieces, start = [], 0
+    for size, shape, dtype in outputs:
+        piece = reshape(joined[start:start + size], shape)
+        pieces.append(piece if piece.dtype is dtype else to(piece, dtype=dtype))
+        start += size
+    return pieces
 
 
 def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:

@@ -1104,17 +1104,26 @@ def _nearest_index(n_in: int, n_out: int, scale: float | None, exact: bool) -> n
     return np.minimum(np.floor(j * s).astype(np.int64), n_in - 1)
 
 
+def _source_positions(n_in: int, n_out: int, scale: float | None, align_corners: bool, ft: Any) -> np.ndarray:
+    """Where each of ``n_out`` outputs samples an axis of ``n_in`` inputs, in input-index units
+    (PyTorch's rule, in the float type ``ft``): with ``align_corners`` the end samples' centres
+    meet; otherwise pixel centres are scaled by ``1 / scale`` (a given scale factor) or
+    ``n_in / n_out``, which can fall below 0 at the first output."""
+    if align_corners:
+        step = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
+        return np.arange(n_out, dtype=ft) * step
+    step = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
+    return step * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5)
+
+
 def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
                     dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For linear interpolation along one axis: each output's two source indices and the weight
     of the second (PyTorch's source-index rule, computed in the input's float type)."""
     ft = np.float32 if dtype == float32 else np.float64
-    if align_corners:
-        s = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
-        src = np.arange(n_out, dtype=ft) * s
-    else:
-        s = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
-        src = np.maximum(s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5), ft(0.0))
+    src = _source_positions(n_in, n_out, scale, align_corners, ft)
+    if not align_corners:
+        src = np.maximum(src, ft(0.0))
     i0 = src.astype(np.int64)
     i1 = i0 + (i0 < n_in - 1)
     return i0, i1, (src - i0.astype(ft)).astype(ft)
@@ -1130,12 +1139,7 @@ def _cubic_weights(n_in: int, n_out: int, scale: float | None, align_corners: bo
     cubic convolution kernel. The source position is PyTorch's, not clamped at 0 as the linear
     modes' is."""
     ft = np.float32 if dtype == float32 else np.float64
-    if align_corners:
-        s = ft((n_in - 1) / (n_out - 1)) if n_out > 1 else ft(0.0)
-        src = np.arange(n_out, dtype=ft) * s
-    else:
-        s = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
-        src = s * (np.arange(n_out, dtype=ft) + ft(0.5)) - ft(0.5)
+    src = _source_positions(n_in, n_out, scale, align_corners, ft)
     base = np.floor(src)
     t = (src - base).astype(ft)
     a = ft(_CUBIC_A)

@@ -127,6 +127,20 @@ class MedianAll(Function):
         return g * _constant(share / share.sum())
 
 
+def _pick_along(x: Tensor, dim: int, keepdim: bool, index_of: Any, result: Any, name: str) -> Any:
+    """``result(values, indices)`` of the element ``index_of(array, dim)`` picks in each row along
+    ``dim`` (median, nanmedian, mode); the values are gathered there, so the gradient goes to
+    that index. A 0-d ``x`` is its own pick; an empty ``dim`` is PyTorch's ``IndexError``."""
+    d = normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return result(clone(x), _order(x, 0))
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    indices = indices_along(x, index_of, d)
+    values = gather(x, d, indices)
+    return result(values, indices) if keepdim else result(squeeze(values, d), squeeze(indices, d))
+
+
 def _median_position(a: NDArray, dim: int, ignore_nan: bool = False) -> NDArray:
     """Per row of ``a`` along ``dim`` (kept as length 1): the sorted position of the lower
     median, or of the first NaN when the row has one (the median is then NaN, as in PyTorch).
@@ -152,14 +166,7 @@ def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     ``(values, indices)`` of the lower median along ``dim``; the gradient goes to the index."""
     if dim is None:
         return MedianAll.apply(x)
-    d = normalize_dim(dim, x.ndim)
-    if x.ndim == 0:
-        return _median_result(clone(x), _order(x, 0))
-    if x.shape[d] == 0:
-        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    indices = indices_along(x, _median_index, d)
-    values = gather(x, d, indices)
-    return _median_result(values, indices) if keepdim else _median_result(squeeze(values, d), squeeze(indices, d))
+    return _pick_along(x, dim, keepdim, _median_index, _median_result, "median")
 
 
 @op
@@ -168,15 +175,7 @@ def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     then that of the row's first NaN, where PyTorch's is unspecified)."""
     if dim is None:
         return MedianAll.apply(x, ignore_nan=True)
-    d = normalize_dim(dim, x.ndim)
-    if x.ndim == 0:
-        return _nanmedian_result(clone(x), _order(x, 0))
-    if x.shape[d] == 0:
-        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
-    indices = indices_along(x, _nan_median_index, d)
-    values = gather(x, d, indices)
-    return _nanmedian_result(values, indices) if keepdim else \
-        _nanmedian_result(squeeze(values, d), squeeze(indices, d))
+    return _pick_along(x, dim, keepdim, _nan_median_index, _nanmedian_result, "median")
 
 
 def _nan_median_index(a: NDArray, dim: int) -> NDArray:
@@ -200,17 +199,9 @@ def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     """``(values, indices)``: the most frequent value along ``dim`` (the smallest of them on a
     tie) and the last index where it occurs; the gradient goes to that index. Counted on the
     host."""
-    d = normalize_dim(dim, x.ndim)
-    if x.ndim == 0:
-        return _mode_result(clone(x), _order(x, 0))
-    if x.shape[d] == 0:
-        raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size.")
-    indices = indices_along(x, _mode_index, d)
-    values = gather(x, d, indices)
-    return _mode_result(values, indices) if keepdim else _mode_result(squeeze(values, d), squeeze(indices, d))
+    return _pick_along(x, dim, keepdim, _mode_index, _mode_result, "mode")
 
 
-# --- searching sorted sequences (no gradient) ---------------------------------------------------------------
 def _side(right: bool, side: str | None) -> str:
     if side is None:
         return "right" if right else "left"
