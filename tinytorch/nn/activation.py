@@ -213,6 +213,21 @@ class LeakyReLU(Module):
         return _with_inplace(f"negative_slope={self.negative_slope}", self.inplace)
 
 
+class RReLU(Module):
+    """Randomized leaky ReLU: negative elements scaled by a slope drawn from U(lower, upper) per
+    element in training, by ``(lower + upper) / 2`` in evaluation. Shape: any, unchanged."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return _with_inplace(f"lower={self.lower}, upper={self.upper}", self.inplace)
+
+
 class ELU(Module):
     """x where x > 0, ``alpha * (exp(x) - 1)`` elsewhere. Shape: any, unchanged."""
 

@@ -85,6 +85,16 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return where(input > 0, input, input * negative_slope)
 
 
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU (Xu et al., 2015): in training each negative element is scaled by its
+    own slope drawn from U(lower, upper); otherwise by the mean slope ``(lower + upper) / 2``."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    slopes = rand(*input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
+    return where(input >= 0, input, input * slopes)
+
+
 def _exp_minus_one(x: Tensor) -> Tensor:
     """``exp(x) - 1`` for the negative side of ELU-like functions: ``x`` is clipped at 0 first, so
     the unused side of a ``where`` cannot overflow (an inf there would make its zero gradient NaN)."""
@@ -1382,6 +1392,31 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 _ALPHA = 1.7580993408473766  # -SELU's negative saturation value: scale * alpha of SELU
 
 
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """A differentiable sample of a categorical distribution (Jang et al., 2017): the softmax of
+    ``(logits + g) / tau`` with Gumbel noise ``g = -log(E)``, ``E`` exponential. With ``hard`` the
+    result is the one-hot argmax in the forward pass, with the soft sample's gradient (the
+    straight-through estimator)."""
+    uniform = rand(*logits.shape, dtype=logits.dtype, device=logits.device)
+    exponential = -(-uniform).log1p()  # -log(1 - U) is Exp(1)
+    soft = softmax((logits - exponential.log()) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.argmax(dim, keepdim=True)
+    one_hot_ = ops.zeros_like(soft).scatter(dim, index, 1.0)
+    return one_hot_ - soft.detach() + soft
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of ``groups`` groups (ShuffleNet): (N, C, *) with C = g * k is
+    seen as (N, g, k, *), its two channel dims swapped, and flattened back."""
+    n, c = input.shape[0], input.shape[1]
+    if groups <= 0 or c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    rest = tuple(input.shape[2:])
+    return input.reshape(n, groups, c // groups, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: dropped elements are set to SELU's saturation value -alpha', then
     an affine map ``a x + b`` restores zero mean and unit variance (Klambauer et al., 2017)."""
@@ -2036,6 +2071,22 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     d_neg = _p_distance(anchor, negative, p, eps)
     if swap:
         d_neg = ops.minimum(d_neg, _p_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """:func:`triplet_margin_loss` with any ``distance_function(x, y)`` (default
+    :func:`pairwise_distance`), which returns one non-negative distance per example."""
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                         f"instead")
+    _same_ndim("triplet_margin_with_distance_loss", anchor=anchor, positive=positive, negative=negative)
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = ops.minimum(d_neg, distance(positive, negative))
     return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
 
 

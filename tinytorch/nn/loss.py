@@ -349,6 +349,23 @@ class TripletMarginLoss(_Loss):
                                      swap=self.swap, reduction=self.reduction)
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    r""":math:`\max(0, d(a, p) - d(a, n) + \text{margin})` with any distance function ``d``
+    (default: the pairwise 2-norm distance); ``swap`` as :class:`TripletMarginLoss`."""
+
+    def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             f"instead")
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor: Any, positive: Any, negative: Any) -> Any:
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative, distance_function=self.distance_function,
+                                                   margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 class SoftMarginLoss(_Loss):
     r"""The two-class logistic loss :math:`\log(1 + e^{-y x})` for ``y`` in {1, -1}.
 

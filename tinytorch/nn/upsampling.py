@@ -77,6 +77,20 @@ class PixelShuffle(Module):
         return f"upscale_factor={self.upscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (see :func:`F.channel_shuffle`)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Any) -> Any:
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class PixelUnshuffle(Module):
     """(*, C, H * r, W * r) -> (*, C * r^2, H, W), r = ``downscale_factor``: the inverse of
     :class:`PixelShuffle`.

@@ -1,0 +1,75 @@
+"""Smaller nn pieces PyTorch programs use: RReLU, gumbel_softmax, channel_shuffle /
+ChannelShuffle, TripletMarginWithDistanceLoss -- by definition, and against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from nn_helpers import needs_torch, torch
+
+import tinytorch as tt
+from tinytorch import nn
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2, 6, 3, 3))
+A = rng.standard_normal((4, 5))
+
+
+def test_rrelu_slopes():
+    r = nn.RReLU(0.1, 0.3)
+    y = r(-tt.ones(20000)).numpy()
+    assert -0.3 <= y.min() and y.max() <= -0.1 and abs(y.mean() + 0.2) < 0.005  # U(0.1, 0.3) slopes
+    assert r(tt.tensor([2.0])).item() == 2.0
+    r.eval()
+    np.testing.assert_allclose(r(tt.tensor([-1.0, 3.0])).numpy(), [-0.2, 3.0], rtol=1e-6)  # the mean slope
+
+
+def test_gumbel_softmax_samples_the_categorical():
+    tt.manual_seed(0)
+    logits = tt.log(tt.tensor([0.2, 0.3, 0.5])).expand(30000, 3)
+    hard = tt.nn.functional.gumbel_softmax(logits, tau=0.7, hard=True)
+    assert set(hard.sum(1).tolist()) == {1.0} and set(hard.unique().tolist()) == {0.0, 1.0}
+    np.testing.assert_allclose(hard.mean(0).numpy(), [0.2, 0.3, 0.5], atol=0.01)  # Gumbel-max: exact frequencies
+    soft = tt.nn.functional.gumbel_softmax(logits[:5], tau=0.7)
+    np.testing.assert_allclose(soft.sum(1).numpy(), np.ones(5), rtol=1e-6)
+    x = tt.zeros(2, 3, requires_grad=True)
+    (tt.nn.functional.gumbel_softmax(x, hard=True) * tt.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.abs().sum().item() > 0  # straight through: the soft sample's gradient
+
+
+def test_channel_shuffle_interleaves_groups():
+    x = tt.arange(6.0).reshape(1, 6, 1, 1)
+    assert tt.nn.functional.channel_shuffle(x, 2).reshape(-1).tolist() == [0, 3, 1, 4, 2, 5]
+    assert nn.ChannelShuffle(3)(x).reshape(-1).tolist() == [0, 2, 4, 1, 3, 5]
+    with pytest.raises(RuntimeError, match="divisible"):
+        tt.nn.functional.channel_shuffle(x, 4)
+
+
+def test_triplet_with_distance_is_the_triplet_loss_for_its_default():
+    a, p, n = (tt.tensor(A * s, requires_grad=True) for s in (1.0, 0.9, 0.5))
+    ours = tt.nn.functional.triplet_margin_with_distance_loss(a, p, n, margin=2.0)
+    ref = tt.nn.functional.triplet_margin_loss(a, p, n, margin=2.0)
+    np.testing.assert_allclose(ours.item(), ref.item(), rtol=1e-6)
+    assert ours.item() > 0
+    with pytest.raises(ValueError, match="margin"):
+        nn.TripletMarginWithDistanceLoss(margin=0.0)
+
+
+@needs_torch
+def test_against_pytorch():
+    results = []
+    for L in (torch, tt):
+        F = L.nn.functional
+        x = L.tensor(X, requires_grad=True)
+        y = L.nn.ChannelShuffle(3)(x)
+        (y * L.arange(float(y.numel()), dtype=L.float64).reshape(y.shape)).sum().backward()
+        a, p, n = (L.tensor(A * s, requires_grad=True) for s in (1.0, 0.9, 0.5))
+        loss = F.triplet_margin_with_distance_loss(a, p, n, margin=2.0) + L.nn.TripletMarginWithDistanceLoss(
+            distance_function=lambda u, v: (u - v).abs().sum(-1), swap=True, margin=3.0, reduction="sum")(a, p, n)
+        loss.backward()
+        r = L.nn.RReLU(0.1, 0.3)
+        r.eval()
+        results.append([y.detach().numpy(), x.grad.numpy(), loss.item(), a.grad.numpy(), n.grad.numpy(),
+                        r(L.tensor(A)).numpy()])
+    for ours, ref in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-12)
