@@ -64,6 +64,10 @@ CONFIGS = [
     ("NAdam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "momentum_decay": 0.01}),
     ("RAdam", {}),
     ("RAdam", {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1}),
+    ("Rprop", {}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
+    ("ASGD", {}),
+    ("ASGD", {"lr": 0.05, "t0": 3, "lambd": 0.01, "alpha": 0.5, "weight_decay": 0.1}),
 ]
 
 
@@ -274,3 +278,30 @@ def test_scheduler_argument_errors():
         lr_scheduler.ConstantLR(opt, factor=2.0)
     with pytest.raises(ValueError, match="Factor should be < 1.0"):
         lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+
+
+def test_rprop_steps_by_sign_and_asgd_averages():
+    """Without PyTorch: Rprop's step grows by etaplus while the gradient's sign holds and the
+    weight moves by exactly that step; ASGD's average is the iterate until t0, then a mean."""
+    w = nn.Parameter(tt.tensor([3.0], dtype=tt.float64))
+    opt = optim.Rprop([w], lr=0.1, etas=(0.5, 2.0))
+    positions = []
+    for _ in range(3):
+        opt.zero_grad()
+        (w * 5.0).sum().backward()  # a constant positive gradient
+        opt.step()
+        positions.append(w.item())
+    np.testing.assert_allclose(positions, [2.9, 2.7, 2.3])  # steps 0.1, 0.2, 0.4
+    v = nn.Parameter(tt.tensor([1.0], dtype=tt.float64))
+    avg = optim.ASGD([v], lr=0.1, lambd=0.0, t0=2)
+    iterates = []
+    for _ in range(5):
+        avg.zero_grad()
+        (v * v).sum().backward()
+        avg.step()
+        iterates.append(v.item())
+    ax = avg.state[v]["ax"].item()
+    # mu = 1 / (t - t0) is set after step t and used at step t + 1: the mean of steps t0 + 2 on
+    assert abs(ax - np.mean(iterates[3:])) < 1e-6 and iterates[3] != iterates[4]
+    with pytest.raises(ValueError, match="eta"):
+        optim.Rprop([w], etas=(1.5, 1.2))
