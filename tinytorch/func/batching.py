@@ -79,7 +79,7 @@ from ..ops.elementwise import (
     mul,
 )
 from ..ops.fused import Attention, Gelu, LayerNorm, Linear, LstmCell, LstmHidden
-from ..ops.linalg import Cholesky, Det, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
+from ..ops.linalg import Cholesky, Det, EighFactor, Inverse, LogAbsDet, QrQ, QrR, SlogdetSign, Solve, SvdFactor
 from ..ops.matmul import Matmul, matmul
 from ..ops.movement import (
     Cat,
@@ -647,6 +647,7 @@ RULES: dict[type[Function], Rule] = {
     Inverse: leading_batch_rule, Det: leading_batch_rule, LogAbsDet: leading_batch_rule, Solve: leading_batch_rule,
     SlogdetSign: leading_batch_rule,
     Cholesky: leading_batch_rule, QrQ: leading_batch_rule, QrR: leading_batch_rule, SvdFactor: leading_batch_rule,
+    EighFactor: leading_batch_rule,
     Unfold: windows_rule, Fold: windows_rule, Convolution: convolution_rule, MaxPool: windows_rule,
     ConvolutionGradInput: convolution_rule, ConvolutionGradWeight: convolution_grad_weight_rule,
     MaxPoolIndices: windows_rule,
