@@ -27,7 +27,7 @@ def x(device):
      "Expected size 2 but got size 3 for tensor number 1"),
     ("cat_ndim", lambda x: tt.cat([x, tt.ones(3, device=x.device)]), RuntimeError, "same number of dimensions"),
     ("cat_type", lambda x: tt.cat(x), TypeError, "tuple or list"),
-    ("cat_empty", lambda x: tt.cat([]), RuntimeError, "non-empty"),
+    ("cat_empty", lambda x: tt.cat([]), ValueError, "non-empty"),
     ("stack", lambda x: tt.stack([x, tt.ones(3, device=x.device)]), RuntimeError, r"\[2, 3\] at entry 0 and \[3\]"),
     ("reshape", lambda x: x.reshape(4, 2), RuntimeError, r"\(4, 2\) is invalid for input of size 6"),
     ("reshape_two_minus_one", lambda x: x.reshape(-1, -1), RuntimeError, "only one dimension can be inferred"),
