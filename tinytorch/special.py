@@ -2,7 +2,8 @@
 
 Most are the op table's own functions under a second name (``special.expit`` is
 ``tt.sigmoid``); the rest are written here with those ops, so their gradients come from theirs.
-tinytorch has no gamma-family or Bessel functions (``gammaln``, ``digamma``, ``i0``…).
+``gammaln``, ``digamma`` / ``psi`` and ``multigammaln`` are the gamma family of the ops;
+tinytorch has no Bessel functions or ``polygamma``/``zeta``.
 
 >>> import tinytorch as tt
 >>> round(tt.special.ndtr(tt.tensor(0.0, device="numpy")).item(), 6)
@@ -14,16 +15,19 @@ from __future__ import annotations
 import math
 
 from .ops import (
+    digamma,
     erf,
     erfc,
     erfinv,
     exp2,
     expm1,
+    lgamma,
     log,
     log1p,
     log_softmax,
     logit,
     logsumexp,
+    mvlgamma,
     round,
     sigmoid,
     sinc,
@@ -34,6 +38,9 @@ from .ops import (
 from .tensor import Tensor
 
 expit = sigmoid
+gammaln = lgamma
+psi = digamma
+multigammaln = mvlgamma
 _SQRT2 = math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -79,4 +86,5 @@ def xlog1py(input: Tensor, other: Tensor) -> Tensor:
 
 
 __all__ = ["erf", "erfc", "erfinv", "exp2", "expm1", "log1p", "log_softmax", "logit", "logsumexp", "round",
-           "sinc", "softmax", "xlogy", "expit", "entr", "ndtr", "ndtri", "log_ndtr", "xlog1py"]
+           "sinc", "softmax", "xlogy", "expit", "entr", "ndtr", "ndtri", "log_ndtr", "xlog1py", "gammaln", "digamma",
+           "psi", "multigammaln"]
