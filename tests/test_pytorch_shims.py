@@ -252,3 +252,20 @@ def test_get_default_device_is_a_device():
     d = tt.get_default_device()
     assert isinstance(d, tt.device) and d == d.type and str(d) == d.type
     assert tt.ones(1).device == d
+
+
+def test_jit_passes_code_through_unchanged():
+    def f(x):
+        return x * 2
+
+    tt.jit._Warned.done = False  # the warning comes once per process
+    with pytest.warns(UserWarning, match="no TorchScript"):
+        scripted = tt.jit.script(f)
+    assert scripted is f and tt.jit.trace(f, (tt.ones(2),)) is f
+    m = nn.Linear(2, 2)
+    assert tt.jit.script(m) is m and not tt.jit.is_scripting() and not tt.jit.is_tracing()
+    assert tt.jit.ignore(f) is f and tt.jit.ignore(drop=True)(f) is f and tt.jit.annotate(list, [1]) == [1]
+    with pytest.raises(RuntimeError, match="TorchScript"):
+        tt.jit.save(m, "model.pt")
+    with pytest.raises(RuntimeError, match="TorchScript"):
+        tt.jit.load("model.pt")

@@ -22,6 +22,7 @@ from . import (
     distributed,
     distributions,
     func,
+    jit,
     linalg,
     nn,
     onnx,
@@ -87,6 +88,6 @@ __all__ = [
     "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
     "pi", "e", "inf", "nan", "newaxis", "can_cast", "amp", "autocast", "is_autocast_enabled",
-    "profiler", "viz", "onnx", "distributed", "distributions", "func", "vmap", "compile", "lazy",
+    "profiler", "viz", "onnx", "distributed", "distributions", "func", "jit", "vmap", "compile", "lazy",
     "set_num_threads", "get_num_threads",
 ] + ops.exports()
