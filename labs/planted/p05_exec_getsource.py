@@ -6,7 +6,7 @@
 # %%
 import inspect
 
-import tinytorch.autograd as A
+import tinytorch.autograd.engine as A
 
 _FREED = A._FREED
 exec(inspect.getsource(A.topo_order))

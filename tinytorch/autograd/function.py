@@ -50,12 +50,12 @@ import functools
 import inspect
 from typing import Any, Callable
 
-from .ndarray import promote_types
-from .ndarray.dtypes import DType
-from .ops.creation import zeros
-from .ops.movement import cat, reshape, to
-from .tensor import Function as Node
-from .tensor import Tensor, is_grad_enabled, no_grad
+from ..ndarray import promote_types
+from ..ndarray.dtypes import DType
+from ..ops.creation import zeros
+from ..ops.movement import cat, reshape, to
+from ..tensor import Function as Node
+from ..tensor import Tensor, is_grad_enabled, no_grad
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
           "have already been freed). Specify retain_graph=True if you need to backward through the graph a "

@@ -31,16 +31,15 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
-from .function import Function, FunctionCtx, once_differentiable
-from .hooks import RemovableHandle
-from .ops.creation import full_like, ones_like
-from .ops.elementwise import add
-from .ops.inplace import add_
-from .ops.movement import PlacedGrad, placed_gradients, reshape, to
-from .ops.reduce import sum as sum_
-from .ops.table import op
-from .tensor import Function as Node
-from .tensor import (
+from ..hooks import RemovableHandle
+from ..ops.creation import full_like, ones_like
+from ..ops.elementwise import add
+from ..ops.inplace import add_
+from ..ops.movement import PlacedGrad, placed_gradients, reshape, to
+from ..ops.reduce import sum as sum_
+from ..ops.table import op
+from ..tensor import Function as Node
+from ..tensor import (
     Tensor,
     _set_grad_enabled,
     enable_grad,
@@ -446,6 +445,6 @@ def tensor_backward(self: Tensor, gradient: Tensor | None = None, retain_graph: 
     backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
 
-__all__ = ["Tensor", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
+__all__ = ["Tensor", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "inference_mode", "is_inference_mode_enabled", "grad", "backward", "topo_order",
            "unbroadcast"]
