@@ -15,21 +15,32 @@ differentiable; draws come from tinytorch's generator, so ``tt.manual_seed`` rep
 >>> round(kl_divergence(p, p).sum().item(), 6)
 0.0
 
-Not here: the gamma-family distributions (``Beta``, ``Gamma``, ``Dirichlet``, ``Poisson``…:
-tinytorch has no ``lgamma``), transforms and ``TransformedDistribution``, ``MixtureSameFamily``.
+The gamma family (``Gamma``, ``Chi2``, ``Beta``, ``Dirichlet``, ``StudentT``) is reparameterised
+too: a standard gamma draw's gradient w.r.t. its concentration is the implicit one of its CDF,
+computed exactly (see :mod:`tinytorch.distributions.gamma`). ``Gamma.cdf`` is missing (no
+incomplete gamma function); ``LogNormal`` is written out, not a ``TransformedDistribution``.
+
+Not here: transforms and ``TransformedDistribution``, ``MixtureSameFamily``.
 """
 
 from . import constraints
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical, OneHotCategorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
+from .gamma import Chi2, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
+from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
+from .poisson import Poisson
+from .student_t import StudentT
 from .uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace", "MultivariateNormal",
-           "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl"]
+__all__ = ["Bernoulli", "Beta", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential", "Gamma",
+           "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
+           "StudentT", "Uniform", "constraints", "kl_divergence", "register_kl"]

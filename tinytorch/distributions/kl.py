@@ -12,16 +12,22 @@ from typing import Any
 from ..linalg import solve_triangular
 from ..ndarray.strides import broadcast_shapes
 from ..nn.functional import softplus
-from ..ops.elementwise import exp, where
+from ..ops.composite import digamma, lgamma, xlogy
+from ..ops.elementwise import exp, log, where
 from ..tensor import Tensor
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical, OneHotCategorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
+from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
+from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
+from .poisson import Poisson
 from .uniform import Uniform
 from .utils import _sum_rightmost
 
@@ -166,6 +172,45 @@ def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise NotImplementedError
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p: Gamma, q: Gamma) -> Tensor:
+    """``E_p[log p - log q]`` with ``E_p[log x] = psi(a_p) - log b_p`` and ``E_p[x] = a_p / b_p``:
+    ``(a_p - a_q) psi(a_p) - lgamma(a_p) + lgamma(a_q) + a_q log(b_p / b_q) + a_p (b_q - b_p) / b_p``."""
+    a_p, b_p, a_q, b_q = p.concentration, p.rate, q.concentration, q.rate
+    return ((a_p - a_q) * digamma(a_p) - lgamma(a_p) + lgamma(a_q) + a_q * log(b_p / b_q)
+            + a_p * (b_q - b_p) / b_p)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> Tensor:
+    """``log B(q) - log B(p) + sum (a_p - a_q)(psi(a_p) - psi(sum a_p))``, with ``log B(a) =
+    sum lgamma(a_i) - lgamma(sum a_i)`` the log normaliser and ``E_p[log x_i] = psi(a_i) - psi(a_0)``."""
+    a_p, a_q = p.concentration, q.concentration
+    total_p, total_q = a_p.sum(-1), a_q.sum(-1)
+    log_norm_p = lgamma(a_p).sum(-1) - lgamma(total_p)
+    log_norm_q = lgamma(a_q).sum(-1) - lgamma(total_q)
+    expected_log_x = digamma(a_p) - digamma(total_p).unsqueeze(-1)
+    return log_norm_q - log_norm_p + ((a_p - a_q) * expected_log_x).sum(-1)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p: Beta, q: Beta) -> Tensor:
+    """The Dirichlet formula for the two coordinates ``(x, 1 - x)``."""
+    return _kl_dirichlet_dirichlet(p._dirichlet, q._dirichlet)
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p: Poisson, q: Poisson) -> Tensor:
+    """``r_p log(r_p / r_q) - r_p + r_q``, with ``0 log 0 = 0``: ``r_q`` for ``r_p = 0`` (PyTorch: NaN)."""
+    return xlogy(p.rate, p.rate) - xlogy(p.rate, q.rate) - p.rate + q.rate
+
+
+@register_kl(LogNormal, LogNormal)
+def _kl_lognormal_lognormal(p: LogNormal, q: LogNormal) -> Tensor:
+    """KL is invariant under the shared bijection ``exp``: the normals' KL."""
+    return _kl_normal_normal(p.base_dist, q.base_dist)
 
 
 __all__ = ["kl_divergence", "register_kl"]

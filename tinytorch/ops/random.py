@@ -21,7 +21,7 @@ from ..ndarray import NDArray, array, as_dtype
 from ..ndarray.dtypes import DType, bool_, float32, int64
 from ..ndarray.strides import broadcast_shapes
 from ..tensor import Tensor, announce_random
-from .dims import size_arg
+from .dims import size_arg, torch_type_name
 from .inplace import _write
 from .table import exports, op
 
@@ -345,6 +345,29 @@ def random_(t: Tensor, from_: Any = _UNSET, to: Any = _UNSET, *, generator: Gene
         raise RuntimeError(f"to - 1 is out of bounds for {t.dtype.name}")
     draw = _rng(generator, "random_").integers(low, high, size=t.shape, dtype=np.int64, endpoint=True)
     return _write(t, array(draw, dtype=int64, device=t.device))
+
+
+# --- Poisson counts ----------------------------------------------------------------------------------------
+_POISSON_NORMAL = 1e15  # above this rate numpy's Poisson sampler refuses; the normal approximation is exact
+
+
+@op(method=False, grad=False)
+def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
+    """Poisson counts with the (non-negative) rates ``input``, elementwise, in ``input``'s
+    floating dtype. Not differentiable."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"poisson_cpu" not implemented for \'{torch_type_name(input.dtype)}\'')
+    lam = input.detach().numpy().astype(np.float64)
+    if lam.size and not (lam >= 0).all():  # NaN too
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    rng = _rng(generator, "poisson")
+    big = lam > _POISSON_NORMAL
+    draw = rng.poisson(np.where(big, 0.0, lam)).astype(np.float64)
+    if big.any():  # rates beyond the sampler's range (inf included): the rounded normal approximation
+        with np.errstate(invalid="ignore"):
+            approx = np.round(lam + np.sqrt(lam) * rng.standard_normal(lam.shape))
+        draw = np.where(big, np.where(np.isinf(lam), np.inf, approx), draw)
+    return _leaf(draw, input.dtype, input.device, False)
 
 
 __all__ = exports(__name__) + ["Generator", "default_generator"]
