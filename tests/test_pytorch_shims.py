@@ -269,3 +269,10 @@ def test_jit_passes_code_through_unchanged():
         tt.jit.save(m, "model.pt")
     with pytest.raises(RuntimeError, match="TorchScript"):
         tt.jit.load("model.pt")
+
+
+def test_data_ptr_tells_shared_memory(device):
+    a = tt.arange(10.0, device=device)
+    assert a.view(2, 5).data_ptr() == a.data_ptr() == a[:3].data_ptr()
+    assert a[2:].data_ptr() - a.data_ptr() == 2 * a.element_size()  # the address of the first element
+    assert a.clone().data_ptr() != a.data_ptr() and a.t().data_ptr() == a.data_ptr()

@@ -476,6 +476,11 @@ class Tensor:
         """Where this view starts in its buffer, counted in elements."""
         return self._data.offset
 
+    def data_ptr(self) -> int:
+        """The address of this tensor's first element; views of one storage that start at the same
+        element share it (how PyTorch programs test for shared memory)."""
+        return self._data.data_ptr()
+
     def element_size(self) -> int:
         """Bytes per element."""
         return self._data.dtype.itemsize

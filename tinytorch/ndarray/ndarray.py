@@ -88,6 +88,15 @@ class NDArray:
         their keys are equal (``tt.save`` writes a shared buffer once and keeps the sharing)."""
         return id(self._buf)
 
+    def data_ptr(self) -> int:
+        """The memory address of this view's first element (``Tensor.data_ptr``): equal for two
+        live views that start at the same element of one buffer. ``RuntimeError`` on a backend
+        that does not give addresses (``buffer_address`` is None)."""
+        address = self._backend.buffer_address
+        if address is None:
+            raise RuntimeError(f"data_ptr is not available for arrays on device {self.device}")
+        return address(self._buf) + self.offset * self.dtype.itemsize
+
     def _view(self, shape: Shape, strides: Strides, offset: int | None = None) -> "NDArray":
         return NDArray(self._buf, shape, strides, self.offset if offset is None else offset,
                        self.dtype, self.device)
