@@ -73,3 +73,54 @@ def test_against_pytorch():
                         r(L.tensor(A)).numpy()])
     for ours, ref in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-12)
+
+
+# --- spatial transformers: affine_grid and grid_sample -----------------------------------------
+IMG = rng.standard_normal((2, 3, 5, 6))
+THETA = rng.standard_normal((2, 2, 3)) * 0.6
+GRID = rng.uniform(-1.4, 1.4, (2, 4, 7, 2))
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_the_identity_grid_reproduces_the_image(align_corners):
+    F = tt.nn.functional
+    x = tt.tensor(IMG)
+    identity = tt.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]] * 2, dtype=tt.float64)
+    grid = F.affine_grid(identity, (2, 3, 5, 6), align_corners=align_corners)
+    assert grid.shape == (2, 5, 6, 2)
+    for mode in ("bilinear", "nearest"):
+        np.testing.assert_allclose(F.grid_sample(x, grid, mode=mode, align_corners=align_corners).numpy(), IMG,
+                                   atol=1e-12)
+    # a shift of one pixel to the right reads the next column; the last column reads zeros outside
+    step = 2.0 / (6 - 1) if align_corners else 2.0 / 6
+    shifted = identity.clone()
+    shifted[:, 0, 2] = step
+    out = F.grid_sample(x, F.affine_grid(shifted, (2, 3, 5, 6), align_corners=align_corners),
+                        align_corners=align_corners).numpy()
+    np.testing.assert_allclose(out[..., :-1], IMG[..., 1:], atol=1e-12)
+    edge = F.grid_sample(x, F.affine_grid(shifted, (2, 3, 5, 6), align_corners=align_corners),
+                         padding_mode="border", align_corners=align_corners).numpy()
+    np.testing.assert_allclose(edge[..., -1], IMG[..., -1], atol=1e-12)
+    with pytest.raises(ValueError, match="padding_mode"):
+        F.grid_sample(x, grid, padding_mode="wrap")
+
+
+@needs_torch
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_pytorch(mode, padding_mode, align_corners):
+    results = []
+    for L in (torch, tt):
+        F = L.nn.functional
+        x = L.tensor(IMG, requires_grad=True)
+        th = L.tensor(THETA, requires_grad=True)
+        g = L.tensor(GRID, requires_grad=True)
+        grid = F.affine_grid(th, (2, 3, 4, 7), align_corners=align_corners)
+        y = (F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+             + F.grid_sample(x, g, mode=mode, padding_mode=padding_mode, align_corners=align_corners))
+        (y * L.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))).sum().backward()
+        results.append([y.detach().numpy(), x.grad.numpy()]
+                       + ([th.grad.numpy(), g.grad.numpy()] if mode == "bilinear" else []))
+    for ours, ref in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)

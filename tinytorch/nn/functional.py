@@ -1245,6 +1245,90 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     return out
 
 
+def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> Tensor:
+    """The sampling grid of the 2-D affine maps ``theta`` (N, 2, 3) for an output of ``size``
+    (N, C, H, W): ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, with ``x``, ``y`` the output
+    pixels' normalised coordinates in [-1, 1] (pixel centres, or the corner pixels' centres at
+    +-1 with ``align_corners``); shape (N, H, W, 2), for :func:`grid_sample`."""
+    if len(size) != 4:
+        raise NotImplementedError("affine_grid only supports 4D sizes, for 2D affine transformations")
+    n, _, h, w = size
+    if theta.ndim != 3 or tuple(theta.shape) != (n, 2, 3):
+        raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {list(size)}. "
+                         f"Got {list(theta.shape)}.")
+
+    def coords(k: int) -> np.ndarray:
+        if k == 1:
+            return np.zeros(1)
+        points = np.linspace(-1.0, 1.0, k)
+        return points if align_corners else points * (k - 1) / k
+
+    xs, ys = np.meshgrid(coords(w), coords(h))
+    base = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(1, h * w, 3)
+    grid = tensor(base, dtype=theta.dtype, device=theta.device) @ theta.transpose(1, 2)
+    return grid.reshape(n, h, w, 2)
+
+
+def _reflect(x: Tensor, low: float, high: float) -> Tensor:
+    """``x`` folded back into [low, high] by reflecting at the ends (repeatedly)."""
+    span = high - low
+    if span <= 0:
+        return x * 0.0 + low
+    d = (x - low).abs()
+    flips = (d / span).floor()
+    extra = d - flips * span
+    return ops.where(ops.remainder(flips, 2.0) == 0, low + extra, high - extra)
+
+
+def _source_coordinate(v: Tensor, size: int, align_corners: bool, padding_mode: str) -> Tensor:
+    """A normalised coordinate in [-1, 1] as a pixel index of an axis of ``size`` pixels, with
+    ``padding_mode``'s rule for points outside: ``border`` clamps, ``reflection`` mirrors."""
+    pixel = (v + 1) / 2 * (size - 1) if align_corners else ((v + 1) * size - 1) / 2
+    if padding_mode == "reflection":
+        pixel = _reflect(pixel, 0.0, size - 1.0) if align_corners else _reflect(pixel, -0.5, size - 0.5)
+    if padding_mode in ("border", "reflection"):
+        pixel = pixel.clamp(0, size - 1)
+    return pixel
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> Tensor:
+    """Sample ``input`` (N, C, H, W) at the points ``grid`` (N, Ho, Wo, 2) gives in normalised
+    coordinates (x then y, -1 and 1 the edges' pixels as in :func:`affine_grid`): bilinearly
+    between the four neighbouring pixels, or at the nearest one (``mode="nearest"``, ties to
+    even). Points outside read zeros (``padding_mode="zeros"``), the edge (``"border"``) or the
+    mirrored image (``"reflection"``). Differentiable w.r.t. ``input`` and ``grid`` (the grid's
+    gradient through the bilinear weights). Output (N, C, Ho, Wo)."""
+    if mode not in ("bilinear", "nearest"):
+        raise NotImplementedError(f"grid_sample: mode {mode!r} is not implemented (bilinear, nearest are)")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sample: expected a 4-D input (N, C, H, W) and a grid (N, Ho, Wo, 2) with the same "
+                           f"N, got input {list(input.shape)} and grid {list(grid.shape)}")
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+    ix = _source_coordinate(grid[..., 0], w, bool(align_corners), padding_mode)
+    iy = _source_coordinate(grid[..., 1], h, bool(align_corners), padding_mode)
+    flat = input.reshape(n, c, h * w)
+
+    def read(x: Tensor, y: Tensor) -> Tensor:
+        """input at integer pixels (x, y) of shape (N, Ho, Wo), zeros outside."""
+        inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+        index = (y.clamp(0, h - 1) * w + x.clamp(0, w - 1)).to(int64).reshape(n, 1, ho * wo).expand(n, c, ho * wo)
+        values = flat.gather(2, index).reshape(n, c, ho, wo)
+        return values * inside.unsqueeze(1).to(input.dtype)
+
+    if mode == "nearest":
+        return read(ix.round().detach(), iy.round().detach())
+    x0, y0 = ix.floor().detach(), iy.floor().detach()
+    wx1, wy1 = (ix - x0).unsqueeze(1), (iy - y0).unsqueeze(1)
+    wx0, wy0 = 1 - wx1, 1 - wy1
+    return (read(x0, y0) * wx0 * wy0 + read(x0 + 1, y0) * wx1 * wy0
+            + read(x0, y0 + 1) * wx0 * wy1 + read(x0 + 1, y0 + 1) * wx1 * wy1)
+
+
 def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
              align_corners: bool | None = None) -> Tensor:
     """The older name of :func:`interpolate`."""
