@@ -117,6 +117,22 @@ POOL = [
     ("circular_pad1d", lambda m: m.CircularPad1d((2, 3)), (2, 3, 4)),
     ("circular_pad2d", lambda m: m.CircularPad2d(1), (2, 3, 4, 5)),
     ("circular_pad3d", lambda m: m.CircularPad3d((1, 0, 2, 1, 0, 3)), (1, 2, 3, 4, 5)),
+    # --- 3-D: windows as views (F.conv3d, F.max_pool3d, F.avg_pool3d, F.adaptive_avg_pool3d) --------
+    ("conv3d", lambda m: m.Conv3d(4, 6, 3, padding=1), (2, 4, 5, 6, 5)),
+    ("conv3d_strided_groups", lambda m: m.Conv3d(4, 6, (3, 2, 2), stride=(2, 1, 2), padding=(1, 0, 1),
+                                                 dilation=(1, 2, 1), groups=2), (2, 4, 7, 6, 5)),
+    ("conv3d_same_reflect", lambda m: m.Conv3d(2, 3, 3, padding="same", padding_mode="reflect"), (3, 2, 4, 5, 4)),
+    ("maxpool3d", lambda m: m.MaxPool3d(2), (2, 3, 4, 6, 4)),
+    ("maxpool3d_ceil_dilation", lambda m: m.MaxPool3d(3, stride=2, padding=1, dilation=(1, 2, 1), ceil_mode=True),
+     (1, 2, 7, 8, 6)),
+    ("avgpool3d_pad", lambda m: m.AvgPool3d(3, stride=2, padding=1), (2, 3, 5, 6, 7)),
+    ("avgpool3d_ceil_exclude", lambda m: m.AvgPool3d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+     (1, 2, 6, 7, 5)),
+    ("avgpool3d_ceil_include", lambda m: m.AvgPool3d(3, 2, 1, ceil_mode=True), (1, 2, 6, 7, 5)),
+    ("avgpool3d_divisor", lambda m: m.AvgPool3d(2, divisor_override=3), (3, 4, 4, 6)),
+    ("adaptive_avgpool3d", lambda m: m.AdaptiveAvgPool3d((3, 4, None)), (2, 3, 7, 6, 5)),
+    ("batchnorm3d", lambda m: m.BatchNorm3d(3), (2, 3, 3, 4, 5)),
+    ("instancenorm3d", lambda m: m.InstanceNorm3d(3, affine=True), (2, 3, 3, 4, 5)),
 ]
 
 

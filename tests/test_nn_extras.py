@@ -124,3 +124,23 @@ def test_grid_sample_matches_pytorch(mode, padding_mode, align_corners):
                        + ([th.grad.numpy(), g.grad.numpy()] if mode == "bilinear" else []))
     for ours, ref in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_conv3d_and_pool3d_by_their_definitions():
+    """Without PyTorch: a direct loop over output positions."""
+    x = rng.standard_normal((1, 2, 4, 5, 3))
+    w = rng.standard_normal((3, 2, 2, 3, 2))
+    out = tt.nn.functional.conv3d(tt.tensor(x), tt.tensor(w), stride=(1, 2, 1)).numpy()
+    assert out.shape == (1, 3, 3, 2, 2)
+    for o in range(3):
+        for d in range(3):
+            for h in range(2):
+                for k in range(2):
+                    window = x[0, :, d:d + 2, 2 * h:2 * h + 3, k:k + 2]
+                    np.testing.assert_allclose(out[0, o, d, h, k], (window * w[o]).sum(), rtol=1e-12)
+    pooled = tt.nn.functional.max_pool3d(tt.tensor(x), 2).numpy()
+    np.testing.assert_allclose(pooled[0, 1, 1, 0, 0], x[0, 1, 2:4, 0:2, 0:2].max())
+    mean = tt.nn.functional.avg_pool3d(tt.tensor(x), (2, 2, 3)).numpy()
+    np.testing.assert_allclose(mean[0, 0, 1, 1, 0], x[0, 0, 2:4, 2:4, 0:3].mean(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="5D"):
+        tt.nn.functional.conv3d(tt.ones(2, 3), tt.ones(1, 1, 1, 1, 1))

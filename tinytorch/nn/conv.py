@@ -101,7 +101,7 @@ class _Conv(_ConvNd):
                          padding_mode, 0, device, dtype)
 
     def _conv_forward(self, input: Any, weight: Any, bias: Any) -> Any:
-        conv = F.conv1d if self._nd == 1 else F.conv2d
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return conv(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
@@ -180,6 +180,20 @@ class Conv2d(_Conv):
     """
 
     _nd = 2
+
+
+class Conv3d(_Conv):
+    r"""3-D convolution over an input of ``in_channels`` volumes, (N, C, D, H, W) or (C, D, H, W);
+    the arguments are :class:`Conv2d`'s, with triples (see :func:`F.conv3d` for how it is computed).
+
+    Examples::
+
+        >>> import tinytorch as tt
+        >>> Conv3d(2, 4, 3, padding=1)(tt.randn(1, 2, 5, 6, 7)).shape
+        (1, 4, 5, 6, 7)
+    """
+
+    _nd = 3
 
 
 class _ConvTranspose(_ConvNd):

@@ -83,6 +83,14 @@ class Dropout2d(_DropoutNd):
         return F.dropout2d(input, self.p, self.training)
 
 
+class Dropout3d(_DropoutNd):
+    """During training, zero whole channels (volumes) of an (N, C, D, H, W) or (C, D, H, W) input,
+    each with probability ``p``, and scale the rest by ``1 / (1 - p)``; in ``eval()``, the identity."""
+
+    def forward(self, input: Any) -> Any:
+        return F.dropout3d(input, self.p, self.training)
+
+
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU activations' mean and variance: dropped elements take SELU's
     saturation value and an affine map corrects the moments; the identity in ``eval()`` mode.

@@ -742,6 +742,146 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
+# ---------------------------------------------------------------------- 3-D: windows as views
+def _batched_5d(input: Tensor, name: str) -> tuple[Tensor, bool]:
+    """``input`` as (N, C, D, H, W), and whether it had the batch dim."""
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"{name}: Expected 4D (unbatched) or 5D (batched) input, but got input of size: "
+                           f"{list(input.shape)}")
+    return (input, True) if input.ndim == 5 else (input.unsqueeze(0), False)
+
+
+def _windows_3d(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> Tensor:
+    """Every 3-D window of ``x`` (N, C, D, H, W), as a view (N, C, OD, OH, OW, kd, kh, kw): one
+    ``Tensor.unfold`` per spatial dim (each appends its window dim last), dilated windows by a
+    strided slice of that dim."""
+    for i in range(3):
+        x = x.unfold(2 + i, dilation[i] * (kernel[i] - 1) + 1, stride[i])
+        if dilation[i] > 1:
+            x = x[..., ::dilation[i]]
+    return x
+
+
+def _pool_extent(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """The number of pooling windows along a dim (PyTorch's rule: with ``ceil_mode`` a last,
+    partial window counts if it starts inside the input or its left padding)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+           padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation of ``input`` (N, C, D, H, W) or (C, D, H, W) with ``weight``
+    (O, C / groups, kd, kh, kw), plus ``bias`` (O,): the zero-padded input's windows as a view,
+    contracted with the weight in one ``einsum`` per call (an im2col matrix is materialised:
+    fine for the small volumes this library meets; the 2-D convolutions have direct kernels)."""
+    x, batched = _batched_5d(input, "conv3d")
+    if weight.ndim != 5:
+        raise RuntimeError(f"conv3d: Expected a 5-D weight (O, C / groups, kd, kh, kw), got {list(weight.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    o, k = weight.shape[0], tuple(weight.shape[2:])
+    if c != weight.shape[1] * groups or o % groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c} channels "
+                           f"instead")
+    s, d = _ntuple(stride, 3, "stride"), _ntuple(dilation, 3, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of ('valid', 'same')")
+        if padding == "same" and any(v != 1 for v in s):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        amounts = [(0, 0)] * 3 if padding == "valid" else _same_padding(k, d)
+    else:
+        amounts = [(v, v) for v in _ntuple(padding, 3, "padding")]
+    x = pad(x, [v for pair in reversed(amounts) for v in pair])
+    cols = _windows_3d(x, k, s, d)  # (N, C, OD, OH, OW, kd, kh, kw)
+    od, oh, ow = cols.shape[2:5]
+    cols = cols.reshape(n, groups, c // groups, od, oh, ow, *k)
+    w = weight.reshape(groups, o // groups, c // groups, *k)
+    out = ops.einsum("ngcdhwxyz,gocxyz->ngodhw", cols, w).reshape(n, o, od, oh, ow)
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1, 1)
+    return out if batched else out.squeeze(0)
+
+
+def _pool_3d(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+             fill: float, name: str) -> tuple[Tensor, tuple, tuple, tuple, bool]:
+    """The windows of the padded input for a 3-D pooling: ``(windows, kernel, stride, padding,
+    batched)``, the input padded with ``fill`` (and on the right for ``ceil_mode``'s last windows)."""
+    x, batched = _batched_5d(input, name)
+    k = _ntuple(kernel_size, 3, "kernel_size")
+    s = k if stride is None or stride == [] else _ntuple(stride, 3, "stride")
+    p, d = _ntuple(padding, 3, "padding"), _ntuple(dilation, 3, "dilation")
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={list(p)} and "
+                           f"kernel_size={list(k)}")
+    out = [_pool_extent(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3)]
+    extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + 2 * p[i])) for i in range(3)]
+    amounts = [(p[i], p[i] + extra[i]) for i in range(3)]
+    x = pad(x, [v for pair in reversed(amounts) for v in pair], value=fill)
+    windows = _windows_3d(x, k, s, d)[:, :, :out[0], :out[1], :out[2]]
+    return windows, k, s, p, batched
+
+
+def max_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               dilation: _size_any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """The maximum over each 3-D window of ``input`` (N, C, D, H, W) or (C, D, H, W); padding
+    reads as -inf. The gradient goes to the maxima (shared between tied elements)."""
+    if return_indices:
+        raise NotImplementedError("max_pool3d: return_indices=True is not implemented")
+    windows, _, _, _, batched = _pool_3d(input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf,
+                                         "max_pool3d")
+    out = windows.amax((-3, -2, -1))
+    return out if batched else out.squeeze(0)
+
+
+def avg_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean over each 3-D window of ``input`` (N, C, D, H, W) or (C, D, H, W). The divisor is
+    ``divisor_override`` if given, else the window's elements inside the input and (with
+    ``count_include_pad``) its zero padding -- never ``ceil_mode``'s extra -- as PyTorch's: a
+    product of per-axis counts, computed on the host."""
+    windows, k, s, p, batched = _pool_3d(input, kernel_size, stride, padding, 1, ceil_mode, 0.0, "avg_pool3d")
+    total = windows.sum((-3, -2, -1))
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        out = total / divisor_override
+    else:
+        counts = np.ones(())
+        for i in range(3):
+            n = input.shape[input.ndim - 3 + i]
+            first = np.arange(total.shape[2 + i]) * s[i] - p[i]  # each window's first cell, in input indices
+            if count_include_pad:
+                along = np.minimum(first + k[i], n + p[i]) - first
+            else:
+                along = np.minimum(first + k[i], n) - np.maximum(first, 0)
+            counts = np.multiply.outer(counts, along)
+        out = total / tensor(counts, dtype=total.dtype, device=total.device)
+    return out if batched else out.squeeze(0)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over an ``output_size`` (int, triple, ``None`` keeps a size) grid of adaptive windows
+    of ``input`` (N, C, D, H, W) or (C, D, H, W): one averaging matrix per axis."""
+    x, batched = _batched_5d(input, "adaptive_avg_pool3d")
+    sizes = (output_size,) * 3 if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    for axis in range(3):
+        dim = 2 + axis
+        n_in = x.shape[dim]
+        n_out = n_in if sizes[axis] is None else sizes[axis]
+        if n_in == n_out:
+            continue
+        start, end = _adaptive_bounds(n_in, n_out)
+        j = np.arange(n_in)
+        weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
+        x = (x.movedim(dim, -1) @ tensor(weights.T, dtype=x.dtype, device=x.device)).movedim(-1, dim)
+    return x if batched else x.squeeze(0)
+
+
 def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
                     output_padding: Any, groups: int, dilation: Any, nd: int) -> Tensor:
     """The adjoint of :func:`_conv` (its gradient with respect to the input): every input pixel
@@ -1457,6 +1597,16 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial dimension, a "
                            "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
     if input.ndim == 2 and training and p != 0.0:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel-wise dropout of ``input`` (N, C, D, H, W) or (C, D, H, W): each volume is zeroed
+    whole with probability ``p``; the rest are scaled by 1 / (1 - p)."""
+    if input.ndim not in (4, 5):
+        raise RuntimeError(f"dropout3d: Expected 4D or 5D input, got a {input.ndim}D input")
+    if input.ndim == 4 and training and p != 0.0:
         return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
     return _feature_dropout(input, p, training)
 

@@ -133,6 +133,13 @@ class BatchNorm2d(_BatchNorm):
     _expected_dims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    r"""Batch normalisation over a 5-D (N, C, D, H, W) input: statistics per channel over N, D, H
+    and W; arguments, running statistics and modes as in :class:`BatchNorm1d`."""
+
+    _expected_dims = (5,)
+
+
 class LayerNorm(Module):
     r"""Layer normalisation over the last dims given by ``normalized_shape``, per example:
 
@@ -296,6 +303,13 @@ class InstanceNorm2d(_InstanceNorm):
     """
 
     _batched_dims = 4
+
+
+class InstanceNorm3d(_InstanceNorm):
+    r"""Instance normalisation of an (N, C, D, H, W) or (C, D, H, W) input, per (example, channel)
+    volume. Arguments as :class:`InstanceNorm1d`."""
+
+    _batched_dims = 5
 
 
 class RMSNorm(Module):

@@ -70,6 +70,15 @@ class MaxPool2d(_MaxPoolNd):
                             self.ceil_mode, self.return_indices)
 
 
+class MaxPool3d(_MaxPoolNd):
+    r"""3-D max pooling over an (N, C, D, H, W) or (C, D, H, W) input; the arguments are
+    :class:`MaxPool2d`'s, with triples (no ``return_indices``)."""
+
+    def forward(self, input: Any) -> Any:
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+
 class AvgPool1d(Module):
     r"""1-D average pooling over an (N, C, L) or (C, L) input; the arguments are :class:`AvgPool2d`'s
     (without ``divisor_override``).
@@ -134,6 +143,15 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    r"""3-D average pooling over an (N, C, D, H, W) or (C, D, H, W) input; the arguments are
+    :class:`AvgPool2d`'s, with triples."""
+
+    def forward(self, input: Any) -> Any:
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class _LPPool(Module):
@@ -214,6 +232,14 @@ class AdaptiveAvgPool2d(_AdaptivePool):
 
     def forward(self, input: Any) -> Any:
         return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool):
+    """Mean over an ``output_size`` grid of adaptive windows of an (N, C, D, H, W) or
+    (C, D, H, W) input."""
+
+    def forward(self, input: Any) -> Any:
+        return F.adaptive_avg_pool3d(input, self.output_size)
 
 
 class _AdaptiveMaxPool(_AdaptivePool):
