@@ -73,6 +73,10 @@ UNARY = [
     case("log1p_", POS, np.log1p), case("sqrt_", POS, np.sqrt), case("rsqrt_", POS, lambda a: 1 / np.sqrt(a)),
     case("reciprocal_", POS, lambda a: 1 / a), case("square_", X, np.square), case("square_", INTS, np.square),
     case("sigmoid_", X, lambda a: 1 / (1 + np.exp(-a))), case("relu_", X, lambda a: np.maximum(a, 0)),
+    case("lgamma_", POS, np.vectorize(math.lgamma)),
+    case("mvlgamma_", POS + 1, lambda a: np.vectorize(math.lgamma)(a) + np.vectorize(math.lgamma)(a - 0.5)
+         + 0.5 * math.log(math.pi), 2),
+    case("digamma_", POS, lambda a: tt.digamma(tt.tensor(a)).numpy()),  # digamma's values: the op table's rows
     case("relu_", INTS, lambda a: np.maximum(a, 0)), case("tanh_", X, np.tanh),
     case("sin_", X, np.sin), case("cos_", X, np.cos), case("tan_", UNIT, np.tan),
     case("sinh_", X, np.sinh), case("cosh_", X, np.cosh), case("asinh_", X, np.arcsinh),
