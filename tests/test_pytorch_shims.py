@@ -276,3 +276,12 @@ def test_data_ptr_tells_shared_memory(device):
     assert a.view(2, 5).data_ptr() == a.data_ptr() == a[:3].data_ptr()
     assert a[2:].data_ptr() - a.data_ptr() == 2 * a.element_size()  # the address of the first element
     assert a.clone().data_ptr() != a.data_ptr() and a.t().data_ptr() == a.data_ptr()
+
+
+def test_a_real_tensor_answers_the_complex_questions():
+    x = tt.ones(2)
+    assert not x.is_complex() and not tt.is_complex(x) and not x.is_conj() and not x.is_neg()
+    assert x.conj() is x and tt.conj(x) is x and x.resolve_conj() is x and x.real is x
+    assert x.get_device() == -1
+    with pytest.raises(RuntimeError, match="non-complex"):
+        x.imag  # noqa: B018

@@ -72,6 +72,8 @@ double = float64
 long = int64
 is_floating_point = Tensor.is_floating_point  # PyTorch's functions of the same Tensor methods
 is_nonzero = Tensor.is_nonzero
+is_complex = Tensor.is_complex
+conj = resolve_conj = resolve_neg = Tensor.conj
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
 
@@ -87,7 +89,8 @@ __all__ = [
     "save", "load", "is_tensor", "is_floating_point", "is_nonzero", "finfo", "iinfo", "get_default_dtype",
     "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
-    "pi", "e", "inf", "nan", "newaxis", "can_cast", "amp", "autocast", "is_autocast_enabled",
+    "pi", "e", "inf", "nan", "newaxis", "can_cast", "is_complex", "conj", "resolve_conj", "resolve_neg",
+    "amp", "autocast", "is_autocast_enabled",
     "profiler", "viz", "onnx", "distributed", "distributions", "func", "jit", "vmap", "compile", "lazy",
     "set_num_threads", "get_num_threads",
 ] + ops.exports()

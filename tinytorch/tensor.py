@@ -456,6 +456,35 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.is_floating_point
 
+    # tinytorch has no complex dtypes: what generic PyTorch code asks of a real tensor
+    def is_complex(self) -> bool:
+        return False
+
+    def is_conj(self) -> bool:
+        return False
+
+    def is_neg(self) -> bool:
+        return False
+
+    def conj(self) -> "Tensor":
+        """The complex conjugate: the tensor itself, for real values."""
+        return self
+
+    resolve_conj = resolve_neg = conj
+
+    @property
+    def real(self) -> "Tensor":
+        """The real part: the tensor itself, for real values."""
+        return self
+
+    @property
+    def imag(self) -> "Tensor":
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    def get_device(self) -> int:
+        """The GPU index of a CUDA tensor (0: tinytorch uses one GPU), -1 for the host, as PyTorch."""
+        return 0 if self._data.device.type == "cuda" else -1
+
     def is_contiguous(self) -> bool:
         """True when the elements lie in row-major order with no gaps (the view may start anywhere)."""
         return is_compact(self._data.shape, self._data.strides)
