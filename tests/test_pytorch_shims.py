@@ -285,3 +285,10 @@ def test_a_real_tensor_answers_the_complex_questions():
     assert x.get_device() == -1
     with pytest.raises(RuntimeError, match="non-complex"):
         x.imag  # noqa: B018
+
+
+def test_size_builds_shapes():
+    s = tt.Size([2, 3])
+    assert s == (2, 3) and s.numel() == 6 and tt.ones(2, 3).shape == s and tt.Size().numel() == 1
+    assert tt.zeros(s).shape == (2, 3) and tt.arange(6).view(s).shape == (2, 3)
+    assert repr(s) == "tinytorch.Size([2, 3])"

@@ -57,6 +57,7 @@ from .printing import set_printoptions
 from .serialization import load, save
 from .tensor import (
     Function,
+    Size,
     Tensor,
     enable_grad,
     inference_mode,
@@ -90,7 +91,7 @@ __all__ = [
     "set_default_dtype", "set_printoptions", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision", "get_float32_matmul_precision",
     "pi", "e", "inf", "nan", "newaxis", "can_cast", "is_complex", "conj", "resolve_conj", "resolve_neg",
-    "amp", "autocast", "is_autocast_enabled",
+    "amp", "autocast", "is_autocast_enabled", "Size",
     "profiler", "viz", "onnx", "distributed", "distributions", "func", "jit", "vmap", "compile", "lazy",
     "set_num_threads", "get_num_threads",
 ] + ops.exports()

@@ -330,6 +330,21 @@ class Function:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
+class Size(tuple):
+    """``torch.Size``: a tuple of dimension sizes, for programs that build shapes with it
+    (``Size([2, 3])``). tinytorch's own ``.shape`` is a plain tuple, which compares equal."""
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"tinytorch.Size({list(self)})"
+
+
 def is_tensor(obj: Any) -> bool:
     """True when ``obj`` is a :class:`Tensor` (a Parameter is one)."""
     return isinstance(obj, Tensor)
