@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from nn_helpers import needs_torch, torch
-from test_distributions import _check_moments, _compare_with_grads, _leaves
+from test_distributions import _check_moments, _compare_with_grads, check_against_torch
 
 import tinytorch as tt
 import tinytorch.distributions as D
@@ -58,22 +58,8 @@ CASES = {
 @needs_torch
 @pytest.mark.parametrize("case", list(CASES))
 def test_against_torch_distributions(case):
-    build, params, value, methods = CASES[case]
-    ours_p, theirs_p = _leaves(params)
-    ours, theirs = build(D, *ours_p), build(torch.distributions, *theirs_p)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape)
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
-    assert ours.has_rsample == theirs.has_rsample
-    quantiles = np.random.default_rng(11).uniform(0.05, 0.95, value.shape)
-    for method in methods:
-        def call(dist, lib, method=method):
-            if method == "icdf":
-                return dist.icdf(lib.tensor(quantiles))
-            if method in ("log_prob", "cdf"):
-                return getattr(dist, method)(lib.tensor(value))
-            return dist.entropy() if method == "entropy" else getattr(dist, method)
-        # 1e-8: the entropies' gradients hold trigamma, the derivative of a digamma series
-        _compare_with_grads(build, params, call, f"{case}.{method}", rtol=1e-8)
+    # 1e-8: the entropies' gradients hold trigamma, the derivative of a digamma series
+    check_against_torch(case, CASES[case], rtol=1e-8)
 
 
 KL_CASES = {
