@@ -292,3 +292,24 @@ def test_size_builds_shapes():
     assert s == (2, 3) and s.numel() == 6 and tt.ones(2, 3).shape == s and tt.Size().numel() == 1
     assert tt.zeros(s).shape == (2, 3) and tt.arange(6).view(s).shape == (2, 3)
     assert repr(s) == "tinytorch.Size([2, 3])"
+
+
+def test_cuda_queries_without_a_gpu():
+    """What a training script asks of tt.cuda on a machine without CUDA, answered as PyTorch's
+    CPU build answers (raising where it raises)."""
+    if tt.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert tt.cuda.device_count() == 0 and tt.cuda.memory_allocated() == 0 and tt.cuda.max_memory_allocated() == 0
+    assert not tt.cuda.is_bf16_supported() and tt.cuda.empty_cache() is None
+    tt.cuda.reset_peak_memory_stats()
+    for call in (tt.cuda.synchronize, tt.cuda.current_device, tt.cuda.get_device_name, lambda: tt.cuda.set_device(0)):
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            call()
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        scaler = tt.cuda.amp.GradScaler(init_scale=1024.0)
+    loss = tt.ones(1)
+    assert not scaler.is_enabled() and scaler.scale(loss) is loss
+    with tt.cuda.amp.autocast(enabled=False):
+        assert not tt.is_autocast_enabled()
+    from tinytorch.cuda.amp import GradScaler, autocast  # the import PyTorch scripts write
+    assert GradScaler is tt.cuda.amp.GradScaler and autocast is tt.cuda.amp.autocast

@@ -17,7 +17,7 @@ import functools
 import warnings
 from typing import Any, Callable
 
-from .cuda import is_available as cuda_is_available
+from .ndarray.devices import is_available
 from .tensor import Tensor, no_grad
 
 
@@ -62,7 +62,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
 
 def is_autocast_available(device_type: str) -> bool:
     """True for the devices autocast accepts here (``"cpu"``; ``"cuda"`` where CUDA is)."""
-    return device_type == "cpu" or (device_type == "cuda" and cuda_is_available())
+    return device_type == "cpu" or (device_type == "cuda" and is_available("cuda"))
 
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
@@ -82,7 +82,7 @@ class GradScaler:
 
     def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
                  backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True):
-        if enabled and device == "cuda" and not cuda_is_available():
+        if enabled and device == "cuda" and not is_available("cuda"):
             warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  Disabling.",
                           stacklevel=2)
             enabled = False
