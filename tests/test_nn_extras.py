@@ -144,3 +144,42 @@ def test_conv3d_and_pool3d_by_their_definitions():
     np.testing.assert_allclose(mean[0, 0, 1, 1, 0], x[0, 0, 2:4, 2:4, 0:3].mean(), rtol=1e-12)
     with pytest.raises(RuntimeError, match="5D"):
         tt.nn.functional.conv3d(tt.ones(2, 3), tt.ones(1, 1, 1, 1, 1))
+
+
+# --- CTC ----------------------------------------------------------------------------------------
+CTC_X = rng.standard_normal((12, 4, 5))
+CTC_TARGETS = np.array([[2, 3, 1, 4, 4, 1], [1, 1, 2, 2, 3, 4], [3, 2, 1, 1, 2, 3], [4, 4, 2, 1, 3, 2]])
+CTC_TARGET_LENGTHS = np.array([3, 5, 0, 2])
+
+
+def test_ctc_by_enumerating_alignments():
+    """Two frames, one label: the alignments of "a" are (a, a), (a, _), (_, a)."""
+    logits = rng.standard_normal((2, 1, 3))
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    a = 2
+    expected = -np.log(p[0, 0, a] * p[1, 0, a] + p[0, 0, a] * p[1, 0, 0] + p[0, 0, 0] * p[1, 0, a])
+    lp = tt.tensor(logits).log_softmax(2)
+    got = tt.nn.functional.ctc_loss(lp, tt.tensor([[a]]), [2], [1], reduction="sum")
+    np.testing.assert_allclose(got.item(), expected, rtol=1e-12)
+    # a target that needs more frames than there are is impossible: inf, or 0 with zero_infinity
+    twice = tt.nn.functional.ctc_loss(lp, tt.tensor([[a, a]]), [2], [2], reduction="none")
+    assert twice.item() == float("inf")
+    assert nn.CTCLoss(zero_infinity=True)(lp, tt.tensor([[a, a]]), [2], [2]).item() == 0.0
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("padded", [True, False])
+def test_ctc_matches_pytorch(reduction, padded):
+    input_lengths = np.array([12, 10, 7, 3])
+    flat = np.concatenate([CTC_TARGETS[b, :k] for b, k in enumerate(CTC_TARGET_LENGTHS)])
+    results = []
+    for L in (torch, tt):
+        x = L.tensor(CTC_X, requires_grad=True)
+        targets = L.tensor(CTC_TARGETS if padded else flat)
+        loss = L.nn.CTCLoss(reduction=reduction)(x.log_softmax(2), targets, L.tensor(input_lengths),
+                                                  L.tensor(CTC_TARGET_LENGTHS))
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-12)

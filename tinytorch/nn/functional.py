@@ -2324,6 +2324,74 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
 
 
+_CTC_IMPOSSIBLE = -1e30  # log(0) in the forward recursion: finite, so that logsumexp's gradient stays 0, not NaN
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """The connectionist temporal classification loss (Graves et al., 2006): ``-log`` of the
+    total probability of every alignment of ``targets`` to the ``log_probs`` frames, (T, N, C)
+    or (T, C), ``log_softmax`` output, ``blank`` the blank class.
+
+    ``targets`` are (N, S) padded rows or one 1-D concatenation of all targets;
+    ``input_lengths`` / ``target_lengths`` say how much of each is used. The forward
+    recursion over the label sequence with blanks interleaved (length ``2 S + 1``) runs once
+    per frame for the whole batch, in log space, with Tensor ops, so the gradient is autograd's.
+    An impossible alignment (a target longer than its input allows) costs ``inf`` (0 with
+    ``zero_infinity``) and sends no gradient (PyTorch's gradient there is NaN unless
+    ``zero_infinity``). ``reduction="mean"`` divides each loss by its target length, then
+    averages, as PyTorch."""
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    t_max, n = lp.shape[0], lp.shape[1]
+    in_len = np.asarray(input_lengths.tolist() if isinstance(input_lengths, Tensor) else input_lengths).reshape(-1)
+    tg_len = np.asarray(target_lengths.tolist() if isinstance(target_lengths, Tensor) else target_lengths).reshape(-1)
+    if in_len.size != n or tg_len.size != n:
+        raise RuntimeError(f"ctc_loss: expected input_lengths and target_lengths of size {n} (the batch), got "
+                           f"{in_len.size} and {tg_len.size}")
+    if (in_len > t_max).any():
+        raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got value "
+                           f"{int(in_len.max())}")
+    flat = targets.detach().numpy().astype(np.int64)
+    if flat.ndim == 1 and batched or not batched:  # one concatenation of every target
+        starts = np.concatenate([[0], np.cumsum(tg_len)[:-1]])
+        rows = [flat.reshape(-1)[a:a + k] for a, k in zip(starts, tg_len)]
+    else:
+        rows = [flat[b, :k] for b, k in enumerate(tg_len)]
+    width = 2 * int(tg_len.max(initial=0)) + 1
+    ext = np.full((n, width), blank, dtype=np.int64)  # labels with blanks interleaved: _ a _ b _
+    skip = np.zeros((n, width), dtype=bool)  # state s may come from s - 2: a label unlike the one before
+    for b, row in enumerate(rows):
+        ext[b, 1:2 * len(row):2] = row
+        skip[b, 3:2 * len(row):2] = row[1:] != row[:-1]
+    ext_t = tensor(ext, device=lp.device)
+    skip_t = tensor(skip, device=lp.device)
+    neg = full((n, 1), _CTC_IMPOSSIBLE, dtype=lp.dtype, device=lp.device)
+    emit = lp.gather(2, ext_t.unsqueeze(0).expand(t_max, n, width))  # (T, N, 2S + 1): each state's frame scores
+    start = np.full((n, width), _CTC_IMPOSSIBLE)
+    start[:, 0] = 0.0
+    start[tg_len > 0, 1] = 0.0
+    alpha = emit[0] + tensor(start, dtype=lp.dtype, device=lp.device)
+    running = tensor(in_len, device=lp.device)
+    for t in range(1, t_max):
+        one_back = cat([neg, alpha[:, :-1]], 1)
+        two_back = where(skip_t, cat([neg, neg, alpha[:, :-2]], 1), _CTC_IMPOSSIBLE) if width > 2 else neg * 0 + neg
+        step = ops.logsumexp(ops.stack([alpha, one_back, two_back.expand(n, width)]), 0) + emit[t]
+        alpha = where((running > t).unsqueeze(1), step, alpha)  # a finished sequence keeps its last frame
+    last = tensor(2 * tg_len, device=lp.device).unsqueeze(1)
+    ends = ops.cat([alpha.gather(1, last), alpha.gather(1, (last - 1).clamp(min=0))], 1)
+    ends = where(tensor(tg_len > 0, device=lp.device).unsqueeze(1) | (ops.arange(2, device=lp.device) == 0), ends,
+                 _CTC_IMPOSSIBLE)
+    total = ops.logsumexp(ends, 1)
+    impossible = total < _CTC_IMPOSSIBLE / 2
+    loss = where(impossible, 0.0 if zero_infinity else math.inf, -total)
+    if reduction == "mean":
+        lengths = tensor(np.maximum(tg_len, 1), dtype=lp.dtype, device=lp.device)
+        return (loss / lengths).mean()
+    out = _reduce(loss, reduction)
+    return out if batched or reduction != "none" else out.squeeze(0)
+
+
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
                      reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-y x))`` for targets ``y`` in {1, -1}."""

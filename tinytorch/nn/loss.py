@@ -349,6 +349,26 @@ class TripletMarginLoss(_Loss):
                                      swap=self.swap, reduction=self.reduction)
 
 
+class CTCLoss(_Loss):
+    """The connectionist temporal classification loss of :func:`F.ctc_loss`: ``forward(log_probs,
+    targets, input_lengths, target_lengths)`` with ``log_probs`` (T, N, C) from ``log_softmax``.
+
+    Args:
+        blank: the blank class. Default: 0.
+        reduction: ``'none'`` | ``'mean'`` (each loss over its target length, then the batch
+            mean) | ``'sum'``. Default: ``'mean'``.
+        zero_infinity: an impossible alignment costs 0 instead of ``inf``. Default: False.
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any) -> Any:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
 class TripletMarginWithDistanceLoss(_Loss):
     r""":math:`\max(0, d(a, p) - d(a, n) + \text{margin})` with any distance function ``d``
     (default: the pairwise 2-norm distance); ``swap`` as :class:`TripletMarginLoss`."""
