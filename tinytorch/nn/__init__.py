@@ -34,7 +34,7 @@ from .activation import (
 )
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .flatten import Flatten, Unflatten
@@ -144,7 +144,7 @@ __all__ = [
     "Module", "Parameter", "Buffer", "UninitializedParameter", "LazyLinear", "LazyConv1d", "LazyConv2d",
     "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "SyncBatchNorm",
     "DataParallel", "RReLU", "ChannelShuffle", "TripletMarginWithDistanceLoss", "Conv3d", "MaxPool3d", "AvgPool3d",
-    "AdaptiveAvgPool3d", "BatchNorm3d", "InstanceNorm3d", "Dropout3d", "CTCLoss",
+    "AdaptiveAvgPool3d", "BatchNorm3d", "InstanceNorm3d", "Dropout3d", "CTCLoss", "ConvTranspose3d",
     "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Linear", "Identity", "Flatten", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Dropout",
     "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",

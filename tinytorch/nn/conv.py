@@ -227,7 +227,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(extra)
 
     def forward(self, input: Any, output_size: Any = None) -> Any:
-        conv = F.conv_transpose1d if self._nd == 1 else F.conv_transpose2d
+        conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
         return conv(input, self.weight, self.bias, self.stride, self.padding,
                     self._output_padding(input, output_size), self.groups, self.dilation)
 
@@ -274,3 +274,11 @@ class ConvTranspose2d(_ConvTranspose):
     """
 
     _nd = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    r"""Transposed 3-D convolution over (N, C, D, H, W) or (C, D, H, W) volumes; the arguments are
+    :class:`ConvTranspose2d`'s, with triples (see :func:`F.conv_transpose3d`)."""
+
+    _nd = 3
+

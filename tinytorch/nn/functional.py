@@ -762,16 +762,6 @@ def _windows_3d(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dil
     return x
 
 
-def _pool_extent(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """The number of pooling windows along a dim (PyTorch's rule: with ``ceil_mode`` a last,
-    partial window counts if it starts inside the input or its left padding)."""
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
            padding: _size_any | str = 0, dilation: _size_any = 1, groups: int = 1) -> Tensor:
     """3-D cross-correlation of ``input`` (N, C, D, H, W) or (C, D, H, W) with ``weight``
@@ -818,7 +808,7 @@ def _pool_3d(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilatio
     if any(pi > ki // 2 for pi, ki in zip(p, k)):
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={list(p)} and "
                            f"kernel_size={list(k)}")
-    out = [_pool_extent(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3)]
+    out = [_pool_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3)]
     extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + 2 * p[i])) for i in range(3)]
     amounts = [(p[i], p[i] + extra[i]) for i in range(3)]
     x = pad(x, [v for pair in reversed(amounts) for v in pair], value=fill)
@@ -950,6 +940,48 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     (C_in, C_out / groups, kh, kw); the gradient of :func:`conv2d` with respect to its input.
     H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1."""
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
+
+
+def _insert_zeros(x: Tensor, dim: int, stride: int) -> Tensor:
+    """``x`` with ``stride - 1`` zeros between neighbours along ``dim`` (length (n - 1) * stride + 1):
+    each element paired with a block of zeros, the pairs flattened, the trailing zeros cut."""
+    if stride == 1:
+        return x
+    shape = list(x.shape)
+    zeros_ = ops.zeros(shape[:dim + 1] + [stride - 1] + shape[dim + 1:], dtype=x.dtype, device=x.device)
+    spread = cat([x.unsqueeze(dim + 1), zeros_], dim + 1).reshape(shape[:dim] + [shape[dim] * stride]
+                                                                  + shape[dim + 1:])
+    return spread.narrow(dim, 0, (shape[dim] - 1) * stride + 1)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _size_any = 1,
+                     padding: _size_any = 0, output_padding: _size_any = 0, groups: int = 1,
+                     dilation: _size_any = 1) -> Tensor:
+    """Transposed 3-D convolution of ``input`` (N, C_in, D, H, W) with ``weight``
+    (C_in, C_out / groups, kd, kh, kw): the gradient of :func:`conv3d` with respect to its input,
+    computed as a :func:`conv3d` -- the input spread by ``stride - 1`` zeros, padded by
+    ``dilation * (k - 1) - padding`` (plus ``output_padding`` on the far side; a negative amount
+    crops), convolved with the spatially flipped kernel, input and output channels swapped in
+    each group. D_out = (D - 1) * stride - 2 * padding + dilation * (kd - 1) + output_padding + 1."""
+    x, batched = _batched_5d(input, "conv_transpose3d")
+    if weight.ndim != 5 or weight.shape[0] != x.shape[1]:
+        raise RuntimeError(f"conv_transpose3d: expected a weight (C_in={x.shape[1]}, C_out / groups, kd, kh, kw), "
+                           f"got {list(weight.shape)}")
+    s, p = _ntuple(stride, 3, "stride"), _ntuple(padding, 3, "padding")
+    op_, d = _ntuple(output_padding, 3, "output_padding"), _ntuple(dilation, 3, "dilation")
+    if any(o >= max(si, di) for o, si, di in zip(op_, s, d)):
+        raise RuntimeError(f"output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={list(op_)}, stride={list(s)}, dilation={list(d)}")
+    k = tuple(weight.shape[2:])
+    for i in range(3):
+        x = _insert_zeros(x, 2 + i, s[i])
+    amounts = [(d[i] * (k[i] - 1) - p[i], d[i] * (k[i] - 1) - p[i] + op_[i]) for i in range(3)]
+    x = pad(x, [v for pair in reversed(amounts) for v in pair])
+    c_in, per_group = weight.shape[0], weight.shape[1]
+    w = weight.reshape(groups, c_in // groups, per_group, *k).transpose(1, 2)
+    w = w.reshape(groups * per_group, c_in // groups, *k).flip((2, 3, 4))
+    out = conv3d(x, w, bias, 1, 0, d, groups)
+    return out if batched else out.squeeze(0)
 
 
 def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
