@@ -13,6 +13,7 @@ from ...ops.reduce import vector_norm
 from ...tensor import Tensor, no_grad
 from . import parametrizations as parametrizations  # nn.utils.parametrizations.weight_norm, spectral_norm
 from . import parametrize as parametrize  # nn.utils.parametrize.register_parametrization
+from . import prune as prune  # nn.utils.prune: masks kept beside the weights
 from . import rnn as rnn  # nn.utils.rnn, as PyTorch's
 from . import stateless as stateless  # nn.utils.stateless.functional_call
 from .hook_norms import remove_spectral_norm as remove_spectral_norm
