@@ -1,5 +1,6 @@
-"""``tinytorch.utils``: the home PyTorch gives to ``utils.data``, so ``torch.utils.data`` imports port."""
+"""``tinytorch.utils``: the home PyTorch gives to ``utils.data`` and ``utils.checkpoint``, so
+``torch.utils...`` imports port."""
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
