@@ -2,6 +2,8 @@
 schedulers (OneCycleLR, CosineAnnealingWarmRestarts, SequentialLR, ChainedScheduler): float64
 trajectories and lr sequences equal PyTorch's."""
 
+import importlib
+
 import numpy as np
 import pytest
 from nn_helpers import needs_torch, torch
@@ -262,3 +264,57 @@ def test_new_schedules_follow_their_formulas():
         lr_scheduler.CyclicLR(make_opt(tt, "sgd"), 0.1, 0.5, mode="sawtooth")
     with pytest.raises(ValueError, match="momentum"):
         lr_scheduler.CyclicLR(optim.Adagrad([nn.Parameter(tt.zeros(1))]), 0.1, 0.5)
+
+
+# --- optim.swa_utils -------------------------------------------------------------------------------
+def _swa_run(L, kind):
+    L.manual_seed(0)
+    net = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.BatchNorm1d(4), L.nn.Linear(4, 1)).double()
+    with L.no_grad():
+        for i, p in enumerate(net.parameters()):
+            p.copy_(L.tensor(np.cos(np.arange(p.numel()) * 0.4 + i).reshape(tuple(p.shape))))
+    S = L.optim.swa_utils
+    avg = {"swa": lambda: S.AveragedModel(net),
+           "ema": lambda: S.AveragedModel(net, multi_avg_fn=S.get_ema_multi_avg_fn(0.9)),
+           "ema_buffers": lambda: S.AveragedModel(net, avg_fn=S.get_ema_avg_fn(0.8), use_buffers=True)}[kind]()
+    opt = L.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    sched = S.SWALR(opt, swa_lr=0.05, anneal_epochs=3, anneal_strategy="cos" if kind != "ema" else "linear")
+    x = L.tensor(np.sin(np.arange(30.0)).reshape(10, 3))
+    snapshots, lrs = [], []
+    for _ in range(6):
+        opt.zero_grad()
+        (net(x) ** 2).mean().backward()
+        opt.step()
+        avg.update_parameters(net)
+        sched.step()
+        snapshots.append([p.detach().numpy().copy() for p in net.parameters()])
+        lrs.append(opt.param_groups[0]["lr"])
+    S.update_bn([(x[:5], 0), (x[5:], 1)], avg)
+    state = [p.detach().numpy() for p in avg.parameters()] + [b.numpy().astype(float) for b in avg.buffers()]
+    return state + [np.array(lrs), avg(x).detach().numpy()], snapshots, avg
+
+
+def test_averaged_model_by_definition():
+    state, snapshots, avg = _swa_run(tt, "swa")
+    assert avg.n_averaged.item() == 6
+    for k in range(len(snapshots[0])):  # the running mean of the six snapshots
+        np.testing.assert_allclose(state[k], np.mean([s[k] for s in snapshots], axis=0), rtol=1e-12)
+    state, snapshots, _ = _swa_run(tt, "ema")
+    expected = snapshots[0][0]
+    for s in snapshots[1:]:
+        expected = 0.9 * expected + 0.1 * s[0]
+    np.testing.assert_allclose(state[0], expected, rtol=1e-12)
+    lrs = state[-2]
+    np.testing.assert_allclose(lrs[2:], 0.05)  # linear anneal to swa_lr in 3 steps, then constant
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        tt.optim.swa_utils.SWALR(make_opt(tt, "sgd"), swa_lr=0.1, anneal_strategy="step")
+
+
+@needs_torch
+@pytest.mark.parametrize("kind", ["swa", "ema", "ema_buffers"])
+def test_swa_utils_match_pytorch(kind):
+    importlib.import_module("torch.optim.swa_utils")
+    ours, ref = _swa_run(tt, kind)[0], _swa_run(torch, kind)[0]
+    assert len(ours) == len(ref)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -1,6 +1,6 @@
 """Layer 4b: ``tinytorch.optim`` -- optimizers and learning-rate schedules, as PyTorch's."""
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad, Adamax
 from .adam import Adam, AdamW
@@ -12,4 +12,4 @@ from .rprop import ASGD, Rprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "NAdam", "RAdam", "LBFGS",
-           "Rprop", "ASGD", "lr_scheduler"]
+           "Rprop", "ASGD", "lr_scheduler", "swa_utils"]
