@@ -20,7 +20,8 @@ too: a standard gamma draw's gradient w.r.t. its concentration is the implicit o
 computed exactly (see :mod:`tinytorch.distributions.gamma`). ``Gamma.cdf`` is missing (no
 incomplete gamma function); ``LogNormal`` is written out, not a ``TransformedDistribution``.
 
-Not here: transforms and ``TransformedDistribution``, ``MixtureSameFamily``.
+Transforms (``Exp``, ``Sigmoid``, ``Tanh``, ``Affine``, ``Power``, ``Compose``) and
+``TransformedDistribution`` are here; ``MixtureSameFamily`` is not.
 """
 
 from . import constraints
@@ -39,8 +40,20 @@ from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .poisson import Poisson
 from .student_t import StudentT
+from .transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    PowerTransform,
+    SigmoidTransform,
+    TanhTransform,
+    Transform,
+    TransformedDistribution,
+)
 from .uniform import Uniform
 
 __all__ = ["Bernoulli", "Beta", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential", "Gamma",
            "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
-           "StudentT", "Uniform", "constraints", "kl_divergence", "register_kl"]
+           "StudentT", "Uniform", "constraints", "kl_divergence", "register_kl", "Transform", "ExpTransform",
+           "SigmoidTransform", "TanhTransform", "AffineTransform", "PowerTransform", "ComposeTransform",
+           "TransformedDistribution"]
