@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from nn_helpers import needs_torch, torch
-from test_distributions import _check_moments, _compare_with_grads, check_against_torch
+from test_distributions import _check_moments, check_against_torch, check_kl_against_torch
 
 import tinytorch as tt
 import tinytorch.distributions as D
@@ -80,13 +80,7 @@ KL_CASES = {
 @needs_torch
 @pytest.mark.parametrize("case", list(KL_CASES))
 def test_kl_divergence_against_torch(case):
-    build, arrays = KL_CASES[case]
-    params = {f"p{i}": a for i, a in enumerate(arrays)}
-
-    def call(pair, lib):
-        return (D.kl_divergence if lib is tt else torch.distributions.kl_divergence)(*pair)
-
-    _compare_with_grads(build, params, call, f"kl.{case}", rtol=1e-8)
+    check_kl_against_torch(case, KL_CASES[case])
 
 
 def test_kl_closed_forms_without_torch():
