@@ -113,7 +113,8 @@ def _structured(pick: Any, amount: Any, dim: int) -> Any:
 
 
 def _random_order(n: int) -> np.ndarray:
-    return np.argsort(rand(n, dtype=tensor(0.0).dtype).numpy(), kind="stable") if n else np.zeros(0, np.int64)
+    """A random permutation of ``range(n)`` from tinytorch's generator (``tt.manual_seed`` repeats it)."""
+    return np.argsort(rand(n).numpy(), kind="stable") if n else np.zeros(0, np.int64)
 
 
 def identity(module: Module, name: str) -> Module:
