@@ -44,9 +44,7 @@ class Bernoulli(Distribution):
             new.probs = new._param = self.probs.expand(batch_shape)
         if "logits" in self.__dict__:
             new.logits = new._param = self.logits.expand(batch_shape)
-        super(Bernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @lazy_property
     def logits(self) -> Tensor:

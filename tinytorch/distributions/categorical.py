@@ -52,9 +52,7 @@ class Categorical(Distribution):
         if "logits" in self.__dict__:
             new.logits = new._param = self.logits.expand(param_shape)
         new._num_events = self._num_events
-        super(Categorical, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self) -> constraints.Constraint:  # type: ignore[override]
@@ -130,9 +128,7 @@ class OneHotCategorical(Distribution):
     def expand(self, batch_shape: tuple[int, ...], _instance: Any = None) -> OneHotCategorical:
         new = self._get_checked_instance(OneHotCategorical, _instance)
         new._categorical = self._categorical.expand(batch_shape)
-        super(OneHotCategorical, new).__init__(tuple(batch_shape), self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, tuple(batch_shape))
 
     @property
     def _param(self) -> Tensor:

@@ -72,6 +72,13 @@ class Distribution:
         copy, no new validation)."""
         raise NotImplementedError
 
+    def _finish_expand(self, new: Any, batch_shape: tuple[int, ...]) -> Any:
+        """The end of every ``expand``: ``new`` (parameters already expanded) gets ``batch_shape``
+        and this distribution's event shape, unvalidated, and keeps this one's validation setting."""
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     @property
     def batch_shape(self) -> tuple[int, ...]:
         """The shape over which the parameters are batched."""
@@ -213,9 +220,7 @@ class LocScale(Distribution):
         new = self._get_checked_instance(type(self), _instance)
         batch_shape = tuple(batch_shape)
         new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def mean(self) -> Tensor:

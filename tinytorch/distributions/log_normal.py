@@ -33,9 +33,7 @@ class LogNormal(Distribution):
         new = self._get_checked_instance(LogNormal, _instance)
         batch_shape = tuple(batch_shape)
         new.base_dist = self.base_dist.expand(batch_shape)
-        super(LogNormal, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def loc(self) -> Tensor:

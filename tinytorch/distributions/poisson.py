@@ -27,9 +27,7 @@ class Poisson(Distribution):
         new = self._get_checked_instance(Poisson, _instance)
         batch_shape = tuple(batch_shape)
         new.rate = self.rate.expand(batch_shape)
-        super(Poisson, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def mean(self) -> Tensor:

@@ -32,9 +32,7 @@ class Uniform(Distribution):
         new = self._get_checked_instance(Uniform, _instance)
         batch_shape = tuple(batch_shape)
         new.low, new.high = self.low.expand(batch_shape), self.high.expand(batch_shape)
-        super(Uniform, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self) -> constraints.Constraint:  # type: ignore[override]
