@@ -148,10 +148,16 @@ def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = Fal
     ``V diag(1/s) U^T`` over the singular values above :func:`_tolerance`'s cutoff (the others
     count as 0). Differentiable where the rank does not change."""
     _check_matrices(A, "pinv")
+    return _pinv_and_spectrum(A, atol, rtol)[0]
+
+
+def _pinv_and_spectrum(A: Tensor, atol: Any, rtol: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """``(pinv(A), s, keep)`` from one SVD: the singular values ``s`` and which of them are
+    above the cutoff (so ``keep.sum(-1)`` is the rank)."""
     u, s, vh = svd(A, full_matrices=False)
     keep = s > _tolerance(s.detach(), A.shape, atol, rtol)
     inv_s = where(keep, 1 / where(keep, s, ones_like(s)), zeros_like(s))
-    return matmul(vh.mT * unsqueeze(inv_s, -2), u.mT)
+    return matmul(vh.mT * unsqueeze(inv_s, -2), u.mT), s, keep
 
 
 def matrix_rank(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Tensor:
@@ -189,14 +195,13 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     if b.shape[-2] != A.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2), but got {A.shape[-2]} "
                            f"and {b.shape[-2]} (A of shape {A.shape}, B of shape {B.shape})")
-    x = matmul(pinv(A, rtol=rcond), b)
-    with no_grad():
-        s = svdvals(A)
-        rank = sum(s > _tolerance(s, A.shape, None, rcond), -1)
+    inverse, s, keep = _pinv_and_spectrum(A, None, rcond)
+    x = matmul(inverse, b)
+    rank = sum(keep, -1)
     empty = zeros((0,), dtype=A.dtype, device=A.device)
     residuals, values = empty, empty
     if driver in ("gelsd", "gelss"):
-        values = s
+        values = s.detach()
         m, n = A.shape[-2:]
         if m > n and bool((rank == n).all()):
             residuals = sum((matmul(A, x) - b) ** 2, -2)

@@ -16,16 +16,18 @@ import numpy as np
 
 from .ndarray.dtypes import DType, bool_, float32, int64
 
+#: (precision, threshold, edgeitems, linewidth) of each ``set_printoptions`` profile
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, sys.maxsize, 3, 80)}
+
 
 class _PrintOptions:
     """What :func:`set_printoptions` sets (PyTorch's defaults); one setting for the process."""
 
-    precision, threshold, edgeitems, linewidth = 4, 1000, 3, 80
+    precision, threshold, edgeitems, linewidth = _PROFILES["default"]
     sci_mode: bool | None = None  # None: decide from the values (see the module docstring)
 
 
 _options = _PrintOptions()
-_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, sys.maxsize, 3, 80)}
 
 
 def set_printoptions(precision: int | None = None, threshold: float | None = None, edgeitems: int | None = None,

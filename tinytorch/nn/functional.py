@@ -2385,7 +2385,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
         raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got value "
                            f"{int(in_len.max())}")
     flat = targets.detach().numpy().astype(np.int64)
-    if flat.ndim == 1 and batched or not batched:  # one concatenation of every target
+    if flat.ndim == 1:  # one concatenation of every target (always so for an unbatched input)
         starts = np.concatenate([[0], np.cumsum(tg_len)[:-1]])
         rows = [flat.reshape(-1)[a:a + k] for a, k in zip(starts, tg_len)]
     else:
@@ -2407,7 +2407,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
     running = tensor(in_len, device=lp.device)
     for t in range(1, t_max):
         one_back = cat([neg, alpha[:, :-1]], 1)
-        two_back = where(skip_t, cat([neg, neg, alpha[:, :-2]], 1), _CTC_IMPOSSIBLE) if width > 2 else neg * 0 + neg
+        two_back = where(skip_t, cat([neg, neg, alpha[:, :-2]], 1), _CTC_IMPOSSIBLE) if width > 2 else neg
         step = ops.logsumexp(ops.stack([alpha, one_back, two_back.expand(n, width)]), 0) + emit[t]
         alpha = where((running > t).unsqueeze(1), step, alpha)  # a finished sequence keeps its last frame
     last = tensor(2 * tg_len, device=lp.device).unsqueeze(1)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ndarray.dtypes import bool_, float32, float64, int64
+from ..ndarray.dtypes import DType, bool_, float32, float64, int64
 from ..tensor import Tensor
 from .creation import eye, ones_like, tensor, zeros, zeros_like
 from .dims import normalize_dim, torch_type_name
@@ -96,6 +96,12 @@ def _lanczos_lgamma(x: Tensor) -> Tensor:
     return _HALF_LOG_2PI + (z + 0.5) * log(t) - t + log(series)
 
 
+def _float_result(input: Tensor) -> DType:
+    """The dtype a float-valued function of ``input`` returns: its own float dtype, or float32
+    for integers and bools (the gamma family computes in float64 in between)."""
+    return input.dtype if input.dtype.is_floating_point else float32
+
+
 def _pole(x: Tensor) -> Tensor:
     """True at the poles of Gamma: 0 and the negative integers."""
     return (x <= 0) & eq(x, floor(x))
@@ -107,7 +113,7 @@ def lgamma(input: Tensor) -> Tensor:
     ``log(pi / |sin(pi x)|) - lgamma(1 - x)`` below; ``inf`` at 0 and the negative integers.
     Computed in float64 (returned in the input's float dtype); the gradient is :func:`digamma`'s
     value, by differentiating the same formulas."""
-    x = input.to(float64) if input.dtype is not float64 else input
+    x = input.to(float64)
     reflect = x < 0.5
     upper = where(reflect, 1.0 - x, x)  # >= 1/2: each branch sees only arguments it is accurate for
     main = _lanczos_lgamma(upper)
@@ -115,7 +121,7 @@ def lgamma(input: Tensor) -> Tensor:
     safe_sine = where(_pole(x), 1.0, sine)
     out = where(reflect, math.log(math.pi) - log(safe_sine) - main, main)
     out = where(_pole(x), math.inf, out)
-    return out if input.dtype is float64 else out.to(input.dtype if input.dtype.is_floating_point else float32)
+    return out.to(_float_result(input))
 
 
 _DIGAMMA_SHIFT = 10  # digamma(x) = digamma(x + 10) - sum 1/(x + k): the asymptotic series is exact there
@@ -127,7 +133,7 @@ def digamma(input: Tensor) -> Tensor:
     asymptotic series ``log z - 1/(2z) - sum B_2k / (2k z^2k)`` is exact to float64, and the
     reflection formula ``psi(1 - x) - pi / tan(pi x)`` below 1/2; ``-inf`` at 0 and NaN at the
     negative integers, as PyTorch. Computed in float64."""
-    x = input.to(float64) if input.dtype is not float64 else input
+    x = input.to(float64)
     reflect = x < 0.5
     y = where(reflect, 1.0 - x, x)
     shifted = sum_(stack([1.0 / (y + k) for k in range(_DIGAMMA_SHIFT)]), 0)
@@ -138,7 +144,7 @@ def digamma(input: Tensor) -> Tensor:
     angle = math.pi * where(reflect & logical_not(_pole(x)), x, 0.5)
     out = where(reflect, upper - math.pi * cos(angle) / sin(angle), upper)
     out = where(_pole(x), where(eq(x, 0.0), -math.inf, math.nan), out)
-    return out if input.dtype is float64 else out.to(input.dtype if input.dtype.is_floating_point else float32)
+    return out.to(_float_result(input))
 
 
 @op

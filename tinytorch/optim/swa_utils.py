@@ -25,6 +25,11 @@ from .lr_scheduler import LRScheduler, _per_group
 from .optimizer import Optimizer
 
 
+def _count(num_averaged: Any) -> float:
+    """The number of models averaged so far (a 0-d tensor, as ``n_averaged``, or a number)."""
+    return float(num_averaged.item() if isinstance(num_averaged, Tensor) else num_averaged)
+
+
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable[[list, list, Any], None]:
     """An averaging function for :class:`AveragedModel`: ``avg = decay * avg + (1 - decay) * p``,
     in place, for every parameter at once."""
@@ -37,7 +42,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable[[list, list, Any], No
 def get_swa_multi_avg_fn() -> Callable[[list, list, Any], None]:
     """The running mean ``avg += (p - avg) / (n + 1)``, in place, for every parameter at once."""
     def swa_update(averaged: list, current: list, num_averaged: Any) -> None:
-        n = float(num_averaged.item() if isinstance(num_averaged, Tensor) else num_averaged)
+        n = _count(num_averaged)
         for a, p in zip(averaged, current):
             a.add_((p - a) / (n + 1))
     return swa_update
@@ -50,8 +55,7 @@ def get_ema_avg_fn(decay: float = 0.999) -> Callable[[Tensor, Tensor, Any], Tens
 
 def get_swa_avg_fn() -> Callable[[Tensor, Tensor, Any], Tensor]:
     """Per parameter: the new running mean ``avg + (p - avg) / (n + 1)``."""
-    return lambda averaged, current, num_averaged: averaged + (current - averaged) / (
-        float(num_averaged.item() if isinstance(num_averaged, Tensor) else num_averaged) + 1)
+    return lambda averaged, current, num_averaged: averaged + (current - averaged) / (_count(num_averaged) + 1)
 
 
 class AveragedModel(Module):

@@ -27,6 +27,17 @@ def _find_hook(module: Module, kind: type, name: str) -> Any:
     return None
 
 
+def settle(module: Module, name: str, weight: Tensor, *entries: str) -> Module:
+    """Undo a hook-based reparametrization: ``module.<name>`` becomes one parameter holding
+    ``weight``, and the parameters and buffers named ``entries`` (its pieces) are dropped."""
+    delattr(module, name)
+    for entry in entries:
+        registry = module._parameters if entry in module._parameters else module._buffers
+        del registry[entry]
+    module.register_parameter(name, Parameter(weight.detach()))
+    return module
+
+
 class WeightNorm:
     """The pre-hook of :func:`weight_norm`: ``module.<name> = g * v / ||v||`` before each call."""
 
@@ -64,10 +75,7 @@ def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     hook = module._forward_pre_hooks.pop(key)
     with no_grad():
         weight = hook.compute_weight(module)
-    delattr(module, name)
-    del module._parameters[name + "_g"], module._parameters[name + "_v"]
-    module.register_parameter(name, Parameter(weight.detach()))
-    return module
+    return settle(module, name, weight, name + "_g", name + "_v")
 
 
 class SpectralNorm:
@@ -123,10 +131,7 @@ def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     hook = module._forward_pre_hooks.pop(key)
     with no_grad():
         weight = hook.compute_weight(module, do_power_iteration=False)
-    delattr(module, name)
-    del module._parameters[name + "_orig"], module._buffers[name + "_u"], module._buffers[name + "_v"]
-    module.register_parameter(name, Parameter(weight.detach()))
-    return module
+    return settle(module, name, weight, name + "_orig", name + "_u", name + "_v")
 
 
 __all__ = ["weight_norm", "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]

@@ -24,7 +24,7 @@ import numpy as np
 from ...ops import ones_like, rand, tensor
 from ...tensor import Tensor, no_grad
 from ..module import Module
-from ..parameter import Parameter
+from .hook_norms import settle
 
 
 class _Pruning:
@@ -206,10 +206,7 @@ def remove(module: Module, name: str) -> Module:
     del module._forward_pre_hooks[key]
     with no_grad():
         pruned = getattr(module, name + "_orig") * getattr(module, name + "_mask")
-    delattr(module, name)
-    del module._parameters[name + "_orig"], module._buffers[name + "_mask"]
-    module.register_parameter(name, Parameter(pruned.detach()))
-    return module
+    return settle(module, name, pruned, name + "_orig", name + "_mask")
 
 
 __all__ = ["identity", "random_unstructured", "l1_unstructured", "random_structured", "ln_structured",
