@@ -78,11 +78,15 @@ def empty_cache() -> None:
     """Accepted for PyTorch's scripts: tinytorch's CUDA buffers are freed when their arrays are."""
 
 
+def _no_memory_statistics() -> None:
+    if is_available():
+        raise NotImplementedError("tinytorch does not track its CUDA memory use")
+
+
 def memory_allocated(device: Any = None) -> int:
     """0 without CUDA, as PyTorch reports (tinytorch does not count its GPU memory: with CUDA this
     raises ``NotImplementedError``)."""
-    if is_available():
-        raise NotImplementedError("tinytorch does not track its CUDA memory use")
+    _no_memory_statistics()
     return 0
 
 
@@ -90,5 +94,5 @@ max_memory_allocated = memory_allocated
 
 
 def reset_peak_memory_stats(device: Any = None) -> None:
-    """Accepted without CUDA (there are no statistics to reset)."""
-    memory_allocated(device)
+    """Accepted without CUDA (there are no statistics to reset); ``NotImplementedError`` with it."""
+    _no_memory_statistics()

@@ -76,12 +76,6 @@ class Exhausted:
     """A stream fetcher's answer once its dataset's iterator is done: no batch (recognised by
     type, since a copy of it crosses from the worker's process)."""
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Exhausted)
-
-    def __hash__(self) -> int:
-        return 0
-
 
 EXHAUSTED = Exhausted()
 

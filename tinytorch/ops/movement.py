@@ -227,6 +227,8 @@ class Cat(Function):
 @op(method=False)
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; all other sizes must match."""
+    if isinstance(tensors, (list, tuple)) and not tensors:  # PyTorch's one ValueError of the family
+        raise ValueError("cat(): expected a non-empty list of Tensors")
     tensors = _tensor_list(tensors, "cat")
     d = normalize_dim(dim, tensors[0].ndim)
     if tensors[0].ndim == 0:
@@ -261,8 +263,8 @@ def _tensor_list(tensors: Any, name: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{name}(): argument 'tensors' must be a tuple or list of Tensors, "
                         f"got {type(tensors).__name__}")
-    if not tensors:  # PyTorch raises ValueError for cat, RuntimeError for the others
-        raise (ValueError if name == "cat" else RuntimeError)(f"{name}(): expected a non-empty list of Tensors")
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
