@@ -27,7 +27,21 @@ from .ops.creation import eye, full_like, ones_like, tensor, zeros, zeros_like
 from .ops.dims import normalize_dim
 from .ops.elementwise import abs as abs_
 from .ops.elementwise import maximum, where
-from .ops.linalg import LinAlgError, SvdFactor, cholesky, det, eigh, eigvalsh, inverse, qr, slogdet, solve, svdvals
+from .ops.linalg import (
+    LinAlgError,
+    SvdFactor,
+    check_matrices,
+    check_square,
+    cholesky,
+    det,
+    eigh,
+    eigvalsh,
+    inverse,
+    qr,
+    slogdet,
+    solve,
+    svdvals,
+)
 from .ops.matmul import matmul
 from .ops.movement import diagonal as diagonal_
 from .ops.movement import squeeze, tril, triu, unsqueeze
@@ -99,13 +113,6 @@ _svd_result = collections.namedtuple("svd", ["U", "S", "Vh"])  # type: ignore[na
 _lstsq_result = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])  # type: ignore[name-match]
 
 
-def _check_matrices(a: Tensor, name: str) -> None:
-    if a.ndim < 2:
-        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
-    if not a.dtype.is_floating_point:
-        raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
-
-
 def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> Any:
     """``A = U diag(S) Vh`` for each matrix of ``A`` (``(..., m, n)``), singular values in
     descending order: ``U`` is ``(..., m, k)``, ``S`` ``(..., k)``, ``Vh`` ``(..., k, n)`` with
@@ -113,7 +120,7 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> 
     as in PyTorch). Differentiable (reduced factors, distinct nonzero singular values) where the
     factors are determined; the full square factors of a non-square matrix have no gradient here
     (``RuntimeError`` when ``A`` requires grad), as their extra columns are arbitrary."""
-    _check_matrices(A, "svd")
+    check_matrices(A, "linalg.svd")
     m, n = A.shape[-2:]
     if full_matrices and m != n:
         if A.requires_grad and is_grad_enabled():
@@ -147,7 +154,7 @@ def pinv(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = Fal
     """The Moore-Penrose pseudo-inverse of each matrix of ``A`` (``(..., n, m)``), from the SVD:
     ``V diag(1/s) U^T`` over the singular values above :func:`_tolerance`'s cutoff (the others
     count as 0). Differentiable where the rank does not change."""
-    _check_matrices(A, "pinv")
+    check_matrices(A, "linalg.pinv")
     return _pinv_and_spectrum(A, atol, rtol)[0]
 
 
@@ -162,7 +169,7 @@ def _pinv_and_spectrum(A: Tensor, atol: Any, rtol: Any) -> tuple[Tensor, Tensor,
 
 def matrix_rank(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Tensor:
     """The number of singular values of each matrix above the cutoff of :func:`pinv` (int64)."""
-    _check_matrices(A, "matrix_rank")
+    check_matrices(A, "linalg.matrix_rank")
     with no_grad():
         s = svdvals(A)
         return sum(s > _tolerance(s, A.shape, atol, rtol), -1)
@@ -171,7 +178,7 @@ def matrix_rank(A: Tensor, *, atol: Any = None, rtol: Any = None, hermitian: boo
 def cond(A: Tensor, p: Any = None) -> Tensor:
     """The condition number of each matrix: ``s_max / s_min`` for ``p`` None or 2 (``s_min /
     s_max`` for -2), else ``matrix_norm(A, p) * matrix_norm(inv(A), p)`` (square matrices)."""
-    _check_matrices(A, "cond")
+    check_matrices(A, "linalg.cond")
     if p in (None, 2, -2):
         s = svdvals(A)
         top, bottom = s[..., 0], s[..., -1]
@@ -189,7 +196,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     driver = "gelsy" if driver is None else driver
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
-    _check_matrices(A, "lstsq")
+    check_matrices(A, "linalg.lstsq")
     vector = B.ndim == 1
     b = unsqueeze(B, -1) if vector else B
     if b.shape[-2] != A.shape[-2]:
@@ -285,10 +292,7 @@ def matrix_exp(A: Tensor) -> Tensor:
     """``exp(A)`` of each square matrix: scale ``A`` by ``2^-k`` until its 1-norm is at most 1/2,
     sum the Taylor series to degree 18 (the remainder is below float64's eps there), then square
     ``k`` times. Differentiable, as a composition of products."""
-    _check_matrices(A, "matrix_exp")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"linalg.matrix_exp: A must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    check_square(A, "linalg.matrix_exp")
     norm1 = float(matrix_norm(A.detach(), 1).max().item()) if A.numel() else 0.0
     k = max(0, math.ceil(math.log2(norm1 / 0.5))) if norm1 > 0.5 else 0
     scaled = A / (2.0 ** k)

@@ -865,10 +865,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
         n_out = n_in if sizes[axis] is None else sizes[axis]
         if n_in == n_out:
             continue
-        start, end = _adaptive_bounds(n_in, n_out)
-        j = np.arange(n_in)
-        weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
-        x = (x.movedim(dim, -1) @ tensor(weights.T, dtype=x.dtype, device=x.device)).movedim(-1, dim)
+        x = (x.movedim(dim, -1) @ _averaging_matrix(n_in, n_out, x).T).movedim(-1, dim)
     return x if batched else x.squeeze(0)
 
 
@@ -1144,6 +1141,15 @@ def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * n_in) // n_out, ((i + 1) * n_in + n_out - 1) // n_out
 
 
+def _averaging_matrix(n_in: int, n_out: int, like: Tensor) -> Tensor:
+    """The (n_out, n_in) matrix whose row i averages adaptive window i (1 / |window| over it),
+    in ``like``'s dtype and device."""
+    start, end = _adaptive_bounds(n_in, n_out)
+    j = np.arange(n_in)
+    weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
+    return tensor(weights, dtype=like.dtype, device=like.device)
+
+
 def _adaptive_sizes(output_size: Any, hw: tuple[int, ...], nd: int) -> tuple[int, ...]:
     """``output_size`` with each ``None`` replaced by the input's size there."""
     t = (output_size,) * nd if output_size is None or isinstance(output_size, int) else tuple(output_size)
@@ -1174,10 +1180,7 @@ def _adaptive_avg(input: Tensor, output_size: Any, nd: int) -> Tensor:
         n_in, n_out = x.shape[2 + axis], out_hw[axis]
         if n_in == n_out:
             continue
-        start, end = _adaptive_bounds(n_in, n_out)
-        j = np.arange(n_in)
-        weights = ((j >= start[:, None]) & (j < end[:, None])) / (end - start)[:, None]
-        m = tensor(weights, dtype=x.dtype, device=x.device)
+        m = _averaging_matrix(n_in, n_out, x)
         x = m @ x if axis == 0 else x @ m.T
     return _from_2d(x, nd, batched)
 

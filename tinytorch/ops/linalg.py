@@ -51,6 +51,14 @@ def check_square(a: Tensor, name: str) -> None:
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
 
 
+def check_matrices(a: Tensor, name: str) -> None:
+    """Raise PyTorch's ``RuntimeError`` unless ``a`` is a batch of float matrices (any shape)."""
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
+
+
 def _back(host: Any, like: NDArray) -> NDArray:
     """A host result as an array of ``like``'s dtype on ``like``'s device."""
     return nd_array(np.array(host, dtype=like.dtype.np_dtype, order="C"), device=like.device)
@@ -322,10 +330,7 @@ def svdvals(a: Tensor) -> Tensor:
     """The singular values of each matrix of ``a`` (``(..., m, n)`` -> ``(..., min(m, n))``), in
     descending order (``torch.linalg.svdvals``), by numpy's LAPACK on the host. Differentiable
     (twice) where the singular values are distinct and nonzero, as PyTorch's."""
-    if a.ndim < 2:
-        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if not a.dtype.is_floating_point:
-        raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. Got {a.dtype.name}")
+    check_matrices(a, "linalg.svd")
     tall = a if a.shape[-2] >= a.shape[-1] else mT(a)  # the same singular values; the formulas want m >= n
     return SvdFactor.apply(tall, part=1)
 
