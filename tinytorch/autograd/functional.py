@@ -58,15 +58,34 @@ def _result(values: tuple[Any, ...], was_tuple: bool) -> Any:
     return values if was_tuple else values[0]
 
 
+def _settle(values: tuple[Tensor, ...], create_graph: bool) -> tuple[Tensor, ...]:
+    """What the caller gets back: the values themselves with ``create_graph``, else detached."""
+    return values if create_graph else tuple(t.detach() for t in values)
+
+
+def _call(func: Callable[..., Any], xs: tuple[Tensor, ...], create_graph: bool,
+          fn: str) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], bool]:
+    """``(fresh inputs, outputs, outputs_were_tuple)`` of ``func`` run on fresh inputs; call it
+    with grad mode on."""
+    fresh = _fresh(xs, create_graph)
+    outs, out_tuple = _as_tuple(func(*fresh), "outputs of the user-provided function", fn)
+    return fresh, outs, out_tuple
+
+
+def _check_v_omittable(v: Any, xs: tuple[Tensor, ...]) -> None:
+    """``v`` may be left out only for a single one-element input (it is then 1)."""
+    if v is None and (len(xs) != 1 or xs[0].numel() != 1):
+        raise RuntimeError("The vector v can only be None if the input to the user-provided function is a single "
+                           "Tensor with a single element.")
+
+
 def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """``(func(*inputs), v^T J)``: the vector-Jacobian product (``v`` may be omitted when the
     output has one element)."""
     xs, was_tuple = _as_tuple(inputs, "inputs", "vjp")
     with enable_grad():
-        fresh = _fresh(xs, create_graph)
-        out = func(*fresh)
-        outs, out_tuple = _as_tuple(out, "outputs of the user-provided function", "vjp")
+        fresh, outs, out_tuple = _call(func, xs, create_graph, "vjp")
         vs: tuple[Any, ...] = (None,) * len(outs) if v is None else _as_tuple(v, "v", "vjp")[0]
         if v is None and any(o.numel() != 1 for o in outs):
             raise RuntimeError("The vector v can only be None if the user-provided function returns a single Tensor "
@@ -75,23 +94,18 @@ def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
         for o, vi in zip(outs, vs):
             for k, g in enumerate(_grads(o, fresh, vi, create_graph, strict, "vjp")):
                 total[k] = total[k] + g
-    outputs = tuple(o if create_graph else o.detach() for o in outs)
-    return _result(outputs, out_tuple), _result(tuple(t if create_graph else t.detach() for t in total), was_tuple)
+    return _result(_settle(outs, create_graph), out_tuple), _result(_settle(tuple(total), create_graph), was_tuple)
 
 
 def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False) -> tuple[Any, Any]:
     """``(func(*inputs), J v)``: the Jacobian-vector product, by the double-vjp trick (see the
     module docstring); ``v`` may be omitted when the input has one element."""
-    xs, was_tuple = _as_tuple(inputs, "inputs", "jvp")
-    if v is None and (len(xs) != 1 or xs[0].numel() != 1):
-        raise RuntimeError("The vector v can only be None if the input to the user-provided function is a single "
-                           "Tensor with a single element.")
+    xs, _ = _as_tuple(inputs, "inputs", "jvp")
+    _check_v_omittable(v, xs)
     vs = tuple(ones_like(x) for x in xs) if v is None else _as_tuple(v, "v", "jvp")[0]
     with enable_grad():
-        fresh = _fresh(xs, create_graph)
-        out = func(*fresh)
-        outs, out_tuple = _as_tuple(out, "outputs of the user-provided function", "jvp")
+        fresh, outs, out_tuple = _call(func, xs, create_graph, "jvp")
         products = []
         for o in outs:
             u = zeros_like(o).requires_grad_(True)  # J^T u is linear in u: its vjp with v is J v
@@ -100,8 +114,7 @@ def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
             found = grad([g for g, _ in pairs], u, grad_outputs=[vi for _, vi in pairs], create_graph=create_graph,
                          allow_unused=True)[0] if pairs else None
             products.append(zeros_like(o) if found is None else found)
-    outputs = tuple(o if create_graph else o.detach() for o in outs)
-    return _result(outputs, out_tuple), _result(tuple(p if create_graph else p.detach() for p in products), out_tuple)
+    return _result(_settle(outs, create_graph), out_tuple), _result(_settle(tuple(products), create_graph), out_tuple)
 
 
 def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False, strict: bool = False,
@@ -114,9 +127,7 @@ def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False, 
                                   "tinytorch.func.jacfwd is the forward-mode Jacobian")
     xs, was_tuple = _as_tuple(inputs, "inputs", "jacobian")
     with enable_grad():
-        fresh = _fresh(xs, create_graph)
-        out = func(*fresh)
-        outs, out_tuple = _as_tuple(out, "outputs of the user-provided function", "jacobian")
+        fresh, outs, out_tuple = _call(func, xs, create_graph, "jacobian")
         per_output = []
         for o in outs:
             flat = reshape(o, (-1,))
@@ -125,9 +136,8 @@ def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False, 
             for k, x in enumerate(fresh):
                 block = stack([r[k] for r in rows]) if rows else zeros((0,) + tuple(x.shape), dtype=x.dtype,
                                                                         device=x.device)
-                block = reshape(block, tuple(o.shape) + tuple(x.shape))
-                blocks.append(block if create_graph else block.detach())
-            per_output.append(_result(tuple(blocks), was_tuple))
+                blocks.append(reshape(block, tuple(o.shape) + tuple(x.shape)))
+            per_output.append(_result(_settle(tuple(blocks), create_graph), was_tuple))
     return _result(tuple(per_output), out_tuple)
 
 
@@ -156,14 +166,11 @@ def vhp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("The function given to vhp should return a single Tensor with a single element.")
         first = _grads(out, fresh, None, True, strict, "vhp")
-        if v is None and (len(xs) != 1 or xs[0].numel() != 1):
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
+        _check_v_omittable(v, xs)
         vs = _as_tuple(v, "v", "vhp")[0] if v is not None else (ones_like(xs[0]),)
         total = sum(((g * vi).sum() for g, vi in zip(first, vs) if g.requires_grad), start=zeros(()))
         second = _grads(total, fresh, None, create_graph, strict, "vhp")
-    return (out if create_graph else out.detach(),
-            _result(tuple(s if create_graph else s.detach() for s in second), was_tuple))
+    return (out if create_graph else out.detach()), _result(_settle(second, create_graph), was_tuple)
 
 
 def hvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
