@@ -72,10 +72,14 @@ class _GradMode:
     def __exit__(self, *exc: Any) -> None:
         _set_grad_enabled(self._prev)
 
+    def _again(self) -> "_GradMode":
+        """A fresh manager of this one's mode, entered on each call of a decorated function."""
+        return type(self)()
+
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._again():
                 return fn(*args, **kwargs)
         return wrapper
 
@@ -101,14 +105,8 @@ class inference_mode(_GradMode):
         _grad.inference = self._prev_inference
         super().__exit__()
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        inference = self._inference
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with inference_mode(inference):
-                return fn(*args, **kwargs)
-        return wrapper
+    def _again(self) -> "inference_mode":
+        return inference_mode(self._inference)
 
 
 def is_inference_mode_enabled() -> bool:
@@ -132,15 +130,12 @@ class set_grad_enabled(_GradMode):
     def __enter__(self) -> None:
         pass
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        _set_grad_enabled(self._prev)
-        mode = self.mode
+    def _again(self) -> "set_grad_enabled":
+        return set_grad_enabled(self.mode)
 
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        _set_grad_enabled(self._prev)  # as a decorator it sets the mode only while fn runs
+        return super().__call__(fn)
 
 
 # --- dispatch modes: the one hook into every op ---------------------------------------------------
