@@ -20,7 +20,8 @@ from .parametrizations import _default_dim, as_matrix, norm_except_dim, power_it
 from .parametrizations import weight_from as _weight_from
 
 
-def _find_hook(module: Module, kind: type, name: str) -> Any:
+def find_hook(module: Module, kind: type, name: str) -> Any:
+    """The key of ``module``'s forward pre-hook of type ``kind`` for the tensor ``name``, or None."""
     for key, hook in module._forward_pre_hooks.items():
         if isinstance(hook, kind) and hook.name == name:
             return key
@@ -55,7 +56,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     """Split ``module.<name>`` into a magnitude ``<name>_g`` (the norm over every dim but
     ``dim``; ``None``: one scalar) and a direction ``<name>_v``, recombined before each forward.
     Returns ``module``."""
-    if _find_hook(module, WeightNorm, name) is not None:
+    if find_hook(module, WeightNorm, name) is not None:
         raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
     weight = module._parameters[name]
     fn = WeightNorm(name, -1 if dim is None else dim)
@@ -69,7 +70,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo :func:`weight_norm`: ``<name>`` is one parameter again, of the current value."""
-    key = _find_hook(module, WeightNorm, name)
+    key = find_hook(module, WeightNorm, name)
     if key is None:
         raise ValueError(f"weight_norm of '{name}' not found in {module}")
     hook = module._forward_pre_hooks.pop(key)
@@ -106,7 +107,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     moves to ``<name>_orig``, the power-iteration vectors to buffers ``<name>_u`` / ``<name>_v``
     (random unit vectors at first; ``dim`` defaults to 0, 1 for transposed convolutions).
     Returns ``module``."""
-    if _find_hook(module, SpectralNorm, name) is not None:
+    if find_hook(module, SpectralNorm, name) is not None:
         raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
     fn = SpectralNorm(name, n_power_iterations, _default_dim(module) if dim is None else dim, eps)
     weight = module._parameters[name]
@@ -125,7 +126,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Undo :func:`spectral_norm`: ``<name>`` is one parameter again, of the normalised value."""
-    key = _find_hook(module, SpectralNorm, name)
+    key = find_hook(module, SpectralNorm, name)
     if key is None:
         raise ValueError(f"spectral_norm of '{name}' not found in {module}")
     hook = module._forward_pre_hooks.pop(key)

@@ -24,7 +24,7 @@ import numpy as np
 from ...ops import ones_like, rand, tensor
 from ...tensor import Tensor, no_grad
 from ..module import Module
-from .hook_norms import settle
+from .hook_norms import find_hook, settle
 
 
 class _Pruning:
@@ -33,21 +33,16 @@ class _Pruning:
     def __init__(self, name: str) -> None:
         self.name = name
 
+    def compute(self, module: Module) -> Tensor:
+        return getattr(module, self.name + "_orig") * getattr(module, self.name + "_mask")
+
     def __call__(self, module: Module, inputs: Any) -> None:
-        setattr(module, self.name, getattr(module, self.name + "_orig") * getattr(module, self.name + "_mask"))
-
-
-def _hook(module: Module, name: str) -> Any:
-    for key, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, _Pruning) and hook.name == name:
-            return key
-    return None
+        setattr(module, self.name, self.compute(module))
 
 
 def is_pruned(module: Module) -> bool:
     """Whether any tensor of ``module`` or of its submodules is pruned."""
-    return any(_hook(m, h.name) is not None for m in module.modules()
-               for h in m._forward_pre_hooks.values() if isinstance(h, _Pruning))
+    return any(isinstance(h, _Pruning) for m in module.modules() for h in m._forward_pre_hooks.values())
 
 
 def _count(amount: Any, n: int) -> int:
@@ -66,7 +61,7 @@ def _count(amount: Any, n: int) -> int:
 def _apply(module: Module, name: str, choose: Any) -> Module:
     """Prune ``module.<name>``: ``choose(values, mask)`` returns the new 0/1 mask (numpy) given
     the current values and mask; the first pruning sets up ``<name>_orig``, the mask and the hook."""
-    if _hook(module, name) is None:
+    if find_hook(module, _Pruning, name) is None:
         if name not in module._parameters:
             raise AttributeError(f"Parameter '{name}' of module {module} has to be pruned but it is not a parameter")
         original = module._parameters.pop(name)
@@ -173,7 +168,7 @@ def global_unstructured(parameters: Iterable[tuple[Module, str]], pruning_method
     if pruning_method not in (l1_unstructured, random_unstructured):
         raise TypeError("global_unstructured takes l1_unstructured or random_unstructured as pruning_method")
     for module, name in pairs:
-        if _hook(module, name) is None:
+        if find_hook(module, _Pruning, name) is None:
             identity(module, name)
     tensors = [getattr(m, name + "_orig") for m, name in pairs]
     masks = [getattr(m, name + "_mask") for m, name in pairs]
@@ -200,12 +195,12 @@ RandomUnstructured = random_unstructured
 def remove(module: Module, name: str) -> Module:
     """Make the pruning of ``module.<name>`` permanent: ``<name>`` is one parameter again
     (``orig * mask``), the original, the mask and the hook are gone."""
-    key = _hook(module, name)
+    key = find_hook(module, _Pruning, name)
     if key is None:
         raise ValueError(f"Parameter '{name}' of module {module} has to be pruned before pruning can be removed")
-    del module._forward_pre_hooks[key]
+    hook = module._forward_pre_hooks.pop(key)
     with no_grad():
-        pruned = getattr(module, name + "_orig") * getattr(module, name + "_mask")
+        pruned = hook.compute(module)
     return settle(module, name, pruned, name + "_orig", name + "_mask")
 
 
