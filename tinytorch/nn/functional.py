@@ -778,15 +778,8 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
                            f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c} channels "
                            f"instead")
     s, d = _ntuple(stride, 3, "stride"), _ntuple(dilation, 3, "dilation")
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise ValueError(f"Invalid padding string {padding!r}, should be one of ('valid', 'same')")
-        if padding == "same" and any(v != 1 for v in s):
-            raise ValueError("padding='same' is not supported for strided convolutions")
-        amounts = [(0, 0)] * 3 if padding == "valid" else _same_padding(k, d)
-    else:
-        amounts = [(v, v) for v in _ntuple(padding, 3, "padding")]
-    x = pad(x, [v for pair in reversed(amounts) for v in pair])
+    x, symmetric = _conv_padding(x, padding, k, s, d)
+    x = pad(x, [v for v in reversed(symmetric) for _ in range(2)])
     cols = _windows_3d(x, k, s, d)  # (N, C, OD, OH, OW, kd, kh, kw)
     od, oh, ow = cols.shape[2:5]
     cols = cols.reshape(n, groups, c // groups, od, oh, ow, *k)
