@@ -658,10 +658,11 @@ def _from_2d(out: Tensor, nd: int, batched: bool) -> Tensor:
     return out if batched else out.squeeze(0)
 
 
-def _lift(x: Any, nd: int, name: str, one: int) -> tuple[int, int]:
-    """A 1- or 2-D window argument as a pair for the 2-D code: ``(one, x)`` for 1-D."""
+def _lift(x: Any, nd: int, name: str, one: int) -> tuple[int, ...]:
+    """A window argument with one entry per axis the code runs on: ``(one, x)`` for 1-D (which
+    runs as 2-D), else ``nd`` entries."""
     t = _ntuple(x, nd, name)
-    return (one, t[0]) if nd == 1 else t  # type: ignore[return-value]
+    return (one, t[0]) if nd == 1 else t
 
 
 def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -791,22 +792,15 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _s
 
 
 def _pool_3d(input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
-             fill: float, name: str) -> tuple[Tensor, tuple, tuple, tuple, bool]:
-    """The windows of the padded input for a 3-D pooling: ``(windows, kernel, stride, padding,
-    batched)``, the input padded with ``fill`` (and on the right for ``ceil_mode``'s last windows)."""
+             fill: float, name: str) -> tuple[Tensor, "_PoolGeometry", bool]:
+    """The windows of the padded input for a 3-D pooling: ``(windows, geometry, batched)``, the
+    input padded with ``fill`` (and on the right for ``ceil_mode``'s last windows)."""
     x, batched = _batched_5d(input, name)
-    k = _ntuple(kernel_size, 3, "kernel_size")
-    s = k if stride is None or stride == [] else _ntuple(stride, 3, "stride")
-    p, d = _ntuple(padding, 3, "padding"), _ntuple(dilation, 3, "dilation")
-    if any(pi > ki // 2 for pi, ki in zip(p, k)):
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={list(p)} and "
-                           f"kernel_size={list(k)}")
-    out = [_pool_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3)]
-    extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + 2 * p[i])) for i in range(3)]
-    amounts = [(p[i], p[i] + extra[i]) for i in range(3)]
+    g = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, 3, name)
+    amounts = [(p, p + e) for p, e in zip(g.padding, g.extra)]
     x = pad(x, [v for pair in reversed(amounts) for v in pair], value=fill)
-    windows = _windows_3d(x, k, s, d)[:, :, :out[0], :out[1], :out[2]]
-    return windows, k, s, p, batched
+    windows = _windows_3d(x, g.kernel, g.stride, g.dilation)[:, :, :g.out[0], :g.out[1], :g.out[2]]
+    return windows, g, batched
 
 
 def max_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None = None, padding: _size_any = 0,
@@ -815,7 +809,7 @@ def max_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None =
     reads as -inf. The gradient goes to the maxima (shared between tied elements)."""
     if return_indices:
         raise NotImplementedError("max_pool3d: return_indices=True is not implemented")
-    windows, _, _, _, batched = _pool_3d(input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf,
+    windows, _, batched = _pool_3d(input, kernel_size, stride, padding, dilation, ceil_mode, -math.inf,
                                          "max_pool3d")
     out = windows.amax((-3, -2, -1))
     return out if batched else out.squeeze(0)
@@ -827,7 +821,7 @@ def avg_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None =
     ``divisor_override`` if given, else the window's elements inside the input and (with
     ``count_include_pad``) its zero padding -- never ``ceil_mode``'s extra -- as PyTorch's: a
     product of per-axis counts, computed on the host."""
-    windows, k, s, p, batched = _pool_3d(input, kernel_size, stride, padding, 1, ceil_mode, 0.0, "avg_pool3d")
+    windows, g, batched = _pool_3d(input, kernel_size, stride, padding, 1, ceil_mode, 0.0, "avg_pool3d")
     total = windows.sum((-3, -2, -1))
     if divisor_override is not None:
         if divisor_override == 0:
@@ -837,11 +831,11 @@ def avg_pool3d(input: Tensor, kernel_size: _size_any, stride: _size_any | None =
         counts = np.ones(())
         for i in range(3):
             n = input.shape[input.ndim - 3 + i]
-            first = np.arange(total.shape[2 + i]) * s[i] - p[i]  # each window's first cell, in input indices
+            first = np.arange(g.out[i]) * g.stride[i] - g.padding[i]  # each window's first cell, in input indices
             if count_include_pad:
-                along = np.minimum(first + k[i], n + p[i]) - first
+                along = np.minimum(first + g.kernel[i], n + g.padding[i]) - first
             else:
-                along = np.minimum(first + k[i], n) - np.maximum(first, 0)
+                along = np.minimum(first + g.kernel[i], n) - np.maximum(first, 0)
             counts = np.multiply.outer(counts, along)
         out = total / tensor(counts, dtype=total.dtype, device=total.device)
     return out if batched else out.squeeze(0)
@@ -984,15 +978,18 @@ def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> in
 
 
 class _PoolGeometry(NamedTuple):
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    out: tuple[int, int]
-    extra: tuple[int, int]  # positions beyond the right padding that ceil_mode's last window reads
+    """A pooling's arguments, checked, one entry per spatial axis (two for the 1-D and 2-D
+    pools, which run as 2-D; three for the 3-D ones)."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    out: tuple[int, ...]
+    extra: tuple[int, ...]  # positions beyond the right padding that ceil_mode's last window reads
 
 
-def _pool_geometry(hw: tuple[int, int], kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+def _pool_geometry(hw: tuple[int, ...], kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
                    nd: int, name: str) -> _PoolGeometry:
     k = _lift(kernel, nd, "kernel_size", 1)
     s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _lift(stride, nd, "stride", 1)
@@ -1000,14 +997,15 @@ def _pool_geometry(hw: tuple[int, int], kernel: Any, stride: Any, padding: Any, 
     if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
         raise RuntimeError(f"{name}: kernel_size, stride and dilation must be positive and padding non-negative, "
                            f"got kernel_size={kernel}, stride={stride}, dilation={dilation}, padding={padding}")
-    if any(p[a] > ((k[a] - 1) * d[a] + 1) // 2 for a in (0, 1)):
+    axes = range(len(k))
+    if any(p[a] > ((k[a] - 1) * d[a] + 1) // 2 for a in axes):
         raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={padding}, "
                            f"kernel_size={kernel} and dilation={dilation}")
-    out = tuple(_pool_size(hw[a], k[a], s[a], p[a], d[a], ceil_mode) for a in (0, 1))
+    out = tuple(_pool_size(hw[a], k[a], s[a], p[a], d[a], ceil_mode) for a in axes)
     if min(out) < 1:
         raise RuntimeError(f"{name}: Given input size {hw}, the calculated output size {out} is too small")
-    extra = tuple(max((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 - (hw[a] + 2 * p[a]), 0) for a in (0, 1))
-    return _PoolGeometry(k, s, p, d, out, extra)  # type: ignore[arg-type]
+    extra = tuple(max((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 - (hw[a] + 2 * p[a]), 0) for a in axes)
+    return _PoolGeometry(k, s, p, d, out, extra)
 
 
 def _pad_amounts(g: _PoolGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
