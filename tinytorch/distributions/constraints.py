@@ -255,14 +255,11 @@ class _LowerTriangular(Constraint):
         return (value.tril() == value).reshape(value.shape[:-2] + (-1,)).all(-1)
 
 
-class _LowerCholesky(Constraint):
+class _LowerCholesky(_LowerTriangular):
     """Lower-triangular square matrices with a positive diagonal."""
 
-    event_dim = 2
-
     def check(self, value: Tensor) -> Tensor:
-        lower = (value.tril() == value).reshape(value.shape[:-2] + (-1,)).all(-1)
-        return lower & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return super().check(value) & (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
 
 
 class _Square(Constraint):
