@@ -22,10 +22,7 @@ from ..ops.elementwise import atanh, log, sigmoid, tanh
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-
-
-def _sum_rightmost(x: Tensor, dims: int) -> Tensor:
-    return x.sum(tuple(range(-dims, 0))) if dims > 0 else x
+from .utils import _sum_rightmost, clamp_probs
 
 
 class Transform:
@@ -94,7 +91,7 @@ class ExpTransform(Transform):
 
 
 class SigmoidTransform(Transform):
-    """``y = sigmoid(x)``; the inverse is ``logit`` (clamped inside (0, 1) by float eps)."""
+    """``y = sigmoid(x)``; the inverse is ``logit`` (of ``y`` clamped inside (0, 1) by the dtype's eps)."""
 
     codomain = constraints.unit_interval
 
@@ -102,8 +99,7 @@ class SigmoidTransform(Transform):
         return sigmoid(x)
 
     def _inverse(self, y: Tensor) -> Tensor:
-        eps = 1.1920928955078125e-07 if y.dtype.itemsize == 4 else 2.220446049250313e-16
-        return logit(y.clamp(eps, 1 - eps))
+        return logit(clamp_probs(y))
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         return -softplus(-x) - softplus(x)
