@@ -56,10 +56,7 @@ class ParametrizationList(ModuleList):
         super().__init__(modules)
         self.unsafe = unsafe
         with no_grad():
-            new: Any = original
-            for m in reversed(list(self)):
-                if hasattr(m, "right_inverse"):
-                    new = m.right_inverse(new)
+            new = self._pulled_back(original)
         self.is_tensor = isinstance(new, Tensor)
         self.ntensors = 1 if self.is_tensor else len(new)
         if self.is_tensor:
@@ -74,18 +71,23 @@ class ParametrizationList(ModuleList):
 
     def _store(self, name: str, value: Tensor, like: Tensor) -> None:
         if isinstance(like, Parameter):
-            self.register_parameter(name, value if isinstance(value, Parameter)
-                                    else Parameter(value.detach(), requires_grad=like.requires_grad))
+            self.register_parameter(name, value if isinstance(value, Parameter) else _kept_as(value, like))
         else:
             self.register_buffer(name, value)
 
+    def _pulled_back(self, value: Any) -> Any:
+        """``value`` run back through the parametrizations' ``right_inverse`` (last first; one
+        without it passes the value on)."""
+        for m in reversed(list(self)):
+            if hasattr(m, "right_inverse"):
+                value = m.right_inverse(value)
+        return value
+
     def right_inverse(self, value: Tensor) -> None:
-        """Store ``value`` as the parametrized tensor: run it back through the parametrizations'
-        ``right_inverse`` (last first) and write the result into the originals."""
+        """Store ``value`` as the parametrized tensor: pull it back through the parametrizations
+        and write the result into the originals."""
         with no_grad():
-            for m in reversed(list(self)):
-                if hasattr(m, "right_inverse"):
-                    value = m.right_inverse(value)
+            value = self._pulled_back(value)
             if self.is_tensor:
                 self.original.copy_(value)
             else:
@@ -99,6 +101,12 @@ class ParametrizationList(ModuleList):
         for m in rest:
             x = m(x)
         return x
+
+
+def _kept_as(value: Tensor, like: Tensor) -> Tensor:
+    """``value`` detached, as a Parameter (of ``like``'s ``requires_grad``) when ``like`` is one."""
+    return Parameter(value.detach(), requires_grad=like.requires_grad) if isinstance(like, Parameter) \
+        else value.detach()
 
 
 def is_parametrized(module: Module, tensor_name: str | None = None) -> bool:
@@ -176,16 +184,14 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
                 if value.shape == original.shape and value.dtype == original.dtype:
                     original.copy_(value)
                 else:
-                    original = Parameter(value.detach(), original.requires_grad) if isinstance(original, Parameter) \
-                        else value.detach()
+                    original = _kept_as(value, original)
     else:
         if not leave_parametrized:
             raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized "
                              "in terms of a sequence of tensors.")
         with no_grad():
             value = getattr(module, tensor_name)
-        first = plist.original0
-        original = Parameter(value.detach(), first.requires_grad) if isinstance(first, Parameter) else value.detach()
+        original = _kept_as(value, plist.original0)
     delattr(type(module), tensor_name)
     del module.parametrizations[tensor_name]
     if isinstance(original, Parameter):
